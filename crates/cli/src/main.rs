@@ -1,0 +1,34 @@
+//! The `utbyte` binary: argument parsing and wiring only. Every capability lives in a library crate.
+
+mod rules_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "utbyte", version, about = "Lawful, automatic and verifiable information exchange between authorities")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The legal expert's toolbox: check, test, explain and analyse a rulebook.
+    #[command(subcommand)]
+    Rules(rules_cmd::RulesCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Rules(cmd) => rules_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

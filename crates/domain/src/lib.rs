@@ -1,0 +1,1 @@
+//! Identifiers and the core vocabulary.
