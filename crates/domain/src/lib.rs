@@ -1,1 +1,10 @@
-//! Identifiers and the core vocabulary.
+//! Identifiers and the core vocabulary of a lawful disclosure between authorities.
+//!
+//! This crate does no I/O. Everything here is a value that is valid by construction: a
+//! [`Personnummer`] can only hold a valid personnummer, a [`Vocabulary`] name only a well-formed one.
+
+pub mod identifier;
+
+pub use identifier::{
+    Organisationsnummer, Personnummer, Samordningsnummer, SubjectId, IdentifierError,
+};
