@@ -6,5 +6,6 @@
 pub mod identifier;
 
 pub use identifier::{
-    Organisationsnummer, Personnummer, Samordningsnummer, SubjectId, IdentifierError,
+    CalendarDate, IdentifierError, LegalGender, OrganisationGroup, Organisationsnummer,
+    Personnummer, Samordningsnummer, SubjectId,
 };
