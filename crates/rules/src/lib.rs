@@ -1,1 +1,33 @@
-//! The rulebook.
+//! The rulebook: secrecy-breaking provisions as Cedar policies, deciding each requested field.
+//!
+//! A [`Rulebook`] is a directory of data and Cedar policies ([`rulebook`] describes the layout)
+//! validated against the exchange schema. [`Rulebook::decide`] gives every requested field one of
+//! three [`Outcome`]s — disclose, review, refuse — with the policies and statutory citations that
+//! determined it and the hash of the rulebook version. Pre-assessments (förhandsbedömningar) are
+//! data compiled into policies; scenario files test a rulebook; [`analyze`] finds rules that can
+//! never apply, overlapping or contradicted pre-assessments, and any way to auto-disclose
+//! information about a subject with protected identity.
+//!
+//! This crate knows nothing of HTTP or storage.
+
+pub mod analyze;
+mod dates;
+mod decide;
+pub mod decision;
+mod entities;
+pub mod explain;
+mod index;
+pub mod policy;
+pub mod preassessment;
+pub mod request;
+pub mod rulebook;
+pub mod scenario;
+pub mod source;
+pub mod vocabulary;
+
+pub use decision::{Cited, Decision, FieldDecision, Ground, Outcome};
+pub use policy::{Citation, Class};
+pub use preassessment::PreAssessment;
+pub use request::{DisclosureRequest, RequestError, Subject};
+pub use rulebook::Rulebook;
+pub use source::{LoadError, Problem};

@@ -1,0 +1,170 @@
+//! Decisions: three outcomes per field, each carrying the provisions that decided it.
+
+use crate::policy::{Citation, Class, PolicyInfo};
+use serde::Serialize;
+use std::fmt;
+
+/// What happens to one requested field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The field leaves the provider automatically.
+    Disclose,
+    /// A human must assess (needs assessment, interest balancing) before anything leaves.
+    Review,
+    /// The field does not leave: no legal basis, or a provision forbids it.
+    Refuse,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Disclose => "disclose",
+            Outcome::Review => "review",
+            Outcome::Refuse => "refuse",
+        })
+    }
+}
+
+/// Why a field got its outcome. Refusals for missing or unknown things are explicit grounds, so a
+/// refusal is always recorded with a reason even when no policy produced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ground {
+    /// An agreed pre-assessment covers the field.
+    PreAssessed,
+    /// A provision discloses the field without assessment.
+    Provision,
+    /// A provision allows disclosure after a needs assessment or an interest balancing.
+    NeedsAssessment,
+    /// A grant holds but an override demands a human assessment (e.g. protected identity).
+    ForcedReview,
+    /// A policy failed to evaluate; a human decides instead of the rule being skipped.
+    EvaluationError,
+    /// A provision forbids the disclosure.
+    Forbidden,
+    /// No provision in the rulebook permits the disclosure.
+    NoLegalBasis,
+    UnknownOffering,
+    UnknownField,
+    UnknownPurpose,
+    UnknownLegalBasis,
+    UnknownOperation,
+}
+
+impl fmt::Display for Ground {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ground::PreAssessed => "pre-assessed",
+            Ground::Provision => "provision",
+            Ground::NeedsAssessment => "needs assessment",
+            Ground::ForcedReview => "forced review",
+            Ground::EvaluationError => "evaluation error",
+            Ground::Forbidden => "forbidden",
+            Ground::NoLegalBasis => "no legal basis",
+            Ground::UnknownOffering => "unknown offering",
+            Ground::UnknownField => "unknown field",
+            Ground::UnknownPurpose => "unknown purpose",
+            Ground::UnknownLegalBasis => "unknown legal basis",
+            Ground::UnknownOperation => "unknown operation",
+        })
+    }
+}
+
+/// A policy that took part in a decision, with its citation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cited {
+    pub policy: String,
+    pub class: Class,
+    pub citation: Citation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_assessment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weigh: Option<String>,
+}
+
+impl From<&PolicyInfo> for Cited {
+    fn from(info: &PolicyInfo) -> Self {
+        Self {
+            policy: info.id.clone(),
+            class: info.class,
+            citation: info.citation.clone(),
+            pre_assessment: info.pre_assessment.clone(),
+            weigh: info.weigh.clone(),
+        }
+    }
+}
+
+/// The decision for one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldDecision {
+    pub field: String,
+    pub outcome: Outcome,
+    pub ground: Ground,
+    /// The policies that determined the outcome.
+    pub determining: Vec<Cited>,
+    /// For review: the grants a reviewer may disclose under, with what must be weighed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Cited>,
+    /// Policies that failed to evaluate, with the error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl FieldDecision {
+    pub(crate) fn bare(field: &str, outcome: Outcome, ground: Ground) -> Self {
+        Self {
+            field: field.to_owned(),
+            outcome,
+            ground,
+            determining: Vec::new(),
+            candidates: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Every citation this field's decision rests on: determining policies first, then candidates.
+    pub fn citations(&self) -> impl Iterator<Item = &Cited> {
+        self.determining.iter().chain(self.candidates.iter())
+    }
+}
+
+/// The rulebook version a decision was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RulebookVersion {
+    pub name: String,
+    pub version: String,
+    /// SHA-256 over every file of the rulebook that takes part in decisions.
+    pub hash: String,
+}
+
+/// The decision for a whole request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub rulebook: RulebookVersion,
+    pub provider: Option<String>,
+    pub offering: String,
+    pub fields: Vec<FieldDecision>,
+    /// How many policies the request was evaluated against (the index bucket), of how many.
+    pub policies_evaluated: usize,
+    pub policies_total: usize,
+}
+
+impl Decision {
+    /// The fields with a given outcome.
+    pub fn fields_with(&self, outcome: Outcome) -> impl Iterator<Item = &FieldDecision> {
+        self.fields.iter().filter(move |f| f.outcome == outcome)
+    }
+
+    /// The outcome of the request as a whole: review if any field needs review, else disclose if
+    /// any field is disclosed, else refuse.
+    pub fn overall(&self) -> Outcome {
+        if self.fields.iter().any(|f| f.outcome == Outcome::Review) {
+            Outcome::Review
+        } else if self.fields.iter().any(|f| f.outcome == Outcome::Disclose) {
+            Outcome::Disclose
+        } else {
+            Outcome::Refuse
+        }
+    }
+}

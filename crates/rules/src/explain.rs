@@ -1,0 +1,102 @@
+//! Decisions rendered for people: what happens to each field and which provision says so.
+
+use crate::decision::{Cited, Decision, FieldDecision, Outcome};
+use crate::request::DisclosureRequest;
+use crate::Rulebook;
+use std::fmt::Write;
+
+/// A plain-text explanation of a decision, as `utbyte rules explain` prints it.
+pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decision) -> String {
+    let v = &rulebook.vocabulary;
+    let name = |id: &str| v.authorities.get(id).map_or(id.to_owned(), |a| a.name.clone());
+    let unit = v
+        .authorities
+        .get(&request.recipient)
+        .and_then(|a| a.units.iter().find(|u| u.id == request.unit))
+        .map_or(request.unit.clone(), |u| u.name.clone());
+    let basis = v
+        .provisions
+        .get(&request.legal_basis)
+        .map_or(request.legal_basis.clone(), |p| format!("{} (SFS {})", p.short, p.sfs));
+    let purpose = v
+        .purposes
+        .get(&request.purpose)
+        .map_or(request.purpose.clone(), |p| p.title.clone());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Rulebook   {} {} (sha256 {})",
+        decision.rulebook.name,
+        decision.rulebook.version,
+        &decision.rulebook.hash[..16.min(decision.rulebook.hash.len())]
+    );
+    let _ = writeln!(
+        out,
+        "Request    {} / {} ({}) asks {} for `{}`",
+        name(&request.recipient),
+        unit,
+        request.role,
+        decision.provider.as_deref().map_or("an unknown provider".to_owned(), name),
+        request.offering
+    );
+    let _ = writeln!(out, "Purpose    {purpose}");
+    let _ = writeln!(out, "Basis      {basis}, case {}", request.case_ref);
+    if let Some(op) = &request.operation {
+        let _ = writeln!(out, "Operation  {op}");
+    }
+    if request.subject.protected_identity {
+        let _ = writeln!(out, "Subject    protected identity");
+    }
+    let _ = writeln!(
+        out,
+        "Evaluated  {} of {} policies\n",
+        decision.policies_evaluated, decision.policies_total
+    );
+    let width = decision.fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
+    for field in &decision.fields {
+        render_field(&mut out, field, width);
+    }
+    let count = |o| decision.fields_with(o).count();
+    let _ = writeln!(
+        out,
+        "\n{} disclose, {} review, {} refuse",
+        count(Outcome::Disclose),
+        count(Outcome::Review),
+        count(Outcome::Refuse)
+    );
+    out
+}
+
+fn render_field(out: &mut String, field: &FieldDecision, width: usize) {
+    let outcome = field.outcome.to_string().to_uppercase();
+    let _ = writeln!(out, "  {:<width$}  {:<8}  {}", field.field, outcome, field.ground);
+    let indent = " ".repeat(width + 14);
+    for cited in &field.determining {
+        let _ = writeln!(out, "{indent}{}", cite_line(cited));
+    }
+    if !field.candidates.is_empty() {
+        let _ = writeln!(out, "{indent}a reviewer may disclose under:");
+        for cited in &field.candidates {
+            let _ = writeln!(out, "{indent}  {}", cite_line(cited));
+            if let Some(weigh) = &cited.weigh {
+                let _ = writeln!(out, "{indent}    weigh: {weigh}");
+            }
+        }
+    }
+    for cited in &field.determining {
+        if let Some(weigh) = &cited.weigh {
+            let _ = writeln!(out, "{indent}weigh: {weigh}");
+        }
+    }
+    for error in &field.errors {
+        let _ = writeln!(out, "{indent}error: {error}");
+    }
+}
+
+fn cite_line(cited: &Cited) -> String {
+    let mut line = format!("{} — {} [{}]", cited.citation, cited.citation.title, cited.policy);
+    if let Some(pa) = &cited.pre_assessment {
+        line.push_str(&format!(" (pre-assessment {pa})"));
+    }
+    line
+}

@@ -1,0 +1,445 @@
+//! The vocabulary a rulebook speaks: authorities and their units, statutory provisions, purposes,
+//! offerings with their fields, and decided joint operations.
+//!
+//! These are the facts the policies refer to. They are data files in the rulebook directory so a
+//! legal expert can read every name a policy uses; in a running federation the directory publishes
+//! the same facts. Loading checks that every reference resolves, so a policy can never name an
+//! authority, field or provision that is not defined here without `check` saying so.
+
+use crate::source::{parse_toml, Problem, Problems, SourceFile};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use time::Date;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authority {
+    pub id: String,
+    pub name: String,
+    /// Organisationsnummer, validated on load.
+    pub orgnr: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub units: Vec<Unit>,
+}
+
+/// What kind of rule a provision is; used by the analysis and shown in explanations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvisionKind {
+    /// A secrecy provision that protects an offering.
+    Secrecy,
+    /// A duty to provide information on request to listed recipients for listed purposes.
+    DutyOnRequest,
+    /// A duty established in another statute that breaks secrecy (OSL 10:28).
+    StatutoryDuty,
+    /// Disclosure allowed after an interest balancing or needs assessment (OSL 10:27, 10:15 a).
+    InterestBalancing,
+    /// Information that is public and may be handed out.
+    PublicAccess,
+    /// Protection of a data subject's identity that forces a manual assessment.
+    ProtectedIdentity,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provision {
+    pub id: String,
+    /// SFS number, e.g. `2009:400`.
+    pub sfs: String,
+    #[serde(default)]
+    pub chapter: String,
+    pub section: String,
+    pub title: String,
+    /// Short name used in speech, e.g. `LUFFA`, `OSL 10:27`.
+    pub short: String,
+    pub kind: ProvisionKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurposeGroup {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub within: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Category {
+    pub id: String,
+    pub title: String,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offering {
+    pub id: String,
+    pub title: String,
+    pub provider: String,
+    /// The secrecy provision the information is held under.
+    pub secrecy: String,
+    #[serde(rename = "category")]
+    pub categories: Vec<Category>,
+}
+
+impl Offering {
+    /// The category a field belongs to, if the field exists.
+    pub fn category_of(&self, field: &str) -> Option<&Category> {
+        self.categories
+            .iter()
+            .find(|c| c.fields.iter().any(|f| f.id == field))
+    }
+
+    pub fn fields(&self) -> impl Iterator<Item = (&Category, &Field)> {
+        self.categories
+            .iter()
+            .flat_map(|c| c.fields.iter().map(move |f| (c, f)))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JointOperation {
+    pub id: String,
+    pub title: String,
+    pub participants: Vec<String>,
+    pub decided: bool,
+    #[serde(with = "crate::dates")]
+    pub starts: Date,
+    /// Last day of the operation, inclusive.
+    #[serde(with = "crate::dates")]
+    pub ends: Date,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthoritiesFile {
+    #[serde(default, rename = "group")]
+    groups: Vec<Group>,
+    #[serde(default, rename = "authority")]
+    authorities: Vec<Authority>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvisionsFile {
+    #[serde(default, rename = "provision")]
+    provisions: Vec<Provision>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurposesFile {
+    #[serde(default, rename = "group")]
+    groups: Vec<PurposeGroup>,
+    #[serde(default, rename = "purpose")]
+    purposes: Vec<Purpose>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferingsFile {
+    #[serde(default, rename = "offering")]
+    offerings: Vec<Offering>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperationsFile {
+    #[serde(default, rename = "operation")]
+    operations: Vec<JointOperation>,
+}
+
+/// The file names of the vocabulary inside a rulebook directory.
+pub const FILES: [&str; 5] = [
+    "authorities.toml",
+    "provisions.toml",
+    "purposes.toml",
+    "offerings.toml",
+    "operations.toml",
+];
+
+/// Every fact a rulebook's policies may refer to, checked for consistency.
+#[derive(Debug, Clone, Default)]
+pub struct Vocabulary {
+    pub groups: BTreeMap<String, Group>,
+    pub authorities: BTreeMap<String, Authority>,
+    /// Unit id → authority id.
+    pub unit_authority: HashMap<String, String>,
+    pub provisions: BTreeMap<String, Provision>,
+    pub purpose_groups: BTreeMap<String, PurposeGroup>,
+    pub purposes: BTreeMap<String, Purpose>,
+    pub offerings: BTreeMap<String, Offering>,
+    pub operations: BTreeMap<String, JointOperation>,
+}
+
+impl Vocabulary {
+    /// Loads the five vocabulary files. `files` maps a file name to its source; a missing file
+    /// counts as empty except for the ones a rulebook cannot do without.
+    pub fn load(files: &HashMap<&str, SourceFile>) -> Result<Self, crate::LoadError> {
+        let mut problems = Problems::default();
+        let mut vocabulary = Vocabulary::default();
+        let read = |name: &str, problems: &mut Problems| -> Option<&SourceFile> {
+            let file = files.get(name);
+            if file.is_none() && name != "operations.toml" {
+                problems.push(Problem::new(name, 1, 1, format!("missing file {name}")));
+            }
+            file
+        };
+        if let Some(file) = read("authorities.toml", &mut problems) {
+            match parse_toml::<AuthoritiesFile>(file) {
+                Ok(parsed) => vocabulary.add_authorities(file, parsed, &mut problems),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if let Some(file) = read("provisions.toml", &mut problems) {
+            match parse_toml::<ProvisionsFile>(file) {
+                Ok(parsed) => {
+                    for provision in parsed.provisions {
+                        let id = provision.id.clone();
+                        insert_unique(file, &mut vocabulary.provisions, id, provision, &mut problems);
+                    }
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if let Some(file) = read("purposes.toml", &mut problems) {
+            match parse_toml::<PurposesFile>(file) {
+                Ok(parsed) => vocabulary.add_purposes(file, parsed, &mut problems),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if let Some(file) = read("offerings.toml", &mut problems) {
+            match parse_toml::<OfferingsFile>(file) {
+                Ok(parsed) => vocabulary.add_offerings(file, parsed, &mut problems),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if let Some(file) = read("operations.toml", &mut problems) {
+            match parse_toml::<OperationsFile>(file) {
+                Ok(parsed) => vocabulary.add_operations(file, parsed, &mut problems),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        problems.check()?;
+        Ok(vocabulary)
+    }
+
+    fn add_authorities(&mut self, file: &SourceFile, parsed: AuthoritiesFile, problems: &mut Problems) {
+        for group in parsed.groups {
+            let id = group.id.clone();
+            insert_unique(file, &mut self.groups, id, group, problems);
+        }
+        for authority in parsed.authorities {
+            if let Err(err) = authority.orgnr.parse::<utbyte_domain::Organisationsnummer>() {
+                problems.push(file.problem_near(
+                    &format!("\"{}\"", authority.orgnr),
+                    format!("authority `{}` has an invalid organisationsnummer: {err}", authority.id),
+                ));
+            }
+            for group in &authority.groups {
+                if !self.groups.contains_key(group) {
+                    problems.push(file.problem_near(
+                        &format!("\"{group}\""),
+                        format!("authority `{}` is in group `{group}`, which is not defined", authority.id),
+                    ));
+                }
+            }
+            if authority.units.is_empty() {
+                problems.push(file.problem_near(
+                    &format!("\"{}\"", authority.id),
+                    format!("authority `{}` has no units; requests come from units", authority.id),
+                ));
+            }
+            for unit in &authority.units {
+                if self
+                    .unit_authority
+                    .insert(unit.id.clone(), authority.id.clone())
+                    .is_some()
+                {
+                    problems.push(file.problem_near(
+                        &format!("\"{}\"", unit.id),
+                        format!("unit `{}` is defined twice", unit.id),
+                    ));
+                }
+            }
+            let id = authority.id.clone();
+            insert_unique(file, &mut self.authorities, id, authority, problems);
+        }
+    }
+
+    fn add_purposes(&mut self, file: &SourceFile, parsed: PurposesFile, problems: &mut Problems) {
+        for group in parsed.groups {
+            let id = group.id.clone();
+            insert_unique(file, &mut self.purpose_groups, id, group, problems);
+        }
+        let groups: Vec<_> = self.purpose_groups.values().cloned().collect();
+        for group in &groups {
+            for parent in &group.within {
+                if !self.purpose_groups.contains_key(parent) {
+                    problems.push(file.problem_near(
+                        &format!("\"{parent}\""),
+                        format!("purpose group `{}` is within `{parent}`, which is not defined", group.id),
+                    ));
+                }
+            }
+        }
+        for purpose in parsed.purposes {
+            for group in &purpose.groups {
+                if !self.purpose_groups.contains_key(group) {
+                    problems.push(file.problem_near(
+                        &format!("\"{group}\""),
+                        format!("purpose `{}` is in group `{group}`, which is not defined", purpose.id),
+                    ));
+                }
+            }
+            let id = purpose.id.clone();
+            insert_unique(file, &mut self.purposes, id, purpose, problems);
+        }
+    }
+
+    fn add_offerings(&mut self, file: &SourceFile, parsed: OfferingsFile, problems: &mut Problems) {
+        for offering in parsed.offerings {
+            if !self.authorities.contains_key(&offering.provider) {
+                problems.push(file.problem_near(
+                    &format!("\"{}\"", offering.provider),
+                    format!(
+                        "offering `{}` names provider `{}`, which is not an authority in authorities.toml",
+                        offering.id, offering.provider
+                    ),
+                ));
+            }
+            match self.provisions.get(&offering.secrecy) {
+                None => problems.push(file.problem_near(
+                    &format!("\"{}\"", offering.secrecy),
+                    format!(
+                        "offering `{}` is held under `{}`, which is not a provision in provisions.toml",
+                        offering.id, offering.secrecy
+                    ),
+                )),
+                Some(p) if !matches!(p.kind, ProvisionKind::Secrecy | ProvisionKind::PublicAccess) => {
+                    problems.push(file.problem_near(
+                        &format!("\"{}\"", offering.secrecy),
+                        format!(
+                            "offering `{}` is held under `{}`, which is not a secrecy or public-access provision",
+                            offering.id, offering.secrecy
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+            let mut seen = HashSet::new();
+            for (category, field) in offering.fields() {
+                if !seen.insert(field.id.as_str()) {
+                    problems.push(file.problem_near(
+                        &format!("\"{}\"", field.id),
+                        format!(
+                            "field `{}` appears twice in offering `{}` (second time in category `{}`)",
+                            field.id, offering.id, category.id
+                        ),
+                    ));
+                }
+                if field.id.contains('/') || category.id.contains('/') {
+                    problems.push(file.problem_near(
+                        &format!("\"{}\"", field.id),
+                        "field and category ids may not contain `/`",
+                    ));
+                }
+            }
+            let id = offering.id.clone();
+            insert_unique(file, &mut self.offerings, id, offering, problems);
+        }
+    }
+
+    fn add_operations(&mut self, file: &SourceFile, parsed: OperationsFile, problems: &mut Problems) {
+        for operation in parsed.operations {
+            for participant in &operation.participants {
+                if !self.authorities.contains_key(participant) {
+                    problems.push(file.problem_near(
+                        &format!("\"{participant}\""),
+                        format!(
+                            "operation `{}` names participant `{participant}`, which is not an authority",
+                            operation.id
+                        ),
+                    ));
+                }
+            }
+            if operation.ends < operation.starts {
+                problems.push(file.problem_near(
+                    &format!("\"{}\"", operation.id),
+                    format!("operation `{}` ends before it starts", operation.id),
+                ));
+            }
+            let id = operation.id.clone();
+            insert_unique(file, &mut self.operations, id, operation, problems);
+        }
+    }
+
+    /// The authorities a group contains.
+    pub fn group_members(&self, group: &str) -> impl Iterator<Item = &Authority> + '_ {
+        let group = group.to_owned();
+        self.authorities
+            .values()
+            .filter(move |a| a.groups.iter().any(|g| *g == group))
+    }
+
+    /// The authority a unit belongs to.
+    pub fn authority_of_unit(&self, unit: &str) -> Option<&Authority> {
+        self.unit_authority
+            .get(unit)
+            .and_then(|a| self.authorities.get(a))
+    }
+}
+
+fn insert_unique<T>(
+    file: &SourceFile,
+    map: &mut BTreeMap<String, T>,
+    id: String,
+    value: T,
+    problems: &mut Problems,
+) {
+    if id.is_empty() || id.contains('"') || id.chars().any(char::is_whitespace) {
+        problems.push(file.problem_near(
+            &format!("\"{id}\""),
+            format!("`{id}` is not a valid id: use letters, digits, `-` and `_`, no spaces or quotes"),
+        ));
+    }
+    if map.contains_key(&id) {
+        problems.push(file.problem_near(&format!("\"{id}\""), format!("`{id}` is defined twice")));
+    } else {
+        map.insert(id, value);
+    }
+}
