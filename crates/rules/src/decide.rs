@@ -89,9 +89,7 @@ impl Rulebook {
             }
             let resource = self.types.field_uid(&offering.id, field);
             let evaluate = |set: &PolicySet| {
-                let cedar_request = Request::new(principal.clone(), action.clone(), resource.clone(), context.clone(), None)
-                    .unwrap_or_else(|_| unreachable!("a request is only checked when a schema is given"));
-                authorizer.is_authorized(&cedar_request, set, &self.entities)
+                authorizer.is_authorized(&cedar_request(&principal, &action, &resource, &context), set, &self.entities)
             };
             let response = evaluate(&bucket.all);
             let satisfied: Vec<&PolicyInfo> = response
@@ -145,10 +143,30 @@ impl Rulebook {
         Context::from_pairs(pairs).unwrap_or_else(|_| unreachable!("context keys are distinct and values concrete"))
     }
 
-    /// The unit entity of a request, for callers that evaluate Cedar themselves (benchmarks).
-    pub fn unit_uid(&self, unit: &str) -> EntityUid {
-        Types::uid(&self.types.unit, unit)
+    /// The Cedar requests a decision evaluates, one per requested field the offering has, for
+    /// comparing with plain Cedar over the whole policy set ([`Rulebook::policy_set`]).
+    pub fn cedar_requests(&self, request: &DisclosureRequest) -> Result<Vec<Request>, RequestError> {
+        let subject = request.validate()?;
+        let Some(offering) = self.vocabulary.offerings.get(&request.offering) else {
+            return Ok(Vec::new());
+        };
+        let context = self.context(request, &offering.provider, subject_kind(&subject));
+        let principal = Types::uid(&self.types.unit, &request.unit);
+        Ok(request
+            .fields
+            .iter()
+            .filter(|f| offering.category_of(f).is_some())
+            .map(|field| {
+                let resource = self.types.field_uid(&offering.id, field);
+                cedar_request(&principal, &self.types.disclose(), &resource, &context)
+            })
+            .collect())
     }
+}
+
+fn cedar_request(principal: &EntityUid, action: &EntityUid, resource: &EntityUid, context: &Context) -> Request {
+    Request::new(principal.clone(), action.clone(), resource.clone(), context.clone(), None)
+        .unwrap_or_else(|_| unreachable!("a request is only checked when a schema is given"))
 }
 
 fn cite(policies: &[&PolicyInfo], class: impl Fn(Class) -> bool) -> Vec<Cited> {
