@@ -1,0 +1,511 @@
+//! The [`Ledger`] handle: creating, recovering, appending, reading and proving.
+
+use crate::checkpoint::{open_checkpoint, Checkpoint};
+use crate::commitment::CommitmentKey;
+use crate::error::LedgerError;
+use crate::files::{ensure_file, reset_tmp};
+use crate::hash::{leaf_hash, Hash};
+use crate::keys::{self, sync_dir};
+use crate::note::{Note, VerifierKey};
+use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::tiles::{
+    bundle_path, decode_bundle, decode_tile, encode_bundle, encode_tile, tile_path, TileFetch,
+    TileHashes, TILE_WIDTH,
+};
+use crate::tree::{self, RangeError, TreeError};
+use crate::wal::{self, encode_entry, Tail, MAX_ENTRY};
+use crate::writer::{lock, Pending, Publisher, Queue, QueueState, Shared, Slot, View, Writer};
+use crate::LOG_FILE;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Tunables of an open ledger.
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// How long new entries may wait before the partial tiles and the `checkpoint` file are
+    /// republished. Appends are durable regardless; this only bounds how stale the published
+    /// view can be while appends keep flowing.
+    pub publish_interval: Duration,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            publish_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What opening the ledger had to repair.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Committed entries found in the log.
+    pub entries: u64,
+    /// Bytes of an unacknowledged batch cut from the end of the log (crash residue).
+    pub truncated_bytes: u64,
+    /// Tile and bundle files that were missing or wrong and were rewritten from the log.
+    pub rewritten_files: u64,
+}
+
+/// An open, writable ledger. Cheap to share between threads (`&Ledger` is `Sync`); appends from
+/// many threads are group-committed.
+pub struct Ledger {
+    dir: PathBuf,
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+    verifier: VerifierKey,
+    commitment: CommitmentKey,
+    recovery: Recovery,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ledger({}, size {})", self.dir.display(), self.size())
+    }
+}
+
+impl Ledger {
+    /// Creates a new ledger for the log named `origin` in `dir` (created if missing; must not
+    /// already hold a ledger) and opens it.
+    pub fn create(dir: &Path, origin: &str, options: LedgerOptions) -> Result<Ledger, LedgerError> {
+        fs::create_dir_all(dir).map_err(LedgerError::io("creating", dir))?;
+        if dir.join(keys::VKEY_FILE).exists() || dir.join(LOG_FILE).exists() {
+            return Err(LedgerError::AlreadyExists(dir.to_owned()));
+        }
+        keys::create(dir, origin)?;
+        let log = dir.join(LOG_FILE);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&log)
+            .map_err(LedgerError::io("creating", &log))?;
+        file.write_all(wal::MAGIC)
+            .and_then(|()| file.sync_all())
+            .map_err(LedgerError::io("writing", &log))?;
+        sync_dir(dir)?;
+        Ledger::open(dir, options)
+    }
+
+    /// Opens an existing ledger, recovering from any crash: an unacknowledged tail is cut, and
+    /// tiles, bundles and the checkpoint are rebuilt from the log where missing or wrong.
+    pub fn open(dir: &Path, options: LedgerOptions) -> Result<Ledger, LedgerError> {
+        let verifier = keys::load_verifier(dir)?;
+        let secrets = keys::load(dir)?;
+        let lock_path = dir.join("LOCK");
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(LedgerError::io("opening", &lock_path))?;
+        lock_file
+            .try_lock()
+            .map_err(|_| LedgerError::Locked(dir.to_owned()))?;
+        reset_tmp(dir)?;
+
+        let published = read_published_checkpoint(dir, &verifier)?;
+        let log_path = dir.join(LOG_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(LedgerError::io("opening", &log_path))?;
+        let len = file
+            .metadata()
+            .map_err(LedgerError::io("reading", &log_path))?
+            .len();
+
+        let mut rebuilt = Rebuild::default();
+        let mut published_root_ok = None;
+        let scan = {
+            let on_entry = |_: u64, entry: &[u8], leaf: &Hash| {
+                rebuilt.push(dir, entry, *leaf).map_err(|e| e.to_string())
+            };
+            let on_commit = |size: u64, root: &Hash| {
+                if let Some(cp) = &published {
+                    if cp.size == size {
+                        published_root_ok = Some(cp.root == *root);
+                    }
+                }
+                Ok(())
+            };
+            wal::scan(
+                BufReader::with_capacity(1 << 20, &mut file),
+                len,
+                on_entry,
+                on_commit,
+            )
+            .map_err(LedgerError::io("reading", &log_path))?
+        };
+        let mut recovery = Recovery {
+            entries: scan.committed_size,
+            truncated_bytes: 0,
+            rewritten_files: rebuilt.rewritten,
+        };
+        if let Tail::Corrupt { offset, detail } = scan.tail {
+            return Err(LedgerError::Corrupt {
+                path: log_path,
+                offset,
+                detail,
+            });
+        }
+        // Checked before anything is cut: a published checkpoint beyond the committed entries
+        // means acknowledged data is missing, and the file must stay as it is for investigation.
+        if let Some(cp) = &published {
+            if cp.size > scan.committed_size {
+                return Err(LedgerError::CheckpointAhead {
+                    published: cp.size,
+                    committed: scan.committed_size,
+                });
+            }
+            if cp.size > 0 && published_root_ok != Some(true) {
+                return Err(LedgerError::CheckpointMismatch { size: cp.size });
+            }
+        }
+        if let Tail::Uncommitted { bytes } = scan.tail {
+            file.set_len(scan.committed_len)
+                .and_then(|()| file.sync_all())
+                .map_err(LedgerError::io("truncating", &log_path))?;
+            recovery.truncated_bytes = bytes;
+        }
+
+        let view = View {
+            size: scan.committed_size,
+            root: scan.range.root(),
+            tiles: rebuilt.tiles.clone(),
+            bundle_index: rebuilt.bundle_index,
+            bundle: rebuilt.bundle.clone(),
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                state: QueueState::Open,
+            }),
+            wake: Condvar::new(),
+            view: RwLock::new(Arc::new(view.clone())),
+            publisher: Mutex::new(Publisher {
+                dir: dir.to_owned(),
+                signer: secrets.log,
+                origin: verifier.name.clone(),
+                latest: None,
+            }),
+        });
+        lock(&shared.publisher).publish(&view)?;
+        let writer = Writer {
+            shared: shared.clone(),
+            dir: dir.to_owned(),
+            file,
+            range: scan.range,
+            tiles: rebuilt.tiles,
+            bundle_index: rebuilt.bundle_index,
+            bundle: rebuilt.bundle,
+            publish_interval: options.publish_interval,
+        };
+        let handle = std::thread::Builder::new()
+            .name("ledger-writer".to_owned())
+            .spawn(move || writer.run())
+            .map_err(LedgerError::io("starting writer thread for", dir))?;
+        Ok(Ledger {
+            dir: dir.to_owned(),
+            shared,
+            writer: Some(handle),
+            verifier,
+            commitment: secrets.commitment,
+            recovery,
+            _lock: lock_file,
+        })
+    }
+
+    /// Appends `entry` and returns once it is durable (fsynced) and visible to readers.
+    pub fn append(&self, entry: &[u8]) -> Result<crate::Receipt, LedgerError> {
+        if entry.len() > MAX_ENTRY {
+            return Err(LedgerError::EntryTooLarge {
+                len: entry.len(),
+                max: MAX_ENTRY,
+            });
+        }
+        let leaf = leaf_hash(entry);
+        let mut frame = Vec::with_capacity(entry.len() + wal::FRAME_OVERHEAD);
+        encode_entry(&mut frame, entry, &leaf);
+        let slot = Arc::new(Slot::default());
+        {
+            let mut q = lock(&self.shared.queue);
+            match &q.state {
+                QueueState::Open => {}
+                QueueState::Closing => return Err(LedgerError::Closed),
+                QueueState::Failed(msg) => return Err(LedgerError::Failed(msg.clone())),
+            }
+            q.pending.push(Pending {
+                frame,
+                leaf,
+                slot: slot.clone(),
+            });
+        }
+        self.shared.wake.notify_one();
+        slot.wait()
+    }
+
+    /// The directory the ledger lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What opening had to repair.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The log's public key (also in `DIR/log.vkey`).
+    pub fn verifier(&self) -> &VerifierKey {
+        &self.verifier
+    }
+
+    /// The node's commitment key, for committing to personal identifiers before appending.
+    pub fn commitment_key(&self) -> &CommitmentKey {
+        &self.commitment
+    }
+
+    fn view(&self) -> Arc<View> {
+        self.shared
+            .view
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Number of durable entries.
+    pub fn size(&self) -> u64 {
+        self.view().size
+    }
+
+    /// Publishes the current tree (partial tiles and `checkpoint` file) and returns its signed
+    /// checkpoint.
+    pub fn checkpoint(&self) -> Result<Note, LedgerError> {
+        let view = self.view();
+        lock(&self.shared.publisher).publish(&view)
+    }
+
+    /// Adds witness cosignatures to the published checkpoint. `cosigned` must be the latest
+    /// published checkpoint (same text) carrying the extra signature lines.
+    pub fn add_cosignatures(&self, cosigned: &Note) -> Result<(), LedgerError> {
+        let mut publisher = lock(&self.shared.publisher);
+        let Some((_, latest)) = publisher.latest.as_mut() else {
+            return Err(LedgerError::Tile {
+                path: "checkpoint".into(),
+                detail: "nothing published yet".into(),
+            });
+        };
+        if latest.text != cosigned.text {
+            return Err(LedgerError::Tile {
+                path: "checkpoint".into(),
+                detail: "cosigned checkpoint is not the latest published one".into(),
+            });
+        }
+        for sig in &cosigned.signatures {
+            if !latest.signatures.contains(sig) {
+                latest.signatures.push(sig.clone());
+            }
+        }
+        let text = latest.to_string();
+        crate::files::write_atomic(&publisher.dir, "checkpoint", text.as_bytes())
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `tree_size` entries.
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, LedgerError> {
+        let view = self.view();
+        check_size(tree_size, view.size)?;
+        let fetch = LiveTiles {
+            dir: &self.dir,
+            view: &view,
+        };
+        tree::inclusion_proof(&TileHashes::new(&fetch, tree_size), index, tree_size)
+            .map_err(flatten)
+    }
+
+    /// Consistency proof from the tree of `old` entries to the tree of `new` entries.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<ConsistencyProof, LedgerError> {
+        let view = self.view();
+        check_size(new, view.size)?;
+        let fetch = LiveTiles {
+            dir: &self.dir,
+            view: &view,
+        };
+        tree::consistency_proof(&TileHashes::new(&fetch, new), old, new).map_err(flatten)
+    }
+
+    /// The root hash of the tree of `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        let view = self.view();
+        check_size(size, view.size)?;
+        let fetch = LiveTiles {
+            dir: &self.dir,
+            view: &view,
+        };
+        tree::root(&TileHashes::new(&fetch, size), size)
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, LedgerError> {
+        let view = self.view();
+        if index >= view.size {
+            return Err(RangeError::IndexOutOfRange {
+                index,
+                size: view.size,
+            }
+            .into());
+        }
+        let bundle = index / TILE_WIDTH as u64;
+        let offset = (index % TILE_WIDTH as u64) as usize;
+        if bundle == view.bundle_index {
+            if let Some(entry) = view.bundle.get(offset) {
+                return Ok(entry.to_vec());
+            }
+        }
+        read_bundle_entry(&self.dir, bundle, TILE_WIDTH, offset)
+    }
+
+    /// Stops the writer after the queued appends and publishes the final checkpoint.
+    pub fn close(mut self) -> Result<(), LedgerError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), LedgerError> {
+        {
+            let mut q = lock(&self.shared.queue);
+            if q.state == QueueState::Open {
+                q.state = QueueState::Closing;
+            }
+        }
+        self.shared.wake.notify_all();
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+        match &lock(&self.shared.queue).state {
+            QueueState::Failed(msg) => Err(LedgerError::Failed(msg.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+fn check_size(size: u64, available: u64) -> Result<(), LedgerError> {
+    if size > available {
+        return Err(RangeError::IndexOutOfRange {
+            index: size - 1,
+            size: available,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn flatten(e: TreeError<LedgerError>) -> LedgerError {
+    match e {
+        TreeError::Range(r) => r.into(),
+        TreeError::Source(e) => e,
+    }
+}
+
+/// Reads entry `offset` of the bundle `index` of `width` entries from a ledger directory.
+pub fn read_bundle_entry(
+    dir: &Path,
+    index: u64,
+    width: usize,
+    offset: usize,
+) -> Result<Vec<u8>, LedgerError> {
+    let path = bundle_path(index, width);
+    let bytes = fs::read(dir.join(&path)).map_err(LedgerError::io("reading", dir.join(&path)))?;
+    let mut entries = decode_bundle(&bytes, width).ok_or_else(|| LedgerError::Tile {
+        path: path.clone(),
+        detail: format!("not a bundle of {width} entries"),
+    })?;
+    if offset >= entries.len() {
+        return Err(LedgerError::Tile {
+            path,
+            detail: format!("no entry {offset}"),
+        });
+    }
+    Ok(entries.swap_remove(offset))
+}
+
+/// Tiles of a live ledger: the partial ones from memory, full ones from disk.
+struct LiveTiles<'a> {
+    dir: &'a Path,
+    view: &'a View,
+}
+
+impl TileFetch for LiveTiles<'_> {
+    fn tile(&self, level: u32, index: u64, width: usize) -> Result<Arc<Vec<Hash>>, LedgerError> {
+        if let Some(hashes) = self.view.tiles.partial(level, index) {
+            if hashes.len() >= width {
+                return Ok(Arc::new(hashes[..width].to_vec()));
+            }
+        }
+        let path = tile_path(level, index, TILE_WIDTH);
+        let bytes = fs::read(self.dir.join(&path))
+            .map_err(LedgerError::io("reading", self.dir.join(&path)))?;
+        let mut hashes = decode_tile(&bytes, TILE_WIDTH).ok_or_else(|| LedgerError::Tile {
+            path,
+            detail: "not a full tile".into(),
+        })?;
+        hashes.truncate(width);
+        Ok(Arc::new(hashes))
+    }
+}
+
+/// Reads and verifies `DIR/checkpoint`, if there is one.
+fn read_published_checkpoint(
+    dir: &Path,
+    verifier: &VerifierKey,
+) -> Result<Option<Checkpoint>, LedgerError> {
+    let path = dir.join("checkpoint");
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(open_checkpoint(&text, verifier)?.0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LedgerError::Io {
+            action: "reading",
+            path,
+            source: e,
+        }),
+    }
+}
+
+/// Tiles and bundles rebuilt from the log during open.
+#[derive(Default)]
+struct Rebuild {
+    tiles: crate::tiles::TileBuilder,
+    bundle_index: u64,
+    bundle: Vec<Arc<[u8]>>,
+    rewritten: u64,
+}
+
+impl Rebuild {
+    fn push(&mut self, dir: &Path, entry: &[u8], leaf: Hash) -> Result<(), LedgerError> {
+        for full in self.tiles.push(leaf) {
+            let path = tile_path(full.level, full.index, TILE_WIDTH);
+            self.rewritten += u64::from(ensure_file(dir, &path, &encode_tile(&full.hashes))?);
+        }
+        self.bundle.push(Arc::from(entry));
+        if self.bundle.len() == TILE_WIDTH {
+            let path = bundle_path(self.bundle_index, TILE_WIDTH);
+            self.rewritten += u64::from(ensure_file(dir, &path, &encode_bundle(&self.bundle))?);
+            self.bundle.clear();
+            self.bundle_index += 1;
+        }
+        Ok(())
+    }
+}
