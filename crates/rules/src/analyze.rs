@@ -19,8 +19,8 @@ use crate::preassessment::{self, PreAssessment};
 use crate::request::{DisclosureRequest, Subject};
 use crate::Rulebook;
 use cedar_policy::{
-    ActionConstraint, Effect, Policy, PrincipalConstraint, ResourceConstraint, ValidationMode, ValidationWarning,
-    Validator,
+    ActionConstraint, Effect, Policy, PrincipalConstraint, ResourceConstraint, ValidationMode,
+    ValidationWarning, Validator,
 };
 use serde::Serialize;
 use std::fmt;
@@ -65,7 +65,11 @@ impl fmt::Display for Finding {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        write!(f, "{severity}[{kind}] {}:{}: {}", self.file, self.line, self.message)
+        write!(
+            f,
+            "{severity}[{kind}] {}:{}: {}",
+            self.file, self.line, self.message
+        )
     }
 }
 
@@ -186,7 +190,13 @@ fn purposes_meet(rulebook: &Rulebook, a: &str, b: &str) -> bool {
         let groups = |p: &crate::vocabulary::Purpose| -> bool {
             p.groups.iter().any(|g| group_within(rulebook, g, id))
         };
-        rulebook.vocabulary.purposes.values().filter(|p| groups(p)).map(|p| p.id.clone()).collect()
+        rulebook
+            .vocabulary
+            .purposes
+            .values()
+            .filter(|p| groups(p))
+            .map(|p| p.id.clone())
+            .collect()
     };
     let b_members = members(b);
     members(a).iter().any(|p| b_members.contains(p))
@@ -225,14 +235,25 @@ fn overlaps(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
                 continue;
             }
             let (file, line) = located(rulebook, b);
-            let fields = shared.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ");
+            let fields = shared
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             let (severity, kind, what) = if a.provision == b.provision {
-                (Severity::Warning, Kind::Overlap, "agree the same disclosure".to_owned())
+                (
+                    Severity::Warning,
+                    Kind::Overlap,
+                    "agree the same disclosure".to_owned(),
+                )
             } else {
                 (
                     Severity::Warning,
                     Kind::Contradiction,
-                    format!("agree the same disclosure under different provisions (`{}` and `{}`)", a.provision, b.provision),
+                    format!(
+                        "agree the same disclosure under different provisions (`{}` and `{}`)",
+                        a.provision, b.provision
+                    ),
                 )
             };
             findings.push(finding(
@@ -240,7 +261,10 @@ fn overlaps(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
                 kind,
                 file,
                 line,
-                format!("pre-assessments `{}` and `{}` {what} of [{fields}] to `{}`", a.id, b.id, a.recipient),
+                format!(
+                    "pre-assessments `{}` and `{}` {what} of [{fields}] to `{}`",
+                    a.id, b.id, a.recipient
+                ),
             ));
         }
     }
@@ -248,27 +272,50 @@ fn overlaps(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
 
 /// The requests a pre-assessment was agreed for: each combination of joint operation (none or
 /// any) and instant (its first day, and the start of every operation within its validity).
-fn agreed_requests(rulebook: &Rulebook, pa: &PreAssessment, protected: bool) -> Vec<DisclosureRequest> {
+fn agreed_requests(
+    rulebook: &Rulebook,
+    pa: &PreAssessment,
+    protected: bool,
+) -> Vec<DisclosureRequest> {
     let v = &rulebook.vocabulary;
     let unit = pa
         .units
         .first()
         .cloned()
-        .or_else(|| v.authorities.get(&pa.recipient).and_then(|a| a.units.first()).map(|u| u.id.clone()))
+        .or_else(|| {
+            v.authorities
+                .get(&pa.recipient)
+                .and_then(|a| a.units.first())
+                .map(|u| u.id.clone())
+        })
         .unwrap_or_default();
-    let role = pa.roles.first().cloned().unwrap_or_else(|| "handlaggare".to_owned());
+    let role = pa
+        .roles
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "handlaggare".to_owned());
     let purpose = if v.purposes.contains_key(&pa.purpose) {
         pa.purpose.clone()
     } else {
         v.purposes
             .values()
-            .find(|p| p.groups.iter().any(|g| group_within(rulebook, g, &pa.purpose)))
+            .find(|p| {
+                p.groups
+                    .iter()
+                    .any(|g| group_within(rulebook, g, &pa.purpose))
+            })
             .map_or_else(|| pa.purpose.clone(), |p| p.id.clone())
     };
     let mut days = vec![pa.valid_from];
-    days.extend(v.operations.values().map(|o| o.starts).filter(|d| pa.in_force_on(*d)));
-    let operations: Vec<Option<String>> =
-        std::iter::once(None).chain(v.operations.keys().cloned().map(Some)).collect();
+    days.extend(
+        v.operations
+            .values()
+            .map(|o| o.starts)
+            .filter(|d| pa.in_force_on(*d)),
+    );
+    let operations: Vec<Option<String>> = std::iter::once(None)
+        .chain(v.operations.keys().cloned().map(Some))
+        .collect();
     let mut requests = Vec::new();
     for day in days {
         for operation in &operations {
@@ -298,14 +345,23 @@ fn contradictions(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
     for pa in &rulebook.pre_assessments {
         let mut best: Option<crate::Decision> = None;
         for request in agreed_requests(rulebook, pa, false) {
-            let Ok(decision) = rulebook.decide(&request) else { continue };
+            let Ok(decision) = rulebook.decide(&request) else {
+                continue;
+            };
             let disclosed = decision.fields_with(Outcome::Disclose).count();
-            if best.as_ref().is_none_or(|b| b.fields_with(Outcome::Disclose).count() < disclosed) {
+            if best
+                .as_ref()
+                .is_none_or(|b| b.fields_with(Outcome::Disclose).count() < disclosed)
+            {
                 best = Some(decision);
             }
         }
         let Some(decision) = best else { continue };
-        for field in decision.fields.iter().filter(|f| f.outcome != Outcome::Disclose) {
+        for field in decision
+            .fields
+            .iter()
+            .filter(|f| f.outcome != Outcome::Disclose)
+        {
             let by: Vec<String> = field
                 .determining
                 .iter()
@@ -323,7 +379,11 @@ fn contradictions(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
                     field.field,
                     field.outcome,
                     field.ground,
-                    if by.is_empty() { String::new() } else { format!(" by {}", by.join(", ")) }
+                    if by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" by {}", by.join(", "))
+                    }
                 ),
             ));
         }
@@ -345,13 +405,19 @@ fn is_guard(policy: &Policy) -> bool {
     if !scope_open {
         return false;
     }
-    let Ok(json) = policy.to_json() else { return false };
-    let Some(conditions) = json.get("conditions").and_then(|c| c.as_array()) else { return false };
+    let Ok(json) = policy.to_json() else {
+        return false;
+    };
+    let Some(conditions) = json.get("conditions").and_then(|c| c.as_array()) else {
+        return false;
+    };
     let protected = serde_json::json!({".": {"left": {".": {"left": {"Var": "context"}, "attr": "subject"}}, "attr": "protected_identity"}});
     let is_true = serde_json::json!({"==": {"left": protected.clone(), "right": {"Value": true}}});
     conditions.len() == 1
         && conditions[0].get("kind").and_then(|k| k.as_str()) == Some("when")
-        && conditions[0].get("body").is_some_and(|b| *b == protected || *b == is_true)
+        && conditions[0]
+            .get("body")
+            .is_some_and(|b| *b == protected || *b == is_true)
 }
 
 fn protected_identity(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
@@ -373,7 +439,11 @@ fn protected_identity(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
             ),
         ));
     } else {
-        for (_, info) in rulebook.policies.iter().filter(|(_, i)| i.class == Class::Disclose) {
+        for (_, info) in rulebook
+            .policies
+            .iter()
+            .filter(|(_, i)| i.class == Class::Disclose)
+        {
             findings.push(finding(
                 Severity::Error,
                 Kind::ProtectedIdentity,
@@ -388,8 +458,13 @@ fn protected_identity(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
     }
     for pa in &rulebook.pre_assessments {
         for request in agreed_requests(rulebook, pa, true) {
-            let Ok(decision) = rulebook.decide(&request) else { continue };
-            let disclosed = decision.fields_with(Outcome::Disclose).next().map(|f| f.field.clone());
+            let Ok(decision) = rulebook.decide(&request) else {
+                continue;
+            };
+            let disclosed = decision
+                .fields_with(Outcome::Disclose)
+                .next()
+                .map(|f| f.field.clone());
             if let Some(field) = disclosed {
                 let (file, line) = located(rulebook, pa);
                 findings.push(finding(

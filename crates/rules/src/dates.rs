@@ -6,7 +6,8 @@ use time::{format_description::FormatItem, macros::format_description, Date};
 const FORMAT: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
 
 pub fn parse(text: &str) -> Result<Date, String> {
-    Date::parse(text, FORMAT).map_err(|err| format!("`{text}` is not a date of the form YYYY-MM-DD: {err}"))
+    Date::parse(text, FORMAT)
+        .map_err(|err| format!("`{text}` is not a date of the form YYYY-MM-DD: {err}"))
 }
 
 pub fn format(date: Date) -> String {

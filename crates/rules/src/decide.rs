@@ -44,7 +44,11 @@ impl Rulebook {
             Some(Ground::UnknownOffering)
         } else if !self.vocabulary.purposes.contains_key(&request.purpose) {
             Some(Ground::UnknownPurpose)
-        } else if !self.vocabulary.provisions.contains_key(&request.legal_basis) {
+        } else if !self
+            .vocabulary
+            .provisions
+            .contains_key(&request.legal_basis)
+        {
             Some(Ground::UnknownLegalBasis)
         } else if request
             .operation
@@ -84,12 +88,20 @@ impl Rulebook {
         let authorizer = Authorizer::new();
         for field in &request.fields {
             if offering.category_of(field).is_none() {
-                decision.fields.push(FieldDecision::bare(field, Outcome::Refuse, Ground::UnknownField));
+                decision.fields.push(FieldDecision::bare(
+                    field,
+                    Outcome::Refuse,
+                    Ground::UnknownField,
+                ));
                 continue;
             }
             let resource = self.types.field_uid(&offering.id, field);
             let evaluate = |set: &PolicySet| {
-                authorizer.is_authorized(&cedar_request(&principal, &action, &resource, &context), set, &self.entities)
+                authorizer.is_authorized(
+                    &cedar_request(&principal, &action, &resource, &context),
+                    set,
+                    &self.entities,
+                )
             };
             let response = evaluate(&bucket.all);
             let satisfied: Vec<&PolicyInfo> = response
@@ -97,9 +109,13 @@ impl Rulebook {
                 .reason()
                 .filter_map(|id| self.infos.get(AsRef::<str>::as_ref(id)))
                 .collect();
-            let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
-            let overrides_only_review = !satisfied.is_empty()
-                && satisfied.iter().all(|p| p.class == Class::ForceReview);
+            let errors: Vec<String> = response
+                .diagnostics()
+                .errors()
+                .map(ToString::to_string)
+                .collect();
+            let overrides_only_review =
+                !satisfied.is_empty() && satisfied.iter().all(|p| p.class == Class::ForceReview);
             let grants: Vec<&PolicyInfo> = if overrides_only_review {
                 evaluate(&bucket.grants)
                     .diagnostics()
@@ -107,9 +123,15 @@ impl Rulebook {
                     .filter_map(|id| self.infos.get(AsRef::<str>::as_ref(id)))
                     .collect()
             } else {
-                satisfied.iter().copied().filter(|p| p.class.is_grant()).collect()
+                satisfied
+                    .iter()
+                    .copied()
+                    .filter(|p| p.class.is_grant())
+                    .collect()
             };
-            decision.fields.push(classify(field, &satisfied, &grants, errors));
+            decision
+                .fields
+                .push(classify(field, &satisfied, &grants, errors));
         }
         Ok(decision)
     }
@@ -120,15 +142,30 @@ impl Rulebook {
         let mut pairs: Vec<(String, RestrictedExpression)> = vec![
             ("recipient".into(), entity(&t.authority, &request.recipient)),
             ("provider".into(), entity(&t.authority, provider)),
-            ("role".into(), RestrictedExpression::new_string(request.role.clone())),
+            (
+                "role".into(),
+                RestrictedExpression::new_string(request.role.clone()),
+            ),
             ("purpose".into(), entity(&t.purpose, &request.purpose)),
-            ("legal_basis".into(), entity(&t.provision, &request.legal_basis)),
-            ("case_ref".into(), RestrictedExpression::new_string(request.case_ref.clone())),
-            ("now".into(), RestrictedExpression::new_datetime(request.cedar_time())),
+            (
+                "legal_basis".into(),
+                entity(&t.provision, &request.legal_basis),
+            ),
+            (
+                "case_ref".into(),
+                RestrictedExpression::new_string(request.case_ref.clone()),
+            ),
+            (
+                "now".into(),
+                RestrictedExpression::new_datetime(request.cedar_time()),
+            ),
             (
                 "subject".into(),
                 RestrictedExpression::new_record([
-                    ("kind".to_owned(), RestrictedExpression::new_string(kind.to_owned())),
+                    (
+                        "kind".to_owned(),
+                        RestrictedExpression::new_string(kind.to_owned()),
+                    ),
                     (
                         "protected_identity".to_owned(),
                         RestrictedExpression::new_bool(request.subject.protected_identity),
@@ -140,12 +177,16 @@ impl Rulebook {
         if let Some(op) = &request.operation {
             pairs.push(("operation".into(), entity(&t.operation, op)));
         }
-        Context::from_pairs(pairs).unwrap_or_else(|_| unreachable!("context keys are distinct and values concrete"))
+        Context::from_pairs(pairs)
+            .unwrap_or_else(|_| unreachable!("context keys are distinct and values concrete"))
     }
 
     /// The Cedar requests a decision evaluates, one per requested field the offering has, for
     /// comparing with plain Cedar over the whole policy set ([`Rulebook::policy_set`]).
-    pub fn cedar_requests(&self, request: &DisclosureRequest) -> Result<Vec<Request>, RequestError> {
+    pub fn cedar_requests(
+        &self,
+        request: &DisclosureRequest,
+    ) -> Result<Vec<Request>, RequestError> {
         let subject = request.validate()?;
         let Some(offering) = self.vocabulary.offerings.get(&request.offering) else {
             return Ok(Vec::new());
@@ -164,19 +205,39 @@ impl Rulebook {
     }
 }
 
-fn cedar_request(principal: &EntityUid, action: &EntityUid, resource: &EntityUid, context: &Context) -> Request {
-    Request::new(principal.clone(), action.clone(), resource.clone(), context.clone(), None)
-        .unwrap_or_else(|_| unreachable!("a request is only checked when a schema is given"))
+fn cedar_request(
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    context: &Context,
+) -> Request {
+    Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        context.clone(),
+        None,
+    )
+    .unwrap_or_else(|_| unreachable!("a request is only checked when a schema is given"))
 }
 
 fn cite(policies: &[&PolicyInfo], class: impl Fn(Class) -> bool) -> Vec<Cited> {
-    let mut cited: Vec<Cited> = policies.iter().filter(|p| class(p.class)).map(|p| Cited::from(*p)).collect();
+    let mut cited: Vec<Cited> = policies
+        .iter()
+        .filter(|p| class(p.class))
+        .map(|p| Cited::from(*p))
+        .collect();
     cited.sort_by(|a, b| a.policy.cmp(&b.policy));
     cited
 }
 
 /// Applies the outcome rules of the module documentation.
-fn classify(field: &str, satisfied: &[&PolicyInfo], grants: &[&PolicyInfo], errors: Vec<String>) -> FieldDecision {
+fn classify(
+    field: &str,
+    satisfied: &[&PolicyInfo],
+    grants: &[&PolicyInfo],
+    errors: Vec<String>,
+) -> FieldDecision {
     let mut decision = FieldDecision::bare(field, Outcome::Refuse, Ground::NoLegalBasis);
     let refusals = cite(satisfied, |c| c == Class::Refuse);
     if !refusals.is_empty() {

@@ -7,7 +7,9 @@
 //! and role (context), and the subject only by a record in the context.
 
 use crate::vocabulary::Vocabulary;
-use cedar_policy::{Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema};
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
+};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -29,7 +31,10 @@ pub struct Types {
 
 impl Types {
     pub fn new() -> Self {
-        let name = |n: &str| EntityTypeName::from_str(n).unwrap_or_else(|_| unreachable!("`{n}` is a valid type name"));
+        let name = |n: &str| {
+            EntityTypeName::from_str(n)
+                .unwrap_or_else(|_| unreachable!("`{n}` is a valid type name"))
+        };
         Self {
             group: name("Group"),
             authority: name("Authority"),
@@ -64,7 +69,9 @@ impl Default for Types {
     }
 }
 
-fn attrs<const N: usize>(pairs: [(&str, RestrictedExpression); N]) -> HashMap<String, RestrictedExpression> {
+fn attrs<const N: usize>(
+    pairs: [(&str, RestrictedExpression); N],
+) -> HashMap<String, RestrictedExpression> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
@@ -76,7 +83,9 @@ fn string(s: &str) -> RestrictedExpression {
 pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<Entities, String> {
     let uid = Types::uid;
     let mut entities: Vec<Entity> = Vec::new();
-    let mut push = |uid: EntityUid, attributes: HashMap<String, RestrictedExpression>, parents: HashSet<EntityUid>| {
+    let mut push = |uid: EntityUid,
+                    attributes: HashMap<String, RestrictedExpression>,
+                    parents: HashSet<EntityUid>| {
         Entity::new(uid.clone(), attributes, parents)
             .map(|e| entities.push(e))
             .map_err(|err| format!("entity {uid}: {err}"))
@@ -85,10 +94,17 @@ pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<
         push(uid(&types.group, &group.id), HashMap::new(), HashSet::new())?;
     }
     for authority in vocabulary.authorities.values() {
-        let parents = authority.groups.iter().map(|g| uid(&types.group, g)).collect();
+        let parents = authority
+            .groups
+            .iter()
+            .map(|g| uid(&types.group, g))
+            .collect();
         push(
             uid(&types.authority, &authority.id),
-            attrs([("name", string(&authority.name)), ("orgnr", string(&authority.orgnr))]),
+            attrs([
+                ("name", string(&authority.name)),
+                ("orgnr", string(&authority.orgnr)),
+            ]),
             parents,
         )?;
         for unit in &authority.units {
@@ -112,20 +128,42 @@ pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<
         )?;
     }
     for group in vocabulary.purpose_groups.values() {
-        let parents = group.within.iter().map(|g| uid(&types.purpose_group, g)).collect();
-        push(uid(&types.purpose_group, &group.id), HashMap::new(), parents)?;
+        let parents = group
+            .within
+            .iter()
+            .map(|g| uid(&types.purpose_group, g))
+            .collect();
+        push(
+            uid(&types.purpose_group, &group.id),
+            HashMap::new(),
+            parents,
+        )?;
     }
     for purpose in vocabulary.purposes.values() {
-        let parents = purpose.groups.iter().map(|g| uid(&types.purpose_group, g)).collect();
-        push(uid(&types.purpose, &purpose.id), attrs([("title", string(&purpose.title))]), parents)?;
+        let parents = purpose
+            .groups
+            .iter()
+            .map(|g| uid(&types.purpose_group, g))
+            .collect();
+        push(
+            uid(&types.purpose, &purpose.id),
+            attrs([("title", string(&purpose.title))]),
+            parents,
+        )?;
     }
     for offering in vocabulary.offerings.values() {
         let offering_uid = uid(&types.offering, &offering.id);
         push(
             offering_uid.clone(),
             attrs([
-                ("provider", RestrictedExpression::new_entity_uid(uid(&types.authority, &offering.provider))),
-                ("secrecy", RestrictedExpression::new_entity_uid(uid(&types.provision, &offering.secrecy))),
+                (
+                    "provider",
+                    RestrictedExpression::new_entity_uid(uid(&types.authority, &offering.provider)),
+                ),
+                (
+                    "secrecy",
+                    RestrictedExpression::new_entity_uid(uid(&types.provision, &offering.secrecy)),
+                ),
             ]),
             HashSet::new(),
         )?;
@@ -140,8 +178,14 @@ pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<
                 push(
                     types.field_uid(&offering.id, &field.id),
                     attrs([
-                        ("offering", RestrictedExpression::new_entity_uid(offering_uid.clone())),
-                        ("category", RestrictedExpression::new_entity_uid(category_uid.clone())),
+                        (
+                            "offering",
+                            RestrictedExpression::new_entity_uid(offering_uid.clone()),
+                        ),
+                        (
+                            "category",
+                            RestrictedExpression::new_entity_uid(category_uid.clone()),
+                        ),
                         ("title", string(&field.title)),
                     ]),
                     HashSet::from([category_uid.clone()]),
@@ -160,9 +204,15 @@ pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<
             attrs([
                 ("participants", RestrictedExpression::new_set(participants)),
                 ("decided", RestrictedExpression::new_bool(op.decided)),
-                ("starts", RestrictedExpression::new_datetime(crate::dates::format(op.starts))),
+                (
+                    "starts",
+                    RestrictedExpression::new_datetime(crate::dates::format(op.starts)),
+                ),
                 // The first instant after the last day, so policies compare with `<`.
-                ("ends", RestrictedExpression::new_datetime(crate::dates::format(ends))),
+                (
+                    "ends",
+                    RestrictedExpression::new_datetime(crate::dates::format(ends)),
+                ),
             ]),
             HashSet::new(),
         )?;

@@ -8,7 +8,11 @@ use std::fmt::Write;
 /// A plain-text explanation of a decision, as `utbyte rules explain` prints it.
 pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decision) -> String {
     let v = &rulebook.vocabulary;
-    let name = |id: &str| v.authorities.get(id).map_or(id.to_owned(), |a| a.name.clone());
+    let name = |id: &str| {
+        v.authorities
+            .get(id)
+            .map_or(id.to_owned(), |a| a.name.clone())
+    };
     let unit = v
         .authorities
         .get(&request.recipient)
@@ -17,7 +21,9 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
     let basis = v
         .provisions
         .get(&request.legal_basis)
-        .map_or(request.legal_basis.clone(), |p| format!("{} (SFS {})", p.short, p.sfs));
+        .map_or(request.legal_basis.clone(), |p| {
+            format!("{} (SFS {})", p.short, p.sfs)
+        });
     let purpose = v
         .purposes
         .get(&request.purpose)
@@ -36,7 +42,10 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
         name(&request.recipient),
         unit,
         request.role,
-        decision.provider.as_deref().map_or("an unknown provider".to_owned(), name),
+        decision
+            .provider
+            .as_deref()
+            .map_or("an unknown provider".to_owned(), name),
         request.offering
     );
     let _ = writeln!(out, "Purpose    {purpose}");
@@ -52,7 +61,12 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
         "Evaluated  {} of {} policies\n",
         decision.policies_evaluated, decision.policies_total
     );
-    let width = decision.fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
+    let width = decision
+        .fields
+        .iter()
+        .map(|f| f.field.len())
+        .max()
+        .unwrap_or(0);
     for field in &decision.fields {
         render_field(&mut out, field, width);
     }
@@ -69,7 +83,11 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
 
 fn render_field(out: &mut String, field: &FieldDecision, width: usize) {
     let outcome = field.outcome.to_string().to_uppercase();
-    let _ = writeln!(out, "  {:<width$}  {:<8}  {}", field.field, outcome, field.ground);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<8}  {}",
+        field.field, outcome, field.ground
+    );
     let indent = " ".repeat(width + 14);
     for cited in &field.determining {
         let _ = writeln!(out, "{indent}{}", cite_line(cited));
@@ -94,7 +112,10 @@ fn render_field(out: &mut String, field: &FieldDecision, width: usize) {
 }
 
 fn cite_line(cited: &Cited) -> String {
-    let mut line = format!("{} — {} [{}]", cited.citation, cited.citation.title, cited.policy);
+    let mut line = format!(
+        "{} — {} [{}]",
+        cited.citation, cited.citation.title, cited.policy
+    );
     if let Some(pa) = &cited.pre_assessment {
         line.push_str(&format!(" (pre-assessment {pa})"));
     }

@@ -38,9 +38,9 @@ impl Reach {
 pub fn recipients(constraint: &PrincipalConstraint, vocabulary: &Vocabulary) -> Reach {
     match constraint {
         PrincipalConstraint::Any | PrincipalConstraint::Is(_) => Reach::All,
-        PrincipalConstraint::In(uid) | PrincipalConstraint::Eq(uid) | PrincipalConstraint::IsIn(_, uid) => {
-            Reach::Only(authorities_under(uid, vocabulary))
-        }
+        PrincipalConstraint::In(uid)
+        | PrincipalConstraint::Eq(uid)
+        | PrincipalConstraint::IsIn(_, uid) => Reach::Only(authorities_under(uid, vocabulary)),
     }
 }
 
@@ -62,7 +62,9 @@ fn authorities_under(uid: &EntityUid, vocabulary: &Vocabulary) -> BTreeSet<Strin
 pub fn offerings(constraint: &ResourceConstraint, vocabulary: &Vocabulary) -> Reach {
     match constraint {
         ResourceConstraint::Any | ResourceConstraint::Is(_) => Reach::All,
-        ResourceConstraint::In(uid) | ResourceConstraint::Eq(uid) | ResourceConstraint::IsIn(_, uid) => {
+        ResourceConstraint::In(uid)
+        | ResourceConstraint::Eq(uid)
+        | ResourceConstraint::IsIn(_, uid) => {
             let id = uid.id().unescaped();
             let offering = match uid.type_name().to_string().as_str() {
                 "Offering" => Some(id),
@@ -153,4 +155,3 @@ impl Index {
             .unwrap_or(0)
     }
 }
-

@@ -128,14 +128,20 @@ pub fn parse_file(file: &SourceFile, problems: &mut Vec<Problem>) -> Vec<(Policy
 }
 
 /// Reads and checks the annotations of a policy.
-pub fn read_info(file: &SourceFile, policy: &Policy, anchor: (usize, usize)) -> Result<PolicyInfo, Problem> {
+pub fn read_info(
+    file: &SourceFile,
+    policy: &Policy,
+    anchor: (usize, usize),
+) -> Result<PolicyInfo, Problem> {
     let located = |message: String| Problem::new(&file.path, anchor.0, anchor.1, message);
     let id = policy
         .annotation("id")
         .ok_or_else(|| located("policy has no @id(\"…\") annotation".into()))?
         .to_owned();
     if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c == '"') {
-        return Err(located(format!("@id(\"{id}\") must be non-empty, without spaces or quotes")));
+        return Err(located(format!(
+            "@id(\"{id}\") must be non-empty, without spaces or quotes"
+        )));
     }
     let (line, column) = file.locate(&format!("@id(\"{id}\")"));
     let located = |message: String| Problem::new(&file.path, line, column, message);
@@ -150,8 +156,11 @@ pub fn read_info(file: &SourceFile, policy: &Policy, anchor: (usize, usize)) -> 
     let required = |key: &str| -> Result<String, Problem> {
         match policy.annotation(key) {
             Some(value) if !value.trim().is_empty() => Ok(value.to_owned()),
-            _ => Err(located(format!("policy `{id}` has no @{key}(\"…\") annotation"))
-                .with_help("every policy cites its provision: @sfs, @section, @title (and @chapter)")),
+            _ => Err(
+                located(format!("policy `{id}` has no @{key}(\"…\") annotation")).with_help(
+                    "every policy cites its provision: @sfs, @section, @title (and @chapter)",
+                ),
+            ),
         }
     };
     let outcome = required("outcome")?;
@@ -195,7 +204,11 @@ pub fn read_info(file: &SourceFile, policy: &Policy, anchor: (usize, usize)) -> 
 }
 
 /// Turns a Cedar diagnostic into a located problem, using its first labelled span.
-pub fn diagnostic_problem(file: &SourceFile, error: &dyn miette::Diagnostic, what: &str) -> Problem {
+pub fn diagnostic_problem(
+    file: &SourceFile,
+    error: &dyn miette::Diagnostic,
+    what: &str,
+) -> Problem {
     let offset = error
         .labels()
         .and_then(|mut labels| labels.next())
@@ -283,7 +296,8 @@ mod tests {
         (parsed, problems)
     }
 
-    const HEADER: &str = "@sfs(\"2009:400\") @chapter(\"10\") @section(\"27 §\") @title(\"Generalklausulen\")\n";
+    const HEADER: &str =
+        "@sfs(\"2009:400\") @chapter(\"10\") @section(\"27 §\") @title(\"Generalklausulen\")\n";
 
     #[test]
     fn classes_follow_effect_and_outcome() {
@@ -295,7 +309,10 @@ mod tests {
         );
         let (parsed, problems) = parse(&text);
         assert!(problems.is_empty(), "{problems:?}");
-        let classes: Vec<_> = parsed.iter().map(|(p, i)| (p.id().to_string(), i.class)).collect();
+        let classes: Vec<_> = parsed
+            .iter()
+            .map(|(p, i)| (p.id().to_string(), i.class))
+            .collect();
         assert_eq!(
             classes,
             vec![
@@ -306,16 +323,29 @@ mod tests {
             ]
         );
         assert_eq!(parsed[1].1.weigh.as_deref(), Some("men"));
-        assert_eq!(parsed[0].1.citation.to_string(), "SFS 2009:400 10 kap. 27 §");
+        assert_eq!(
+            parsed[0].1.citation.to_string(),
+            "SFS 2009:400 10 kap. 27 §"
+        );
         assert_eq!(parsed[3].1.line, 7);
     }
 
     #[test]
     fn a_permit_cannot_refuse_and_a_forbid_cannot_disclose() {
-        let (_, problems) = parse(&format!("{HEADER}@id(\"a\") @outcome(\"refuse\") permit(principal, action, resource);"));
-        assert!(problems[0].message.contains("written as forbid"), "{problems:?}");
-        let (_, problems) = parse(&format!("{HEADER}@id(\"a\") @outcome(\"disclose\") forbid(principal, action, resource);"));
-        assert!(problems[0].message.contains("only force review or refuse"), "{problems:?}");
+        let (_, problems) = parse(&format!(
+            "{HEADER}@id(\"a\") @outcome(\"refuse\") permit(principal, action, resource);"
+        ));
+        assert!(
+            problems[0].message.contains("written as forbid"),
+            "{problems:?}"
+        );
+        let (_, problems) = parse(&format!(
+            "{HEADER}@id(\"a\") @outcome(\"disclose\") forbid(principal, action, resource);"
+        ));
+        assert!(
+            problems[0].message.contains("only force review or refuse"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -325,7 +355,11 @@ mod tests {
              @outcome(\"disclose\") permit(principal, action, resource);"
         ));
         assert_eq!(problems.len(), 1);
-        assert_eq!((problems[0].line, problems[0].column), (5, 1), "{problems:?}");
+        assert_eq!(
+            (problems[0].line, problems[0].column),
+            (5, 1),
+            "{problems:?}"
+        );
         assert!(problems[0].message.contains("no @id"));
     }
 
@@ -334,7 +368,10 @@ mod tests {
         let (_, problems) = parse("@id(\"a\") @outcome(\"disclose\") @section(\"1\") @title(\"t\") permit(principal, action, resource);");
         assert!(problems[0].message.contains("@sfs"), "{problems:?}");
         let (_, problems) = parse(&format!("{HEADER}@id(\"a\") @outcom(\"x\") @outcome(\"disclose\") permit(principal, action, resource);"));
-        assert!(problems[0].message.contains("unknown annotation @outcom"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("unknown annotation @outcom"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -342,7 +379,10 @@ mod tests {
         let (_, problems) = parse("\n\n@id(\"a\") permit(principal, action resource);");
         assert!(!problems.is_empty());
         assert_eq!(problems[0].line, 3, "{problems:?}");
-        assert!(problems[0].message.starts_with("syntax error"), "{problems:?}");
+        assert!(
+            problems[0].message.starts_with("syntax error"),
+            "{problems:?}"
+        );
     }
 
     #[test]

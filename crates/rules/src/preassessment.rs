@@ -65,7 +65,11 @@ pub fn policy_id(pre_assessment: &str) -> String {
 
 impl PreAssessment {
     /// Reads a file of pre-assessments and checks each against the vocabulary.
-    pub fn load_file(file: &SourceFile, vocabulary: &Vocabulary, problems: &mut Vec<Problem>) -> Vec<Self> {
+    pub fn load_file(
+        file: &SourceFile,
+        vocabulary: &Vocabulary,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<Self> {
         let parsed = match parse_toml::<PreAssessmentFile>(file) {
             Ok(parsed) => parsed.pre_assessments,
             Err(problem) => {
@@ -91,10 +95,15 @@ impl PreAssessment {
         let mut found = Vec::new();
         let id = &self.id;
         if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c == '"') {
-            found.push(format!("pre-assessment id `{id}` must be non-empty, without spaces or quotes"));
+            found.push(format!(
+                "pre-assessment id `{id}` must be non-empty, without spaces or quotes"
+            ));
         }
         match vocabulary.offerings.get(&self.offering) {
-            None => found.push(format!("pre-assessment `{id}`: offering `{}` is not defined", self.offering)),
+            None => found.push(format!(
+                "pre-assessment `{id}`: offering `{}` is not defined",
+                self.offering
+            )),
             Some(offering) => {
                 for field in &self.fields {
                     if offering.category_of(field).is_none() {
@@ -121,7 +130,10 @@ impl PreAssessment {
             }
         }
         if !vocabulary.authorities.contains_key(&self.recipient) {
-            found.push(format!("pre-assessment `{id}`: recipient `{}` is not an authority", self.recipient));
+            found.push(format!(
+                "pre-assessment `{id}`: recipient `{}` is not an authority",
+                self.recipient
+            ));
         }
         for unit in &self.units {
             if vocabulary.unit_authority.get(unit) != Some(&self.recipient) {
@@ -133,11 +145,18 @@ impl PreAssessment {
         }
         for role in &self.roles {
             if role.is_empty() || role.contains('"') {
-                found.push(format!("pre-assessment `{id}`: role `{role}` is not a valid role name"));
+                found.push(format!(
+                    "pre-assessment `{id}`: role `{role}` is not a valid role name"
+                ));
             }
         }
-        if !vocabulary.purposes.contains_key(&self.purpose) && !vocabulary.purpose_groups.contains_key(&self.purpose) {
-            found.push(format!("pre-assessment `{id}`: purpose `{}` is not defined", self.purpose));
+        if !vocabulary.purposes.contains_key(&self.purpose)
+            && !vocabulary.purpose_groups.contains_key(&self.purpose)
+        {
+            found.push(format!(
+                "pre-assessment `{id}`: purpose `{}` is not defined",
+                self.purpose
+            ));
         }
         match vocabulary.provisions.get(&self.provision) {
             None => found.push(format!("pre-assessment `{id}`: provision `{}` is not defined", self.provision)),
@@ -150,7 +169,9 @@ impl PreAssessment {
             Some(_) => {}
         }
         if self.valid_until < self.valid_from {
-            found.push(format!("pre-assessment `{id}`: valid_until is before valid_from"));
+            found.push(format!(
+                "pre-assessment `{id}`: valid_until is before valid_from"
+            ));
         }
         found
     }
@@ -188,17 +209,37 @@ impl PreAssessment {
             .collect();
         text.push_str(&format!("  resource in [{}] &&\n", fields.join(", ")));
         if !self.units.is_empty() {
-            let units: Vec<String> = self.units.iter().map(|u| format!("Unit::{}", cedar_string(u))).collect();
+            let units: Vec<String> = self
+                .units
+                .iter()
+                .map(|u| format!("Unit::{}", cedar_string(u)))
+                .collect();
             text.push_str(&format!("  principal in [{}] &&\n", units.join(", ")));
         }
         if !self.roles.is_empty() {
             let roles: Vec<String> = self.roles.iter().map(|r| cedar_string(r)).collect();
-            text.push_str(&format!("  [{}].contains(context.role) &&\n", roles.join(", ")));
+            text.push_str(&format!(
+                "  [{}].contains(context.role) &&\n",
+                roles.join(", ")
+            ));
         }
-        let purpose_type = if vocabulary.purposes.contains_key(&self.purpose) { "Purpose" } else { "PurposeGroup" };
-        text.push_str(&format!("  context.purpose in {purpose_type}::{} &&\n", cedar_string(&self.purpose)));
-        text.push_str(&format!("  context.legal_basis == Provision::{} &&\n", cedar_string(&self.provision)));
-        let until = self.valid_until.checked_add(Duration::days(1)).unwrap_or(self.valid_until);
+        let purpose_type = if vocabulary.purposes.contains_key(&self.purpose) {
+            "Purpose"
+        } else {
+            "PurposeGroup"
+        };
+        text.push_str(&format!(
+            "  context.purpose in {purpose_type}::{} &&\n",
+            cedar_string(&self.purpose)
+        ));
+        text.push_str(&format!(
+            "  context.legal_basis == Provision::{} &&\n",
+            cedar_string(&self.provision)
+        ));
+        let until = self
+            .valid_until
+            .checked_add(Duration::days(1))
+            .unwrap_or(self.valid_until);
         text.push_str(&format!(
             "  context.now >= datetime(\"{}\") &&\n  context.now < datetime(\"{}\")\n}};\n",
             crate::dates::format(self.valid_from),

@@ -65,7 +65,11 @@ pub enum RequestError {
     #[error("`{name}` is empty")]
     Empty { name: &'static str },
     #[error("`{name}` is {len} bytes long; at most {max} are allowed")]
-    TooLong { name: &'static str, len: usize, max: usize },
+    TooLong {
+        name: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("the subject identifier is not valid: {0}")]
     InvalidSubject(#[from] IdentifierError),
     #[error("recipient `{0}` is not an authority of this federation")]
@@ -111,7 +115,11 @@ impl DisclosureRequest {
             }
         }
         let date = self.time.to_offset(time::UtcOffset::UTC).date();
-        let reference = CalendarDate::new(date.year().clamp(0, 9999) as u16, u8::from(date.month()), date.day())?;
+        let reference = CalendarDate::new(
+            date.year().clamp(0, 9999) as u16,
+            u8::from(date.month()),
+            date.day(),
+        )?;
         Ok(SubjectId::parse_at(&self.subject.id, reference)?)
     }
 

@@ -74,7 +74,12 @@ impl std::fmt::Debug for Rulebook {
 pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
     let mut files = Vec::new();
     let io_problem = |path: &Path, err: std::io::Error| {
-        LoadError::single(Problem::new(&path.display().to_string(), 1, 1, format!("cannot read: {err}")))
+        LoadError::single(Problem::new(
+            &path.display().to_string(),
+            1,
+            1,
+            format!("cannot read: {err}"),
+        ))
     };
     if !dir.is_dir() {
         return Err(LoadError::single(Problem::new(
@@ -96,7 +101,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             push(name.to_owned(), &path)?;
         }
     }
-    for (sub, ext) in [("policies", "cedar"), ("pre-assessments", "toml"), ("scenarios", "toml")] {
+    for (sub, ext) in [
+        ("policies", "cedar"),
+        ("pre-assessments", "toml"),
+        ("scenarios", "toml"),
+    ] {
         let subdir = dir.join(sub);
         if !subdir.is_dir() {
             continue;
@@ -109,7 +118,10 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             .collect();
         paths.sort();
         for path in paths {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             push(format!("{sub}/{name}"), &path)?;
         }
     }
@@ -124,10 +136,16 @@ impl Rulebook {
 
     /// Loads a rulebook from its files (paths relative to the rulebook directory).
     pub fn from_sources(files: &[SourceFile]) -> Result<Self, LoadError> {
-        let by_name: HashMap<&str, &SourceFile> = files.iter().map(|f| (f.path.as_str(), f)).collect();
-        let manifest_file = by_name
-            .get("rulebook.toml")
-            .ok_or_else(|| LoadError::single(Problem::new("rulebook.toml", 1, 1, "missing file rulebook.toml")))?;
+        let by_name: HashMap<&str, &SourceFile> =
+            files.iter().map(|f| (f.path.as_str(), f)).collect();
+        let manifest_file = by_name.get("rulebook.toml").ok_or_else(|| {
+            LoadError::single(Problem::new(
+                "rulebook.toml",
+                1,
+                1,
+                "missing file rulebook.toml",
+            ))
+        })?;
         let manifest: Manifest = parse_toml(manifest_file).map_err(LoadError::single)?;
         let vocabulary_files: HashMap<&str, SourceFile> = vocabulary::FILES
             .iter()
@@ -141,7 +159,10 @@ impl Rulebook {
             policies.extend(policy::parse_file(file, &mut problems));
         }
         let mut pre_assessments = Vec::new();
-        for file in files.iter().filter(|f| f.path.starts_with("pre-assessments/")) {
+        for file in files
+            .iter()
+            .filter(|f| f.path.starts_with("pre-assessments/"))
+        {
             for pa in PreAssessment::load_file(file, &vocabulary, &mut problems) {
                 match compile(&pa, &vocabulary, file) {
                     Ok(compiled) => policies.push(compiled),
@@ -153,12 +174,21 @@ impl Rulebook {
 
         let mut all = PolicySet::new();
         let mut infos = HashMap::new();
-        let sources: HashMap<&str, &SourceFile> = files.iter().map(|f| (f.path.as_str(), f)).collect();
+        let sources: HashMap<&str, &SourceFile> =
+            files.iter().map(|f| (f.path.as_str(), f)).collect();
         for (policy, info) in &policies {
-            if let Some(first) = infos.get(&info.id).map(|i: &PolicyInfo| (i.file.clone(), i.line)) {
+            if let Some(first) = infos
+                .get(&info.id)
+                .map(|i: &PolicyInfo| (i.file.clone(), i.line))
+            {
                 problems.push(
-                    Problem::new(&info.file, info.line, 1, format!("policy id `{}` is used twice", info.id))
-                        .with_help(format!("first used at {}:{}", first.0, first.1)),
+                    Problem::new(
+                        &info.file,
+                        info.line,
+                        1,
+                        format!("policy id `{}` is used twice", info.id),
+                    )
+                    .with_help(format!("first used at {}:{}", first.0, first.1)),
                 );
                 continue;
             }
@@ -170,7 +200,9 @@ impl Rulebook {
 
         let schema = Schema::from_cedarschema_str(SCHEMA)
             .map(|(schema, _warnings)| schema)
-            .map_err(|err| LoadError::single(Problem::new("exchange.cedarschema", 1, 1, err.to_string())))?;
+            .map_err(|err| {
+                LoadError::single(Problem::new("exchange.cedarschema", 1, 1, err.to_string()))
+            })?;
         let types = Types::new();
         check_types(&all, &schema, &infos, &sources, &mut problems);
         check_entity_literals(&policies, &vocabulary, &mut problems);
@@ -234,13 +266,22 @@ impl Rulebook {
 }
 
 /// Compiles a pre-assessment into a policy located at its definition.
-fn compile(pa: &PreAssessment, vocabulary: &Vocabulary, file: &SourceFile) -> Result<(Policy, PolicyInfo), Problem> {
+fn compile(
+    pa: &PreAssessment,
+    vocabulary: &Vocabulary,
+    file: &SourceFile,
+) -> Result<(Policy, PolicyInfo), Problem> {
     let text = pa.to_cedar(vocabulary);
     let id = preassessment::policy_id(&pa.id);
     let (line, column) = file.locate(&format!("\"{}\"", pa.id));
     let generated = SourceFile::new(file.path.clone(), text.clone());
     let policy = Policy::parse(Some(PolicyId::new(&id)), &text).map_err(|err| {
-        Problem::new(&file.path, line, column, format!("pre-assessment `{}` does not compile: {err}", pa.id))
+        Problem::new(
+            &file.path,
+            line,
+            column,
+            format!("pre-assessment `{}` does not compile: {err}", pa.id),
+        )
     })?;
     let mut info = policy::read_info(&generated, &policy, (line, column))?;
     info.line = line;
@@ -262,7 +303,9 @@ fn check_types(
         let id = error.policy_id().to_string();
         let Some(info) = infos.get(&id) else { continue };
         let problem = match sources.get(info.file.as_str()) {
-            Some(file) if info.pre_assessment.is_none() => policy::diagnostic_problem(file, error, "type error"),
+            Some(file) if info.pre_assessment.is_none() => {
+                policy::diagnostic_problem(file, error, "type error")
+            }
             _ => Problem::new(&info.file, info.line, 1, format!("type error: {error}")),
         };
         problems.push(problem.with_help(format!("in policy `{id}`")));
@@ -271,7 +314,11 @@ fn check_types(
 
 /// Every entity a policy names must exist: `Authority::"skateverket"` type-checks but can never
 /// match, which is a silent error in law.
-fn check_entity_literals(policies: &[(Policy, PolicyInfo)], vocabulary: &Vocabulary, problems: &mut Vec<Problem>) {
+fn check_entity_literals(
+    policies: &[(Policy, PolicyInfo)],
+    vocabulary: &Vocabulary,
+    problems: &mut Vec<Problem>,
+) {
     for (policy, info) in policies {
         let mut unknown = BTreeSet::new();
         for uid in policy.entity_literals() {
@@ -285,11 +332,17 @@ fn check_entity_literals(policies: &[(Policy, PolicyInfo)], vocabulary: &Vocabul
                 "PurposeGroup" => vocabulary.purpose_groups.contains_key(id),
                 "Offering" => vocabulary.offerings.contains_key(id),
                 "Category" => id.split_once('/').is_some_and(|(o, c)| {
-                    vocabulary.offerings.get(o).is_some_and(|o| o.categories.iter().any(|x| x.id == c))
+                    vocabulary
+                        .offerings
+                        .get(o)
+                        .is_some_and(|o| o.categories.iter().any(|x| x.id == c))
                 }),
-                "Field" => id
-                    .split_once('/')
-                    .is_some_and(|(o, f)| vocabulary.offerings.get(o).is_some_and(|o| o.category_of(f).is_some())),
+                "Field" => id.split_once('/').is_some_and(|(o, f)| {
+                    vocabulary
+                        .offerings
+                        .get(o)
+                        .is_some_and(|o| o.category_of(f).is_some())
+                }),
                 "JointOperation" => vocabulary.operations.contains_key(id),
                 _ => true,
             };
@@ -302,7 +355,10 @@ fn check_entity_literals(policies: &[(Policy, PolicyInfo)], vocabulary: &Vocabul
                 &info.file,
                 info.line,
                 1,
-                format!("policy `{}` names {uid}, which the vocabulary does not define", info.id),
+                format!(
+                    "policy `{}` names {uid}, which the vocabulary does not define",
+                    info.id
+                ),
             ));
         }
     }
@@ -311,7 +367,10 @@ fn check_entity_literals(policies: &[(Policy, PolicyInfo)], vocabulary: &Vocabul
 /// SHA-256 over the files that take part in decisions, in path order, each framed by its path and
 /// length so that moving text between files changes the hash.
 fn hash(files: &[SourceFile]) -> String {
-    let mut sorted: Vec<&SourceFile> = files.iter().filter(|f| !f.path.starts_with("scenarios/")).collect();
+    let mut sorted: Vec<&SourceFile> = files
+        .iter()
+        .filter(|f| !f.path.starts_with("scenarios/"))
+        .collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hasher = Sha256::new();
     for file in sorted {

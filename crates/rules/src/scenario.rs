@@ -104,7 +104,9 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
     let decision = match (rulebook.decide(&scenario.request), &scenario.error) {
         (Err(err), Some(expected)) => {
             if !err.to_string().contains(expected.as_str()) {
-                failures.push(format!("expected an error containing \"{expected}\", got: {err}"));
+                failures.push(format!(
+                    "expected an error containing \"{expected}\", got: {err}"
+                ));
             }
             return failures;
         }
@@ -113,7 +115,9 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
             return failures;
         }
         (Ok(_), Some(expected)) => {
-            failures.push(format!("expected the request to be rejected with \"{expected}\", but it was decided"));
+            failures.push(format!(
+                "expected the request to be rejected with \"{expected}\", but it was decided"
+            ));
             return failures;
         }
         (Ok(decision), None) => decision,
@@ -123,7 +127,10 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
     }
     for (field, expected) in &scenario.expect {
         let Some(got) = decision.fields.iter().find(|f| &f.field == field) else {
-            failures.push(format!("{field}: expected {}, but the field was not decided", expected.outcome));
+            failures.push(format!(
+                "{field}: expected {}, but the field was not decided",
+                expected.outcome
+            ));
             continue;
         };
         if got.outcome != expected.outcome {
@@ -134,18 +141,30 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
         }
         if let Some(ground) = expected.ground {
             if got.ground != ground {
-                failures.push(format!("{field}: expected ground {ground}, got {}", got.ground));
+                failures.push(format!(
+                    "{field}: expected ground {ground}, got {}",
+                    got.ground
+                ));
             }
         }
         let cited: Vec<String> = got.citations().map(|c| c.citation.to_string()).collect();
         if let Some(cites) = &expected.cites {
             if cites.is_empty() && !cited.is_empty() {
-                failures.push(format!("{field}: expected no citation, got {}", cited.join(", ")));
+                failures.push(format!(
+                    "{field}: expected no citation, got {}",
+                    cited.join(", ")
+                ));
             }
             for cite in cites {
-                let matches = cited.iter().any(|c| c == cite || c.starts_with(&format!("{cite} ")));
+                let matches = cited
+                    .iter()
+                    .any(|c| c == cite || c.starts_with(&format!("{cite} ")));
                 if !matches {
-                    let got = if cited.is_empty() { "nothing".to_owned() } else { cited.join(", ") };
+                    let got = if cited.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        cited.join(", ")
+                    };
                     failures.push(format!("{field}: expected a citation of {cite}, got {got}"));
                 }
             }
@@ -153,7 +172,10 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
         if let Some(policy) = &expected.policy {
             if !got.citations().any(|c| &c.policy == policy) {
                 let ids: Vec<&str> = got.citations().map(|c| c.policy.as_str()).collect();
-                failures.push(format!("{field}: expected policy `{policy}` among [{}]", ids.join(", ")));
+                failures.push(format!(
+                    "{field}: expected policy `{policy}` among [{}]",
+                    ids.join(", ")
+                ));
             }
         }
     }
@@ -169,7 +191,10 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
 }
 
 /// Runs every scenario in the given files.
-pub fn run_files(rulebook: &Rulebook, files: &[SourceFile]) -> Result<Vec<ScenarioResult>, Problem> {
+pub fn run_files(
+    rulebook: &Rulebook,
+    files: &[SourceFile],
+) -> Result<Vec<ScenarioResult>, Problem> {
     let mut results = Vec::new();
     for file in files {
         for (line, scenario) in load(file)? {

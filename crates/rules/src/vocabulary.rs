@@ -230,7 +230,13 @@ impl Vocabulary {
                 Ok(parsed) => {
                     for provision in parsed.provisions {
                         let id = provision.id.clone();
-                        insert_unique(file, &mut vocabulary.provisions, id, provision, &mut problems);
+                        insert_unique(
+                            file,
+                            &mut vocabulary.provisions,
+                            id,
+                            provision,
+                            &mut problems,
+                        );
                     }
                 }
                 Err(problem) => problems.push(problem),
@@ -258,30 +264,47 @@ impl Vocabulary {
         Ok(vocabulary)
     }
 
-    fn add_authorities(&mut self, file: &SourceFile, parsed: AuthoritiesFile, problems: &mut Problems) {
+    fn add_authorities(
+        &mut self,
+        file: &SourceFile,
+        parsed: AuthoritiesFile,
+        problems: &mut Problems,
+    ) {
         for group in parsed.groups {
             let id = group.id.clone();
             insert_unique(file, &mut self.groups, id, group, problems);
         }
         for authority in parsed.authorities {
-            if let Err(err) = authority.orgnr.parse::<utbyte_domain::Organisationsnummer>() {
+            if let Err(err) = authority
+                .orgnr
+                .parse::<utbyte_domain::Organisationsnummer>()
+            {
                 problems.push(file.problem_near(
                     &format!("\"{}\"", authority.orgnr),
-                    format!("authority `{}` has an invalid organisationsnummer: {err}", authority.id),
+                    format!(
+                        "authority `{}` has an invalid organisationsnummer: {err}",
+                        authority.id
+                    ),
                 ));
             }
             for group in &authority.groups {
                 if !self.groups.contains_key(group) {
                     problems.push(file.problem_near(
                         &format!("\"{group}\""),
-                        format!("authority `{}` is in group `{group}`, which is not defined", authority.id),
+                        format!(
+                            "authority `{}` is in group `{group}`, which is not defined",
+                            authority.id
+                        ),
                     ));
                 }
             }
             if authority.units.is_empty() {
                 problems.push(file.problem_near(
                     &format!("\"{}\"", authority.id),
-                    format!("authority `{}` has no units; requests come from units", authority.id),
+                    format!(
+                        "authority `{}` has no units; requests come from units",
+                        authority.id
+                    ),
                 ));
             }
             for unit in &authority.units {
@@ -312,7 +335,10 @@ impl Vocabulary {
                 if !self.purpose_groups.contains_key(parent) {
                     problems.push(file.problem_near(
                         &format!("\"{parent}\""),
-                        format!("purpose group `{}` is within `{parent}`, which is not defined", group.id),
+                        format!(
+                            "purpose group `{}` is within `{parent}`, which is not defined",
+                            group.id
+                        ),
                     ));
                 }
             }
@@ -322,7 +348,10 @@ impl Vocabulary {
                 if !self.purpose_groups.contains_key(group) {
                     problems.push(file.problem_near(
                         &format!("\"{group}\""),
-                        format!("purpose `{}` is in group `{group}`, which is not defined", purpose.id),
+                        format!(
+                            "purpose `{}` is in group `{group}`, which is not defined",
+                            purpose.id
+                        ),
                     ));
                 }
             }
@@ -384,7 +413,12 @@ impl Vocabulary {
         }
     }
 
-    fn add_operations(&mut self, file: &SourceFile, parsed: OperationsFile, problems: &mut Problems) {
+    fn add_operations(
+        &mut self,
+        file: &SourceFile,
+        parsed: OperationsFile,
+        problems: &mut Problems,
+    ) {
         for operation in parsed.operations {
             for participant in &operation.participants {
                 if !self.authorities.contains_key(participant) {
@@ -434,7 +468,9 @@ fn insert_unique<T>(
     if id.is_empty() || id.contains('"') || id.chars().any(char::is_whitespace) {
         problems.push(file.problem_near(
             &format!("\"{id}\""),
-            format!("`{id}` is not a valid id: use letters, digits, `-` and `_`, no spaces or quotes"),
+            format!(
+                "`{id}` is not a valid id: use letters, digits, `-` and `_`, no spaces or quotes"
+            ),
         ));
     }
     if map.contains_key(&id) {

@@ -12,7 +12,10 @@ fn dir() -> PathBuf {
 #[test]
 fn example_rulebook_loads() {
     let rulebook = Rulebook::load_dir(&dir()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(rulebook.manifest.illustrative, "the example rulebook must be marked illustrative");
+    assert!(
+        rulebook.manifest.illustrative,
+        "the example rulebook must be marked illustrative"
+    );
     assert!(rulebook.pre_assessments.len() >= 5);
 }
 
@@ -28,7 +31,15 @@ fn example_scenarios_pass() {
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed())
-        .map(|r| format!("{}:{} {}: {}", r.file, r.line, r.name, r.failures.join("; ")))
+        .map(|r| {
+            format!(
+                "{}:{} {}: {}",
+                r.file,
+                r.line,
+                r.name,
+                r.failures.join("; ")
+            )
+        })
         .collect();
     assert!(failed.is_empty(), "{}", failed.join("\n"));
     assert!(results.len() >= 60, "only {} scenarios", results.len());

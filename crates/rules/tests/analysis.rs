@@ -1,0 +1,115 @@
+//! `analyze` finds what a legal expert must know before a rulebook goes live.
+
+mod fixture;
+
+use fixture::{rulebook, CITE};
+use utbyte_rules::analyze::{analyze, Finding, Kind, Severity};
+
+const TODAY: time::Date = time::macros::date!(2026 - 03 - 01);
+
+fn pa(id: &str, fields: &str, from: &str, until: &str) -> String {
+    format!(
+        r#"
+[[pre_assessment]]
+id = "{id}"
+title = "{id}"
+offering = "reg"
+fields = {fields}
+recipient = "a"
+purpose = "kontroll-x"
+provision = "plikt"
+valid_from = "{from}"
+valid_until = "{until}"
+approved_by_provider = "B"
+approved_by_recipient = "A"
+approved_on = "2025-01-01"
+"#
+    )
+}
+
+const GUARD: &str = "@id(\"skydd\") @outcome(\"review\") @sfs(\"2009:400\") @chapter(\"21\") @section(\"3 §\") @title(\"Skydd\")\nforbid(principal, action, resource) when { context.subject.protected_identity };\n";
+
+fn of(findings: &[Finding], kind: Kind) -> Vec<&Finding> {
+    findings.iter().filter(|f| f.kind == kind).collect()
+}
+
+#[test]
+fn a_guard_proves_protected_identity_is_never_auto_disclosed() {
+    let rb = rulebook(GUARD, &pa("p1", "[\"f1\"]", "2026-01-01", "2026-12-31"));
+    let findings = analyze(&rb, TODAY);
+    let found = of(&findings, Kind::ProtectedIdentity);
+    assert_eq!(found.len(), 1, "{findings:?}");
+    assert_eq!(found[0].severity, Severity::Info);
+    assert!(found[0].message.contains("`skydd`"));
+}
+
+#[test]
+fn without_a_guard_every_auto_disclosing_rule_is_an_error() {
+    let rb = rulebook("", &pa("p1", "[\"f1\"]", "2026-01-01", "2026-12-31"));
+    let findings = analyze(&rb, TODAY);
+    let errors: Vec<_> = of(&findings, Kind::ProtectedIdentity)
+        .into_iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    // The policy itself, and the probe of the request it was agreed for.
+    assert_eq!(errors.len(), 2, "{findings:?}");
+    assert!(errors.iter().all(|f| f.message.contains("p1")));
+}
+
+#[test]
+fn a_guard_with_a_narrower_condition_is_not_a_guard() {
+    let narrow = GUARD.replace(
+        "context.subject.protected_identity }",
+        "context.subject.protected_identity && context.role == \"x\" }",
+    );
+    let rb = rulebook(&narrow, &pa("p1", "[\"f1\"]", "2026-01-01", "2026-12-31"));
+    let findings = analyze(&rb, TODAY);
+    assert!(of(&findings, Kind::ProtectedIdentity)
+        .iter()
+        .any(|f| f.severity == Severity::Error));
+}
+
+#[test]
+fn overlapping_pre_assessments_are_reported_once() {
+    let pas = pa("p1", "[\"f1\", \"f2\"]", "2026-01-01", "2026-12-31")
+        + &pa("p2", "[\"f2\", \"f3\"]", "2026-06-01", "2027-12-31");
+    let findings = analyze(&rulebook(GUARD, &pas), TODAY);
+    let overlaps = of(&findings, Kind::Overlap);
+    assert_eq!(overlaps.len(), 1, "{findings:?}");
+    assert!(overlaps[0].message.contains("[f2]"));
+    // Disjoint validity periods do not overlap.
+    let pas = pa("p1", "[\"f1\"]", "2026-01-01", "2026-05-31")
+        + &pa("p2", "[\"f1\"]", "2026-06-01", "2027-12-31");
+    assert!(of(&analyze(&rulebook(GUARD, &pas), TODAY), Kind::Overlap).is_empty());
+}
+
+#[test]
+fn a_pre_assessment_defeated_by_a_refusal_is_a_contradiction() {
+    let refuse = format!("@id(\"nej\") @outcome(\"refuse\") {CITE}\nforbid(principal, action, resource in Category::\"reg/kanslig\");\n");
+    let rb = rulebook(
+        &(GUARD.to_owned() + &refuse),
+        &pa("p1", "[\"f1\", \"k1\"]", "2026-01-01", "2026-12-31"),
+    );
+    let findings = analyze(&rb, TODAY);
+    let contradictions = of(&findings, Kind::Contradiction);
+    assert_eq!(contradictions.len(), 1, "{findings:?}");
+    assert_eq!(contradictions[0].severity, Severity::Error);
+    assert!(
+        contradictions[0].message.contains("`k1`") && contradictions[0].message.contains("`nej`")
+    );
+}
+
+#[test]
+fn expired_and_future_pre_assessments_and_unreachable_policies_are_reported() {
+    let unreachable = format!("@id(\"ingen\") @outcome(\"review\") {CITE}\npermit(principal in Group::\"mottagare\", action, resource) when {{ false }};\n");
+    let pas = pa("gammal", "[\"f1\"]", "2024-01-01", "2025-12-31")
+        + &pa("ny", "[\"f2\"]", "2027-01-01", "2027-12-31");
+    let findings = analyze(&rulebook(&(GUARD.to_owned() + &unreachable), &pas), TODAY);
+    assert_eq!(of(&findings, Kind::Expired).len(), 1, "{findings:?}");
+    assert_eq!(of(&findings, Kind::NotYetInForce).len(), 1, "{findings:?}");
+    let never = of(&findings, Kind::NeverApplies);
+    assert!(
+        never.iter().any(|f| f.message.contains("`ingen`")),
+        "{findings:?}"
+    );
+}

@@ -1,0 +1,316 @@
+//! The outcome rules of a decision, each on a rulebook written for it.
+
+mod fixture;
+
+use fixture::{load, request, rulebook, CITE};
+use utbyte_rules::{Class, Ground, Outcome, RequestError};
+
+fn grant(id: &str, outcome: &str, condition: &str) -> String {
+    format!(
+        "@id(\"{id}\") @outcome(\"{outcome}\") {CITE}\npermit(principal in Group::\"mottagare\", action == Action::\"disclose\", resource in Offering::\"reg\") when {{ {condition} }};\n"
+    )
+}
+
+fn forbid(id: &str, outcome: &str, condition: &str) -> String {
+    format!("@id(\"{id}\") @outcome(\"{outcome}\") {CITE}\nforbid(principal, action, resource) when {{ {condition} }};\n")
+}
+
+#[test]
+fn a_disclose_grant_discloses_and_cites_its_provision() {
+    let rb = rulebook(
+        &grant(
+            "g",
+            "disclose",
+            "context.legal_basis == Provision::\"plikt\"",
+        ),
+        "",
+    );
+    let d = rb.decide(&request(&["f1"])).unwrap();
+    let f = &d.fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Disclose, Ground::Provision)
+    );
+    assert_eq!(f.determining[0].policy, "g");
+    assert_eq!(f.determining[0].citation.to_string(), "SFS 2024:307 3 §");
+    assert_eq!(d.rulebook.hash, rb.hash());
+    assert_eq!(d.rulebook.hash.len(), 64);
+}
+
+#[test]
+fn no_grant_is_an_explicit_refusal_without_citation() {
+    let rb = rulebook(
+        &grant("g", "disclose", "context.purpose == Purpose::\"annat\""),
+        "",
+    );
+    let f = &rb.decide(&request(&["f1"])).unwrap().fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Refuse, Ground::NoLegalBasis)
+    );
+    assert!(f.determining.is_empty() && f.candidates.is_empty());
+}
+
+#[test]
+fn a_review_grant_routes_to_review_with_what_to_weigh() {
+    let text = grant("g", "review", "true").replace("@id(\"g\")", "@id(\"g\") @weigh(\"behov\")");
+    let rb = rulebook(&text, "");
+    let f = &rb.decide(&request(&["f1"])).unwrap().fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Review, Ground::NeedsAssessment)
+    );
+    assert_eq!(f.candidates[0].weigh.as_deref(), Some("behov"));
+}
+
+#[test]
+fn disclose_wins_over_review_when_both_hold() {
+    let rb = rulebook(
+        &(grant("r", "review", "true") + &grant("d", "disclose", "true")),
+        "",
+    );
+    let f = &rb.decide(&request(&["f1"])).unwrap().fields[0];
+    assert_eq!(f.outcome, Outcome::Disclose);
+    assert_eq!(f.determining.len(), 1);
+    assert_eq!(f.determining[0].policy, "d");
+}
+
+#[test]
+fn a_refuse_override_beats_every_grant() {
+    let policies = grant("d", "disclose", "true")
+        + &forbid("no", "refuse", "resource in Category::\"reg/kanslig\"");
+    let rb = rulebook(&policies, "");
+    let d = rb.decide(&request(&["f1", "k1"])).unwrap();
+    assert_eq!(d.fields[0].outcome, Outcome::Disclose);
+    assert_eq!(
+        (d.fields[1].outcome, d.fields[1].ground),
+        (Outcome::Refuse, Ground::Forbidden)
+    );
+    assert_eq!(d.fields[1].determining[0].policy, "no");
+    assert_eq!(d.fields[1].determining[0].class, Class::Refuse);
+}
+
+#[test]
+fn a_review_override_turns_disclosure_into_review_naming_the_grants() {
+    let policies = grant("d", "disclose", "true")
+        + &forbid("skydd", "review", "context.subject.protected_identity");
+    let rb = rulebook(&policies, "");
+    let mut r = request(&["f1"]);
+    r.subject.protected_identity = true;
+    let f = &rb.decide(&r).unwrap().fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Review, Ground::ForcedReview)
+    );
+    assert_eq!(f.determining[0].policy, "skydd");
+    assert_eq!(f.candidates[0].policy, "d");
+}
+
+#[test]
+fn a_review_override_without_any_grant_still_refuses() {
+    let policies = grant("d", "disclose", "context.purpose == Purpose::\"annat\"")
+        + &forbid("skydd", "review", "context.subject.protected_identity");
+    let rb = rulebook(&policies, "");
+    let mut r = request(&["f1"]);
+    r.subject.protected_identity = true;
+    let f = &rb.decide(&r).unwrap().fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Refuse, Ground::NoLegalBasis)
+    );
+}
+
+#[test]
+fn a_policy_that_errors_routes_the_field_to_review_not_to_silence() {
+    // Integer overflow passes validation and fails at evaluation.
+    let policies =
+        grant("ok", "review", "true") + &grant("boom", "disclose", "9223372036854775807 + 1 > 0");
+    let rb = rulebook(&policies, "");
+    let f = &rb.decide(&request(&["f1"])).unwrap().fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Review, Ground::EvaluationError)
+    );
+    assert!(f.errors[0].contains("boom"), "{:?}", f.errors);
+    // An erroring override is not skipped either: a would-be disclosure goes to review.
+    let policies =
+        grant("d", "disclose", "true") + &forbid("boom", "refuse", "9223372036854775807 + 1 > 0");
+    let f = &rulebook(&policies, "")
+        .decide(&request(&["f1"]))
+        .unwrap()
+        .fields[0];
+    assert_eq!(
+        (f.outcome, f.ground),
+        (Outcome::Review, Ground::EvaluationError)
+    );
+}
+
+#[test]
+fn unknown_things_are_refused_with_their_own_ground() {
+    let rb = rulebook(&grant("d", "disclose", "true"), "");
+    let d = rb.decide(&request(&["f1", "nope"])).unwrap();
+    assert_eq!(d.fields[1].ground, Ground::UnknownField);
+    let mut r = request(&["f1"]);
+    r.offering = "saknas".into();
+    assert_eq!(
+        rb.decide(&r).unwrap().fields[0].ground,
+        Ground::UnknownOffering
+    );
+    let mut r = request(&["f1"]);
+    r.purpose = "saknas".into();
+    assert_eq!(
+        rb.decide(&r).unwrap().fields[0].ground,
+        Ground::UnknownPurpose
+    );
+    let mut r = request(&["f1"]);
+    r.legal_basis = "saknas".into();
+    assert_eq!(
+        rb.decide(&r).unwrap().fields[0].ground,
+        Ground::UnknownLegalBasis
+    );
+    let mut r = request(&["f1"]);
+    r.operation = Some("saknas".into());
+    assert_eq!(
+        rb.decide(&r).unwrap().fields[0].ground,
+        Ground::UnknownOperation
+    );
+}
+
+#[test]
+fn malformed_requests_are_rejected_precisely() {
+    let rb = rulebook(&grant("d", "disclose", "true"), "");
+    let mut r = request(&["f1"]);
+    r.subject.id = "19121212-1213".into();
+    assert!(matches!(
+        rb.decide(&r),
+        Err(RequestError::InvalidSubject(_))
+    ));
+    let mut r = request(&["f1"]);
+    r.unit = "b-1".into();
+    assert!(matches!(
+        rb.decide(&r),
+        Err(RequestError::UnitNotOfRecipient { .. })
+    ));
+    assert!(matches!(
+        rb.decide(&request(&[])),
+        Err(RequestError::NoFields)
+    ));
+    assert!(matches!(
+        rb.decide(&request(&["f1", "f1"])),
+        Err(RequestError::DuplicateField(_))
+    ));
+    let mut r = request(&["f1"]);
+    r.recipient = "x".into();
+    assert!(matches!(
+        rb.decide(&r),
+        Err(RequestError::UnknownRecipient(_))
+    ));
+    let mut r = request(&["f1"]);
+    r.case_ref = "x".repeat(300);
+    assert!(matches!(
+        rb.decide(&r),
+        Err(RequestError::TooLong {
+            name: "case_ref",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn only_policies_that_can_reach_the_request_are_evaluated() {
+    let other = format!(
+        "@id(\"other\") @outcome(\"disclose\") {CITE}\npermit(principal in Authority::\"c\", action, resource in Offering::\"other\");\n"
+    );
+    let rb = rulebook(&(grant("d", "disclose", "true") + &other), "");
+    let d = rb.decide(&request(&["f1"])).unwrap();
+    assert_eq!((d.policies_evaluated, d.policies_total), (1, 2));
+}
+
+const PA: &str = r#"
+[[pre_assessment]]
+id = "avtal"
+title = "Avtal"
+offering = "reg"
+fields = ["f1", "f2"]
+recipient = "a"
+units = ["a-1"]
+roles = ["handlaggare"]
+purpose = "kontroll"
+provision = "plikt"
+valid_from = "2026-01-01"
+valid_until = "2026-06-30"
+approved_by_provider = "B"
+approved_by_recipient = "A"
+approved_on = "2025-12-01"
+"#;
+
+#[test]
+fn a_pre_assessment_discloses_exactly_its_fields_within_its_validity() {
+    let rb = rulebook(
+        &grant(
+            "luffa",
+            "review",
+            "context.legal_basis == Provision::\"plikt\"",
+        ),
+        PA,
+    );
+    let d = rb.decide(&request(&["f1", "f2", "f3"])).unwrap();
+    let outcomes: Vec<_> = d.fields.iter().map(|f| (f.outcome, f.ground)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Outcome::Disclose, Ground::PreAssessed),
+            (Outcome::Disclose, Ground::PreAssessed),
+            (Outcome::Review, Ground::NeedsAssessment)
+        ]
+    );
+    assert_eq!(
+        d.fields[0].determining[0].pre_assessment.as_deref(),
+        Some("avtal")
+    );
+    assert_eq!(
+        d.fields[0].determining[0].citation.to_string(),
+        "SFS 2024:307 3 §"
+    );
+
+    let at = |when: time::OffsetDateTime| {
+        let mut r = request(&["f1"]);
+        r.time = when;
+        rb.decide(&r).unwrap().fields[0].outcome
+    };
+    use time::macros::datetime;
+    assert_eq!(at(datetime!(2025-12-31 23:59:59 UTC)), Outcome::Review);
+    assert_eq!(at(datetime!(2026-01-01 00:00 UTC)), Outcome::Disclose);
+    assert_eq!(at(datetime!(2026-06-30 23:59:59 UTC)), Outcome::Disclose);
+    assert_eq!(at(datetime!(2026-07-01 00:00 UTC)), Outcome::Review);
+
+    let mut other_unit = request(&["f1"]);
+    other_unit.unit = "a-2".into();
+    assert_eq!(
+        rb.decide(&other_unit).unwrap().fields[0].outcome,
+        Outcome::Review
+    );
+    let mut other_role = request(&["f1"]);
+    other_role.role = "chef".into();
+    assert_eq!(
+        rb.decide(&other_role).unwrap().fields[0].outcome,
+        Outcome::Review
+    );
+    let mut other_purpose = request(&["f1"]);
+    other_purpose.purpose = "annat".into();
+    // The pre-assessment no longer applies; the general grant (no purpose condition) still does.
+    assert_eq!(
+        rb.decide(&other_purpose).unwrap().fields[0].outcome,
+        Outcome::Review
+    );
+}
+
+#[test]
+fn a_pre_assessment_with_a_bad_reference_is_reported_in_its_file() {
+    let bad = PA.replace("fields = [\"f1\", \"f2\"]", "fields = [\"f1\", \"saknas\"]");
+    let err = load(&grant("g", "review", "true"), &bad).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.file, "pre-assessments/pa.toml");
+    assert_eq!(p.line, 3, "{p}");
+    assert!(p.message.contains("has no field `saknas`"), "{p}");
+}
