@@ -1,12 +1,18 @@
 //! The `utbyte` binary: argument parsing and wiring only. Every capability lives in a library crate.
 
+mod demo;
+mod example;
 mod rules_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "utbyte", version, about = "Lawful, automatic and verifiable information exchange between authorities")]
+#[command(
+    name = "utbyte",
+    version,
+    about = "Lawful, automatic and verifiable information exchange between authorities"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the example rulebook deciding realistic requests between Swedish authorities.
+    Demo,
     /// The legal expert's toolbox: check, test, explain and analyse a rulebook.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
@@ -22,6 +30,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo => demo::run(),
         Command::Rules(cmd) => rules_cmd::run(cmd),
     };
     match result {

@@ -86,7 +86,10 @@ fn test(dir: &Path) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let files: Vec<_> = match read_dir(dir) {
-        Ok(files) => files.into_iter().filter(|f| f.path.starts_with("scenarios/")).collect(),
+        Ok(files) => files
+            .into_iter()
+            .filter(|f| f.path.starts_with("scenarios/"))
+            .collect(),
         Err(err) => return Ok(report(dir, &err)),
     };
     let results = match scenario::run_files(&rulebook, &files) {
@@ -122,10 +125,13 @@ fn explain(dir: &Path, request: &Path, json: bool) -> anyhow::Result<ExitCode> {
         Ok(rulebook) => rulebook,
         Err(code) => return Ok(code),
     };
-    let text = std::fs::read_to_string(request).with_context(|| format!("cannot read {}", request.display()))?;
-    let request: DisclosureRequest =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a valid request", request.display()))?;
-    let decision = rulebook.decide(&request).context("the request cannot be decided")?;
+    let text = std::fs::read_to_string(request)
+        .with_context(|| format!("cannot read {}", request.display()))?;
+    let request: DisclosureRequest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid request", request.display()))?;
+    let decision = rulebook
+        .decide(&request)
+        .context("the request cannot be decided")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&decision)?);
     } else {
@@ -146,8 +152,14 @@ fn analyze(dir: &Path, json: bool) -> anyhow::Result<ExitCode> {
         for finding in &findings {
             println!("{finding}");
         }
-        let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
-        let warnings = findings.iter().filter(|f| f.severity == Severity::Warning).count();
+        let errors = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        let warnings = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
         println!("{errors} errors, {warnings} warnings");
     }
     Ok(if findings.iter().any(|f| f.severity == Severity::Error) {

@@ -78,6 +78,7 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
         count(Outcome::Review),
         count(Outcome::Refuse)
     );
+    out.push_str(&legend(decision));
     out
 }
 
@@ -89,22 +90,17 @@ fn render_field(out: &mut String, field: &FieldDecision, width: usize) {
         field.field, outcome, field.ground
     );
     let indent = " ".repeat(width + 14);
-    for cited in &field.determining {
-        let _ = writeln!(out, "{indent}{}", cite_line(cited));
-    }
-    if !field.candidates.is_empty() {
-        let _ = writeln!(out, "{indent}a reviewer may disclose under:");
-        for cited in &field.candidates {
-            let _ = writeln!(out, "{indent}  {}", cite_line(cited));
-            if let Some(weigh) = &cited.weigh {
-                let _ = writeln!(out, "{indent}    weigh: {weigh}");
-            }
-        }
-    }
-    for cited in &field.determining {
+    let mut cite = |label: &str, cited: &Cited| {
+        let _ = writeln!(out, "{indent}{label:<4} {}", cite_line(cited));
         if let Some(weigh) = &cited.weigh {
-            let _ = writeln!(out, "{indent}weigh: {weigh}");
+            let _ = writeln!(out, "{indent}     weigh: {weigh}");
         }
+    };
+    for cited in &field.determining {
+        cite("by", cited);
+    }
+    for cited in &field.candidates {
+        cite("may", cited);
     }
     for error in &field.errors {
         let _ = writeln!(out, "{indent}error: {error}");
@@ -112,12 +108,29 @@ fn render_field(out: &mut String, field: &FieldDecision, width: usize) {
 }
 
 fn cite_line(cited: &Cited) -> String {
-    let mut line = format!(
-        "{} — {} [{}]",
-        cited.citation, cited.citation.title, cited.policy
-    );
-    if let Some(pa) = &cited.pre_assessment {
-        line.push_str(&format!(" (pre-assessment {pa})"));
+    match &cited.pre_assessment {
+        Some(pa) => format!("{} [pre-assessment {pa}]", cited.citation),
+        None => format!("{} [{}]", cited.citation, cited.policy),
     }
-    line
+}
+
+/// Each cited provision once, with its title.
+fn legend(decision: &Decision) -> String {
+    let mut seen = std::collections::BTreeMap::new();
+    for cited in decision.fields.iter().flat_map(FieldDecision::citations) {
+        seen.entry(cited.citation.to_string())
+            .or_insert_with(|| cited.citation.title.clone());
+    }
+    let mut out = String::new();
+    if !seen.is_empty() {
+        let _ = writeln!(out, "\nCited provisions");
+        for (citation, title) in seen {
+            let _ = writeln!(out, "  {citation}  {title}");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n\"by\": the provision that decided the field. \"may\": a provision a reviewer may disclose under."
+    );
+    out
 }

@@ -364,13 +364,17 @@ fn check_entity_literals(
     }
 }
 
-/// SHA-256 over the files that take part in decisions, in path order, each framed by its path and
+/// SHA-256 over the files that take part in decisions (not scenarios, example requests or
+/// documentation), in path order, each framed by its path and
 /// length so that moving text between files changes the hash.
 fn hash(files: &[SourceFile]) -> String {
-    let mut sorted: Vec<&SourceFile> = files
-        .iter()
-        .filter(|f| !f.path.starts_with("scenarios/"))
-        .collect();
+    let decides = |path: &str| {
+        path == "rulebook.toml"
+            || vocabulary::FILES.contains(&path)
+            || (path.starts_with("policies/") && path.ends_with(".cedar"))
+            || (path.starts_with("pre-assessments/") && path.ends_with(".toml"))
+    };
+    let mut sorted: Vec<&SourceFile> = files.iter().filter(|f| decides(&f.path)).collect();
     sorted.sort_by(|a, b| a.path.cmp(&b.path));
     let mut hasher = Sha256::new();
     for file in sorted {
