@@ -1,5 +1,7 @@
 //! `utbyte rules …` and `utbyte demo` as a legal expert uses them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -447,7 +447,7 @@ impl Vocabulary {
         let group = group.to_owned();
         self.authorities
             .values()
-            .filter(move |a| a.groups.iter().any(|g| *g == group))
+            .filter(move |a| a.groups.contains(&group))
     }
 
     /// The authority a unit belongs to.
@@ -473,9 +473,14 @@ fn insert_unique<T>(
             ),
         ));
     }
-    if map.contains_key(&id) {
-        problems.push(file.problem_near(&format!("\"{id}\""), format!("`{id}` is defined twice")));
-    } else {
-        map.insert(id, value);
+    match map.entry(id) {
+        std::collections::btree_map::Entry::Occupied(entry) => {
+            let id = entry.key();
+            problems
+                .push(file.problem_near(&format!("\"{id}\""), format!("`{id}` is defined twice")));
+        }
+        std::collections::btree_map::Entry::Vacant(entry) => {
+            entry.insert(value);
+        }
     }
 }

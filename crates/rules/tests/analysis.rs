@@ -1,5 +1,7 @@
 //! `analyze` finds what a legal expert must know before a rulebook goes live.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod fixture;
 
 use fixture::{rulebook, CITE};

@@ -1,5 +1,7 @@
 //! `check` reports every problem with file, line and a plain explanation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod fixture;
 
 use fixture::{load, CITE};

@@ -1,5 +1,7 @@
 //! The outcome rules of a decision, each on a rulebook written for it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 mod fixture;
 
 use fixture::{load, request, rulebook, CITE};

@@ -1,5 +1,7 @@
 //! The example rulebook in `rulebook/` loads, passes its scenarios and its analysis.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 use std::path::PathBuf;
 use utbyte_rules::analyze::{analyze, Severity};
 use utbyte_rules::rulebook::read_dir;

@@ -1,5 +1,7 @@
 //! Invariants of deciding, over random requests against the example rulebook.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 use cedar_policy::{Authorizer, Decision as CedarDecision};
 use proptest::prelude::*;
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ fn example() -> &'static Rulebook {
     })
 }
 
-fn pick<'a>(items: &'a [String], i: usize) -> &'a String {
+fn pick(items: &[String], i: usize) -> &String {
     &items[i % items.len()]
 }
 
