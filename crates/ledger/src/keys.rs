@@ -38,7 +38,7 @@ pub fn private_dir(dir: &Path) -> PathBuf {
 
 /// Generates and stores fresh keys for a log named `origin`.
 pub fn create(dir: &Path, origin: &str) -> Result<NodeSecrets, LedgerError> {
-    let random = |_| LedgerError::Random("getrandom failed".to_owned());
+    let random = |e: crate::note::RandomError| LedgerError::Random(e.0);
     let log = SignerKey::from_seed(origin, ALG_ED25519, random_seed().map_err(random)?).map_err(
         |source| LedgerError::Key {
             path: dir.join(VKEY_FILE),
@@ -119,7 +119,9 @@ pub fn load_verifier(dir: &Path) -> Result<VerifierKey, LedgerError> {
             }
         }
     })?;
-    VerifierKey::parse(text.trim_end()).map_err(|source| LedgerError::Key { path, source })
+    // Exactly one key and one newline: anything else in the file is not what we wrote.
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    VerifierKey::parse(line).map_err(|source| LedgerError::Key { path, source })
 }
 
 fn read_secret(path: &Path) -> Result<String, LedgerError> {

@@ -197,7 +197,7 @@ impl VerifierKey {
 
     /// Parses `<name>+<hex key ID>+<base64(type || public key)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let mut parts = text.trim_end_matches('\n').splitn(3, '+');
+        let mut parts = text.splitn(3, '+');
         let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(NoteError::MalformedKey("expected <name>+<key ID>+<key>"));
@@ -296,9 +296,14 @@ impl SignerKey {
     }
 }
 
+/// The operating system could not provide random bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no entropy from the operating system: {0}")]
+pub struct RandomError(pub String);
+
 /// 32 bytes from the operating system's random source.
-pub fn random_seed() -> Result<[u8; 32], getrandom::Error> {
+pub fn random_seed() -> Result<[u8; 32], RandomError> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed)?;
+    getrandom::fill(&mut seed).map_err(|e| RandomError(e.to_string()))?;
     Ok(seed)
 }

@@ -223,12 +223,15 @@ impl TileFetch for DirTiles<'_> {
     }
 }
 
+/// Tiles already fetched for one proof, by (tile level, tile index).
+type TileCache = HashMap<(u32, u64), Arc<Vec<Hash>>>;
+
 /// Perfect-subtree hashes of the tree of `size` leaves, computed from tiles (with a small
 /// per-proof cache, since one proof reads the same tile several times).
 pub struct TileHashes<'a, F: TileFetch> {
     fetch: &'a F,
     size: u64,
-    cache: RefCell<HashMap<(u32, u64), Arc<Vec<Hash>>>>,
+    cache: RefCell<TileCache>,
 }
 
 impl<'a, F: TileFetch> TileHashes<'a, F> {

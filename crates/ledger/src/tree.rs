@@ -49,7 +49,7 @@ pub fn range_hash<S: HashSource>(src: &S, start: u64, end: u64) -> Result<Hash, 
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.perfect(n.trailing_zeros(), start >> n.trailing_zeros());
     }
     let k = split_point(n);

@@ -3,6 +3,9 @@
 //! entry the writer reported as acknowledged must be present with the same bytes and provable
 //! against the signed checkpoint, and `verify` must pass.
 
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -60,7 +63,7 @@ fn sigkill_at_random_moments_never_loses_an_acknowledged_entry() {
             lines.read_to_string(&mut out).map(|_| out)
         });
         // Mostly mid-append; one cycle in four during open and recovery.
-        let during_open = rng.next() % 4 == 0;
+        let during_open = rng.next().is_multiple_of(4);
         let delay = if during_open {
             rng.next() % 20
         } else {

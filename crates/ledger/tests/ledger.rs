@@ -1,5 +1,8 @@
 //! The ledger as a whole: append, reopen, prove, recover.
 
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use utbyte_ledger::verify::{verify_dir, VerifyOptions};
 use utbyte_ledger::{leaf_hash, open_checkpoint, Ledger, LedgerError, LedgerOptions};

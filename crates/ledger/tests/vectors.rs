@@ -1,6 +1,9 @@
 //! Proofs, roots and note signatures checked against vectors published by others (see
 //! `tests/data/rfc6962.json` for their provenance), never against our own output.
 
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use utbyte_ledger::note::{Note, SignerKey, VerifierKey};
 use utbyte_ledger::proof::{verify_consistency, verify_inclusion};
