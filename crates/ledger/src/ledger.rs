@@ -70,15 +70,26 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Creates a new ledger for the log named `origin` in `dir` (created if missing; must not
-    /// already hold a ledger) and opens it.
+    /// Creates a new ledger for the log named `origin` in `dir` (which must be absent or empty)
+    /// and opens it. Creation is atomic: everything is built in a staging directory next to
+    /// `dir` and renamed into place, so a crash leaves either no ledger or a complete one.
     pub fn create(dir: &Path, origin: &str, options: LedgerOptions) -> Result<Ledger, LedgerError> {
-        fs::create_dir_all(dir).map_err(LedgerError::io("creating", dir))?;
-        if dir.join(keys::VKEY_FILE).exists() || dir.join(LOG_FILE).exists() {
+        if fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
             return Err(LedgerError::AlreadyExists(dir.to_owned()));
         }
-        keys::create(dir, origin)?;
-        let log = dir.join(LOG_FILE);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let staging = parent.join(format!(".{name}.creating-{}", std::process::id()));
+        crate::files::remove_dir_if_present(&staging)?;
+        fs::create_dir_all(&staging).map_err(LedgerError::io("creating", &staging))?;
+        keys::create(&staging, origin)?;
+        let log = staging.join(LOG_FILE);
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -87,7 +98,19 @@ impl Ledger {
         file.write_all(wal::MAGIC)
             .and_then(|()| file.sync_all())
             .map_err(LedgerError::io("writing", &log))?;
-        sync_dir(dir)?;
+        sync_dir(&staging)?;
+        // Replaces `dir` only if it is absent or empty; a concurrent creator loses here.
+        fs::rename(&staging, dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::DirectoryNotEmpty | std::io::ErrorKind::AlreadyExists => {
+                LedgerError::AlreadyExists(dir.to_owned())
+            }
+            _ => LedgerError::Io {
+                action: "renaming into place",
+                path: dir.to_owned(),
+                source: e,
+            },
+        })?;
+        sync_dir(parent)?;
         Ledger::open(dir, options)
     }
 
