@@ -1,0 +1,309 @@
+//! The canonical audit record: what one ledger leaf says. Specified in `docs/audit-record.md`.
+//!
+//! A leaf must have exactly one byte representation, or two nodes could log the same event as
+//! different leaves and an auditor could not compare them. The canonical form is compact JSON
+//! with keys in lexicographic order, absent optional members omitted, and nothing else: the
+//! structs below declare their fields in that order, and [`AuditRecord::from_leaf`] rejects any
+//! leaf that does not re-encode to the same bytes.
+
+use serde::{Deserialize, Serialize};
+use utbyte_ledger::Commitment;
+
+/// Version of the record format; part of every leaf.
+pub const FORMAT_VERSION: u32 = 1;
+/// Longest text value accepted in a record, in bytes.
+pub const MAX_TEXT: usize = 512;
+/// Most fields, citations or subjects in one record.
+pub const MAX_ITEMS: usize = 256;
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Information was disclosed (at least one field left the provider).
+    Disclosure,
+    /// A request was refused in full.
+    Refusal,
+    /// A human reviewer decided a request routed to review.
+    ReviewDecision,
+    /// The node's configuration (rulebook, pre-assessments, offerings, keys) changed.
+    ConfigurationChange,
+}
+
+/// The decision for one field: disclose automatically, route to human review, or refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Disclose,
+    Review,
+    Refuse,
+}
+
+/// Who acted: for a disclosure or refusal the requester (the recipient), for a review decision
+/// the reviewer, for a configuration change the administrator. Roles, never names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    pub authority: String,
+    pub role: String,
+    pub unit: String,
+}
+
+/// One requested field, its outcome, and the provisions that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldOutcome {
+    pub citations: Vec<String>,
+    pub field: String,
+    pub outcome: Outcome,
+}
+
+/// Why: purpose, claimed legal basis, case reference and (for SFS 2016:774) the joint operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Basis {
+    pub case_ref: String,
+    pub legal_basis: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_ref: Option<String>,
+    pub purpose: String,
+}
+
+/// One audit record (one ledger leaf). Field order is the canonical key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    pub actor: Actor,
+    /// For configuration changes: what changed, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+    pub event: EventKind,
+    pub fields: Vec<FieldOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offering: Option<String>,
+    /// SHA-256 (hex) of the answer payload that left the node, for disclosures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
+    /// The authority whose node decided and recorded this.
+    pub provider: String,
+    /// Ledger index of an earlier record this one concerns (a review decision's request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refers_to: Option<u64>,
+    /// SHA-256 (hex) of the rulebook version that decided.
+    pub rulebook_sha256: String,
+    /// Keyed commitments to the subjects' identifiers; never the identifiers themselves.
+    pub subjects: Vec<Commitment>,
+    /// UTC, RFC 3339 with second precision: `2025-03-01T09:30:00Z`.
+    pub time: String,
+    pub v: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<Basis>,
+}
+
+/// Why a record is not a valid canonical audit record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("not an audit record: {0}")]
+    Json(String),
+    #[error("record is valid JSON but not in canonical form (key order, spacing or escapes)")]
+    NotCanonical,
+    #[error("unsupported record format version {0}; this build reads version {FORMAT_VERSION}")]
+    Version(u32),
+    #[error("{field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> RecordError {
+    RecordError::Invalid {
+        field,
+        problem: problem.into(),
+    }
+}
+
+fn text(field: &'static str, value: &str) -> Result<(), RecordError> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if value.len() > MAX_TEXT {
+        return Err(invalid(field, format!("longer than {MAX_TEXT} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "contains a control character"));
+    }
+    Ok(())
+}
+
+fn digest(field: &'static str, value: &str) -> Result<(), RecordError> {
+    if value.len() == 64
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            "must be a SHA-256 digest in 64 lower-case hex digits",
+        ))
+    }
+}
+
+fn count(field: &'static str, n: usize) -> Result<(), RecordError> {
+    if n > MAX_ITEMS {
+        return Err(invalid(field, format!("more than {MAX_ITEMS} items")));
+    }
+    Ok(())
+}
+
+impl AuditRecord {
+    /// The canonical leaf bytes, after checking every rule of the format.
+    pub fn to_leaf(&self) -> Result<Vec<u8>, RecordError> {
+        self.validate()?;
+        serde_json::to_vec(self).map_err(|e| RecordError::Json(e.to_string()))
+    }
+
+    /// Parses a leaf, requiring a valid record in canonical form.
+    pub fn from_leaf(leaf: &[u8]) -> Result<Self, RecordError> {
+        let record: AuditRecord =
+            serde_json::from_slice(leaf).map_err(|e| RecordError::Json(e.to_string()))?;
+        if record.v != FORMAT_VERSION {
+            return Err(RecordError::Version(record.v));
+        }
+        if record.to_leaf()? != leaf {
+            return Err(RecordError::NotCanonical);
+        }
+        Ok(record)
+    }
+
+    /// The calendar day (UTC) of the record, `YYYY-MM-DD`.
+    pub fn day(&self) -> &str {
+        self.time.get(..10).unwrap_or(&self.time)
+    }
+
+    /// Checks the rules of the format that the type system does not.
+    pub fn validate(&self) -> Result<(), RecordError> {
+        if self.v != FORMAT_VERSION {
+            return Err(RecordError::Version(self.v));
+        }
+        check_time(&self.time)?;
+        text("actor.authority", &self.actor.authority)?;
+        text("actor.unit", &self.actor.unit)?;
+        text("actor.role", &self.actor.role)?;
+        text("provider", &self.provider)?;
+        digest("rulebook_sha256", &self.rulebook_sha256)?;
+        count("fields", self.fields.len())?;
+        count("subjects", self.subjects.len())?;
+        for f in &self.fields {
+            text("fields.field", &f.field)?;
+            count("fields.citations", f.citations.len())?;
+            for c in &f.citations {
+                text("fields.citations", c)?;
+            }
+        }
+        if let Some(why) = &self.why {
+            text("why.purpose", &why.purpose)?;
+            text("why.legal_basis", &why.legal_basis)?;
+            text("why.case_ref", &why.case_ref)?;
+            if let Some(op) = &why.operation_ref {
+                text("why.operation_ref", op)?;
+            }
+        }
+        if let Some(o) = &self.offering {
+            text("offering", o)?;
+        }
+        if let Some(p) = &self.payload_sha256 {
+            digest("payload_sha256", p)?;
+        }
+        self.validate_event()
+    }
+
+    /// The rules that depend on the kind of event.
+    fn validate_event(&self) -> Result<(), RecordError> {
+        let exchange = matches!(
+            self.event,
+            EventKind::Disclosure | EventKind::Refusal | EventKind::ReviewDecision
+        );
+        if exchange {
+            if self.offering.is_none() {
+                return Err(invalid(
+                    "offering",
+                    "required for a disclosure, refusal or review decision",
+                ));
+            }
+            if self.why.is_none() {
+                return Err(invalid(
+                    "why",
+                    "purpose, legal basis and case are required for an exchange",
+                ));
+            }
+            if self.fields.is_empty() {
+                return Err(invalid("fields", "an exchange concerns at least one field"));
+            }
+            if self.change.is_some() {
+                return Err(invalid("change", "only for configuration changes"));
+            }
+        }
+        let disclosed = self.fields.iter().any(|f| f.outcome == Outcome::Disclose);
+        match self.event {
+            EventKind::Disclosure if !disclosed => Err(invalid(
+                "fields",
+                "a disclosure discloses at least one field",
+            )),
+            EventKind::Disclosure if self.payload_sha256.is_none() => Err(invalid(
+                "payload_sha256",
+                "a disclosure records the digest of what was sent",
+            )),
+            EventKind::Refusal if self.fields.iter().any(|f| f.outcome != Outcome::Refuse) => {
+                Err(invalid("fields", "a refusal refuses every field"))
+            }
+            EventKind::ReviewDecision if self.refers_to.is_none() => Err(invalid(
+                "refers_to",
+                "a review decision names the request it decides",
+            )),
+            EventKind::ConfigurationChange => {
+                if self.change.is_none() {
+                    return Err(invalid(
+                        "change",
+                        "a configuration change says what changed",
+                    ));
+                }
+                if !self.subjects.is_empty() {
+                    return Err(invalid(
+                        "subjects",
+                        "a configuration change concerns no person",
+                    ));
+                }
+                self.change.as_deref().map_or(Ok(()), |c| text("change", c))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Requires `YYYY-MM-DDTHH:MM:SSZ`, a real UTC instant.
+fn check_time(value: &str) -> Result<(), RecordError> {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let parsed = time::PrimitiveDateTime::parse(value, &format).map_err(|e| {
+        invalid(
+            "time",
+            format!("{value:?} is not YYYY-MM-DDTHH:MM:SSZ in UTC: {e}"),
+        )
+    })?;
+    match parsed.format(&format) {
+        Ok(again) if again == value => Ok(()),
+        _ => Err(invalid("time", "not in canonical form")),
+    }
+}
+
+/// The current time in the record format.
+pub fn now() -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}

@@ -1,0 +1,191 @@
+//! The audit layer end to end: record, reopen, report, count, and the canonical form.
+
+// Test code: a failed unwrap is a failed test, with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use utbyte_audit::sample::{sample_record, SAMPLE_SUBJECTS};
+use utbyte_audit::{
+    stats, subject_report, AuditDir, AuditLog, AuditRecord, EventKind, RecordError,
+    SubjectIdentifier,
+};
+use utbyte_ledger::verify::{verify_dir, VerifyOptions};
+
+const PROVIDER: &str = "Skatteverket";
+
+fn build(dir: &std::path::Path, n: u64) {
+    let log = Arc::new(AuditLog::create(dir, "skatteverket.utbyte.invalid/audit").unwrap());
+    let workers: Vec<_> = (0..4)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in (t..n).step_by(4) {
+                    let (record, subjects) = sample_record(i, PROVIDER);
+                    log.record(record, &subjects).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    Arc::try_unwrap(log).unwrap().close().unwrap();
+}
+
+#[test]
+fn subject_report_lists_exactly_the_records_about_the_subject_with_valid_proofs() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 400);
+    verify_dir(dir.path(), &VerifyOptions::default()).unwrap();
+    let audit = AuditDir::open(dir.path(), None).unwrap();
+    assert_eq!(audit.size(), 400);
+
+    let subject = SubjectIdentifier::new(SAMPLE_SUBJECTS[0]).unwrap();
+    let report = subject_report(&audit, &subject).unwrap();
+    // Ground truth computed independently of the index: regenerate the samples.
+    let expected = (0..400)
+        .filter(|&i| {
+            let (_, subjects) = sample_record(i, PROVIDER);
+            subjects.contains(&subject)
+        })
+        .count();
+    assert!(expected > 20);
+    assert_eq!(report.entries.len(), expected);
+    let root = audit.checkpoint().root;
+    for e in &report.entries {
+        e.proof.verify(&e.leaf_hash, &root).unwrap();
+    }
+    // No identifier in the report, in any form.
+    let json = serde_json::to_string(&report).unwrap();
+    for id in SAMPLE_SUBJECTS {
+        assert!(
+            !json.contains(id) && !json.contains(&id.replace('-', "")),
+            "identifier leaked into report"
+        );
+        assert!(!report.to_string().contains(id));
+    }
+    // Nor in the published tiles.
+    for entry in walk(&dir.path().join("tile")) {
+        let bytes = std::fs::read(entry).unwrap();
+        for id in SAMPLE_SUBJECTS {
+            assert!(!bytes.windows(id.len()).any(|w| w == id.as_bytes()));
+        }
+    }
+    let nobody = SubjectIdentifier::new("19000101-0000").unwrap();
+    assert!(subject_report(&audit, &nobody).unwrap().entries.is_empty());
+}
+
+#[test]
+fn index_is_rebuilt_when_lost_and_records_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 120);
+    let subject = SubjectIdentifier::new(SAMPLE_SUBJECTS[1]).unwrap();
+    let before = subject_report(&AuditDir::open(dir.path(), None).unwrap(), &subject)
+        .unwrap()
+        .entries
+        .len();
+    std::fs::remove_file(utbyte_audit::index::SubjectIndex::path(dir.path())).unwrap();
+    let log = AuditLog::open(dir.path()).unwrap();
+    assert_eq!(log.records_about(&subject).len(), before);
+    let (record, subjects) = sample_record(1, PROVIDER);
+    log.record(record, &subjects).unwrap();
+    log.close().unwrap();
+    let after = subject_report(
+        &AuditDir::open(dir.path(), None).unwrap(),
+        &SubjectIdentifier::new(SAMPLE_SUBJECTS[sample_subject(1)]).unwrap(),
+    );
+    assert!(after.unwrap().entries.iter().any(|e| e.index == 120));
+}
+
+fn sample_subject(i: u64) -> usize {
+    let (_, subjects) = sample_record(i, PROVIDER);
+    SAMPLE_SUBJECTS
+        .iter()
+        .position(|s| subjects.contains(&SubjectIdentifier::new(s).unwrap()))
+        .unwrap()
+}
+
+#[test]
+fn stats_count_by_event_offering_provision_and_day() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 100);
+    let s = stats(&AuditDir::open(dir.path(), None).unwrap()).unwrap();
+    assert_eq!(s.entries, 100);
+    assert_eq!(s.by_event.get("disclosure"), Some(&60));
+    assert_eq!(s.by_event.get("refusal"), Some(&20));
+    assert_eq!(s.by_event.get("review_decision"), Some(&10));
+    assert_eq!(s.by_event.get("configuration_change"), Some(&10));
+    assert_eq!(s.by_offering.values().sum::<u64>(), 90);
+    assert_eq!(s.by_day.values().sum::<u64>(), 100);
+    assert_eq!(s.by_provision.get("OSL 10:28"), Some(&90));
+}
+
+#[test]
+fn leaves_are_canonical_and_validated() {
+    let (mut record, _) = sample_record(0, PROVIDER);
+    record.subjects =
+        vec![utbyte_ledger::CommitmentKey::from_bytes([1; 32]).commit("subject", b"x")];
+    let leaf = record.to_leaf().unwrap();
+    assert_eq!(AuditRecord::from_leaf(&leaf).unwrap(), record);
+    let text = String::from_utf8(leaf.clone()).unwrap();
+    assert!(text.starts_with("{\"actor\":{\"authority\":"), "{text}");
+    // Same content, other spellings: rejected.
+    let spaced = text.replacen(":", ": ", 1);
+    assert_eq!(
+        AuditRecord::from_leaf(spaced.as_bytes()),
+        Err(RecordError::NotCanonical)
+    );
+    let mut value: serde_json::Value = serde_json::from_slice(&leaf).unwrap();
+    value["extra"] = serde_json::json!(1);
+    assert!(matches!(
+        AuditRecord::from_leaf(value.to_string().as_bytes()),
+        Err(RecordError::Json(_))
+    ));
+
+    let mut bad = record.clone();
+    bad.time = "2025-03-01 10:00:00".into();
+    assert!(matches!(
+        bad.to_leaf(),
+        Err(RecordError::Invalid { field: "time", .. })
+    ));
+    let mut bad = record.clone();
+    bad.payload_sha256 = None;
+    assert!(matches!(
+        bad.to_leaf(),
+        Err(RecordError::Invalid {
+            field: "payload_sha256",
+            ..
+        })
+    ));
+    let mut bad = record.clone();
+    bad.event = EventKind::Refusal;
+    assert!(matches!(
+        bad.to_leaf(),
+        Err(RecordError::Invalid {
+            field: "fields",
+            ..
+        })
+    ));
+    let mut bad = record;
+    bad.rulebook_sha256 = "ABC".into();
+    assert!(matches!(
+        bad.to_leaf(),
+        Err(RecordError::Invalid {
+            field: "rulebook_sha256",
+            ..
+        })
+    ));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
