@@ -1,10 +1,12 @@
 //! Subject identifiers as the audit layer sees them: opaque, already-normalised strings.
 //!
 //! Parsing and validating personnummer, samordningsnummer and organisationsnummer belongs to
-//! `utbyte-domain`; callers pass its canonical form (`SubjectId::as_str`). This crate only
-//! commits to the string, so two spellings of one number must be normalised before they get here.
+//! `utbyte-domain`: a [`SubjectId`] converts into a [`SubjectIdentifier`] through its canonical
+//! form, so two spellings of one number always commit to the same value. This crate only commits
+//! to that string and never interprets it.
 
 use std::fmt;
+use utbyte_domain::SubjectId;
 use utbyte_ledger::{Commitment, CommitmentKey};
 
 /// Commitment domain for subjects of an exchange.
@@ -36,6 +38,12 @@ impl SubjectIdentifier {
     /// The keyed commitment that stands for this subject in ledger leaves.
     pub fn commitment(&self, key: &CommitmentKey) -> Commitment {
         key.commit(SUBJECT_DOMAIN, self.0.as_bytes())
+    }
+}
+
+impl From<&SubjectId> for SubjectIdentifier {
+    fn from(id: &SubjectId) -> Self {
+        SubjectIdentifier(id.as_str().to_owned())
     }
 }
 
@@ -74,5 +82,8 @@ mod tests {
         );
         assert!(SubjectIdentifier::new("").is_err());
         assert!(SubjectIdentifier::new("1912 1212").is_err());
+        // The domain's canonical form is what gets committed, whatever the input spelling.
+        let parsed: SubjectId = "191212121212".parse().unwrap();
+        assert_eq!(SubjectIdentifier::from(&parsed), id);
     }
 }

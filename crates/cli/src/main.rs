@@ -1,5 +1,6 @@
 //! The `utbyte` binary: argument parsing and wiring only. Every capability lives in a library crate.
 
+mod audit_cmd;
 mod demo;
 mod example;
 mod rules_cmd;
@@ -25,6 +26,9 @@ enum Command {
     /// The legal expert's toolbox: check, test, explain and analyse a rulebook.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
+    /// The auditor's toolbox: verify a ledger, prove an entry, report on a subject, count.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(),
         Command::Rules(cmd) => rules_cmd::run(cmd),
+        Command::Audit(cmd) => audit_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
