@@ -2,24 +2,28 @@
 //!
 //! Run: `cargo bench -p utbyte-rules --bench decide`
 //!
-//! For each size a rulebook is generated (see `generator`), loaded with `Rulebook::from_sources`
-//! (schema-validated) and checked against plain Cedar. Then, in the same run:
+//! For each size a rulebook is generated (`generator`), loaded with `Rulebook::from_sources`
+//! (schema-validated) and checked against plain Cedar (`guard`). Then, in the same run:
 //! - (a) `rulebook.decide(&request)` — the 20-field decision, index bucket included;
-//! - (b) the baseline — plain Cedar: `Authorizer::is_authorized` once per field over the whole
+//! - (b) the baseline, plain Cedar: `Authorizer::is_authorized` once per field over the whole
 //!   policy set, for the same 20 Cedar requests (`rulebook.cedar_requests`).
 //!
-//! Both run as criterion groups (reports under `target/criterion`), then again with per-iteration
-//! timings for p50/p99, and a table is printed: figure | value | baseline | ratio. `decide` runs on
-//! one thread (the calling one); nothing is pinned, the machine is shared, so compare ratios rather
-//! than absolute times. `cargo test --benches` runs everything once, briefly.
+//! Both run as criterion groups (reports in `target/criterion`), then again with per-iteration
+//! timings for p50/p99 (bounded in time), then `decide` is split into its parts. Tables are
+//! printed at the end. `decide` runs on the calling thread only; nothing is pinned and the
+//! machine may be shared, so trust ratios more than absolute times. `cargo test --benches` runs
+//! everything once, briefly. To profile one part: `cargo bench -p utbyte-rules --bench decide --
+//! --profile-time 10 decide_20_fields/10000` (the custom timings are then skipped).
 
 // Benches are not reachable from input; a failed setup should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod generator;
+mod report;
 
-use cedar_policy::{Authorizer, Decision as CedarDecision, Request};
+use cedar_policy::{Authorizer, Decision as CedarDecision, PolicySet, PrincipalConstraint, Request, ResourceConstraint};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
+use report::{timed, Measured, Split, Stats};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use utbyte_rules::{DisclosureRequest, Ground, Outcome, Rulebook, Subject};
@@ -28,9 +32,11 @@ const SIZES: [usize; 3] = [100, 1_000, 10_000];
 /// Timed iterations of `decide` per size for the percentiles.
 const DECIDE_ITERATIONS: usize = 20_000;
 /// Timed iterations of the baseline per size (each is 20 evaluations over the whole set).
-const BASELINE_ITERATIONS: [usize; 3] = [5_000, 1_000, 150];
-/// Upper bound on the wall time of one percentile run, so the whole bench stays within minutes.
-const RUN_BUDGET: Duration = Duration::from_secs(15);
+const BASELINE_ITERATIONS: [usize; 3] = [2_000, 300, 40];
+/// Wall-time bound of one percentile run, so the whole bench stays within a few minutes.
+const BUDGET: Duration = Duration::from_secs(12);
+/// Pre-assessments sampled for extra guard requests, per size (each costs plain Cedar time).
+const GUARD_SAMPLES: [usize; 3] = [40, 20, 6];
 
 struct Fixture {
     size: usize,
@@ -39,18 +45,11 @@ struct Fixture {
     /// The baseline's Cedar requests, built once outside the timed loop. This favours the
     /// baseline: `decide` builds its context and requests on every call.
     cedar: Vec<Request>,
-    fixed: usize,
-    pre_assessments: usize,
+    /// The policies of the request's index bucket, rebuilt here to time Cedar on them alone.
+    bucket: PolicySet,
 }
 
-fn request(
-    recipient: &str,
-    unit: &str,
-    offering: &str,
-    fields: Vec<String>,
-    purpose: &str,
-    basis: &str,
-) -> DisclosureRequest {
+fn make_request(recipient: &str, unit: &str, offering: &str, fields: Vec<String>, purpose: &str, basis: &str) -> DisclosureRequest {
     DisclosureRequest {
         recipient: recipient.into(),
         unit: unit.into(),
@@ -62,105 +61,58 @@ fn request(
         legal_basis: basis.into(),
         case_ref: "BENCH 2026/1".into(),
         operation: None,
-        subject: Subject {
-            id: "19121212-1212".into(),
-            protected_identity: false,
-        },
+        subject: Subject { id: "19121212-1212".into(), protected_identity: false },
         time: time::macros::datetime!(2026-03-02 09:00 UTC),
     }
 }
 
-fn setup(size: usize) -> Fixture {
+fn setup(size: usize, guard_samples: usize) -> Fixture {
     let started = Instant::now();
     let g = generator::generate(size);
-    let rulebook = Rulebook::from_sources(&g.files)
-        .unwrap_or_else(|e| panic!("generated rulebook of {size} does not load:\n{e}"));
-    assert_eq!(
-        rulebook.policy_count(),
-        size,
-        "the generated rulebook must have exactly {size} policies"
-    );
-    let request = request(
-        &g.recipient,
-        &g.unit,
-        &g.offering,
-        g.fields.clone(),
-        &g.purpose,
-        &g.legal_basis,
-    );
+    let rulebook = Rulebook::from_sources(&g.files).unwrap_or_else(|e| panic!("generated rulebook of {size} does not load:\n{e}"));
+    let loaded = started.elapsed();
+    assert_eq!(rulebook.policy_count(), size, "the generated rulebook must have exactly {size} policies");
+    let request = make_request(&g.recipient, &g.unit, &g.offering, g.fields.clone(), &g.purpose, &g.legal_basis);
     let cedar = rulebook.cedar_requests(&request).unwrap();
     assert_eq!(cedar.len(), 20);
 
     // The benchmark request mixes all three outcomes.
     let decision = rulebook.decide(&request).unwrap();
     for outcome in [Outcome::Disclose, Outcome::Review, Outcome::Refuse] {
-        assert!(
-            decision.fields_with(outcome).next().is_some(),
-            "no field is {outcome} at {size}"
-        );
+        assert!(decision.fields_with(outcome).next().is_some(), "no field is {outcome} at {size}");
     }
+    let bucket = bucket(&rulebook, &request);
+    assert_eq!(bucket.num_of_policies(), decision.policies_evaluated, "the bucket is rebuilt faithfully");
+
     let mut checked = guard(&rulebook, &request);
-    // More requests for the guard: one per sampled pre-assessment, as its parties would ask on a
-    // day it is in force, for its fields and as many others, so a dropped policy shows.
-    let step = (rulebook.pre_assessments.len() / 40).max(1);
-    for pa in rulebook.pre_assessments.iter().step_by(step) {
+    // More guard requests: per sampled pre-assessment, its parties asking on its first day for its
+    // fields and as many others, with and without protected identity, so a dropped policy shows.
+    let step = (rulebook.pre_assessments.len() / guard_samples.max(1)).max(1);
+    for pa in rulebook.pre_assessments.iter().step_by(step).take(guard_samples) {
         let v = &rulebook.vocabulary;
-        let offering = &v.offerings[&pa.offering];
-        let purpose = if v.purposes.contains_key(&pa.purpose) {
-            pa.purpose.clone()
-        } else {
-            v.purposes
-                .values()
-                .find(|p| p.groups.contains(&pa.purpose))
-                .map(|p| p.id.clone())
-                .unwrap()
+        let purpose = match v.purposes.get(&pa.purpose) {
+            Some(p) => p.id.clone(),
+            None => v.purposes.values().find(|p| p.groups.contains(&pa.purpose)).map(|p| p.id.clone()).unwrap(),
         };
-        let unit = pa
-            .units
-            .first()
-            .cloned()
-            .unwrap_or_else(|| v.authorities[&pa.recipient].units[0].id.clone());
+        let unit = pa.units.first().unwrap_or(&v.authorities[&pa.recipient].units[0].id).clone();
         let mut fields = pa.fields.clone();
-        fields.extend(
-            offering
-                .fields()
-                .map(|(_, f)| f.id.clone())
-                .filter(|f| !pa.fields.contains(f))
-                .take(pa.fields.len()),
-        );
-        let mut r = request(
-            &pa.recipient,
-            &unit,
-            &pa.offering,
-            fields,
-            &purpose,
-            &pa.provision,
-        );
-        r.role = pa
-            .roles
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "handlaggare".into());
+        let others = v.offerings[&pa.offering].fields().map(|(_, f)| f.id.clone()).filter(|f| !pa.fields.contains(f));
+        fields.extend(others.take(pa.fields.len()).collect::<Vec<_>>());
+        let mut r = make_request(&pa.recipient, &unit, &pa.offering, fields, &purpose, &pa.provision);
+        r.role = pa.roles.first().cloned().unwrap_or_else(|| "handlaggare".into());
         r.time = pa.valid_from.with_hms(9, 0, 0).unwrap().assume_utc();
         checked += guard(&rulebook, &r);
         r.subject.protected_identity = true;
         checked += guard(&rulebook, &r);
     }
     eprintln!(
-        "setup @{size}: {} statutory + {} pre-assessments, largest bucket {}, guard checked {checked} fields, {:.1} s",
+        "setup @{size}: {} statutory + {} pre-assessments, loaded in {:.1} s; guard checked {checked} fields; {:.1} s in all",
         g.fixed_policies,
         g.pre_assessments,
-        rulebook.largest_bucket(),
+        loaded.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    Fixture {
-        size,
-        rulebook,
-        request,
-        cedar,
-        fixed: g.fixed_policies,
-        pre_assessments: g.pre_assessments,
-    }
+    Fixture { size, rulebook, request, cedar, bucket }
 }
 
 /// Plain Cedar over the whole set allows a field exactly when the decision found a satisfied grant
@@ -172,24 +124,17 @@ fn guard(rulebook: &Rulebook, request: &DisclosureRequest) -> usize {
     assert_eq!(decision.fields.len(), cedar.len());
     let authorizer = Authorizer::new();
     for (field, req) in decision.fields.iter().zip(&cedar) {
-        assert_ne!(
-            field.ground,
-            Ground::EvaluationError,
-            "{}: {:?}",
-            field.field,
-            field.errors
-        );
+        assert_ne!(field.ground, Ground::EvaluationError, "{}: {:?}", field.field, field.errors);
         let response = authorizer.is_authorized(req, rulebook.policy_set(), rulebook.entities());
         let allow = response.decision() == CedarDecision::Allow;
-        let granted = field.outcome == Outcome::Disclose
-            || (field.outcome == Outcome::Review && field.ground == Ground::NeedsAssessment);
+        let granted =
+            field.outcome == Outcome::Disclose || (field.outcome == Outcome::Review && field.ground == Ground::NeedsAssessment);
+        let reasons: Vec<_> = response.diagnostics().reason().collect();
         assert_eq!(
-            allow,
-            granted,
-            "field `{}` of {request:?}: plain Cedar says {:?} ({:?}), the decision says {} ({})",
+            allow, granted,
+            "field `{}` of {request:?}: plain Cedar says {:?} ({reasons:?}), the decision says {} ({})",
             field.field,
             response.decision(),
-            response.diagnostics().reason().collect::<Vec<_>>(),
             field.outcome,
             field.ground
         );
@@ -197,22 +142,46 @@ fn guard(rulebook: &Rulebook, request: &DisclosureRequest) -> usize {
     cedar.len()
 }
 
+/// The policies whose scope reaches the request's (recipient, offering) — what `index.rs` keeps
+/// in the request's bucket — rebuilt from public data so Cedar can be timed on them alone.
+fn bucket(rulebook: &Rulebook, request: &DisclosureRequest) -> PolicySet {
+    let v = &rulebook.vocabulary;
+    let (recipient, offering) = (request.recipient.as_str(), request.offering.as_str());
+    let reaches = |uid: &cedar_policy::EntityUid| {
+        let id = uid.id().unescaped();
+        match uid.type_name().to_string().as_str() {
+            "Authority" => id == recipient,
+            "Unit" => v.unit_authority.get(id).is_some_and(|a| a == recipient),
+            "Group" => v.authorities[recipient].groups.iter().any(|g| g == id),
+            "Offering" => id == offering,
+            "Category" | "Field" => id.split('/').next() == Some(offering),
+            _ => false,
+        }
+    };
+    let policies = rulebook.policies().filter(|(p, _)| {
+        let to = match p.principal_constraint() {
+            PrincipalConstraint::Any | PrincipalConstraint::Is(_) => true,
+            PrincipalConstraint::In(u) | PrincipalConstraint::Eq(u) | PrincipalConstraint::IsIn(_, u) => reaches(&u),
+        };
+        let of = match p.resource_constraint() {
+            ResourceConstraint::Any | ResourceConstraint::Is(_) => true,
+            ResourceConstraint::In(u) | ResourceConstraint::Eq(u) | ResourceConstraint::IsIn(_, u) => reaches(&u),
+        };
+        to && of
+    });
+    PolicySet::from_policies(policies.map(|(p, _)| p.clone())).unwrap()
+}
+
 fn baseline(f: &Fixture, authorizer: &Authorizer) {
     for req in &f.cedar {
-        black_box(authorizer.is_authorized(
-            black_box(req),
-            f.rulebook.policy_set(),
-            f.rulebook.entities(),
-        ));
+        black_box(authorizer.is_authorized(black_box(req), f.rulebook.policy_set(), f.rulebook.entities()));
     }
 }
 
 fn criterion_groups(c: &mut Criterion, fixtures: &[Fixture]) {
     let mut group = c.benchmark_group("decide_20_fields");
-    group
-        .sample_size(50)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    group.sampling_mode(SamplingMode::Flat).sample_size(30);
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     for f in fixtures {
         group.bench_with_input(BenchmarkId::from_parameter(f.size), f, |b, f| {
             b.iter(|| f.rulebook.decide(black_box(&f.request)))
@@ -220,218 +189,90 @@ fn criterion_groups(c: &mut Criterion, fixtures: &[Fixture]) {
     }
     group.finish();
     let mut group = c.benchmark_group("plain_cedar_per_field_x20");
-    group
-        .sampling_mode(SamplingMode::Flat)
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1));
+    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(1));
     for f in fixtures {
         group.measurement_time(Duration::from_secs(if f.size >= 10_000 { 8 } else { 3 }));
         let authorizer = Authorizer::new();
-        group.bench_with_input(BenchmarkId::from_parameter(f.size), f, |b, f| {
-            b.iter(|| baseline(f, &authorizer))
-        });
+        group.bench_with_input(BenchmarkId::from_parameter(f.size), f, |b, f| b.iter(|| baseline(f, &authorizer)));
     }
     group.finish();
 }
 
-/// p50 and p99 of per-iteration timings, nearest rank.
-fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration, usize) {
-    samples.sort_unstable();
-    let rank =
-        |q: f64| samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
-    (rank(0.50), rank(0.99), samples.len())
-}
-
-fn timed(iterations: usize, mut run: impl FnMut()) -> (Duration, Duration, usize) {
-    for _ in 0..(iterations / 10).clamp(1, 500) {
-        run();
-    }
-    let started = Instant::now();
-    let mut samples = Vec::with_capacity(iterations);
-    while samples.len() < iterations && (samples.len() < 20 || started.elapsed() < RUN_BUDGET) {
-        let t = Instant::now();
-        run();
-        samples.push(t.elapsed());
-    }
-    percentiles(samples)
-}
-
-struct Measured {
-    size: usize,
-    decide: (Duration, Duration, usize),
-    plain: (Duration, Duration, usize),
-    bucket: usize,
-}
-
-fn us(d: Duration) -> String {
-    let micros = d.as_secs_f64() * 1e6;
-    if micros >= 10_000.0 {
-        format!("{:.2} ms", micros / 1e3)
-    } else {
-        format!("{micros:.1} µs")
+fn measure(f: &Fixture, decide_n: usize, plain_n: usize) -> Measured {
+    let decide = timed(decide_n, BUDGET, || {
+        black_box(f.rulebook.decide(black_box(&f.request))).ok();
+    });
+    let authorizer = Authorizer::new();
+    let plain = timed(plain_n, BUDGET, || baseline(f, &authorizer));
+    Measured {
+        size: f.size,
+        decide,
+        plain,
+        largest_bucket: f.rulebook.largest_bucket(),
+        request_bucket: f.bucket.num_of_policies(),
     }
 }
 
-fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
+/// Times the parts of `decide` separately (p50 each).
+fn split(f: &Fixture, n: usize) -> Split {
+    let budget = BUDGET / 4;
+    let p50 = |stats: Stats| stats.p50;
+    let (rb, req) = (&f.rulebook, &f.request);
+    let authorizer = Authorizer::new();
+    let mut protected = req.clone();
+    protected.subject.protected_identity = true;
+    Split {
+        size: f.size,
+        bucket: f.bucket.num_of_policies(),
+        validate: p50(timed(n, budget, || {
+            black_box(black_box(req).validate()).ok();
+        })),
+        requests: p50(timed(n, budget, || {
+            black_box(rb.cedar_requests(black_box(req))).ok();
+        })),
+        evaluate: p50(timed(n, budget, || {
+            for r in &f.cedar {
+                black_box(authorizer.is_authorized(black_box(r), &f.bucket, rb.entities()));
+            }
+        })),
+        decide: p50(timed(n, budget, || {
+            black_box(rb.decide(black_box(req))).ok();
+        })),
+        decide_protected: p50(timed(n, budget, || {
+            black_box(rb.decide(black_box(&protected))).ok();
+        })),
     }
-    out
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let has = |flag: &str| args.iter().any(|a| a == flag);
-    let quick = !has("--bench") || has("--test");
     if has("--list") {
         return;
     }
-    let fixtures: Vec<Fixture> = SIZES.iter().map(|&n| setup(n)).collect();
+    // As criterion decides: without `--bench` (cargo test --benches) or with `--test`, run once.
+    let quick = !has("--bench") || has("--test");
+    let fixtures: Vec<Fixture> = SIZES.iter().zip(GUARD_SAMPLES).map(|(&n, g)| setup(n, if quick { 2 } else { g })).collect();
 
     let mut c = Criterion::default().configure_from_args();
     criterion_groups(&mut c, &fixtures);
     c.final_summary();
+    if args.iter().any(|a| a.starts_with("--profile-time")) {
+        return;
+    }
 
     let mut results = Vec::new();
-    for (f, &plain_iterations) in fixtures.iter().zip(&BASELINE_ITERATIONS) {
-        let (decide_n, plain_n) = if quick {
-            (100, 3)
-        } else {
-            (DECIDE_ITERATIONS, plain_iterations)
-        };
-        let decide = timed(decide_n, || {
-            black_box(f.rulebook.decide(black_box(&f.request))).ok();
-        });
-        let authorizer = Authorizer::new();
-        let plain = timed(plain_n, || baseline(f, &authorizer));
-        results.push(Measured {
-            size: f.size,
-            decide,
-            plain,
-            bucket: f.rulebook.largest_bucket(),
-        });
+    let mut splits = Vec::new();
+    for (f, &plain_n) in fixtures.iter().zip(&BASELINE_ITERATIONS) {
+        let (decide_n, plain_n, split_n) = if quick { (50, 2, 5) } else { (DECIDE_ITERATIONS, plain_n, 2_000) };
+        results.push(measure(f, decide_n, plain_n));
+        splits.push(split(f, split_n));
     }
-    print_table(&fixtures, &results, quick);
-}
-
-fn print_table(fixtures: &[Fixture], results: &[Measured], quick: bool) {
-    let ratio =
-        |base: Duration, value: Duration| base.as_secs_f64() / value.as_secs_f64().max(1e-12);
-    let mut rows: Vec<[String; 4]> = Vec::new();
-    let dash = || "—".to_owned();
-    for m in results {
-        let at = thousands(m.size);
-        let (dp50, dp99, dn) = m.decide;
-        let (bp50, bp99, bn) = m.plain;
-        rows.push([
-            format!("decide 20 fields p50 @{at} policies (n={dn})"),
-            us(dp50),
-            us(bp50),
-            format!("{:.0}×", ratio(bp50, dp50)),
-        ]);
-        rows.push([
-            format!("decide 20 fields p99 @{at} policies"),
-            us(dp99),
-            us(bp99),
-            format!("{:.0}×", ratio(bp99, dp99)),
-        ]);
-        rows.push([
-            format!("plain Cedar per field ×20 p50 @{at} policies (n={bn})"),
-            us(bp50),
-            dash(),
-            dash(),
-        ]);
-        rows.push([
-            format!("plain Cedar per field ×20 p99 @{at} policies"),
-            us(bp99),
-            dash(),
-            dash(),
-        ]);
-        rows.push([
-            format!("plain Cedar one field p50 @{at} policies"),
-            us(bp50 / 20),
-            dash(),
-            dash(),
-        ]);
-        rows.push([
-            format!("speed-up @{at} (baseline p50 / decide p50)"),
-            format!("{:.0}×", ratio(bp50, dp50)),
-            dash(),
-            dash(),
-        ]);
-        rows.push([
-            format!("index: largest bucket @{at} policies"),
-            m.bucket.to_string(),
-            thousands(m.size),
-            format!("{:.1}%", 100.0 * m.bucket as f64 / m.size as f64),
-        ]);
-    }
-    if let Some(m) = results.iter().find(|m| m.size == 1_000) {
-        let per_field = m.plain.0 / 20;
-        let in_range = (100..1_000).contains(&per_field.as_micros());
-        rows.push([
-            "anchor: plain Cedar per field @1,000 is hundreds of µs".into(),
-            us(per_field),
-            "100–999 µs".into(),
-            if in_range { "yes" } else { "no" }.into(),
-        ]);
-    }
-    if let Some(m) = results.iter().find(|m| m.size == 10_000) {
-        let p99 = m.decide.1;
-        let speedup = ratio(m.plain.0, m.decide.0);
-        let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
-        rows.push([
-            "goal: decide p99 @10,000 ≤ 50 µs".into(),
-            us(p99),
-            "50.0 µs".into(),
-            yes(p99 <= Duration::from_micros(50)),
-        ]);
-        rows.push([
-            "goal: ≥ 100× faster @10,000 (p50)".into(),
-            format!("{speedup:.0}×"),
-            "100×".into(),
-            yes(speedup >= 100.0),
-        ]);
-    }
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(8)
-        })
-        .collect();
-    let line = |cells: [&str; 4]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
-            .collect();
-        println!("| {} |", padded.join(" | "));
-    };
     println!();
     if quick {
-        println!("(test mode: a few iterations only; run `cargo bench -p utbyte-rules --bench decide` for figures)");
+        println!("(test mode: a few iterations only; `cargo bench -p utbyte-rules --bench decide` gives the figures)");
     }
-    for f in fixtures {
-        println!(
-            "rulebook @{}: {} statutory policies + {} pre-assessments",
-            thousands(f.size),
-            f.fixed,
-            f.pre_assessments
-        );
-    }
+    report::print_results(&results);
     println!();
-    line(["figure", "value", "baseline", "ratio"]);
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-    println!("|-{}-|", rule.join("-|-"));
-    for r in &rows {
-        line([&r[0], &r[1], &r[2], &r[3]]);
-    }
+    report::print_splits(&splits);
 }

@@ -14,6 +14,11 @@ pub fn format(date: Date) -> String {
     date.format(FORMAT).unwrap_or_else(|_| date.to_string())
 }
 
+/// A date as the number YYYYMMDD, the form policies compare (`context.date >= 20250101`).
+pub fn number(date: Date) -> i64 {
+    i64::from(date.year()) * 10_000 + i64::from(u8::from(date.month())) * 100 + i64::from(date.day())
+}
+
 pub fn serialize<S: Serializer>(date: &Date, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*date))
 }

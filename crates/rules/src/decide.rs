@@ -155,10 +155,7 @@ impl Rulebook {
                 "case_ref".into(),
                 RestrictedExpression::new_string(request.case_ref.clone()),
             ),
-            (
-                "now".into(),
-                RestrictedExpression::new_datetime(request.cedar_time()),
-            ),
+            ("date".into(), RestrictedExpression::new_long(request.date())),
             (
                 "subject".into(),
                 RestrictedExpression::new_record([

@@ -198,21 +198,13 @@ pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<
             .participants
             .iter()
             .map(|a| RestrictedExpression::new_entity_uid(uid(&types.authority, a)));
-        let ends = op.ends.next_day().unwrap_or(op.ends);
         push(
             uid(&types.operation, &op.id),
             attrs([
                 ("participants", RestrictedExpression::new_set(participants)),
                 ("decided", RestrictedExpression::new_bool(op.decided)),
-                (
-                    "starts",
-                    RestrictedExpression::new_datetime(crate::dates::format(op.starts)),
-                ),
-                // The first instant after the last day, so policies compare with `<`.
-                (
-                    "ends",
-                    RestrictedExpression::new_datetime(crate::dates::format(ends)),
-                ),
+                ("starts", RestrictedExpression::new_long(crate::dates::number(op.starts))),
+                ("ends", RestrictedExpression::new_long(crate::dates::number(op.ends))),
             ]),
             HashSet::new(),
         )?;

@@ -327,7 +327,7 @@ mod tests {
             parsed[0].1.citation.to_string(),
             "SFS 2009:400 10 kap. 27 §"
         );
-        assert_eq!(parsed[3].1.line, 7);
+        assert_eq!(parsed[3].1.line, 8, "the line of its @id");
     }
 
     #[test]

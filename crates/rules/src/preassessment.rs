@@ -17,7 +17,7 @@ use crate::source::{parse_toml, Problem, SourceFile};
 use crate::vocabulary::{ProvisionKind, Vocabulary};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use time::{Date, Duration};
+use time::Date;
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -236,14 +236,13 @@ impl PreAssessment {
             "  context.legal_basis == Provision::{} &&\n",
             cedar_string(&self.provision)
         ));
-        let until = self
-            .valid_until
-            .checked_add(Duration::days(1))
-            .unwrap_or(self.valid_until);
         text.push_str(&format!(
-            "  context.now >= datetime(\"{}\") &&\n  context.now < datetime(\"{}\")\n}};\n",
-            crate::dates::format(self.valid_from),
-            crate::dates::format(until)
+            "  context.date >= {} &&
+  context.date <= {}
+}};
+",
+            crate::dates::number(self.valid_from),
+            crate::dates::number(self.valid_until)
         ));
         text
     }

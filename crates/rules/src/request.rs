@@ -123,18 +123,9 @@ impl DisclosureRequest {
         Ok(SubjectId::parse_at(&self.subject.id, reference)?)
     }
 
-    /// The request time in the form Cedar's `datetime` reads, in UTC.
-    pub fn cedar_time(&self) -> String {
-        let t = self.time.to_offset(time::UtcOffset::UTC);
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+    /// The day of the request in UTC, as policies see it (`context.date`, YYYYMMDD).
+    pub fn date(&self) -> i64 {
+        crate::dates::number(self.time.to_offset(time::UtcOffset::UTC).date())
     }
 }
 
