@@ -21,7 +21,10 @@
 mod generator;
 mod report;
 
-use cedar_policy::{Authorizer, Decision as CedarDecision, PolicySet, PrincipalConstraint, Request, ResourceConstraint};
+use cedar_policy::{
+    Authorizer, Decision as CedarDecision, PolicySet, PrincipalConstraint, Request,
+    ResourceConstraint,
+};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use report::{timed, Measured, Split, Stats};
 use std::hint::black_box;
@@ -49,7 +52,14 @@ struct Fixture {
     bucket: PolicySet,
 }
 
-fn make_request(recipient: &str, unit: &str, offering: &str, fields: Vec<String>, purpose: &str, basis: &str) -> DisclosureRequest {
+fn make_request(
+    recipient: &str,
+    unit: &str,
+    offering: &str,
+    fields: Vec<String>,
+    purpose: &str,
+    basis: &str,
+) -> DisclosureRequest {
     DisclosureRequest {
         recipient: recipient.into(),
         unit: unit.into(),
@@ -61,7 +71,10 @@ fn make_request(recipient: &str, unit: &str, offering: &str, fields: Vec<String>
         legal_basis: basis.into(),
         case_ref: "BENCH 2026/1".into(),
         operation: None,
-        subject: Subject { id: "19121212-1212".into(), protected_identity: false },
+        subject: Subject {
+            id: "19121212-1212".into(),
+            protected_identity: false,
+        },
         time: time::macros::datetime!(2026-03-02 09:00 UTC),
     }
 }
@@ -69,37 +82,84 @@ fn make_request(recipient: &str, unit: &str, offering: &str, fields: Vec<String>
 fn setup(size: usize, guard_samples: usize) -> Fixture {
     let started = Instant::now();
     let g = generator::generate(size);
-    let rulebook = Rulebook::from_sources(&g.files).unwrap_or_else(|e| panic!("generated rulebook of {size} does not load:\n{e}"));
+    let rulebook = Rulebook::from_sources(&g.files)
+        .unwrap_or_else(|e| panic!("generated rulebook of {size} does not load:\n{e}"));
     let loaded = started.elapsed();
-    assert_eq!(rulebook.policy_count(), size, "the generated rulebook must have exactly {size} policies");
-    let request = make_request(&g.recipient, &g.unit, &g.offering, g.fields.clone(), &g.purpose, &g.legal_basis);
+    assert_eq!(
+        rulebook.policy_count(),
+        size,
+        "the generated rulebook must have exactly {size} policies"
+    );
+    let request = make_request(
+        &g.recipient,
+        &g.unit,
+        &g.offering,
+        g.fields.clone(),
+        &g.purpose,
+        &g.legal_basis,
+    );
     let cedar = rulebook.cedar_requests(&request).unwrap();
     assert_eq!(cedar.len(), 20);
 
     // The benchmark request mixes all three outcomes.
     let decision = rulebook.decide(&request).unwrap();
     for outcome in [Outcome::Disclose, Outcome::Review, Outcome::Refuse] {
-        assert!(decision.fields_with(outcome).next().is_some(), "no field is {outcome} at {size}");
+        assert!(
+            decision.fields_with(outcome).next().is_some(),
+            "no field is {outcome} at {size}"
+        );
     }
     let bucket = bucket(&rulebook, &request);
-    assert_eq!(bucket.num_of_policies(), decision.policies_evaluated, "the bucket is rebuilt faithfully");
+    assert_eq!(
+        bucket.num_of_policies(),
+        decision.policies_evaluated,
+        "the bucket is rebuilt faithfully"
+    );
 
     let mut checked = guard(&rulebook, &request);
     // More guard requests: per sampled pre-assessment, its parties asking on its first day for its
     // fields and as many others, with and without protected identity, so a dropped policy shows.
     let step = (rulebook.pre_assessments.len() / guard_samples.max(1)).max(1);
-    for pa in rulebook.pre_assessments.iter().step_by(step).take(guard_samples) {
+    for pa in rulebook
+        .pre_assessments
+        .iter()
+        .step_by(step)
+        .take(guard_samples)
+    {
         let v = &rulebook.vocabulary;
         let purpose = match v.purposes.get(&pa.purpose) {
             Some(p) => p.id.clone(),
-            None => v.purposes.values().find(|p| p.groups.contains(&pa.purpose)).map(|p| p.id.clone()).unwrap(),
+            None => v
+                .purposes
+                .values()
+                .find(|p| p.groups.contains(&pa.purpose))
+                .map(|p| p.id.clone())
+                .unwrap(),
         };
-        let unit = pa.units.first().unwrap_or(&v.authorities[&pa.recipient].units[0].id).clone();
+        let unit = pa
+            .units
+            .first()
+            .unwrap_or(&v.authorities[&pa.recipient].units[0].id)
+            .clone();
         let mut fields = pa.fields.clone();
-        let others = v.offerings[&pa.offering].fields().map(|(_, f)| f.id.clone()).filter(|f| !pa.fields.contains(f));
+        let others = v.offerings[&pa.offering]
+            .fields()
+            .map(|(_, f)| f.id.clone())
+            .filter(|f| !pa.fields.contains(f));
         fields.extend(others.take(pa.fields.len()).collect::<Vec<_>>());
-        let mut r = make_request(&pa.recipient, &unit, &pa.offering, fields, &purpose, &pa.provision);
-        r.role = pa.roles.first().cloned().unwrap_or_else(|| "handlaggare".into());
+        let mut r = make_request(
+            &pa.recipient,
+            &unit,
+            &pa.offering,
+            fields,
+            &purpose,
+            &pa.provision,
+        );
+        r.role = pa
+            .roles
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "handlaggare".into());
         r.time = pa.valid_from.with_hms(9, 0, 0).unwrap().assume_utc();
         checked += guard(&rulebook, &r);
         r.subject.protected_identity = true;
@@ -112,7 +172,13 @@ fn setup(size: usize, guard_samples: usize) -> Fixture {
         loaded.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
-    Fixture { size, rulebook, request, cedar, bucket }
+    Fixture {
+        size,
+        rulebook,
+        request,
+        cedar,
+        bucket,
+    }
 }
 
 /// Plain Cedar over the whole set allows a field exactly when the decision found a satisfied grant
@@ -124,11 +190,17 @@ fn guard(rulebook: &Rulebook, request: &DisclosureRequest) -> usize {
     assert_eq!(decision.fields.len(), cedar.len());
     let authorizer = Authorizer::new();
     for (field, req) in decision.fields.iter().zip(&cedar) {
-        assert_ne!(field.ground, Ground::EvaluationError, "{}: {:?}", field.field, field.errors);
+        assert_ne!(
+            field.ground,
+            Ground::EvaluationError,
+            "{}: {:?}",
+            field.field,
+            field.errors
+        );
         let response = authorizer.is_authorized(req, rulebook.policy_set(), rulebook.entities());
         let allow = response.decision() == CedarDecision::Allow;
-        let granted =
-            field.outcome == Outcome::Disclose || (field.outcome == Outcome::Review && field.ground == Ground::NeedsAssessment);
+        let granted = field.outcome == Outcome::Disclose
+            || (field.outcome == Outcome::Review && field.ground == Ground::NeedsAssessment);
         let reasons: Vec<_> = response.diagnostics().reason().collect();
         assert_eq!(
             allow, granted,
@@ -161,11 +233,15 @@ fn bucket(rulebook: &Rulebook, request: &DisclosureRequest) -> PolicySet {
     let policies = rulebook.policies().filter(|(p, _)| {
         let to = match p.principal_constraint() {
             PrincipalConstraint::Any | PrincipalConstraint::Is(_) => true,
-            PrincipalConstraint::In(u) | PrincipalConstraint::Eq(u) | PrincipalConstraint::IsIn(_, u) => reaches(&u),
+            PrincipalConstraint::In(u)
+            | PrincipalConstraint::Eq(u)
+            | PrincipalConstraint::IsIn(_, u) => reaches(&u),
         };
         let of = match p.resource_constraint() {
             ResourceConstraint::Any | ResourceConstraint::Is(_) => true,
-            ResourceConstraint::In(u) | ResourceConstraint::Eq(u) | ResourceConstraint::IsIn(_, u) => reaches(&u),
+            ResourceConstraint::In(u)
+            | ResourceConstraint::Eq(u)
+            | ResourceConstraint::IsIn(_, u) => reaches(&u),
         };
         to && of
     });
@@ -174,14 +250,20 @@ fn bucket(rulebook: &Rulebook, request: &DisclosureRequest) -> PolicySet {
 
 fn baseline(f: &Fixture, authorizer: &Authorizer) {
     for req in &f.cedar {
-        black_box(authorizer.is_authorized(black_box(req), f.rulebook.policy_set(), f.rulebook.entities()));
+        black_box(authorizer.is_authorized(
+            black_box(req),
+            f.rulebook.policy_set(),
+            f.rulebook.entities(),
+        ));
     }
 }
 
 fn criterion_groups(c: &mut Criterion, fixtures: &[Fixture]) {
     let mut group = c.benchmark_group("decide_20_fields");
     group.sampling_mode(SamplingMode::Flat).sample_size(30);
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for f in fixtures {
         group.bench_with_input(BenchmarkId::from_parameter(f.size), f, |b, f| {
             b.iter(|| f.rulebook.decide(black_box(&f.request)))
@@ -189,11 +271,16 @@ fn criterion_groups(c: &mut Criterion, fixtures: &[Fixture]) {
     }
     group.finish();
     let mut group = c.benchmark_group("plain_cedar_per_field_x20");
-    group.sampling_mode(SamplingMode::Flat).sample_size(10).warm_up_time(Duration::from_secs(1));
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1));
     for f in fixtures {
         group.measurement_time(Duration::from_secs(if f.size >= 10_000 { 8 } else { 3 }));
         let authorizer = Authorizer::new();
-        group.bench_with_input(BenchmarkId::from_parameter(f.size), f, |b, f| b.iter(|| baseline(f, &authorizer)));
+        group.bench_with_input(BenchmarkId::from_parameter(f.size), f, |b, f| {
+            b.iter(|| baseline(f, &authorizer))
+        });
     }
     group.finish();
 }
@@ -252,7 +339,11 @@ fn main() {
     }
     // As criterion decides: without `--bench` (cargo test --benches) or with `--test`, run once.
     let quick = !has("--bench") || has("--test");
-    let fixtures: Vec<Fixture> = SIZES.iter().zip(GUARD_SAMPLES).map(|(&n, g)| setup(n, if quick { 2 } else { g })).collect();
+    let fixtures: Vec<Fixture> = SIZES
+        .iter()
+        .zip(GUARD_SAMPLES)
+        .map(|(&n, g)| setup(n, if quick { 2 } else { g }))
+        .collect();
 
     let mut c = Criterion::default().configure_from_args();
     criterion_groups(&mut c, &fixtures);
@@ -264,7 +355,11 @@ fn main() {
     let mut results = Vec::new();
     let mut splits = Vec::new();
     for (f, &plain_n) in fixtures.iter().zip(&BASELINE_ITERATIONS) {
-        let (decide_n, plain_n, split_n) = if quick { (50, 2, 5) } else { (DECIDE_ITERATIONS, plain_n, 2_000) };
+        let (decide_n, plain_n, split_n) = if quick {
+            (50, 2, 5)
+        } else {
+            (DECIDE_ITERATIONS, plain_n, 2_000)
+        };
         results.push(measure(f, decide_n, plain_n));
         splits.push(split(f, split_n));
     }

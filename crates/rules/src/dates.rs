@@ -16,7 +16,9 @@ pub fn format(date: Date) -> String {
 
 /// A date as the number YYYYMMDD, the form policies compare (`context.date >= 20250101`).
 pub fn number(date: Date) -> i64 {
-    i64::from(date.year()) * 10_000 + i64::from(u8::from(date.month())) * 100 + i64::from(date.day())
+    i64::from(date.year()) * 10_000
+        + i64::from(u8::from(date.month())) * 100
+        + i64::from(date.day())
 }
 
 pub fn serialize<S: Serializer>(date: &Date, serializer: S) -> Result<S::Ok, S::Error> {

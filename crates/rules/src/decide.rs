@@ -155,7 +155,10 @@ impl Rulebook {
                 "case_ref".into(),
                 RestrictedExpression::new_string(request.case_ref.clone()),
             ),
-            ("date".into(), RestrictedExpression::new_long(request.date())),
+            (
+                "date".into(),
+                RestrictedExpression::new_long(request.date()),
+            ),
             (
                 "subject".into(),
                 RestrictedExpression::new_record([

@@ -203,8 +203,14 @@ pub fn build(vocabulary: &Vocabulary, types: &Types, schema: &Schema) -> Result<
             attrs([
                 ("participants", RestrictedExpression::new_set(participants)),
                 ("decided", RestrictedExpression::new_bool(op.decided)),
-                ("starts", RestrictedExpression::new_long(crate::dates::number(op.starts))),
-                ("ends", RestrictedExpression::new_long(crate::dates::number(op.ends))),
+                (
+                    "starts",
+                    RestrictedExpression::new_long(crate::dates::number(op.starts)),
+                ),
+                (
+                    "ends",
+                    RestrictedExpression::new_long(crate::dates::number(op.ends)),
+                ),
             ]),
             HashSet::new(),
         )?;

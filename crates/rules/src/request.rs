@@ -72,6 +72,8 @@ pub enum RequestError {
     },
     #[error("the subject identifier is not valid: {0}")]
     InvalidSubject(#[from] IdentifierError),
+    #[error("the subject identifier is not valid: its birth date is after the day of the request")]
+    SubjectNotYetBorn,
     #[error("recipient `{0}` is not an authority of this federation")]
     UnknownRecipient(String),
     #[error("unit `{unit}` is not a unit of `{recipient}`")]
@@ -120,7 +122,16 @@ impl DisclosureRequest {
             u8::from(date.month()),
             date.day(),
         )?;
-        Ok(SubjectId::parse_at(&self.subject.id, reference)?)
+        let subject = SubjectId::parse_at(&self.subject.id, reference)?;
+        let born = match &subject {
+            SubjectId::Personnummer(p) => Some(p.birth_date()),
+            SubjectId::Samordningsnummer(s) => Some(s.birth_date()),
+            SubjectId::Organisationsnummer(_) => None,
+        };
+        if born.is_some_and(|born| born > reference) {
+            return Err(RequestError::SubjectNotYetBorn);
+        }
+        Ok(subject)
     }
 
     /// The day of the request in UTC, as policies see it (`context.date`, YYYYMMDD).

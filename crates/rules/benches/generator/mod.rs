@@ -74,17 +74,66 @@ const fn duty(
     title: &'static str,
     purpose_group: &'static str,
 ) -> Duty {
-    Duty { group, provision, sfs, section, title, purpose_group }
+    Duty {
+        group,
+        provision,
+        sfs,
+        section,
+        title,
+        purpose_group,
+    }
 }
 
 /// Group 1 is the law-enforcement group; group 2's purposes lie within group 1's.
 const DUTIES: [Duty; 6] = [
-    duty("luffa-aktorer", "luffa", "2024:307", "3 §", "Lag om uppgiftsskyldighet (LUFFA)", "felaktiga-utbetalningar"),
-    duty("brottsbekampande", "lub", "2025:170", "2 §", "Lag om uppgiftsskyldighet (LUB)", "brottsbekampning"),
-    duty("samverkan-ok", "sfs-2016-774", "2016:774", "2 §", "Samverkanslagen", "organiserad-brottslighet"),
-    duty("tillsynsmyndigheter", "tillsyn-uppgifter", "2019:1181", "5 §", "Tillsynslagen", "tillsyn"),
-    duty("kommuner", "kommun-uppgifter", "2021:42", "4 §", "Kommunal kontroll", "kommunal-kontroll"),
-    duty("migrationsaktorer", "migration-uppgifter", "2005:716", "1 §", "Utlänningslagen", "migrationskontroll"),
+    duty(
+        "luffa-aktorer",
+        "luffa",
+        "2024:307",
+        "3 §",
+        "Lag om uppgiftsskyldighet (LUFFA)",
+        "felaktiga-utbetalningar",
+    ),
+    duty(
+        "brottsbekampande",
+        "lub",
+        "2025:170",
+        "2 §",
+        "Lag om uppgiftsskyldighet (LUB)",
+        "brottsbekampning",
+    ),
+    duty(
+        "samverkan-ok",
+        "sfs-2016-774",
+        "2016:774",
+        "2 §",
+        "Samverkanslagen",
+        "organiserad-brottslighet",
+    ),
+    duty(
+        "tillsynsmyndigheter",
+        "tillsyn-uppgifter",
+        "2019:1181",
+        "5 §",
+        "Tillsynslagen",
+        "tillsyn",
+    ),
+    duty(
+        "kommuner",
+        "kommun-uppgifter",
+        "2021:42",
+        "4 §",
+        "Kommunal kontroll",
+        "kommunal-kontroll",
+    ),
+    duty(
+        "migrationsaktorer",
+        "migration-uppgifter",
+        "2005:716",
+        "1 §",
+        "Utlänningslagen",
+        "migrationskontroll",
+    ),
 ];
 
 const SECRECY: [(&str, &str, &str); 6] = [
@@ -96,8 +145,16 @@ const SECRECY: [(&str, &str, &str); 6] = [
     ("osl-35-1", "35", "brottsbekämpande verksamhet"),
 ];
 
-const CATEGORIES: [&str; 8] =
-    ["identitet", "adress", "familj", "inkomst", "utbetalning", "arende", "skulder", "beslut"];
+const CATEGORIES: [&str; 8] = [
+    "identitet",
+    "adress",
+    "familj",
+    "inkomst",
+    "utbetalning",
+    "arende",
+    "skulder",
+    "beslut",
+];
 
 fn sensitive(category: &str) -> bool {
     matches!(category, "halsa" | "social")
@@ -139,7 +196,9 @@ impl Vocab {
 
     fn purposes(&self, group: usize) -> Vec<String> {
         let pg = DUTIES[group].purpose_group;
-        (1..=self.purposes_per_group).map(|k| format!("{pg}-{k}")).collect()
+        (1..=self.purposes_per_group)
+            .map(|k| format!("{pg}-{k}"))
+            .collect()
     }
 }
 
@@ -173,13 +232,23 @@ fn orgnr(i: usize) -> String {
         .chars()
         .filter_map(|c| c.to_digit(10))
         .enumerate()
-        .map(|(k, d)| if k % 2 == 0 { (d * 2) / 10 + (d * 2) % 10 } else { d })
+        .map(|(k, d)| {
+            if k % 2 == 0 {
+                (d * 2) / 10 + (d * 2) % 10
+            } else {
+                d
+            }
+        })
         .sum();
     format!("202100-{:03}{}", i % 1000, (10 - sum % 10) % 10)
 }
 
 fn quoted(items: &[String]) -> String {
-    items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Generates a rulebook of exactly `n` policies (`n` ≥ 100).
@@ -190,7 +259,13 @@ pub fn generate(n: usize) -> Generated {
         _ => (60, 50, 6, 6, 4),
     };
     let offerings = (0..offerings).map(|i| offering(i, authorities)).collect();
-    let vocab = Vocab { authorities, groups, purposes_per_group, statutory, offerings };
+    let vocab = Vocab {
+        authorities,
+        groups,
+        purposes_per_group,
+        statutory,
+        offerings,
+    };
     let mut files = vec![
         SourceFile::new(
             "rulebook.toml",
@@ -204,26 +279,46 @@ pub fn generate(n: usize) -> Generated {
     ];
     let (statutory_text, generated) = policies::statutory(&vocab);
     files.push(SourceFile::new("policies/generated.cedar", statutory_text));
-    let samverkan = cedar_policy::PolicySet::from_str(policies::SAMVERKAN).map_or(0, |s| s.num_of_policies());
-    files.push(SourceFile::new("policies/samverkan.cedar", policies::SAMVERKAN));
+    let samverkan =
+        cedar_policy::PolicySet::from_str(policies::SAMVERKAN).map_or(0, |s| s.num_of_policies());
+    files.push(SourceFile::new(
+        "policies/samverkan.cedar",
+        policies::SAMVERKAN,
+    ));
     let fixed = generated + samverkan;
-    assert!(fixed < n, "{fixed} statutory policies leave no room in a rulebook of {n}");
+    assert!(
+        fixed < n,
+        "{fixed} statutory policies leave no room in a rulebook of {n}"
+    );
 
     // The target: authority 1 (in the LUFFA group) asks for fields of register-00 (provider 0).
-    let covered: Vec<String> =
-        ["identitet", "adress"].iter().flat_map(|c| (1..=4).map(move |j| format!("{c}-{j}"))).collect();
+    let covered: Vec<String> = ["identitet", "adress"]
+        .iter()
+        .flat_map(|c| (1..=4).map(move |j| format!("{c}-{j}")))
+        .collect();
     let mut fields = covered.clone();
     let rest = [("halsa", 4), ("familj", 5), ("inkomst", 3)];
-    fields.extend(rest.iter().flat_map(|(c, k)| (1..=*k).map(move |j| format!("{c}-{j}"))));
+    fields.extend(
+        rest.iter()
+            .flat_map(|(c, k)| (1..=*k).map(move |j| format!("{c}-{j}"))),
+    );
     let purpose = vocab.purposes(0)[0].clone();
-    let target = policies::Target { recipient: 1, offering: 0, fields: covered, purpose: purpose.clone() };
+    let target = policies::Target {
+        recipient: 1,
+        offering: 0,
+        fields: covered,
+        purpose: purpose.clone(),
+    };
 
     let count = n - fixed;
     let mut rng = Rng(0x5EED_0000 ^ n as u64);
     let texts = policies::pre_assessments(&vocab, &target, count, &mut rng);
     // Small files: loading locates each pre-assessment by searching its file for its id.
     for (k, chunk) in texts.chunks(50).enumerate() {
-        files.push(SourceFile::new(format!("pre-assessments/pa-{k:04}.toml"), chunk.concat()));
+        files.push(SourceFile::new(
+            format!("pre-assessments/pa-{k:04}.toml"),
+            chunk.concat(),
+        ));
     }
     Generated {
         files,
@@ -250,20 +345,42 @@ fn offering(i: usize, authorities: usize) -> Offering {
     let categories = names
         .into_iter()
         .enumerate()
-        .map(|(k, c)| (c, (1..=4 + (i + k) % 3).map(|j| format!("{c}-{j}")).collect()))
+        .map(|(k, c)| {
+            (
+                c,
+                (1..=4 + (i + k) % 3).map(|j| format!("{c}-{j}")).collect(),
+            )
+        })
         .collect();
-    let secrecy = if i % 10 == 9 { "tf-2-1" } else { SECRECY[i % 6].0 };
+    let secrecy = if i % 10 == 9 {
+        "tf-2-1"
+    } else {
+        SECRECY[i % 6].0
+    };
     // 7 is prime to 20, 40 and 60: every offering has its own provider, offering 0 authority 0.
-    Offering { id: format!("register-{i:02}"), provider: (i * 7) % authorities, secrecy, categories }
+    Offering {
+        id: format!("register-{i:02}"),
+        provider: (i * 7) % authorities,
+        secrecy,
+        categories,
+    }
 }
 
 fn authorities_toml(v: &Vocab) -> String {
     let mut text = String::new();
     for d in v.duties() {
-        let _ = writeln!(text, "[[group]]\nid = \"{}\"\ntitle = \"Mottagare enligt {}\"\n", d.group, d.sfs);
+        let _ = writeln!(
+            text,
+            "[[group]]\nid = \"{}\"\ntitle = \"Mottagare enligt {}\"\n",
+            d.group, d.sfs
+        );
     }
     for i in 0..v.authorities {
-        let groups: Vec<String> = v.groups_of(i).iter().map(|g| DUTIES[*g].group.to_owned()).collect();
+        let groups: Vec<String> = v
+            .groups_of(i)
+            .iter()
+            .map(|g| DUTIES[*g].group.to_owned())
+            .collect();
         let units: Vec<String> = (0..units_of(i))
             .map(|j| format!("{{ id = \"{}\", name = \"Enhet {j}\" }}", unit(i, j)))
             .collect();
@@ -290,18 +407,67 @@ fn provisions_toml(v: &Vocab) -> String {
         );
     };
     for (id, chapter, title) in SECRECY {
-        provision([id, "2009:400", chapter, "1 §", "secrecy", &format!("Sekretess — {title}")]);
+        provision([
+            id,
+            "2009:400",
+            chapter,
+            "1 §",
+            "secrecy",
+            &format!("Sekretess — {title}"),
+        ]);
     }
-    provision(["tf-2-1", "1949:105", "2", "1 §", "public_access", "Allmänna handlingar"]);
-    provision(["osl-21-3", "2009:400", "21", "3 §", "protected_identity", "Skyddade personuppgifter"]);
-    provision(["osl-10-27", "2009:400", "10", "27 §", "interest_balancing", "Generalklausulen"]);
-    provision(["osl-10-15a", "2009:400", "10", "15 a §", "interest_balancing", "Brottslig verksamhet"]);
+    provision([
+        "tf-2-1",
+        "1949:105",
+        "2",
+        "1 §",
+        "public_access",
+        "Allmänna handlingar",
+    ]);
+    provision([
+        "osl-21-3",
+        "2009:400",
+        "21",
+        "3 §",
+        "protected_identity",
+        "Skyddade personuppgifter",
+    ]);
+    provision([
+        "osl-10-27",
+        "2009:400",
+        "10",
+        "27 §",
+        "interest_balancing",
+        "Generalklausulen",
+    ]);
+    provision([
+        "osl-10-15a",
+        "2009:400",
+        "10",
+        "15 a §",
+        "interest_balancing",
+        "Brottslig verksamhet",
+    ]);
     for d in v.duties() {
-        provision([d.provision, d.sfs, "", d.section, "duty_on_request", d.title]);
+        provision([
+            d.provision,
+            d.sfs,
+            "",
+            d.section,
+            "duty_on_request",
+            d.title,
+        ]);
     }
     for k in 0..v.statutory {
         let (id, section) = (format!("sfb-110-{}", 31 + k), format!("{} §", 31 + k));
-        provision([&id, "2010:110", "110", &section, "statutory_duty", "Uppgifter till Försäkringskassan"]);
+        provision([
+            &id,
+            "2010:110",
+            "110",
+            &section,
+            "statutory_duty",
+            "Uppgifter till Försäkringskassan",
+        ]);
     }
     text
 }
@@ -309,8 +475,16 @@ fn provisions_toml(v: &Vocab) -> String {
 fn purposes_toml(v: &Vocab) -> String {
     let mut text = String::new();
     for (g, d) in v.duties().iter().enumerate() {
-        let within = if g == 2 { "within = [\"brottsbekampning\"]\n" } else { "" };
-        let _ = writeln!(text, "[[group]]\nid = \"{}\"\ntitle = \"Ändamål {}\"\n{within}", d.purpose_group, d.sfs);
+        let within = if g == 2 {
+            "within = [\"brottsbekampning\"]\n"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            text,
+            "[[group]]\nid = \"{}\"\ntitle = \"Ändamål {}\"\n{within}",
+            d.purpose_group, d.sfs
+        );
         for p in v.purposes(g) {
             let _ = writeln!(
                 text,
@@ -319,7 +493,9 @@ fn purposes_toml(v: &Vocab) -> String {
             );
         }
     }
-    text.push_str("[[purpose]]\nid = \"handlaggning-formaner\"\ntitle = \"Handläggning av förmåner\"\n");
+    text.push_str(
+        "[[purpose]]\nid = \"handlaggning-formaner\"\ntitle = \"Handläggning av förmåner\"\n",
+    );
     text
 }
 
@@ -335,8 +511,10 @@ fn offerings_toml(v: &Vocab) -> String {
             o.secrecy
         );
         for (c, fields) in &o.categories {
-            let fields: Vec<String> =
-                fields.iter().map(|f| format!("{{ id = \"{f}\", title = \"Uppgift {f}\" }}")).collect();
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|f| format!("{{ id = \"{f}\", title = \"Uppgift {f}\" }}"))
+                .collect();
             let _ = writeln!(
                 text,
                 "[[offering.category]]\nid = \"{c}\"\ntitle = \"Kategori {c}\"\nfields = [{}]\n",
@@ -349,9 +527,16 @@ fn offerings_toml(v: &Vocab) -> String {
 
 /// A running and an ended joint operation among the first six organised-crime authorities.
 fn operations_toml(v: &Vocab) -> String {
-    let participants: Vec<String> = (0..v.authorities).filter(|i| in_group(*i, 2)).take(6).map(authority).collect();
+    let participants: Vec<String> = (0..v.authorities)
+        .filter(|i| in_group(*i, 2))
+        .take(6)
+        .map(authority)
+        .collect();
     let mut text = String::new();
-    for (k, (from, to)) in [("2026-01-01", "2026-12-31"), ("2024-01-01", "2024-12-31")].iter().enumerate() {
+    for (k, (from, to)) in [("2026-01-01", "2026-12-31"), ("2024-01-01", "2024-12-31")]
+        .iter()
+        .enumerate()
+    {
         let _ = writeln!(
             text,
             "[[operation]]\nid = \"insats-{k}\"\ntitle = \"Insats {k}\"\nparticipants = [{}]\n\

@@ -27,7 +27,10 @@ impl Writer {
         if !chapter.is_empty() {
             let _ = writeln!(t, "@chapter(\"{chapter}\")");
         }
-        let _ = writeln!(t, "@section(\"{section}\")\n@title(\"Bestämmelse i SFS {sfs}\")");
+        let _ = writeln!(
+            t,
+            "@section(\"{section}\")\n@title(\"Bestämmelse i SFS {sfs}\")"
+        );
         if let Some(weigh) = weigh {
             let _ = writeln!(t, "@weigh(\"{weigh}\")");
         }
@@ -54,8 +57,15 @@ const DISCLOSE: &str = "action == Action::\"disclose\"";
 /// - the protected-identity overrides (forced review; addresses only to law enforcement);
 /// - the public-data grant; a unit-scoped grant (as LUB for a tax-crime unit).
 pub fn statutory(v: &Vocab) -> (String, usize) {
-    let mut w = Writer { text: String::new(), count: 0 };
-    let restricted = v.offerings.iter().find(|o| o.secrecy == "osl-35-1").map_or("register-05", |o| &o.id);
+    let mut w = Writer {
+        text: String::new(),
+        count: 0,
+    };
+    let restricted = v
+        .offerings
+        .iter()
+        .find(|o| o.secrecy == "osl-35-1")
+        .map_or("register-05", |o| &o.id);
     // The organised-crime duty's grant and its joint-operation refusal come verbatim from
     // the example rulebook (see `SAMVERKAN`), so they follow its schema.
     for d in v.duties() {
@@ -67,7 +77,11 @@ pub fn statutory(v: &Vocab) -> (String, usize) {
         );
         let id = format!("{}-uppgiftsskyldighet", d.provision);
         if d.provision != "sfs-2016-774" {
-            w.policy([&id, "review", d.sfs, "", d.section], Some("Behövs uppgiften för ändamålet?"), &body);
+            w.policy(
+                [&id, "review", d.sfs, "", d.section],
+                Some("Behövs uppgiften för ändamålet?"),
+                &body,
+            );
         }
         if d.group != "brottsbekampande" {
             let body = format!(
@@ -79,7 +93,11 @@ pub fn statutory(v: &Vocab) -> (String, usize) {
             w.policy([&id, "refuse", d.sfs, "", d.section], None, &body);
         }
     }
-    let duties: Vec<String> = v.duties().iter().map(|d| format!("Provision::\"{}\"", d.provision)).collect();
+    let duties: Vec<String> = v
+        .duties()
+        .iter()
+        .map(|d| format!("Provision::\"{}\"", d.provision))
+        .collect();
     for o in &v.offerings {
         for (category, _) in o.categories.iter().filter(|(c, _)| sensitive(c)) {
             let body = format!(
@@ -96,21 +114,51 @@ pub fn statutory(v: &Vocab) -> (String, usize) {
         "permit (principal, {DISCLOSE}, resource)\nwhen {{\n  \
          context.legal_basis == Provision::\"osl-10-27\" &&\n  context.recipient != context.provider\n}}"
     );
-    let head = ["osl-10-27-generalklausul", "review", "2009:400", "10", "27 §"];
-    w.policy(head, Some("Har intresset av att uppgiften lämnas uppenbart företräde?"), &body);
+    let head = [
+        "osl-10-27-generalklausul",
+        "review",
+        "2009:400",
+        "10",
+        "27 §",
+    ];
+    w.policy(
+        head,
+        Some("Har intresset av att uppgiften lämnas uppenbart företräde?"),
+        &body,
+    );
     let body = format!(
         "forbid (principal, {DISCLOSE}, resource)\nwhen {{\n  \
          context.legal_basis == Provision::\"osl-10-27\" &&\n  \
          resource.offering.secrecy == Provision::\"osl-26-1\"\n}}"
     );
-    w.policy(["osl-10-27-galler-inte-socialtjanst", "refuse", "2009:400", "10", "27 §"], None, &body);
+    w.policy(
+        [
+            "osl-10-27-galler-inte-socialtjanst",
+            "refuse",
+            "2009:400",
+            "10",
+            "27 §",
+        ],
+        None,
+        &body,
+    );
     let body = format!(
         "permit (principal in Group::\"brottsbekampande\", {DISCLOSE}, resource)\nwhen {{\n  \
          context.legal_basis == Provision::\"osl-10-15a\" &&\n  \
          context.purpose in PurposeGroup::\"brottsbekampning\" &&\n  context.recipient != context.provider\n}}"
     );
-    let head = ["osl-10-15a-brottslig-verksamhet", "review", "2009:400", "10", "15 a §"];
-    w.policy(head, Some("Kan uppgiften bidra till att förhindra brottslig verksamhet?"), &body);
+    let head = [
+        "osl-10-15a-brottslig-verksamhet",
+        "review",
+        "2009:400",
+        "10",
+        "15 a §",
+    ];
+    w.policy(
+        head,
+        Some("Kan uppgiften bidra till att förhindra brottslig verksamhet?"),
+        &body,
+    );
     for k in 0..v.statutory {
         let categories: Vec<String> = (0..3)
             .map(|j| {
@@ -126,24 +174,54 @@ pub fn statutory(v: &Vocab) -> (String, usize) {
             31 + k,
             categories.join(" || ")
         );
-        let (id, section) = (format!("sfb-110-{}-uppgifter", 31 + k), format!("{} §", 31 + k));
+        let (id, section) = (
+            format!("sfb-110-{}-uppgifter", 31 + k),
+            format!("{} §", 31 + k),
+        );
         w.policy([&id, "disclose", "2010:110", "110", &section], None, &body);
     }
     let body = "forbid (principal, action, resource)\nwhen { context.subject.protected_identity }";
-    let head = ["skyddade-personuppgifter-kraver-provning", "review", "2009:400", "21", "3 §"];
-    w.policy(head, Some("Kan uppgiften röja var den registrerade vistas?"), body);
-    let address = v.offerings.iter().find(|o| o.categories.iter().any(|(c, _)| *c == "adress"));
+    let head = [
+        "skyddade-personuppgifter-kraver-provning",
+        "review",
+        "2009:400",
+        "21",
+        "3 §",
+    ];
+    w.policy(
+        head,
+        Some("Kan uppgiften röja var den registrerade vistas?"),
+        body,
+    );
+    let address = v
+        .offerings
+        .iter()
+        .find(|o| o.categories.iter().any(|(c, _)| *c == "adress"));
     let body = format!(
         "forbid (principal, {DISCLOSE}, resource in Category::\"{}/adress\")\nwhen {{\n  \
          context.subject.protected_identity &&\n  !(principal in Group::\"brottsbekampande\")\n}}",
         address.map_or("register-00", |o| &o.id)
     );
-    w.policy(["skyddad-adress-endast-till-brottsbekampande", "refuse", "2009:400", "21", "3 §"], None, &body);
+    w.policy(
+        [
+            "skyddad-adress-endast-till-brottsbekampande",
+            "refuse",
+            "2009:400",
+            "21",
+            "3 §",
+        ],
+        None,
+        &body,
+    );
     let body = format!(
         "permit (principal, {DISCLOSE}, resource)\n\
          when {{ resource.offering.secrecy == Provision::\"tf-2-1\" }}"
     );
-    w.policy(["offentlig-uppgift", "disclose", "1949:105", "2", "1 §"], None, &body);
+    w.policy(
+        ["offentlig-uppgift", "disclose", "1949:105", "2", "1 §"],
+        None,
+        &body,
+    );
     let body = format!(
         "permit (principal in Unit::\"{}\", {DISCLOSE}, resource)\nwhen {{\n  \
          context.legal_basis == Provision::\"lub\" &&\n  \
@@ -152,7 +230,11 @@ pub fn statutory(v: &Vocab) -> (String, usize) {
         unit(2, 0),
         authority(2)
     );
-    w.policy(["lub-enhet", "review", "2025:170", "", "2 §"], Some("Behövs uppgiften i enhetens brottsbekämpning?"), &body);
+    w.policy(
+        ["lub-enhet", "review", "2025:170", "", "2 §"],
+        Some("Behövs uppgiften i enhetens brottsbekämpning?"),
+        &body,
+    );
     (w.text, w.count)
 }
 
@@ -162,8 +244,12 @@ pub fn statutory(v: &Vocab) -> (String, usize) {
 /// and 10:15 a; a purpose or a whole purpose group; 2–8 ordinary fields; sometimes only some
 /// units or roles; 60 % in force around 2026, 25 % expired, 15 % not yet in force.
 pub fn pre_assessments(v: &Vocab, target: &Target, count: usize, rng: &mut Rng) -> Vec<String> {
-    let eligible: Vec<usize> = (0..v.offerings.len()).filter(|o| v.offerings[*o].secrecy != "tf-2-1").collect();
-    let weights: Vec<f64> = (0..eligible.len()).map(|r| 1.0 / (r as f64 + 1.0)).collect();
+    let eligible: Vec<usize> = (0..v.offerings.len())
+        .filter(|o| v.offerings[*o].secrecy != "tf-2-1")
+        .collect();
+    let weights: Vec<f64> = (0..eligible.len())
+        .map(|r| 1.0 / (r as f64 + 1.0))
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut out = Vec::with_capacity(count);
     for k in 0..count {
@@ -211,9 +297,15 @@ fn pre_assessment(v: &Vocab, o: usize, rng: &mut Rng) -> String {
     let roll = rng.percent();
     let (provision, purpose) = if roll < 15 {
         let g = rng.below(v.groups);
-        ("osl-10-27", v.purposes(g)[rng.below(v.purposes_per_group)].clone())
+        (
+            "osl-10-27",
+            v.purposes(g)[rng.below(v.purposes_per_group)].clone(),
+        )
     } else if roll < 20 && mine.contains(&1) {
-        ("osl-10-15a", v.purposes(1)[rng.below(v.purposes_per_group)].clone())
+        (
+            "osl-10-15a",
+            v.purposes(1)[rng.below(v.purposes_per_group)].clone(),
+        )
     } else {
         let g = mine[rng.below(mine.len())];
         let purpose = if rng.percent() < 20 {
@@ -224,11 +316,15 @@ fn pre_assessment(v: &Vocab, o: usize, rng: &mut Rng) -> String {
         (DUTIES[g].provision, purpose)
     };
     let mut pool = offering.ordinary_fields();
-    let fields: Vec<String> = (0..2 + rng.below(7)).map(|_| pool.swap_remove(rng.below(pool.len())).clone()).collect();
+    let fields: Vec<String> = (0..2 + rng.below(7))
+        .map(|_| pool.swap_remove(rng.below(pool.len())).clone())
+        .collect();
     let mut scope = String::new();
     if rng.percent() < 40 {
-        let units: Vec<String> =
-            (0..units_of(recipient)).filter(|_| rng.percent() < 60).map(|j| unit(recipient, j)).collect();
+        let units: Vec<String> = (0..units_of(recipient))
+            .filter(|_| rng.percent() < 60)
+            .map(|j| unit(recipient, j))
+            .collect();
         if !units.is_empty() {
             let _ = writeln!(scope, "units = [{}]", quoted(&units));
         }

@@ -28,8 +28,13 @@ pub fn timed(iterations: usize, budget: Duration, mut run: impl FnMut()) -> Stat
         samples.push(t.elapsed());
     }
     samples.sort_unstable();
-    let rank = |q: f64| samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
-    Stats { p50: rank(0.50), p99: rank(0.99), n: samples.len() }
+    let rank =
+        |q: f64| samples[((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
+    Stats {
+        p50: rank(0.50),
+        p99: rank(0.99),
+        n: samples.len(),
+    }
 }
 
 /// Microseconds, or milliseconds from 10 ms on.
@@ -83,10 +88,15 @@ pub struct Split {
 }
 
 fn print_rows(rows: &[[String; 4]]) {
-    let widths: Vec<usize> = (0..4).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     for (k, r) in rows.iter().enumerate() {
-        let cells: Vec<String> =
-            r.iter().zip(&widths).map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count()))).collect();
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
         println!("| {} |", cells.join(" | "));
         if k == 0 {
             let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
@@ -105,11 +115,36 @@ pub fn print_results(results: &[Measured]) {
         let at = thousands(m.size);
         let (d, b) = (m.decide, m.plain);
         let speedup = |b: Duration, d: Duration| format!("{:.0}×", ratio(b, d));
-        rows.push([format!("decide 20 fields p50 @{at} policies (n={})", d.n), human(d.p50), human(b.p50), speedup(b.p50, d.p50)]);
-        rows.push([format!("decide 20 fields p99 @{at} policies"), human(d.p99), human(b.p99), speedup(b.p99, d.p99)]);
-        rows.push([format!("plain Cedar per field ×20 p50 @{at} policies (n={})", b.n), human(b.p50), "—".into(), "—".into()]);
-        rows.push([format!("plain Cedar per field ×20 p99 @{at} policies"), human(b.p99), "—".into(), "—".into()]);
-        rows.push([format!("speed-up @{at} (baseline p50 / decide p50)"), speedup(b.p50, d.p50), "—".into(), "—".into()]);
+        rows.push([
+            format!("decide 20 fields p50 @{at} policies (n={})", d.n),
+            human(d.p50),
+            human(b.p50),
+            speedup(b.p50, d.p50),
+        ]);
+        rows.push([
+            format!("decide 20 fields p99 @{at} policies"),
+            human(d.p99),
+            human(b.p99),
+            speedup(b.p99, d.p99),
+        ]);
+        rows.push([
+            format!("plain Cedar per field ×20 p50 @{at} policies (n={})", b.n),
+            human(b.p50),
+            "—".into(),
+            "—".into(),
+        ]);
+        rows.push([
+            format!("plain Cedar per field ×20 p99 @{at} policies"),
+            human(b.p99),
+            "—".into(),
+            "—".into(),
+        ]);
+        rows.push([
+            format!("speed-up @{at} (baseline p50 / decide p50)"),
+            speedup(b.p50, d.p50),
+            "—".into(),
+            "—".into(),
+        ]);
         rows.push([
             format!("index bucket @{at}: this request / largest"),
             format!("{} / {}", m.request_bucket, m.largest_bucket),
@@ -121,38 +156,86 @@ pub fn print_results(results: &[Measured]) {
     if let Some(m) = results.iter().find(|m| m.size == 1_000) {
         let per_field = m.plain.p50 / 20;
         let hundreds = (100..1_000).contains(&per_field.as_micros());
-        rows.push(row(["anchor: plain Cedar one field @1,000 is hundreds of µs", &human(per_field), "100–999 µs", yes(hundreds)]));
+        rows.push(row([
+            "anchor: plain Cedar one field @1,000 is hundreds of µs",
+            &human(per_field),
+            "100–999 µs",
+            yes(hundreds),
+        ]));
     }
     if let Some(m) = results.iter().find(|m| m.size == 10_000) {
         let speedup = ratio(m.plain.p50, m.decide.p50);
         let fast = m.decide.p99 <= Duration::from_micros(50);
-        rows.push(row(["goal: decide p99 @10,000 ≤ 50 µs", &human(m.decide.p99), "50.0 µs", yes(fast)]));
-        rows.push(row(["goal: ≥ 100× @10,000 (baseline p50 / decide p50)", &format!("{speedup:.0}×"), "100×", yes(speedup >= 100.0)]));
+        rows.push(row([
+            "goal: decide p99 @10,000 ≤ 50 µs",
+            &human(m.decide.p99),
+            "50.0 µs",
+            yes(fast),
+        ]));
+        rows.push(row([
+            "goal: ≥ 100× @10,000 (baseline p50 / decide p50)",
+            &format!("{speedup:.0}×"),
+            "100×",
+            yes(speedup >= 100.0),
+        ]));
     }
     print_rows(&rows);
 }
 
 pub fn print_splits(splits: &[Split]) {
-    let mut rows = vec![row(["where decide's time goes (p50 of each part)", "value", "of decide", "per field"])];
+    let mut rows = vec![row([
+        "where decide's time goes (p50 of each part)",
+        "value",
+        "of decide",
+        "per field",
+    ])];
     for s in splits {
         let at = thousands(s.size);
         let share = |d: Duration| format!("{:.0} %", 100.0 * ratio(d, s.decide));
         let per_field = |d: Duration| human(d / 20);
-        let rest = s.decide.saturating_sub(s.requests).saturating_sub(s.evaluate);
+        let rest = s
+            .decide
+            .saturating_sub(s.requests)
+            .saturating_sub(s.evaluate);
         let parts = [
-            (format!("@{at}: validate the request (subject id)"), s.validate),
-            (format!("@{at}: validate + context + 20 × Request::new"), s.requests),
-            (format!("@{at}: 20 × is_authorized over the bucket ({} policies)", s.bucket), s.evaluate),
-            (format!("@{at}: the rest (lookups, classify, citations, Decision)"), rest),
+            (
+                format!("@{at}: validate the request (subject id)"),
+                s.validate,
+            ),
+            (
+                format!("@{at}: validate + context + 20 × Request::new"),
+                s.requests,
+            ),
+            (
+                format!(
+                    "@{at}: 20 × is_authorized over the bucket ({} policies)",
+                    s.bucket
+                ),
+                s.evaluate,
+            ),
+            (
+                format!("@{at}: the rest (lookups, classify, citations, Decision)"),
+                rest,
+            ),
             (format!("@{at}: decide, total"), s.decide),
         ];
         for (name, d) in parts {
             rows.push([name, human(d), share(d), per_field(d)]);
         }
         let per_policy = s.evaluate.as_secs_f64() * 1e9 / (20.0 * s.bucket.max(1) as f64);
-        rows.push([format!("@{at}: Cedar cost per policy evaluated"), format!("{per_policy:.0} ns"), "—".into(), "—".into()]);
+        rows.push([
+            format!("@{at}: Cedar cost per policy evaluated"),
+            format!("{per_policy:.0} ns"),
+            "—".into(),
+            "—".into(),
+        ]);
         let extra = s.decide_protected.saturating_sub(s.decide);
-        rows.push([format!("@{at}: decide, protected identity (grants re-evaluated)"), human(s.decide_protected), format!("+{}", human(extra)), per_field(s.decide_protected)]);
+        rows.push([
+            format!("@{at}: decide, protected identity (grants re-evaluated)"),
+            human(s.decide_protected),
+            format!("+{}", human(extra)),
+            per_field(s.decide_protected),
+        ]);
     }
     print_rows(&rows);
 }
