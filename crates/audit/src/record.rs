@@ -196,6 +196,9 @@ impl AuditRecord {
         digest("rulebook_sha256", &self.rulebook_sha256)?;
         count("fields", self.fields.len())?;
         count("subjects", self.subjects.len())?;
+        if self.subjects.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(invalid("subjects", "must be sorted and without duplicates"));
+        }
         for f in &self.fields {
             text("fields.field", &f.field)?;
             count("fields.citations", f.citations.len())?;

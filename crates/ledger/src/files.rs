@@ -43,14 +43,6 @@ pub fn ensure_file(dir: &Path, rel: &str, bytes: &[u8]) -> Result<bool, LedgerEr
     }
 }
 
-/// Writes `dir/rel` unless it already exists (for immutable files whose content is certain).
-pub fn write_once(dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), LedgerError> {
-    if dir.join(rel).exists() {
-        return Ok(());
-    }
-    write_atomic(dir, rel, bytes)
-}
-
 /// Removes a directory tree if present.
 pub fn remove_dir_if_present(path: &Path) -> Result<(), LedgerError> {
     match fs::remove_dir_all(path) {

@@ -12,7 +12,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::error::LedgerError;
-use crate::files::{remove_dir_if_present, write_atomic, write_once};
+use crate::files::{ensure_file, remove_dir_if_present, write_atomic};
 use crate::hash::Hash;
 use crate::note::{Note, SignerKey};
 use crate::tiles::{
@@ -108,7 +108,8 @@ impl Publisher {
             }
         }
         for (level, index, hashes) in view.tiles.partials() {
-            write_once(
+            // Compared, not just created: after a power loss a renamed file may be empty.
+            ensure_file(
                 &self.dir,
                 &tile_path(level, index, hashes.len()),
                 &encode_tile(hashes),
@@ -116,7 +117,7 @@ impl Publisher {
         }
         if !view.bundle.is_empty() {
             let path = bundle_path(view.bundle_index, view.bundle.len());
-            write_once(&self.dir, &path, &encode_bundle(&view.bundle))?;
+            ensure_file(&self.dir, &path, &encode_bundle(&view.bundle))?;
         }
         let checkpoint = Checkpoint {
             origin: self.origin.clone(),
