@@ -1,8 +1,9 @@
 //! Deciding a request, field by field.
 //!
-//! Each requested field is one Cedar request (principal: the requesting unit, action: `disclose`,
-//! resource: the field) evaluated against the index bucket for (recipient, offering). Cedar
-//! answers allow/deny; the three outcomes come from the classes of the policies that held:
+//! Each requested field is decided as one Cedar request (principal: the requesting unit, action:
+//! `disclose`, resource: the field) against the policies of the index bucket for (recipient,
+//! offering, claimed legal basis). Cedar answers allow/deny; the three outcomes come from the
+//! classes of the policies that held:
 //!
 //! 1. a satisfied `refuse` override → **refuse**, citing it;
 //! 2. else any policy that failed to evaluate → **review** (an erroring rule is never skipped);
@@ -13,20 +14,125 @@
 //! 5. else a satisfied `disclose` grant → **disclose**, citing it;
 //! 6. else → **review** under the satisfied `review` grants, with what must be weighed.
 //!
-//! When Cedar allows, its diagnostics list every satisfied permit; when a forbid holds they list
-//! only the forbids, so the grants are then found with a second evaluation of the bucket's grants.
+//! Policies that cannot tell fields apart are evaluated once per request, the others once per
+//! class of fields they cannot tell apart (see [`crate::index`]). [`Rulebook::decide_unindexed`]
+//! evaluates every field against the whole rulebook instead; the two must always agree.
 
 use crate::decision::{Cited, Decision, FieldDecision, Ground, Outcome, RulebookVersion};
 use crate::entities::Types;
+use crate::index::{FieldClass, Level};
 use crate::policy::{Class, PolicyInfo};
 use crate::request::{subject_kind, DisclosureRequest, RequestError};
+use crate::vocabulary::Offering;
 use crate::Rulebook;
-use cedar_policy::{Authorizer, Context, EntityUid, PolicySet, Request, RestrictedExpression};
+use cedar_policy::{Authorizer, Context, EntityUid, Request, RestrictedExpression};
+
+/// The policies that held for a field, and those that failed to evaluate.
+#[derive(Default, Clone)]
+struct Held<'a> {
+    grants: Vec<&'a PolicyInfo>,
+    overrides: Vec<&'a PolicyInfo>,
+    errors: Vec<String>,
+}
+
+impl<'a> Held<'a> {
+    fn extend(&mut self, other: &Held<'a>) {
+        self.grants.extend_from_slice(&other.grants);
+        self.overrides.extend_from_slice(&other.overrides);
+        self.errors.extend_from_slice(&other.errors);
+    }
+}
+
+/// A request checked against the vocabulary, ready to evaluate.
+struct Prepared<'r> {
+    offering: &'r Offering,
+    context: Context,
+    principal: EntityUid,
+}
 
 impl Rulebook {
     /// Decides every requested field. Fails only on a malformed request; anything the rulebook
     /// does not know is refused with an explicit ground.
     pub fn decide(&self, request: &DisclosureRequest) -> Result<Decision, RequestError> {
+        let (mut decision, prepared) = self.prepare(request)?;
+        let Some(p) = prepared else {
+            return Ok(decision);
+        };
+        let bucket = self
+            .index
+            .bucket(&request.recipient, &request.offering, &request.legal_basis);
+        decision.policies_evaluated = bucket.size();
+        let evaluate = |level: &Level, field: &str| {
+            let resource = self.types.field_uid(&p.offering.id, field);
+            self.held(level, &p, &resource)
+        };
+        // Request-level policies see any field of the offering alike: evaluate them once, with
+        // the first field the offering has.
+        let representative = request
+            .fields
+            .iter()
+            .find(|f| p.offering.category_of(f).is_some());
+        let request_level = representative
+            .map(|field| evaluate(&bucket.request_level, field))
+            .unwrap_or_default();
+        let mut classes: Vec<(FieldClass, Held)> = Vec::new();
+        for field in &request.fields {
+            let Some(category) = p.offering.category_of(field) else {
+                decision.fields.push(FieldDecision::bare(
+                    field,
+                    Outcome::Refuse,
+                    Ground::UnknownField,
+                ));
+                continue;
+            };
+            let class = bucket.class_of(&p.offering.id, &category.id, field);
+            let held = match classes.iter().find(|(c, _)| *c == class) {
+                Some((_, held)) => held.clone(),
+                None => {
+                    let held = evaluate(&bucket.field_level, field);
+                    classes.push((class, held.clone()));
+                    held
+                }
+            };
+            let mut all = request_level.clone();
+            all.extend(&held);
+            decision.fields.push(classify(field, all));
+        }
+        Ok(decision)
+    }
+
+    /// The reference decision: every field evaluated against the whole rulebook, without the
+    /// index. Slow; it exists so tests and benchmarks can check that [`decide`](Self::decide)
+    /// always agrees with it.
+    pub fn decide_unindexed(&self, request: &DisclosureRequest) -> Result<Decision, RequestError> {
+        let (mut decision, prepared) = self.prepare(request)?;
+        let Some(p) = prepared else {
+            return Ok(decision);
+        };
+        decision.policies_evaluated = self.policies.len();
+        for field in &request.fields {
+            if p.offering.category_of(field).is_none() {
+                decision.fields.push(FieldDecision::bare(
+                    field,
+                    Outcome::Refuse,
+                    Ground::UnknownField,
+                ));
+                continue;
+            }
+            let resource = self.types.field_uid(&p.offering.id, field);
+            decision
+                .fields
+                .push(classify(field, self.held_separately(&p, &resource)));
+        }
+        Ok(decision)
+    }
+
+    /// Validates a request and builds what evaluation needs; a request naming something the
+    /// rulebook does not know comes back already decided.
+    fn prepare<'r>(
+        &'r self,
+        request: &DisclosureRequest,
+    ) -> Result<(Decision, Option<Prepared<'r>>), RequestError> {
         let subject = request.validate()?;
         let authority = self
             .vocabulary
@@ -40,7 +146,7 @@ impl Rulebook {
             });
         }
         let offering = self.vocabulary.offerings.get(&request.offering);
-        let unknown_ground = if offering.is_none() {
+        let unknown = if offering.is_none() {
             Some(Ground::UnknownOffering)
         } else if !self.vocabulary.purposes.contains_key(&request.purpose) {
             Some(Ground::UnknownPurpose)
@@ -59,7 +165,6 @@ impl Rulebook {
         } else {
             None
         };
-        let bucket = self.index.bucket(&request.recipient, &request.offering);
         let mut decision = Decision {
             rulebook: RulebookVersion {
                 name: self.manifest.name.clone(),
@@ -69,76 +174,103 @@ impl Rulebook {
             provider: offering.map(|o| o.provider.clone()),
             offering: request.offering.clone(),
             fields: Vec::with_capacity(request.fields.len()),
-            policies_evaluated: bucket.size(),
+            policies_evaluated: 0,
             policies_total: self.policies.len(),
         };
-        let (Some(offering), None) = (offering, unknown_ground) else {
-            let ground = unknown_ground.unwrap_or(Ground::UnknownOffering);
-            decision.policies_evaluated = 0;
-            decision.fields = request
-                .fields
-                .iter()
-                .map(|f| FieldDecision::bare(f, Outcome::Refuse, ground))
-                .collect();
-            return Ok(decision);
-        };
-        let context = self.context(request, &offering.provider, subject_kind(&subject));
-        let principal = Types::uid(&self.types.unit, &request.unit);
-        let action = self.types.disclose();
-        let authorizer = Authorizer::new();
-        for field in &request.fields {
-            if offering.category_of(field).is_none() {
-                decision.fields.push(FieldDecision::bare(
-                    field,
-                    Outcome::Refuse,
-                    Ground::UnknownField,
-                ));
-                continue;
+        match (offering, unknown) {
+            (Some(offering), None) => {
+                let context = self.context(request, &offering.provider, subject_kind(&subject));
+                let principal = Types::uid(&self.types.unit, &request.unit);
+                Ok((
+                    decision,
+                    Some(Prepared {
+                        offering,
+                        context,
+                        principal,
+                    }),
+                ))
             }
-            let resource = self.types.field_uid(&offering.id, field);
-            let evaluate = |set: &PolicySet| {
-                authorizer.is_authorized(
-                    &cedar_request(&principal, &action, &resource, &context),
-                    set,
-                    &self.entities,
-                )
-            };
-            let response = evaluate(&bucket.all);
-            let satisfied: Vec<&PolicyInfo> = response
-                .diagnostics()
-                .reason()
-                .filter_map(|id| self.infos.get(AsRef::<str>::as_ref(id)))
-                .collect();
-            let errors: Vec<String> = response
-                .diagnostics()
-                .errors()
-                .map(ToString::to_string)
-                .collect();
-            let overrides_only_review =
-                !satisfied.is_empty() && satisfied.iter().all(|p| p.class == Class::ForceReview);
-            let grants: Vec<&PolicyInfo> = if overrides_only_review {
-                evaluate(&bucket.grants)
-                    .diagnostics()
-                    .reason()
-                    .filter_map(|id| self.infos.get(AsRef::<str>::as_ref(id)))
-                    .collect()
-            } else {
-                satisfied
+            (_, ground) => {
+                let ground = ground.unwrap_or(Ground::UnknownOffering);
+                decision.fields = request
+                    .fields
                     .iter()
-                    .copied()
-                    .filter(|p| p.class.is_grant())
-                    .collect()
-            };
-            decision
-                .fields
-                .push(classify(field, &satisfied, &grants, errors));
+                    .map(|f| FieldDecision::bare(f, Outcome::Refuse, ground))
+                    .collect();
+                Ok((decision, None))
+            }
         }
-        Ok(decision)
+    }
+
+    /// Evaluates one level of a bucket for one resource and collects what held: one Cedar call,
+    /// and a second only when overrides forcing review held and their grants must be named.
+    fn held(&self, level: &Level, p: &Prepared, resource: &EntityUid) -> Held<'_> {
+        let mut held = Held::default();
+        if level.all.is_empty() {
+            return held;
+        }
+        let cedar = cedar_request(&p.principal, &self.types.disclose(), resource, &p.context);
+        let authorizer = Authorizer::new();
+        let response = authorizer.is_authorized(&cedar, &level.all, &self.entities);
+        held.errors = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
+        let reasons = self.reasons(&response);
+        if response.decision() == cedar_policy::Decision::Allow {
+            held.grants = reasons;
+            return held;
+        }
+        let only_forced =
+            !reasons.is_empty() && reasons.iter().all(|p| p.class == Class::ForceReview);
+        held.overrides = reasons;
+        if only_forced && !level.grants.is_empty() {
+            let grants = authorizer.is_authorized(&cedar, &level.grants, &self.entities);
+            held.grants = self.reasons(&grants);
+        }
+        held
+    }
+
+    /// Evaluates every grant and every override of the rulebook for one resource.
+    fn held_separately(&self, p: &Prepared, resource: &EntityUid) -> Held<'_> {
+        let cedar = cedar_request(&p.principal, &self.types.disclose(), resource, &p.context);
+        let authorizer = Authorizer::new();
+        let grants = authorizer.is_authorized(&cedar, &self.grants, &self.entities);
+        let overrides = authorizer.is_authorized(&cedar, &self.overrides, &self.entities);
+        let errors = grants
+            .diagnostics()
+            .errors()
+            .chain(overrides.diagnostics().errors());
+        Held {
+            grants: self.reasons(&grants),
+            overrides: self.reasons(&overrides),
+            errors: errors.map(ToString::to_string).collect(),
+        }
+    }
+
+    fn reasons(&self, response: &cedar_policy::Response) -> Vec<&PolicyInfo> {
+        response
+            .diagnostics()
+            .reason()
+            .filter_map(|id| self.infos.get(AsRef::<str>::as_ref(id)))
+            .collect()
     }
 
     fn context(&self, request: &DisclosureRequest, provider: &str, kind: &str) -> Context {
         let t = &self.types;
         let entity = |ty, id: &str| RestrictedExpression::new_entity_uid(Types::uid(ty, id));
+        let subject = RestrictedExpression::new_record([
+            (
+                "kind".to_owned(),
+                RestrictedExpression::new_string(kind.to_owned()),
+            ),
+            (
+                "protected_identity".to_owned(),
+                RestrictedExpression::new_bool(request.subject.protected_identity),
+            ),
+        ])
+        .unwrap_or_else(|_| unreachable!("the record has distinct keys"));
         let mut pairs: Vec<(String, RestrictedExpression)> = vec![
             ("recipient".into(), entity(&t.authority, &request.recipient)),
             ("provider".into(), entity(&t.authority, provider)),
@@ -159,20 +291,7 @@ impl Rulebook {
                 "date".into(),
                 RestrictedExpression::new_long(request.date()),
             ),
-            (
-                "subject".into(),
-                RestrictedExpression::new_record([
-                    (
-                        "kind".to_owned(),
-                        RestrictedExpression::new_string(kind.to_owned()),
-                    ),
-                    (
-                        "protected_identity".to_owned(),
-                        RestrictedExpression::new_bool(request.subject.protected_identity),
-                    ),
-                ])
-                .unwrap_or_else(|_| unreachable!("the record has distinct keys")),
-            ),
+            ("subject".into(), subject),
         ];
         if let Some(op) = &request.operation {
             pairs.push(("operation".into(), entity(&t.operation, op)));
@@ -187,19 +306,17 @@ impl Rulebook {
         &self,
         request: &DisclosureRequest,
     ) -> Result<Vec<Request>, RequestError> {
-        let subject = request.validate()?;
-        let Some(offering) = self.vocabulary.offerings.get(&request.offering) else {
+        let (_, prepared) = self.prepare(request)?;
+        let Some(p) = prepared else {
             return Ok(Vec::new());
         };
-        let context = self.context(request, &offering.provider, subject_kind(&subject));
-        let principal = Types::uid(&self.types.unit, &request.unit);
         Ok(request
             .fields
             .iter()
-            .filter(|f| offering.category_of(f).is_some())
+            .filter(|f| p.offering.category_of(f).is_some())
             .map(|field| {
-                let resource = self.types.field_uid(&offering.id, field);
-                cedar_request(&principal, &self.types.disclose(), &resource, &context)
+                let resource = self.types.field_uid(&p.offering.id, field);
+                cedar_request(&p.principal, &self.types.disclose(), &resource, &p.context)
             })
             .collect())
     }
@@ -232,40 +349,35 @@ fn cite(policies: &[&PolicyInfo], class: impl Fn(Class) -> bool) -> Vec<Cited> {
 }
 
 /// Applies the outcome rules of the module documentation.
-fn classify(
-    field: &str,
-    satisfied: &[&PolicyInfo],
-    grants: &[&PolicyInfo],
-    errors: Vec<String>,
-) -> FieldDecision {
+fn classify(field: &str, held: Held) -> FieldDecision {
     let mut decision = FieldDecision::bare(field, Outcome::Refuse, Ground::NoLegalBasis);
-    let refusals = cite(satisfied, |c| c == Class::Refuse);
+    let refusals = cite(&held.overrides, |c| c == Class::Refuse);
     if !refusals.is_empty() {
         decision.ground = Ground::Forbidden;
         decision.determining = refusals;
-        decision.errors = errors;
+        decision.errors = held.errors;
         return decision;
     }
-    let forced = cite(satisfied, |c| c == Class::ForceReview);
-    if !errors.is_empty() {
+    let forced = cite(&held.overrides, |c| c == Class::ForceReview);
+    if !held.errors.is_empty() {
         decision.outcome = Outcome::Review;
         decision.ground = Ground::EvaluationError;
         decision.determining = forced;
-        decision.candidates = cite(grants, |_| true);
-        decision.errors = errors;
+        decision.candidates = cite(&held.grants, |_| true);
+        decision.errors = held.errors;
         return decision;
     }
-    if grants.is_empty() {
+    if held.grants.is_empty() {
         return decision;
     }
     if !forced.is_empty() {
         decision.outcome = Outcome::Review;
         decision.ground = Ground::ForcedReview;
         decision.determining = forced;
-        decision.candidates = cite(grants, |_| true);
+        decision.candidates = cite(&held.grants, |_| true);
         return decision;
     }
-    let disclosing = cite(grants, |c| c == Class::Disclose);
+    let disclosing = cite(&held.grants, |c| c == Class::Disclose);
     if !disclosing.is_empty() {
         decision.outcome = Outcome::Disclose;
         decision.ground = if disclosing.iter().any(|c| c.pre_assessment.is_some()) {
@@ -278,6 +390,6 @@ fn classify(
     }
     decision.outcome = Outcome::Review;
     decision.ground = Ground::NeedsAssessment;
-    decision.candidates = cite(grants, |c| c == Class::Review);
+    decision.candidates = cite(&held.grants, |c| c == Class::Review);
     decision
 }

@@ -1,14 +1,21 @@
-//! Which policies can apply to a request, by recipient authority and offering.
+//! Which policies can apply to a request: by recipient authority, offering and claimed legal basis.
 //!
 //! Cedar evaluates every policy of the set it is given, so handing it the whole rulebook would
 //! make each decision cost grow with the rulebook. A policy's scope already says which principals
 //! and resources it can match: `principal in Authority::"x"` can only hold for units of `x`,
-//! `resource in Offering::"y"` only for fields of `y`. Resolving each scope against the vocabulary
-//! gives, per policy, the recipient authorities and offerings it can reach; the index keeps for
-//! every (recipient, offering) pair exactly the policies that reach it. The resolution is
-//! conservative — a scope it cannot narrow (no constraint, `is` only) reaches everything — so a
-//! policy is left out of a bucket only when its own scope excludes the pair.
+//! `resource in Offering::"y"` only for fields of `y`; and a policy that requires
+//! `context.legal_basis == Provision::"z"` only for requests claiming `z` (see [`footprint`]).
+//! The index keeps, for every (recipient, offering, legal basis), exactly the policies that can
+//! reach it. The resolution is conservative — a scope it cannot narrow reaches everything — so a
+//! policy is left out of a bucket only when its own text excludes the request.
+//!
+//! Within a bucket, policies are split by how they depend on the requested field: request-level
+//! policies are evaluated once per request, field-level ones once per class of fields they cannot
+//! tell apart.
+//!
+//! [`footprint`]: crate::footprint
 
+use crate::footprint::{self, ResourceUse, Test};
 use crate::policy::PolicyInfo;
 use crate::vocabulary::Vocabulary;
 use cedar_policy::{EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint};
@@ -82,55 +89,139 @@ pub fn offerings(constraint: &ResourceConstraint, vocabulary: &Vocabulary) -> Re
     }
 }
 
-/// The policies that can apply to one (recipient, offering) pair.
+/// The policies that can apply to one (recipient, offering, legal basis).
 #[derive(Debug, Default)]
 pub struct Bucket {
-    /// Grants and overrides: the set a field is decided against.
-    pub all: PolicySet,
-    /// Grants only: consulted when an override forces review, to name the candidate provisions.
-    pub grants: PolicySet,
+    pub request_level: Level,
+    pub field_level: Level,
+    /// The membership tests through which field-level policies tell fields apart.
+    pub tests: Vec<Test>,
+    /// Some field-level policy reads the field's category.
+    pub category: bool,
+    /// Some field-level policy depends on the field in ways not analysed.
+    pub per_field: bool,
+    size: usize,
 }
 
 impl Bucket {
     pub fn size(&self) -> usize {
-        self.all.num_of_policies()
+        self.size
+    }
+
+    fn add(&mut self, policy: &Policy, info: &PolicyInfo, use_: &ResourceUse) {
+        let level = match use_ {
+            ResourceUse::None => &mut self.request_level,
+            _ => &mut self.field_level,
+        };
+        level.add(policy, info.class.is_grant());
+        self.size += 1;
+        match use_ {
+            ResourceUse::None => {}
+            ResourceUse::PerField => self.per_field = true,
+            ResourceUse::Memberships { tests, category } => {
+                self.category |= category;
+                for test in tests {
+                    if !self.tests.contains(test) {
+                        self.tests.push(test.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The class of a field: fields with equal classes get equal answers from every field-level
+    /// policy of this bucket (see [`crate::footprint`]).
+    pub fn class_of<'a>(
+        &self,
+        offering: &str,
+        category: &'a str,
+        field: &'a str,
+    ) -> FieldClass<'a> {
+        let member = |(ty, id): &(String, String)| match ty.as_str() {
+            "Field" => id.split_once('/') == Some((offering, field)),
+            "Category" => id.split_once('/') == Some((offering, category)),
+            "Offering" => id == offering,
+            _ => false,
+        };
+        let bits = self
+            .tests
+            .iter()
+            .map(|test| test.iter().any(member))
+            .collect();
+        FieldClass {
+            bits,
+            category: self.category.then_some(category),
+            field: self.per_field.then_some(field),
+        }
     }
 }
 
-/// Buckets by recipient authority, then offering.
+/// Policies of one level of a bucket: all of them, and the grants alone.
+///
+/// Evaluating `all` answers most questions in one call: *allow* lists every satisfied grant and
+/// proves no override held; *deny* with no reason proves nothing held. Only when an override
+/// forces review are the grants needed separately, to name them as candidates.
+#[derive(Debug, Default)]
+pub struct Level {
+    pub all: PolicySet,
+    pub grants: PolicySet,
+}
+
+impl Level {
+    fn add(&mut self, policy: &Policy, grant: bool) {
+        // Ids are unique in the rulebook, so adding to a fresh set cannot collide.
+        let _ = self.all.add(policy.clone());
+        if grant {
+            let _ = self.grants.add(policy.clone());
+        }
+    }
+}
+
+/// What field-level policies can see of a field.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FieldClass<'a> {
+    bits: Vec<bool>,
+    category: Option<&'a str>,
+    field: Option<&'a str>,
+}
+
+type ByBasis = HashMap<String, Bucket>;
+
+/// Buckets by recipient authority, offering and claimed legal basis.
 #[derive(Debug, Default)]
 pub struct Index {
-    buckets: HashMap<String, HashMap<String, Bucket>>,
+    buckets: HashMap<String, HashMap<String, ByBasis>>,
     empty: Bucket,
 }
 
 impl Index {
     pub fn build(policies: &[(Policy, PolicyInfo)], vocabulary: &Vocabulary) -> Self {
-        let mut members: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-        for (i, (policy, _)) in policies.iter().enumerate() {
+        let mut buckets: HashMap<String, HashMap<String, ByBasis>> = HashMap::new();
+        for (policy, info) in policies {
+            let footprint = footprint::of(policy);
             let to = recipients(&policy.principal_constraint(), vocabulary);
             let of = offerings(&policy.resource_constraint(), vocabulary);
+            let bases: Vec<&String> = match &footprint.basis {
+                Some(basis) => vocabulary
+                    .provisions
+                    .keys()
+                    .filter(|p| *p == basis)
+                    .collect(),
+                None => vocabulary.provisions.keys().collect(),
+            };
             for authority in vocabulary.authorities.keys().filter(|a| to.contains(a)) {
+                let by_offering = buckets.entry(authority.clone()).or_default();
                 for offering in vocabulary.offerings.keys().filter(|o| of.contains(o)) {
-                    members.entry((authority, offering)).or_default().push(i);
+                    let by_basis = by_offering.entry(offering.clone()).or_default();
+                    for basis in &bases {
+                        by_basis.entry((*basis).clone()).or_default().add(
+                            policy,
+                            info,
+                            &footprint.resource,
+                        );
+                    }
                 }
             }
-        }
-        let mut buckets: HashMap<String, HashMap<String, Bucket>> = HashMap::new();
-        for ((authority, offering), indices) in members {
-            let mut bucket = Bucket::default();
-            for i in indices {
-                let (policy, info) = &policies[i];
-                // Ids are unique in the rulebook, so adding to a fresh set cannot collide.
-                let _ = bucket.all.add(policy.clone());
-                if info.class.is_grant() {
-                    let _ = bucket.grants.add(policy.clone());
-                }
-            }
-            buckets
-                .entry(authority.to_owned())
-                .or_default()
-                .insert(offering.to_owned(), bucket);
         }
         Self {
             buckets,
@@ -138,18 +229,20 @@ impl Index {
         }
     }
 
-    /// The policies that can apply when `recipient` asks for fields of `offering`.
-    pub fn bucket(&self, recipient: &str, offering: &str) -> &Bucket {
+    /// The policies that can apply when `recipient` asks for fields of `offering` under `basis`.
+    pub fn bucket(&self, recipient: &str, offering: &str, basis: &str) -> &Bucket {
         self.buckets
             .get(recipient)
             .and_then(|by_offering| by_offering.get(offering))
+            .and_then(|by_basis| by_basis.get(basis))
             .unwrap_or(&self.empty)
     }
 
     pub fn largest_bucket(&self) -> usize {
         self.buckets
             .values()
-            .flat_map(|b| b.values())
+            .flat_map(HashMap::values)
+            .flat_map(HashMap::values)
             .map(Bucket::size)
             .max()
             .unwrap_or(0)

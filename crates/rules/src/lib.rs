@@ -16,6 +16,7 @@ mod decide;
 pub mod decision;
 mod entities;
 pub mod explain;
+mod footprint;
 mod index;
 pub mod policy;
 pub mod preassessment;

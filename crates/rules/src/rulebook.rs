@@ -52,6 +52,9 @@ pub struct Rulebook {
     /// Every policy, in load order.
     pub(crate) policies: Vec<(Policy, PolicyInfo)>,
     pub(crate) all: PolicySet,
+    /// Every grant, and every override: the unindexed reference decision evaluates these.
+    pub(crate) grants: PolicySet,
+    pub(crate) overrides: PolicySet,
     pub(crate) schema: Schema,
     pub(crate) entities: Entities,
     pub(crate) index: Index,
@@ -212,6 +215,16 @@ impl Rulebook {
         let entities = entities::build(&vocabulary, &types, &schema)
             .map_err(|err| LoadError::single(Problem::new("offerings.toml", 1, 1, err)))?;
         let index = Index::build(&policies, &vocabulary);
+        let (mut grants, mut overrides) = (PolicySet::new(), PolicySet::new());
+        for (policy, info) in &policies {
+            let set = if info.class.is_grant() {
+                &mut grants
+            } else {
+                &mut overrides
+            };
+            // Ids were checked unique above.
+            let _ = set.add(policy.clone());
+        }
         Ok(Self {
             hash: hash(files),
             manifest,
@@ -220,6 +233,8 @@ impl Rulebook {
             infos,
             policies,
             all,
+            grants,
+            overrides,
             schema,
             entities,
             index,

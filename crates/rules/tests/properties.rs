@@ -108,6 +108,16 @@ proptest! {
         }
     }
 
+    /// The index, the basis narrowing and the field classes change nothing: the decision equals
+    /// the one made by evaluating every field against the whole rulebook.
+    #[test]
+    fn indexed_decisions_equal_unindexed_ones(r in request()) {
+        let mut fast = example().decide(&r).unwrap();
+        let slow = example().decide_unindexed(&r).unwrap();
+        fast.policies_evaluated = slow.policies_evaluated;
+        prop_assert_eq!(fast, slow);
+    }
+
     /// The index never leaves out a policy that applies: plain Cedar over the whole rulebook
     /// allows a field exactly when the indexed decision found a grant and no override.
     #[test]

@@ -1,0 +1,265 @@
+//! What a policy's outcome can depend on, read from its structure.
+//!
+//! Two facts let a decision skip work without changing its result:
+//!
+//! - **Legal basis.** A policy whose `when` clause is a conjunction containing
+//!   `context.legal_basis == Provision::"x"` can only hold for requests that claim `x`.
+//! - **Resource use.** Within one offering, a policy can tell two fields apart only through the
+//!   ways it mentions `resource`. If it tests only membership (`resource in E`, `resource == E`,
+//!   `resource in [E, …]` in its scope or condition) and reads only `resource.offering`, it gives
+//!   the same answer for any two fields that agree on every such membership; reading
+//!   `resource.category` adds the category to what must agree. A policy that does not mention
+//!   `resource` beyond an offering-wide scope gives the same answer for every field. Any other use
+//!   of `resource` makes the policy field-specific.
+//!
+//! The analysis is conservative: whatever it does not recognise is treated as field-specific.
+
+use cedar_policy::{EntityUid, Policy, ResourceConstraint};
+use serde_json::Value;
+
+/// How a policy depends on the requested field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceUse {
+    /// Not at all (within one offering): evaluate once per request.
+    None,
+    /// Through these membership tests — each true when the field is in any of its entities
+    /// (type, id) — and its category if `category` is set.
+    Memberships { tests: Vec<Test>, category: bool },
+    /// In ways not analysed: evaluate for each field.
+    PerField,
+}
+
+/// One membership test: is the field in any of these entities (type, id)?
+pub type Test = Vec<(String, String)>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footprint {
+    /// The legal basis the policy requires, if it requires one.
+    pub basis: Option<String>,
+    pub resource: ResourceUse,
+}
+
+pub fn of(policy: &Policy) -> Footprint {
+    let Ok(json) = policy.to_json() else {
+        return Footprint {
+            basis: None,
+            resource: ResourceUse::PerField,
+        };
+    };
+    let mut use_ = Use::default();
+    match policy.resource_constraint() {
+        ResourceConstraint::In(uid)
+        | ResourceConstraint::IsIn(_, uid)
+        | ResourceConstraint::Eq(uid) => {
+            // Membership of a field in an offering is the same for every field of the offering,
+            // but recording it anyway keeps the argument simple.
+            use_.literal(&uid);
+        }
+        ResourceConstraint::Any | ResourceConstraint::Is(_) => {}
+    }
+    let mut basis = None;
+    if let Some(conditions) = json.get("conditions").and_then(Value::as_array) {
+        for condition in conditions {
+            let Some(body) = condition.get("body") else {
+                continue;
+            };
+            if condition.get("kind").and_then(Value::as_str) == Some("when") && basis.is_none() {
+                basis = required_basis(body);
+            }
+            use_.walk(body);
+        }
+    }
+    let resource = if use_.per_field {
+        ResourceUse::PerField
+    } else if use_.tests.iter().flatten().all(|(ty, _)| ty == "Offering") && !use_.category {
+        ResourceUse::None
+    } else {
+        ResourceUse::Memberships {
+            tests: use_.tests,
+            category: use_.category,
+        }
+    };
+    Footprint { basis, resource }
+}
+
+#[derive(Default)]
+struct Use {
+    tests: Vec<Test>,
+    category: bool,
+    per_field: bool,
+}
+
+fn is_resource(v: &Value) -> bool {
+    v.get("Var").and_then(Value::as_str) == Some("resource")
+}
+
+/// An entity literal `{"Value": {"__entity": {"type", "id"}}}`.
+fn entity_literal(v: &Value) -> Option<(String, String)> {
+    let e = v.get("Value")?.get("__entity")?;
+    Some((
+        e.get("type")?.as_str()?.to_owned(),
+        e.get("id")?.as_str()?.to_owned(),
+    ))
+}
+
+impl Use {
+    fn literal(&mut self, uid: &EntityUid) {
+        self.push(vec![(
+            uid.type_name().to_string(),
+            uid.id().unescaped().to_owned(),
+        )]);
+    }
+
+    fn push(&mut self, test: Test) {
+        if !self.tests.contains(&test) {
+            self.tests.push(test);
+        }
+    }
+
+    /// Records the membership tests of `resource in R` / `resource == R`; false if R is not a
+    /// literal (or a set of literals).
+    fn membership(&mut self, right: &Value) -> bool {
+        if let Some(literal) = entity_literal(right) {
+            self.push(vec![literal]);
+            return true;
+        }
+        if let Some(items) = right.get("Set").and_then(Value::as_array) {
+            if let Some(literals) = items.iter().map(entity_literal).collect::<Option<Vec<_>>>() {
+                self.push(literals);
+                return true;
+            }
+        }
+        false
+    }
+
+    fn walk(&mut self, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                if is_resource(v) {
+                    self.per_field = true;
+                    return;
+                }
+                for op in ["in", "==", "!="] {
+                    if let Some(args) = map.get(op) {
+                        let (left, right) = (&args["left"], &args["right"]);
+                        let recognised = if is_resource(left) {
+                            self.membership(right)
+                        } else if op != "in" && is_resource(right) {
+                            self.membership(left)
+                        } else {
+                            false
+                        };
+                        if recognised {
+                            return;
+                        }
+                    }
+                }
+                if let Some(args) = map.get(".") {
+                    if is_resource(&args["left"]) {
+                        match args.get("attr").and_then(Value::as_str) {
+                            Some("offering") => return,
+                            Some("category") => {
+                                self.category = true;
+                                return;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                for child in map.values() {
+                    self.walk(child);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| self.walk(i)),
+            _ => {}
+        }
+    }
+}
+
+/// `x` if `body` is a conjunction with a conjunct `context.legal_basis == Provision::"x"`.
+fn required_basis(body: &Value) -> Option<String> {
+    if let Some(args) = body.get("&&") {
+        return required_basis(&args["left"]).or_else(|| required_basis(&args["right"]));
+    }
+    let args = body.get("==")?;
+    let is_basis = |v: &Value| {
+        v.get(".").is_some_and(|dot| {
+            dot["left"].get("Var").and_then(Value::as_str) == Some("context")
+                && dot.get("attr").and_then(Value::as_str) == Some("legal_basis")
+        })
+    };
+    let literal = if is_basis(&args["left"]) {
+        entity_literal(&args["right"])
+    } else if is_basis(&args["right"]) {
+        entity_literal(&args["left"])
+    } else {
+        None
+    }?;
+    (literal.0 == "Provision").then_some(literal.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn footprint(text: &str) -> Footprint {
+        of(&Policy::from_str(text).unwrap())
+    }
+
+    #[test]
+    fn a_basis_conjunct_is_found_anywhere_in_the_conjunction() {
+        let f = footprint(
+            "permit(principal, action, resource) when { context.role == \"a\" && (context.legal_basis == Provision::\"luffa\" && true) };",
+        );
+        assert_eq!(f.basis.as_deref(), Some("luffa"));
+        assert_eq!(f.resource, ResourceUse::None);
+    }
+
+    #[test]
+    fn a_basis_under_a_disjunction_is_not_required() {
+        let f = footprint(
+            "permit(principal, action, resource) when { context.legal_basis == Provision::\"a\" || context.role == \"x\" };",
+        );
+        assert_eq!(f.basis, None);
+    }
+
+    #[test]
+    fn memberships_and_category_are_recognised() {
+        let f = footprint(
+            "forbid(principal, action, resource in Category::\"o/c\") when { resource in [Field::\"o/a\", Field::\"o/b\"] || resource.category == Category::\"o/d\" };",
+        );
+        let ResourceUse::Memberships { tests, category } = f.resource else {
+            panic!()
+        };
+        assert_eq!(
+            tests.len(),
+            2,
+            "the scope and the set are one test each: {tests:?}"
+        );
+        assert_eq!(tests[1].len(), 2);
+        assert!(category);
+    }
+
+    #[test]
+    fn offering_wide_reads_do_not_depend_on_the_field() {
+        let f = footprint(
+            "permit(principal, action, resource in Offering::\"o\") when { resource.offering.secrecy == Provision::\"x\" };",
+        );
+        assert_eq!(f.resource, ResourceUse::None);
+    }
+
+    #[test]
+    fn anything_else_is_field_specific() {
+        for condition in [
+            "resource.title == \"Lön\"",
+            "[Field::\"o/a\"].contains(resource)",
+            "resource in context.purpose",
+        ] {
+            let f = footprint(&format!(
+                "permit(principal, action, resource) when {{ {condition} }};"
+            ));
+            assert_eq!(f.resource, ResourceUse::PerField, "{condition}");
+        }
+    }
+}
