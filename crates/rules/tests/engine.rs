@@ -7,6 +7,16 @@ mod fixture;
 use fixture::{load, request, rulebook, CITE};
 use utbyte_rules::{Class, Ground, Outcome, RequestError};
 
+/// The decision of the first field of the fixture request for `f1`, after `change`.
+fn first_field(
+    rb: &utbyte_rules::Rulebook,
+    change: impl FnOnce(&mut utbyte_rules::DisclosureRequest),
+) -> utbyte_rules::FieldDecision {
+    let mut r = request(&["f1"]);
+    change(&mut r);
+    rb.decide(&r).unwrap().fields.remove(0)
+}
+
 fn grant(id: &str, outcome: &str, condition: &str) -> String {
     format!(
         "@id(\"{id}\") @outcome(\"{outcome}\") {CITE}\npermit(principal in Group::\"mottagare\", action == Action::\"disclose\", resource in Offering::\"reg\") when {{ {condition} }};\n"
@@ -97,9 +107,7 @@ fn a_review_override_turns_disclosure_into_review_naming_the_grants() {
     let policies = grant("d", "disclose", "true")
         + &forbid("skydd", "review", "context.subject.protected_identity");
     let rb = rulebook(&policies, "");
-    let mut r = request(&["f1"]);
-    r.subject.protected_identity = true;
-    let f = &rb.decide(&r).unwrap().fields[0];
+    let f = first_field(&rb, |r| r.subject.protected_identity = true);
     assert_eq!(
         (f.outcome, f.ground),
         (Outcome::Review, Ground::ForcedReview)
@@ -113,9 +121,7 @@ fn a_review_override_without_any_grant_still_refuses() {
     let policies = grant("d", "disclose", "context.purpose == Purpose::\"annat\"")
         + &forbid("skydd", "review", "context.subject.protected_identity");
     let rb = rulebook(&policies, "");
-    let mut r = request(&["f1"]);
-    r.subject.protected_identity = true;
-    let f = &rb.decide(&r).unwrap().fields[0];
+    let f = first_field(&rb, |r| r.subject.protected_identity = true);
     assert_eq!(
         (f.outcome, f.ground),
         (Outcome::Refuse, Ground::NoLegalBasis)
@@ -152,28 +158,20 @@ fn unknown_things_are_refused_with_their_own_ground() {
     let rb = rulebook(&grant("d", "disclose", "true"), "");
     let d = rb.decide(&request(&["f1", "nope"])).unwrap();
     assert_eq!(d.fields[1].ground, Ground::UnknownField);
-    let mut r = request(&["f1"]);
-    r.offering = "saknas".into();
     assert_eq!(
-        rb.decide(&r).unwrap().fields[0].ground,
+        first_field(&rb, |r| r.offering = "saknas".into()).ground,
         Ground::UnknownOffering
     );
-    let mut r = request(&["f1"]);
-    r.purpose = "saknas".into();
     assert_eq!(
-        rb.decide(&r).unwrap().fields[0].ground,
+        first_field(&rb, |r| r.purpose = "saknas".into()).ground,
         Ground::UnknownPurpose
     );
-    let mut r = request(&["f1"]);
-    r.legal_basis = "saknas".into();
     assert_eq!(
-        rb.decide(&r).unwrap().fields[0].ground,
+        first_field(&rb, |r| r.legal_basis = "saknas".into()).ground,
         Ground::UnknownLegalBasis
     );
-    let mut r = request(&["f1"]);
-    r.operation = Some("saknas".into());
     assert_eq!(
-        rb.decide(&r).unwrap().fields[0].ground,
+        first_field(&rb, |r| r.operation = Some("saknas".into())).ground,
         Ground::UnknownOperation
     );
 }
@@ -286,16 +284,12 @@ fn a_pre_assessment_discloses_exactly_its_fields_within_its_validity() {
     assert_eq!(at(datetime!(2026-06-30 23:59:59 UTC)), Outcome::Disclose);
     assert_eq!(at(datetime!(2026-07-01 00:00 UTC)), Outcome::Review);
 
-    let mut other_unit = request(&["f1"]);
-    other_unit.unit = "a-2".into();
     assert_eq!(
-        rb.decide(&other_unit).unwrap().fields[0].outcome,
+        first_field(&rb, |r| r.unit = "a-2".into()).outcome,
         Outcome::Review
     );
-    let mut other_role = request(&["f1"]);
-    other_role.role = "chef".into();
     assert_eq!(
-        rb.decide(&other_role).unwrap().fields[0].outcome,
+        first_field(&rb, |r| r.role = "chef".into()).outcome,
         Outcome::Review
     );
     let mut other_purpose = request(&["f1"]);

@@ -169,3 +169,53 @@ macro_rules! canonical_string_traits {
     };
 }
 use canonical_string_traits;
+
+/// The methods and traits a personnummer and a samordningsnummer share: both are an
+/// [`Identitetsbeteckning`](identitetsbeteckning::Identitetsbeteckning) of one series.
+macro_rules! person_number {
+    ($type:ident, $series:expr, $expecting:literal) => {
+        impl $type {
+            /// Parses any accepted written form, resolving the century of a 10-digit form against
+            /// `reference`: `-` or no separator means younger than 100 on that date, `+` 100 or
+            /// older. A 12-digit form carries its century and ignores `reference`.
+            pub fn parse_at(input: &str, reference: CalendarDate) -> Result<Self, IdentifierError> {
+                Identitetsbeteckning::parse(input, $series, Some(reference)).map(Self)
+            }
+
+            /// The canonical form, `YYYYMMDD-NNNN`.
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+
+            /// The date of birth the number encodes.
+            pub fn birth_date(&self) -> CalendarDate {
+                self.0.birth_date()
+            }
+
+            /// The legal gender the number encodes; see [`LegalGender`] for what it does and does
+            /// not mean.
+            pub fn legal_gender(&self) -> LegalGender {
+                self.0.legal_gender()
+            }
+        }
+
+        impl ::std::str::FromStr for $type {
+            type Err = IdentifierError;
+
+            /// Parses a 12-digit form only; a 10-digit form fails with
+            /// [`IdentifierError::CenturyNeedsReferenceDate`] (use `parse_at`).
+            fn from_str(input: &str) -> Result<Self, Self::Err> {
+                Identitetsbeteckning::parse(input, $series, None).map(Self)
+            }
+        }
+
+        impl ::std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                self.0.fmt_masked(stringify!($type), f)
+            }
+        }
+
+        $crate::identifier::canonical_string_traits!($type, $expecting);
+    };
+}
+use person_number;

@@ -1,10 +1,7 @@
 //! [`Personnummer`]: the identity number of a person registered in folkbokföringen.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::identitetsbeteckning::{Identitetsbeteckning, Series};
-use super::{canonical_string_traits, CalendarDate, IdentifierError, LegalGender};
+use super::{person_number, CalendarDate, IdentifierError, LegalGender};
 
 /// A valid personnummer, held in the canonical 12-digit form `YYYYMMDD-NNNN`.
 ///
@@ -19,49 +16,11 @@ use super::{canonical_string_traits, CalendarDate, IdentifierError, LegalGender}
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Personnummer(Identitetsbeteckning);
 
-impl Personnummer {
-    /// Parses any accepted written form, resolving the century of a 10-digit form against
-    /// `reference`: `-` or no separator means younger than 100 on that date, `+` 100 or older.
-    ///
-    /// A 12-digit form carries its century and ignores `reference`.
-    pub fn parse_at(input: &str, reference: CalendarDate) -> Result<Self, IdentifierError> {
-        Identitetsbeteckning::parse(input, Series::Personnummer, Some(reference)).map(Self)
-    }
-
-    /// The canonical form, `YYYYMMDD-NNNN`.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// The date of birth the number encodes.
-    pub fn birth_date(&self) -> CalendarDate {
-        self.0.birth_date()
-    }
-
-    /// The legal gender the number encodes; see [`LegalGender`] for what it does and does not
-    /// mean.
-    pub fn legal_gender(&self) -> LegalGender {
-        self.0.legal_gender()
-    }
-}
-
-impl FromStr for Personnummer {
-    type Err = IdentifierError;
-
-    /// Parses a 12-digit form only; a 10-digit form fails with
-    /// [`IdentifierError::CenturyNeedsReferenceDate`] (use [`Personnummer::parse_at`]).
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        Identitetsbeteckning::parse(input, Series::Personnummer, None).map(Self)
-    }
-}
-
-impl fmt::Debug for Personnummer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_masked("Personnummer", f)
-    }
-}
-
-canonical_string_traits!(Personnummer, "a 12-digit personnummer");
+person_number!(
+    Personnummer,
+    Series::Personnummer,
+    "a 12-digit personnummer"
+);
 
 #[cfg(test)]
 mod tests {

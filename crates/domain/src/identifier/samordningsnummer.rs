@@ -1,11 +1,8 @@
 //! [`Samordningsnummer`]: the identity number Skatteverket assigns, on an authority's request, to
 //! a person who is not (or not yet) registered in folkbokföringen.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::identitetsbeteckning::{Identitetsbeteckning, Series};
-use super::{canonical_string_traits, CalendarDate, IdentifierError, LegalGender};
+use super::{person_number, CalendarDate, IdentifierError, LegalGender};
 
 /// A valid samordningsnummer, held in the canonical 12-digit form `YYYYMMDD-NNNN` where the day
 /// field is the day of birth plus 60 (61–91).
@@ -20,46 +17,11 @@ use super::{canonical_string_traits, CalendarDate, IdentifierError, LegalGender}
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Samordningsnummer(Identitetsbeteckning);
 
-impl Samordningsnummer {
-    /// Parses any accepted written form, resolving the century of a 10-digit form against
-    /// `reference` exactly as [`Personnummer::parse_at`](super::Personnummer::parse_at) does.
-    pub fn parse_at(input: &str, reference: CalendarDate) -> Result<Self, IdentifierError> {
-        Identitetsbeteckning::parse(input, Series::Samordningsnummer, Some(reference)).map(Self)
-    }
-
-    /// The canonical form, `YYYYMMDD-NNNN` (day field 61–91).
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// The date of birth the number encodes (the day field minus 60).
-    pub fn birth_date(&self) -> CalendarDate {
-        self.0.birth_date()
-    }
-
-    /// The legal gender the number encodes; see [`LegalGender`].
-    pub fn legal_gender(&self) -> LegalGender {
-        self.0.legal_gender()
-    }
-}
-
-impl FromStr for Samordningsnummer {
-    type Err = IdentifierError;
-
-    /// Parses a 12-digit form only; a 10-digit form fails with
-    /// [`IdentifierError::CenturyNeedsReferenceDate`] (use [`Samordningsnummer::parse_at`]).
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        Identitetsbeteckning::parse(input, Series::Samordningsnummer, None).map(Self)
-    }
-}
-
-impl fmt::Debug for Samordningsnummer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt_masked("Samordningsnummer", f)
-    }
-}
-
-canonical_string_traits!(Samordningsnummer, "a 12-digit samordningsnummer");
+person_number!(
+    Samordningsnummer,
+    Series::Samordningsnummer,
+    "a 12-digit samordningsnummer"
+);
 
 #[cfg(test)]
 mod tests {
