@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod demo;
 mod example;
+mod pki_cmd;
 mod rules_cmd;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,9 @@ enum Command {
     /// The auditor's toolbox: verify a ledger, prove an entry, report on a subject, count.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Federation certificate authority and node certificates.
+    #[command(subcommand)]
+    Pki(pki_cmd::PkiCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(),
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Audit(cmd) => audit_cmd::run(cmd),
+        Command::Pki(cmd) => pki_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,
