@@ -3,17 +3,20 @@
 //! Run: `cargo bench -p utbyte-rules --bench decide`
 //!
 //! For each size a rulebook is generated (`generator`), loaded with `Rulebook::from_sources`
-//! (schema-validated) and checked against plain Cedar (`guard`). Then, in the same run:
-//! - (a) `rulebook.decide(&request)` — the 20-field decision, index bucket included;
+//! (schema-validated) and checked (`guard`): against plain Cedar over the whole set, and against
+//! `decide_unindexed`, for the benchmark request and requests built from sampled
+//! pre-assessments. Then, in the same run:
+//! - (a) `rulebook.decide(&request)` — the 20-field decision, index included;
 //! - (b) the baseline, plain Cedar: `Authorizer::is_authorized` once per field over the whole
 //!   policy set, for the same 20 Cedar requests (`rulebook.cedar_requests`).
 //!
 //! Both run as criterion groups (reports in `target/criterion`), then again with per-iteration
-//! timings for p50/p99 (bounded in time), then `decide` is split into its parts. Tables are
-//! printed at the end. `decide` runs on the calling thread only; nothing is pinned and the
-//! machine may be shared, so trust ratios more than absolute times. `cargo test --benches` runs
-//! everything once, briefly. To profile one part: `cargo bench -p utbyte-rules --bench decide --
-//! --profile-time 10 decide_20_fields/10000` (the custom timings are then skipped).
+//! timings for p50/p99 (bounded in time), then `decide` is split into parts and Cedar is timed
+//! alone on the policies in the request's scope. Tables are printed at the end. `decide` runs on
+//! the calling thread only; nothing is pinned and the machine may be shared, so trust ratios more
+//! than absolute times. `cargo test --benches` runs everything once, briefly. To profile one
+//! benchmark: `cargo bench -p utbyte-rules --bench decide -- --profile-time 10
+//! decide_20_fields/10000` (the custom timings are then skipped).
 
 // Benches are not reachable from input; a failed setup should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -22,11 +25,11 @@ mod generator;
 mod report;
 
 use cedar_policy::{
-    Authorizer, Decision as CedarDecision, PolicySet, PrincipalConstraint, Request,
+    Authorizer, Decision as CedarDecision, EntityUid, PolicySet, PrincipalConstraint, Request,
     ResourceConstraint,
 };
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use report::{timed, Measured, Split, Stats};
+use report::{timed, Measured, Split};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use utbyte_rules::{DisclosureRequest, Ground, Outcome, Rulebook, Subject};
@@ -48,8 +51,11 @@ struct Fixture {
     /// The baseline's Cedar requests, built once outside the timed loop. This favours the
     /// baseline: `decide` builds its context and requests on every call.
     cedar: Vec<Request>,
-    /// The policies of the request's index bucket, rebuilt here to time Cedar on them alone.
-    bucket: PolicySet,
+    /// The policies whose scope reaches the request's (recipient, offering): [pre-assessments,
+    /// statutory], rebuilt here to time Cedar on them alone.
+    scope: [PolicySet; 2],
+    /// How many policies `decide` reports it evaluated for the request.
+    evaluated: usize,
 }
 
 fn make_request(
@@ -109,13 +115,6 @@ fn setup(size: usize, guard_samples: usize) -> Fixture {
             "no field is {outcome} at {size}"
         );
     }
-    let bucket = bucket(&rulebook, &request);
-    assert_eq!(
-        bucket.num_of_policies(),
-        decision.policies_evaluated,
-        "the bucket is rebuilt faithfully"
-    );
-
     let mut checked = guard(&rulebook, &request);
     // More guard requests: per sampled pre-assessment, its parties asking on its first day for its
     // fields and as many others, with and without protected identity, so a dropped policy shows.
@@ -172,12 +171,14 @@ fn setup(size: usize, guard_samples: usize) -> Fixture {
         loaded.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+    let scope = in_scope(&rulebook, &request);
     Fixture {
         size,
         rulebook,
         request,
         cedar,
-        bucket,
+        scope,
+        evaluated: decision.policies_evaluated,
     }
 }
 
@@ -186,6 +187,15 @@ fn setup(size: usize, guard_samples: usize) -> Fixture {
 /// that drops an applicable policy. Returns the number of fields checked.
 fn guard(rulebook: &Rulebook, request: &DisclosureRequest) -> usize {
     let decision = rulebook.decide(request).unwrap();
+    // And the indexed decision agrees, field for field and citation for citation, with the
+    // crate's own reference decision over the whole rulebook.
+    let reference = rulebook.decide_unindexed(request).unwrap();
+    for (indexed, whole) in decision.fields.iter().zip(&reference.fields) {
+        assert_eq!(
+            indexed, whole,
+            "decide and decide_unindexed differ for {request:?}"
+        );
+    }
     let cedar = rulebook.cedar_requests(request).unwrap();
     assert_eq!(decision.fields.len(), cedar.len());
     let authorizer = Authorizer::new();
@@ -214,12 +224,12 @@ fn guard(rulebook: &Rulebook, request: &DisclosureRequest) -> usize {
     cedar.len()
 }
 
-/// The policies whose scope reaches the request's (recipient, offering) — what `index.rs` keeps
-/// in the request's bucket — rebuilt from public data so Cedar can be timed on them alone.
-fn bucket(rulebook: &Rulebook, request: &DisclosureRequest) -> PolicySet {
+/// The policies whose scope reaches the request's (recipient, offering), resolving scopes as
+/// `index.rs` does, from public data: [pre-assessments, statutory policies].
+fn in_scope(rulebook: &Rulebook, request: &DisclosureRequest) -> [PolicySet; 2] {
     let v = &rulebook.vocabulary;
     let (recipient, offering) = (request.recipient.as_str(), request.offering.as_str());
-    let reaches = |uid: &cedar_policy::EntityUid| {
+    let reaches = |uid: &EntityUid| {
         let id = uid.id().unescaped();
         match uid.type_name().to_string().as_str() {
             "Authority" => id == recipient,
@@ -230,22 +240,27 @@ fn bucket(rulebook: &Rulebook, request: &DisclosureRequest) -> PolicySet {
             _ => false,
         }
     };
-    let policies = rulebook.policies().filter(|(p, _)| {
-        let to = match p.principal_constraint() {
+    let mut sets = [PolicySet::new(), PolicySet::new()];
+    for (policy, info) in rulebook.policies() {
+        let to = match policy.principal_constraint() {
             PrincipalConstraint::Any | PrincipalConstraint::Is(_) => true,
             PrincipalConstraint::In(u)
             | PrincipalConstraint::Eq(u)
             | PrincipalConstraint::IsIn(_, u) => reaches(&u),
         };
-        let of = match p.resource_constraint() {
+        let of = match policy.resource_constraint() {
             ResourceConstraint::Any | ResourceConstraint::Is(_) => true,
             ResourceConstraint::In(u)
             | ResourceConstraint::Eq(u)
             | ResourceConstraint::IsIn(_, u) => reaches(&u),
         };
-        to && of
-    });
-    PolicySet::from_policies(policies.map(|(p, _)| p.clone())).unwrap()
+        if to && of {
+            sets[usize::from(info.pre_assessment.is_none())]
+                .add(policy.clone())
+                .unwrap();
+        }
+    }
+    sets
 }
 
 fn baseline(f: &Fixture, authorizer: &Authorizer) {
@@ -296,38 +311,48 @@ fn measure(f: &Fixture, decide_n: usize, plain_n: usize) -> Measured {
         decide,
         plain,
         largest_bucket: f.rulebook.largest_bucket(),
-        request_bucket: f.bucket.num_of_policies(),
+        request_bucket: f.evaluated,
     }
 }
 
-/// Times the parts of `decide` separately (p50 each).
+/// Times the parts of `decide` separately, and Cedar alone on the policies in scope (p50 each).
 fn split(f: &Fixture, n: usize) -> Split {
     let budget = BUDGET / 4;
-    let p50 = |stats: Stats| stats.p50;
     let (rb, req) = (&f.rulebook, &f.request);
     let authorizer = Authorizer::new();
+    let cedar_over = |set: &PolicySet| {
+        let run = || {
+            for r in &f.cedar {
+                black_box(authorizer.is_authorized(black_box(r), set, rb.entities()));
+            }
+        };
+        timed(n, budget, run).p50
+    };
     let mut protected = req.clone();
     protected.subject.protected_identity = true;
+    let decide = |r: &DisclosureRequest| {
+        timed(n, budget, || {
+            black_box(rb.decide(black_box(r))).ok();
+        })
+        .p50
+    };
     Split {
         size: f.size,
-        bucket: f.bucket.num_of_policies(),
-        validate: p50(timed(n, budget, || {
+        evaluated: f.evaluated,
+        pre_assessments: f.scope[0].num_of_policies(),
+        statutory: f.scope[1].num_of_policies(),
+        validate: timed(n, budget, || {
             black_box(black_box(req).validate()).ok();
-        })),
-        requests: p50(timed(n, budget, || {
+        })
+        .p50,
+        requests: timed(n, budget, || {
             black_box(rb.cedar_requests(black_box(req))).ok();
-        })),
-        evaluate: p50(timed(n, budget, || {
-            for r in &f.cedar {
-                black_box(authorizer.is_authorized(black_box(r), &f.bucket, rb.entities()));
-            }
-        })),
-        decide: p50(timed(n, budget, || {
-            black_box(rb.decide(black_box(req))).ok();
-        })),
-        decide_protected: p50(timed(n, budget, || {
-            black_box(rb.decide(black_box(&protected))).ok();
-        })),
+        })
+        .p50,
+        cedar_pre_assessments: cedar_over(&f.scope[0]),
+        cedar_statutory: cedar_over(&f.scope[1]),
+        decide: decide(req),
+        decide_protected: decide(&protected),
     }
 }
 
@@ -339,10 +364,17 @@ fn main() {
     }
     // As criterion decides: without `--bench` (cargo test --benches) or with `--test`, run once.
     let quick = !has("--bench") || has("--test");
-    let fixtures: Vec<Fixture> = SIZES
+    let guard_samples = |g: usize| if quick { 2 } else { g };
+    // Unoptimised (`cargo test --benches`), loading 10,000 policies alone takes minutes.
+    let sizes = if quick && cfg!(debug_assertions) {
+        &SIZES[..2]
+    } else {
+        &SIZES[..]
+    };
+    let fixtures: Vec<Fixture> = sizes
         .iter()
         .zip(GUARD_SAMPLES)
-        .map(|(&n, g)| setup(n, if quick { 2 } else { g }))
+        .map(|(&n, g)| setup(n, guard_samples(g)))
         .collect();
 
     let mut c = Criterion::default().configure_from_args();
@@ -365,9 +397,15 @@ fn main() {
     }
     println!();
     if quick {
-        println!("(test mode: a few iterations only; `cargo bench -p utbyte-rules --bench decide` gives the figures)");
+        println!("(test mode: a few iterations only, 10,000 policies only when optimised; `cargo bench -p utbyte-rules --bench decide` gives the figures)");
     }
     report::print_results(&results);
     println!();
+    println!(
+        "Reference rows: plain Cedar per field on the policies whose scope reaches the request's"
+    );
+    println!(
+        "(recipient, offering), split by kind: the cost per policy that the index has to avoid."
+    );
     report::print_splits(&splits);
 }

@@ -51,7 +51,7 @@ pub fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -75,15 +75,20 @@ pub struct Measured {
 /// Where `decide`'s time goes for one size (p50 of each part, timed separately).
 pub struct Split {
     pub size: usize,
-    pub bucket: usize,
+    /// Policies `decide` reports it evaluated.
+    pub evaluated: usize,
+    /// Policies whose scope reaches the request's (recipient, offering), by kind.
+    pub pre_assessments: usize,
+    pub statutory: usize,
     pub validate: Duration,
     /// `cedar_requests`: validation, context and 20 × `Request::new`.
     pub requests: Duration,
-    /// 20 × `is_authorized` over the request's bucket.
-    pub evaluate: Duration,
+    /// 20 × `is_authorized` over the pre-assessments, and over the statutory policies, in scope.
+    pub cedar_pre_assessments: Duration,
+    pub cedar_statutory: Duration,
     pub decide: Duration,
-    /// `decide` for a subject with protected identity: overrides force review, so the grants of
-    /// the bucket are evaluated a second time for every field they hold for.
+    /// `decide` for a subject with protected identity: an override forces review, so the grants
+    /// are evaluated once more to name the candidate provisions.
     pub decide_protected: Duration,
 }
 
@@ -193,48 +198,58 @@ pub fn print_splits(splits: &[Split]) {
         let at = thousands(s.size);
         let share = |d: Duration| format!("{:.0} %", 100.0 * ratio(d, s.decide));
         let per_field = |d: Duration| human(d / 20);
-        let rest = s
-            .decide
-            .saturating_sub(s.requests)
-            .saturating_sub(s.evaluate);
+        let in_scope = s.pre_assessments + s.statutory;
+        let cedar = s.cedar_pre_assessments + s.cedar_statutory;
+        let extra = s.decide_protected.saturating_sub(s.decide);
         let parts = [
             (
-                format!("@{at}: validate the request (subject id)"),
+                format!("@{at}: decide, total (bucket of {} policies)", s.evaluated),
+                s.decide,
+            ),
+            (
+                format!("@{at}:   validate the request (subject id)"),
                 s.validate,
             ),
             (
-                format!("@{at}: validate + context + 20 × Request::new"),
+                format!("@{at}:   validate + context + 20 × Request::new"),
                 s.requests,
             ),
             (
-                format!(
-                    "@{at}: 20 × is_authorized over the bucket ({} policies)",
-                    s.bucket
-                ),
-                s.evaluate,
+                format!("@{at}: decide, protected identity (forced review)"),
+                s.decide_protected,
             ),
             (
-                format!("@{at}: the rest (lookups, classify, citations, Decision)"),
-                rest,
+                format!("@{at}:   extra for naming the grants under forced review"),
+                extra,
             ),
-            (format!("@{at}: decide, total"), s.decide),
+            (
+                format!("@{at}: reference: Cedar ×20 over the {in_scope} policies in scope"),
+                cedar,
+            ),
+            (
+                format!("@{at}:   of which {} pre-assessments", s.pre_assessments),
+                s.cedar_pre_assessments,
+            ),
+            (
+                format!("@{at}:   of which {} statutory policies", s.statutory),
+                s.cedar_statutory,
+            ),
         ];
         for (name, d) in parts {
             rows.push([name, human(d), share(d), per_field(d)]);
         }
-        let per_policy = s.evaluate.as_secs_f64() * 1e9 / (20.0 * s.bucket.max(1) as f64);
+        let ns = |d: Duration, n: usize| {
+            format!("{:.0} ns", d.as_secs_f64() * 1e9 / (20.0 * n.max(1) as f64))
+        };
         rows.push([
-            format!("@{at}: Cedar cost per policy evaluated"),
-            format!("{per_policy:.0} ns"),
+            format!("@{at}: reference: Cedar per policy and field, pre-assessment / statutory"),
+            format!(
+                "{} / {}",
+                ns(s.cedar_pre_assessments, s.pre_assessments),
+                ns(s.cedar_statutory, s.statutory)
+            ),
             "—".into(),
             "—".into(),
-        ]);
-        let extra = s.decide_protected.saturating_sub(s.decide);
-        rows.push([
-            format!("@{at}: decide, protected identity (grants re-evaluated)"),
-            human(s.decide_protected),
-            format!("+{}", human(extra)),
-            per_field(s.decide_protected),
         ]);
     }
     print_rows(&rows);
