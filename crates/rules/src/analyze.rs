@@ -365,7 +365,7 @@ fn contradictions(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
             let by: Vec<String> = field
                 .determining
                 .iter()
-                .map(|c| format!("`{}` ({})", c.policy, c.citation))
+                .map(|c| format!("`{}` ({})", c.id, c.citation))
                 .collect();
             let (file, line) = located(rulebook, pa);
             findings.push(finding(

@@ -20,18 +20,22 @@
 
 use crate::decision::{Cited, Decision, FieldDecision, Ground, Outcome, RulebookVersion};
 use crate::entities::Types;
-use crate::index::{FieldClass, Level};
+use crate::footprint::GATE_PREFIX;
+use crate::index::{Active, FieldClass, Level};
 use crate::policy::{Class, PolicyInfo};
 use crate::request::{subject_kind, DisclosureRequest, RequestError};
 use crate::vocabulary::Offering;
 use crate::Rulebook;
-use cedar_policy::{Authorizer, Context, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{
+    AuthorizationError, Authorizer, Context, EntityUid, Request, RestrictedExpression,
+};
+use std::sync::Arc;
 
 /// The policies that held for a field, and those that failed to evaluate.
 #[derive(Default, Clone)]
 struct Held<'a> {
-    grants: Vec<&'a PolicyInfo>,
-    overrides: Vec<&'a PolicyInfo>,
+    grants: Vec<&'a Arc<PolicyInfo>>,
+    overrides: Vec<&'a Arc<PolicyInfo>>,
     errors: Vec<String>,
 }
 
@@ -62,19 +66,21 @@ impl Rulebook {
             .index
             .bucket(&request.recipient, &request.offering, &request.legal_basis);
         decision.policies_evaluated = bucket.size();
-        let evaluate = |level: &Level, field: &str| {
-            let resource = self.types.field_uid(&p.offering.id, field);
-            self.held(level, &p, &resource)
-        };
-        // Request-level policies see any field of the offering alike: evaluate them once, with
-        // the first field the offering has.
+        let uid = |field: &str| self.types.field_uid(&p.offering.id, field);
+        // Request-level policies and the gates see any field of the offering alike: evaluate them
+        // once, with the first field the offering has.
         let representative = request
             .fields
             .iter()
             .find(|f| p.offering.category_of(f).is_some());
-        let request_level = representative
-            .map(|field| evaluate(&bucket.request_level, field))
-            .unwrap_or_default();
+        let (request_level, gates) = match representative {
+            Some(field) => self.held(&bucket.request, &p, &uid(field)),
+            None => Default::default(),
+        };
+        let active =
+            Active::new(bucket.field.iter().filter(|f| {
+                !f.gated || gates.iter().any(|g| *g == f.policy.id().as_ref() as &str)
+            }));
         let mut classes: Vec<(FieldClass, Held)> = Vec::new();
         for field in &request.fields {
             let Some(category) = p.offering.category_of(field) else {
@@ -85,18 +91,19 @@ impl Rulebook {
                 ));
                 continue;
             };
-            let class = bucket.class_of(&p.offering.id, &category.id, field);
-            let held = match classes.iter().find(|(c, _)| *c == class) {
-                Some((_, held)) => held.clone(),
-                None => {
-                    let held = evaluate(&bucket.field_level, field);
-                    classes.push((class, held.clone()));
-                    held
+            let mut held = request_level.clone();
+            if !active.is_empty() {
+                let class = active.class_of(&p.offering.id, &category.id, field);
+                match classes.iter().find(|(c, _)| *c == class) {
+                    Some((_, class_held)) => held.extend(class_held),
+                    None => {
+                        let (class_held, _) = self.held(&active.level, &p, &uid(field));
+                        held.extend(&class_held);
+                        classes.push((class, class_held));
+                    }
                 }
-            };
-            let mut all = request_level.clone();
-            all.extend(&held);
-            decision.fields.push(classify(field, all));
+            }
+            decision.fields.push(classify(field, held));
         }
         Ok(decision)
     }
@@ -202,34 +209,44 @@ impl Rulebook {
         }
     }
 
-    /// Evaluates one level of a bucket for one resource and collects what held: one Cedar call,
-    /// and a second only when overrides forcing review held and their grants must be named.
-    fn held(&self, level: &Level, p: &Prepared, resource: &EntityUid) -> Held<'_> {
+    /// Evaluates one level for one resource and collects what held: one Cedar call, and a
+    /// second only when an override held. Also returns
+    /// the policies whose gate held or failed to evaluate (they must be evaluated per field).
+    fn held(&self, level: &Level, p: &Prepared, resource: &EntityUid) -> (Held<'_>, Vec<String>) {
         let mut held = Held::default();
+        let mut gates = Vec::new();
         if level.all.is_empty() {
-            return held;
+            return (held, gates);
         }
         let cedar = cedar_request(&p.principal, &self.types.disclose(), resource, &p.context);
         let authorizer = Authorizer::new();
         let response = authorizer.is_authorized(&cedar, &level.all, &self.entities);
-        held.errors = response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect();
-        let reasons = self.reasons(&response);
+        for error in response.diagnostics().errors() {
+            let AuthorizationError::PolicyEvaluationError(e) = error;
+            match AsRef::<str>::as_ref(e.policy_id()).strip_prefix(GATE_PREFIX) {
+                // The gated policy reports the error itself when evaluated per field.
+                Some(gated) => gates.push(gated.to_owned()),
+                None => held.errors.push(error.to_string()),
+            }
+        }
+        let (reasons, satisfied_gates) = self.reasons(&response);
+        gates.extend(satisfied_gates);
         if response.decision() == cedar_policy::Decision::Allow {
             held.grants = reasons;
-            return held;
+            return (held, gates);
         }
-        let only_forced =
-            !reasons.is_empty() && reasons.iter().all(|p| p.class == Class::ForceReview);
+        // An override held, so Cedar named only the overrides: ask again for the permits, to name
+        // the grants a reviewer may disclose under and to learn which gates held (a field-level
+        // override behind one adds its own citation).
+        let any_override = !reasons.is_empty();
         held.overrides = reasons;
-        if only_forced && !level.grants.is_empty() {
-            let grants = authorizer.is_authorized(&cedar, &level.grants, &self.entities);
-            held.grants = self.reasons(&grants);
+        if any_override && !level.grants.is_empty() {
+            let permits = authorizer.is_authorized(&cedar, &level.grants, &self.entities);
+            let (grants, satisfied_gates) = self.reasons(&permits);
+            held.grants = grants;
+            gates.extend(satisfied_gates);
         }
-        held
+        (held, gates)
     }
 
     /// Evaluates every grant and every override of the rulebook for one resource.
@@ -243,18 +260,25 @@ impl Rulebook {
             .errors()
             .chain(overrides.diagnostics().errors());
         Held {
-            grants: self.reasons(&grants),
-            overrides: self.reasons(&overrides),
+            grants: self.reasons(&grants).0,
+            overrides: self.reasons(&overrides).0,
             errors: errors.map(ToString::to_string).collect(),
         }
     }
 
-    fn reasons(&self, response: &cedar_policy::Response) -> Vec<&PolicyInfo> {
-        response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| self.infos.get(AsRef::<str>::as_ref(id)))
-            .collect()
+    /// The policies a response names as satisfied, and the ids of the policies whose gate it
+    /// names as satisfied.
+    fn reasons(&self, response: &cedar_policy::Response) -> (Vec<&Arc<PolicyInfo>>, Vec<String>) {
+        let mut policies = Vec::new();
+        let mut gates = Vec::new();
+        for id in response.diagnostics().reason() {
+            let id: &str = id.as_ref();
+            match id.strip_prefix(GATE_PREFIX) {
+                Some(gated) => gates.push(gated.to_owned()),
+                None => policies.extend(self.infos.get(id)),
+            }
+        }
+        (policies, gates)
     }
 
     fn context(&self, request: &DisclosureRequest, provider: &str, kind: &str) -> Context {
@@ -338,13 +362,13 @@ fn cedar_request(
     .unwrap_or_else(|_| unreachable!("a request is only checked when a schema is given"))
 }
 
-fn cite(policies: &[&PolicyInfo], class: impl Fn(Class) -> bool) -> Vec<Cited> {
+fn cite(policies: &[&Arc<PolicyInfo>], class: impl Fn(Class) -> bool) -> Vec<Cited> {
     let mut cited: Vec<Cited> = policies
         .iter()
         .filter(|p| class(p.class))
-        .map(|p| Cited::from(*p))
+        .map(|p| Cited(Arc::clone(p)))
         .collect();
-    cited.sort_by(|a, b| a.policy.cmp(&b.policy));
+    cited.sort_by(|a, b| a.id.cmp(&b.id));
     cited
 }
 

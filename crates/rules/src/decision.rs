@@ -1,8 +1,9 @@
 //! Decisions: three outcomes per field, each carrying the provisions that decided it.
 
-use crate::policy::{Citation, Class, PolicyInfo};
+use crate::policy::PolicyInfo;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// What happens to one requested field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
@@ -71,27 +72,42 @@ impl fmt::Display for Ground {
     }
 }
 
-/// A policy that took part in a decision, with its citation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cited {
-    pub policy: String,
-    pub class: Class,
-    pub citation: Citation,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pre_assessment: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub weigh: Option<String>,
+/// A policy that took part in a decision, with its citation. It shares the rulebook's record of
+/// the policy rather than copying it: a decision cites a handful of policies for every field.
+#[derive(Debug, Clone)]
+pub struct Cited(pub(crate) Arc<PolicyInfo>);
+
+impl std::ops::Deref for Cited {
+    type Target = PolicyInfo;
+
+    fn deref(&self) -> &PolicyInfo {
+        &self.0
+    }
 }
 
-impl From<&PolicyInfo> for Cited {
-    fn from(info: &PolicyInfo) -> Self {
-        Self {
-            policy: info.id.clone(),
-            class: info.class,
-            citation: info.citation.clone(),
-            pre_assessment: info.pre_assessment.clone(),
-            weigh: info.weigh.clone(),
+impl PartialEq for Cited {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for Cited {}
+
+impl Serialize for Cited {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let p = &self.0;
+        let mut s = serializer.serialize_struct("Cited", 5)?;
+        s.serialize_field("policy", &p.id)?;
+        s.serialize_field("class", &p.class)?;
+        s.serialize_field("citation", &p.citation)?;
+        if let Some(pa) = &p.pre_assessment {
+            s.serialize_field("pre_assessment", pa)?;
         }
+        if let Some(weigh) = &p.weigh {
+            s.serialize_field("weigh", weigh)?;
+        }
+        s.end()
     }
 }
 

@@ -110,7 +110,7 @@ fn render_field(out: &mut String, field: &FieldDecision, width: usize) {
 fn cite_line(cited: &Cited) -> String {
     match &cited.pre_assessment {
         Some(pa) => format!("{} [pre-assessment {pa}]", cited.citation),
-        None => format!("{} [{}]", cited.citation, cited.policy),
+        None => format!("{} [{}]", cited.citation, cited.id),
     }
 }
 

@@ -37,6 +37,64 @@ pub struct Footprint {
     /// The legal basis the policy requires, if it requires one.
     pub basis: Option<String>,
     pub resource: ResourceUse,
+    /// For a policy that depends on the field: its *gate*, see [`gate`].
+    pub gate: Option<Policy>,
+}
+
+/// The prefix of id a gate policy carries before the id of the policy it gates.
+pub const GATE_PREFIX: &str = "gate:";
+
+/// A field-dependent policy's gate: a permit with the same principal and action scope whose
+/// condition is the longest leading run of its first `when` clause's conjuncts that do not mention
+/// `resource`. Cedar evaluates a policy's conjuncts left to right and stops at the first false
+/// one, so when the gate is false (without error) the policy is false for every field, and when
+/// the gate errors the policy errors the same way wherever it gets that far. The gate can thus be
+/// evaluated once per request, and only policies whose gate held (or erred) need evaluating per
+/// field.
+fn gate(policy: &Policy, json: &Value) -> Option<Policy> {
+    let first = json.get("conditions")?.as_array()?.first()?;
+    if first.get("kind").and_then(Value::as_str) != Some("when") {
+        return None;
+    }
+    let mut conjuncts = Vec::new();
+    flatten_and(first.get("body")?, &mut conjuncts);
+    let prefix: Vec<&Value> = conjuncts
+        .into_iter()
+        .take_while(|c| !mentions_resource(c))
+        .collect();
+    let body = prefix
+        .into_iter()
+        .cloned()
+        .reduce(|left, right| serde_json::json!({"&&": {"left": left, "right": right}}))?;
+    let gate = serde_json::json!({
+        "effect": "permit",
+        "principal": json.get("principal")?,
+        "action": json.get("action")?,
+        "resource": {"op": "All"},
+        "conditions": [{"kind": "when", "body": body}],
+        "annotations": {},
+    });
+    let id = cedar_policy::PolicyId::new(format!("{GATE_PREFIX}{}", policy.id()));
+    Policy::from_json(Some(id), gate).ok()
+}
+
+/// The conjuncts of a `&&` chain, in evaluation order.
+fn flatten_and<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v.get("&&") {
+        Some(args) => {
+            flatten_and(&args["left"], out);
+            flatten_and(&args["right"], out);
+        }
+        None => out.push(v),
+    }
+}
+
+fn mentions_resource(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => is_resource(v) || map.values().any(mentions_resource),
+        Value::Array(items) => items.iter().any(mentions_resource),
+        _ => false,
+    }
 }
 
 pub fn of(policy: &Policy) -> Footprint {
@@ -44,6 +102,7 @@ pub fn of(policy: &Policy) -> Footprint {
         return Footprint {
             basis: None,
             resource: ResourceUse::PerField,
+            gate: None,
         };
     };
     let mut use_ = Use::default();
@@ -79,7 +138,15 @@ pub fn of(policy: &Policy) -> Footprint {
             category: use_.category,
         }
     };
-    Footprint { basis, resource }
+    let gate = match resource {
+        ResourceUse::None => None,
+        _ => gate(policy, &json),
+    };
+    Footprint {
+        basis,
+        resource,
+        gate,
+    }
 }
 
 #[derive(Default)]
@@ -247,6 +314,32 @@ mod tests {
             "permit(principal, action, resource in Offering::\"o\") when { resource.offering.secrecy == Provision::\"x\" };",
         );
         assert_eq!(f.resource, ResourceUse::None);
+    }
+
+    #[test]
+    fn a_gate_holds_the_leading_resource_free_conjuncts() {
+        let policy = Policy::from_str(
+            "permit(principal in Group::\"g\", action, resource) when { context.role == \"a\" && context.date >= 20250101 && resource in [Field::\"o/a\"] && context.purpose == Purpose::\"p\" };",
+        )
+        .unwrap();
+        let gate = of(&policy).gate.unwrap();
+        assert_eq!(
+            gate.id().to_string(),
+            format!("{GATE_PREFIX}{}", policy.id())
+        );
+        let text = gate.to_string();
+        assert!(
+            text.contains("context.role") && text.contains("20250101"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("resource in") && !text.contains("purpose"),
+            "stops at the first resource test: {text}"
+        );
+        assert!(text.contains("Group::\"g\""), "{text}");
+        // A policy that tests the field first has no gate.
+        let first = Policy::from_str("permit(principal, action, resource) when { resource in Field::\"o/a\" && context.role == \"a\" };").unwrap();
+        assert!(of(&first).gate.is_none());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! policy is left out of a bucket only when its own text excludes the request.
 //!
 //! Within a bucket, policies are split by how they depend on the requested field: request-level
-//! policies are evaluated once per request, field-level ones once per class of fields they cannot
+//! policies are evaluated once per request, together with the *gates* of the field-level ones;
+//! field-level policies whose gate held are then evaluated once per class of fields they cannot
 //! tell apart.
 //!
 //! [`footprint`]: crate::footprint
@@ -92,15 +93,26 @@ pub fn offerings(constraint: &ResourceConstraint, vocabulary: &Vocabulary) -> Re
 /// The policies that can apply to one (recipient, offering, legal basis).
 #[derive(Debug, Default)]
 pub struct Bucket {
-    pub request_level: Level,
-    pub field_level: Level,
-    /// The membership tests through which field-level policies tell fields apart.
-    pub tests: Vec<Test>,
-    /// Some field-level policy reads the field's category.
-    pub category: bool,
-    /// Some field-level policy depends on the field in ways not analysed.
-    pub per_field: bool,
+    /// Request-level grants and overrides, and the gates of the field-level policies.
+    pub request: Level,
+    /// Field-level policies, evaluated per class of fields when their gate held.
+    pub field: Vec<FieldPolicy>,
     size: usize,
+}
+
+/// A policy that depends on the requested field.
+#[derive(Debug)]
+pub struct FieldPolicy {
+    pub policy: Policy,
+    pub grant: bool,
+    /// Whether a gate in the request level decides if this policy is evaluated at all.
+    pub gated: bool,
+    /// The membership tests through which it tells fields apart.
+    pub tests: Vec<Test>,
+    /// It reads the field's category.
+    pub category: bool,
+    /// It depends on the field in ways not analysed.
+    pub per_field: bool,
 }
 
 impl Bucket {
@@ -108,29 +120,84 @@ impl Bucket {
         self.size
     }
 
-    fn add(&mut self, policy: &Policy, info: &PolicyInfo, use_: &ResourceUse) {
-        let level = match use_ {
-            ResourceUse::None => &mut self.request_level,
-            _ => &mut self.field_level,
-        };
-        level.add(policy, info.class.is_grant());
+    fn add(&mut self, policy: &Policy, info: &PolicyInfo, footprint: &footprint::Footprint) {
         self.size += 1;
-        match use_ {
-            ResourceUse::None => {}
-            ResourceUse::PerField => self.per_field = true,
-            ResourceUse::Memberships { tests, category } => {
-                self.category |= category;
-                for test in tests {
-                    if !self.tests.contains(test) {
-                        self.tests.push(test.clone());
-                    }
+        let grant = info.class.is_grant();
+        let (tests, category, per_field) = match &footprint.resource {
+            ResourceUse::None => {
+                self.request.add(policy, grant);
+                return;
+            }
+            ResourceUse::PerField => (Vec::new(), false, true),
+            ResourceUse::Memberships { tests, category } => (tests.clone(), *category, false),
+        };
+        if let Some(gate) = &footprint.gate {
+            self.request.add(gate, true);
+        }
+        self.field.push(FieldPolicy {
+            policy: policy.clone(),
+            grant,
+            gated: footprint.gate.is_some(),
+            tests,
+            category,
+            per_field,
+        });
+    }
+}
+
+/// Policies of one level: all of them, and the permits alone.
+///
+/// Evaluating `all` answers most questions in one call: *allow* lists every satisfied permit and
+/// proves no override held; *deny* with no reason proves nothing held. Only when an override
+/// forces review are the permits needed separately, to name the grants as candidates.
+#[derive(Debug, Default)]
+pub struct Level {
+    pub all: PolicySet,
+    pub grants: PolicySet,
+}
+
+impl Level {
+    pub fn add(&mut self, policy: &Policy, permit: bool) {
+        // Ids are unique in the rulebook (and gates carry a prefix), so adding cannot collide.
+        let _ = self.all.add(policy.clone());
+        if permit {
+            let _ = self.grants.add(policy.clone());
+        }
+    }
+}
+
+/// The field-level policies of a bucket that take part in one decision, and how they tell
+/// fields apart.
+#[derive(Debug, Default)]
+pub struct Active<'b> {
+    pub level: Level,
+    tests: Vec<&'b Test>,
+    category: bool,
+    per_field: bool,
+}
+
+impl<'b> Active<'b> {
+    pub fn new(policies: impl Iterator<Item = &'b FieldPolicy>) -> Self {
+        let mut active = Active::default();
+        for p in policies {
+            active.level.add(&p.policy, p.grant);
+            active.category |= p.category;
+            active.per_field |= p.per_field;
+            for test in &p.tests {
+                if !active.tests.contains(&test) {
+                    active.tests.push(test);
                 }
             }
         }
+        active
     }
 
-    /// The class of a field: fields with equal classes get equal answers from every field-level
-    /// policy of this bucket (see [`crate::footprint`]).
+    pub fn is_empty(&self) -> bool {
+        self.level.all.is_empty()
+    }
+
+    /// The class of a field: fields with equal classes get equal answers from every active
+    /// policy (see [`crate::footprint`]).
     pub fn class_of<'a>(
         &self,
         offering: &str,
@@ -143,36 +210,14 @@ impl Bucket {
             "Offering" => id == offering,
             _ => false,
         };
-        let bits = self
-            .tests
-            .iter()
-            .map(|test| test.iter().any(member))
-            .collect();
         FieldClass {
-            bits,
+            bits: self
+                .tests
+                .iter()
+                .map(|test| test.iter().any(member))
+                .collect(),
             category: self.category.then_some(category),
             field: self.per_field.then_some(field),
-        }
-    }
-}
-
-/// Policies of one level of a bucket: all of them, and the grants alone.
-///
-/// Evaluating `all` answers most questions in one call: *allow* lists every satisfied grant and
-/// proves no override held; *deny* with no reason proves nothing held. Only when an override
-/// forces review are the grants needed separately, to name them as candidates.
-#[derive(Debug, Default)]
-pub struct Level {
-    pub all: PolicySet,
-    pub grants: PolicySet,
-}
-
-impl Level {
-    fn add(&mut self, policy: &Policy, grant: bool) {
-        // Ids are unique in the rulebook, so adding to a fresh set cannot collide.
-        let _ = self.all.add(policy.clone());
-        if grant {
-            let _ = self.grants.add(policy.clone());
         }
     }
 }
@@ -214,11 +259,10 @@ impl Index {
                 for offering in vocabulary.offerings.keys().filter(|o| of.contains(o)) {
                     let by_basis = by_offering.entry(offering.clone()).or_default();
                     for basis in &bases {
-                        by_basis.entry((*basis).clone()).or_default().add(
-                            policy,
-                            info,
-                            &footprint.resource,
-                        );
+                        by_basis
+                            .entry((*basis).clone())
+                            .or_default()
+                            .add(policy, info, &footprint);
                     }
                 }
             }

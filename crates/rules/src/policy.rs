@@ -60,7 +60,7 @@ impl fmt::Display for Citation {
 }
 
 /// A policy's meaning, read from its annotations.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyInfo {
     pub id: String,
     pub class: Class,

@@ -202,48 +202,47 @@ impl PreAssessment {
             cedar_string(&self.recipient),
             cedar_string(&self.offering)
         ));
-        let fields: Vec<String> = self
-            .fields
-            .iter()
-            .map(|f| format!("Field::{}", cedar_string(&format!("{}/{f}", self.offering))))
-            .collect();
-        text.push_str(&format!("  resource in [{}] &&\n", fields.join(", ")));
+        // The most selective tests first and the field last: Cedar stops at the first false
+        // conjunct, and everything before the field test can be decided once per request
+        // (see the gates in `footprint`).
+        let mut conjuncts = vec![
+            format!(
+                "context.legal_basis == Provision::{}",
+                cedar_string(&self.provision)
+            ),
+            format!("context.date >= {}", crate::dates::number(self.valid_from)),
+            format!("context.date <= {}", crate::dates::number(self.valid_until)),
+        ];
+        let purpose_type = if vocabulary.purposes.contains_key(&self.purpose) {
+            "Purpose"
+        } else {
+            "PurposeGroup"
+        };
+        conjuncts.push(format!(
+            "context.purpose in {purpose_type}::{}",
+            cedar_string(&self.purpose)
+        ));
+        if !self.roles.is_empty() {
+            let roles: Vec<String> = self.roles.iter().map(|r| cedar_string(r)).collect();
+            conjuncts.push(format!("[{}].contains(context.role)", roles.join(", ")));
+        }
         if !self.units.is_empty() {
             let units: Vec<String> = self
                 .units
                 .iter()
                 .map(|u| format!("Unit::{}", cedar_string(u)))
                 .collect();
-            text.push_str(&format!("  principal in [{}] &&\n", units.join(", ")));
+            conjuncts.push(format!("principal in [{}]", units.join(", ")));
         }
-        if !self.roles.is_empty() {
-            let roles: Vec<String> = self.roles.iter().map(|r| cedar_string(r)).collect();
-            text.push_str(&format!(
-                "  [{}].contains(context.role) &&\n",
-                roles.join(", ")
-            ));
-        }
-        let purpose_type = if vocabulary.purposes.contains_key(&self.purpose) {
-            "Purpose"
-        } else {
-            "PurposeGroup"
-        };
-        text.push_str(&format!(
-            "  context.purpose in {purpose_type}::{} &&\n",
-            cedar_string(&self.purpose)
-        ));
-        text.push_str(&format!(
-            "  context.legal_basis == Provision::{} &&\n",
-            cedar_string(&self.provision)
-        ));
-        text.push_str(&format!(
-            "  context.date >= {} &&
-  context.date <= {}
-}};
-",
-            crate::dates::number(self.valid_from),
-            crate::dates::number(self.valid_until)
-        ));
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| format!("Field::{}", cedar_string(&format!("{}/{f}", self.offering))))
+            .collect();
+        conjuncts.push(format!("resource in [{}]", fields.join(", ")));
+        text.push_str("  ");
+        text.push_str(&conjuncts.join(" &&\n  "));
+        text.push_str("\n};\n");
         text
     }
 }

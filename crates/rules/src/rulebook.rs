@@ -27,6 +27,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The exchange schema every rulebook is validated against.
 pub const SCHEMA: &str = include_str!("exchange.cedarschema");
@@ -48,7 +49,7 @@ pub struct Rulebook {
     pub manifest: Manifest,
     pub vocabulary: Vocabulary,
     pub pre_assessments: Vec<PreAssessment>,
-    pub(crate) infos: HashMap<String, PolicyInfo>,
+    pub(crate) infos: HashMap<String, Arc<PolicyInfo>>,
     /// Every policy, in load order.
     pub(crate) policies: Vec<(Policy, PolicyInfo)>,
     pub(crate) all: PolicySet,
@@ -182,7 +183,7 @@ impl Rulebook {
         for (policy, info) in &policies {
             if let Some(first) = infos
                 .get(&info.id)
-                .map(|i: &PolicyInfo| (i.file.clone(), i.line))
+                .map(|i: &Arc<PolicyInfo>| (i.file.clone(), i.line))
             {
                 problems.push(
                     Problem::new(
@@ -195,7 +196,7 @@ impl Rulebook {
                 );
                 continue;
             }
-            infos.insert(info.id.clone(), info.clone());
+            infos.insert(info.id.clone(), Arc::new(info.clone()));
             if let Err(err) = all.add(policy.clone()) {
                 problems.push(Problem::new(&info.file, info.line, 1, err.to_string()));
             }
@@ -252,7 +253,7 @@ impl Rulebook {
     }
 
     pub fn policy_info(&self, id: &str) -> Option<&PolicyInfo> {
-        self.infos.get(id)
+        self.infos.get(id).map(|i| &**i)
     }
 
     /// Every policy with its meaning, in load order.
@@ -308,7 +309,7 @@ fn compile(
 fn check_types(
     all: &PolicySet,
     schema: &Schema,
-    infos: &HashMap<String, PolicyInfo>,
+    infos: &HashMap<String, Arc<PolicyInfo>>,
     sources: &HashMap<&str, &SourceFile>,
     problems: &mut Vec<Problem>,
 ) {

@@ -170,8 +170,8 @@ pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
             }
         }
         if let Some(policy) = &expected.policy {
-            if !got.citations().any(|c| &c.policy == policy) {
-                let ids: Vec<&str> = got.citations().map(|c| c.policy.as_str()).collect();
+            if !got.citations().any(|c| &c.id == policy) {
+                let ids: Vec<&str> = got.citations().map(|c| c.id.as_str()).collect();
                 failures.push(format!(
                     "{field}: expected policy `{policy}` among [{}]",
                     ids.join(", ")

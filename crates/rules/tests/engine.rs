@@ -43,7 +43,7 @@ fn a_disclose_grant_discloses_and_cites_its_provision() {
         (f.outcome, f.ground),
         (Outcome::Disclose, Ground::Provision)
     );
-    assert_eq!(f.determining[0].policy, "g");
+    assert_eq!(f.determining[0].id, "g");
     assert_eq!(f.determining[0].citation.to_string(), "SFS 2024:307 3 §");
     assert_eq!(d.rulebook.hash, rb.hash());
     assert_eq!(d.rulebook.hash.len(), 64);
@@ -84,7 +84,7 @@ fn disclose_wins_over_review_when_both_hold() {
     let f = &rb.decide(&request(&["f1"])).unwrap().fields[0];
     assert_eq!(f.outcome, Outcome::Disclose);
     assert_eq!(f.determining.len(), 1);
-    assert_eq!(f.determining[0].policy, "d");
+    assert_eq!(f.determining[0].id, "d");
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn a_refuse_override_beats_every_grant() {
         (d.fields[1].outcome, d.fields[1].ground),
         (Outcome::Refuse, Ground::Forbidden)
     );
-    assert_eq!(d.fields[1].determining[0].policy, "no");
+    assert_eq!(d.fields[1].determining[0].id, "no");
     assert_eq!(d.fields[1].determining[0].class, Class::Refuse);
 }
 
@@ -112,8 +112,8 @@ fn a_review_override_turns_disclosure_into_review_naming_the_grants() {
         (f.outcome, f.ground),
         (Outcome::Review, Ground::ForcedReview)
     );
-    assert_eq!(f.determining[0].policy, "skydd");
-    assert_eq!(f.candidates[0].policy, "d");
+    assert_eq!(f.determining[0].id, "skydd");
+    assert_eq!(f.candidates[0].id, "d");
 }
 
 #[test]
@@ -151,6 +151,42 @@ fn a_policy_that_errors_routes_the_field_to_review_not_to_silence() {
         (f.outcome, f.ground),
         (Outcome::Review, Ground::EvaluationError)
     );
+}
+
+#[test]
+fn errors_before_and_after_the_field_test_are_reported_where_evaluation_reaches_them() {
+    // The overflow comes before the field test: every field errs, once the gate has erred.
+    let before = grant(
+        "g",
+        "disclose",
+        "9223372036854775807 + 1 > 0 && resource in [Field::\"reg/f1\"]",
+    );
+    let d = rulebook(&before, "")
+        .decide(&request(&["f1", "f2"]))
+        .unwrap();
+    assert!(
+        d.fields.iter().all(|f| f.ground == Ground::EvaluationError),
+        "{d:?}"
+    );
+    // After the field test: only the field that reaches it errs.
+    let after = grant(
+        "g",
+        "disclose",
+        "resource in [Field::\"reg/f1\"] && 9223372036854775807 + 1 > 0",
+    );
+    let d = rulebook(&after, "")
+        .decide(&request(&["f1", "f2"]))
+        .unwrap();
+    assert_eq!(d.fields[0].ground, Ground::EvaluationError);
+    assert_eq!(d.fields[1].ground, Ground::NoLegalBasis);
+    // A gate that is false keeps the policy from being evaluated, and from holding.
+    let gated = grant(
+        "g",
+        "disclose",
+        "context.role == \"chef\" && resource in [Field::\"reg/f1\"]",
+    );
+    let d = rulebook(&gated, "").decide(&request(&["f1"])).unwrap();
+    assert_eq!(d.fields[0].ground, Ground::NoLegalBasis);
 }
 
 #[test]
