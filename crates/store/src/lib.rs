@@ -1,0 +1,32 @@
+//! Persistence for utbyte, behind small traits, so that no SQL lives outside this crate.
+//!
+//! Two parts:
+//!
+//! - [`Register`] — the provider side's view of a register that backs offerings: fetch exactly
+//!   the requested fields of one subject in one offering, tell whether a person has protected
+//!   identity, and write batches atomically. [`RegisterStore`] is the built-in SQLite engine
+//!   (WAL, foreign keys on, busy timeout); a PostgreSQL engine is meant to sit behind the same
+//!   trait later, which is why each engine keeps its SQL in one module per concern
+//!   (`sqlite::register`).
+//! - [`synthetic`] — a deterministic generator of synthetic registers for the demo: the same seed
+//!   gives byte-identical data, every identifier is valid, and every field of the example
+//!   rulebook's offerings gets a plausible value.
+//!
+//! The register layout is generic (one row per offering, subject and field; one row per subject
+//! with its protected-identity flag), so any offering of any rulebook can be backed without a
+//! schema change.
+//!
+//! Subject identifiers and register values are personal data: nothing here logs them, and the
+//! `Debug` output of [`Record`] and [`RegisterBatch`] shows field names and counts only.
+
+mod error;
+mod register;
+mod sqlite;
+pub mod synthetic;
+
+pub use error::StoreError;
+pub use register::{
+    Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
+    MAX_VALUE_BYTES,
+};
+pub use sqlite::RegisterStore;

@@ -1,0 +1,188 @@
+//! The register concern in SQLite: every statement that reads or writes `subjects` and
+//! `records`, and the [`Register`] implementation of [`RegisterStore`].
+
+use std::collections::BTreeMap;
+
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use utbyte_domain::SubjectId;
+
+use super::RegisterStore;
+use crate::register::{check_name, Record, Register, RegisterBatch, StoreFuture};
+use crate::StoreError;
+
+/// Rows per multi-row `INSERT`: four parameters each stays far below SQLite's limit of 32 766,
+/// and one statement per thousand rows keeps a large batch fast.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// SQLite's extended result code for a violated foreign key.
+const SQLITE_CONSTRAINT_FOREIGNKEY: &str = "787";
+
+/// The requested fields of one (offering, subject), and one sentinel row whose `field` is NULL
+/// if the register holds anything at all for that pair. One statement, so both parts see the
+/// same snapshot. The requested ids arrive as one JSON array, so the statement text (and its
+/// cached preparation) does not depend on how many fields were asked for.
+const FETCH: &str = "\
+SELECT field, value FROM records
+ WHERE offering = ?1 AND subject = ?2 AND field IN (SELECT value FROM json_each(?3))
+UNION ALL
+SELECT NULL, NULL
+ WHERE EXISTS (SELECT 1 FROM records WHERE offering = ?1 AND subject = ?2)";
+
+const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = ?1";
+
+const SCHEMA_VERSION: &str =
+    "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success = 1";
+
+pub(super) async fn schema_version(pool: &SqlitePool) -> Result<i64, StoreError> {
+    let (version,): (i64,) = sqlx::query_as(SCHEMA_VERSION)
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::database("reading the schema version"))?;
+    Ok(version)
+}
+
+impl Register for RegisterStore {
+    fn fetch<'a>(
+        &'a self,
+        offering: &'a str,
+        subject: &'a SubjectId,
+        fields: &'a [&'a str],
+    ) -> StoreFuture<'a, Option<Record>> {
+        Box::pin(fetch(&self.pool, offering, subject, fields))
+    }
+
+    fn protected_identity<'a>(&'a self, subject: &'a SubjectId) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let flag: Option<(bool,)> = sqlx::query_as(PROTECTED_IDENTITY)
+                .bind(subject.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::database("reading a protected-identity flag"))?;
+            Ok(flag.is_some_and(|(protected,)| protected))
+        })
+    }
+
+    fn insert<'a>(&'a self, batch: &'a RegisterBatch) -> StoreFuture<'a, ()> {
+        Box::pin(insert(&self.pool, batch))
+    }
+}
+
+async fn fetch(
+    pool: &SqlitePool,
+    offering: &str,
+    subject: &SubjectId,
+    fields: &[&str],
+) -> Result<Option<Record>, StoreError> {
+    check_name("offering", offering)?;
+    for field in fields {
+        check_name("field", field)?;
+    }
+    let requested = serde_json::Value::from(fields).to_string();
+    let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(FETCH)
+        .bind(offering)
+        .bind(subject.as_str())
+        .bind(requested)
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::database("fetching a record"))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut values = BTreeMap::new();
+    for (field, value) in rows {
+        let (Some(field), Some(value)) = (field, value) else {
+            continue; // the sentinel
+        };
+        let parsed = serde_json::from_str(&value).map_err(|source| StoreError::CorruptValue {
+            offering: offering.to_owned(),
+            field: field.clone(),
+            source,
+        })?;
+        values.insert(field, parsed);
+    }
+    Ok(Some(Record::new(values)))
+}
+
+async fn insert(pool: &SqlitePool, batch: &RegisterBatch) -> Result<(), StoreError> {
+    let values = batch.validate()?;
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(StoreError::database("starting a batch"))?;
+    insert_subjects(&mut tx, batch).await?;
+    insert_records(&mut tx, batch, &values).await?;
+    // Dropping `tx` on any error above rolls the whole batch back.
+    tx.commit()
+        .await
+        .map_err(StoreError::database("committing a batch"))
+}
+
+async fn insert_subjects(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &RegisterBatch,
+) -> Result<(), StoreError> {
+    for chunk in batch.subjects().chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO subjects (subject, kind, protected_identity) ",
+        );
+        query.push_values(chunk, |mut row, entry| {
+            row.push_bind(entry.subject.as_str())
+                .push_bind(kind(&entry.subject))
+                .push_bind(entry.protected_identity);
+        });
+        query.push(
+            " ON CONFLICT (subject) DO UPDATE SET protected_identity = excluded.protected_identity",
+        );
+        query
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::database("writing subjects"))?;
+    }
+    Ok(())
+}
+
+async fn insert_records(
+    tx: &mut Transaction<'_, Sqlite>,
+    batch: &RegisterBatch,
+    values: &[String],
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = batch.records().iter().zip(values).collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("INSERT INTO records (offering, subject, field, value) ");
+        query.push_values(chunk, |mut row, (entry, value)| {
+            row.push_bind(entry.offering.as_str())
+                .push_bind(entry.subject.as_str())
+                .push_bind(entry.field.as_str())
+                .push_bind(value.as_str());
+        });
+        query.push(" ON CONFLICT (offering, subject, field) DO UPDATE SET value = excluded.value");
+        query.build().execute(&mut **tx).await.map_err(|source| {
+            let foreign_key = source
+                .as_database_error()
+                .and_then(|error| error.code())
+                .is_some_and(|code| code == SQLITE_CONSTRAINT_FOREIGNKEY);
+            if foreign_key {
+                StoreError::UnknownSubject
+            } else {
+                StoreError::Database {
+                    operation: "writing records",
+                    source,
+                }
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn kind(subject: &SubjectId) -> &'static str {
+    match subject {
+        SubjectId::Personnummer(_) => "personnummer",
+        SubjectId::Samordningsnummer(_) => "samordningsnummer",
+        SubjectId::Organisationsnummer(_) => "organisationsnummer",
+    }
+}
