@@ -21,7 +21,7 @@
 use crate::decision::{Cited, Decision, FieldDecision, Ground, Outcome, RulebookVersion};
 use crate::entities::Types;
 use crate::footprint::GATE_PREFIX;
-use crate::index::{Active, FieldClass, Level};
+use crate::index::{FieldClass, Level};
 use crate::policy::{Class, PolicyInfo};
 use crate::request::{subject_kind, DisclosureRequest, RequestError};
 use crate::vocabulary::Offering;
@@ -77,10 +77,8 @@ impl Rulebook {
             Some(field) => self.held(&bucket.request, &p, &uid(field)),
             None => Default::default(),
         };
-        let active =
-            Active::new(bucket.field.iter().filter(|f| {
-                !f.gated || gates.iter().any(|g| *g == f.policy.id().as_ref() as &str)
-            }));
+        let active = bucket
+            .active(|f| !f.gated || gates.iter().any(|g| *g == f.policy.id().as_ref() as &str));
         let mut classes: Vec<(FieldClass, Held)> = Vec::new();
         for field in &request.fields {
             let Some(category) = p.offering.category_of(field) else {

@@ -21,6 +21,7 @@ use crate::policy::PolicyInfo;
 use crate::vocabulary::Vocabulary;
 use cedar_policy::{EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
 
 /// The recipients or offerings a policy's scope can reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +98,14 @@ pub struct Bucket {
     pub request: Level,
     /// Field-level policies, evaluated per class of fields when their gate held.
     pub field: Vec<FieldPolicy>,
+    /// The policy sets of the combinations of field-level policies seen so far: building a
+    /// Cedar policy set costs more than evaluating a small one.
+    active: RwLock<HashMap<Vec<u32>, Arc<Active>>>,
     size: usize,
 }
+
+/// Most combinations of active field-level policies a bucket remembers.
+const ACTIVE_CACHE: usize = 256;
 
 /// A policy that depends on the requested field.
 #[derive(Debug)]
@@ -118,6 +125,31 @@ pub struct FieldPolicy {
 impl Bucket {
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// The field-level policies selected by `take` (those whose gate held, and the ungated).
+    pub fn active(&self, take: impl Fn(&FieldPolicy) -> bool) -> Arc<Active> {
+        let key: Vec<u32> = (0u32..)
+            .zip(&self.field)
+            .filter(|(_, f)| take(f))
+            .map(|(i, _)| i)
+            .collect();
+        if let Some(active) = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Arc::clone(active);
+        }
+        let active = Arc::new(Active::new(
+            key.iter().filter_map(|i| self.field.get(*i as usize)),
+        ));
+        let mut cache = self.active.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() < ACTIVE_CACHE {
+            cache.insert(key, Arc::clone(&active));
+        }
+        active
     }
 
     fn add(&mut self, policy: &Policy, info: &PolicyInfo, footprint: &footprint::Footprint) {
@@ -169,23 +201,23 @@ impl Level {
 /// The field-level policies of a bucket that take part in one decision, and how they tell
 /// fields apart.
 #[derive(Debug, Default)]
-pub struct Active<'b> {
+pub struct Active {
     pub level: Level,
-    tests: Vec<&'b Test>,
+    tests: Vec<Test>,
     category: bool,
     per_field: bool,
 }
 
-impl<'b> Active<'b> {
-    pub fn new(policies: impl Iterator<Item = &'b FieldPolicy>) -> Self {
+impl Active {
+    fn new<'b>(policies: impl Iterator<Item = &'b FieldPolicy>) -> Self {
         let mut active = Active::default();
         for p in policies {
             active.level.add(&p.policy, p.grant);
             active.category |= p.category;
             active.per_field |= p.per_field;
             for test in &p.tests {
-                if !active.tests.contains(&test) {
-                    active.tests.push(test);
+                if !active.tests.contains(test) {
+                    active.tests.push(test.clone());
                 }
             }
         }
