@@ -208,8 +208,8 @@ impl Rulebook {
     }
 
     /// Evaluates one level for one resource and collects what held: one Cedar call, and a
-    /// second only when an override held. Also returns
-    /// the policies whose gate held or failed to evaluate (they must be evaluated per field).
+    /// second only when an override held. Also returns the policies whose gate held or failed
+    /// to evaluate (they must be evaluated per field).
     fn held(&self, level: &Level, p: &Prepared, resource: &EntityUid) -> (Held<'_>, Vec<String>) {
         let mut held = Held::default();
         let mut gates = Vec::new();
