@@ -24,8 +24,13 @@ pub enum EventKind {
     Disclosure,
     /// A request was refused in full.
     Refusal,
+    /// A request was routed to human review; nothing has left the provider yet.
+    ReviewRequest,
     /// A human reviewer decided a request routed to review.
     ReviewDecision,
+    /// The recipient's node received a signed answer and recorded it against the provider's
+    /// receipt.
+    Receipt,
     /// The node's configuration (rulebook, pre-assessments, offerings, keys) changed.
     ConfigurationChange,
 }
@@ -225,16 +230,10 @@ impl AuditRecord {
 
     /// The rules that depend on the kind of event.
     fn validate_event(&self) -> Result<(), RecordError> {
-        let exchange = matches!(
-            self.event,
-            EventKind::Disclosure | EventKind::Refusal | EventKind::ReviewDecision
-        );
+        let exchange = self.event != EventKind::ConfigurationChange;
         if exchange {
             if self.offering.is_none() {
-                return Err(invalid(
-                    "offering",
-                    "required for a disclosure, refusal or review decision",
-                ));
+                return Err(invalid("offering", "required for every exchange event"));
             }
             if self.why.is_none() {
                 return Err(invalid(
@@ -265,6 +264,22 @@ impl AuditRecord {
             EventKind::ReviewDecision if self.refers_to.is_none() => Err(invalid(
                 "refers_to",
                 "a review decision names the request it decides",
+            )),
+            EventKind::ReviewRequest
+                if !self.fields.iter().any(|f| f.outcome == Outcome::Review) =>
+            {
+                Err(invalid(
+                    "fields",
+                    "a request routed to review has at least one field under review",
+                ))
+            }
+            EventKind::Receipt if self.refers_to.is_none() => Err(invalid(
+                "refers_to",
+                "a receipt names the provider's ledger entry",
+            )),
+            EventKind::Receipt if self.payload_sha256.is_none() => Err(invalid(
+                "payload_sha256",
+                "a receipt records the digest of the answer received",
             )),
             EventKind::ConfigurationChange => {
                 if self.change.is_none() {

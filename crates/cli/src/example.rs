@@ -1,15 +1,25 @@
-//! The example rulebook, embedded in the binary so `utbyte demo` needs nothing beside it.
+//! The example rulebook and catalog data, embedded in the binary so `utbyte demo` needs nothing
+//! beside it.
 
 use include_dir::{include_dir, Dir};
 use utbyte_rules::source::SourceFile;
-use utbyte_rules::DisclosureRequest;
 
 static RULEBOOK: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../rulebook");
+static CATALOG: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../catalog");
 
 /// Every text file of the embedded rulebook, with paths relative to it.
 pub fn sources() -> Vec<SourceFile> {
+    sorted(&RULEBOOK)
+}
+
+/// Every text file of the embedded catalog data, with paths relative to it.
+pub fn catalog_sources() -> Vec<SourceFile> {
+    sorted(&CATALOG)
+}
+
+fn sorted(dir: &Dir<'_>) -> Vec<SourceFile> {
     let mut files = Vec::new();
-    collect(&RULEBOOK, &mut files);
+    collect(dir, &mut files);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
 }
@@ -26,16 +36,4 @@ fn collect(dir: &Dir<'_>, files: &mut Vec<SourceFile>) {
     for sub in dir.dirs() {
         collect(sub, files);
     }
-}
-
-/// An example request of `rulebook/requests/`.
-pub fn request(name: &str) -> anyhow::Result<DisclosureRequest> {
-    let path = format!("requests/{name}");
-    let file = RULEBOOK
-        .get_file(&path)
-        .ok_or_else(|| anyhow::anyhow!("the embedded rulebook has no {path}"))?;
-    let text = file
-        .contents_utf8()
-        .ok_or_else(|| anyhow::anyhow!("{path} is not text"))?;
-    Ok(serde_json::from_str(text)?)
 }

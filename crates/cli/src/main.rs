@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod demo;
 mod example;
+mod node_cmd;
 mod pki_cmd;
 mod rules_cmd;
 
@@ -22,8 +23,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the example rulebook deciding realistic requests between Swedish authorities.
-    Demo,
+    /// Start a whole federation on this machine (directory and seven authority nodes), or with
+    /// --scenario run a narrated sequence of exchanges and exit.
+    Demo(demo::DemoArgs),
     /// The legal expert's toolbox: check, test, explain and analyse a rulebook.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
@@ -33,15 +35,19 @@ enum Command {
     /// Federation certificate authority and node certificates.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
+    /// Run one authority's node from a configuration file.
+    #[command(subcommand)]
+    Node(node_cmd::NodeCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run(args),
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Pki(cmd) => pki_cmd::run(cmd),
+        Command::Node(cmd) => node_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

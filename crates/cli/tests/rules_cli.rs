@@ -1,4 +1,4 @@
-//! `utbyte rules …` and `utbyte demo` as a legal expert uses them.
+//! `utbyte rules …` as a legal expert uses it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -237,18 +237,4 @@ fn analyze_fails_when_protected_identity_could_leak() {
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("error[protected-identity]"), "{stdout}");
-}
-
-#[test]
-fn demo_runs_on_the_embedded_rulebook() {
-    let out = Command::new(env!("CARGO_BIN_EXE_utbyte"))
-        .arg("demo")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    for outcome in ["DISCLOSE", "REVIEW", "REFUSE"] {
-        assert!(stdout.contains(outcome), "{outcome} missing");
-    }
 }

@@ -29,6 +29,40 @@ pub struct Member {
     pub endpoint: String,
     /// SHA-256 fingerprints (hex) of the node's current certificates.
     pub certificates: Vec<String>,
+    /// The Ed25519 public key (base64url, 32 bytes) the node signs its answers with.
+    pub answer_key: String,
+}
+
+impl Member {
+    /// The key the member's answers must be signed with.
+    pub fn answer_key(&self) -> Result<VerifyingKey, ConfigError> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&self.answer_key)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "member `{}` has an answer key that is not 32 bytes of base64url",
+                    self.authority
+                ))
+            })?;
+        VerifyingKey::from_bytes(&bytes).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "member `{}` has an answer key that is not an Ed25519 public key",
+                self.authority
+            ))
+        })
+    }
+
+    /// The member's certificates that `revoked` does not list.
+    pub fn current_certificates(&self, revoked: &[String]) -> Vec<String> {
+        self.certificates
+            .iter()
+            .filter(|c| !revoked.contains(c))
+            .cloned()
+            .collect()
+    }
 }
 
 /// One file of the shared rulebook.
@@ -158,6 +192,7 @@ impl FederationConfig {
                     m.authority, m.endpoint
                 ));
             }
+            m.answer_key()?;
             for f in &m.certificates {
                 if !is_fingerprint(f) {
                     return invalid(format!(

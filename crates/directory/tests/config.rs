@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
+use base64::Engine;
 use ed25519_dalek::SigningKey;
 use std::path::PathBuf;
 use time::macros::datetime;
@@ -28,6 +29,8 @@ fn config(version: u64) -> FederationConfig {
             orgnr: "202100-5448".into(),
             endpoint: "https://127.0.0.1:7001".into(),
             certificates: vec!["ab".repeat(32)],
+            answer_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(key(9).verifying_key().as_bytes()),
         }],
         revoked: vec![],
         rulebook: RulebookBundle::new(&rulebook, &files),
@@ -131,4 +134,16 @@ fn a_revoked_certificate_names_no_member() {
     let mut c = config(1);
     c.revoked.push("ab".repeat(32));
     assert!(c.member_by_certificate(&"ab".repeat(32)).is_none());
+}
+
+#[test]
+fn a_member_without_a_valid_answer_key_is_refused() {
+    let mut bad = config(1);
+    bad.members[0].answer_key = "not-a-key".into();
+    assert!(matches!(bad.sign(&key(1)), Err(ConfigError::Invalid(m)) if m.contains("answer key")));
+    let good = config(1);
+    assert_eq!(
+        good.members[0].answer_key().unwrap(),
+        key(9).verifying_key()
+    );
 }

@@ -18,6 +18,7 @@ mod entities;
 pub mod explain;
 mod footprint;
 mod index;
+pub mod paths;
 pub mod policy;
 pub mod preassessment;
 pub mod request;
@@ -27,6 +28,7 @@ pub mod source;
 pub mod vocabulary;
 
 pub use decision::{Cited, Decision, FieldDecision, Ground, Outcome};
+pub use paths::DisclosurePath;
 pub use policy::{Citation, Class};
 pub use preassessment::PreAssessment;
 pub use request::{DisclosureRequest, RequestError, Subject};

@@ -1,6 +1,6 @@
 //! Persistence for utbyte, behind small traits, so that no SQL lives outside this crate.
 //!
-//! Two parts:
+//! Three parts:
 //!
 //! - [`Register`] — the provider side's view of a register that backs offerings: fetch exactly
 //!   the requested fields of one subject in one offering, tell whether a person has protected
@@ -8,6 +8,11 @@
 //!   (WAL, foreign keys on, busy timeout); a PostgreSQL engine is meant to sit behind the same
 //!   trait later, which is why each engine keeps its SQL in one module per concern
 //!   (`sqlite::register`).
+//! - [`ExchangeStore`] — what an agency node remembers about exchanges, in a SQLite database of
+//!   its own: the requests it sent for its case systems, keyed by idempotency key, so a retry
+//!   never discloses twice; the request ids peers sent it, so a replay is refused; and the review
+//!   queue with each reviewer's decision. The contract's types are in `exchange`; the SQL in
+//!   `sqlite::exchange` and `sqlite::review`.
 //! - [`synthetic`] — a deterministic generator of synthetic registers for the demo: the same seed
 //!   gives byte-identical data, every identifier is valid, and every field of the example
 //!   rulebook's offerings gets a plausible value.
@@ -17,16 +22,22 @@
 //! schema change.
 //!
 //! Subject identifiers and register values are personal data: nothing here logs them, and the
-//! `Debug` output of [`Record`] and [`RegisterBatch`] shows field names and counts only.
+//! `Debug` output of [`Record`] and [`RegisterBatch`] shows field names and counts only, and that
+//! of the exchange types shows the sizes of their JSON texts only.
 
 mod error;
+mod exchange;
 mod register;
 mod sqlite;
 pub mod synthetic;
 
 pub use error::StoreError;
+pub use exchange::{
+    Begun, NewReview, OutgoingRequest, OutgoingState, OutgoingUpdate, ReviewDecided, ReviewState,
+    StoredOutgoing, StoredReview, MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
+};
 pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
     MAX_VALUE_BYTES,
 };
-pub use sqlite::RegisterStore;
+pub use sqlite::{ExchangeStore, RegisterStore};

@@ -64,7 +64,9 @@ pub struct Record {
 }
 
 impl Record {
-    pub(crate) fn new(fields: BTreeMap<String, Value>) -> Self {
+    /// A record of `fields`, for [`Register`] engines outside this crate. The engine answers for
+    /// the [`Register::fetch`] contract: only requested fields.
+    pub fn new(fields: BTreeMap<String, Value>) -> Self {
         Self { fields }
     }
 

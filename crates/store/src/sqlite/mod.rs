@@ -1,12 +1,22 @@
 //! The SQLite engine: opening a database file (or memory) with the settings every connection
 //! needs, and applying the schema migrations. The SQL of each concern is in its own module
-//! (`register`), so a PostgreSQL engine can implement the same traits beside this one.
+//! (`register`, `exchange`, `review`), so a PostgreSQL engine can implement the same contracts
+//! beside this one.
+//!
+//! Two databases, each in its own file with its own migrations: the register ([`RegisterStore`],
+//! `migrations/sqlite/`) and the exchange state ([`ExchangeStore`], `migrations/exchange/`).
+//! They are separate because they have separate owners and lives: a register is loaded from an
+//! agency's systems and may be replaced wholesale, while the exchange state must survive every
+//! such reload.
 //!
 //! Every connection runs with WAL journaling (readers never block the writer), foreign keys on
 //! (SQLite's default is off), a busy timeout (a writer waits for another instead of failing at
 //! once), and `synchronous = FULL` (a committed batch survives power loss).
 
+mod batch;
+mod exchange;
 mod register;
+mod review;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,16 +26,27 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::error::{EXCHANGE, REGISTER};
 use crate::StoreError;
 
-/// The schema, as numbered files in `migrations/sqlite/`, embedded at compile time.
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The register's schema, as numbered files in `migrations/sqlite/`, embedded at compile time.
+static REGISTER_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The exchange state's schema, as numbered files in `migrations/exchange/`. A migrator of its
+/// own: the two databases are versioned independently.
+static EXCHANGE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/exchange");
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connections to a database file: WAL lets several readers work beside the one writer.
-const FILE_CONNECTIONS: u32 = 4;
+/// Connections to a register file: WAL lets several readers work beside the one writer, and a
+/// register is read far more than it is written.
+const REGISTER_CONNECTIONS: u32 = 4;
+
+/// Connections to an exchange-state file: one for the writer task (every write goes through it,
+/// see `batch`), one for reads. SQLite admits one writer at a time; more writing connections
+/// would only wait for each other in SQLite's busy handler, which sleeps in millisecond steps.
+const EXCHANGE_CONNECTIONS: u32 = 2;
 
 /// The built-in register engine: a register in one SQLite database.
 ///
@@ -39,57 +60,159 @@ impl RegisterStore {
     /// Opens the register in the database file at `path`, creating the file if it does not exist
     /// and applying any schema migration not yet applied.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref();
-        let options = connect_options()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(FILE_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        Self::migrated(pool).await
+        let pool = open_file(
+            REGISTER,
+            &REGISTER_MIGRATOR,
+            path.as_ref(),
+            REGISTER_CONNECTIONS,
+        )
+        .await?;
+        Ok(Self { pool })
     }
 
     /// Opens a register that lives in memory, for tests and throw-away demos.
-    ///
-    /// An in-memory database belongs to its connection, so the pool holds exactly one
-    /// connection and never closes it.
     pub async fn open_in_memory() -> Result<Self, StoreError> {
-        let options = connect_options().in_memory(true);
-        let pool = SqlitePoolOptions::new()
-            .min_connections(1)
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open {
-                path: ":memory:".into(),
-                source,
-            })?;
-        Self::migrated(pool).await
-    }
-
-    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
-        MIGRATOR.run(&pool).await?;
+        let pool = open_memory(REGISTER, &REGISTER_MIGRATOR).await?;
         Ok(Self { pool })
     }
 
     /// The version of the newest schema migration applied (the number its file starts with).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        register::schema_version(&self.pool).await
+        schema_version(&self.pool, REGISTER).await
     }
 
-    /// Waits for running statements to finish and closes every connection (checkpointing the
-    /// WAL into the database file).
+    /// Waits for running statements to finish, copies the WAL into the database file and
+    /// closes every connection.
     pub async fn close(self) {
-        self.pool.close().await;
+        checkpoint_and_close(self.pool).await;
     }
+}
+
+/// The built-in exchange state engine: what an agency node remembers about exchanges (outgoing
+/// requests by idempotency key, the replay guard, the review queue) in one SQLite database.
+///
+/// Cheap to clone (the clones share one connection pool). The operations are in
+/// `sqlite::exchange` and `sqlite::review`.
+#[derive(Clone)]
+pub struct ExchangeStore {
+    pool: SqlitePool,
+    writer: batch::Writer,
+}
+
+impl ExchangeStore {
+    /// Opens the exchange state in the database file at `path`, creating the file if it does not
+    /// exist and applying any schema migration not yet applied.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let pool = open_file(
+            EXCHANGE,
+            &EXCHANGE_MIGRATOR,
+            path.as_ref(),
+            EXCHANGE_CONNECTIONS,
+        )
+        .await?;
+        let writer = batch::Writer::start(pool.clone());
+        Ok(Self { pool, writer })
+    }
+
+    /// Opens exchange state that lives in memory, for tests and throw-away demos.
+    pub async fn open_in_memory() -> Result<Self, StoreError> {
+        let pool = open_memory(EXCHANGE, &EXCHANGE_MIGRATOR).await?;
+        let writer = batch::Writer::start(pool.clone());
+        Ok(Self { pool, writer })
+    }
+
+    /// The version of the newest schema migration applied (the number its file starts with).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        schema_version(&self.pool, EXCHANGE).await
+    }
+
+    /// Waits for running statements to finish, copies the WAL into the database file and
+    /// closes every connection.
+    pub async fn close(self) {
+        checkpoint_and_close(self.pool).await;
+    }
+}
+
+/// SQLite checkpoints the WAL when its last connection closes, but the pool's connections close
+/// on their own threads, after `close` returns; an explicit checkpoint first means the database
+/// file alone holds everything once `close` returns (so it can be copied or renamed).
+async fn checkpoint_and_close(pool: SqlitePool) {
+    // A failed checkpoint loses nothing: the WAL is then copied in when the file is next opened.
+    let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await;
+    pool.close().await;
+}
+
+async fn open_file(
+    database: &'static str,
+    migrator: &Migrator,
+    path: &Path,
+    connections: u32,
+) -> Result<SqlitePool, StoreError> {
+    let options = connect_options()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(connections)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Open {
+            database,
+            path: path.to_owned(),
+            source,
+        })?;
+    migrated(database, migrator, pool).await
+}
+
+/// An in-memory database belongs to its connection, so the pool holds exactly one connection
+/// and never closes it.
+async fn open_memory(
+    database: &'static str,
+    migrator: &Migrator,
+) -> Result<SqlitePool, StoreError> {
+    let options = connect_options().in_memory(true);
+    let pool = SqlitePoolOptions::new()
+        .min_connections(1)
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Open {
+            database,
+            path: ":memory:".into(),
+            source,
+        })?;
+    migrated(database, migrator, pool).await
+}
+
+async fn migrated(
+    database: &'static str,
+    migrator: &Migrator,
+    pool: SqlitePool,
+) -> Result<SqlitePool, StoreError> {
+    migrator
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate { database, source })?;
+    Ok(pool)
+}
+
+const SCHEMA_VERSION: &str =
+    "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success = 1";
+
+async fn schema_version(pool: &SqlitePool, database: &'static str) -> Result<i64, StoreError> {
+    let (version,): (i64,) = sqlx::query_as(SCHEMA_VERSION)
+        .fetch_one(pool)
+        .await
+        .map_err(|source| StoreError::Database {
+            database,
+            operation: "reading the schema version",
+            source,
+        })?;
+    Ok(version)
 }
 
 fn connect_options() -> SqliteConnectOptions {
@@ -105,10 +228,10 @@ mod tests {
 
     use super::*;
 
-    async fn pragma(store: &RegisterStore, name: &str) -> String {
+    async fn pragma(pool: &SqlitePool, name: &str) -> String {
         use sqlx::Row;
         let row = sqlx::query(&format!("PRAGMA {name}"))
-            .fetch_one(&store.pool)
+            .fetch_one(pool)
             .await
             .unwrap();
         row.try_get::<String, _>(0)
@@ -123,18 +246,54 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.schema_version().await.unwrap(), 1);
-        assert_eq!(pragma(&store, "journal_mode").await, "wal");
-        assert_eq!(pragma(&store, "foreign_keys").await, "1");
-        assert_eq!(pragma(&store, "busy_timeout").await, "5000");
-        assert_eq!(pragma(&store, "synchronous").await, "2");
+        assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
+        assert_eq!(pragma(&store.pool, "synchronous").await, "2");
+        assert_eq!(tables(&store.pool).await, ["records", "subjects"]);
+    }
+
+    async fn tables(pool: &SqlitePool) -> Vec<String> {
         let tables: Vec<(String,)> = sqlx::query_as(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' ORDER BY name",
         )
-        .fetch_all(&store.pool)
+        .fetch_all(pool)
         .await
         .unwrap();
-        let tables: Vec<_> = tables.into_iter().map(|t| t.0).collect();
-        assert_eq!(tables, ["records", "subjects"]);
+        tables.into_iter().map(|t| t.0).collect()
+    }
+
+    #[tokio::test]
+    async fn a_fresh_exchange_file_gets_its_own_schema_and_the_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ExchangeStore::open(dir.path().join("exchange.db"))
+            .await
+            .unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
+        assert_eq!(pragma(&store.pool, "synchronous").await, "2");
+        assert_eq!(
+            tables(&store.pool).await,
+            ["outgoing", "reviews", "seen_requests"]
+        );
+        store.close().await;
+        let store = ExchangeStore::open(dir.path().join("exchange.db"))
+            .await
+            .unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unopenable_exchange_path_says_which_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("exchange.db");
+        let error = ExchangeStore::open(&path).await.err().unwrap();
+        assert!(error.to_string().starts_with(&format!(
+            "cannot open the exchange database at {}:",
+            path.display()
+        )));
     }
 
     #[tokio::test]
@@ -161,6 +320,6 @@ mod tests {
     async fn memory_gets_the_schema_and_foreign_keys() {
         let store = RegisterStore::open_in_memory().await.unwrap();
         assert_eq!(store.schema_version().await.unwrap(), 1);
-        assert_eq!(pragma(&store, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
     }
 }

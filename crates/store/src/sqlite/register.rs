@@ -30,17 +30,6 @@ SELECT NULL, NULL
 
 const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = ?1";
 
-const SCHEMA_VERSION: &str =
-    "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success = 1";
-
-pub(super) async fn schema_version(pool: &SqlitePool) -> Result<i64, StoreError> {
-    let (version,): (i64,) = sqlx::query_as(SCHEMA_VERSION)
-        .fetch_one(pool)
-        .await
-        .map_err(StoreError::database("reading the schema version"))?;
-    Ok(version)
-}
-
 impl Register for RegisterStore {
     fn fetch<'a>(
         &'a self,
@@ -169,10 +158,7 @@ async fn insert_records(
             if foreign_key {
                 StoreError::UnknownSubject
             } else {
-                StoreError::Database {
-                    operation: "writing records",
-                    source,
-                }
+                StoreError::database("writing records")(source)
             }
         })?;
     }

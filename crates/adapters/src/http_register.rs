@@ -1,0 +1,391 @@
+//! [`HttpRegister`]: a [`Register`] kept in an authority's own REST backend, reached over plain
+//! HTTP/1.1 with the contract of `docs/register-backend.md`.
+//!
+//! The adapter trusts the backend with the data, not with the contract: every call has a
+//! timeout, every answer is read only up to [`MAX_RESPONSE_BYTES`], and a record that holds a
+//! field that was not requested is refused as a whole, so the node's guarantee that only decided
+//! fields leave it does not depend on the backend's code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::ACCEPT;
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use utbyte_domain::SubjectId;
+use utbyte_store::{Record, Register, RegisterBatch, StoreError, StoreFuture};
+
+use crate::contract::{self, check_name, MAX_FIELDS, MAX_RESPONSE_BYTES};
+use crate::AdapterError;
+
+/// How long an unused pooled connection is kept: shorter than nginx's default
+/// `keepalive_timeout` (75 s), so the pool lets go of a connection before a proxy in front of
+/// the backend closes it under a request.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+const FETCHING: &str = "fetching a record";
+const READING_FLAG: &str = "reading a protected-identity flag";
+
+/// A register kept in an authority's own REST backend.
+///
+/// Cheap to clone: clones share one connection pool (keep-alive), so a node needs one per
+/// backend. Read-only: [`Register::insert`] fails with [`StoreError::ReadOnly`].
+#[derive(Clone)]
+pub struct HttpRegister {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    /// `http://authority[/path]`, without a trailing slash.
+    base: String,
+    timeout: Duration,
+}
+
+impl HttpRegister {
+    /// An adapter for the backend at `base_url` (`http://host[:port][/path]`), giving every
+    /// call `timeout` from sending the request to the end of the answer.
+    ///
+    /// Only plain `http://` is spoken: the backend runs beside the node, and TLS, where wanted,
+    /// is a proxy's job. Needs a Tokio runtime when called, not when constructed.
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, AdapterError> {
+        let base = parse_base_url(base_url)?;
+        if timeout.is_zero() {
+            return Err(AdapterError::ZeroTimeout);
+        }
+        let mut connector = HttpConnector::new();
+        // Requests are small and answered at once; Nagle would only add latency.
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Ok(Self {
+            client,
+            base,
+            timeout,
+        })
+    }
+
+    async fn fetch_record(
+        &self,
+        offering: &str,
+        subject: &SubjectId,
+        fields: &[&str],
+    ) -> Result<Option<Record>, StoreError> {
+        check_name("offering", offering)?;
+        let requested: BTreeSet<&str> = fields.iter().copied().collect();
+        for field in &requested {
+            check_name("field", field)?;
+        }
+        if requested.len() > MAX_FIELDS {
+            return Err(StoreError::TooManyFields {
+                requested: requested.len(),
+                limit: MAX_FIELDS,
+            });
+        }
+        let path = contract::record_path(offering, subject, requested.iter().copied());
+        let Some(body) = self.get(FETCHING, &path, true).await? else {
+            return Ok(None);
+        };
+        let answer: FieldsAnswer = parse(FETCHING, &body)?;
+        let unrequested = answer
+            .fields
+            .keys()
+            .filter(|field| !requested.contains(field.as_str()))
+            .count();
+        if unrequested > 0 {
+            // Not filtered out: a backend that sends what was not asked for has a fault that
+            // must be fixed, and dropping the fields silently would hide it.
+            return Err(backend(
+                FETCHING,
+                format!(
+                    "its answer holds {unrequested} field(s) that were not requested; the whole \
+                     answer was discarded"
+                ),
+            ));
+        }
+        Ok(Some(Record::new(answer.fields)))
+    }
+
+    async fn read_flag(&self, subject: &SubjectId) -> Result<bool, StoreError> {
+        let path = contract::protected_identity_path(subject);
+        let body = self.get(READING_FLAG, &path, false).await?;
+        let Some(body) = body else {
+            return Err(unexpected_status(READING_FLAG, StatusCode::NOT_FOUND));
+        };
+        let answer: FlagAnswer = parse(READING_FLAG, &body)?;
+        Ok(answer.protected_identity)
+    }
+
+    /// GETs `path` below the base URL within the timeout: the body of a 200, or `None` for a 404
+    /// when `not_found_is_none`. Any other status is an error, whose body is not read.
+    async fn get(
+        &self,
+        operation: &'static str,
+        path: &str,
+        not_found_is_none: bool,
+    ) -> Result<Option<Bytes>, StoreError> {
+        // The path holds the subject: errors below describe the failure, never the URI.
+        let uri: Uri = format!("{}{path}", self.base)
+            .parse()
+            .map_err(|_| backend(operation, "the request URL could not be formed".to_owned()))?;
+        let request = Request::get(uri)
+            .header(ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(|_| backend(operation, "the request could not be formed".to_owned()))?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|error| {
+                backend(operation, format!("cannot reach it: {}", chain(&error)))
+            })?;
+            let status = response.status();
+            let wanted =
+                status == StatusCode::OK || (not_found_is_none && status == StatusCode::NOT_FOUND);
+            if !wanted {
+                return Err(unexpected_status(operation, status));
+            }
+            // A 404's body is read (and ignored) too, so its connection can be reused.
+            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|error| {
+                    let reason = if error.downcast_ref::<LengthLimitError>().is_some() {
+                        format!("its answer is larger than {MAX_RESPONSE_BYTES} bytes")
+                    } else {
+                        format!("its answer broke off: {}", chain(error.as_ref()))
+                    };
+                    backend(operation, reason)
+                })?
+                .to_bytes();
+            Ok((status == StatusCode::OK).then_some(body))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| StoreError::BackendTimeout {
+                operation,
+                timeout: self.timeout,
+            })?
+    }
+}
+
+impl Register for HttpRegister {
+    fn fetch<'a>(
+        &'a self,
+        offering: &'a str,
+        subject: &'a SubjectId,
+        fields: &'a [&'a str],
+    ) -> StoreFuture<'a, Option<Record>> {
+        Box::pin(self.fetch_record(offering, subject, fields))
+    }
+
+    fn protected_identity<'a>(&'a self, subject: &'a SubjectId) -> StoreFuture<'a, bool> {
+        Box::pin(self.read_flag(subject))
+    }
+
+    fn insert<'a>(&'a self, _batch: &'a RegisterBatch) -> StoreFuture<'a, ()> {
+        Box::pin(async { Err(StoreError::ReadOnly) })
+    }
+}
+
+impl fmt::Debug for HttpRegister {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRegister")
+            .field("base", &self.base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a base URL and returns it without a trailing slash, ready for a path to be appended.
+fn parse_base_url(url: &str) -> Result<String, AdapterError> {
+    let invalid = |reason: String| AdapterError::InvalidBaseUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let uri: Uri = url
+        .parse()
+        .map_err(|error| invalid(format!("it is not a URL ({error})")))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some(scheme) => {
+            return Err(invalid(format!(
+                "its scheme is `{scheme}`, but the backend is reached over plain http:// (put \
+                 TLS, where wanted, in a proxy beside the backend)"
+            )))
+        }
+        None => {
+            return Err(invalid(
+                "it has no scheme; write http://host:port".to_owned(),
+            ))
+        }
+    }
+    let Some(authority) = uri.authority() else {
+        return Err(invalid("it names no host".to_owned()));
+    };
+    if authority.as_str().contains('@') {
+        return Err(invalid(
+            "it holds user information; credentials do not belong in a URL".to_owned(),
+        ));
+    }
+    if authority.host().is_empty() {
+        return Err(invalid("it names no host".to_owned()));
+    }
+    if uri.query().is_some() {
+        return Err(invalid(
+            "it has a query; a base URL ends with its path".to_owned(),
+        ));
+    }
+    let path = uri.path().trim_end_matches('/');
+    Ok(format!("http://{authority}{path}"))
+}
+
+/// The answer to a record fetch.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldsAnswer {
+    #[serde(deserialize_with = "unique_fields")]
+    fields: BTreeMap<String, Value>,
+}
+
+/// The answer to a protected-identity lookup.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagAnswer {
+    protected_identity: bool,
+}
+
+/// A JSON object whose members all have different names. JSON allows duplicates and parsers
+/// differ on which one wins; a field given twice is refused instead of guessed at.
+fn unique_fields<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, Value>, D::Error> {
+    struct Fields;
+
+    impl<'de> Visitor<'de> for Fields {
+        type Value = BTreeMap<String, Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object from field id to value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut fields = BTreeMap::new();
+            while let Some((field, value)) = map.next_entry::<String, Value>()? {
+                if fields.insert(field, value).is_some() {
+                    return Err(A::Error::custom("a field is given twice"));
+                }
+            }
+            Ok(fields)
+        }
+    }
+
+    deserializer.deserialize_map(Fields)
+}
+
+/// Parses an answer. serde_json's messages for a wrong type quote the offending value, which may
+/// be personal data, so the error names the kind of fault and its position only.
+fn parse<T: DeserializeOwned>(operation: &'static str, body: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(body).map_err(|error| {
+        use serde_json::error::Category;
+        let fault = match error.classify() {
+            Category::Eof => "ends before its JSON does",
+            Category::Data => "is JSON, but not the shape the contract prescribes",
+            Category::Syntax | Category::Io => "is not valid JSON",
+        };
+        backend(
+            operation,
+            format!(
+                "its answer {fault} (line {}, column {})",
+                error.line(),
+                error.column()
+            ),
+        )
+    })
+}
+
+fn backend(operation: &'static str, reason: String) -> StoreError {
+    StoreError::Backend { operation, reason }
+}
+
+fn unexpected_status(operation: &'static str, status: StatusCode) -> StoreError {
+    // The backend's error body is not quoted: it is outside utbyte's control and may name the
+    // subject.
+    backend(operation, format!("it answered with status {status}"))
+}
+
+/// An error and its sources, as one line. Connection errors from hyper name the failure (refused,
+/// reset, DNS), never the request URI.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn reason(url: &str) -> String {
+        match parse_base_url(url) {
+            Err(AdapterError::InvalidBaseUrl { reason, .. }) => reason,
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn base_urls_are_normalised_or_refused_with_the_reason() {
+        assert_eq!(
+            parse_base_url("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            parse_base_url("http://backend.local/register/v1/").unwrap(),
+            "http://backend.local/register/v1"
+        );
+        assert!(reason("https://backend.local").starts_with("its scheme is `https`"));
+        assert!(reason("backend.local:8080").starts_with("it has no scheme"));
+        assert!(reason("/register").starts_with("it has no scheme"));
+        assert!(reason("http://user:pw@backend.local").starts_with("it holds user information"));
+        assert!(reason("http://backend.local/?x=1").starts_with("it has a query"));
+        assert!(reason("http://back end").starts_with("it is not a URL"));
+        assert_eq!(
+            HttpRegister::new("http://backend.local", Duration::ZERO).err(),
+            Some(AdapterError::ZeroTimeout)
+        );
+    }
+
+    #[test]
+    fn answers_outside_the_contract_are_refused_without_quoting_them() {
+        let message = |body: &str| {
+            parse::<FieldsAnswer>(FETCHING, body.as_bytes())
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert!(parse::<FieldsAnswer>(FETCHING, br#"{"fields":{"a":1}}"#).is_ok());
+        let wrong_type = message(r#"{"fields":"19121212-1212"}"#).unwrap();
+        assert!(wrong_type.contains("not the shape the contract prescribes"));
+        assert!(!wrong_type.contains("1212"), "{wrong_type}");
+        assert!(message(r#"{"fields":{"a":1,"a":2}}"#)
+            .unwrap()
+            .contains("not the shape"));
+        assert!(message(r#"{"fields":{},"extra":1}"#)
+            .unwrap()
+            .contains("not the shape"));
+        assert!(message(r#"{"fields":{"a":"#)
+            .unwrap()
+            .contains("ends before"));
+        assert!(message("<html>").unwrap().contains("is not valid JSON"));
+        assert!(parse::<FlagAnswer>(READING_FLAG, br#"{"protected_identity":"yes"}"#).is_err());
+    }
+}

@@ -1,0 +1,27 @@
+//! Register adapters behind provider offerings.
+//!
+//! A provider node backs an offering either with the built-in SQLite register
+//! (`utbyte_store::RegisterStore`) or with the authority's own REST backend. This crate owns the
+//! second, on both sides of the wire:
+//!
+//! - [`HttpRegister`] — a [`Register`](utbyte_store::Register) that asks the authority's backend
+//!   over plain HTTP/1.1, with a timeout on every call, a cap on every answer, and a check that the
+//!   backend returned no field that was not requested.
+//! - [`backend`] — the reference backend: the same contract served over any `Register`, for
+//!   tests, for the load benchmark and as a template for authorities.
+//!
+//! The contract itself is `docs/register-backend.md`; what both sides must agree on in code (the
+//! paths, how ids are encoded in them, the limits) is in one private module, `contract`.
+//!
+//! Subject identifiers and register values are personal data: no error, log line or `Debug`
+//! output of this crate contains them, and the adapter never quotes what a backend said in an
+//! error body, because that text is outside utbyte's control.
+
+pub mod backend;
+mod contract;
+mod error;
+mod http_register;
+
+pub use contract::{MAX_FIELDS, MAX_RESPONSE_BYTES};
+pub use error::AdapterError;
+pub use http_register::HttpRegister;

@@ -1,0 +1,326 @@
+//! `HttpRegister` against the reference backend over a SQLite register, and against backends
+//! that break the contract: hanging, sending unrequested fields, oversized or malformed answers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::Router;
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use utbyte_adapters::{backend, AdapterError, HttpRegister, MAX_FIELDS, MAX_RESPONSE_BYTES};
+use utbyte_domain::{CalendarDate, SubjectId};
+use utbyte_store::{Register, RegisterStore, StoreError};
+
+use common::{
+    company, other_person, reference_backend, sample, subject, tolvan, value_of, OFFERING,
+};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn adapter() -> HttpRegister {
+    HttpRegister::new(&reference_backend().await, TIMEOUT).unwrap()
+}
+
+/// Serves `app` (a backend that breaks the contract) and returns an adapter for it.
+async fn rogue(app: Router, timeout: Duration) -> HttpRegister {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    HttpRegister::new(&format!("http://{address}"), timeout).unwrap()
+}
+
+fn backend_reason(error: StoreError) -> String {
+    match error {
+        StoreError::Backend { reason, .. } => reason,
+        other => panic!("expected a backend error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn fetch_returns_exactly_the_requested_fields_that_exist() {
+    let register = adapter().await;
+    let record = register
+        .fetch(OFFERING, &tolvan(), &["namn", "barn", "saknas", "namn"])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.field_ids().collect::<Vec<_>>(), ["barn", "namn"]);
+    assert_eq!(record.get("namn"), Some(&value_of("namn", &tolvan())));
+    assert_eq!(record.get("adress"), None);
+
+    let record = register.fetch(OFFERING, &tolvan(), &[]).await.unwrap();
+    assert!(record.unwrap().is_empty(), "held, but nothing asked for");
+}
+
+#[tokio::test]
+async fn ids_that_need_encoding_travel_intact() {
+    let register = adapter().await;
+    let record = register
+        .fetch(
+            "bolagsverket/styrelse",
+            &company(),
+            &["ledamöter, alla", "x+y"],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.get("ledamöter, alla"), Some(&json!(["A", "B"])));
+    assert_eq!(record.len(), 1);
+}
+
+#[tokio::test]
+async fn nothing_held_is_none() {
+    let register = adapter().await;
+    let stranger = subject("19701063-2391");
+    assert!(register
+        .fetch(OFFERING, &stranger, &["namn"])
+        .await
+        .unwrap()
+        .is_none());
+    assert!(register
+        .fetch("skv-inkomst", &tolvan(), &["namn"])
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn protected_identity_is_read_from_the_backend() {
+    let register = adapter().await;
+    assert!(register.protected_identity(&tolvan()).await.unwrap());
+    assert!(!register.protected_identity(&other_person()).await.unwrap());
+    assert!(!register.protected_identity(&company()).await.unwrap());
+    assert!(!register
+        .protected_identity(&subject("19701063-2391"))
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn any_written_form_finds_the_record_because_the_canonical_one_travels() {
+    let base = reference_backend().await;
+    let register = HttpRegister::new(&base, TIMEOUT).unwrap();
+    let decided_on = CalendarDate::new(2024, 6, 15).unwrap();
+    let ten_digits = SubjectId::parse_at("811228-9874", decided_on).unwrap();
+    let record = register
+        .fetch(OFFERING, &ten_digits, &["namn"])
+        .await
+        .unwrap();
+    assert_eq!(
+        record.unwrap().get("namn"),
+        Some(&value_of("namn", &other_person()))
+    );
+}
+
+#[tokio::test]
+async fn a_backend_that_never_answers_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            held.push(stream); // accepted, never answered
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let register = HttpRegister::new(&format!("http://{address}"), timeout).unwrap();
+    let started = Instant::now();
+    let error = register
+        .fetch(OFFERING, &tolvan(), &["namn"])
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(matches!(
+        error,
+        StoreError::BackendTimeout { operation: "fetching a record", timeout: t } if t == timeout
+    ));
+    assert_eq!(
+        error.to_string(),
+        "the register backend did not answer within 300 ms while fetching a record"
+    );
+    let error = register.protected_identity(&tolvan()).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::BackendTimeout { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unrequested_field_fails_the_whole_fetch() {
+    let app = Router::new().route(
+        "/offerings/{offering}/subjects/{subject}",
+        get(|| async { axum::Json(json!({ "fields": { "namn": "T", "inkomst": 1 } })) }),
+    );
+    let register = rogue(app, TIMEOUT).await;
+    let error = register
+        .fetch(OFFERING, &tolvan(), &["namn"])
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert_eq!(
+        backend_reason(error),
+        "its answer holds 1 field(s) that were not requested; the whole answer was discarded"
+    );
+    assert!(message.starts_with("the register backend failed while fetching a record: "));
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let app = Router::new().route(
+        "/offerings/{offering}/subjects/{subject}",
+        get(|| async {
+            axum::Json(json!({ "fields": { "namn": "x".repeat(MAX_RESPONSE_BYTES) } }))
+        }),
+    );
+    let register = rogue(app, TIMEOUT).await;
+    let error = register
+        .fetch(OFFERING, &tolvan(), &["namn"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        backend_reason(error),
+        "its answer is larger than 1048576 bytes"
+    );
+}
+
+#[tokio::test]
+async fn malformed_answers_and_other_statuses_are_errors() {
+    let app = Router::new()
+        .route(
+            "/offerings/{offering}/subjects/{subject}",
+            get(|| async { "{\"fields\": {\"namn\": 19121212" }),
+        )
+        .route(
+            "/subjects/{subject}/protected-identity",
+            get(|| async {
+                (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "subject 19121212-1212 is broken",
+                )
+            }),
+        );
+    let register = rogue(app, TIMEOUT).await;
+    let error = register
+        .fetch(OFFERING, &tolvan(), &["namn"])
+        .await
+        .unwrap_err();
+    assert!(backend_reason(error).starts_with("its answer ends before its JSON does"));
+    let error = register.protected_identity(&tolvan()).await.unwrap_err();
+    assert_eq!(
+        backend_reason(error),
+        "it answered with status 500 Internal Server Error"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_backend_is_an_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let register = HttpRegister::new(&format!("http://{address}"), TIMEOUT).unwrap();
+    let error = register.protected_identity(&tolvan()).await.unwrap_err();
+    assert!(backend_reason(error).starts_with("cannot reach it: "));
+}
+
+#[tokio::test]
+async fn connections_are_kept_alive_and_reused() {
+    struct Counting(TcpListener, Arc<AtomicUsize>);
+    impl axum::serve::Listener for Counting {
+        type Io = TcpStream;
+        type Addr = SocketAddr;
+        async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+            let accepted = self.0.accept().await.unwrap();
+            self.1.fetch_add(1, Ordering::SeqCst);
+            accepted
+        }
+        fn local_addr(&self) -> std::io::Result<Self::Addr> {
+            self.0.local_addr()
+        }
+    }
+    let store = RegisterStore::open_in_memory().await.unwrap();
+    store.insert(&sample()).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counting = Counting(listener, Arc::clone(&accepted));
+    tokio::spawn(async move { axum::serve(counting, backend::router(Arc::new(store))).await });
+    let register = HttpRegister::new(&format!("http://{address}"), TIMEOUT).unwrap();
+    for _ in 0..20 {
+        register
+            .fetch(OFFERING, &tolvan(), &["namn"])
+            .await
+            .unwrap()
+            .unwrap();
+        register
+            .fetch("skv-inkomst", &tolvan(), &["namn"])
+            .await
+            .unwrap(); // a 404
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn requests_outside_the_contract_are_refused_before_sending() {
+    let register = HttpRegister::new("http://127.0.0.1:9", TIMEOUT).unwrap();
+    let many: Vec<String> = (0..=MAX_FIELDS).map(|i| format!("f{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let error = register
+        .fetch(OFFERING, &tolvan(), &many)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        error,
+        StoreError::TooManyFields {
+            requested: 257,
+            limit: 256
+        }
+    ));
+    let error = register.fetch("", &tolvan(), &["namn"]).await.unwrap_err();
+    assert!(matches!(
+        error,
+        StoreError::InvalidName {
+            what: "offering",
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn the_backend_is_read_only() {
+    let register = adapter().await;
+    let error = register.insert(&sample()).await.unwrap_err();
+    assert!(matches!(error, StoreError::ReadOnly));
+}
+
+#[test]
+fn only_plain_http_urls_are_accepted() {
+    for url in [
+        "https://backend.local",
+        "ftp://backend.local",
+        "backend.local:80",
+        "http//x",
+    ] {
+        let error = HttpRegister::new(url, TIMEOUT).unwrap_err();
+        assert!(
+            matches!(error, AdapterError::InvalidBaseUrl { .. }),
+            "{url}: {error:?}"
+        );
+    }
+    assert_eq!(
+        HttpRegister::new("https://backend.local", TIMEOUT)
+            .unwrap_err()
+            .to_string(),
+        "the register backend URL `https://backend.local` cannot be used: its scheme is `https`, \
+         but the backend is reached over plain http:// (put TLS, where wanted, in a proxy beside \
+         the backend)"
+    );
+    assert!(HttpRegister::new("http://backend.local:8080/register/", TIMEOUT).is_ok());
+}

@@ -1,0 +1,242 @@
+//! `utbyte demo` — a whole federation on this machine: the directory and seven authority nodes
+//! on loopback, certificates issued on first run, registers filled with a synthetic Sweden,
+//! the example rulebook shared. It prints what runs and three commands to try, and serves until
+//! interrupted. `utbyte demo --scenario` instead runs a narrated sequence of exchanges in a
+//! throw-away federation and exits.
+
+mod local;
+mod scenario;
+
+use crate::example;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use utbyte_node::loopback::{subjects_with, LoopbackFederation, Plan};
+use utbyte_rules::Rulebook;
+use utbyte_store::synthetic::Population;
+
+/// The authorities of the demo, in the order their ports are given.
+pub const AUTHORITIES: [&str; 7] = [
+    "skatteverket",
+    "forsakringskassan",
+    "polismyndigheten",
+    "kronofogden",
+    "bolagsverket",
+    "utbetalningsmyndigheten",
+    "malmo-stad",
+];
+
+/// The synthetic Sweden every register describes.
+pub const POPULATION: Population = Population {
+    seed: 2026,
+    persons: 5000,
+};
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Run the narrated scenario in a throw-away federation and exit.
+    #[arg(long)]
+    scenario: bool,
+    /// Where certificates, keys, ledgers and registers are kept between runs.
+    #[arg(long, default_value = "utbyte-demo")]
+    dir: PathBuf,
+    /// The directory listens here; nodes on the ports after it (federation) and from +101 (local APIs).
+    #[arg(long, default_value_t = 7400)]
+    base_port: u16,
+}
+
+pub fn plan(dir: PathBuf, base_port: u16) -> Plan {
+    Plan {
+        dir,
+        rulebook: example::sources(),
+        catalog: Some(example::catalog_sources()),
+        authorities: AUTHORITIES.iter().map(|a| a.to_string()).collect(),
+        population: POPULATION,
+        base_port,
+        refresh: Duration::from_secs(30),
+        review_poll: Duration::from_secs(2),
+        config_lifetime: time::Duration::hours(24),
+        limits: utbyte_http::Limits::default(),
+    }
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        if args.scenario {
+            scenario::run().await
+        } else {
+            serve(&args.dir, args.base_port).await
+        }
+    })
+}
+
+async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
+    println!(
+        "utbyte demo — starting a federation of {} authorities in {} …",
+        AUTHORITIES.len(),
+        dir.display()
+    );
+    let federation = LoopbackFederation::start(plan(dir.to_owned(), base_port)).await?;
+    let rulebook =
+        Rulebook::from_sources(&example::sources()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!();
+    println!(
+        "  directory                   https://{}   (signed federation configuration, mutual TLS)",
+        federation.directory_addr
+    );
+    println!(
+        "  {:<27} {:<24} local API (case systems, reviewers)",
+        "authority", "federation (mTLS)"
+    );
+    for node in &federation.nodes {
+        println!(
+            "  {:<27} https://{:<16} http://{}",
+            node.authority, node.federation_addr, node.local_addr
+        );
+    }
+    println!();
+    println!(
+        "  rulebook: {} {} ({} policies; illustrative, not legal advice)",
+        rulebook.manifest.name,
+        rulebook.manifest.version,
+        rulebook.policy_count()
+    );
+    println!(
+        "  registers: a synthetic Sweden of {} persons (seed {})",
+        POPULATION.persons, POPULATION.seed
+    );
+    println!("  OpenAPI: http://<local API>/openapi.json and https://<federation>/openapi.json");
+    let examples = write_examples(&federation, &rulebook, dir)?;
+    println!();
+    println!("Try it (in another terminal):");
+    for (title, command) in examples {
+        println!("\n  # {title}\n  {command}");
+    }
+    println!(
+        "\nThe review waits in Försäkringskassan's queue: curl -s http://{}/v1/reviews",
+        node_addr(&federation, "forsakringskassan")?
+    );
+    println!(
+        "Audit: utbyte audit verify {}/nodes/forsakringskassan/audit",
+        dir.display()
+    );
+    let pki = dir.join("pki");
+    println!(
+        "Catalog (the directory, over mutual TLS as Malmö stad): curl -s --cacert {ca} --cert {crt} --key {key} 'https://{addr}/v1/catalog/search?q=l%C3%B6n'",
+        ca = pki.join("ca").join("ca.crt").display(),
+        crt = pki.join("malmo-stad").join("node.crt").display(),
+        key = pki.join("malmo-stad").join("node.key").display(),
+        addr = federation.directory_addr,
+    );
+    println!("\nServing until Ctrl-C.");
+    tokio::signal::ctrl_c().await?;
+    println!("stopping …");
+    federation.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn node_addr(
+    federation: &LoopbackFederation,
+    authority: &str,
+) -> anyhow::Result<std::net::SocketAddr> {
+    Ok(federation
+        .node(authority)
+        .ok_or_else(|| anyhow::anyhow!("no node for {authority}"))?
+        .local_addr)
+}
+
+/// Malmö stad's LUFFA check against Försäkringskassan's benefits.
+pub fn luffa_case(subject: &str, fields: &[&str]) -> Value {
+    json!({
+        "subject": subject,
+        "offering": "fk-formaner",
+        "fields": fields,
+        "purpose": "kontroll-ekonomiskt-bistand",
+        "legal_basis": "luffa",
+        "case_ref": "ASN-2026-004512",
+        "officer": "malmo-h4711",
+        "role": "handlaggare",
+        "unit": "malmo-ekonomiskt-bistand"
+    })
+}
+
+/// The Police asking Skatteverket under SFS 2016:774 without naming a joint operation.
+pub fn police_case(subject: &str, operation: Option<&str>) -> Value {
+    let mut case = json!({
+        "subject": subject,
+        "offering": "skv-inkomst",
+        "fields": ["lon", "arbetsgivare", "f-skatt"],
+        "purpose": "myndighetsgemensam-insats",
+        "legal_basis": "sfs-2016-774",
+        "case_ref": "5000-K123456-26",
+        "officer": "pm-analytiker-9",
+        "role": "underrattelseanalytiker",
+        "unit": "pm-noa"
+    });
+    if let Some(operation) = operation {
+        case["operation"] = json!(operation);
+    }
+    case
+}
+
+/// Writes the three example requests and returns the commands that send them.
+fn write_examples(
+    federation: &LoopbackFederation,
+    rulebook: &Rulebook,
+    dir: &Path,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let open = first(subjects_with(
+        rulebook,
+        POPULATION,
+        "fk-formaner",
+        "forman",
+        false,
+    )?)?;
+    let protected = first(subjects_with(
+        rulebook,
+        POPULATION,
+        "fk-formaner",
+        "forman",
+        true,
+    )?)?;
+    let earner = first(subjects_with(
+        rulebook,
+        POPULATION,
+        "skv-inkomst",
+        "lon",
+        false,
+    )?)?;
+    let requests = dir.join("requests");
+    std::fs::create_dir_all(&requests)?;
+    let malmo = node_addr(federation, "malmo-stad")?;
+    let police = node_addr(federation, "polismyndigheten")?;
+    let examples = [
+        ("A disclosure: Malmö stad checks a benefit claim under LUFFA; payments leave, health data does not", "disclosure", malmo, luffa_case(&open, &["forman", "belopp", "period", "diagnos"])),
+        ("A review: the same check about a person with protected identity goes to a human at Försäkringskassan", "review", malmo, luffa_case(&protected, &["forman", "belopp", "period"])),
+        ("A refusal: the Police ask Skatteverket under SFS 2016:774 without a decided joint operation", "refusal", police, police_case(&earner, None)),
+    ];
+    let mut commands = Vec::new();
+    for (title, name, addr, body) in examples {
+        let file = requests.join(format!("{name}.json"));
+        std::fs::write(&file, serde_json::to_vec_pretty(&body)?)?;
+        commands.push((
+            title,
+            format!(
+                "curl -s -X POST http://{addr}/v1/requests -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-{name}' --data @{}",
+                file.display()
+            ),
+        ));
+    }
+    Ok(commands)
+}
+
+fn first(subjects: Vec<String>) -> anyhow::Result<String> {
+    subjects
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("the synthetic population has no suitable subject"))
+}

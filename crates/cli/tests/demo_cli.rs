@@ -1,0 +1,155 @@
+//! `utbyte demo` as a newcomer runs it: the federation comes up, its three printed commands work
+//! as printed, and `--scenario` runs through and exits 0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_scenario_runs_every_exchange_as_the_rulebook_prescribes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_utbyte"))
+        .args(["demo", "--scenario"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("All exchanges were decided as the rulebook prescribes."),
+        "{stdout}"
+    );
+    for shown in [
+        "SFS 2024:307 3 §",
+        "forced_review",
+        "reason:",
+        "every receipt matches a provider entry",
+    ] {
+        assert!(stdout.contains(shown), "{shown} missing:\n{stdout}");
+    }
+}
+
+/// The demo process, killed if the test fails before stopping it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A base port whose directory, node and local-API ports are all free right now.
+fn free_base_port() -> u16 {
+    for _ in 0..50 {
+        let base = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base > 60_000 {
+            continue;
+        }
+        let ports = (0..=7).chain(101..=107).map(|o| base + o);
+        let held: Vec<_> = ports
+            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if held.len() == 15 {
+            return base;
+        }
+    }
+    panic!("no free port range")
+}
+
+#[test]
+fn the_federation_comes_up_and_its_three_printed_commands_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = free_base_port();
+    let mut demo = Running(
+        Command::new(env!("CARGO_BIN_EXE_utbyte"))
+            .args(["demo", "--base-port", &base.to_string(), "--dir", "state"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(demo.0.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("Serving until Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let output = printed.join("\n");
+    assert!(
+        output.contains("malmo-stad") && output.contains("https://127.0.0.1"),
+        "{output}"
+    );
+    let commands: Vec<&str> = printed
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("curl ") && l.contains("/v1/requests"))
+        .collect();
+    assert_eq!(commands.len(), 3, "{output}");
+    let run = |command: &str| {
+        let out = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}: {}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{command}: {e}: {}", text(&out.stdout)))
+    };
+    let outcomes = |answer: &serde_json::Value| -> Vec<String> {
+        answer["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer:#}"))
+            .iter()
+            .map(|f| f["outcome"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let disclosure = run(commands[0]);
+    assert_eq!(disclosure["status"], "answered", "{disclosure:#}");
+    assert!(outcomes(&disclosure).contains(&"disclose".into()));
+    assert!(outcomes(&disclosure).contains(&"refuse".into()));
+    let review = run(commands[1]);
+    assert_eq!(review["status"], "review", "{review:#}");
+    assert!(review["ticket"].is_string());
+    let refusal = run(commands[2]);
+    assert!(
+        outcomes(&refusal).iter().all(|o| o == "refuse"),
+        "{refusal:#}"
+    );
+    assert!(refusal["values"].as_object().unwrap().is_empty());
+    // Run again, the same commands give the same answers (idempotency keys).
+    assert_eq!(run(commands[0]), disclosure);
+    // The catalog line works as printed too.
+    let catalog = printed
+        .iter()
+        .filter(|l| l.contains("/v1/catalog/search"))
+        .find_map(|l| l.split_once(": curl ").map(|(_, c)| format!("curl {c}")))
+        .expect("a catalog command");
+    let found = run(&catalog);
+    assert!(
+        found["hits"].as_array().is_some_and(|h| !h.is_empty()),
+        "{found:#}"
+    );
+
+    Command::new("kill")
+        .args(["-INT", &demo.0.id().to_string()])
+        .status()
+        .unwrap();
+    let status = demo.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "the demo did not stop cleanly on Ctrl-C: {status}"
+    );
+}

@@ -1,0 +1,146 @@
+//! `utbyte node serve --config node.toml`: a node run from its configuration file joins a
+//! federation and exchanges.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use utbyte_node::loopback::{credentials, LoopbackFederation, Plan};
+use utbyte_store::synthetic::Population;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let rulebook = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rulebook");
+    let federation = LoopbackFederation::start(Plan {
+        dir: dir.path().join("federation"),
+        rulebook: utbyte_rules::rulebook::read_dir(&rulebook).unwrap(),
+        catalog: None,
+        authorities: vec!["skatteverket".into()],
+        population: Population {
+            seed: 1,
+            persons: 100,
+        },
+        base_port: 0,
+        refresh: Duration::from_secs(3600),
+        review_poll: Duration::from_secs(3600),
+        config_lifetime: time::Duration::hours(1),
+        limits: utbyte_http::Limits::default(),
+    })
+    .await
+    .unwrap();
+
+    // Polismyndigheten joins: a certificate from the federation CA, an answer key, and an entry
+    // in the directory's configuration.
+    let pki = dir.path().join("police-pki");
+    let creds = credentials(
+        &federation.ca,
+        &pki,
+        "polismyndigheten",
+        "202100-0076",
+        "Polismyndigheten",
+    )
+    .unwrap();
+    let data = dir.path().join("police-data");
+    let key = utbyte_node::answer_key(&data).unwrap();
+    let (federation_port, local_port) = (free_port(), free_port());
+    federation
+        .publisher
+        .update(time::OffsetDateTime::now_utc(), |config| {
+            config.members.push(utbyte_directory::Member {
+                authority: "polismyndigheten".into(),
+                name: "Polismyndigheten".into(),
+                orgnr: "202100-0076".into(),
+                endpoint: format!("https://127.0.0.1:{federation_port}"),
+                certificates: vec![creds.certificate.fingerprint().to_string()],
+                answer_key: utbyte_node::encode_key(&key.verifying_key()),
+            })
+        })
+        .unwrap();
+    federation
+        .node("skatteverket")
+        .unwrap()
+        .refresh()
+        .await
+        .unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"authority = "polismyndigheten"
+data_dir = "police-data"
+credentials_dir = "police-pki/polismyndigheten"
+federation_listen = "127.0.0.1:{federation_port}"
+local_listen = "127.0.0.1:{local_port}"
+refresh_seconds = 60
+
+[directory]
+endpoint = "https://{}"
+authority = "digg"
+key = "{}"
+"#,
+            federation.directory_addr,
+            utbyte_node::encode_key(&federation.publisher_key()),
+        ),
+    )
+    .unwrap();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_utbyte"))
+        .args(["node", "serve", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(node.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.contains(&format!("http://127.0.0.1:{local_port}")),
+        "{first}"
+    );
+
+    let body = serde_json::json!({
+        "subject": "19121212-1212", "offering": "skv-inkomst", "fields": ["lon"],
+        "purpose": "myndighetsgemensam-insats", "legal_basis": "sfs-2016-774",
+        "case_ref": "5000-K1-26", "officer": "pm-1", "role": "underrattelseanalytiker", "unit": "pm-noa"
+    });
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            &format!("http://127.0.0.1:{local_port}/v1/requests"),
+        ])
+        .args([
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "Idempotency-Key: cli-1",
+        ])
+        .args(["--data", &body.to_string()])
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["provider"], "skatteverket", "{answer:#}");
+    assert_eq!(
+        answer["fields"][0]["outcome"], "refuse",
+        "no joint operation named: {answer:#}"
+    );
+
+    Command::new("kill")
+        .args(["-INT", &node.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(node.wait().unwrap().success());
+    federation.stop().await;
+}

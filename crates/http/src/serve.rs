@@ -1,0 +1,116 @@
+//! Serving a router: over mutual TLS to other federation members, or in plain HTTP on a
+//! loopback address to the authority's own systems.
+
+use axum::extract::Request;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use rustls::ServerConfig;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+use utbyte_pki::{peer_identity, NodeIdentity};
+
+/// The member at the other end of a mutual-TLS connection, as its verified certificate names
+/// it. [`serve_mtls`] puts it in every request's extensions; a handler that needs it takes
+/// `Extension<Peer>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer(pub NodeIdentity);
+
+/// How long a client may take to complete the TLS handshake before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` to mutual-TLS clients until `shutdown` completes.
+///
+/// `tls` must require client certificates (as `utbyte_pki::server_config` does); a connection
+/// whose handshake fails (unknown CA, expired or revoked certificate: the client gets the TLS
+/// alert) or whose certificate names no authority is closed without reaching `app`. HTTP/2 and
+/// HTTP/1.1 are offered by ALPN.
+pub async fn serve_mtls(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let mut tls = (*tls).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: pause rather than spin.
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        connections.spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(err)) => {
+                    tracing::info!(%err, "TLS handshake refused");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let peer = match peer_identity(tls.get_ref().1.peer_certificates()) {
+                Ok(identity) => Peer(identity),
+                Err(err) => {
+                    tracing::info!(%err, "peer certificate names no authority");
+                    return;
+                }
+            };
+            let service = app.map_request(move |mut request: Request<_>| {
+                request.extensions_mut().insert(peer.clone());
+                request
+            });
+            // The protocol is the one ALPN agreed, not guessed from the first bytes: an HTTP/2
+            // server then speaks first, which is how a client learns its certificate was
+            // accepted (see the client's `primed`).
+            let service = TowerToHyperService::new(service);
+            let io = TokioIo::new(tls);
+            let h2 = io.inner().get_ref().1.alpn_protocol() == Some(b"h2");
+            let served = if h2 {
+                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(io, service)
+                    .await
+            } else {
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await
+            };
+            if let Err(err) = served {
+                tracing::debug!(%err, "connection ended with an error");
+            }
+        });
+    }
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// Serves `app` in plain HTTP until `shutdown` completes. Only for loopback listeners: the
+/// caller checks the address (see the node's configuration).
+pub async fn serve_plain(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

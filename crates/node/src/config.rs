@@ -1,0 +1,306 @@
+//! A node's configuration, read from TOML (`utbyte node serve --config node.toml`).
+//!
+//! ```toml
+//! authority = "forsakringskassan"          # this node's authority id
+//! data_dir = "/var/lib/utbyte"             # ledger, exchange state, answer key
+//! credentials_dir = "/etc/utbyte/pki"      # ca.crt, node.crt, node.key (utbyte pki issue)
+//! federation_listen = "0.0.0.0:7401"       # mutual TLS, other nodes
+//! local_listen = "127.0.0.1:7501"          # plain HTTP, loopback only: case systems, reviewers
+//! refresh_seconds = 30                     # how often the federation configuration is pulled
+//! review_poll_seconds = 5                  # how often tickets in review are asked about
+//!
+//! [directory]
+//! endpoint = "https://directory.example:7400"
+//! authority = "digg"                       # the authority the directory's certificate names
+//! key = "base64url Ed25519 public key"     # signs the federation configuration
+//!
+//! [[register]]                             # one per backend; offerings not listed are unserved
+//! offerings = ["fk-formaner"]
+//! sqlite = "/var/lib/utbyte/register.sqlite"
+//!
+//! [[register]]
+//! offerings = ["fk-arenden"]
+//! http = "http://127.0.0.1:8080"           # the authority's REST backend (docs/register-backend.md)
+//! timeout_ms = 2000
+//!
+//! [limits]                                 # all optional
+//! body_bytes = 262144
+//! request_timeout_ms = 30000
+//! peer_timeout_ms = 10000
+//! ```
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub authority: String,
+    pub data_dir: PathBuf,
+    pub credentials_dir: PathBuf,
+    pub federation_listen: SocketAddr,
+    pub local_listen: SocketAddr,
+    #[serde(default = "default_refresh")]
+    pub refresh_seconds: u64,
+    #[serde(default = "default_review_poll")]
+    pub review_poll_seconds: u64,
+    pub directory: DirectoryLink,
+    #[serde(default, rename = "register")]
+    pub registers: Vec<RegisterConfig>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Where the federation configuration comes from and who signs it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryLink {
+    pub endpoint: String,
+    pub authority: String,
+    pub key: String,
+}
+
+/// One register backend and the offerings it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterConfig {
+    pub offerings: Vec<String>,
+    #[serde(default)]
+    pub sqlite: Option<PathBuf>,
+    #[serde(default)]
+    pub http: Option<String>,
+    #[serde(default = "default_backend_timeout")]
+    pub timeout_ms: u64,
+}
+
+/// Size and time limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body accepted on either listener.
+    pub body_bytes: usize,
+    /// Longest a request may take on either listener.
+    pub request_timeout_ms: u64,
+    /// Longest an exchange with another node may take.
+    pub peer_timeout_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            body_bytes: 256 * 1024,
+            request_timeout_ms: 30_000,
+            peer_timeout_ms: 10_000,
+        }
+    }
+}
+
+fn default_refresh() -> u64 {
+    30
+}
+
+fn default_review_poll() -> u64 {
+    5
+}
+
+fn default_backend_timeout() -> u64 {
+    2_000
+}
+
+impl NodeConfig {
+    /// Reads and checks a configuration file; relative paths in it are taken relative to the
+    /// file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: Self = toml::from_str(&text).map_err(|source| ConfigFileError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.credentials_dir = base.join(&config.credentials_dir);
+        for register in &mut config.registers {
+            if let Some(file) = &register.sqlite {
+                register.sqlite = Some(base.join(file));
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what TOML types cannot.
+    pub fn validate(&self) -> Result<(), ConfigFileError> {
+        let invalid = |m: String| Err(ConfigFileError::Invalid(m));
+        if !self.local_listen.ip().is_loopback() {
+            return invalid(format!(
+                "local_listen {} is not a loopback address: the local API has no TLS and must \
+                 only be reachable from this host",
+                self.local_listen
+            ));
+        }
+        if self.refresh_seconds == 0 || self.review_poll_seconds == 0 {
+            return invalid("refresh_seconds and review_poll_seconds must be at least 1".into());
+        }
+        if !self.directory.endpoint.starts_with("https://") {
+            return invalid(format!(
+                "directory endpoint `{}` must be https://",
+                self.directory.endpoint
+            ));
+        }
+        let limits = self.limits;
+        if limits.body_bytes < 1024 || limits.request_timeout_ms == 0 || limits.peer_timeout_ms == 0
+        {
+            return invalid(
+                "limits: body_bytes must be at least 1024 and timeouts positive".into(),
+            );
+        }
+        let mut served = std::collections::HashSet::new();
+        for (i, register) in self.registers.iter().enumerate() {
+            match (&register.sqlite, &register.http) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return invalid(format!(
+                        "register {}: give exactly one of `sqlite` and `http`",
+                        i + 1
+                    ))
+                }
+            }
+            if register.offerings.is_empty() {
+                return invalid(format!("register {}: lists no offerings", i + 1));
+            }
+            for offering in &register.offerings {
+                if !served.insert(offering.as_str()) {
+                    return invalid(format!("offering `{offering}` is served by two registers"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn peer_timeout(&self) -> Duration {
+        Duration::from_millis(self.limits.peer_timeout_ms)
+    }
+
+    pub(crate) fn http_limits(&self) -> utbyte_http::Limits {
+        utbyte_http::Limits {
+            body_bytes: self.limits.body_bytes,
+            request_timeout: Duration::from_millis(self.limits.request_timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+authority = "forsakringskassan"
+data_dir = "data"
+credentials_dir = "pki"
+federation_listen = "127.0.0.1:7401"
+local_listen = "127.0.0.1:7501"
+"#;
+
+    const DIRECTORY: &str = r#"
+[directory]
+endpoint = "https://127.0.0.1:7400"
+authority = "digg"
+key = "k"
+"#;
+
+    /// `top` goes among the top-level keys, `tables` after the directory table.
+    fn parse_with(top: &str, tables: &str) -> Result<NodeConfig, ConfigFileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, format!("{MINIMAL}{top}{DIRECTORY}{tables}")).unwrap();
+        NodeConfig::load(&path)
+    }
+
+    fn parse(tables: &str) -> Result<NodeConfig, ConfigFileError> {
+        parse_with("", tables)
+    }
+
+    #[test]
+    fn defaults_apply_and_paths_are_relative_to_the_file() {
+        let config = parse("").unwrap();
+        assert_eq!(config.refresh_seconds, 30);
+        assert_eq!(config.review_poll_seconds, 5);
+        assert_eq!(config.limits, LimitsConfig::default());
+        assert!(config.data_dir.ends_with("data") && config.data_dir.is_absolute());
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let config = parse_with(
+            "refresh_seconds = 7\nreview_poll_seconds = 3\n",
+            "[limits]\nbody_bytes = 2048\nrequest_timeout_ms = 5\npeer_timeout_ms = 6\n[[register]]\nofferings = [\"a\"]\nhttp = \"http://127.0.0.1:9\"\ntimeout_ms = 9\n[[register]]\nofferings = [\"b\"]\nsqlite = \"r.sqlite\"\n",
+        )
+        .unwrap();
+        assert_eq!((config.refresh_seconds, config.review_poll_seconds), (7, 3));
+        assert_eq!(
+            config.limits,
+            LimitsConfig {
+                body_bytes: 2048,
+                request_timeout_ms: 5,
+                peer_timeout_ms: 6
+            }
+        );
+        assert_eq!(config.registers[0].timeout_ms, 9);
+        assert!(config.registers[1].sqlite.as_ref().unwrap().is_absolute());
+    }
+
+    #[test]
+    fn unsafe_or_inconsistent_settings_are_refused() {
+        let public = MINIMAL.replace("127.0.0.1:7501", "0.0.0.0:7501");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, format!("{public}{DIRECTORY}")).unwrap();
+        assert!(NodeConfig::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("loopback"));
+        let err = parse_with("refresh_seconds = 0\n", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 1"), "{err}");
+        let err = parse_with("colour = \"blue\"\n", "")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field"), "{err}");
+        for (extra, says) in [
+            ("[[register]]\nofferings = [\"a\"]\n", "exactly one"),
+            ("[[register]]\nofferings = []\nhttp = \"http://x:1\"\n", "no offerings"),
+            (
+                "[[register]]\nofferings = [\"a\"]\nhttp = \"http://x:1\"\n[[register]]\nofferings = [\"a\"]\nsqlite = \"r\"\n",
+                "two registers",
+            ),
+            ("[limits]\nbody_bytes = 10\n", "body_bytes"),
+        ] {
+            let err = parse(extra).unwrap_err().to_string();
+            assert!(err.contains(says), "{extra}: {err}");
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The agency node: what each authority runs.
+//!
+//! It has two listeners. The **federation listener** speaks only mutual TLS, to other members'
+//! nodes: they ask it for the offerings this authority publishes ([`provider`]) and about
+//! reviews they wait for. The **local listener** is plain HTTP on a loopback address, for the
+//! authority's own systems: case systems ask other authorities through it ([`consumer`]) and
+//! reviewers work the review queue ([`review`]). Both serve their OpenAPI 3.1 description at
+//! `/openapi.json` and answer every error as RFC 9457 problem+json.
+//!
+//! In the background the node pulls the federation configuration from the directory, asks
+//! providers about requests waiting in review, and calls case systems back.
+
+// Handlers and their helpers fail with a `Problem` (RFC 9457: type, title, detail, extensions),
+// built once per failed request and turned straight into the response; boxing it would only add
+// an allocation to every error path.
+#![allow(clippy::result_large_err)]
+
+pub mod api;
+mod callback;
+pub mod config;
+pub mod consumer;
+pub mod loopback;
+pub mod problems;
+pub mod protocol;
+mod provider;
+mod records;
+pub mod review;
+mod state;
+mod sync;
+
+pub use config::NodeConfig;
+pub use state::{NodeState, Registers};
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use utbyte_audit::AuditLog;
+use utbyte_directory::TrustedConfig;
+use utbyte_http::{FederationClient, Limits};
+use utbyte_pki::{NodeCredentials, Revocations};
+use utbyte_store::ExchangeStore;
+
+/// Why a node cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigFileError),
+    #[error("node credentials: {0}")]
+    Pki(#[from] utbyte_pki::PkiError),
+    #[error("audit ledger: {0}")]
+    Audit(#[from] utbyte_audit::AuditError),
+    #[error("exchange state: {0}")]
+    Store(#[from] utbyte_store::StoreError),
+    #[error("register adapter: {0}")]
+    Adapter(#[from] utbyte_adapters::AdapterError),
+    #[error("the certificate names `{certificate}`, but the node is configured as `{configured}`")]
+    WrongAuthority {
+        certificate: String,
+        configured: String,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("the directory key is not 32 bytes of base64url naming an Ed25519 public key")]
+    DirectoryKey,
+    #[error("the answer key in {} is not a 32-byte Ed25519 seed", path.display())]
+    AnswerKey { path: PathBuf },
+}
+
+/// Everything a node needs to start, already opened.
+pub struct NodeSetup {
+    pub authority: String,
+    /// Ledger (`audit/`), exchange state (`exchange.sqlite`) and answer key (`answer.key`).
+    pub data_dir: PathBuf,
+    pub credentials: NodeCredentials,
+    pub directory_endpoint: String,
+    pub directory_authority: String,
+    pub directory_key: VerifyingKey,
+    pub registers: Registers,
+    pub refresh: Duration,
+    pub review_poll: Duration,
+    pub limits: Limits,
+    pub peer_timeout: Duration,
+}
+
+impl NodeSetup {
+    /// Opens what a configuration file names.
+    pub async fn from_config(config: &NodeConfig) -> Result<Self, NodeError> {
+        let credentials = NodeCredentials::load(&config.credentials_dir)?;
+        let directory_key = decode_key(&config.directory.key).ok_or(NodeError::DirectoryKey)?;
+        let mut registers = Registers::new();
+        for entry in &config.registers {
+            let register: Arc<dyn utbyte_store::Register> = match (&entry.sqlite, &entry.http) {
+                (Some(path), _) => Arc::new(utbyte_store::RegisterStore::open(path).await?),
+                (None, Some(url)) => Arc::new(utbyte_adapters::HttpRegister::new(
+                    url,
+                    Duration::from_millis(entry.timeout_ms),
+                )?),
+                (None, None) => continue,
+            };
+            for offering in &entry.offerings {
+                registers.insert(offering.clone(), Arc::clone(&register));
+            }
+        }
+        Ok(Self {
+            authority: config.authority.clone(),
+            data_dir: config.data_dir.clone(),
+            credentials,
+            directory_endpoint: config.directory.endpoint.clone(),
+            directory_authority: config.directory.authority.clone(),
+            directory_key,
+            registers,
+            refresh: Duration::from_secs(config.refresh_seconds),
+            review_poll: Duration::from_secs(config.review_poll_seconds),
+            limits: config.http_limits(),
+            peer_timeout: config.peer_timeout(),
+        })
+    }
+}
+
+/// A base64url (unpadded) Ed25519 public key.
+pub fn decode_key(text: &str) -> Option<VerifyingKey> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()?;
+    VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
+}
+
+/// A public key as base64url (unpadded), the form the federation configuration uses.
+pub fn encode_key(key: &VerifyingKey) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// The key this node signs answers with, from `DIR/answer.key`, created on first use.
+pub fn answer_key(data_dir: &Path) -> Result<SigningKey, NodeError> {
+    signing_key(&data_dir.join("answer.key"))
+}
+
+/// An Ed25519 signing key kept as its 32-byte seed in `path` (mode 0600), created on first use.
+pub fn signing_key(path: &Path) -> Result<SigningKey, NodeError> {
+    let path = path.to_owned();
+    let io = |what: &str| {
+        let what = format!("{what} {}", path.display());
+        move |source| NodeError::Io { what, source }
+    };
+    match std::fs::read(&path) {
+        Ok(seed) => {
+            let seed: [u8; 32] = seed
+                .try_into()
+                .map_err(|_| NodeError::AnswerKey { path: path.clone() })?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
+            }
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| NodeError::Io {
+                what: "drawing a key".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            write_private(&path, &seed).map_err(io("writing"))?;
+            Ok(SigningKey::from_bytes(&seed))
+        }
+        Err(err) => Err(io("reading")(err)),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// The two listeners, bound by the caller (so tests and the demo can use port 0).
+pub struct Listeners {
+    pub federation: TcpListener,
+    pub local: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(federation: SocketAddr, local: SocketAddr) -> Result<Self, NodeError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| NodeError::Io {
+                    what: format!("binding {addr}"),
+                    source,
+                })
+        };
+        Ok(Self {
+            federation: bind(federation).await?,
+            local: bind(local).await?,
+        })
+    }
+}
+
+/// A running node.
+pub struct RunningNode {
+    pub authority: String,
+    pub federation_addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    state: Arc<NodeState>,
+    directory: sync::DirectoryLink,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl std::fmt::Debug for RunningNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningNode")
+            .field("authority", &self.authority)
+            .field("federation_addr", &self.federation_addr)
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningNode {
+    /// Pulls the federation configuration now (the background loop does it periodically).
+    pub async fn refresh(&self) -> Result<u64, String> {
+        sync::refresh(&self.state, &self.directory).await
+    }
+
+    /// This node's audit ledger.
+    pub fn audit(&self) -> &AuditLog {
+        &self.state.audit
+    }
+
+    /// Stops listening and waits for the background tasks to end, then closes the ledger.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.state.exchange.clone().close().await;
+        if let Ok(state) = Arc::try_unwrap(self.state) {
+            if let Ok(audit) = Arc::try_unwrap(state.audit) {
+                let _ = audit.close();
+            }
+        }
+    }
+}
+
+/// Starts a node on `listeners`. The first configuration pull is attempted before returning
+/// (a node without one answers every exchange with `federation-config-missing` until it has
+/// one).
+pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode, NodeError> {
+    let identity = setup.credentials.certificate.identity();
+    if identity.authority.as_str() != setup.authority {
+        return Err(NodeError::WrongAuthority {
+            certificate: identity.authority.to_string(),
+            configured: setup.authority,
+        });
+    }
+    let answer_key = answer_key(&setup.data_dir)?;
+    let audit_dir = setup.data_dir.join("audit");
+    // Creation is atomic (the ledger is built aside and renamed into place), so the directory
+    // existing means a whole ledger is there.
+    let audit = if audit_dir.exists() {
+        AuditLog::open(&audit_dir)?
+    } else {
+        AuditLog::create(
+            &audit_dir,
+            &format!("{}.utbyte.invalid/audit", setup.authority),
+        )?
+    };
+    let exchange = ExchangeStore::open(setup.data_dir.join("exchange.sqlite")).await?;
+    let revocations = Revocations::new();
+    let server_tls = setup.credentials.server_config(&revocations)?;
+    let client_tls = setup.credentials.client_config(&revocations)?;
+    let client = FederationClient::new(
+        client_tls,
+        setup.peer_timeout,
+        setup.limits.body_bytes.max(4 << 20),
+    );
+    let state = Arc::new(NodeState::new(
+        setup.authority.clone(),
+        TrustedConfig::new(setup.directory_key),
+        revocations,
+        Arc::new(audit),
+        exchange,
+        setup.registers,
+        answer_key,
+        client,
+    ));
+    let directory = sync::DirectoryLink {
+        endpoint: setup.directory_endpoint,
+        authority: setup.directory_authority,
+    };
+    if let Err(err) = sync::refresh(&state, &directory).await {
+        tracing::warn!(%err, "no federation configuration yet");
+    }
+    let io_addr = |l: &TcpListener| {
+        l.local_addr().map_err(|source| NodeError::Io {
+            what: "reading a listener's address".into(),
+            source,
+        })
+    };
+    let federation_addr = io_addr(&listeners.federation)?;
+    let local_addr = io_addr(&listeners.local)?;
+    let (shutdown, watcher) = watch::channel(false);
+    let stopped = |mut w: watch::Receiver<bool>| async move {
+        let _ = w.wait_for(|stop| *stop).await;
+    };
+    let mut tasks = JoinSet::new();
+    let federation_app =
+        utbyte_http::with_limits(api::federation_router(Arc::clone(&state)), setup.limits);
+    let local_app = utbyte_http::with_limits(api::local_router(Arc::clone(&state)), setup.limits);
+    tasks.spawn(report(
+        "federation listener",
+        utbyte_http::serve_mtls(
+            listeners.federation,
+            server_tls,
+            federation_app,
+            stopped(watcher.clone()),
+        ),
+    ));
+    tasks.spawn(report(
+        "local listener",
+        utbyte_http::serve_plain(listeners.local, local_app, stopped(watcher.clone())),
+    ));
+    tasks.spawn(background(
+        Arc::clone(&state),
+        directory.clone(),
+        setup.refresh,
+        setup.review_poll,
+        watcher,
+    ));
+    Ok(RunningNode {
+        authority: setup.authority,
+        federation_addr,
+        local_addr,
+        state,
+        directory,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn report(
+    what: &'static str,
+    serving: impl std::future::Future<Output = std::io::Result<()>>,
+) {
+    if let Err(err) = serving.await {
+        tracing::error!(%err, "{what} stopped");
+    }
+}
+
+async fn background(
+    state: Arc<NodeState>,
+    directory: sync::DirectoryLink,
+    refresh: Duration,
+    review_poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let callbacks = callback::Callbacks::new();
+    let mut refresh_tick = tokio::time::interval(refresh);
+    let mut poll_tick = tokio::time::interval(review_poll);
+    refresh_tick.tick().await;
+    poll_tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = refresh_tick.tick() => {
+                if let Err(err) = sync::refresh(&state, &directory).await {
+                    tracing::warn!(%err, "federation configuration not refreshed; keeping the last good copy");
+                }
+            }
+            _ = poll_tick.tick() => consumer::background_round(&state, &callbacks).await,
+        }
+    }
+}

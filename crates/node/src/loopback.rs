@@ -1,0 +1,389 @@
+//! A whole federation on one machine: a CA, the directory and one node per authority, on
+//! loopback addresses, with synthetic registers. `utbyte demo` runs one; the end-to-end tests
+//! and the load benchmark start their own.
+//!
+//! Everything is kept under one directory and reused on the next start: certificates are
+//! issued and registers filled only when missing, so a second start is quick and the data is
+//! the same.
+
+use crate::{
+    answer_key, encode_key, signing_key, start, Listeners, NodeError, NodeSetup, Registers,
+    RunningNode,
+};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use utbyte_directory::{FederationConfig, Member, Publisher, RulebookBundle};
+use utbyte_http::Limits;
+use utbyte_pki::{FederationCa, NodeCredentials, NodeRequest, Validity};
+use utbyte_rules::source::SourceFile;
+use utbyte_rules::Rulebook;
+use utbyte_store::synthetic::{self, OfferingFields, Population};
+use utbyte_store::{Register, RegisterStore};
+
+/// The directory's own identity in the federation.
+pub const DIRECTORY_AUTHORITY: &str = "digg";
+const DIRECTORY_NAME: &str = "Myndigheten för digital förvaltning";
+const DIRECTORY_ORGNR: &str = "202100-6883";
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Where certificates, keys, ledgers and registers live.
+    pub dir: PathBuf,
+    /// The rulebook the federation shares.
+    pub rulebook: Vec<SourceFile>,
+    /// The catalog data the directory serves (concepts, field links, descriptions, mappings,
+    /// needs); none serves no catalog.
+    pub catalog: Option<Vec<SourceFile>>,
+    /// The authorities that run nodes (ids from the rulebook).
+    pub authorities: Vec<String>,
+    pub population: Population,
+    /// The directory listens on this port, node *i* on `base_port + 1 + i` (federation) and
+    /// `base_port + 101 + i` (local API); 0 lets the system choose every port.
+    pub base_port: u16,
+    pub refresh: Duration,
+    pub review_poll: Duration,
+    /// How long each signed version of the configuration is valid.
+    pub config_lifetime: time::Duration,
+    pub limits: Limits,
+}
+
+/// Why a federation could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopbackError {
+    #[error("the rulebook does not load: {0}")]
+    Rulebook(String),
+    #[error("authority `{0}` is not in the rulebook")]
+    UnknownAuthority(String),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Pki(#[from] utbyte_pki::PkiError),
+    #[error(transparent)]
+    Config(#[from] utbyte_directory::ConfigError),
+    #[error("the catalog: {0}")]
+    Catalog(String),
+    #[error("synthetic registers: {0}")]
+    Synthetic(#[from] synthetic::SyntheticError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LoopbackError {
+    let what = what.into();
+    move |source| LoopbackError::Io { what, source }
+}
+
+/// A running loopback federation.
+pub struct LoopbackFederation {
+    pub directory_addr: SocketAddr,
+    pub nodes: Vec<RunningNode>,
+    pub publisher: Arc<Publisher>,
+    pub ca: FederationCa,
+    pub dir: PathBuf,
+    /// The registers, by authority (shared with the nodes).
+    pub registers: Vec<(String, Arc<RegisterStore>)>,
+    directory_key: ed25519_dalek::VerifyingKey,
+    stop_directory: watch::Sender<bool>,
+    directory_task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for LoopbackFederation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopbackFederation")
+            .field("directory_addr", &self.directory_addr)
+            .field("nodes", &self.nodes)
+            .finish_non_exhaustive()
+    }
+}
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+impl LoopbackFederation {
+    pub async fn start(plan: Plan) -> Result<Self, LoopbackError> {
+        let rulebook = Rulebook::from_sources(&plan.rulebook)
+            .map_err(|e| LoopbackError::Rulebook(e.to_string()))?;
+        std::fs::create_dir_all(&plan.dir)
+            .map_err(io(format!("creating {}", plan.dir.display())))?;
+        let pki = plan.dir.join("pki");
+        let ca = if pki.join("ca").exists() {
+            FederationCa::open(&pki.join("ca"))?
+        } else {
+            FederationCa::init(
+                &pki.join("ca"),
+                "utbyte demo federation CA",
+                Validity::Days(3650),
+            )?
+        };
+        let directory_credentials = credentials(
+            &ca,
+            &pki,
+            DIRECTORY_AUTHORITY,
+            DIRECTORY_ORGNR,
+            DIRECTORY_NAME,
+        )?;
+        let directory_key = signing_key(&plan.dir.join("directory.key"))?;
+        let port = |offset: u16| {
+            if plan.base_port == 0 {
+                0
+            } else {
+                plan.base_port + offset
+            }
+        };
+        let directory_listener = bind(port(0)).await?;
+        let directory_addr = directory_listener
+            .local_addr()
+            .map_err(io("reading the directory address"))?;
+
+        let mut members = Vec::new();
+        let mut prepared = Vec::new();
+        let mut registers = Vec::new();
+        for (i, authority) in plan.authorities.iter().enumerate() {
+            let known = rulebook
+                .vocabulary
+                .authorities
+                .get(authority)
+                .ok_or_else(|| LoopbackError::UnknownAuthority(authority.clone()))?;
+            let creds = credentials(&ca, &pki, authority, &known.orgnr, &known.name)?;
+            let data_dir = plan.dir.join("nodes").join(authority);
+            let key = answer_key(&data_dir)?;
+            let offset = u16::try_from(i).unwrap_or(0);
+            let listeners = Listeners {
+                federation: bind(port(1 + offset)).await?,
+                local: bind(port(101 + offset)).await?,
+            };
+            let federation_addr = listeners
+                .federation
+                .local_addr()
+                .map_err(io("reading a node address"))?;
+            members.push(Member {
+                authority: authority.clone(),
+                name: known.name.clone(),
+                orgnr: known.orgnr.clone(),
+                endpoint: format!("https://{federation_addr}"),
+                certificates: vec![creds.certificate.fingerprint().to_string()],
+                answer_key: encode_key(&key.verifying_key()),
+            });
+            let register =
+                Arc::new(register(&data_dir, &rulebook, authority, plan.population).await?);
+            registers.push((authority.clone(), Arc::clone(&register)));
+            prepared.push((authority.clone(), data_dir, creds, listeners, register));
+        }
+
+        let now = OffsetDateTime::now_utc();
+        let config = FederationConfig {
+            version: 1,
+            issued_at: now,
+            expires_at: now + plan.config_lifetime,
+            members,
+            revoked: Vec::new(),
+            rulebook: RulebookBundle::new(&rulebook, &plan.rulebook),
+        };
+        let publisher = Arc::new(Publisher::new(
+            directory_key.clone(),
+            config,
+            plan.config_lifetime,
+            now,
+        )?);
+        let revocations = utbyte_pki::Revocations::new();
+        let tls = directory_credentials.server_config(&revocations)?;
+        let catalog = match &plan.catalog {
+            Some(sources) => Some(Arc::new(catalog_service(&rulebook, sources)?)),
+            None => None,
+        };
+        let app = utbyte_http::with_limits(
+            utbyte_directory::server::router(Arc::clone(&publisher), catalog),
+            plan.limits,
+        );
+        let (stop_directory, mut stopped) = watch::channel(false);
+        let directory_task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.changed().await;
+            };
+            if let Err(err) = utbyte_http::serve_mtls(directory_listener, tls, app, shutdown).await
+            {
+                tracing::error!(%err, "directory stopped");
+            }
+        });
+
+        let mut nodes = Vec::new();
+        for (authority, data_dir, creds, listeners, register) in prepared {
+            let mut node_registers = Registers::new();
+            for offering in rulebook
+                .vocabulary
+                .offerings
+                .values()
+                .filter(|o| o.provider == authority)
+            {
+                node_registers.insert(
+                    offering.id.clone(),
+                    Arc::clone(&register) as Arc<dyn Register>,
+                );
+            }
+            let setup = NodeSetup {
+                authority,
+                data_dir,
+                credentials: creds,
+                directory_endpoint: format!("https://{directory_addr}"),
+                directory_authority: DIRECTORY_AUTHORITY.into(),
+                directory_key: directory_key.verifying_key(),
+                registers: node_registers,
+                refresh: plan.refresh,
+                review_poll: plan.review_poll,
+                limits: plan.limits,
+                peer_timeout: Duration::from_secs(10),
+            };
+            nodes.push(start(setup, listeners).await?);
+        }
+        Ok(Self {
+            directory_addr,
+            nodes,
+            publisher,
+            ca,
+            dir: plan.dir,
+            registers,
+            directory_key: directory_key.verifying_key(),
+            stop_directory,
+            directory_task,
+        })
+    }
+
+    /// The key nodes verify the federation configuration with.
+    pub fn publisher_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.directory_key
+    }
+
+    /// The node of `authority`.
+    pub fn node(&self, authority: &str) -> Option<&RunningNode> {
+        self.nodes.iter().find(|n| n.authority == authority)
+    }
+
+    /// Stops every node, then the directory.
+    pub async fn stop(self) {
+        for node in self.nodes {
+            node.stop().await;
+        }
+        let _ = self.stop_directory.send(true);
+        let _ = self.directory_task.await;
+    }
+}
+
+/// The IRI base the demo federation's catalog exports use (`.example` is reserved for examples).
+pub const CATALOG_BASE: &str = "https://utbyte.example/";
+
+fn catalog_service(
+    rulebook: &Rulebook,
+    sources: &[SourceFile],
+) -> Result<utbyte_directory::catalog_api::CatalogService, LoopbackError> {
+    let failed = |e: &dyn std::fmt::Display| LoopbackError::Catalog(e.to_string());
+    let data = utbyte_catalog::CatalogData::from_sources(sources).map_err(|e| failed(&e))?;
+    let catalog = utbyte_catalog::Catalog::build(rulebook, &data).map_err(|e| failed(&e))?;
+    utbyte_directory::catalog_api::CatalogService::new(catalog, CATALOG_BASE)
+        .map_err(|e| failed(&e))
+}
+
+async fn bind(port: u16) -> Result<TcpListener, LoopbackError> {
+    let addr = SocketAddr::new(LOCALHOST, port);
+    TcpListener::bind(addr).await.map_err(io(format!(
+        "binding {addr} (is another federation running?)"
+    )))
+}
+
+/// The credentials of `authority`, issued on first use.
+pub fn credentials(
+    ca: &FederationCa,
+    pki: &Path,
+    authority: &str,
+    orgnr: &str,
+    name: &str,
+) -> Result<NodeCredentials, LoopbackError> {
+    let dir = pki.join(authority);
+    if dir.join(utbyte_pki::NODE_CERT_FILE).exists() {
+        return Ok(NodeCredentials::load(&dir)?);
+    }
+    let request = NodeRequest::new(authority, orgnr, name)?
+        .dns_name("localhost")?
+        .ip_address(LOCALHOST)
+        .validity(Validity::Days(365));
+    let creds = ca.issue(&request)?;
+    creds.write_to(&dir)?;
+    Ok(creds)
+}
+
+/// The authority's register, filled with its offerings on first use. The fill is one
+/// transaction and a marker file records that it committed, so an interrupted first start is
+/// redone rather than mistaken for a full register.
+async fn register(
+    data_dir: &Path,
+    rulebook: &Rulebook,
+    authority: &str,
+    population: Population,
+) -> Result<RegisterStore, LoopbackError> {
+    let path = data_dir.join("register.sqlite");
+    let filled = data_dir.join("register.filled");
+    if filled.exists() {
+        return Ok(RegisterStore::open(&path).await.map_err(NodeError::from)?);
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let offerings: Vec<OfferingFields> = rulebook
+        .vocabulary
+        .offerings
+        .values()
+        .filter(|o| o.provider == authority)
+        .map(|o| OfferingFields {
+            offering: o.id.clone(),
+            fields: o.fields().map(|(_, f)| f.id.clone()).collect(),
+        })
+        .collect();
+    let store = RegisterStore::open(&path).await.map_err(NodeError::from)?;
+    synthetic::populate(&store, &offerings, population).await?;
+    std::fs::write(&filled, b"").map_err(io(format!("writing {}", filled.display())))?;
+    Ok(store)
+}
+
+/// Subjects of `offering` in `population` that have a value for `field`, with or without
+/// protected identity: where the demo and the tests find someone to ask about.
+pub fn subjects_with(
+    rulebook: &Rulebook,
+    population: Population,
+    offering: &str,
+    field: &str,
+    protected: bool,
+) -> Result<Vec<String>, LoopbackError> {
+    let Some(known) = rulebook.vocabulary.offerings.get(offering) else {
+        return Ok(Vec::new());
+    };
+    let fields = OfferingFields {
+        offering: known.id.clone(),
+        fields: vec![field.to_owned()],
+    };
+    let batch = synthetic::batch(&[fields], population)?;
+    // Someone with something to tell: not a missing, zero or false value.
+    let holding: std::collections::HashSet<&str> = batch
+        .records()
+        .iter()
+        .filter(|r| {
+            !matches!(
+                &r.value,
+                serde_json::Value::Null | serde_json::Value::Bool(false)
+            ) && r.value != 0
+        })
+        .map(|r| r.subject.as_str())
+        .collect();
+    Ok(batch
+        .subjects()
+        .iter()
+        .filter(|s| s.protected_identity == protected && holding.contains(s.subject.as_str()))
+        .map(|s| s.subject.as_str().to_owned())
+        .collect())
+}

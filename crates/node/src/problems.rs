@@ -1,0 +1,143 @@
+//! Every problem a node answers with, by type. `docs/problems.md` lists them for client authors.
+
+pub use utbyte_http::problem::types::{BODY_TOO_LARGE, INTERNAL, MALFORMED_BODY, NOT_FOUND};
+use utbyte_http::problem_type as problem;
+
+problem!(
+    NO_CONFIGURATION,
+    "federation-config-missing",
+    503,
+    "This node has no federation configuration yet"
+);
+problem!(
+    CONFIGURATION_EXPIRED,
+    "federation-config-expired",
+    503,
+    "The federation configuration has expired; exchanges are stopped"
+);
+problem!(
+    NOT_A_MEMBER,
+    "not-a-member",
+    403,
+    "The peer's certificate is not one the federation configuration lists"
+);
+problem!(
+    INVALID_REQUEST,
+    "invalid-request",
+    422,
+    "The request is not valid"
+);
+problem!(
+    INVALID_SUBJECT,
+    "invalid-subject",
+    422,
+    "The subject identifier is not valid"
+);
+problem!(
+    STALE_REQUEST,
+    "stale-request",
+    400,
+    "The request was sent too long ago or in the future"
+);
+problem!(
+    REPLAYED_REQUEST,
+    "replayed-request",
+    409,
+    "This request id has been received before"
+);
+problem!(
+    OFFERING_NOT_HERE,
+    "offering-not-published",
+    404,
+    "This node does not publish that offering"
+);
+problem!(
+    UNKNOWN_OFFERING,
+    "unknown-offering",
+    404,
+    "No member publishes that offering"
+);
+problem!(
+    REGISTER_FAILED,
+    "register-unavailable",
+    503,
+    "The register behind the offering did not answer"
+);
+problem!(
+    MISSING_IDEMPOTENCY_KEY,
+    "idempotency-key-missing",
+    400,
+    "An Idempotency-Key header is required"
+);
+problem!(
+    IDEMPOTENCY_CONFLICT,
+    "idempotency-key-reused",
+    422,
+    "The Idempotency-Key was used for a different request"
+);
+problem!(
+    IN_FLIGHT,
+    "request-in-flight",
+    409,
+    "A request with this Idempotency-Key is still being processed"
+);
+problem!(
+    PROVIDER_UNREACHABLE,
+    "provider-unreachable",
+    502,
+    "The provider's node could not be reached"
+);
+problem!(
+    PROVIDER_TLS,
+    "provider-tls-failed",
+    502,
+    "Mutual TLS with the provider's node failed"
+);
+problem!(
+    PROVIDER_REFUSED,
+    "provider-refused",
+    502,
+    "The provider's node refused the request"
+);
+problem!(
+    BAD_ANSWER,
+    "provider-answer-invalid",
+    502,
+    "The provider's answer failed verification and was discarded"
+);
+problem!(
+    NO_SUCH_REQUEST,
+    "request-not-found",
+    404,
+    "No request with that Idempotency-Key"
+);
+problem!(
+    NO_SUCH_REVIEW,
+    "review-not-found",
+    404,
+    "No review with that ticket"
+);
+problem!(
+    ALREADY_DECIDED,
+    "review-already-decided",
+    409,
+    "The review has already been decided"
+);
+problem!(
+    INVALID_REVIEW,
+    "invalid-review-decision",
+    422,
+    "The review decision is not valid"
+);
+problem!(
+    STORE_FAILED,
+    "store-failed",
+    500,
+    "The node could not record the exchange; nothing was sent"
+);
+problem!(
+    AUDIT_FAILED,
+    "audit-failed",
+    500,
+    "The node could not write its audit ledger; nothing was sent"
+);

@@ -1,0 +1,186 @@
+//! The node-to-node protocol: what a recipient's node sends a provider's node, and the signed
+//! answer that comes back.
+//!
+//! The recipient is never named in a request: it is the authority the mutual-TLS certificate
+//! names, so no node can ask in another's name. The answer is a JWS whose payload is
+//! `{"answer": ..., "receipt": ...}`: the answer as the provider serialised it, and the receipt
+//! naming the ledger entry that records it. The provider records SHA-256 of the answer's exact
+//! bytes; the recipient reads those bytes back unchanged (`RawValue`) and records the same
+//! digest, so an auditor can pair the two ledgers' entries.
+
+use crate::problems;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use utbyte_directory::Jws;
+use utbyte_http::Problem;
+use utbyte_rules::{Ground, Outcome};
+
+/// The JWS content type of a signed answer.
+pub const ANSWER_TYPE: &str = "utbyte-answer+json";
+
+/// A request for disclosure as it travels between nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// Chosen by the recipient's node, unique per request; a provider refuses one it has seen.
+    pub request_id: String,
+    /// When the recipient's node sent it (RFC 3339); a provider refuses one outside its window.
+    pub sent_at: String,
+    pub unit: String,
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
+    pub offering: String,
+    pub fields: Vec<String>,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub case_ref: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// Personnummer, samordningsnummer or organisationsnummer.
+    pub subject: String,
+}
+
+/// Whether the answer is final or waits for a reviewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerStatus {
+    /// Decided: `values` holds every disclosed field (possibly none).
+    Answered,
+    /// Routed to human review: nothing is disclosed yet; `ticket` names the review.
+    Review,
+}
+
+/// The decision for one field, as it is told to the recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldVerdict {
+    pub field: String,
+    #[schema(value_type = String, example = "disclose")]
+    pub outcome: Outcome,
+    #[schema(value_type = String, example = "pre_assessed")]
+    pub ground: Ground,
+    /// The provisions the outcome rests on, as a lawyer writes them (`SFS 2024:307 3 §`).
+    pub citations: Vec<String>,
+    /// A reviewer's written reason, for fields decided in review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    pub request_id: String,
+    pub provider: String,
+    pub recipient: String,
+    pub offering: String,
+    pub subject: String,
+    pub status: AnswerStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The disclosed fields and nothing else.
+    #[schema(value_type = Object)]
+    pub values: BTreeMap<String, Value>,
+    pub fields: Vec<FieldVerdict>,
+    pub rulebook_sha256: String,
+    /// UTC, RFC 3339.
+    pub decided_at: String,
+}
+
+/// Where the provider recorded the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// The provider's ledger (its checkpoint origin).
+    pub ledger: String,
+    /// The entry's index.
+    pub index: u64,
+    /// The tree size and root committed with the entry.
+    pub tree_size: u64,
+    pub root: String,
+}
+
+#[derive(Serialize)]
+struct PayloadOut<'a> {
+    answer: &'a RawValue,
+    receipt: &'a Receipt,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PayloadIn {
+    answer: Box<RawValue>,
+    receipt: Receipt,
+}
+
+/// An answer serialised once, so that the bytes recorded, signed and sent are the same.
+#[derive(Debug)]
+pub struct SealedAnswer {
+    bytes: Box<RawValue>,
+    /// SHA-256 (hex) of the answer's bytes.
+    pub sha256: String,
+}
+
+impl SealedAnswer {
+    pub fn new(answer: &Answer) -> Result<Self, Problem> {
+        let text = serde_json::to_string(answer)
+            .map_err(|e| problems::INTERNAL.with(format!("cannot serialise the answer: {e}")))?;
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let bytes = RawValue::from_string(text)
+            .map_err(|e| problems::INTERNAL.with(format!("cannot serialise the answer: {e}")))?;
+        Ok(Self { bytes, sha256 })
+    }
+
+    /// Signs the answer with its receipt.
+    pub fn sign(&self, receipt: &Receipt, key: &ed25519_dalek::SigningKey) -> Result<Jws, Problem> {
+        let payload = serde_json::to_vec(&PayloadOut {
+            answer: &self.bytes,
+            receipt,
+        })
+        .map_err(|e| problems::INTERNAL.with(format!("cannot serialise the answer: {e}")))?;
+        Ok(Jws::sign(&payload, ANSWER_TYPE, key))
+    }
+}
+
+/// A signed answer, verified.
+#[derive(Debug, Clone)]
+pub struct OpenedAnswer {
+    pub answer: Answer,
+    pub receipt: Receipt,
+    /// SHA-256 (hex) of the answer's bytes as the provider signed them.
+    pub sha256: String,
+}
+
+/// Verifies a signed answer with the provider's answer key.
+pub fn open_answer(
+    signed: &Jws,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<OpenedAnswer, String> {
+    let payload = signed
+        .verify(ANSWER_TYPE, key)
+        .map_err(|e| format!("the answer's signature is not valid: {e}"))?;
+    let payload: PayloadIn = serde_json::from_slice(&payload)
+        .map_err(|e| format!("the signed answer is malformed: {e}"))?;
+    let answer: Answer = serde_json::from_str(payload.answer.get())
+        .map_err(|e| format!("the signed answer is malformed: {e}"))?;
+    Ok(OpenedAnswer {
+        answer,
+        receipt: payload.receipt,
+        sha256: hex::encode(Sha256::digest(payload.answer.get().as_bytes())),
+    })
+}
+
+/// What a provider answers when asked about a review ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewState {
+    /// `pending` or `decided`.
+    pub state: String,
+    /// The signed answer, once decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Jws>,
+}

@@ -1,0 +1,160 @@
+//! [`NodeState`]: what every handler of a node shares — who it is, the federation
+//! configuration and rulebook it holds, its ledger, its exchange state, its registers and keys.
+
+use crate::problems;
+use ed25519_dalek::SigningKey;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use time::OffsetDateTime;
+use utbyte_audit::{AuditLog, AuditRecord, SubjectIdentifier};
+use utbyte_directory::{ConfigError, FederationConfig, TrustedConfig};
+use utbyte_http::{FederationClient, Problem};
+use utbyte_ledger::Receipt as LedgerReceipt;
+use utbyte_pki::{Fingerprint, Revocations};
+use utbyte_rules::Rulebook;
+use utbyte_store::{ExchangeStore, Register};
+
+/// The offerings this node serves, each with its register.
+pub type Registers = HashMap<String, Arc<dyn Register>>;
+
+/// The configuration and rulebook one exchange runs under, taken once at its start so that a
+/// refresh in the middle cannot mix two versions.
+#[derive(Clone)]
+pub(crate) struct Exchange {
+    pub config: Arc<FederationConfig>,
+    pub rulebook: Arc<Rulebook>,
+}
+
+pub struct NodeState {
+    pub(crate) authority: String,
+    pub(crate) trusted: TrustedConfig,
+    rulebook: RwLock<Option<Arc<Rulebook>>>,
+    pub(crate) revocations: Revocations,
+    pub(crate) audit: Arc<AuditLog>,
+    pub(crate) exchange: ExchangeStore,
+    pub(crate) registers: Registers,
+    pub(crate) answer_key: SigningKey,
+    pub(crate) client: FederationClient,
+    pub(crate) origin: String,
+    /// One review decision at a time, so that a ticket is never decided (and audited) twice.
+    pub(crate) review_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for NodeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeState")
+            .field("authority", &self.authority)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeState {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        authority: String,
+        trusted: TrustedConfig,
+        revocations: Revocations,
+        audit: Arc<AuditLog>,
+        exchange: ExchangeStore,
+        registers: Registers,
+        answer_key: SigningKey,
+        client: FederationClient,
+    ) -> Self {
+        let origin = audit.ledger().verifier().name.clone();
+        Self {
+            authority,
+            trusted,
+            rulebook: RwLock::new(None),
+            revocations,
+            audit,
+            exchange,
+            registers,
+            answer_key,
+            client,
+            origin,
+            review_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The configuration and rulebook to exchange under now, or the problem that stops
+    /// exchanges.
+    pub(crate) fn exchange_context(&self) -> Result<Exchange, Problem> {
+        let config = self
+            .trusted
+            .current(OffsetDateTime::now_utc())
+            .map_err(config_problem)?;
+        let rulebook = self
+            .rulebook
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|r| r.hash() == config.rulebook.hash)
+            .ok_or_else(|| {
+                problems::NO_CONFIGURATION
+                    .with("the shared rulebook of the current configuration is not loaded yet")
+            })?;
+        Ok(Exchange { config, rulebook })
+    }
+
+    /// The rulebook currently loaded, if any.
+    pub(crate) fn rulebook(&self) -> Option<Arc<Rulebook>> {
+        self.rulebook
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Takes in a newly accepted configuration: revocations at once, and the rulebook when it
+    /// changed. Returns the rulebook newly activated, if it changed.
+    pub(crate) async fn apply(
+        &self,
+        config: &FederationConfig,
+    ) -> Result<Option<Arc<Rulebook>>, ConfigError> {
+        self.revocations.replace(
+            config
+                .revoked
+                .iter()
+                .filter_map(|f| f.parse::<Fingerprint>().ok()),
+        );
+        if self
+            .rulebook()
+            .is_some_and(|r| r.hash() == config.rulebook.hash)
+        {
+            return Ok(None);
+        }
+        let bundle = config.rulebook.clone();
+        // Compiling a rulebook is CPU work of a few hundred milliseconds; keep it off the
+        // threads that answer requests.
+        let rulebook = tokio::task::spawn_blocking(move || bundle.load())
+            .await
+            .map_err(|e| ConfigError::Rulebook(e.to_string()))??;
+        let rulebook = Arc::new(rulebook);
+        *self.rulebook.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(&rulebook));
+        Ok(Some(rulebook))
+    }
+
+    /// Appends a record to this node's ledger and waits until it is durable.
+    pub(crate) async fn record(
+        &self,
+        record: AuditRecord,
+        subjects: Vec<SubjectIdentifier>,
+    ) -> Result<LedgerReceipt, Problem> {
+        let audit = Arc::clone(&self.audit);
+        tokio::task::spawn_blocking(move || audit.record(record, &subjects))
+            .await
+            .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))?
+            .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))
+    }
+}
+
+/// The problem a configuration error stops exchanges with.
+pub(crate) fn config_problem(err: ConfigError) -> Problem {
+    match err {
+        ConfigError::Expired { expired_at } => problems::CONFIGURATION_EXPIRED
+            .with(format!(
+                "the federation configuration expired at {expired_at}; exchanges resume when a newer one is fetched from the directory"
+            ))
+            .with_extension("expired_at", expired_at),
+        other => problems::NO_CONFIGURATION.with(other.to_string()),
+    }
+}

@@ -1,0 +1,168 @@
+//! A loopback federation for the end-to-end tests, and a plain HTTP client for its local APIs.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use utbyte_node::loopback::{LoopbackFederation, Plan};
+use utbyte_rules::rulebook::read_dir;
+use utbyte_store::synthetic::{self, OfferingFields, Population};
+
+pub const POPULATION: Population = Population {
+    seed: 7,
+    persons: 600,
+};
+
+pub fn rulebook_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rulebook")
+}
+
+pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
+    Plan {
+        dir,
+        rulebook: read_dir(&rulebook_dir()).unwrap(),
+        catalog: Some(utbyte_catalog::data::read_dir(&rulebook_dir().join("../catalog")).unwrap()),
+        authorities: authorities.iter().map(|a| a.to_string()).collect(),
+        population: POPULATION,
+        base_port: 0,
+        refresh: Duration::from_secs(3600),
+        review_poll: Duration::from_millis(200),
+        config_lifetime: time::Duration::hours(1),
+        limits: utbyte_http::Limits {
+            body_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(20),
+        },
+    }
+}
+
+pub async fn federation(authorities: &[&str]) -> (tempfile::TempDir, LoopbackFederation) {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = LoopbackFederation::start(plan(dir.path().join("f"), authorities))
+        .await
+        .unwrap();
+    (dir, federation)
+}
+
+/// Persons of Försäkringskassan's benefit register: (unprotected, protected).
+pub fn fk_subjects() -> (Vec<String>, Vec<String>) {
+    let offering = OfferingFields {
+        offering: "fk-formaner".into(),
+        fields: vec!["forman".into(), "belopp".into(), "period".into()],
+    };
+    let batch = synthetic::batch(&[offering], POPULATION).unwrap();
+    let with_benefit: std::collections::HashSet<String> = batch
+        .records()
+        .iter()
+        .filter(|r| r.field == "forman")
+        .map(|r| r.subject.as_str().to_owned())
+        .collect();
+    let (mut open, mut protected) = (Vec::new(), Vec::new());
+    for s in batch.subjects() {
+        let id = s.subject.as_str().to_owned();
+        if !with_benefit.contains(&id)
+            || !matches!(s.subject, utbyte_domain::SubjectId::Personnummer(_))
+        {
+            continue;
+        }
+        if s.protected_identity {
+            protected.push(id);
+        } else {
+            open.push(id);
+        }
+    }
+    (open, protected)
+}
+
+/// Malmö's LUFFA check against Försäkringskassan's benefits.
+pub fn luffa_case(subject: &str, fields: &[&str]) -> Value {
+    json!({
+        "subject": subject,
+        "offering": "fk-formaner",
+        "fields": fields,
+        "purpose": "kontroll-ekonomiskt-bistand",
+        "legal_basis": "luffa",
+        "case_ref": "ASN-2026-004512",
+        "officer": "malmo-h4711",
+        "role": "handlaggare",
+        "unit": "malmo-ekonomiskt-bistand"
+    })
+}
+
+pub struct Response {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+/// One HTTP/1.1 request to a local API.
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Response {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client
+        .request(
+            request
+                .body(Full::new(Bytes::from(body.unwrap_or_default())))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Response {
+        status,
+        content_type,
+        body,
+    }
+}
+
+pub async fn submit(addr: SocketAddr, key: &str, case: &Value) -> Response {
+    call(
+        addr,
+        "POST",
+        "/v1/requests",
+        &[("idempotency-key", key)],
+        Some(serde_json::to_vec(case).unwrap()),
+    )
+    .await
+}
+
+/// Asserts a problem+json answer of the given type and status.
+pub fn assert_problem(response: &Response, status: u16, slug: &str) {
+    assert_eq!(response.status, status, "{:#}", response.body);
+    assert_eq!(response.content_type, "application/problem+json");
+    assert_eq!(
+        response.body["type"],
+        format!("urn:utbyte:problem:{slug}"),
+        "{:#}",
+        response.body
+    );
+    assert!(response.body["detail"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty()));
+}

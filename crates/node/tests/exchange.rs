@@ -1,0 +1,258 @@
+//! End to end over real mutual TLS on loopback: disclosure with minimisation, review round trip,
+//! refusal, idempotency, and both ledgers recording the same answer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use utbyte_audit::{AuditRecord, EventKind};
+
+const MALMO_FK: [&str; 3] = ["forsakringskassan", "malmo-stad", "polismyndigheten"];
+
+fn last_record(
+    federation: &utbyte_node::loopback::LoopbackFederation,
+    authority: &str,
+) -> AuditRecord {
+    let audit = federation.node(authority).unwrap().audit();
+    let size = audit.ledger().size();
+    AuditRecord::from_leaf(&audit.ledger().entry(size - 1).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_assessed_request_discloses_only_the_permitted_fields_and_both_sides_record_it() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let case = luffa_case(
+        &open[0],
+        &["forman", "belopp", "period", "diagnos", "lakarintyg"],
+    );
+    let answer = submit(malmo, "case-1", &case).await;
+    assert_eq!(answer.status, 200, "{:#}", answer.body);
+    let body = &answer.body;
+    assert_eq!(body["status"], "answered");
+    let values = body["values"].as_object().unwrap();
+    assert!(values.contains_key("forman"), "{body:#}");
+    for secret in ["diagnos", "lakarintyg"] {
+        assert!(
+            !values.contains_key(secret),
+            "{secret} left the provider: {body:#}"
+        );
+        let verdict = body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == secret)
+            .unwrap();
+        assert_eq!(verdict["outcome"], "refuse");
+        assert!(
+            verdict["citations"][0]
+                .as_str()
+                .unwrap()
+                .contains("SFS 2024:307"),
+            "{verdict:#}"
+        );
+    }
+    // The provider recorded a disclosure, the recipient a receipt of the same answer bytes,
+    // pointing at the provider's entry.
+    let provided = last_record(&federation, "forsakringskassan");
+    let received = last_record(&federation, "malmo-stad");
+    assert_eq!(provided.event, EventKind::Disclosure);
+    assert_eq!(received.event, EventKind::Receipt);
+    assert_eq!(provided.payload_sha256, received.payload_sha256);
+    assert_eq!(
+        received.refers_to,
+        Some(body["provider_receipt"]["index"].as_u64().unwrap())
+    );
+    assert_eq!(provided.actor.authority, "malmo-stad");
+
+    // A retry with the same key is answered from the record, not asked again.
+    let size = federation
+        .node("forsakringskassan")
+        .unwrap()
+        .audit()
+        .ledger()
+        .size();
+    let again = submit(malmo, "case-1", &case).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, answer.body);
+    assert_eq!(
+        federation
+            .node("forsakringskassan")
+            .unwrap()
+            .audit()
+            .ledger()
+            .size(),
+        size
+    );
+    // The same key for another request is refused.
+    let other = luffa_case(&open[1], &["forman"]);
+    assert_problem(
+        &submit(malmo, "case-1", &other).await,
+        422,
+        "idempotency-key-reused",
+    );
+    // And a request without a key is refused.
+    let no_key = call(
+        malmo,
+        "POST",
+        "/v1/requests",
+        &[],
+        Some(serde_json::to_vec(&case).unwrap()),
+    )
+    .await;
+    assert_problem(&no_key, 400, "idempotency-key-missing");
+    federation.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_identity_goes_to_review_and_the_reviewers_decision_is_delivered() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    let (_, protected) = fk_subjects();
+    let subject = protected
+        .first()
+        .expect("the population has a protected person with a benefit");
+    let case = luffa_case(subject, &["forman", "belopp", "diagnos"]);
+    let answer = submit(malmo, "review-1", &case).await;
+    assert_eq!(answer.status, 202, "{:#}", answer.body);
+    assert_eq!(answer.body["status"], "review");
+    assert!(answer.body["values"].as_object().unwrap().is_empty());
+    let ticket = answer.body["ticket"].as_str().unwrap().to_owned();
+
+    let queue = call(fk, "GET", "/v1/reviews", &[], None).await;
+    assert_eq!(queue.status, 200);
+    assert!(queue
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["ticket"] == ticket.as_str()));
+    let shown = call(fk, "GET", &format!("/v1/reviews/{ticket}"), &[], None).await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.body["protected_identity"], true);
+    let under_review: Vec<String> = shown.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"] == "review")
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        under_review.contains(&"forman".to_owned()),
+        "{:#}",
+        shown.body
+    );
+
+    // A decision without a reason is refused and changes nothing.
+    let mut fields: Vec<_> = under_review
+        .iter()
+        .map(|f| json!({"field": f, "outcome": "refuse", "reason": ""}))
+        .collect();
+    let decide = |fields: &Vec<serde_json::Value>| {
+        serde_json::to_vec(&json!({
+            "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
+            "fields": fields
+        }))
+        .unwrap()
+    };
+    let path = format!("/v1/reviews/{ticket}/decision");
+    assert_problem(
+        &call(fk, "POST", &path, &[], Some(decide(&fields))).await,
+        422,
+        "invalid-review-decision",
+    );
+    for f in &mut fields {
+        let disclose = f["field"] == "forman";
+        f["outcome"] = json!(if disclose { "disclose" } else { "refuse" });
+        f["reason"] = json!("Behovet av uppgiften väger tyngre än skyddsintresset i detta ärende.");
+    }
+    let decided = call(fk, "POST", &path, &[], Some(decide(&fields))).await;
+    assert_eq!(decided.status, 200, "{:#}", decided.body);
+    assert_eq!(decided.body["state"], "decided");
+    assert_problem(
+        &call(fk, "POST", &path, &[], Some(decide(&fields))).await,
+        409,
+        "review-already-decided",
+    );
+
+    // The recipient's node fetches the decision (here on the case system's poll).
+    let fetched = call(malmo, "GET", "/v1/requests/review-1", &[], None).await;
+    assert_eq!(fetched.status, 200, "{:#}", fetched.body);
+    let values = fetched.body["values"].as_object().unwrap();
+    assert_eq!(values.keys().collect::<Vec<_>>(), vec!["forman"]);
+    let forman = fetched.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "forman")
+        .unwrap()
+        .clone();
+    assert!(forman["reason"].as_str().unwrap().contains("väger tyngre"));
+    let provided = last_record(&federation, "forsakringskassan");
+    assert_eq!(provided.event, EventKind::ReviewDecision);
+    assert_eq!(provided.actor.role, "jurist");
+    let received = last_record(&federation, "malmo-stad");
+    assert_eq!(received.event, EventKind::Receipt);
+    assert_eq!(received.payload_sha256, provided.payload_sha256);
+    federation.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_without_legal_basis_is_refused_and_the_refusal_recorded() {
+    let (_dir, federation) = federation(&["skatteverket", "polismyndigheten"]).await;
+    let police = federation.node("polismyndigheten").unwrap().local_addr;
+    let case = json!({
+        "subject": "19121212-1212",
+        "offering": "skv-inkomst",
+        "fields": ["lon", "arbetsgivare", "f-skatt"],
+        "purpose": "myndighetsgemensam-insats",
+        "legal_basis": "sfs-2016-774",
+        "case_ref": "5000-K123456-26",
+        "officer": "pm-analytiker-9",
+        "role": "underrattelseanalytiker",
+        "unit": "pm-noa"
+    });
+    let answer = submit(police, "refusal-1", &case).await;
+    assert_eq!(answer.status, 200, "{:#}", answer.body);
+    assert!(answer.body["values"].as_object().unwrap().is_empty());
+    assert!(answer.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["outcome"] == "refuse"));
+    let provided = last_record(&federation, "skatteverket");
+    assert_eq!(provided.event, EventKind::Refusal);
+    assert_eq!(provided.why.unwrap().legal_basis, "sfs-2016-774");
+    federation.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_describes_itself_in_openapi_3_1() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let local = call(
+        federation.node("malmo-stad").unwrap().local_addr,
+        "GET",
+        "/openapi.json",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(local.status, 200);
+    assert!(local.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(local.body["paths"]["/v1/requests"]["post"].is_object());
+    assert!(local.body["paths"]["/v1/reviews/{ticket}/decision"]["post"].is_object());
+    let unknown = call(
+        federation.node("malmo-stad").unwrap().local_addr,
+        "GET",
+        "/nowhere",
+        &[],
+        None,
+    )
+    .await;
+    assert_problem(&unknown, 404, "not-found");
+    federation.stop().await;
+}

@@ -1,0 +1,389 @@
+//! The exchange state contract: what an agency node remembers about exchanges, as plain data.
+//! Engine-neutral; the SQL lives in the engines (`sqlite::exchange`).
+//!
+//! Three concerns, all small:
+//!
+//! - the consumer side's *outgoing requests*, one per idempotency key, so that a case system
+//!   retrying a request gets the first attempt's outcome instead of a second disclosure
+//!   ([`OutgoingRequest`], [`StoredOutgoing`], [`OutgoingState`]);
+//! - the provider side's *replay guard*: the request ids each peer has sent recently;
+//! - the provider side's *review queue*: requests the rulebook routed to a human reviewer, and
+//!   each reviewer's decision ([`NewReview`], [`ReviewDecided`], [`StoredReview`]).
+//!
+//! Requests, answers and decisions are JSON texts the node produces; the store checks that they
+//! are JSON and bounded, never what they say. They carry personal data (the subject's
+//! identifier, disclosed values), so `Debug` shows their sizes only.
+//!
+//! Times are kept to the second: an engine stores whole unix seconds, so a time read back is the
+//! time written, truncated to the second, in UTC.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::StoreError;
+
+/// The longest idempotency key, request id, request hash, authority id, officer or reviewer id
+/// and review ticket accepted, in bytes.
+pub const MAX_ID_BYTES: usize = 256;
+
+/// The longest callback URL accepted, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// The largest request, answer, decision or review text accepted, in bytes of JSON. An answer
+/// holds the disclosed fields of one subject; a megabyte is far more than any offering yields.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// Where an outgoing request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutgoingState {
+    /// Sent (or about to be); the provider has not answered yet.
+    InFlight,
+    /// The provider answered. Covers full and partial disclosure and refusal: the answer says
+    /// which. Final.
+    Answered,
+    /// The provider routed the request to a reviewer and gave a ticket to poll with.
+    InReview,
+}
+
+impl OutgoingState {
+    /// The state's name, as stored and serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InFlight => "in_flight",
+            Self::Answered => "answered",
+            Self::InReview => "in_review",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        [Self::InFlight, Self::Answered, Self::InReview]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+/// What [`begin_outgoing`](crate::ExchangeStore::begin_outgoing) found.
+///
+/// Not boxed although one variant is large: it is returned once per request and matched at
+/// once, never kept in bulk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum Begun {
+    /// The key was new: the request is stored in flight and is the caller's to send.
+    Started,
+    /// The key was already used for the same request: here it is, in whatever state it is. The
+    /// caller must not send it again.
+    Existing(StoredOutgoing),
+}
+
+/// A request this node is about to send for one of its case systems.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingRequest {
+    /// The case system's idempotency key.
+    pub key: String,
+    /// SHA-256 (hex) of the canonical request, computed by the caller: the same key with another
+    /// hash is a different request, which is refused.
+    pub request_hash: String,
+    /// The request id sent to the provider (what its replay guard remembers).
+    pub request_id: String,
+    /// The provider's authority id.
+    pub provider: String,
+    /// The officer the request is made for, if the case system named one.
+    pub officer: Option<String>,
+    /// The request as JSON.
+    pub request_json: String,
+    /// Where to deliver the answer, if the case system asked for a callback.
+    pub callback: Option<String>,
+    /// When the request was begun.
+    pub created_at: OffsetDateTime,
+}
+
+/// The outcome of an outgoing request, for
+/// [`complete_outgoing`](crate::ExchangeStore::complete_outgoing).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingUpdate {
+    /// [`OutgoingState::Answered`] (needs `answer_json`) or [`OutgoingState::InReview`] (needs
+    /// `ticket`).
+    pub state: OutgoingState,
+    /// The provider's answer as JSON.
+    pub answer_json: Option<String>,
+    /// The provider's review ticket. `None` when answering a request in review keeps its ticket.
+    pub ticket: Option<String>,
+    /// When the outcome arrived.
+    pub updated_at: OffsetDateTime,
+}
+
+/// An outgoing request as the store holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredOutgoing {
+    /// The case system's idempotency key.
+    pub key: String,
+    /// SHA-256 (hex) of the canonical request.
+    pub request_hash: String,
+    /// The request id sent to the provider.
+    pub request_id: String,
+    /// The provider's authority id.
+    pub provider: String,
+    /// The officer the request was made for.
+    pub officer: Option<String>,
+    /// The request as JSON.
+    pub request_json: String,
+    /// Where to deliver the answer.
+    pub callback: Option<String>,
+    /// Where the request stands.
+    pub state: OutgoingState,
+    /// The provider's answer, once there is one.
+    pub answer_json: Option<String>,
+    /// The provider's review ticket, once the request went to review.
+    pub ticket: Option<String>,
+    /// When the request was begun (to the second).
+    pub created_at: OffsetDateTime,
+    /// When its state last changed (to the second).
+    pub updated_at: OffsetDateTime,
+    /// Whether the answer has been delivered to the callback.
+    pub callback_delivered: bool,
+}
+
+/// Where a review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Waiting for a reviewer.
+    Pending,
+    /// A reviewer decided; the answer is ready for the requester. Final.
+    Decided,
+}
+
+impl ReviewState {
+    /// The state's name, as stored and serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Decided => "decided",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Decided]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+/// A request the rulebook routed to review, as the provider queues it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewReview {
+    /// The ticket the requester polls with.
+    pub ticket: String,
+    /// The requesting authority's id.
+    pub requester: String,
+    /// The requester's request id.
+    pub request_id: String,
+    /// The request as JSON.
+    pub request_json: String,
+    /// The rulebook's decision (what must be weighed) as JSON.
+    pub decision_json: String,
+    /// The ledger entry that recorded the routing to review.
+    pub ledger_index: u64,
+    /// When the review was queued.
+    pub created_at: OffsetDateTime,
+}
+
+/// A reviewer's decision, for [`decide_review`](crate::ExchangeStore::decide_review).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReviewDecided {
+    /// The reviewer's id.
+    pub reviewer: String,
+    /// The reviewer's decision (per field, with reasons) as JSON.
+    pub review_json: String,
+    /// The answer to deliver to the requester as JSON.
+    pub answer_json: String,
+    /// The ledger entry that recorded the decision.
+    pub ledger_index: u64,
+    /// When the reviewer decided.
+    pub decided_at: OffsetDateTime,
+}
+
+/// A review as the store holds it. The decision's fields are `Some` exactly when the state is
+/// [`ReviewState::Decided`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredReview {
+    /// The ticket the requester polls with.
+    pub ticket: String,
+    /// The requesting authority's id.
+    pub requester: String,
+    /// The requester's request id.
+    pub request_id: String,
+    /// The request as JSON.
+    pub request_json: String,
+    /// The rulebook's decision as JSON.
+    pub decision_json: String,
+    /// The ledger entry that recorded the routing to review.
+    pub ledger_index: u64,
+    /// When the review was queued (to the second).
+    pub created_at: OffsetDateTime,
+    /// Where the review stands.
+    pub state: ReviewState,
+    /// Who decided.
+    pub reviewer: Option<String>,
+    /// The reviewer's decision as JSON.
+    pub review_json: Option<String>,
+    /// The answer to deliver as JSON.
+    pub answer_json: Option<String>,
+    /// The ledger entry that recorded the decision.
+    pub decided_ledger_index: Option<u64>,
+    /// When the reviewer decided (to the second).
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+/// Shows a JSON text's size, never its content.
+struct Redacted<'a>(&'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes of JSON>", self.0.len())
+    }
+}
+
+fn redacted(text: &Option<String>) -> Option<Redacted<'_>> {
+    text.as_deref().map(Redacted)
+}
+
+impl fmt::Debug for OutgoingRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingRequest")
+            .field("key", &self.key)
+            .field("request_id", &self.request_id)
+            .field("provider", &self.provider)
+            .field("request_json", &Redacted(&self.request_json))
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OutgoingUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutgoingUpdate")
+            .field("state", &self.state)
+            .field("answer_json", &redacted(&self.answer_json))
+            .field("ticket", &self.ticket)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StoredOutgoing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredOutgoing")
+            .field("key", &self.key)
+            .field("request_id", &self.request_id)
+            .field("provider", &self.provider)
+            .field("request_json", &Redacted(&self.request_json))
+            .field("state", &self.state)
+            .field("answer_json", &redacted(&self.answer_json))
+            .field("ticket", &self.ticket)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("callback_delivered", &self.callback_delivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for NewReview {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewReview")
+            .field("ticket", &self.ticket)
+            .field("requester", &self.requester)
+            .field("request_id", &self.request_id)
+            .field("request_json", &Redacted(&self.request_json))
+            .field("decision_json", &Redacted(&self.decision_json))
+            .field("ledger_index", &self.ledger_index)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ReviewDecided {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReviewDecided")
+            .field("reviewer", &self.reviewer)
+            .field("review_json", &Redacted(&self.review_json))
+            .field("answer_json", &Redacted(&self.answer_json))
+            .field("ledger_index", &self.ledger_index)
+            .field("decided_at", &self.decided_at)
+            .finish()
+    }
+}
+
+impl fmt::Debug for StoredReview {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredReview")
+            .field("ticket", &self.ticket)
+            .field("requester", &self.requester)
+            .field("request_id", &self.request_id)
+            .field("request_json", &Redacted(&self.request_json))
+            .field("state", &self.state)
+            .field("reviewer", &self.reviewer)
+            .field("answer_json", &redacted(&self.answer_json))
+            .field("decided_at", &self.decided_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An id (key, request id, hash, authority, officer, reviewer, ticket) must be non-empty and at
+/// most [`MAX_ID_BYTES`] long. The message never quotes it: an officer id is a person's.
+pub(crate) fn check_id(what: &'static str, id: &str) -> Result<(), StoreError> {
+    check_text(what, id, MAX_ID_BYTES)
+}
+
+/// A callback URL must be non-empty and at most [`MAX_URL_BYTES`] long.
+pub(crate) fn check_url(what: &'static str, url: &str) -> Result<(), StoreError> {
+    check_text(what, url, MAX_URL_BYTES)
+}
+
+/// A JSON text must parse and be at most [`MAX_JSON_BYTES`] long.
+pub(crate) fn check_json(what: &'static str, json: &str) -> Result<(), StoreError> {
+    if json.len() > MAX_JSON_BYTES {
+        return Err(too_long(what, json.len(), MAX_JSON_BYTES));
+    }
+    // The parser's message gives line and column, never the text.
+    serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|error| {
+        StoreError::InvalidInput {
+            what,
+            reason: format!("it is not JSON ({error})"),
+        }
+    })?;
+    Ok(())
+}
+
+/// SQLite integers are signed; a ledger index beyond `i64::MAX` cannot occur in practice, but
+/// must not wrap around into a negative number if it does.
+pub(crate) fn check_index(what: &'static str, index: u64) -> Result<i64, StoreError> {
+    i64::try_from(index).map_err(|_| StoreError::InvalidInput {
+        what,
+        reason: format!("it is larger than {}", i64::MAX),
+    })
+}
+
+fn check_text(what: &'static str, text: &str, limit: usize) -> Result<(), StoreError> {
+    if text.is_empty() {
+        return Err(StoreError::InvalidInput {
+            what,
+            reason: "it is empty".to_owned(),
+        });
+    }
+    if text.len() > limit {
+        return Err(too_long(what, text.len(), limit));
+    }
+    Ok(())
+}
+
+fn too_long(what: &'static str, bytes: usize, limit: usize) -> StoreError {
+    StoreError::InvalidInput {
+        what,
+        reason: format!("it is {bytes} bytes long; the limit is {limit}"),
+    }
+}

@@ -1,0 +1,169 @@
+//! Group commit for the exchange state: every write of an [`ExchangeStore`](super::ExchangeStore)
+//! goes through one writer task, which runs the writes waiting at that moment in one
+//! transaction — each under its own savepoint, so one write's failure does not undo another's —
+//! and commits them with one sync to disk. A write's result is handed back only after that
+//! commit, so nothing is acknowledged before it is durable.
+//!
+//! Without it, each write is its own transaction and its own sync, and the writes of concurrent
+//! exchanges queue for SQLite's single write lock one sync at a time; that, not computing,
+//! bounded a node's throughput. SQLite has no group commit of its own, and sqlx none on top.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::EXCHANGE;
+use crate::StoreError;
+
+/// The most writes committed together; beyond it a batch's sync no longer dominates.
+const MAX_BATCH: usize = 512;
+
+/// A boxed future borrowing the connection.
+pub(crate) type Step<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
+
+/// Hands a write's outcome back once its batch has committed (or failed to).
+type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// One write, run on the writer's connection inside the batch's transaction: whether it
+/// succeeded, and how to deliver its result.
+type Job = Box<
+    dyn for<'c> FnOnce(
+            &'c mut SqliteConnection,
+        ) -> Pin<Box<dyn Future<Output = (bool, Deliver)> + Send + 'c>>
+        + Send,
+>;
+
+/// The handle writes are sent through; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer task over `pool`.
+    pub(crate) fn start(pool: SqlitePool) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, queue));
+        Self { jobs }
+    }
+
+    /// Runs `work` in the next batch and returns its result once the batch is durable.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Step<'c, T> + Send + 'static,
+    {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            Box::pin(async move {
+                let outcome = work(connection).await;
+                let ok = outcome.is_ok();
+                let deliver: Deliver = Box::new(move |committed| {
+                    let _ = done.send(match committed {
+                        Ok(()) => outcome,
+                        Err(reason) if ok => Err(commit_failed(reason)),
+                        Err(_) => outcome,
+                    });
+                });
+                (ok, deliver)
+            })
+        });
+        self.jobs.send(job).map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())?
+    }
+}
+
+fn commit_failed(reason: String) -> StoreError {
+    StoreError::Database {
+        database: EXCHANGE,
+        operation: "committing a batch of writes",
+        source: sqlx::Error::Protocol(reason),
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database {
+        database: EXCHANGE,
+        operation: "writing",
+        source: sqlx::Error::PoolClosed,
+    }
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        // The connection is taken per batch, not held, so that closing the pool is not blocked.
+        let Ok(mut connection) = pool.acquire().await else {
+            // The pool is closed: dropping the jobs tells each waiting write so.
+            drop(jobs);
+            continue;
+        };
+        commit_batch(&mut connection, jobs).await;
+    }
+}
+
+/// Boxed, with its `Send` stated, because the compiler cannot prove it through sqlx's
+/// executor lifetimes on its own when the writer task is spawned.
+fn commit_batch(
+    connection: &mut PoolConnection<Sqlite>,
+    jobs: Vec<Job>,
+) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    Box::pin(commit_batch_inner(connection, jobs))
+}
+
+async fn commit_batch_inner(connection: &mut PoolConnection<Sqlite>, jobs: Vec<Job>) {
+    let connection: &mut SqliteConnection = connection;
+    let mut deliveries = Vec::with_capacity(jobs.len());
+    let mut outcome = exec(connection, "BEGIN IMMEDIATE").await;
+    let mut jobs = jobs.into_iter();
+    while outcome.is_ok() {
+        let Some(job) = jobs.next() else { break };
+        outcome = exec(connection, "SAVEPOINT write").await;
+        if outcome.is_err() {
+            break;
+        }
+        let (ok, deliver) = job(connection).await;
+        deliveries.push(deliver);
+        if !ok {
+            outcome = exec(connection, "ROLLBACK TO write").await;
+        }
+        if outcome.is_ok() {
+            outcome = exec(connection, "RELEASE write").await;
+        }
+    }
+    outcome = match outcome {
+        Ok(()) => exec(connection, "COMMIT").await,
+        Err(reason) => {
+            let _ = exec(connection, "ROLLBACK").await;
+            Err(reason)
+        }
+    };
+    // Jobs never run are dropped here, which tells their writers the batch failed.
+    drop(jobs);
+    for deliver in deliveries {
+        deliver(outcome.clone());
+    }
+}
+
+/// One statement without results, boxed for the same reason as [`commit_batch`].
+fn exec<'c>(
+    connection: &'c mut SqliteConnection,
+    sql: &'static str,
+) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'c>> {
+    Box::pin(async move {
+        sqlx::query(sql)
+            .execute(connection)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,380 @@
+//! The consumer side's outgoing requests in SQLite: every statement that reads or writes
+//! `outgoing`, as methods of [`ExchangeStore`]. The provider side's tables are in `review`.
+//!
+//! Each state change is one conditional `UPDATE` whose `WHERE` names the states it may start
+//! from, so two nodes' tasks racing on one request (the review poller and a late answer, say)
+//! cannot both win; when it changes nothing, a second read tells the caller why.
+
+use time::OffsetDateTime;
+
+use super::ExchangeStore;
+use crate::exchange::{check_id, check_json, check_url};
+use crate::{Begun, OutgoingRequest, OutgoingState, OutgoingUpdate, StoreError, StoredOutgoing};
+
+const COLUMNS: &str = "key, request_hash, request_id, provider, officer, request_json, callback, \
+                       state, answer_json, ticket, created_at, updated_at, callback_delivered";
+
+const INSERT: &str = "\
+INSERT INTO outgoing (key, request_hash, request_id, provider, officer, request_json, callback,
+                      state, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in_flight', ?8, ?8)
+ON CONFLICT (key) DO NOTHING";
+
+/// Answering is allowed from in flight and from in review (a reviewer's decision arrived);
+/// going to review only from in flight. `?3` is the target state.
+const COMPLETE: &str = "\
+UPDATE outgoing
+   SET state = ?3, answer_json = coalesce(?4, answer_json), ticket = coalesce(?5, ticket),
+       updated_at = ?6
+ WHERE key = ?1 AND (state = 'in_flight' OR (state = 'in_review' AND ?2))";
+
+const ABANDON: &str = "DELETE FROM outgoing WHERE key = ?1 AND state = 'in_flight'";
+
+const MARK_DELIVERED: &str = "\
+UPDATE outgoing SET callback_delivered = 1
+ WHERE key = ?1 AND state = 'answered' AND callback IS NOT NULL";
+
+/// A row as SQLite holds it; [`StoredOutgoing`] once checked.
+#[derive(sqlx::FromRow)]
+struct Row {
+    key: String,
+    request_hash: String,
+    request_id: String,
+    provider: String,
+    officer: Option<String>,
+    request_json: String,
+    callback: Option<String>,
+    state: String,
+    answer_json: Option<String>,
+    ticket: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    callback_delivered: bool,
+}
+
+impl ExchangeStore {
+    /// Starts a request for a case system, keyed by its idempotency key.
+    ///
+    /// A new key is stored in flight and gives [`Begun::Started`]: the request is the caller's to
+    /// send. A key already used for a request with the same `request_hash` gives
+    /// [`Begun::Existing`] with the stored request, whatever its state, and must not be sent
+    /// again. A key already used for a different request is
+    /// [`StoreError::IdempotencyConflict`].
+    pub async fn begin_outgoing(&self, request: &OutgoingRequest) -> Result<Begun, StoreError> {
+        check_id("idempotency key", &request.key)?;
+        check_id("request hash", &request.request_hash)?;
+        check_id("request id", &request.request_id)?;
+        check_id("provider authority id", &request.provider)?;
+        if let Some(officer) = &request.officer {
+            check_id("officer id", officer)?;
+        }
+        check_json("request JSON", &request.request_json)?;
+        if let Some(callback) = &request.callback {
+            check_url("callback URL", callback)?;
+        }
+        // The insert and the read run in one write, so the row read cannot be abandoned or
+        // changed in between: the two statements see one state.
+        let request = request.clone();
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let inserted = sqlx::query(INSERT)
+                        .bind(&request.key)
+                        .bind(&request.request_hash)
+                        .bind(&request.request_id)
+                        .bind(&request.provider)
+                        .bind(&request.officer)
+                        .bind(&request.request_json)
+                        .bind(&request.callback)
+                        .bind(request.created_at.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("storing an outgoing request"))?
+                        .rows_affected();
+                    if inserted == 1 {
+                        return Ok(Begun::Started);
+                    }
+                    let existing = select_one(&mut *connection, &request.key).await?.ok_or(
+                        StoreError::NotFound {
+                            what: "outgoing request",
+                        },
+                    )?;
+                    if existing.request_hash != request.request_hash {
+                        return Err(StoreError::IdempotencyConflict);
+                    }
+                    Ok(Begun::Existing(existing))
+                })
+            })
+            .await
+    }
+
+    /// Records the outcome of a request: [`OutgoingState::Answered`] with the answer (from in
+    /// flight, or from in review when the reviewer's decision arrives), or
+    /// [`OutgoingState::InReview`] with the provider's ticket (from in flight only). An answer is
+    /// final.
+    ///
+    /// [`StoreError::NotFound`] if no request has the key; [`StoreError::InvalidTransition`] if
+    /// its state does not allow the change (then nothing changes).
+    pub async fn complete_outgoing(
+        &self,
+        key: &str,
+        update: &OutgoingUpdate,
+    ) -> Result<(), StoreError> {
+        check_id("idempotency key", key)?;
+        let (to, from_review) = match update.state {
+            OutgoingState::InFlight => {
+                return Err(StoreError::InvalidInput {
+                    what: "outcome",
+                    reason: "a request cannot be put back in flight; abandon it instead".into(),
+                })
+            }
+            OutgoingState::Answered if update.answer_json.is_none() => {
+                return Err(StoreError::InvalidInput {
+                    what: "outcome",
+                    reason: "an answered request needs its answer".into(),
+                })
+            }
+            OutgoingState::InReview if update.ticket.is_none() => {
+                return Err(StoreError::InvalidInput {
+                    what: "outcome",
+                    reason: "a request in review needs its ticket".into(),
+                })
+            }
+            OutgoingState::Answered => ("become answered", true),
+            OutgoingState::InReview => ("go to review", false),
+        };
+        if let Some(answer) = &update.answer_json {
+            check_json("answer JSON", answer)?;
+        }
+        if let Some(ticket) = &update.ticket {
+            check_id("review ticket", ticket)?;
+        }
+        let key = key.to_owned();
+        let update = update.clone();
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let changed = sqlx::query(COMPLETE)
+                        .bind(&key)
+                        .bind(from_review)
+                        .bind(update.state.as_str())
+                        .bind(&update.answer_json)
+                        .bind(&update.ticket)
+                        .bind(update.updated_at.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange(
+                            "recording the outcome of an outgoing request",
+                        ))?
+                        .rows_affected();
+                    if changed == 1 {
+                        return Ok(());
+                    }
+                    let stored =
+                        select_one(&mut *connection, &key)
+                            .await?
+                            .ok_or(StoreError::NotFound {
+                                what: "outgoing request",
+                            })?;
+                    Err(StoreError::InvalidTransition {
+                        from: described(stored.state),
+                        to,
+                    })
+                })
+            })
+            .await
+    }
+
+    /// Removes a request still in flight, whose sending failed before the provider answered, so
+    /// that a retry with the same key starts afresh. Only a request in flight is removed (one
+    /// with an outcome is kept, so a retry finds it); returns whether one was.
+    pub async fn abandon_outgoing(&self, key: &str) -> Result<bool, StoreError> {
+        check_id("idempotency key", key)?;
+        let key = key.to_owned();
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let deleted = sqlx::query(ABANDON)
+                        .bind(&key)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("abandoning an outgoing request"))?
+                        .rows_affected();
+                    Ok(deleted == 1)
+                })
+            })
+            .await
+    }
+
+    /// The request with this idempotency key, if there is one.
+    pub async fn outgoing(&self, key: &str) -> Result<Option<StoredOutgoing>, StoreError> {
+        check_id("idempotency key", key)?;
+        select_one(&self.pool, key).await
+    }
+
+    /// Up to `limit` requests in review, oldest request first: the node polls their providers.
+    pub async fn outgoing_in_review(&self, limit: u32) -> Result<Vec<StoredOutgoing>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outgoing WHERE state = 'in_review' \
+             ORDER BY created_at, rowid LIMIT ?1"
+        );
+        let rows = sqlx::query_as::<_, Row>(&sql)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("listing outgoing requests in review"))?;
+        rows.into_iter().map(Row::checked).collect()
+    }
+
+    /// Up to `limit` answered requests with a callback whose answer has not been delivered yet,
+    /// oldest answer first.
+    pub async fn undelivered_callbacks(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<StoredOutgoing>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outgoing \
+             WHERE state = 'answered' AND callback IS NOT NULL AND callback_delivered = 0 \
+             ORDER BY updated_at, rowid LIMIT ?1"
+        );
+        let rows = sqlx::query_as::<_, Row>(&sql)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("listing undelivered callbacks"))?;
+        rows.into_iter().map(Row::checked).collect()
+    }
+
+    /// Records that an answered request's answer reached its callback. Marking it again is
+    /// harmless. [`StoreError::NotFound`] if no request has the key;
+    /// [`StoreError::InvalidTransition`] if it is not answered or has no callback.
+    pub async fn mark_callback_delivered(&self, key: &str) -> Result<(), StoreError> {
+        check_id("idempotency key", key)?;
+        let key = key.to_owned();
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let changed = sqlx::query(MARK_DELIVERED)
+                        .bind(&key)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("marking a callback delivered"))?
+                        .rows_affected();
+                    if changed == 1 {
+                        return Ok(());
+                    }
+                    let stored =
+                        select_one(&mut *connection, &key)
+                            .await?
+                            .ok_or(StoreError::NotFound {
+                                what: "outgoing request",
+                            })?;
+                    let from = if stored.callback.is_none() {
+                        "without a callback"
+                    } else {
+                        described(stored.state)
+                    };
+                    Err(StoreError::InvalidTransition {
+                        from,
+                        to: "be marked delivered to its callback",
+                    })
+                })
+            })
+            .await
+    }
+
+    /// Up to `limit` requests after skipping `offset`, newest first: all of them, or only those
+    /// made for `officer`.
+    pub async fn list_outgoing(
+        &self,
+        officer: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<StoredOutgoing>, StoreError> {
+        // Two statements rather than `?3 IS NULL OR officer = ?3`, which no index serves.
+        let rows = match officer {
+            Some(officer) => {
+                check_id("officer id", officer)?;
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM outgoing WHERE officer = ?3 \
+                     ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
+                );
+                sqlx::query_as::<_, Row>(&sql)
+                    .bind(limit)
+                    .bind(offset)
+                    .bind(officer)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM outgoing \
+                     ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
+                );
+                sqlx::query_as::<_, Row>(&sql)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(StoreError::exchange("listing outgoing requests"))?;
+        rows.into_iter().map(Row::checked).collect()
+    }
+}
+
+async fn select_one<'e, E>(executor: E, key: &str) -> Result<Option<StoredOutgoing>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let sql = format!("SELECT {COLUMNS} FROM outgoing WHERE key = ?1");
+    sqlx::query_as::<_, Row>(&sql)
+        .bind(key)
+        .fetch_optional(executor)
+        .await
+        .map_err(StoreError::exchange("reading an outgoing request"))?
+        .map(Row::checked)
+        .transpose()
+}
+
+impl Row {
+    fn checked(self) -> Result<StoredOutgoing, StoreError> {
+        let state = OutgoingState::parse(&self.state).ok_or_else(|| corrupt("an unknown state"))?;
+        Ok(StoredOutgoing {
+            key: self.key,
+            request_hash: self.request_hash,
+            request_id: self.request_id,
+            provider: self.provider,
+            officer: self.officer,
+            request_json: self.request_json,
+            callback: self.callback,
+            state,
+            answer_json: self.answer_json,
+            ticket: self.ticket,
+            created_at: time_of(self.created_at).ok_or_else(|| corrupt("a time out of range"))?,
+            updated_at: time_of(self.updated_at).ok_or_else(|| corrupt("a time out of range"))?,
+            callback_delivered: self.callback_delivered,
+        })
+    }
+}
+
+fn corrupt(reason: &str) -> StoreError {
+    StoreError::CorruptRow {
+        what: "outgoing request",
+        reason: reason.to_owned(),
+    }
+}
+
+/// A stored time: whole unix seconds, read back in UTC.
+pub(super) fn time_of(seconds: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(seconds).ok()
+}
+
+/// A state as the words of an error message.
+fn described(state: OutgoingState) -> &'static str {
+    match state {
+        OutgoingState::InFlight => "in flight",
+        OutgoingState::Answered => "answered",
+        OutgoingState::InReview => "in review",
+    }
+}

@@ -1,0 +1,252 @@
+//! The provider side's exchange state in SQLite: every statement that reads or writes
+//! `seen_requests` (the replay guard) and `reviews` (the review queue), as methods of
+//! [`ExchangeStore`].
+//!
+//! Deciding a review is one conditional `UPDATE` (`WHERE state = 'pending'`): SQLite runs one
+//! writer at a time, so of two reviewers deciding the same ticket at once exactly one changes
+//! the row, and the other sees it decided.
+
+use time::OffsetDateTime;
+
+use super::exchange::time_of;
+use super::ExchangeStore;
+use crate::exchange::{check_id, check_index, check_json};
+use crate::{NewReview, ReviewDecided, ReviewState, StoreError, StoredReview};
+
+const FORGET: &str = "DELETE FROM seen_requests WHERE seen_at < ?1";
+
+const CLAIM: &str = "\
+INSERT INTO seen_requests (peer, request_id, seen_at) VALUES (?1, ?2, ?3)
+ON CONFLICT (peer, request_id) DO NOTHING";
+
+const ENQUEUE: &str = "\
+INSERT INTO reviews (ticket, requester, request_id, request_json, decision_json, ledger_index,
+                     created_at, state)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')
+ON CONFLICT (ticket) DO NOTHING";
+
+const DECIDE: &str = "\
+UPDATE reviews
+   SET state = 'decided', reviewer = ?2, review_json = ?3, answer_json = ?4,
+       decided_ledger_index = ?5, decided_at = ?6
+ WHERE ticket = ?1 AND state = 'pending'";
+
+const EXISTS: &str = "SELECT 1 FROM reviews WHERE ticket = ?1";
+
+const COLUMNS: &str = "ticket, requester, request_id, request_json, decision_json, ledger_index, \
+                       created_at, state, reviewer, review_json, answer_json, \
+                       decided_ledger_index, decided_at";
+
+/// A row as SQLite holds it; [`StoredReview`] once checked.
+#[derive(sqlx::FromRow)]
+struct Row {
+    ticket: String,
+    requester: String,
+    request_id: String,
+    request_json: String,
+    decision_json: String,
+    ledger_index: i64,
+    created_at: i64,
+    state: String,
+    reviewer: Option<String>,
+    review_json: Option<String>,
+    answer_json: Option<String>,
+    decided_ledger_index: Option<i64>,
+    decided_at: Option<i64>,
+}
+
+impl ExchangeStore {
+    /// Remembers that `peer` (an authority id) sent `request_id` at `now`, and forgets the ids
+    /// remembered before `forget_before` (a replay that old is refused by its timestamp, not
+    /// here). `false` if the pair is still remembered: the request is a replay.
+    pub async fn claim_request_id(
+        &self,
+        peer: &str,
+        request_id: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        check_id("peer authority id", peer)?;
+        check_id("request id", request_id)?;
+        // One write: forgetting cannot interleave with another claim of the same pair.
+        let (peer, request_id) = (peer.to_owned(), request_id.to_owned());
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    sqlx::query(FORGET)
+                        .bind(forget_before.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("forgetting old request ids"))?;
+                    let claimed = sqlx::query(CLAIM)
+                        .bind(&peer)
+                        .bind(&request_id)
+                        .bind(now.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("remembering a request id"))?
+                        .rows_affected();
+                    Ok(claimed == 1)
+                })
+            })
+            .await
+    }
+
+    /// Queues a request for review. [`StoreError::Duplicate`] if the ticket is already queued
+    /// (then nothing changes).
+    pub async fn enqueue_review(&self, review: &NewReview) -> Result<(), StoreError> {
+        check_id("review ticket", &review.ticket)?;
+        check_id("requester authority id", &review.requester)?;
+        check_id("request id", &review.request_id)?;
+        check_json("request JSON", &review.request_json)?;
+        check_json("decision JSON", &review.decision_json)?;
+        let ledger_index = check_index("ledger index", review.ledger_index)?;
+        let review = review.clone();
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let inserted = sqlx::query(ENQUEUE)
+                        .bind(&review.ticket)
+                        .bind(&review.requester)
+                        .bind(&review.request_id)
+                        .bind(&review.request_json)
+                        .bind(&review.decision_json)
+                        .bind(ledger_index)
+                        .bind(review.created_at.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("queueing a review"))?
+                        .rows_affected();
+                    if inserted == 0 {
+                        return Err(StoreError::Duplicate {
+                            what: "review ticket",
+                        });
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// The review with this ticket, if there is one.
+    pub async fn review(&self, ticket: &str) -> Result<Option<StoredReview>, StoreError> {
+        check_id("review ticket", ticket)?;
+        let sql = format!("SELECT {COLUMNS} FROM reviews WHERE ticket = ?1");
+        sqlx::query_as::<_, Row>(&sql)
+            .bind(ticket)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::exchange("reading a review"))?
+            .map(Row::checked)
+            .transpose()
+    }
+
+    /// Up to `limit` reviews after skipping `offset`. Pending reviews come oldest first (the
+    /// queue's order), decided ones most recently decided first; with `state` `None`, all
+    /// pending reviews in queue order come before all decided ones.
+    pub async fn reviews(
+        &self,
+        state: Option<ReviewState>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<StoredReview>, StoreError> {
+        let order = match state {
+            Some(ReviewState::Pending) => "WHERE state = 'pending' ORDER BY created_at, rowid",
+            Some(ReviewState::Decided) => {
+                "WHERE state = 'decided' ORDER BY decided_at DESC, rowid DESC"
+            }
+            None => {
+                "ORDER BY state = 'decided', \
+                 CASE state WHEN 'pending' THEN created_at ELSE -decided_at END, \
+                 CASE state WHEN 'pending' THEN rowid ELSE -rowid END"
+            }
+        };
+        let sql = format!("SELECT {COLUMNS} FROM reviews {order} LIMIT ?1 OFFSET ?2");
+        let rows = sqlx::query_as::<_, Row>(&sql)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("listing reviews"))?;
+        rows.into_iter().map(Row::checked).collect()
+    }
+
+    /// Decides a pending review: records the reviewer, their decision and the answer to deliver,
+    /// atomically. [`StoreError::NotFound`] if there is no such ticket;
+    /// [`StoreError::AlreadyDecided`] if it is decided already, and then nothing changes. Of
+    /// concurrent deciders of one ticket, exactly one succeeds.
+    pub async fn decide_review(
+        &self,
+        ticket: &str,
+        decided: &ReviewDecided,
+    ) -> Result<(), StoreError> {
+        check_id("review ticket", ticket)?;
+        check_id("reviewer id", &decided.reviewer)?;
+        check_json("review JSON", &decided.review_json)?;
+        check_json("answer JSON", &decided.answer_json)?;
+        let ledger_index = check_index("ledger index", decided.ledger_index)?;
+        let ticket = ticket.to_owned();
+        let decided = decided.clone();
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let changed = sqlx::query(DECIDE)
+                        .bind(&ticket)
+                        .bind(&decided.reviewer)
+                        .bind(&decided.review_json)
+                        .bind(&decided.answer_json)
+                        .bind(ledger_index)
+                        .bind(decided.decided_at.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("deciding a review"))?
+                        .rows_affected();
+                    if changed == 1 {
+                        return Ok(());
+                    }
+                    let exists = sqlx::query(EXISTS)
+                        .bind(&ticket)
+                        .fetch_optional(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("reading a review"))?
+                        .is_some();
+                    Err(if exists {
+                        StoreError::AlreadyDecided
+                    } else {
+                        StoreError::NotFound { what: "review" }
+                    })
+                })
+            })
+            .await
+    }
+}
+
+impl Row {
+    fn checked(self) -> Result<StoredReview, StoreError> {
+        let state = ReviewState::parse(&self.state).ok_or_else(|| corrupt("an unknown state"))?;
+        let index = |index: i64| u64::try_from(index).map_err(|_| corrupt("a negative index"));
+        let time = |seconds: i64| time_of(seconds).ok_or_else(|| corrupt("a time out of range"));
+        Ok(StoredReview {
+            ticket: self.ticket,
+            requester: self.requester,
+            request_id: self.request_id,
+            request_json: self.request_json,
+            decision_json: self.decision_json,
+            ledger_index: index(self.ledger_index)?,
+            created_at: time(self.created_at)?,
+            state,
+            reviewer: self.reviewer,
+            review_json: self.review_json,
+            answer_json: self.answer_json,
+            decided_ledger_index: self.decided_ledger_index.map(index).transpose()?,
+            decided_at: self.decided_at.map(time).transpose()?,
+        })
+    }
+}
+
+fn corrupt(reason: &str) -> StoreError {
+    StoreError::CorruptRow {
+        what: "review",
+        reason: reason.to_owned(),
+    }
+}
