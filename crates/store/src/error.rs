@@ -11,6 +11,9 @@ pub(crate) const REGISTER: &str = "register";
 /// The exchange database's name in messages.
 pub(crate) const EXCHANGE: &str = "exchange";
 
+/// The portal accounts database's name in messages.
+pub(crate) const ACCOUNTS: &str = "accounts";
+
 /// An error from a store operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -18,7 +21,7 @@ pub enum StoreError {
     /// The database file could not be opened or created.
     #[error("cannot open the {database} database at {}: {source}", path.display())]
     Open {
-        /// Which database: "register" or "exchange".
+        /// Which database: "register", "exchange" or "accounts".
         database: &'static str,
         /// The file that was to be opened.
         path: PathBuf,
@@ -29,7 +32,7 @@ pub enum StoreError {
     /// The schema migrations could not be applied.
     #[error("cannot apply the {database} schema migrations: {source}")]
     Migrate {
-        /// Which database: "register" or "exchange".
+        /// Which database: "register", "exchange" or "accounts".
         database: &'static str,
         /// What the migrator reported.
         source: sqlx::migrate::MigrateError,
@@ -38,7 +41,7 @@ pub enum StoreError {
     /// A statement failed.
     #[error("{database} database error while {operation}: {source}")]
     Database {
-        /// Which database: "register" or "exchange".
+        /// Which database: "register", "exchange" or "accounts".
         database: &'static str,
         /// What the store was doing, e.g. "fetching a record".
         operation: &'static str,
@@ -105,14 +108,14 @@ pub enum StoreError {
     IdempotencyConflict,
 
     /// The thing an operation refers to is not in the store.
-    #[error("no such {what} in the exchange database")]
+    #[error("no such {what}")]
     NotFound {
         /// What was looked for, e.g. "outgoing request" or "review".
         what: &'static str,
     },
 
     /// The thing to add is already in the store.
-    #[error("the exchange database already holds this {what}; nothing was written")]
+    #[error("there is already such a {what}; nothing was written")]
     Duplicate {
         /// What was to be added, e.g. "review ticket".
         what: &'static str,

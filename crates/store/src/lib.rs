@@ -1,6 +1,6 @@
 //! Persistence for utbyte, behind small traits, so that no SQL lives outside this crate.
 //!
-//! Three parts:
+//! Four parts:
 //!
 //! - [`Register`] — the provider side's view of a register that backs offerings: fetch exactly
 //!   the requested fields of one subject in one offering, tell whether a person has protected
@@ -13,6 +13,9 @@
 //!   never discloses twice; the request ids peers sent it, so a replay is refused; and the review
 //!   queue with each reviewer's decision. The contract's types are in `exchange`; the SQL in
 //!   `sqlite::exchange` and `sqlite::review`.
+//! - [`AccountStore`] — the portal's local accounts (password hashes, portal roles, lockout
+//!   counters) and sign-in sessions (token hashes with their CSRF tokens), in `portal.sqlite`.
+//!   The contract's types are in `accounts`, the SQL in `sqlite::accounts`.
 //! - [`synthetic`] — a deterministic generator of synthetic registers for the demo: the same seed
 //!   gives byte-identical data, every identifier is valid, and every field of the example
 //!   rulebook's offerings gets a plausible value.
@@ -25,12 +28,14 @@
 //! `Debug` output of [`Record`] and [`RegisterBatch`] shows field names and counts only, and that
 //! of the exchange types shows the sizes of their JSON texts only.
 
+mod accounts;
 mod error;
 mod exchange;
 mod register;
 mod sqlite;
 pub mod synthetic;
 
+pub use accounts::{Account, AccountProfile, Failure, Session, MAX_ACCOUNT_TEXT};
 pub use error::StoreError;
 pub use exchange::{
     Begun, NewReview, OutgoingRequest, OutgoingState, OutgoingUpdate, ReviewDecided, ReviewState,
@@ -40,4 +45,4 @@ pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
     MAX_VALUE_BYTES,
 };
-pub use sqlite::{ExchangeStore, RegisterStore};
+pub use sqlite::{AccountStore, ExchangeStore, RegisterStore};

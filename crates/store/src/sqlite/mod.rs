@@ -13,6 +13,7 @@
 //! (SQLite's default is off), a busy timeout (a writer waits for another instead of failing at
 //! once), and `synchronous = FULL` (a committed batch survives power loss).
 
+mod accounts;
 mod batch;
 mod exchange;
 mod register;
@@ -25,6 +26,8 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+
+pub use accounts::AccountStore;
 
 use crate::error::{EXCHANGE, REGISTER};
 use crate::StoreError;
