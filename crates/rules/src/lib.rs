@@ -28,7 +28,7 @@ pub mod source;
 pub mod vocabulary;
 
 pub use decision::{Cited, Decision, FieldDecision, Ground, Outcome};
-pub use paths::DisclosurePath;
+pub use paths::{DisclosurePath, RequestOption};
 pub use policy::{Citation, Class};
 pub use preassessment::PreAssessment;
 pub use request::{DisclosureRequest, RequestError, Subject};

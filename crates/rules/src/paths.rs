@@ -37,13 +37,87 @@ pub struct DisclosurePath {
     pub pre_assessment: Option<String>,
 }
 
+/// One way an officer can ask for an offering: the legal basis to claim and the purposes it can
+/// be claimed for, given the officer's authority, unit and role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestOption {
+    /// The grant policy's id.
+    pub policy: String,
+    pub legal_basis: String,
+    /// Purposes for which some field may be disclosed (automatically or after review), in the
+    /// rulebook's order.
+    pub purposes: Vec<String>,
+    pub class: Class,
+    pub citation: Citation,
+}
+
 impl Rulebook {
-    /// Every grant that can disclose fields of `offering`, in load order, each narrowed to the
-    /// recipients it can serve there.
-    pub fn disclosure_paths(&self, offering: &str) -> Vec<DisclosurePath> {
+    /// The legal bases and purposes an officer of `unit` (of `recipient`) in `role` can claim
+    /// for `offering` on the day `on`: every grant with a legal basis that reaches the recipient, kept with the
+    /// purposes for which Cedar, asked with the recipient, unit, role, basis and purpose known,
+    /// does not certainly refuse every field. An upper bound, like [`Self::disclosure_paths`]:
+    /// what depends on the subject is decided by the request itself.
+    pub fn request_options(
+        &self,
+        offering: &str,
+        recipient: &str,
+        unit: &str,
+        role: &str,
+        on: time::Date,
+    ) -> Vec<RequestOption> {
         let Some(known) = self.vocabulary.offerings.get(offering) else {
             return Vec::new();
         };
+        let (_, policies) = self.reaching(offering);
+        let refusals = self.refusal_ids();
+        self.disclosure_paths(offering)
+            .into_iter()
+            .filter(|path| {
+                path.recipients
+                    .as_ref()
+                    .is_none_or(|list| list.iter().any(|r| r == recipient))
+            })
+            .filter_map(|path| {
+                let basis = path.legal_basis.clone()?;
+                let purposes: Vec<String> = self
+                    .vocabulary
+                    .purposes
+                    .keys()
+                    .filter(|purpose| {
+                        known.fields().any(|(_, field)| {
+                            let probe = Probe {
+                                recipient,
+                                unit,
+                                field: &field.id,
+                                basis: Some(&basis),
+                                purpose: Some(purpose),
+                                role: Some(role),
+                                date: Some(crate::dates::number(on)),
+                            };
+                            open(
+                                &self.known(known, &probe, &policies),
+                                &path.policy,
+                                &refusals,
+                            )
+                            .0
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                (!purposes.is_empty()).then(|| RequestOption {
+                    policy: path.policy,
+                    legal_basis: basis,
+                    purposes,
+                    class: path.class,
+                    citation: path.citation,
+                })
+            })
+            .collect()
+    }
+
+    /// The policies whose resource scope reaches `offering`, in load order, and the same as a
+    /// policy set to ask Cedar with.
+    fn reaching(&self, offering: &str) -> (Vec<&(Policy, crate::policy::PolicyInfo)>, PolicySet) {
         let reaching: Vec<&(Policy, crate::policy::PolicyInfo)> = self
             .policies
             .iter()
@@ -59,6 +133,24 @@ impl Rulebook {
             // Ids are unique within a rulebook, so adding cannot fail.
             let _ = policies.add((*policy).clone());
         }
+        (reaching, policies)
+    }
+
+    fn refusal_ids(&self) -> Vec<&str> {
+        self.policies
+            .iter()
+            .filter(|(_, info)| info.class == Class::Refuse)
+            .map(|(_, info)| info.id.as_str())
+            .collect()
+    }
+
+    /// Every grant that can disclose fields of `offering`, in load order, each narrowed to the
+    /// recipients it can serve there.
+    pub fn disclosure_paths(&self, offering: &str) -> Vec<DisclosurePath> {
+        let Some(known) = self.vocabulary.offerings.get(offering) else {
+            return Vec::new();
+        };
+        let (reaching, policies) = self.reaching(offering);
         reaching
             .into_iter()
             .filter(|(_, info)| info.class.is_grant())
@@ -99,6 +191,21 @@ struct Probe<'a> {
     field: &'a str,
     basis: Option<&'a str>,
     purpose: Option<&'a str>,
+    /// The officer's role (`context.role`), if known.
+    role: Option<&'a str>,
+    /// The day of the request (`context.date`), if known.
+    date: Option<i64>,
+}
+
+/// Whether `grant` may disclose under what Cedar knows, and whether that answer is settled
+/// (holds whatever the unknown rest of the request is).
+fn open(known: &Known, grant: &str, refusals: &[&str]) -> (bool, bool) {
+    let granted = known.holds.contains(grant) || known.unknown.contains(grant);
+    let refused = refusals.iter().any(|r| known.holds.contains(*r));
+    let settled = !granted
+        || refused
+        || (known.holds.contains(grant) && !refusals.iter().any(|r| known.unknown.contains(*r)));
+    (granted && !refused, settled)
 }
 
 /// What the policies that reach an offering say about one (unit, field) when only the
@@ -128,12 +235,7 @@ impl Rulebook {
             Some(list) => list.clone(),
             None => self.vocabulary.authorities.keys().cloned().collect(),
         };
-        let refusals: Vec<&str> = self
-            .policies
-            .iter()
-            .filter(|(_, info)| info.class == Class::Refuse)
-            .map(|(_, info)| info.id.as_str())
-            .collect();
+        let refusals = self.refusal_ids();
         let kept: Vec<String> = candidates
             .into_iter()
             .filter(|recipient| {
@@ -142,7 +244,7 @@ impl Rulebook {
                 };
                 authority.units.iter().any(|unit| {
                     offering.fields().any(|(_, field)| {
-                        let open = |purpose: Option<&str>| {
+                        let probe = |purpose: Option<&str>| {
                             let known = self.known(
                                 offering,
                                 &Probe {
@@ -151,27 +253,22 @@ impl Rulebook {
                                     field: &field.id,
                                     basis: path.legal_basis.as_deref(),
                                     purpose,
+                                    role: None,
+                                    date: None,
                                 },
                                 policies,
                             );
-                            let granted = known.holds.contains(&path.policy)
-                                || known.unknown.contains(&path.policy);
-                            let refused = refusals.iter().any(|r| known.holds.contains(*r));
-                            let settled = !granted
-                                || refused
-                                || (known.holds.contains(&path.policy)
-                                    && !refusals.iter().any(|r| known.unknown.contains(*r)));
-                            (granted && !refused, settled)
+                            open(&known, &path.policy, &refusals)
                         };
                         // Without a purpose first; only where that leaves the answer open (a
                         // condition read the purpose) is every purpose of the rulebook tried.
-                        match open(None) {
+                        match probe(None) {
                             (possible, true) => possible,
                             (_, false) => self
                                 .vocabulary
                                 .purposes
                                 .keys()
-                                .any(|purpose| open(Some(purpose)).0),
+                                .any(|purpose| probe(Some(purpose)).0),
                         }
                     })
                 })
@@ -194,6 +291,8 @@ impl Rulebook {
             field,
             basis,
             purpose,
+            role,
+            date,
         } = *probe;
         let t = &self.types;
         let entity = |ty, id: &str| RestrictedExpression::new_entity_uid(Types::uid(ty, id));
@@ -209,6 +308,15 @@ impl Rulebook {
         }
         if let Some(purpose) = purpose {
             pairs.push(("purpose".to_owned(), entity(&t.purpose, purpose)));
+        }
+        if let Some(date) = date {
+            pairs.push(("date".to_owned(), RestrictedExpression::new_long(date)));
+        }
+        if let Some(role) = role {
+            pairs.push((
+                "role".to_owned(),
+                RestrictedExpression::new_string(role.to_owned()),
+            ));
         }
         let everything_unknown = || Known {
             holds: HashSet::new(),
@@ -292,5 +400,56 @@ mod tests {
         assert!(!debts
             .iter()
             .any(|p| p.legal_basis.as_deref() == Some("osl-10-27") && p.class == Class::Disclose));
+    }
+
+    #[test]
+    fn request_options_follow_the_officers_role_and_unit() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rulebook");
+        let rulebook = Rulebook::from_sources(&read_dir(&dir).unwrap()).unwrap();
+        let day = time::macros::date!(2026 - 03 - 02);
+        let options = |role: &str| {
+            rulebook.request_options(
+                "fk-formaner",
+                "malmo-stad",
+                "malmo-ekonomiskt-bistand",
+                role,
+                day,
+            )
+        };
+        let officer = options("handlaggare");
+        let automatic = officer
+            .iter()
+            .find(|o| o.legal_basis == "luffa" && o.class == Class::Disclose)
+            .expect("the pre-assessment's basis");
+        assert_eq!(automatic.purposes, ["kontroll-ekonomiskt-bistand"]);
+        // The pre-assessment names its roles: another role gets no automatic path under it.
+        // Outside its validity the pre-assessment offers nothing.
+        assert!(!rulebook
+            .request_options(
+                "fk-formaner",
+                "malmo-stad",
+                "malmo-ekonomiskt-bistand",
+                "handlaggare",
+                time::macros::date!(2027 - 06 - 01),
+            )
+            .iter()
+            .any(|o| o.policy == automatic.policy));
+        assert!(!options("vaktmastare")
+            .iter()
+            .any(|o| o.policy == automatic.policy));
+        // Nor does an authority the grant does not reach.
+        assert!(!rulebook
+            .request_options(
+                "fk-formaner",
+                "bolagsverket",
+                "bv-registrering",
+                "handlaggare",
+                day,
+            )
+            .iter()
+            .any(|o| o.policy == automatic.policy));
+        assert!(rulebook
+            .request_options("no-such-offering", "malmo-stad", "x", "y", day)
+            .is_empty());
     }
 }
