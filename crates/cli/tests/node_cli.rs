@@ -37,6 +37,7 @@ async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
         review_poll: Duration::from_secs(3600),
         config_lifetime: time::Duration::hours(1),
         limits: utbyte_http::Limits::default(),
+        frontends: Default::default(),
     })
     .await
     .unwrap();

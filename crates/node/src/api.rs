@@ -1,7 +1,7 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
 use crate::state::NodeState;
-use crate::{consumer, protocol, provider, review};
+use crate::{consumer, offerings, protocol, provider, review};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -38,6 +38,8 @@ struct FederationApi;
         consumer::submit,
         consumer::fetch,
         consumer::list,
+        offerings::list,
+        offerings::options,
         review::list,
         review::show,
         review::decide,
@@ -49,6 +51,11 @@ struct FederationApi;
         consumer::CaseStatus,
         consumer::CaseSummary,
         consumer::OwnReceipt,
+        offerings::OfferingView,
+        offerings::OfferingField,
+        offerings::RequestOptions,
+        offerings::BasisOption,
+        offerings::Named,
         review::ReviewView,
         review::ReviewField,
         review::Candidate,
@@ -94,6 +101,7 @@ pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
 
 pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
     consumer::routes()
+        .merge(offerings::routes())
         .merge(review::routes())
         .route("/openapi.json", get(local_openapi))
         .with_state(state)

@@ -20,6 +20,7 @@ mod callback;
 pub mod config;
 pub mod consumer;
 pub mod loopback;
+pub mod offerings;
 pub mod problems;
 pub mod protocol;
 mod provider;
@@ -74,6 +75,28 @@ pub enum NodeError {
     AnswerKey { path: PathBuf },
 }
 
+/// What a node serves on its local listener beside its own API: given the local API's router,
+/// the router to serve instead (for example the API with the portal mounted beside it). The
+/// portal lives above the node in the dependency order, so the node takes it in this shape.
+#[derive(Clone)]
+pub struct Frontend(Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>);
+
+impl Frontend {
+    pub fn new(mount: impl Fn(axum::Router) -> axum::Router + Send + Sync + 'static) -> Self {
+        Self(Arc::new(mount))
+    }
+
+    fn mount(&self, api: axum::Router) -> axum::Router {
+        (self.0)(api)
+    }
+}
+
+impl std::fmt::Debug for Frontend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Frontend")
+    }
+}
+
 /// Everything a node needs to start, already opened.
 pub struct NodeSetup {
     pub authority: String,
@@ -88,6 +111,8 @@ pub struct NodeSetup {
     pub review_poll: Duration,
     pub limits: Limits,
     pub peer_timeout: Duration,
+    /// Served on the local listener around the local API; none serves the API alone.
+    pub frontend: Option<Frontend>,
 }
 
 impl NodeSetup {
@@ -121,6 +146,7 @@ impl NodeSetup {
             review_poll: Duration::from_secs(config.review_poll_seconds),
             limits: config.http_limits(),
             peer_timeout: config.peer_timeout(),
+            frontend: None,
         })
     }
 }
@@ -318,7 +344,14 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     let mut tasks = JoinSet::new();
     let federation_app =
         utbyte_http::with_limits(api::federation_router(Arc::clone(&state)), setup.limits);
-    let local_app = utbyte_http::with_limits(api::local_router(Arc::clone(&state)), setup.limits);
+    let local_api = api::local_router(Arc::clone(&state));
+    let local_app = utbyte_http::with_limits(
+        match &setup.frontend {
+            Some(frontend) => frontend.mount(local_api),
+            None => local_api,
+        },
+        setup.limits,
+    );
     tasks.spawn(report(
         "federation listener",
         utbyte_http::serve_mtls(

@@ -7,8 +7,8 @@
 //! the same.
 
 use crate::{
-    answer_key, encode_key, signing_key, start, Listeners, NodeError, NodeSetup, Registers,
-    RunningNode,
+    answer_key, encode_key, signing_key, start, Frontend, Listeners, NodeError, NodeSetup,
+    Registers, RunningNode,
 };
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -51,6 +51,8 @@ pub struct Plan {
     /// How long each signed version of the configuration is valid.
     pub config_lifetime: time::Duration,
     pub limits: Limits,
+    /// What each authority's node serves around its local API (the portal), by authority.
+    pub frontends: std::collections::BTreeMap<String, Frontend>,
 }
 
 /// Why a federation could not start.
@@ -228,6 +230,7 @@ impl LoopbackFederation {
                     Arc::clone(&register) as Arc<dyn Register>,
                 );
             }
+            let frontend = plan.frontends.get(&authority).cloned();
             let setup = NodeSetup {
                 authority,
                 data_dir,
@@ -240,6 +243,7 @@ impl LoopbackFederation {
                 review_poll: plan.review_poll,
                 limits: plan.limits,
                 peer_timeout: Duration::from_secs(10),
+                frontend,
             };
             nodes.push(start(setup, listeners).await?);
         }

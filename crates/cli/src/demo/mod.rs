@@ -58,6 +58,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> Plan {
         review_poll: Duration::from_secs(2),
         config_lifetime: time::Duration::hours(24),
         limits: utbyte_http::Limits::default(),
+        frontends: Default::default(),
     }
 }
 

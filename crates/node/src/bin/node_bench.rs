@@ -181,6 +181,7 @@ fn plan(options: &Options, dir: PathBuf) -> Result<Plan, BoxError> {
         review_poll: Duration::from_secs(3600),
         config_lifetime: time::Duration::hours(2),
         limits: utbyte_http::Limits::default(),
+        frontends: Default::default(),
     })
 }
 

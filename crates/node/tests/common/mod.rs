@@ -38,6 +38,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
             body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(20),
         },
+        frontends: Default::default(),
     }
 }
 
