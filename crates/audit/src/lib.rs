@@ -24,14 +24,14 @@ pub use log::AuditLog;
 pub use reader::AuditDir;
 pub use record::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, Outcome, RecordError};
 pub use report::{subject_report, ReportEntry, SubjectReport};
-pub use stats::Stats;
+pub use stats::{Stats, Turnaround, TurnaroundBucket, TURNAROUND_BUCKETS};
 pub use subject::{EmptyIdentifier, SubjectIdentifier};
 
-/// Counts every record in a ledger directory at its checkpoint.
+/// Counts every record in a ledger directory at its checkpoint, in ledger order.
 pub fn stats(dir: &AuditDir) -> Result<Stats, AuditError> {
     let mut stats = Stats::default();
     for i in 0..dir.size() {
-        stats.add(&dir.record(i)?);
+        stats.add(i, &dir.record(i)?);
     }
     Ok(stats)
 }

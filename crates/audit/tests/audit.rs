@@ -118,6 +118,57 @@ fn stats_count_by_event_offering_provision_and_day() {
     assert_eq!(s.by_offering.values().sum::<u64>(), 90);
     assert_eq!(s.by_day.values().sum::<u64>(), 100);
     assert_eq!(s.by_provision.get("OSL 10:28"), Some(&90));
+    // Per day and event: the same totals both ways.
+    for (day, events) in &s.by_day_event {
+        assert_eq!(Some(&events.values().sum::<u64>()), s.by_day.get(day));
+    }
+    let per_event = |event: &str| -> u64 {
+        s.by_day_event
+            .values()
+            .filter_map(|events| events.get(event))
+            .sum()
+    };
+    assert_eq!(per_event("disclosure"), 60);
+    assert_eq!(per_event("review_decision"), 10);
+    // The sample's review decisions refer to refusals, not to review requests: no turnaround.
+    assert!(s.review_turnaround_seconds.is_empty());
+    assert_eq!(s.review_turnaround(), None);
+}
+
+#[test]
+fn stats_measure_review_turnaround_by_ledger_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::create(dir.path(), "skatteverket.utbyte.invalid/audit").unwrap();
+    let append = |event: EventKind, time: &str, refers_to: Option<u64>| {
+        let (mut record, subjects) = sample_record(1, PROVIDER);
+        record.event = event;
+        record.time = time.to_owned();
+        record.refers_to = refers_to;
+        record.payload_sha256 = (event != EventKind::ReviewRequest).then(|| "ab".repeat(32));
+        if event == EventKind::ReviewRequest {
+            record.fields[0].outcome = utbyte_audit::Outcome::Review;
+        }
+        log.record(record, &subjects).unwrap().index
+    };
+    append(EventKind::Disclosure, "2025-03-01T08:00:00Z", None);
+    let request = append(EventKind::ReviewRequest, "2025-03-01T09:00:00Z", None);
+    append(EventKind::Disclosure, "2025-03-01T09:10:00Z", None);
+    append(
+        EventKind::ReviewDecision,
+        "2025-03-01T09:45:30Z",
+        Some(request),
+    );
+    let unanswered = append(EventKind::ReviewRequest, "2025-03-02T09:00:00Z", None);
+    append(EventKind::ReviewDecision, "2025-03-02T10:00:00Z", Some(0));
+    log.close().unwrap();
+
+    let s = stats(&AuditDir::open(dir.path(), None).unwrap()).unwrap();
+    assert_eq!((request, unanswered), (1, 4));
+    assert_eq!(s.review_turnaround_seconds, vec![45 * 60 + 30]);
+    assert_eq!(s.open_reviews(), 1);
+    assert_eq!(s.review_turnaround().unwrap().median_seconds, 2730);
+    assert_eq!(s.by_day_event["2025-03-01"]["disclosure"], 2);
+    assert_eq!(s.by_day_event["2025-03-02"]["review_request"], 1);
 }
 
 #[test]

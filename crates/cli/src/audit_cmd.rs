@@ -52,7 +52,8 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Entries by event, field outcome, offering, provision and day.
+    /// Entries by event, field outcome, offering, provision, day, and event per day; how long
+    /// reviews took from request to decision (median, 90th percentile, maximum, histogram).
     Stats {
         /// The ledger directory.
         dir: PathBuf,
