@@ -8,9 +8,16 @@
 //!
 //! Format: fixed 40-byte records `commitment[32] || ledger index u64be`. A record with the
 //! all-zero commitment is a watermark: every ledger entry below its index has been indexed.
+//!
+//! Appenders on several threads add their entries in whatever order they return from the
+//! ledger, so the records after the last watermark may have gaps (entry 13 indexed, entry 12 not
+//! yet, or never if the process stops). Only watermarks are trusted when loading: the writer
+//! writes one when the entries indexed without a gap have grown by [`WATERMARK_EVERY`], and a
+//! reader re-reads the entries after the last one. A reader of a live index therefore never
+//! misses an entry, and re-reads at most a few hundred.
 
 use crate::record::AuditRecord;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -19,6 +26,8 @@ use utbyte_ledger::Commitment;
 
 const RECORD: usize = 40;
 const WATERMARK: Commitment = Commitment([0; 32]);
+/// How many gap-free entries the writer indexes between two watermarks.
+pub const WATERMARK_EVERY: u64 = 256;
 
 /// Errors reading or writing the index.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +48,10 @@ pub struct SubjectIndex {
     map: HashMap<Commitment, Vec<u64>>,
     /// Entries below this are indexed.
     covered: u64,
+    /// Entries at or above `covered` that are indexed already (added out of order).
+    ahead: BTreeSet<u64>,
+    /// The last watermark in the file.
+    written: u64,
     file: Option<(PathBuf, File)>,
 }
 
@@ -64,7 +77,6 @@ impl SubjectIndex {
         };
         let whole = bytes.len() - bytes.len() % RECORD;
         let mut index = SubjectIndex::default();
-        let mut last_real = None;
         for chunk in bytes[..whole].chunks_exact(RECORD) {
             let mut c = [0u8; 32];
             c.copy_from_slice(&chunk[..32]);
@@ -74,14 +86,12 @@ impl SubjectIndex {
             if commitment == WATERMARK {
                 index.covered = index.covered.max(at);
             } else {
+                // Beyond the last watermark, records may have gaps: they are kept, but the
+                // entries they stand for are re-read by `catch_up` all the same.
                 index.insert(commitment, at);
-                last_real = Some(last_real.map_or(at, |l: u64| l.max(at)));
             }
         }
-        // A record for entry i may be one of several for that entry: re-index from i.
-        if let Some(last) = last_real {
-            index.covered = index.covered.max(last);
-        }
+        index.written = index.covered;
         if writable {
             let file = OpenOptions::new()
                 .create(true)
@@ -119,7 +129,8 @@ impl SubjectIndex {
         self.covered
     }
 
-    /// Records that `record` (at ledger index `at`) concerns its subjects.
+    /// Records that `record` (at ledger index `at`) concerns its subjects. Entries may be added
+    /// in any order; the watermark only ever covers entries all of which were added.
     pub fn add(&mut self, at: u64, record: &AuditRecord) -> Result<(), IndexError> {
         let mut out = Vec::new();
         for c in &record.subjects {
@@ -128,7 +139,20 @@ impl SubjectIndex {
                 out.extend_from_slice(&at.to_be_bytes());
             }
         }
-        self.covered = self.covered.max(at + 1);
+        if at == self.covered {
+            self.covered += 1;
+            while self.ahead.remove(&self.covered) {
+                self.covered += 1;
+            }
+        } else if at > self.covered {
+            self.ahead.insert(at);
+        }
+        // After the records it covers, in the same write.
+        if self.covered >= self.written + WATERMARK_EVERY {
+            out.extend_from_slice(&WATERMARK.0);
+            out.extend_from_slice(&self.covered.to_be_bytes());
+            self.written = self.covered;
+        }
         self.append(&out)
     }
 
@@ -154,8 +178,13 @@ impl SubjectIndex {
     /// Writes a watermark: every entry below `size` is indexed.
     pub fn mark_covered(&mut self, size: u64) -> Result<(), IndexError> {
         self.covered = self.covered.max(size);
+        self.ahead = self.ahead.split_off(&self.covered);
+        while self.ahead.remove(&self.covered) {
+            self.covered += 1;
+        }
+        self.written = self.covered;
         let mut out = WATERMARK.0.to_vec();
-        out.extend_from_slice(&size.to_be_bytes());
+        out.extend_from_slice(&self.covered.to_be_bytes());
         self.append(&out)
     }
 
@@ -178,5 +207,92 @@ impl SubjectIndex {
         let mut found = self.map.get(commitment).cloned().unwrap_or_default();
         found.sort_unstable();
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::sample::sample_record;
+    use utbyte_ledger::CommitmentKey;
+
+    fn about(i: u64) -> (AuditRecord, Commitment) {
+        let c = CommitmentKey::from_bytes([7; 32]).commit("subject", &i.to_be_bytes());
+        let (mut record, _) = sample_record(0, "Skatteverket");
+        record.subjects = vec![c];
+        (record, c)
+    }
+
+    fn ledger_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(utbyte_ledger::keys::private_dir(dir.path())).unwrap();
+        dir
+    }
+
+    /// The leaves a ledger of `n` entries (entry `i` about subject `i`) would hold.
+    fn leaf(at: u64) -> Result<Vec<u8>, String> {
+        about(at).0.to_leaf().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_entry_indexed_out_of_order_is_never_skipped_on_load() {
+        let dir = ledger_dir();
+        let mut index = SubjectIndex::load(dir.path(), true).unwrap();
+        // Two appenders: entry 1 is indexed first, then the process stops before entry 0 is.
+        index.add(1, &about(1).0).unwrap();
+        assert_eq!(index.covered(), 0);
+        drop(index);
+
+        let mut loaded = SubjectIndex::load(dir.path(), false).unwrap();
+        assert_eq!(loaded.covered(), 0, "a record after a gap is no watermark");
+        assert_eq!(loaded.catch_up(2, leaf).unwrap(), 2);
+        assert_eq!(loaded.lookup(&about(0).1), vec![0]);
+        assert_eq!(loaded.lookup(&about(1).1), vec![1]);
+    }
+
+    #[test]
+    fn watermarks_cover_only_gap_free_prefixes() {
+        let dir = ledger_dir();
+        let mut writer = SubjectIndex::load(dir.path(), true).unwrap();
+        let n = 3 * WATERMARK_EVERY;
+        for at in (0..n).filter(|&at| at != 300) {
+            writer.add(at, &about(at).0).unwrap();
+        }
+        assert_eq!(writer.covered(), 300);
+        // A reader of the live file trusts the watermark before the gap only.
+        let reader = SubjectIndex::load(dir.path(), false).unwrap();
+        assert_eq!(reader.covered(), WATERMARK_EVERY);
+
+        // Entry 300 arrives: everything is covered, and a reader re-reads less than a watermark
+        // interval.
+        writer.add(300, &about(300).0).unwrap();
+        assert_eq!(writer.covered(), n);
+        let mut reader = SubjectIndex::load(dir.path(), false).unwrap();
+        assert!(
+            reader.covered() > n - WATERMARK_EVERY,
+            "{}",
+            reader.covered()
+        );
+        reader.catch_up(n, leaf).unwrap();
+        for at in [0, 299, 300, n - 1] {
+            assert_eq!(reader.lookup(&about(at).1), vec![at]);
+        }
+    }
+
+    #[test]
+    fn closing_marks_only_what_was_indexed() {
+        let dir = ledger_dir();
+        let mut index = SubjectIndex::load(dir.path(), true).unwrap();
+        index.add(0, &about(0).0).unwrap();
+        index.add(2, &about(2).0).unwrap();
+        let covered = index.covered();
+        index.mark_covered(covered).unwrap();
+        drop(index);
+        let mut loaded = SubjectIndex::load(dir.path(), false).unwrap();
+        assert_eq!(loaded.covered(), 1);
+        loaded.catch_up(3, leaf).unwrap();
+        assert_eq!(loaded.lookup(&about(1).1), vec![1]);
     }
 }

@@ -71,14 +71,14 @@ impl AuditLog {
         &self.ledger
     }
 
-    /// Closes the ledger, publishing its final checkpoint, and marks the index complete.
+    /// Closes the ledger, publishing its final checkpoint, and writes the index's watermark.
+    /// The watermark covers only what was indexed: an entry whose indexing failed is re-read
+    /// on the next open.
     pub fn close(self) -> Result<(), AuditError> {
-        let size = self.ledger.size();
         self.ledger.close()?;
-        self.index
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner())
-            .mark_covered(size)?;
+        let mut index = self.index.into_inner().unwrap_or_else(|p| p.into_inner());
+        let covered = index.covered();
+        index.mark_covered(covered)?;
         Ok(())
     }
 }
