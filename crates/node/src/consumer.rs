@@ -112,7 +112,7 @@ pub(crate) struct ListQuery {
 }
 
 /// A request as listed.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CaseSummary {
     pub idempotency_key: String,
     /// `in_flight`, `answered` or `review`.

@@ -77,8 +77,18 @@ pub(crate) struct OptionsQuery {
     role: String,
 }
 
+/// This node's authority as the rulebook names it, with its units.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuthorityView {
+    pub id: String,
+    pub name: String,
+    pub orgnr: String,
+    pub units: Vec<Named>,
+}
+
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
+        .route("/v1/authority", get(authority))
         .route("/v1/offerings", get(list))
         .route("/v1/offerings/{id}/options", get(options))
 }
@@ -112,6 +122,45 @@ fn view(rulebook: &Rulebook, offering: &Offering, here: &str) -> OfferingView {
             .collect(),
         published_here: offering.provider == here,
     }
+}
+
+/// This node's authority and its units.
+#[utoipa::path(
+    get,
+    path = "/v1/authority",
+    tag = "consumer",
+    responses(
+        (status = 200, description = "The authority this node serves", body = AuthorityView),
+        (status = 503, description = "No rulebook loaded yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn authority(
+    State(state): State<Arc<NodeState>>,
+) -> Result<Json<AuthorityView>, Problem> {
+    let rulebook = loaded(&state)?;
+    let known = rulebook
+        .vocabulary
+        .authorities
+        .get(&state.authority)
+        .ok_or_else(|| {
+            problems::NO_CONFIGURATION.with(format!(
+                "the shared rulebook does not name this node's authority `{}`",
+                state.authority
+            ))
+        })?;
+    Ok(Json(AuthorityView {
+        id: known.id.clone(),
+        name: known.name.clone(),
+        orgnr: known.orgnr.clone(),
+        units: known
+            .units
+            .iter()
+            .map(|u| Named {
+                id: u.id.clone(),
+                title: u.name.clone(),
+            })
+            .collect(),
+    }))
 }
 
 /// Every offering in the federation's rulebook.

@@ -56,7 +56,7 @@ pub(crate) struct ReviewCase {
 }
 
 /// An earlier exchange about the same subject, from this node's ledger.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EarlierExchange {
     pub ledger_index: u64,
     pub time: String,
@@ -71,7 +71,7 @@ pub struct EarlierExchange {
 }
 
 /// A review as a reviewer sees it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReviewView {
     pub ticket: String,
     /// `pending` or `decided`.
@@ -101,7 +101,7 @@ pub struct ReviewView {
 }
 
 /// The reviewer, as the audit trail names them.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reviewer {
     /// The reviewer's user id, kept with the decision (not in the ledger).
@@ -111,7 +111,7 @@ pub struct Reviewer {
 }
 
 /// The decision for one field under review.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldReview {
     pub field: String,
@@ -123,7 +123,7 @@ pub struct FieldReview {
 }
 
 /// A reviewer's decision on a whole ticket: every field under review, exactly once.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewDecisionInput {
     pub reviewer: Reviewer,

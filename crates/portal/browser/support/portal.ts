@@ -1,0 +1,173 @@
+// What every spec does with the portal: sign in, submit forms and capture the answer's status,
+// compose a request as an officer, find a review ticket, scan with axe, take screenshots.
+
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Browser, type Locator, type Page, type Response } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { account, at, caseRef, localApi, type Federation, type Portal, type Role } from './federation';
+
+export const CONTEXT = {
+  viewport: { width: 1280, height: 900 },
+  locale: 'sv-SE',
+  timezoneId: 'Europe/Stockholm',
+} as const;
+
+/** A page in a fresh browser context: no cookies shared with any other role. */
+export async function freshPage(browser: Browser): Promise<Page> {
+  const context = await browser.newContext(CONTEXT);
+  return context.newPage();
+}
+
+/**
+ * Clicks a submit button and returns the response to the form's POST (the 303 of a success, or
+ * the page of a refusal with its own status), after the resulting page has loaded.
+ */
+export async function submit(page: Page, button: Locator): Promise<Response> {
+  const [response] = await Promise.all([
+    page.waitForResponse(
+      (r) =>
+        r.request().method() === 'POST' &&
+        r.request().isNavigationRequest() &&
+        r.request().frame() === page.mainFrame(),
+    ),
+    button.click(),
+  ]);
+  await page.waitForLoadState('load');
+  return response;
+}
+
+/** A form's POST answered with a redirect to the next page (post/redirect/get). */
+export function expectRedirect(response: Response, what: string): void {
+  expect([302, 303], `${what}: status ${response.status()}`).toContain(response.status());
+}
+
+/** Fills the login form and submits it; returns the POST's response. */
+export async function attemptLogin(page: Page, p: Portal, username: string, password: string): Promise<Response> {
+  await page.goto(at(p, '/portal/login'));
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(password);
+  return submit(page, page.getByRole('button', { name: 'Logga in', exact: true }));
+}
+
+/** Signs in and checks the portal's home page is where it lands. */
+export async function login(page: Page, p: Portal, username: string, password: string): Promise<void> {
+  const response = await attemptLogin(page, p, username, password);
+  expectRedirect(response, `signing in as ${username} at ${p.authority}`);
+  await expect(page).toHaveURL(at(p, '/portal/'));
+}
+
+/** A fresh context signed in with the demo account that has `role` at the portal. */
+export async function signedIn(browser: Browser, fed: Federation, p: Portal, role: Role): Promise<Page> {
+  const page = await freshPage(browser);
+  await login(page, p, account(p, role).username, fed.password);
+  return page;
+}
+
+/** Opens a page the signed-in role may not open: 403 with the heading "Åtkomst nekad". */
+export async function expectForbidden(page: Page, url: string): Promise<void> {
+  const response = await page.goto(url);
+  expect(response?.status(), `GET ${url}`).toBe(403);
+  await expect(page.getByRole('heading', { name: 'Åtkomst nekad' })).toBeVisible();
+}
+
+export interface RequestInput {
+  subject: string;
+  fields: string[];
+  offering?: string;
+  legalBasis?: string;
+  purpose?: string;
+  caseRef?: string;
+  operation?: string;
+}
+
+/** Fills the new-request form (without submitting it). */
+export async function fillRequest(page: Page, p: Portal, input: RequestInput): Promise<string> {
+  const ref = input.caseRef ?? caseRef();
+  await page.goto(at(p, `/portal/requests/new?offering=${input.offering ?? 'fk-formaner'}`));
+  await page.locator('#subject').fill(input.subject);
+  await page.locator('#legal_basis').selectOption(input.legalBasis ?? 'luffa');
+  await page.locator('#purpose').selectOption(input.purpose ?? 'kontroll-ekonomiskt-bistand');
+  for (const field of input.fields) {
+    await page.locator(`input[name=fields][value="${field}"]`).check();
+  }
+  await page.locator('#case_ref').fill(ref);
+  if (input.operation !== undefined) await page.locator('#operation').fill(input.operation);
+  return ref;
+}
+
+/** Submits a request as an officer; returns its key (from `/portal/requests/<key>`) and case reference. */
+export async function sendRequest(
+  page: Page,
+  p: Portal,
+  input: RequestInput,
+): Promise<{ key: string; caseRef: string }> {
+  const ref = await fillRequest(page, p, input);
+  const response = await submit(page, page.getByRole('button', { name: 'Skicka förfrågan', exact: true }));
+  expectRedirect(response, `submitting a request: ${await page.locator('[role=alert]').allInnerTexts()}`);
+  await expect(page).toHaveURL(new RegExp(`^${escapeRegExp(at(p, '/portal/requests/'))}[^/?#]+$`));
+  const key = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+  return { key, caseRef: ref };
+}
+
+/** The review ticket the provider's node holds for a case reference (found through its local API). */
+export async function ticketFor(provider: Portal, ref: string): Promise<string> {
+  let found: string | undefined;
+  await expect
+    .poll(
+      async () => {
+        const listing = await localApi(provider, '/v1/reviews?state=pending&limit=500');
+        const reviews: any[] = Array.isArray(listing) ? listing : (listing.reviews ?? listing.items ?? []);
+        found = reviews.find((r) => r.case_ref === ref)?.ticket;
+        return found;
+      },
+      { message: `a pending review at ${provider.authority} for case ${ref}`, timeout: 15_000 },
+    )
+    .toBeTruthy();
+  return found!;
+}
+
+/** Reloads the page until `locator` shows `text` (a review decision travels back by polling). */
+export async function reloadUntil(page: Page, locator: Locator, text: string | RegExp, timeout = 60_000): Promise<void> {
+  await expect
+    .poll(
+      async () => {
+        await page.reload();
+        return (await locator.count()) > 0 ? await locator.innerText() : '';
+      },
+      { message: `waiting for ${locator} to show ${text}`, timeout, intervals: [1_000, 2_000] },
+    )
+    .toMatch(typeof text === 'string' ? new RegExp(escapeRegExp(text)) : text);
+}
+
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Scans the page for WCAG 2.1 A/AA problems; fails on any serious or critical one. */
+export async function expectAccessible(page: Page, what: string): Promise<void> {
+  const results = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  await test.info().attach(`axe-${what}.json`, {
+    body: JSON.stringify(results.violations, null, 2),
+    contentType: 'application/json',
+  });
+  const blocking = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const report = blocking
+    .map((v) => {
+      const nodes = v.nodes
+        .map((n) => `      at ${n.target.join(' ')}\n        ${(n.failureSummary ?? '').replace(/\n/g, '\n        ')}`)
+        .join('\n');
+      return `  [${v.impact}] ${v.id}: ${v.help}\n    ${v.helpUrl}\n${nodes}`;
+    })
+    .join('\n');
+  expect(blocking.length, `${what} (${page.url()}) has serious or critical accessibility violations:\n${report}\n`).toBe(0);
+}
+
+/** A full-page screenshot into UTBYTE_SCREENSHOT_DIR (default test-results/screenshots). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = path.resolve(process.env.UTBYTE_SCREENSHOT_DIR ?? path.join('test-results', 'screenshots'));
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,115 @@
+//! The portal's way into the node: its local API, called in-process. The portal holds no
+//! exchange logic of its own — every request, decision and ledger read goes through the same
+//! API the authority's case systems use, so the rules and the audit trail cannot be bypassed
+//! from a browser.
+
+use axum::body::Body;
+use axum::Router;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tower::ServiceExt;
+
+/// Largest API answer the portal reads (a subject report with proofs can be large).
+const MAX_ANSWER: usize = 16 << 20;
+
+/// The node's local API.
+#[derive(Clone)]
+pub struct NodeApi {
+    router: Router,
+}
+
+/// An API answer that is not a success: the problem+json it carried.
+#[derive(Debug, Clone)]
+pub struct ApiProblem {
+    pub status: StatusCode,
+    pub title: String,
+    pub detail: String,
+    pub problem_type: String,
+}
+
+impl ApiProblem {
+    fn internal(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Internal error".into(),
+            detail: detail.into(),
+            problem_type: String::new(),
+        }
+    }
+}
+
+/// A successful answer: its status (200 or 202 matter to the portal) and body.
+pub struct Answer<T> {
+    pub status: StatusCode,
+    pub body: T,
+}
+
+impl NodeApi {
+    pub fn new(router: Router) -> Self {
+        Self { router }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiProblem> {
+        Ok(self.call::<T, ()>(Method::GET, path, None, &[]).await?.body)
+    }
+
+    pub async fn post<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer<T>, ApiProblem> {
+        self.call(Method::POST, path, Some(body), headers).await
+    }
+
+    async fn call<T: DeserializeOwned, B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer<T>, ApiProblem> {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some(body) => {
+                let json =
+                    serde_json::to_vec(body).map_err(|e| ApiProblem::internal(e.to_string()))?;
+                request
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(json))
+            }
+            None => request.body(Body::empty()),
+        }
+        .map_err(|e| ApiProblem::internal(e.to_string()))?;
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| ApiProblem::internal(e.to_string()))?;
+        let status = response.status();
+        let bytes = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| ApiProblem::internal(e.to_string()))?
+            .to_bytes();
+        if !status.is_success() {
+            let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let text = |key: &str| problem[key].as_str().unwrap_or_default().to_owned();
+            return Err(ApiProblem {
+                status,
+                title: text("title"),
+                detail: text("detail"),
+                problem_type: text("type"),
+            });
+        }
+        let body = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiProblem::internal(format!("the node's answer to {path}: {e}")))?;
+        Ok(Answer { status, body })
+    }
+}

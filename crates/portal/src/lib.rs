@@ -1,0 +1,140 @@
+//! The portal: the web pages each node serves for the people of its authority — case
+//! officers who ask other authorities without a case system of their own, reviewers
+//! (jurists) who decide requests routed to review, auditors who verify the ledger and follow
+//! up, and administrators who keep the accounts.
+//!
+//! Server-rendered HTML (askama templates under `templates/`), Swedish first with English
+//! beside, every core flow usable without JavaScript; the one script only checks an
+//! identifier as it is typed. The portal owns sign-in ([`identity`], `session`) and
+//! presentation; everything about exchanges goes through the node's own local API
+//! ([`api::NodeApi`]), so the rules and the audit trail apply exactly as for case systems.
+//!
+//! Mounted by the node on its local listener under `/portal/` through [`Portal::frontend`].
+
+// Handlers fail with a `PageError`, rendered as a page at once; boxing it would only add an
+// allocation to every error path.
+#![allow(clippy::result_large_err)]
+
+pub mod api;
+mod charts;
+pub mod identity;
+mod pages;
+pub(crate) mod session;
+pub mod text;
+
+use api::NodeApi;
+use axum::response::Redirect;
+use axum::routing::get;
+use axum::Router;
+use identity::{IdentityProvider, LocalAccounts, SignInError};
+use std::path::Path;
+use std::sync::Arc;
+use utbyte_store::{AccountStore, StoreError};
+
+/// How one node's portal is set up.
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// The node's authority (rulebook id).
+    pub authority: String,
+    /// Its name as people read it.
+    pub authority_name: String,
+    /// Mark cookies `Secure`. Browsers treat `http://127.0.0.1` and `http://localhost` as
+    /// secure contexts and keep such cookies; turn this off only behind a proxy that
+    /// terminates TLS and speaks plain HTTP to a non-loopback address.
+    pub secure_cookies: bool,
+    /// How long a session lasts after sign-in.
+    pub session_lifetime: time::Duration,
+}
+
+/// Why the portal cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("the portal's account store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Identity(#[from] SignInError),
+}
+
+/// One node's portal. Cheap to clone.
+#[derive(Clone)]
+pub struct Portal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: PortalConfig,
+    cookie_name: String,
+    accounts: LocalAccounts,
+    identity: Arc<dyn IdentityProvider>,
+}
+
+/// What every page handler gets.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub portal: Portal,
+    pub api: NodeApi,
+}
+
+impl Portal {
+    /// Opens the portal's accounts in `DIR/portal.sqlite`.
+    pub async fn open(data_dir: &Path, config: PortalConfig) -> Result<Self, PortalError> {
+        let store = AccountStore::open(data_dir.join("portal.sqlite")).await?;
+        Self::with_store(store, config)
+    }
+
+    /// A portal over an already opened account store.
+    pub fn with_store(store: AccountStore, config: PortalConfig) -> Result<Self, PortalError> {
+        let accounts = LocalAccounts::new(store, &config.authority)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cookie_name: format!("utbyte-session-{}", config.authority),
+                identity: Arc::new(accounts.clone()),
+                accounts,
+                config,
+            }),
+        })
+    }
+
+    /// The local accounts (to create the first administrator, or demo accounts).
+    pub fn accounts(&self) -> &LocalAccounts {
+        &self.inner.accounts
+    }
+
+    pub fn authority(&self) -> &str {
+        &self.inner.config.authority
+    }
+
+    pub(crate) fn config(&self) -> &PortalConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &AccountStore {
+        self.inner.accounts.store()
+    }
+
+    pub(crate) fn identity_provider(&self) -> &dyn IdentityProvider {
+        self.inner.identity.as_ref()
+    }
+
+    pub(crate) fn cookie_name(&self) -> &str {
+        &self.inner.cookie_name
+    }
+
+    /// The portal's pages around a node's local API: `/portal/…`, and `/` redirecting there.
+    pub fn router(&self, api: Router) -> Router {
+        let state = AppState {
+            portal: self.clone(),
+            api: NodeApi::new(api.clone()),
+        };
+        Router::new()
+            .nest("/portal", pages::routes().with_state(state))
+            .route("/", get(|| async { Redirect::to("/portal/") }))
+            .merge(api)
+    }
+
+    /// The portal in the shape a node mounts.
+    pub fn frontend(&self) -> utbyte_node::Frontend {
+        let portal = self.clone();
+        utbyte_node::Frontend::new(move |api| portal.router(api))
+    }
+}

@@ -1,0 +1,273 @@
+//! The auditor: the ledger's status, one-click verification, the subject-access report, and
+//! the follow-up (uppföljning) as charts with their numbers.
+
+use super::{render, render_status, respond, Chrome, FormData, PageError};
+use crate::charts;
+use crate::identity::Role;
+use crate::session::Signed;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+use utbyte_node::audit_api::{AuditStats, AuditStatus, SubjectAccessReport, VerifyOutcome};
+
+/// One chart and its numbers.
+struct Chart {
+    id: &'static str,
+    title: String,
+    svg: String,
+    rows: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    c: Chrome,
+    status: AuditStatus,
+    verify: Option<VerifyOutcome>,
+    charts: Vec<Chart>,
+    turnaround_none: bool,
+}
+
+/// Event names as the follow-up shows them, in the order the series stack.
+fn event_label(lang: crate::text::Lang, event: &str) -> String {
+    let (sv, en) = match event {
+        "disclosure" => ("Utlämnande", "Disclosure"),
+        "refusal" => ("Avslag", "Refusal"),
+        "review_request" => ("Till granskning", "Routed to review"),
+        "review_decision" => ("Granskningsbeslut", "Review decision"),
+        "receipt" => ("Mottaget svar", "Answer received"),
+        "configuration_change" => ("Konfigurationsändring", "Configuration change"),
+        other => (other, other),
+    };
+    match lang {
+        crate::text::Lang::Sv => sv.to_owned(),
+        crate::text::Lang::En => en.to_owned(),
+    }
+}
+
+const EVENTS: [&str; 6] = [
+    "disclosure",
+    "refusal",
+    "review_request",
+    "review_decision",
+    "receipt",
+    "configuration_change",
+];
+
+fn human_seconds(seconds: u64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+fn build_charts(signed: &Signed, stats: &AuditStats) -> (Vec<Chart>, bool) {
+    let t = crate::text::Text(signed.lang);
+    let series: Vec<(String, String)> = EVENTS
+        .iter()
+        .filter(|e| stats.by_event.contains_key(**e))
+        .map(|e| ((*e).to_owned(), event_label(signed.lang, e)))
+        .collect();
+    let by_day_rows = stats
+        .by_day_event
+        .iter()
+        .map(|(day, counts)| {
+            let parts: Vec<String> = series
+                .iter()
+                .filter_map(|(key, label)| counts.get(key).map(|n| format!("{label} {n}")))
+                .collect();
+            (day.clone(), parts.join(", "))
+        })
+        .collect();
+    let ranked = |map: &std::collections::BTreeMap<String, u64>| {
+        let mut rows: Vec<(String, u64)> = map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        rows
+    };
+    let offerings = ranked(&stats.by_offering);
+    let provisions = ranked(&stats.by_provision);
+    let as_rows = |rows: &[(String, u64)]| -> Vec<(String, String)> {
+        rows.iter()
+            .map(|(k, v)| (k.clone(), v.to_string()))
+            .collect()
+    };
+    let turnaround: Vec<(String, u64)> = stats
+        .review_turnaround
+        .as_ref()
+        .map(|summary| {
+            let mut previous = 0;
+            summary
+                .buckets
+                .iter()
+                .map(|b| {
+                    let label = match b.le_seconds {
+                        Some(le) => {
+                            let l = format!("{}–{}", human_seconds(previous), human_seconds(le));
+                            previous = le;
+                            l
+                        }
+                        None => format!("> {}", human_seconds(previous)),
+                    };
+                    (label, b.count)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut turnaround_rows = as_rows(&turnaround);
+    if let Some(summary) = &stats.review_turnaround {
+        turnaround_rows.push((
+            "median / p90 / max".into(),
+            format!(
+                "{} / {} / {}",
+                human_seconds(summary.median_seconds),
+                human_seconds(summary.p90_seconds),
+                human_seconds(summary.max_seconds)
+            ),
+        ));
+    }
+    let charts = vec![
+        Chart {
+            id: "chart-day",
+            title: t.get("audit.by_day").to_owned(),
+            svg: charts::stacked(
+                "chart-day",
+                t.get("audit.by_day"),
+                &stats.by_day_event,
+                &series,
+            ),
+            rows: by_day_rows,
+        },
+        Chart {
+            id: "chart-offering",
+            title: t.get("audit.by_offering").to_owned(),
+            svg: charts::bars("chart-offering", t.get("audit.by_offering"), &offerings),
+            rows: as_rows(&offerings),
+        },
+        Chart {
+            id: "chart-provision",
+            title: t.get("audit.by_provision").to_owned(),
+            svg: charts::bars("chart-provision", t.get("audit.by_provision"), &provisions),
+            rows: as_rows(&provisions),
+        },
+        Chart {
+            id: "chart-turnaround",
+            title: t.get("audit.turnaround").to_owned(),
+            svg: charts::bars("chart-turnaround", t.get("audit.turnaround"), &turnaround),
+            rows: turnaround_rows,
+        },
+    ];
+    (charts, stats.review_turnaround.is_none())
+}
+
+async fn audit_page(
+    state: &AppState,
+    signed: &Signed,
+    verify: Option<VerifyOutcome>,
+) -> Result<AuditPage, PageError> {
+    let status: AuditStatus = state.api.get("/v1/audit/status").await?;
+    let stats: AuditStats = state.api.get("/v1/audit/stats").await?;
+    let (charts, turnaround_none) = build_charts(signed, &stats);
+    Ok(AuditPage {
+        c: Chrome::new(state, signed, "/portal/audit", "audit.title"),
+        status,
+        verify,
+        charts,
+        turnaround_none,
+    })
+}
+
+pub(crate) async fn overview(State(state): State<AppState>, signed: Signed) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/audit", "audit.title");
+    let result = async {
+        signed.require(Role::Auditor)?;
+        render(audit_page(&state, &signed, None).await?)
+    }
+    .await;
+    respond(c, result)
+}
+
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    signed: Signed,
+    form: FormData,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/audit", "audit.title");
+    let result = async {
+        signed.check_csrf(&form.one("csrf"))?;
+        signed.require(Role::Auditor)?;
+        let outcome: VerifyOutcome = state
+            .api
+            .post("/v1/audit/verify", &json!({}), &[])
+            .await?
+            .body;
+        render(audit_page(&state, &signed, Some(outcome)).await?)
+    }
+    .await;
+    respond(c, result)
+}
+
+#[derive(Template)]
+#[template(path = "audit_subject.html")]
+struct SubjectPage {
+    c: Chrome,
+    subject: String,
+    report: Option<SubjectAccessReport>,
+    error: String,
+}
+
+pub(crate) async fn subject_form(State(state): State<AppState>, signed: Signed) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/audit/subject", "audit.subject");
+    let result = async {
+        signed.require(Role::Auditor)?;
+        render(SubjectPage {
+            c: Chrome::new(&state, &signed, "/portal/audit/subject", "audit.subject"),
+            subject: String::new(),
+            report: None,
+            error: String::new(),
+        })
+    }
+    .await;
+    respond(c, result)
+}
+
+pub(crate) async fn subject(
+    State(state): State<AppState>,
+    signed: Signed,
+    form: FormData,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/audit/subject", "audit.subject");
+    let result = async {
+        signed.check_csrf(&form.one("csrf"))?;
+        signed.require(Role::Auditor)?;
+        let subject = form.one("subject");
+        let page = |report, error| SubjectPage {
+            c: Chrome::new(&state, &signed, "/portal/audit/subject", "audit.subject"),
+            subject: subject.clone(),
+            report,
+            error,
+        };
+        match state
+            .api
+            .post::<SubjectAccessReport, _>(
+                "/v1/audit/subject",
+                &json!({ "subject": subject }),
+                &[],
+            )
+            .await
+        {
+            Ok(answer) => render(page(Some(answer.body), String::new())),
+            Err(p) if p.status.is_client_error() => Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                page(None, format!("{}: {}", p.title, p.detail)),
+            )),
+            Err(p) => Err(p.into()),
+        }
+    }
+    .await;
+    respond(c, result)
+}

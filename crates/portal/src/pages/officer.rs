@@ -1,0 +1,413 @@
+//! The case officer: find an offering, ask for it, read the answer with its receipts.
+
+use super::{render, render_status, respond, Chrome, FormData, PageError};
+use crate::identity::Role;
+use crate::session::{random_token, Signed};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use utbyte_node::consumer::{CaseAnswer, CaseRequest, CaseStatus, CaseSummary};
+use utbyte_node::offerings::{BasisOption, OfferingView, RequestOptions};
+use utbyte_node::protocol::FieldVerdict;
+
+#[derive(Template)]
+#[template(path = "offerings.html")]
+struct OfferingsPage {
+    c: Chrome,
+    query: String,
+    offerings: Vec<OfferingView>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SearchQuery {
+    q: Option<String>,
+}
+
+fn matches(offering: &OfferingView, words: &[String]) -> bool {
+    let text = format!(
+        "{} {} {} {} {}",
+        offering.id,
+        offering.title,
+        offering.provider_name,
+        offering.secrecy,
+        offering
+            .fields
+            .iter()
+            .map(|f| format!("{} {} {}", f.id, f.title, f.category_title))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+    .to_lowercase();
+    words.iter().all(|w| text.contains(w.as_str()))
+}
+
+pub(crate) async fn offerings(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<SearchQuery>,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/offerings", "offerings.title");
+    let result = async {
+        signed.require(Role::Officer)?;
+        let all: Vec<OfferingView> = state.api.get("/v1/offerings").await?;
+        let q = query.q.unwrap_or_default();
+        let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+        let offerings = all
+            .into_iter()
+            .filter(|o| !o.published_here && matches(o, &words))
+            .collect();
+        render(OfferingsPage {
+            c: Chrome::new(&state, &signed, "/portal/offerings", "offerings.title"),
+            query: q,
+            offerings,
+        })
+    }
+    .await;
+    respond(c, result)
+}
+
+/// What the officer typed, to show again when the form needs correcting.
+#[derive(Default)]
+struct Entered {
+    subject: String,
+    legal_basis: String,
+    purpose: String,
+    fields: Vec<String>,
+    case_ref: String,
+    operation: String,
+}
+
+#[derive(Template)]
+#[template(path = "new_request.html")]
+struct NewRequestPage {
+    c: Chrome,
+    offering: OfferingView,
+    options: Vec<BasisOption>,
+    purposes: Vec<(String, String)>,
+    key: String,
+    entered: Entered,
+    error: String,
+    error_detail: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewQuery {
+    offering: String,
+}
+
+async fn options(
+    state: &AppState,
+    signed: &Signed,
+    offering: &str,
+) -> Result<RequestOptions, PageError> {
+    let who = &signed.identity;
+    Ok(state
+        .api
+        .get(&format!(
+            "/v1/offerings/{}/options?unit={}&role={}",
+            super::encode(offering),
+            super::encode(&who.unit),
+            super::encode(&who.officer_role)
+        ))
+        .await?)
+}
+
+fn request_page(
+    c: Chrome,
+    options: RequestOptions,
+    key: String,
+    entered: Entered,
+    error: (String, String),
+) -> NewRequestPage {
+    let mut purposes: Vec<(String, String)> = Vec::new();
+    for option in &options.options {
+        for p in &option.purposes {
+            if !purposes.iter().any(|(id, _)| id == &p.id) {
+                purposes.push((p.id.clone(), p.title.clone()));
+            }
+        }
+    }
+    NewRequestPage {
+        c,
+        offering: options.offering,
+        options: options.options,
+        purposes,
+        key,
+        entered,
+        error: error.0,
+        error_detail: error.1,
+    }
+}
+
+pub(crate) async fn new_request(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<NewQuery>,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/requests/new", "request.title");
+    let result = async {
+        signed.require(Role::Officer)?;
+        let options = options(&state, &signed, &query.offering).await?;
+        let entered = Entered {
+            fields: options
+                .offering
+                .fields
+                .iter()
+                .map(|f| f.id.clone())
+                .collect(),
+            ..Entered::default()
+        };
+        render(request_page(
+            Chrome::new(&state, &signed, "/portal/requests/new", "request.title"),
+            options,
+            random_token()?,
+            entered,
+            (String::new(), String::new()),
+        ))
+    }
+    .await;
+    respond(c, result)
+}
+
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    signed: Signed,
+    form: FormData,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/requests/new", "request.title");
+    let result = async {
+        signed.check_csrf(&form.one("csrf"))?;
+        signed.require(Role::Officer)?;
+        let offering = form.one("offering");
+        let key = form.one("key");
+        if key.is_empty() || key.len() > 128 {
+            return Err(PageError::Csrf);
+        }
+        let entered = Entered {
+            subject: form.one("subject"),
+            legal_basis: form.one("legal_basis"),
+            purpose: form.one("purpose"),
+            fields: form.all("fields"),
+            case_ref: form.one("case_ref"),
+            operation: form.one("operation"),
+        };
+        let who = &signed.identity;
+        let case = CaseRequest {
+            subject: entered.subject.clone(),
+            offering: offering.clone(),
+            fields: entered.fields.clone(),
+            purpose: entered.purpose.clone(),
+            legal_basis: entered.legal_basis.clone(),
+            case_ref: entered.case_ref.clone(),
+            operation: (!entered.operation.is_empty()).then(|| entered.operation.clone()),
+            officer: who.username.clone(),
+            role: who.officer_role.clone(),
+            unit: who.unit.clone(),
+            callback: None,
+        };
+        let sent = state
+            .api
+            .post::<CaseAnswer, _>("/v1/requests", &case, &[("Idempotency-Key", &key)])
+            .await;
+        match sent {
+            Ok(_) => Ok(
+                Redirect::to(&format!("/portal/requests/{}", super::encode(&key))).into_response(),
+            ),
+            Err(problem) if problem.status.is_client_error() => {
+                // The officer can correct this: the form again, with what the node said.
+                let options = options(&state, &signed, &offering).await?;
+                let t = signed.lang;
+                let page = request_page(
+                    Chrome::new(&state, &signed, "/portal/requests/new", "request.title"),
+                    options,
+                    random_token()?,
+                    entered,
+                    (
+                        format!(
+                            "{}: {}",
+                            crate::text::Text(t).get("request.failed"),
+                            problem.title
+                        ),
+                        problem.detail,
+                    ),
+                );
+                Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, page))
+            }
+            Err(problem) => Err(PageError::Api(problem)),
+        }
+    }
+    .await;
+    respond(c, result)
+}
+
+/// One row of the officer's list.
+struct Row {
+    key: String,
+    created_at: String,
+    offering: String,
+    provider: String,
+    case_ref: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    c: Chrome,
+    rows: Vec<Row>,
+}
+
+/// The officer's own requests (the node keeps at most this many in one listing).
+async fn own(state: &AppState, signed: &Signed) -> Result<Vec<CaseSummary>, PageError> {
+    Ok(state
+        .api
+        .get(&format!(
+            "/v1/requests?officer={}&limit=500",
+            super::encode(&signed.identity.username)
+        ))
+        .await?)
+}
+
+fn status_key(state: &str) -> &'static str {
+    match state {
+        "answered" => "answer.answered",
+        "review" => "answer.review",
+        _ => "answer.in_flight",
+    }
+}
+
+pub(crate) async fn requests(State(state): State<AppState>, signed: Signed) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/requests", "requests.title");
+    let result = async {
+        signed.require(Role::Officer)?;
+        let t = crate::text::Text(signed.lang);
+        let rows = own(&state, &signed)
+            .await?
+            .into_iter()
+            .map(|s| Row {
+                offering: s.request["offering"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                case_ref: s.request["case_ref"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                state: t.get(status_key(&s.state)).to_owned(),
+                key: s.idempotency_key,
+                created_at: s.created_at,
+                provider: s.provider,
+            })
+            .collect();
+        render(RequestsPage {
+            c: Chrome::new(&state, &signed, "/portal/requests", "requests.title"),
+            rows,
+        })
+    }
+    .await;
+    respond(c, result)
+}
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    c: Chrome,
+    summary: CaseSummary,
+    answer: Option<CaseAnswer>,
+    answered: bool,
+    values: Vec<(String, String)>,
+}
+
+impl RequestPage {
+    fn request_text(&self, key: &str) -> String {
+        match &self.summary.request[key] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    fn outcome_key(&self, verdict: &FieldVerdict) -> &'static str {
+        outcome_key(verdict.outcome)
+    }
+
+    fn outcome_class(&self, verdict: &FieldVerdict) -> &'static str {
+        outcome_class(verdict.outcome)
+    }
+}
+
+/// The style class of an outcome.
+pub(crate) fn outcome_class(outcome: utbyte_rules::Outcome) -> &'static str {
+    match outcome {
+        utbyte_rules::Outcome::Disclose => "disclose",
+        utbyte_rules::Outcome::Review => "review",
+        utbyte_rules::Outcome::Refuse => "refuse",
+    }
+}
+
+/// The text key of an outcome.
+pub(crate) fn outcome_key(outcome: utbyte_rules::Outcome) -> &'static str {
+    match outcome {
+        utbyte_rules::Outcome::Disclose => "outcome.disclose",
+        utbyte_rules::Outcome::Review => "outcome.review",
+        utbyte_rules::Outcome::Refuse => "outcome.refuse",
+    }
+}
+
+pub(crate) async fn request(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(key): Path<String>,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/requests", "answer.title");
+    let result = async {
+        signed.require(Role::Officer)?;
+        // Only the officer's own requests: another officer's, or another authority's, is not
+        // found.
+        let summary = own(&state, &signed)
+            .await?
+            .into_iter()
+            .find(|s| s.idempotency_key == key)
+            .ok_or(PageError::NotFound)?;
+        // Asking for it again lets the node poll the provider about a review.
+        let answer: Option<CaseAnswer> = match state
+            .api
+            .get::<CaseAnswer>(&format!("/v1/requests/{}", super::encode(&key)))
+            .await
+        {
+            Ok(answer) => Some(answer),
+            Err(p) if p.status == StatusCode::CONFLICT => None,
+            Err(p) => return Err(p.into()),
+        };
+        let answered = answer
+            .as_ref()
+            .is_some_and(|a| a.status == CaseStatus::Answered);
+        let values = answer
+            .as_ref()
+            .map(|a| {
+                a.values
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        render(RequestPage {
+            c: Chrome::new(&state, &signed, "/portal/requests", "answer.title"),
+            summary,
+            answer,
+            answered,
+            values,
+        })
+    }
+    .await;
+    respond(c, result)
+}

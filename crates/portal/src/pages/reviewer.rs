@@ -1,0 +1,198 @@
+//! The reviewer (jurist): the queue of requests the rulebook routed to a human, the decision
+//! support for each, and a decision per field with a written reason.
+
+use super::officer::{outcome_class, outcome_key};
+use super::{render, render_status, respond, Chrome, FormData, PageError};
+use crate::identity::Role;
+use crate::session::Signed;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use utbyte_node::review::{FieldReview, ReviewDecisionInput, ReviewField, ReviewView, Reviewer};
+use utbyte_rules::Outcome;
+
+#[derive(Template)]
+#[template(path = "review_queue.html")]
+struct QueuePage {
+    c: Chrome,
+    pending: Vec<ReviewView>,
+    decided: Vec<ReviewView>,
+}
+
+pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
+    let result = async {
+        signed.require(Role::Reviewer)?;
+        let pending = state.api.get("/v1/reviews?state=pending&limit=200").await?;
+        let decided = state.api.get("/v1/reviews?state=decided&limit=50").await?;
+        render(QueuePage {
+            c: Chrome::new(&state, &signed, "/portal/review", "review.title"),
+            pending,
+            decided,
+        })
+    }
+    .await;
+    respond(c, result)
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    c: Chrome,
+    review: ReviewView,
+    /// Fields the reviewer decides (those the rulebook routed to review).
+    open: Vec<ReviewField>,
+    error: String,
+    /// What the reviewer entered, per field: (outcome, reason).
+    entered: Vec<(String, String, String)>,
+}
+
+impl ReviewPage {
+    fn entered_outcome(&self, field: &str) -> &str {
+        self.entered
+            .iter()
+            .find(|(f, _, _)| f == field)
+            .map_or("", |(_, o, _)| o.as_str())
+    }
+
+    fn entered_reason(&self, field: &str) -> &str {
+        self.entered
+            .iter()
+            .find(|(f, _, _)| f == field)
+            .map_or("", |(_, _, r)| r.as_str())
+    }
+
+    fn outcome_key(&self, outcome: &Outcome) -> &'static str {
+        outcome_key(*outcome)
+    }
+
+    fn outcome_class(&self, outcome: &Outcome) -> &'static str {
+        outcome_class(*outcome)
+    }
+}
+
+async fn load(state: &AppState, ticket: &str) -> Result<ReviewView, PageError> {
+    Ok(state
+        .api
+        .get(&format!("/v1/reviews/{}", super::encode(ticket)))
+        .await?)
+}
+
+fn open_fields(review: &ReviewView) -> Vec<ReviewField> {
+    review
+        .fields
+        .iter()
+        .filter(|f| f.outcome == Outcome::Review)
+        .cloned()
+        .collect()
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(ticket): Path<String>,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
+    let result = async {
+        signed.require(Role::Reviewer)?;
+        let review = load(&state, &ticket).await?;
+        render(ReviewPage {
+            c: Chrome::new(&state, &signed, "/portal/review", "review.title"),
+            open: open_fields(&review),
+            review,
+            error: String::new(),
+            entered: Vec::new(),
+        })
+    }
+    .await;
+    respond(c, result)
+}
+
+pub(crate) async fn decide(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(ticket): Path<String>,
+    form: FormData,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
+    let result = async {
+        signed.check_csrf(&form.one("csrf"))?;
+        signed.require(Role::Reviewer)?;
+        let review = load(&state, &ticket).await?;
+        let open = open_fields(&review);
+        let entered: Vec<(String, String, String)> = open
+            .iter()
+            .map(|f| {
+                (
+                    f.field.clone(),
+                    form.one(&format!("outcome-{}", f.field)),
+                    form.one(&format!("reason-{}", f.field)),
+                )
+            })
+            .collect();
+        let t = crate::text::Text(signed.lang);
+        let again = |error: String, entered| {
+            render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ReviewPage {
+                    c: Chrome::new(&state, &signed, "/portal/review", "review.title"),
+                    open: open.clone(),
+                    review: review.clone(),
+                    error,
+                    entered,
+                },
+            )
+        };
+        let mut fields = Vec::new();
+        for (field, outcome, reason) in &entered {
+            let outcome = match outcome.as_str() {
+                "disclose" => Outcome::Disclose,
+                "refuse" => Outcome::Refuse,
+                _ => return Ok(again(t.get("review.missing").to_owned(), entered.clone())),
+            };
+            if reason.is_empty() {
+                return Ok(again(t.get("review.missing").to_owned(), entered.clone()));
+            }
+            fields.push(FieldReview {
+                field: field.clone(),
+                outcome,
+                reason: reason.clone(),
+            });
+        }
+        let who = &signed.identity;
+        let decision = ReviewDecisionInput {
+            reviewer: Reviewer {
+                officer: who.username.clone(),
+                unit: who.unit.clone(),
+                role: who.officer_role.clone(),
+            },
+            fields,
+        };
+        match state
+            .api
+            .post::<serde_json::Value, _>(
+                &format!("/v1/reviews/{}/decision", super::encode(&ticket)),
+                &decision,
+                &[],
+            )
+            .await
+        {
+            Ok(_) => Ok(
+                Redirect::to(&format!("/portal/review/{}", super::encode(&ticket))).into_response(),
+            ),
+            Err(problem)
+                if problem.status.is_client_error() && problem.status != StatusCode::NOT_FOUND =>
+            {
+                Ok(again(
+                    format!("{}: {}", problem.title, problem.detail),
+                    entered.clone(),
+                ))
+            }
+            Err(problem) => Err(problem.into()),
+        }
+    }
+    .await;
+    respond(c, result)
+}
