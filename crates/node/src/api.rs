@@ -1,7 +1,7 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
 use crate::state::NodeState;
-use crate::{consumer, offerings, protocol, provider, review};
+use crate::{audit_api, consumer, offerings, protocol, provider, review};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -43,6 +43,10 @@ struct FederationApi;
         review::list,
         review::show,
         review::decide,
+        audit_api::status,
+        audit_api::verify,
+        audit_api::subject,
+        audit_api::stats,
         local_openapi
     ),
     components(schemas(
@@ -63,6 +67,17 @@ struct FederationApi;
         review::ReviewDecisionInput,
         review::Reviewer,
         review::FieldReview,
+        audit_api::AuditStatus,
+        audit_api::CosignatureView,
+        audit_api::VerifyOutcome,
+        audit_api::SubjectQuery,
+        audit_api::SubjectAccessReport,
+        audit_api::ReportEntryView,
+        audit_api::ReportActor,
+        audit_api::ReportProof,
+        audit_api::AuditStats,
+        audit_api::TurnaroundView,
+        audit_api::TurnaroundBucketView,
         protocol::FieldVerdict,
         protocol::Receipt,
         utbyte_directory::Jws,
@@ -103,6 +118,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
     consumer::routes()
         .merge(offerings::routes())
         .merge(review::routes())
+        .merge(audit_api::routes())
         .route("/openapi.json", get(local_openapi))
         .with_state(state)
 }

@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod api;
+pub mod audit_api;
 mod callback;
 pub mod config;
 pub mod consumer;

@@ -141,3 +141,15 @@ problem!(
     500,
     "The node could not write its audit ledger; nothing was sent"
 );
+problem!(
+    AUDIT_UNREADABLE,
+    "audit-ledger-unreadable",
+    500,
+    "The node could not read its audit ledger"
+);
+problem!(
+    AUDIT_BUSY,
+    "audit-ledger-busy",
+    503,
+    "The audit ledger kept growing while it was being verified"
+);

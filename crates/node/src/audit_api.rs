@@ -1,0 +1,713 @@
+//! The auditor's view of this node's own ledger, on the local API: where the log stands (size,
+//! root, signed checkpoint, witness cosignatures), a full verification, subject-access reports
+//! (registerutdrag) and follow-up statistics.
+//!
+//! Every request reads the ledger directory afresh, as `utbyte audit` does: the signed
+//! `checkpoint`, tiles and entry bundles, never the writer's lock. That is safe while the node
+//! appends, because the ledger replaces published files only by rename (a reader sees an old or
+//! a new version, never half of one), full tiles never change, and a reader falls back to the
+//! full tile when a partial one it expected has just been superseded. Before reading, the
+//! ledger is asked to publish what is durable, so a report includes every acknowledged record.
+//! Verification reads the log itself, which may grow meanwhile: a failure is re-checked while
+//! the ledger keeps growing, and reported only once it stands on a ledger that stood still.
+//!
+//! The response types also deserialize, for Rust clients of the local API (the portal).
+
+use crate::problems;
+use crate::state::NodeState;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utbyte_audit::{
+    subject_report, AuditDir, AuditError, AuditLog, ReportEntry, Stats, SubjectIdentifier,
+    SubjectReport, Turnaround,
+};
+use utbyte_domain::{CalendarDate, SubjectId};
+use utbyte_http::{Json, Problem};
+use utbyte_ledger::verify::{verify_dir, VerifyError, VerifyOptions};
+use utbyte_ledger::{open_checkpoint, LedgerError, VerifierKey};
+
+/// Verification attempts while the ledger keeps growing under it.
+const VERIFY_ATTEMPTS: u32 = 3;
+/// How long to let an append in flight settle before deciding whether a failure stands.
+const VERIFY_SETTLE: Duration = Duration::from_millis(200);
+
+/// A witness cosignature carried by the checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CosignatureView {
+    /// The witness's key name.
+    pub name: String,
+    /// The key ID, 8 hex digits.
+    pub key_id: String,
+    /// The time the witness states it cosigned at (`cosignature/v1`), Unix seconds; absent for
+    /// a signature of another type. The node holds no witness keys, so this is what the line
+    /// claims, not verified here: `utbyte audit verify --witness KEY` verifies it.
+    pub timestamp: Option<u64>,
+    /// The same time in RFC 3339 UTC.
+    pub time: Option<String>,
+}
+
+/// Where this node's ledger stands.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditStatus {
+    /// The log's origin (first line of its checkpoints, name of its key).
+    pub origin: String,
+    /// Entries covered by the latest signed checkpoint.
+    pub tree_size: u64,
+    /// Entries durable in the log now; the checkpoint catches up within the publication
+    /// interval.
+    pub log_size: u64,
+    /// Root hash of the tree at `tree_size`, 64 lower-case hex digits.
+    pub root_hex: String,
+    /// The latest signed checkpoint as published (C2SP signed note, with any cosignatures).
+    pub checkpoint: String,
+    /// When the node last wrote the checkpoint file (publication or added cosignatures), RFC
+    /// 3339 UTC. A checkpoint carries no time of its own, so this is not signed.
+    pub written_at: Option<String>,
+    /// The log's public key (C2SP `vkey`), to verify checkpoints with.
+    pub log_key: String,
+    /// Witness cosignatures on the latest checkpoint; empty when it has none.
+    pub cosignatures: Vec<CosignatureView>,
+}
+
+/// The result of verifying the ledger. A failed verification is a finding, answered with
+/// `verified: false`; the counts are then absent.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VerifyOutcome {
+    pub verified: bool,
+    pub origin: String,
+    /// Size of the checkpoint verified.
+    pub tree_size: Option<u64>,
+    /// Committed entries in the log, all recomputed.
+    pub log_size: Option<u64>,
+    /// Root hash at `tree_size`, hex.
+    pub root_hex: Option<String>,
+    /// Tile and bundle files compared byte for byte with the recomputation.
+    pub files_checked: Option<u64>,
+    /// Leaves checked to be canonical audit records.
+    pub records_checked: Option<u64>,
+    /// What was checked, or why verification failed.
+    pub detail: String,
+    pub took_ms: u64,
+    /// Verification runs (more than one when the ledger grew during a failed run).
+    pub attempts: u32,
+}
+
+/// Whose subject-access report to build. The identifier travels only in this body, never in
+/// a URL, and is never echoed back.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectQuery {
+    /// Personnummer, samordningsnummer or organisationsnummer, in any written form the
+    /// exchange accepts (a 10-digit form is read against today's date).
+    #[schema(value_type = String, example = "19121212-1212")]
+    subject: serde_json::Value,
+}
+
+/// Who acted in a record: authority, unit and role, never a person.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportActor {
+    pub authority: String,
+    pub role: String,
+    pub unit: String,
+}
+
+/// An inclusion proof (RFC 9162) of one entry in the tree of `tree_size` entries.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportProof {
+    pub index: u64,
+    pub tree_size: u64,
+    /// Sibling hashes from the leaf up, base64.
+    pub hashes: Vec<String>,
+}
+
+/// One record about the subject.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReportEntryView {
+    /// Ledger index.
+    pub index: u64,
+    pub time: String,
+    /// `disclosure`, `refusal`, `review_request`, `review_decision` or `receipt`.
+    pub event: String,
+    /// The requester (recipient of a disclosure) or the reviewer.
+    pub actor: ReportActor,
+    pub provider: String,
+    pub offering: Option<String>,
+    pub disclosed_fields: Vec<String>,
+    pub withheld_fields: Vec<String>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub case_ref: Option<String>,
+    pub operation_ref: Option<String>,
+    pub citations: Vec<String>,
+    /// RFC 6962 leaf hash, base64.
+    pub leaf_hash: String,
+    pub proof: ReportProof,
+}
+
+/// The subject-access report: every record about the subject at one checkpoint, each with its
+/// inclusion proof. The same document as `utbyte audit subject --json`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubjectAccessReport {
+    pub origin: String,
+    pub tree_size: u64,
+    /// Root hash at `tree_size`, base64 (as in the checkpoint).
+    pub root: String,
+    /// The signed checkpoint the proofs are against.
+    pub checkpoint: String,
+    /// The subject's keyed commitment (what the ledger holds), hex; never the identifier.
+    pub subject_commitment: String,
+    pub entries: Vec<ReportEntryView>,
+}
+
+/// Review turnarounds above the previous bucket's bound, up to `le_seconds`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TurnaroundBucketView {
+    /// Inclusive upper bound in seconds; `null` for the last, unbounded bucket.
+    pub le_seconds: Option<u64>,
+    pub count: u64,
+}
+
+/// Review turnaround summarised: nearest-rank percentiles and a histogram.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TurnaroundView {
+    pub count: u64,
+    pub median_seconds: u64,
+    pub p90_seconds: u64,
+    pub max_seconds: u64,
+    pub buckets: Vec<TurnaroundBucketView>,
+}
+
+/// Follow-up statistics over every record at the checkpoint. The same counts as
+/// `utbyte audit stats --json`, with the checkpoint they were computed at.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditStats {
+    pub origin: String,
+    pub tree_size: u64,
+    pub entries: u64,
+    /// Records by event (`disclosure`, `refusal`, `review_request`, `review_decision`,
+    /// `receipt`, `configuration_change`).
+    pub by_event: BTreeMap<String, u64>,
+    /// Field decisions by outcome (`disclose`, `review`, `refuse`).
+    pub by_field_outcome: BTreeMap<String, u64>,
+    pub by_offering: BTreeMap<String, u64>,
+    /// Records by each provision they cite, once per record.
+    pub by_provision: BTreeMap<String, u64>,
+    /// Records by UTC day, `YYYY-MM-DD`.
+    pub by_day: BTreeMap<String, u64>,
+    /// Records by UTC day, then by event.
+    pub by_day_event: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Seconds from each review request to its decision, in the decisions' ledger order.
+    pub review_turnaround_seconds: Vec<u64>,
+    /// Review requests not yet decided.
+    pub open_reviews: u64,
+    /// `null` when no review was decided.
+    pub review_turnaround: Option<TurnaroundView>,
+}
+
+pub(crate) fn routes() -> Router<Arc<NodeState>> {
+    Router::new()
+        .route("/v1/audit/status", get(status))
+        .route("/v1/audit/verify", post(verify))
+        .route("/v1/audit/subject", post(subject))
+        .route("/v1/audit/stats", get(stats))
+}
+
+fn unreadable(err: impl std::fmt::Display) -> Problem {
+    problems::AUDIT_UNREADABLE.with(err.to_string())
+}
+
+/// Runs `work` on the blocking pool: everything here reads files, some of them all of them.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| problems::INTERNAL.with(e.to_string()))?
+}
+
+/// Publishes what is durable, so that readers see every acknowledged record. A failure here
+/// only leaves the last published checkpoint in place, which is still correct to read.
+fn publish(audit: &AuditLog) {
+    if let Err(err) = audit.ledger().checkpoint() {
+        tracing::warn!(%err, "could not publish the audit checkpoint; reading the last one");
+    }
+}
+
+/// Opens the ledger directory at its latest published checkpoint.
+fn open_dir(audit: &AuditLog) -> Result<AuditDir, Problem> {
+    publish(audit);
+    let ledger = audit.ledger();
+    AuditDir::open(ledger.dir(), Some(ledger.verifier().clone())).map_err(unreadable)
+}
+
+fn rfc3339(unix: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()?
+        .format(&Rfc3339)
+        .ok()
+}
+
+/// Where the ledger stands: origin, sizes, root, the latest signed checkpoint and its witness
+/// cosignatures.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/status",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The latest checkpoint", body = AuditStatus),
+        (status = 500, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn status(
+    State(state): State<Arc<NodeState>>,
+) -> Result<Json<AuditStatus>, Problem> {
+    let audit = Arc::clone(&state.audit);
+    blocking(move || {
+        publish(&audit);
+        let ledger = audit.ledger();
+        read_status(ledger.dir(), ledger.verifier(), ledger.size())
+    })
+    .await
+    .map(Json)
+}
+
+fn read_status(dir: &Path, key: &VerifierKey, log_size: u64) -> Result<AuditStatus, Problem> {
+    use std::io::Read;
+    let path = dir.join("checkpoint");
+    let io = |e: std::io::Error| unreadable(format!("reading {}: {e}", path.display()));
+    // Time and text from one open file: the checkpoint is replaced by rename, never rewritten.
+    let mut file = std::fs::File::open(&path).map_err(io)?;
+    let modified = file.metadata().and_then(|m| m.modified()).map_err(io)?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(io)?;
+    let (checkpoint, note) = open_checkpoint(&text, key).map_err(unreadable)?;
+    let cosignatures = note
+        .signatures
+        .iter()
+        .filter(|s| !(s.name == key.name && s.key_id == key.id))
+        .map(|s| {
+            let timestamp = <[u8; 8]>::try_from(s.bytes.get(..8).unwrap_or_default())
+                .ok()
+                .filter(|_| s.bytes.len() == 8 + 64)
+                .map(u64::from_be_bytes);
+            CosignatureView {
+                name: s.name.clone(),
+                key_id: format!("{:08x}", s.key_id),
+                timestamp,
+                time: timestamp
+                    .and_then(|t| i64::try_from(t).ok())
+                    .and_then(rfc3339),
+            }
+        })
+        .collect();
+    Ok(AuditStatus {
+        origin: checkpoint.origin,
+        tree_size: checkpoint.size,
+        log_size,
+        root_hex: checkpoint.root.to_hex(),
+        checkpoint: text,
+        written_at: OffsetDateTime::from(modified).format(&Rfc3339).ok(),
+        log_key: key.to_text(),
+        cosignatures,
+    })
+}
+
+/// Recomputes the whole ledger from its log and checks every published byte, the checkpoint's
+/// signature and that every leaf is a canonical audit record — what `utbyte audit verify` does.
+/// A verification failure is a finding: `200` with `verified: false` and the reason.
+#[utoipa::path(
+    post,
+    path = "/v1/audit/verify",
+    tag = "audit",
+    responses(
+        (status = 200, description = "Verified, or the finding that it is not", body = VerifyOutcome),
+        (status = 500, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger kept growing during every attempt", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn verify(
+    State(state): State<Arc<NodeState>>,
+) -> Result<Json<VerifyOutcome>, Problem> {
+    let audit = Arc::clone(&state.audit);
+    let origin = state.origin.clone();
+    blocking(move || verify_live(&audit, origin))
+        .await
+        .map(Json)
+}
+
+/// How one verification run ended.
+enum Run {
+    Verified {
+        report: utbyte_ledger::verify::VerifyReport,
+        records: u64,
+    },
+    /// The ledger is not what it should be (or, if the ledger moved meanwhile, may not be).
+    Finding { detail: String, in_flight: bool },
+}
+
+fn verify_live(audit: &AuditLog, origin: String) -> Result<VerifyOutcome, Problem> {
+    let ledger = audit.ledger();
+    let started = Instant::now();
+    let finding = |detail, attempts| VerifyOutcome {
+        verified: false,
+        origin: origin.clone(),
+        tree_size: None,
+        log_size: None,
+        root_hex: None,
+        files_checked: None,
+        records_checked: None,
+        detail,
+        took_ms: millis(started),
+        attempts,
+    };
+    for attempt in 1..=VERIFY_ATTEMPTS {
+        let before = ledger.size();
+        match verify_once(ledger.dir(), ledger.verifier())? {
+            Run::Verified { report, records } => {
+                return Ok(VerifyOutcome {
+                    verified: true,
+                    origin,
+                    tree_size: Some(report.checkpoint_size),
+                    log_size: Some(report.log_size),
+                    root_hex: Some(report.root.to_hex()),
+                    files_checked: Some(report.files_checked),
+                    records_checked: Some(records),
+                    detail: format!(
+                        "{} entries in {} group commits recomputed; checkpoint at size {} signed and matching; {} tile and bundle files match the log byte for byte; every leaf is a canonical audit record",
+                        report.log_size, report.commits, report.checkpoint_size, report.files_checked
+                    ),
+                    took_ms: millis(started),
+                    attempts: attempt,
+                });
+            }
+            Run::Finding { detail, in_flight } => {
+                // An append may be on its way to disk: let it land, then see whether the
+                // ledger moved under the run. A failure on a ledger that stood still stands.
+                std::thread::sleep(VERIFY_SETTLE);
+                let moved = ledger.size() != before;
+                if !moved && (!in_flight || attempt == VERIFY_ATTEMPTS) {
+                    return Ok(finding(detail, attempt));
+                }
+            }
+        }
+    }
+    Err(problems::AUDIT_BUSY.with(format!(
+        "the ledger grew during each of {VERIFY_ATTEMPTS} verification runs; try again when it is quieter"
+    )))
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn verify_once(dir: &Path, key: &VerifierKey) -> Result<Run, Problem> {
+    let options = VerifyOptions {
+        // The key the node holds, not a copy read from the directory under test.
+        log_key: Some(key.clone()),
+        ..VerifyOptions::default()
+    };
+    let report = match verify_dir(dir, &options) {
+        Ok(report) => report,
+        Err(VerifyError::Ledger(err @ LedgerError::Io { .. })) => return Err(unreadable(err)),
+        Err(err) => {
+            return Ok(Run::Finding {
+                in_flight: matches!(err, VerifyError::UncommittedTail { .. }),
+                detail: err.to_string(),
+            })
+        }
+    };
+    // The ledger checks bytes; the audit layer checks that every leaf is a canonical record.
+    let audit = AuditDir::open(dir, Some(key.clone())).map_err(unreadable)?;
+    for i in 0..report.checkpoint_size {
+        match audit.record(i) {
+            Ok(_) => {}
+            Err(err @ AuditError::Leaf { .. }) => {
+                return Ok(Run::Finding {
+                    detail: err.to_string(),
+                    in_flight: false,
+                })
+            }
+            Err(err) => return Err(unreadable(err)),
+        }
+    }
+    Ok(Run::Verified {
+        records: report.checkpoint_size,
+        report,
+    })
+}
+
+/// The subject-access report: who received information about the subject, when and on what
+/// basis, each entry with its inclusion proof against the latest checkpoint. The identifier is
+/// sent in the body so that it never appears in a URL or an access log.
+#[utoipa::path(
+    post,
+    path = "/v1/audit/subject",
+    tag = "audit",
+    request_body = SubjectQuery,
+    responses(
+        (status = 200, description = "Every record about the subject", body = SubjectAccessReport),
+        (status = 400, description = "The body is not `{\"subject\": \"…\"}`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The subject identifier is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn subject(
+    State(state): State<Arc<NodeState>>,
+    Json(query): Json<SubjectQuery>,
+) -> Result<Json<SubjectAccessReport>, Problem> {
+    let subject = parse_subject(&query.subject, OffsetDateTime::now_utc())?;
+    let audit = Arc::clone(&state.audit);
+    blocking(move || {
+        let dir = open_dir(&audit)?;
+        subject_report(&dir, &subject).map_err(unreadable)
+    })
+    .await
+    .map(|report| Json(report_view(report)))
+}
+
+/// Validates and canonicalises the identifier; errors say what is wrong without echoing it.
+fn parse_subject(
+    value: &serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<SubjectIdentifier, Problem> {
+    let Some(text) = value.as_str() else {
+        return Err(problems::MALFORMED_BODY.with("`subject` must be a JSON string"));
+    };
+    let date = now.to_offset(time::UtcOffset::UTC).date();
+    let today = CalendarDate::new(
+        u16::try_from(date.year()).unwrap_or(0),
+        u8::from(date.month()),
+        date.day(),
+    )
+    .map_err(|e| problems::INTERNAL.with(e.to_string()))?;
+    let id = SubjectId::parse_at(text, today).map_err(|e| {
+        problems::INVALID_SUBJECT.with(format!("`subject` is not a valid identifier: {e}"))
+    })?;
+    Ok(SubjectIdentifier::from(&id))
+}
+
+fn report_view(report: SubjectReport) -> SubjectAccessReport {
+    SubjectAccessReport {
+        origin: report.origin,
+        tree_size: report.tree_size,
+        root: report.root.to_base64(),
+        checkpoint: report.checkpoint,
+        subject_commitment: report.subject_commitment,
+        entries: report.entries.into_iter().map(entry_view).collect(),
+    }
+}
+
+fn entry_view(e: ReportEntry) -> ReportEntryView {
+    ReportEntryView {
+        index: e.index,
+        time: e.time,
+        event: serde_json::to_value(e.event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        actor: ReportActor {
+            authority: e.actor.authority,
+            role: e.actor.role,
+            unit: e.actor.unit,
+        },
+        provider: e.provider,
+        offering: e.offering,
+        disclosed_fields: e.disclosed_fields,
+        withheld_fields: e.withheld_fields,
+        purpose: e.purpose,
+        legal_basis: e.legal_basis,
+        case_ref: e.case_ref,
+        operation_ref: e.operation_ref,
+        citations: e.citations,
+        leaf_hash: e.leaf_hash.to_base64(),
+        proof: ReportProof {
+            index: e.proof.index,
+            tree_size: e.proof.tree_size,
+            hashes: e.proof.hashes.iter().map(|h| h.to_base64()).collect(),
+        },
+    }
+}
+
+/// Follow-up statistics at the latest checkpoint: by event, field outcome, offering,
+/// provision, day and event per day, and review turnaround.
+#[utoipa::path(
+    get,
+    path = "/v1/audit/stats",
+    tag = "audit",
+    responses(
+        (status = 200, description = "Counts over every record at the checkpoint", body = AuditStats),
+        (status = 500, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn stats(
+    State(state): State<Arc<NodeState>>,
+) -> Result<Json<AuditStats>, Problem> {
+    let audit = Arc::clone(&state.audit);
+    blocking(move || {
+        let dir = open_dir(&audit)?;
+        let stats = counted(&dir)?;
+        Ok(stats_view(&dir, &stats))
+    })
+    .await
+    .map(Json)
+}
+
+/// Statistics counted so far, per ledger directory: records are only ever appended, so each
+/// request counts only the records added since the last one.
+static COUNTED: Mutex<BTreeMap<PathBuf, (String, u64, Stats)>> = Mutex::new(BTreeMap::new());
+
+fn counted(dir: &AuditDir) -> Result<Stats, Problem> {
+    let origin = &dir.checkpoint().origin;
+    let cached = COUNTED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(dir.dir())
+        .filter(|(o, size, _)| o == origin && *size <= dir.size())
+        .map(|(_, size, stats)| (*size, stats.clone()));
+    let (from, mut stats) = cached.unwrap_or_default();
+    for i in from..dir.size() {
+        stats.add(i, &dir.record(i).map_err(unreadable)?);
+    }
+    let mut cache = COUNTED.lock().unwrap_or_else(|p| p.into_inner());
+    let newer = cache
+        .get(dir.dir())
+        .is_none_or(|(o, size, _)| o != origin || *size < dir.size());
+    if newer {
+        cache.insert(
+            dir.dir().to_owned(),
+            (origin.clone(), dir.size(), stats.clone()),
+        );
+    }
+    Ok(stats)
+}
+
+fn turnaround_view(t: Turnaround) -> TurnaroundView {
+    TurnaroundView {
+        count: t.count,
+        median_seconds: t.median_seconds,
+        p90_seconds: t.p90_seconds,
+        max_seconds: t.max_seconds,
+        buckets: t
+            .buckets
+            .into_iter()
+            .map(|b| TurnaroundBucketView {
+                le_seconds: b.le_seconds,
+                count: b.count,
+            })
+            .collect(),
+    }
+}
+
+fn stats_view(dir: &AuditDir, stats: &Stats) -> AuditStats {
+    AuditStats {
+        origin: dir.checkpoint().origin.clone(),
+        tree_size: dir.size(),
+        entries: stats.entries,
+        by_event: stats.by_event.clone(),
+        by_field_outcome: stats.by_field_outcome.clone(),
+        by_offering: stats.by_offering.clone(),
+        by_provision: stats.by_provision.clone(),
+        by_day: stats.by_day.clone(),
+        by_day_event: stats.by_day_event.clone(),
+        review_turnaround_seconds: stats.review_turnaround_seconds.clone(),
+        open_reviews: stats.open_reviews(),
+        review_turnaround: stats.review_turnaround().map(turnaround_view),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use utbyte_audit::sample::sample_record;
+
+    #[test]
+    fn subjects_are_validated_without_echoing_them() {
+        let now = OffsetDateTime::now_utc();
+        for bad in ["191212121213", "19121312-1212", "12345", ""] {
+            let problem = parse_subject(&serde_json::json!(bad), now).expect_err("invalid");
+            assert!(problem.is(problems::INVALID_SUBJECT), "{problem}");
+            assert!(problem
+                .detail
+                .starts_with("`subject` is not a valid identifier: "));
+            assert!(bad.is_empty() || !problem.detail.contains(bad), "{problem}");
+        }
+        let number =
+            parse_subject(&serde_json::json!(191_212_121_212_u64), now).expect_err("not a string");
+        assert!(number.is(problems::MALFORMED_BODY));
+        assert!(!number.detail.contains("1912"));
+        // Every written form of one number is one subject.
+        let forms = ["19121212-1212", "191212121212", "121212+1212"];
+        let ids: Vec<_> = forms
+            .iter()
+            .map(|f| parse_subject(&serde_json::json!(f), now).unwrap())
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] == w[1]));
+        // A 10-digit form is read against today: with `-`, someone born in 2012.
+        let younger = parse_subject(&serde_json::json!("121212-1212"), now).unwrap();
+        assert_ne!(younger, ids[0]);
+    }
+
+    #[test]
+    fn status_lists_cosignatures_but_not_the_logs_own_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::create(dir.path(), "test.utbyte.invalid/audit").unwrap();
+        let (record, subjects) = sample_record(0, "Skatteverket");
+        log.record(record, &subjects).unwrap();
+        let note = log.ledger().checkpoint().unwrap();
+        let key = log.ledger().verifier().clone();
+        let status = read_status(dir.path(), &key, 1).unwrap();
+        assert_eq!((status.tree_size, status.log_size), (1, 1));
+        assert!(status.cosignatures.is_empty(), "{status:?}");
+        assert!(status.written_at.is_some());
+        assert_eq!(status.checkpoint, note.to_string());
+
+        let witness = utbyte_ledger::SignerKey::from_seed(
+            "witness.example",
+            utbyte_ledger::note::ALG_COSIGNATURE_V1,
+            [9; 32],
+        )
+        .unwrap();
+        let mut cosigned = note.clone();
+        cosigned
+            .signatures
+            .push(utbyte_ledger::cosign(&note, &witness, 1_740_000_000).unwrap());
+        log.ledger().add_cosignatures(&cosigned).unwrap();
+        let status = read_status(dir.path(), &key, 1).unwrap();
+        assert_eq!(status.cosignatures.len(), 1);
+        let c = &status.cosignatures[0];
+        assert_eq!(c.name, "witness.example");
+        assert_eq!(c.key_id, format!("{:08x}", witness.verifier.id));
+        assert_eq!(c.timestamp, Some(1_740_000_000));
+        assert_eq!(c.time.as_deref(), Some("2025-02-19T21:20:00Z"));
+    }
+
+    #[test]
+    fn stats_counted_incrementally_equal_a_full_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::create(dir.path(), "test.utbyte.invalid/audit").unwrap();
+        let mut expected_entries = 0;
+        for i in 0..30 {
+            let (record, subjects) = sample_record(i, "Skatteverket");
+            log.record(record, &subjects).unwrap();
+            if i % 7 == 0 {
+                let counted = counted(&open_dir(&log).unwrap()).unwrap();
+                expected_entries = i + 1;
+                assert_eq!(counted.entries, expected_entries);
+            }
+        }
+        let audit_dir = open_dir(&log).unwrap();
+        let full = utbyte_audit::stats(&audit_dir).unwrap();
+        assert!(full.entries > expected_entries);
+        assert_eq!(counted(&audit_dir).unwrap(), full);
+    }
+}
