@@ -127,7 +127,10 @@ impl Portal {
             api: NodeApi::new(api.clone()),
         };
         Router::new()
-            .nest("/portal", pages::routes().with_state(state))
+            // A nested router's `/` answers `/portal` only; the home page is `/portal/`.
+            .route("/portal/", get(pages::home))
+            .nest("/portal", pages::routes())
+            .with_state(state)
             .route("/", get(|| async { Redirect::to("/portal/") }))
             .merge(api)
     }

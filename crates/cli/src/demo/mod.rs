@@ -5,6 +5,7 @@
 //! throw-away federation and exits.
 
 mod local;
+mod portal;
 mod scenario;
 
 use crate::example;
@@ -81,24 +82,31 @@ async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
         AUTHORITIES.len(),
         dir.display()
     );
-    let federation = LoopbackFederation::start(plan(dir.to_owned(), base_port)).await?;
     let rulebook =
         Rulebook::from_sources(&example::sources()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut plan = plan(dir.to_owned(), base_port);
+    plan.frontends = portal::portals(dir, &rulebook, &AUTHORITIES).await?;
+    let federation = LoopbackFederation::start(plan).await?;
     println!();
     println!(
         "  directory                   https://{}   (signed federation configuration, mutual TLS)",
         federation.directory_addr
     );
     println!(
-        "  {:<27} {:<24} local API (case systems, reviewers)",
+        "  {:<27} {:<24} portal (browser) and local API (case systems)",
         "authority", "federation (mTLS)"
     );
     for node in &federation.nodes {
         println!(
-            "  {:<27} https://{:<16} http://{}",
+            "  {:<27} https://{:<16} http://{}/portal/",
             node.authority, node.federation_addr, node.local_addr
         );
     }
+    portal::print_accounts();
+    std::fs::write(
+        dir.join("portal-accounts.json"),
+        serde_json::to_vec_pretty(&portal::accounts_document(&federation, &rulebook))?,
+    )?;
     println!();
     println!(
         "  rulebook: {} {} ({} policies; illustrative, not legal advice)",

@@ -124,14 +124,29 @@ impl Chrome {
             .map(|(href, label, _)| NavItem {
                 href,
                 label,
-                current: if href == "/portal/" {
-                    self.path == href
-                } else {
-                    self.path.starts_with(href)
-                },
+                current: href == section(&self.path),
             })
             .collect()
     }
+}
+
+/// The menu item a page belongs to: a new request is part of finding information.
+fn section(path: &str) -> &str {
+    let path = path.split('?').next().unwrap_or(path);
+    if path.starts_with("/portal/requests/new") {
+        return "/portal/offerings";
+    }
+    [
+        "/portal/offerings",
+        "/portal/requests",
+        "/portal/review",
+        "/portal/audit",
+        "/portal/admin/users",
+        "/portal/admin/offerings",
+    ]
+    .into_iter()
+    .find(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
+    .unwrap_or(path)
 }
 
 pub(crate) fn role_label(t: Text, role: Role) -> &'static str {
@@ -321,7 +336,7 @@ struct HomePage {
     c: Chrome,
 }
 
-async fn home(
+pub(crate) async fn home(
     axum::extract::State(state): axum::extract::State<AppState>,
     signed: Signed,
 ) -> Response {

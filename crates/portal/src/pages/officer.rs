@@ -117,11 +117,14 @@ async fn options(
 
 fn request_page(
     c: Chrome,
-    options: RequestOptions,
+    mut options: RequestOptions,
     key: String,
     entered: Entered,
     error: (String, String),
 ) -> NewRequestPage {
+    // Automatic disclosure first: the first choice is the one a pre-assessment or a statute
+    // answers without a human, and its purposes lead the list.
+    options.options.sort_by_key(|o| o.class != "disclose");
     let mut purposes: Vec<(String, String)> = Vec::new();
     for option in &options.options {
         for p in &option.purposes {
@@ -151,6 +154,7 @@ pub(crate) async fn new_request(
     let result = async {
         signed.require(Role::Officer)?;
         let options = options(&state, &signed, &query.offering).await?;
+        let here = format!("/portal/requests/new?offering={}", query.offering);
         let entered = Entered {
             fields: options
                 .offering
@@ -161,7 +165,7 @@ pub(crate) async fn new_request(
             ..Entered::default()
         };
         render(request_page(
-            Chrome::new(&state, &signed, "/portal/requests/new", "request.title"),
+            Chrome::new(&state, &signed, &here, "request.title"),
             options,
             random_token()?,
             entered,
