@@ -115,8 +115,12 @@ impl FromRequestParts<AppState> for Signed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let lang = lang(&parts.headers);
-        let next = parts
-            .uri
+        // Inside the nested router the URI has lost its `/portal` prefix; the original has it.
+        let uri = parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        let next = uri
             .path_and_query()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default();

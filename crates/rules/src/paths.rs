@@ -104,7 +104,7 @@ impl Rulebook {
                     })
                     .cloned()
                     .collect();
-                (!purposes.is_empty()).then(|| RequestOption {
+                (!purposes.is_empty()).then_some(RequestOption {
                     policy: path.policy,
                     legal_basis: basis,
                     purposes,

@@ -1,5 +1,7 @@
 //! The portal's accounts and sessions: uniqueness, lockout counting, and which sessions live.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use utbyte_store::{AccountProfile, AccountStore, Failure, StoreError};
 
 fn profile(roles: &[&str]) -> AccountProfile {
