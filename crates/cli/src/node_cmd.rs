@@ -1,39 +1,139 @@
-//! `utbyte node serve`: one authority's node from a configuration file (see
-//! `utbyte_node::config` for every option).
+//! `utbyte node …`: one authority's node from a configuration file (see
+//! `utbyte_node::config` for every option), and the accounts of its portal.
 
 use anyhow::Context;
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use utbyte_node::{Listeners, NodeConfig, NodeSetup};
+use utbyte_portal::{Portal, PortalConfig};
+use utbyte_store::AccountProfile;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum NodeCommand {
-    /// Run a node until interrupted.
+    /// Run a node until interrupted (with its portal, if the configuration has `[portal]`).
     Serve {
         /// The node's configuration (TOML).
         #[arg(long)]
         config: PathBuf,
     },
+    /// Add an account to the node's portal; the password is read from standard input.
+    AddAccount {
+        /// The node's configuration (TOML); it must have a `[portal]` section.
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        username: String,
+        /// The person's name as shown.
+        #[arg(long)]
+        name: String,
+        /// A unit of the node's authority (rulebook id).
+        #[arg(long)]
+        unit: String,
+        /// The person's role as the rulebook knows it (`context.role`), e.g. `handlaggare`.
+        #[arg(long)]
+        officer_role: String,
+        /// Portal roles: officer, reviewer, auditor, admin (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+}
+
+fn portal_config(config: &NodeConfig) -> anyhow::Result<PortalConfig> {
+    let settings = config
+        .portal
+        .as_ref()
+        .context("the configuration has no [portal] section")?;
+    Ok(PortalConfig {
+        authority: config.authority.clone(),
+        authority_name: settings.name.clone(),
+        secure_cookies: settings.secure_cookies,
+        session_lifetime: time::Duration::hours(i64::try_from(settings.session_hours).unwrap_or(8)),
+    })
 }
 
 pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
-    let NodeCommand::Serve { config } = cmd;
-    let config = NodeConfig::load(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let setup = NodeSetup::from_config(&config).await?;
-        let listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
-        let node = utbyte_node::start(setup, listeners)
-            .await
-            .context("starting the node")?;
-        println!(
-            "{}: federation https://{} (mutual TLS), local API http://{}",
-            node.authority, node.federation_addr, node.local_addr
-        );
-        tokio::signal::ctrl_c().await?;
-        node.stop().await;
-        Ok(ExitCode::SUCCESS)
-    })
+    match cmd {
+        NodeCommand::Serve { config } => {
+            let config = NodeConfig::load(&config)?;
+            runtime.block_on(serve(config))
+        }
+        NodeCommand::AddAccount {
+            config,
+            username,
+            name,
+            unit,
+            officer_role,
+            roles,
+        } => {
+            let config = NodeConfig::load(&config)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            for role in &roles {
+                if utbyte_portal::identity::Role::parse(role).is_none() {
+                    anyhow::bail!(
+                        "`{role}` is not a portal role (officer, reviewer, auditor, admin)"
+                    );
+                }
+            }
+            runtime.block_on(async move {
+                let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
+                portal
+                    .accounts()
+                    .create(
+                        &username,
+                        &AccountProfile {
+                            display_name: name,
+                            unit,
+                            officer_role,
+                            roles,
+                            disabled: false,
+                        },
+                        &password,
+                    )
+                    .await
+                    .with_context(|| format!("adding account `{username}`"))?;
+                println!(
+                    "added account `{username}` to the portal of {}",
+                    config.authority
+                );
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}
+
+async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
+    let mut setup = NodeSetup::from_config(&config).await?;
+    if config.portal.is_some() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
+        setup.frontend = Some(portal.frontend());
+    }
+    let listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
+    let node = utbyte_node::start(setup, listeners)
+        .await
+        .context("starting the node")?;
+    println!(
+        "{}: federation https://{} (mutual TLS), local API http://{}{}",
+        node.authority,
+        node.federation_addr,
+        node.local_addr,
+        if config.portal.is_some() {
+            format!(", portal http://{}/portal/", node.local_addr)
+        } else {
+            String::new()
+        }
+    );
+    tokio::signal::ctrl_c().await?;
+    node.stop().await;
+    Ok(ExitCode::SUCCESS)
 }

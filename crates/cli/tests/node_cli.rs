@@ -90,12 +90,47 @@ refresh_seconds = 60
 endpoint = "https://{}"
 authority = "digg"
 key = "{}"
+
+[portal]
+name = "Polismyndigheten"
 "#,
             federation.directory_addr,
             utbyte_node::encode_key(&federation.publisher_key()),
         ),
     )
     .unwrap();
+    // The first administrator is added from the command line; the password comes on stdin.
+    let add = |password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_utbyte"))
+            .args(["node", "add-account", "--config", config.to_str().unwrap()])
+            .args(["--username", "chef", "--name", "Chef", "--unit", "pm-noa"])
+            .args([
+                "--officer-role",
+                "underrattelseanalytiker",
+                "--role",
+                "admin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = add("kort");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12"));
+    let added = add("ett långt nog lösenord");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let again = add("ett långt nog lösenord");
+    assert!(!again.status.success(), "the username is taken");
+
     let mut node = Command::new(env!("CARGO_BIN_EXE_utbyte"))
         .args(["node", "serve", "--config", config.to_str().unwrap()])
         .stdout(Stdio::piped())
@@ -106,9 +141,15 @@ key = "{}"
         .read_line(&mut first)
         .unwrap();
     assert!(
-        first.contains(&format!("http://127.0.0.1:{local_port}")),
+        first.contains(&format!("portal http://127.0.0.1:{local_port}/portal/")),
         "{first}"
     );
+    let login = Command::new("curl")
+        .args(["-s", &format!("http://127.0.0.1:{local_port}/portal/login")])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&login.stdout)
+        .contains("<title>Logga in – Utbytesportalen – Polismyndigheten</title>"));
 
     let body = serde_json::json!({
         "subject": "19121212-1212", "offering": "skv-inkomst", "fields": ["lon"],

@@ -23,6 +23,11 @@
 //! http = "http://127.0.0.1:8080"           # the authority's REST backend (docs/register-backend.md)
 //! timeout_ms = 2000
 //!
+//! [portal]                                 # optional: serve the portal on the local listener
+//! name = "Försäkringskassan"               # the authority's name as people read it
+//! secure_cookies = true                    # default; false only behind a TLS-terminating proxy
+//! session_hours = 8                        # default
+//!
 //! [limits]                                 # all optional
 //! body_bytes = 262144
 //! request_timeout_ms = 30000
@@ -69,6 +74,31 @@ pub struct NodeConfig {
     pub registers: Vec<RegisterConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The portal, if the node serves it (`/portal/` on the local listener).
+    #[serde(default)]
+    pub portal: Option<PortalSettings>,
+}
+
+/// How the node's portal is set up; its accounts live in `DIR/portal.sqlite`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// The authority's name as people read it.
+    pub name: String,
+    /// Mark session cookies `Secure` (browsers keep them on `http://127.0.0.1` too).
+    #[serde(default = "default_true")]
+    pub secure_cookies: bool,
+    /// How long a sign-in lasts.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_session_hours() -> u64 {
+    8
 }
 
 /// Where the federation configuration comes from and who signs it.
@@ -176,6 +206,13 @@ impl NodeConfig {
             return invalid(
                 "limits: body_bytes must be at least 1024 and timeouts positive".into(),
             );
+        }
+        if let Some(portal) = &self.portal {
+            if portal.name.trim().is_empty() || !(1..=24).contains(&portal.session_hours) {
+                return invalid(
+                    "portal: name must not be empty and session_hours must be 1 to 24".into(),
+                );
+            }
         }
         let mut served = std::collections::HashSet::new();
         for (i, register) in self.registers.iter().enumerate() {

@@ -30,7 +30,7 @@ pub mod review;
 mod state;
 mod sync;
 
-pub use config::NodeConfig;
+pub use config::{NodeConfig, PortalSettings};
 pub use state::{NodeState, Registers};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
