@@ -2,22 +2,16 @@
 // compose a request as an officer, find a review ticket, scan with axe, take screenshots.
 
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Browser, type Locator, type Page, type Response } from '@playwright/test';
+import { expect, test, type Locator, type Page, type Response } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { account, at, caseRef, localApi, type Federation, type Portal, type Role } from './federation';
+import { at, caseRef, localApi, type Portal } from './federation';
 
 export const CONTEXT = {
   viewport: { width: 1280, height: 900 },
   locale: 'sv-SE',
   timezoneId: 'Europe/Stockholm',
 } as const;
-
-/** A page in a fresh browser context: no cookies shared with any other role. */
-export async function freshPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext(CONTEXT);
-  return context.newPage();
-}
 
 /**
  * Clicks a submit button and returns the response to the form's POST (the 303 of a success, or
@@ -57,13 +51,6 @@ export async function login(page: Page, p: Portal, username: string, password: s
   await expect(page).toHaveURL(at(p, '/portal/'));
 }
 
-/** A fresh context signed in with the demo account that has `role` at the portal. */
-export async function signedIn(browser: Browser, fed: Federation, p: Portal, role: Role): Promise<Page> {
-  const page = await freshPage(browser);
-  await login(page, p, account(p, role).username, fed.password);
-  return page;
-}
-
 /** Opens a page the signed-in role may not open: 403 with the heading "Åtkomst nekad". */
 export async function expectForbidden(page: Page, url: string): Promise<void> {
   const response = await page.goto(url);
@@ -88,8 +75,13 @@ export async function fillRequest(page: Page, p: Portal, input: RequestInput): P
   await page.locator('#subject').fill(input.subject);
   await page.locator('#legal_basis').selectOption(input.legalBasis ?? 'luffa');
   await page.locator('#purpose').selectOption(input.purpose ?? 'kontroll-ekonomiskt-bistand');
+  // Exactly the fields asked for: the form may come with others ticked.
+  for (const box of await page.locator('input[name=fields]').all()) {
+    const wanted = input.fields.includes((await box.getAttribute('value')) ?? '');
+    await box.setChecked(wanted);
+  }
   for (const field of input.fields) {
-    await page.locator(`input[name=fields][value="${field}"]`).check();
+    await expect(page.locator(`input[name=fields][value="${field}"]`), `a checkbox for ${field}`).toBeChecked();
   }
   await page.locator('#case_ref').fill(ref);
   if (input.operation !== undefined) await page.locator('#operation').fill(input.operation);
@@ -170,4 +162,50 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   const dir = path.resolve(process.env.UTBYTE_SCREENSHOT_DIR ?? path.join('test-results', 'screenshots'));
   fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+/** A valid personnummer (10 digits with hyphen) for a date YYMMDD and a three-digit serial. */
+export function personnummer(yymmdd: string, serial: string): string {
+  const nine = yymmdd + serial;
+  let sum = 0;
+  for (let i = 0; i < nine.length; i++) {
+    let d = Number(nine[i]) * (i % 2 === 0 ? 2 : 1);
+    if (d > 9) d -= 9;
+    sum += d;
+  }
+  return `${yymmdd}-${serial}${(10 - (sum % 10)) % 10}`;
+}
+
+/** The fields a review form asks about (from its radio groups). */
+export async function openFields(page: Page): Promise<string[]> {
+  const names = await page
+    .locator('input[type=radio][name^="outcome-"]')
+    .evaluateAll((is) => is.map((i) => (i as HTMLInputElement).name.slice('outcome-'.length)));
+  return [...new Set(names)];
+}
+
+/** Decides a review in the portal: each field under review disclosed or refused, with a reason. */
+export async function decideReview(
+  jurist: Page,
+  provider: Portal,
+  ticket: string,
+  outcome: (field: string, index: number) => 'disclose' | 'refuse',
+): Promise<Record<string, 'disclose' | 'refuse'>> {
+  await jurist.goto(at(provider, `/portal/review/${ticket}`));
+  const fields = await openFields(jurist);
+  expect(fields.length, `fields under review in ${ticket}`).toBeGreaterThan(0);
+  const decided: Record<string, 'disclose' | 'refuse'> = {};
+  for (const [i, field] of fields.entries()) {
+    decided[field] = outcome(field, i);
+    await jurist.locator(`input[name="outcome-${field}"][value=${decided[field]}]`).check();
+    await jurist
+      .locator(`textarea[name="reason-${field}"]`)
+      .fill(decided[field] === 'disclose'
+        ? `${field}: uppgiften behövs för kontrollen och men för den enskilde bedöms inte uppstå.`
+        : `${field}: skyddade personuppgifter, men kan inte uteslutas.`);
+  }
+  const response = await submit(jurist, jurist.getByRole('button', { name: 'Fatta beslut', exact: true }));
+  expectRedirect(response, `deciding ${ticket}: ${await jurist.getByRole('alert').allInnerTexts()}`);
+  await expect(jurist.locator('main')).toContainText('Beslutad');
+  return decided;
 }
