@@ -19,7 +19,7 @@ pub use error::SearchError;
 use crate::model::{ConceptScheme, Entry, Mapping};
 use crate::query::{self, FilterKey};
 use crate::CatalogError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tantivy::collector::{Count, FacetCollector, FacetCounts, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query};
@@ -46,7 +46,7 @@ const TOKENIZER: &str = "sv_stem";
 const WRITER_MEMORY: usize = 200_000_000;
 
 /// One page of results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchResults {
     /// Every matching entry, not only this page's.
     pub total: u64,
@@ -58,7 +58,7 @@ pub struct SearchResults {
     pub facets: BTreeMap<String, Vec<(String, u64)>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
     pub offering: String,
     pub title: String,

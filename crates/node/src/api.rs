@@ -1,7 +1,7 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
 use crate::state::NodeState;
-use crate::{audit_api, consumer, offerings, protocol, provider, review};
+use crate::{audit_api, catalog_proxy, consumer, offerings, protocol, provider, review};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -39,6 +39,7 @@ struct FederationApi;
         consumer::fetch,
         consumer::list,
         offerings::authority,
+        catalog_proxy::search,
         offerings::list,
         offerings::options,
         review::list,
@@ -119,6 +120,7 @@ pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
 pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
     consumer::routes()
         .merge(offerings::routes())
+        .merge(catalog_proxy::routes())
         .merge(review::routes())
         .merge(audit_api::routes())
         .route("/openapi.json", get(local_openapi))

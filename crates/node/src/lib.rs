@@ -18,6 +18,7 @@
 pub mod api;
 pub mod audit_api;
 mod callback;
+mod catalog_proxy;
 pub mod config;
 pub mod consumer;
 pub mod loopback;
@@ -313,6 +314,10 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         setup.peer_timeout,
         setup.limits.body_bytes.max(4 << 20),
     );
+    let directory = sync::DirectoryLink {
+        endpoint: setup.directory_endpoint,
+        authority: setup.directory_authority,
+    };
     let state = Arc::new(NodeState::new(
         setup.authority.clone(),
         TrustedConfig::new(setup.directory_key),
@@ -322,11 +327,8 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         setup.registers,
         answer_key,
         client,
+        directory.clone(),
     ));
-    let directory = sync::DirectoryLink {
-        endpoint: setup.directory_endpoint,
-        authority: setup.directory_authority,
-    };
     if let Err(err) = sync::refresh(&state, &directory).await {
         tracing::warn!(%err, "no federation configuration yet");
     }

@@ -153,3 +153,9 @@ problem!(
     503,
     "The audit ledger kept growing while it was being verified"
 );
+problem!(
+    DIRECTORY_UNREACHABLE,
+    "directory-unreachable",
+    502,
+    "The directory could not be reached"
+);

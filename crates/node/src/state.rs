@@ -36,6 +36,8 @@ pub struct NodeState {
     pub(crate) answer_key: SigningKey,
     pub(crate) client: FederationClient,
     pub(crate) origin: String,
+    /// Where the directory is (the configuration and the catalog come from there).
+    pub(crate) directory: crate::sync::DirectoryLink,
     /// One review decision at a time, so that a ticket is never decided (and audited) twice.
     pub(crate) review_lock: tokio::sync::Mutex<()>,
 }
@@ -59,6 +61,7 @@ impl NodeState {
         registers: Registers,
         answer_key: SigningKey,
         client: FederationClient,
+        directory: crate::sync::DirectoryLink,
     ) -> Self {
         let origin = audit.ledger().verifier().name.clone();
         Self {
@@ -72,6 +75,7 @@ impl NodeState {
             answer_key,
             client,
             origin,
+            directory,
             review_lock: tokio::sync::Mutex::new(()),
         }
     }

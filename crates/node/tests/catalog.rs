@@ -1,5 +1,6 @@
 //! The catalog as members reach it: the directory serves search, entries, concepts, needs and
-//! the DCAT-AP-SE/SKOS exports over mutual TLS, described in its OpenAPI document.
+//! the DCAT-AP-SE/SKOS exports over mutual TLS, described in its OpenAPI document; a node's
+//! local API passes searches on for the authority's own systems and the portal.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -84,5 +85,29 @@ async fn members_search_and_export_the_catalog_at_the_directory() {
     assert!(!needs.as_array().unwrap().is_empty());
     let openapi = json(&get("/openapi.json".into()).await.body);
     assert!(openapi["paths"]["/v1/catalog/search"]["get"].is_object());
+
+    // A node's own systems search through its local API; the node asks the directory as itself
+    // and passes the answer on unchanged, problems included.
+    let local = federation.node("forsakringskassan").unwrap().local_addr;
+    let through = call(
+        local,
+        "GET",
+        "/v1/catalog/search?q=l%C3%B6n&per_page=5",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(through.status, 200, "{:#}", through.body);
+    let direct = json(
+        &get("/v1/catalog/search?q=l%C3%B6n&per_page=5".into())
+            .await
+            .body,
+    );
+    assert_eq!(through.body, direct);
+    let bad = call(local, "GET", "/v1/catalog/search?q=owner:x", &[], None).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["type"], "urn:utbyte:problem:invalid-search");
+    let local_api = call(local, "GET", "/openapi.json", &[], None).await;
+    assert!(local_api.body["paths"]["/v1/catalog/search"]["get"].is_object());
     federation.stop().await;
 }

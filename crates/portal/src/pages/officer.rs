@@ -9,39 +9,70 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use utbyte_catalog::search::SearchResults;
 use utbyte_node::consumer::{CaseAnswer, CaseRequest, CaseStatus, CaseSummary};
 use utbyte_node::offerings::{BasisOption, OfferingView, RequestOptions};
 use utbyte_node::protocol::FieldVerdict;
+
+/// One hit as the page shows it.
+struct Found {
+    id: String,
+    title: String,
+    provider_name: String,
+    /// This authority's own offering: it is not asked for through the exchange.
+    own: bool,
+}
+
+/// One facet value, with the query that narrows the search by it.
+struct FacetValue {
+    label: String,
+    count: u64,
+    href: String,
+    active: bool,
+}
 
 #[derive(Template)]
 #[template(path = "offerings.html")]
 struct OfferingsPage {
     c: Chrome,
     query: String,
-    offerings: Vec<OfferingView>,
+    total: u64,
+    found: Vec<Found>,
+    facets: Vec<(&'static str, Vec<FacetValue>)>,
+    previous: String,
+    next: String,
+    page: u32,
+    error: String,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct SearchQuery {
     q: Option<String>,
+    page: Option<u32>,
 }
 
-fn matches(offering: &OfferingView, words: &[String]) -> bool {
-    let text = format!(
-        "{} {} {} {} {}",
-        offering.id,
-        offering.title,
-        offering.provider_name,
-        offering.secrecy,
-        offering
-            .fields
-            .iter()
-            .map(|f| format!("{} {} {}", f.id, f.title, f.category_title))
-            .collect::<Vec<_>>()
-            .join(" ")
-    )
-    .to_lowercase();
-    words.iter().all(|w| text.contains(w.as_str()))
+const PER_PAGE: u32 = 20;
+
+/// The facets the page offers, with their headings' text keys.
+const FACETS: [(&str, &str); 5] = [
+    ("provider", "offerings.provider"),
+    ("concept", "offerings.concept"),
+    ("provision", "offerings.provision"),
+    ("purpose", "offerings.purpose"),
+    ("secrecy", "offerings.secrecy"),
+];
+
+fn search_href(q: &str, page: u32) -> String {
+    format!("/portal/offerings?q={}&page={page}", super::encode(q))
+}
+
+/// A filter term as the search language writes it (quoted when it has a space).
+fn filter(key: &str, value: &str) -> String {
+    if value.contains(char::is_whitespace) {
+        format!("{key}:\"{value}\"")
+    } else {
+        format!("{key}:{value}")
+    }
 }
 
 pub(crate) async fn offerings(
@@ -52,18 +83,82 @@ pub(crate) async fn offerings(
     let c = Chrome::new(&state, &signed, "/portal/offerings", "offerings.title");
     let result = async {
         signed.require(Role::Officer)?;
-        let all: Vec<OfferingView> = state.api.get("/v1/offerings").await?;
-        let q = query.q.unwrap_or_default();
-        let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
-        let offerings = all
-            .into_iter()
-            .filter(|o| !o.published_here && matches(o, &words))
-            .collect();
-        render(OfferingsPage {
+        let q = query.q.unwrap_or_default().trim().to_owned();
+        let page = query.page.unwrap_or(1).max(1);
+        let here = &signed.identity.authority;
+        let path = format!(
+            "/v1/catalog/search?q={}&page={page}&per_page={PER_PAGE}",
+            super::encode(&q)
+        );
+        let mut view = OfferingsPage {
             c: Chrome::new(&state, &signed, "/portal/offerings", "offerings.title"),
-            query: q,
-            offerings,
-        })
+            query: q.clone(),
+            total: 0,
+            found: Vec::new(),
+            facets: Vec::new(),
+            previous: String::new(),
+            next: String::new(),
+            page,
+            error: String::new(),
+        };
+        match state.api.get::<SearchResults>(&path).await {
+            Ok(results) => {
+                view.total = results.total;
+                view.found = results
+                    .hits
+                    .into_iter()
+                    .map(|hit| Found {
+                        own: &hit.provider == here,
+                        id: hit.offering,
+                        title: hit.title,
+                        provider_name: hit.provider_name,
+                    })
+                    .collect();
+                for (key, heading) in FACETS {
+                    let values: Vec<FacetValue> = results
+                        .facets
+                        .get(key)
+                        .map(|values| {
+                            values
+                                .iter()
+                                .take(12)
+                                .map(|(value, count)| {
+                                    let term = filter(key, value);
+                                    let active = q.split_whitespace().any(|w| w == term);
+                                    let narrowed = if active {
+                                        q.clone()
+                                    } else {
+                                        format!("{q} {term}")
+                                    };
+                                    FacetValue {
+                                        label: value.clone(),
+                                        count: *count,
+                                        href: search_href(narrowed.trim(), 1),
+                                        active,
+                                    }
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if !values.is_empty() {
+                        view.facets.push((heading, values));
+                    }
+                }
+                if page > 1 {
+                    view.previous = search_href(&q, page - 1);
+                }
+                if u64::from(page) * u64::from(PER_PAGE) < results.total {
+                    view.next = search_href(&q, page + 1);
+                }
+                render(view)
+            }
+            Err(problem) if problem.status == StatusCode::UNPROCESSABLE_ENTITY => {
+                // A filter the catalog does not know: say so, keep the query to correct.
+                view.error = problem.detail;
+                Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, view))
+            }
+            Err(problem) => Err(problem.into()),
+        }
     }
     .await;
     respond(c, result)
