@@ -67,7 +67,8 @@ test('the follow-up charts cover outcomes per day, offerings, provisions and rev
         })
         .map((t) => {
           const r = t.getBoundingClientRect();
-          return `chart ${i + 1} ("${svg.getAttribute('aria-label') ?? ''}"): "${t.textContent}" at x ${Math.round(r.left - box.left)}–${Math.round(r.right - box.left)}, y ${Math.round(r.top - box.top)}–${Math.round(r.bottom - box.top)} of ${Math.round(box.width)}×${Math.round(box.height)}`;
+          const name = svg.getAttribute('aria-label') ?? svg.closest('figure')?.querySelector('figcaption')?.textContent?.trim() ?? '';
+          return `chart ${i + 1} ("${name}"): "${t.textContent}" at x ${Math.round(r.left - box.left)}–${Math.round(r.right - box.left)}, y ${Math.round(r.top - box.top)}–${Math.round(r.bottom - box.top)} of ${Math.round(box.width)}×${Math.round(box.height)}`;
         });
     }),
   );
