@@ -81,14 +81,19 @@ pub fn stacked(
     days: &BTreeMap<String, BTreeMap<String, u64>>,
     series: &[(String, String)],
 ) -> String {
-    let totals: Vec<u64> = days.values().map(|d| d.values().sum()).collect();
+    // Only the series drawn set the scale.
+    let totals: Vec<u64> = days
+        .values()
+        .map(|d| series.iter().filter_map(|(key, _)| d.get(key)).sum())
+        .collect();
     let max = totals.iter().copied().max().unwrap_or(0).max(1);
     let plot_height = 180u64;
     let bar = 28u32;
     let gap = 14u32;
     let left = 40u32;
     let n = u32::try_from(days.len()).unwrap_or(0);
-    let width = (left + n * (bar + gap) + 20).max(360);
+    let columns = u32::try_from(series.len().min(3)).unwrap_or(3);
+    let width = (left + n * (bar + gap) + 20).max(left + columns * 150 + 20);
     let legend_y = u32::try_from(plot_height).unwrap_or(180) + 50;
     let height = legend_y + 22 * u32::try_from(series.len()).unwrap_or(0).div_ceil(3) + 10;
     let description = days
@@ -188,7 +193,11 @@ mod tests {
         let mut days = BTreeMap::new();
         days.insert(
             "2026-11-23".to_owned(),
-            BTreeMap::from([("disclosure".to_owned(), 3), ("refusal".to_owned(), 1)]),
+            BTreeMap::from([
+                ("disclosure".to_owned(), 3),
+                ("refusal".to_owned(), 1),
+                ("configuration_change".to_owned(), 4),
+            ]),
         );
         days.insert(
             "2026-11-24".to_owned(),
@@ -199,7 +208,8 @@ mod tests {
             ("refusal".to_owned(), "Avslag".to_owned()),
         ];
         let svg = stacked("d", "Per dag", &days, &series);
-        // The busiest day (4) sets the scale: 3 of 4 is 135 of 180 units, 1 of 4 is 45.
+        // The busiest day (4, counting only the series drawn) sets the scale: 3 of 4 is 135 of
+        // 180 units, 1 of 4 is 45.
         assert!(svg.contains(r#"height="135""#));
         assert!(svg.contains(r#"height="45""#));
         assert!(svg.contains(">11-23<") && svg.contains(">11-24<"));

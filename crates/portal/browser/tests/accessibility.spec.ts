@@ -172,3 +172,15 @@ test('access denied and not found', async ({ as, portalOf }) => {
   expect(missing?.status()).toBe(404);
   await expectAccessible(page, 'not-found');
 });
+
+test('the first Tab reaches a skip link that moves focus to the main content', async ({ as, portalOf }) => {
+  const p = portalOf('malmo-stad');
+  const page = await as('malmo-stad', 'officer');
+  await page.goto(at(p, '/portal/offerings'));
+  await page.keyboard.press('Tab');
+  const skip = page.locator(':focus');
+  await expect(skip).toHaveText('Hoppa till innehållet');
+  await expect(skip).toBeVisible();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('main')).toBeFocused();
+});

@@ -97,3 +97,21 @@ test('the language switch turns the portal to English and back to Swedish', asyn
   await expect(page.locator('html')).toHaveAttribute('lang', 'sv');
   await expect(page.getByRole('button', { name: 'Logga ut', exact: true })).toBeVisible();
 });
+
+test('signing in issues a new session: a session id planted beforehand is not adopted', async ({ fed, portalOf, anonymous }) => {
+  const p = portalOf('malmo-stad');
+  const probe = await anonymous();
+  await login(probe, p, 'handlaggare', fed.password);
+  const before = new Set((await probe.context().cookies()).map((c) => c.name));
+  const page = await anonymous();
+  await page.goto(at(p, '/portal/login'));
+  // Plant a value for every cookie the portal uses once signed in.
+  const planted = 'A'.repeat(43);
+  const origin = new URL(p.url);
+  await page.context().addCookies(
+    [...before].map((name) => ({ name, value: planted, domain: origin.hostname, path: '/', httpOnly: true, secure: true, sameSite: 'Strict' as const })),
+  );
+  await login(page, p, 'handlaggare', fed.password);
+  const after = await page.context().cookies();
+  expect(after.filter((c) => c.value === planted).map((c) => c.name), 'cookies still holding the planted value').toEqual([]);
+});

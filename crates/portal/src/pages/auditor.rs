@@ -39,7 +39,6 @@ fn event_label(lang: crate::text::Lang, event: &str) -> String {
         "review_request" => ("Till granskning", "Routed to review"),
         "review_decision" => ("Granskningsbeslut", "Review decision"),
         "receipt" => ("Mottaget svar", "Answer received"),
-        "configuration_change" => ("Konfigurationsändring", "Configuration change"),
         other => (other, other),
     };
     match lang {
@@ -48,13 +47,13 @@ fn event_label(lang: crate::text::Lang, event: &str) -> String {
     }
 }
 
-const EVENTS: [&str; 6] = [
+/// The exchange events the per-day chart stacks (configuration changes are not exchanges).
+const EVENTS: [&str; 5] = [
     "disclosure",
     "refusal",
     "review_request",
     "review_decision",
     "receipt",
-    "configuration_change",
 ];
 
 fn human_seconds(seconds: u64) -> String {
