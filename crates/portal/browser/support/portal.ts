@@ -209,3 +209,29 @@ export async function decideReview(
   await expect(jurist.locator('main')).toContainText('Beslutad');
   return decided;
 }
+
+/**
+ * Fails if text sticks out of its box at this viewport: an element whose content is wider than
+ * the element (and not meant to scroll), or a page wider than the window.
+ */
+export async function expectNoOverflow(page: Page, what: string): Promise<void> {
+  const overflowing = await page.evaluate(() => {
+    const found: string[] = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > window.innerWidth + 1) {
+      found.push(`the page is ${root.scrollWidth}px wide in a ${window.innerWidth}px window`);
+    }
+    for (const el of document.querySelectorAll<HTMLElement>('body *')) {
+      if (el.clientWidth === 0 || el.closest('details:not([open])')) continue;
+      const style = getComputedStyle(el);
+      if (style.overflowX !== 'visible' || style.display === 'inline') continue;
+      if (el.scrollWidth > el.clientWidth + 1) {
+        const text = (el.textContent ?? '').replace(/\s+/g, ' ').trim().slice(0, 60);
+        const name = el.tagName.toLowerCase() + (el.id ? `#${el.id}` : '') + (el.className && typeof el.className === 'string' ? `.${el.className.trim().replace(/\s+/g, '.')}` : '');
+        found.push(`${name} is ${el.clientWidth}px wide, its content ${el.scrollWidth}px: "${text}"`);
+      }
+    }
+    return found;
+  });
+  expect(overflowing, `${what} (${page.url()}): content wider than its box`).toEqual([]);
+}

@@ -3,7 +3,14 @@
 
 import { test, expect } from '../support/fixtures';
 import { at } from '../support/federation';
-import { attemptLogin, decideReview, expectAccessible, fillRequest, sendRequest, submit, ticketFor } from '../support/portal';
+import { attemptLogin, decideReview, expectAccessible as scan, expectNoOverflow, fillRequest, sendRequest, submit, ticketFor } from '../support/portal';
+import type { Page } from '@playwright/test';
+
+/** axe's WCAG 2.1 A/AA scan, and no text sticking out of its box at 1280 px. */
+async function expectAccessible(page: Page, what: string): Promise<void> {
+  await scan(page, what);
+  await expectNoOverflow(page, what);
+}
 
 test('login page', async ({ anonymous, portalOf }) => {
   const p = portalOf('malmo-stad');
