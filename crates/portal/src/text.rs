@@ -119,6 +119,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("request.no_options", "Regelboken ger ingen rättslig grund för din roll och enhet att begära detta erbjudande.", "The rulebook gives no legal basis for your role and unit to request this offering."),
     ("request.automatic", "automatiskt utlämnande", "automatic disclosure"),
     ("request.manual", "manuell prövning", "manual assessment"),
+    ("request.mixed", "automatiskt eller efter manuell prövning, beroende på ändamål", "automatic or after manual assessment, depending on the purpose"),
     ("request.failed", "Förfrågan kunde inte skickas", "The request could not be sent"),
     ("answer.title", "Förfrågan", "Request"),
     ("answer.status", "Status", "Status"),

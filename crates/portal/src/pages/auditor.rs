@@ -1,7 +1,7 @@
 //! The auditor: the ledger's status, one-click verification, the subject-access report, and
 //! the follow-up (uppföljning) as charts with their numbers.
 
-use super::{render, render_status, respond, Chrome, FormData, PageError};
+use super::{event_label, render, render_status, respond, Chrome, FormData, PageError};
 use crate::charts;
 use crate::identity::Role;
 use crate::session::Signed;
@@ -29,22 +29,6 @@ struct AuditPage {
     verify: Option<VerifyOutcome>,
     charts: Vec<Chart>,
     turnaround_none: bool,
-}
-
-/// Event names as the follow-up shows them, in the order the series stack.
-fn event_label(lang: crate::text::Lang, event: &str) -> String {
-    let (sv, en) = match event {
-        "disclosure" => ("Utlämnande", "Disclosure"),
-        "refusal" => ("Avslag", "Refusal"),
-        "review_request" => ("Till granskning", "Routed to review"),
-        "review_decision" => ("Granskningsbeslut", "Review decision"),
-        "receipt" => ("Mottaget svar", "Answer received"),
-        other => (other, other),
-    };
-    match lang {
-        crate::text::Lang::Sv => sv.to_owned(),
-        crate::text::Lang::En => en.to_owned(),
-    }
 }
 
 /// The exchange events the per-day chart stacks (configuration changes are not exchanges).
@@ -217,6 +201,12 @@ struct SubjectPage {
     subject: String,
     report: Option<SubjectAccessReport>,
     error: String,
+}
+
+impl SubjectPage {
+    fn event(&self, event: &str) -> String {
+        event_label(self.c.t.0, event)
+    }
 }
 
 pub(crate) async fn subject_form(State(state): State<AppState>, signed: Signed) -> Response {

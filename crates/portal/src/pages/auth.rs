@@ -1,6 +1,6 @@
 //! Sign-in, sign-out and the language switch.
 
-use super::{encode, render_status, Chrome, PageError};
+use super::{encode, render_status, Chrome, FormData, PageError};
 use crate::identity::SignInError;
 use crate::session::{self, random_token, same_token, set_cookie, token_hash, Signed, LANG_COOKIE};
 use crate::text::Lang;
@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -94,32 +93,27 @@ pub(crate) async fn login_page(
     .unwrap_or_else(IntoResponse::into_response)
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LoginForm {
-    username: String,
-    password: String,
-    csrf: String,
-    next: Option<String>,
-}
-
 pub(crate) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    form: FormData,
 ) -> Response {
     let lang = session::lang(&headers);
     let t = crate::text::Text(lang);
-    let next = safe_next(form.next.as_deref());
+    let next = form.one("next");
+    let next = safe_next(Some(next.as_str()));
     let expected = session::cookie(&headers, &login_cookie(&state)).unwrap_or_default();
-    if expected.is_empty() || !same_token(&expected, &form.csrf) {
+    if expected.is_empty() || !same_token(&expected, &form.one("csrf")) {
         let c = Chrome::anonymous(&state, lang, "/portal/login", "login.title");
         return PageError::Csrf.page(c);
     }
-    let username = form.username.trim().to_owned();
+    let username = form.one("username");
+    // The password exactly as typed: spaces at either end are part of it.
+    let password = form.all("password").concat();
     let outcome = state
         .portal
         .identity_provider()
-        .authenticate(&username, &form.password)
+        .authenticate(&username, &password)
         .await;
     let refused = |status, error: String| {
         login_response(&state, lang, status, next.clone(), username.clone(), error)
@@ -200,18 +194,13 @@ async fn start_session(state: &AppState, username: &str) -> Result<String, PageE
     ))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct CsrfForm {
-    csrf: String,
-}
-
 pub(crate) async fn logout(
     State(state): State<AppState>,
     signed: Signed,
-    Form(form): Form<CsrfForm>,
+    form: FormData,
 ) -> Response {
     let c = Chrome::new(&state, &signed, "/portal/logout", "logout");
-    if let Err(e) = signed.check_csrf(&form.csrf) {
+    if let Err(e) = signed.check_csrf(&form.one("csrf")) {
         return e.page(c);
     }
     if let Err(e) = state.portal.store().end_session(signed.token_hash()).await {

@@ -149,6 +149,23 @@ fn section(path: &str) -> &str {
     .unwrap_or(path)
 }
 
+/// An audit event's name as people read it.
+pub(crate) fn event_label(lang: crate::text::Lang, event: &str) -> String {
+    let (sv, en) = match event {
+        "disclosure" => ("Utlämnande", "Disclosure"),
+        "refusal" => ("Avslag", "Refusal"),
+        "review_request" => ("Till granskning", "Routed to review"),
+        "review_decision" => ("Granskningsbeslut", "Review decision"),
+        "receipt" => ("Mottaget svar", "Answer received"),
+        "configuration_change" => ("Konfigurationsändring", "Configuration change"),
+        other => (other, other),
+    };
+    match lang {
+        crate::text::Lang::Sv => sv.to_owned(),
+        crate::text::Lang::En => en.to_owned(),
+    }
+}
+
 pub(crate) fn role_label(t: Text, role: Role) -> &'static str {
     t.get(match role {
         Role::Officer => "role.officer",

@@ -217,11 +217,32 @@ fn request_page(
     entered: Entered,
     error: (String, String),
 ) -> NewRequestPage {
-    // Automatic disclosure first: the first choice is the one a pre-assessment or a statute
-    // answers without a human, and its purposes lead the list.
+    // One choice per legal basis: several grants under one provision (a pre-assessment and the
+    // provision's general rule, say) are one basis to claim; which of them answers depends on
+    // the purpose and is decided by the rulebook. Automatic disclosure leads: its basis comes
+    // first and its purposes head the list.
     options.options.sort_by_key(|o| o.class != "disclose");
+    let mut bases: Vec<BasisOption> = Vec::new();
+    for option in options.options {
+        match bases
+            .iter_mut()
+            .find(|b| b.legal_basis == option.legal_basis)
+        {
+            Some(basis) => {
+                if basis.class != option.class {
+                    basis.class = "mixed".to_owned();
+                }
+                for purpose in option.purposes {
+                    if !basis.purposes.iter().any(|p| p.id == purpose.id) {
+                        basis.purposes.push(purpose);
+                    }
+                }
+            }
+            None => bases.push(option),
+        }
+    }
     let mut purposes: Vec<(String, String)> = Vec::new();
-    for option in &options.options {
+    for option in &bases {
         for p in &option.purposes {
             if !purposes.iter().any(|(id, _)| id == &p.id) {
                 purposes.push((p.id.clone(), p.title.clone()));
@@ -231,7 +252,7 @@ fn request_page(
     NewRequestPage {
         c,
         offering: options.offering,
-        options: options.options,
+        options: bases,
         purposes,
         key,
         entered,

@@ -10,7 +10,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use utbyte_node::review::{FieldReview, ReviewDecisionInput, ReviewField, ReviewView, Reviewer};
+use utbyte_node::review::{
+    Candidate, FieldReview, ReviewDecisionInput, ReviewField, ReviewView, Reviewer,
+};
 use utbyte_rules::Outcome;
 
 #[derive(Template)]
@@ -70,6 +72,26 @@ impl ReviewPage {
 
     fn outcome_class(&self, outcome: &Outcome) -> &'static str {
         outcome_class(*outcome)
+    }
+
+    fn event(&self, event: &str) -> String {
+        super::event_label(self.c.t.0, event)
+    }
+
+    /// A field's candidate provisions, each once (several grants can cite one provision).
+    fn candidates<'a>(&self, field: &'a ReviewField) -> Vec<&'a Candidate> {
+        let mut seen: Vec<&'a Candidate> = Vec::new();
+        for candidate in &field.candidates {
+            match seen.iter_mut().find(|c| c.citation == candidate.citation) {
+                // Keep the one that says what must be weighed.
+                Some(kept) if kept.weigh.is_none() && candidate.weigh.is_some() => {
+                    *kept = candidate
+                }
+                Some(_) => {}
+                None => seen.push(candidate),
+            }
+        }
+        seen
     }
 }
 
