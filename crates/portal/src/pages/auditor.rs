@@ -40,12 +40,14 @@ const EVENTS: [&str; 5] = [
     "receipt",
 ];
 
+/// A duration in the largest whole unit: `90 s`, `1 min`, `8 h`, `3 d`.
 fn human_seconds(seconds: u64) -> String {
     match seconds {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
+        0 => "0".to_owned(),
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
     }
 }
 
@@ -259,4 +261,19 @@ pub(crate) async fn subject(
     }
     .await;
     respond(c, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_seconds;
+
+    #[test]
+    fn durations_read_in_their_largest_whole_unit() {
+        assert_eq!(human_seconds(0), "0");
+        assert_eq!(human_seconds(45), "45 s");
+        assert_eq!(human_seconds(60), "1 min");
+        assert_eq!(human_seconds(90), "90 s");
+        assert_eq!(human_seconds(28_800), "8 h");
+        assert_eq!(human_seconds(259_200), "3 d");
+    }
 }
