@@ -1,10 +1,11 @@
-// The administrator: the node's accounts (creating one, and what a lockout does) and the
+// The administrator: the node's accounts (creating one, what a lockout does, and that a
+// colleague's account sees none of another officer's requests) and the
 // offerings the node publishes.
 
 import type { Page } from '@playwright/test';
 import { test, expect } from '../support/fixtures';
 import { at, localApi, type Portal } from '../support/federation';
-import { attemptLogin, escapeRegExp, expectForbidden, expectRedirect, login, screenshot, submit } from '../support/portal';
+import { attemptLogin, escapeRegExp, expectForbidden, expectRedirect, login, screenshot, sendRequest, submit } from '../support/portal';
 
 const PASSWORD = 'Ett-långt-lösenord-2026';
 
@@ -66,6 +67,25 @@ test('an account the admin creates can sign in, with exactly the roles given', a
   const other = await anonymous();
   const elsewhere = await attemptLogin(other, portalOf('skatteverket'), username, PASSWORD);
   expect(elsewhere.status()).toBe(401);
+});
+
+test('an officer sees only their own requests, not a colleague\'s at the same authority', async ({ as, anonymous, fed, portalOf }) => {
+  const p = portalOf('malmo-stad');
+  const officer = await as('malmo-stad', 'officer');
+  const { key, caseRef: ref } = await sendRequest(officer, p, { subject: fed.subjects.disclosure, fields: ['forman'] });
+  const admin = await as('malmo-stad', 'admin');
+  const username = unique('kollega');
+  await createAccount(admin, p, username, ['officer']);
+  const colleague = await anonymous();
+  await login(colleague, p, username, PASSWORD);
+  const response = await colleague.goto(at(p, `/portal/requests/${key}`));
+  expect(response?.status(), "a colleague's request").toBe(404);
+  await expect(colleague.locator('main')).not.toContainText(fed.subjects.disclosure);
+  await colleague.goto(at(p, '/portal/requests'));
+  await expect(colleague.locator('main')).not.toContainText(ref);
+  // The officer who sent it still has it.
+  const own = await officer.goto(at(p, `/portal/requests/${key}`));
+  expect(own?.status()).toBe(200);
 });
 
 test('five wrong passwords lock an account; the admin can unlock it', async ({ as, anonymous, portalOf }) => {

@@ -378,18 +378,51 @@ struct Row {
 struct RequestsPage {
     c: Chrome,
     rows: Vec<Row>,
+    page: u32,
+    previous: String,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PageQuery {
+    page: Option<u32>,
 }
 
 /// The officer's own requests (the node keeps at most this many in one listing).
-async fn own(state: &AppState, signed: &Signed) -> Result<Vec<CaseSummary>, PageError> {
+async fn own(
+    state: &AppState,
+    signed: &Signed,
+    limit: u32,
+    offset: u32,
+) -> Result<Vec<CaseSummary>, PageError> {
     Ok(state
         .api
         .get(&format!(
-            "/v1/requests?officer={}&limit=500",
+            "/v1/requests?officer={}&limit={limit}&offset={offset}",
             super::encode(&signed.identity.username)
         ))
         .await?)
 }
+
+/// One of the officer's own requests, looked for through all of them.
+async fn find_own(state: &AppState, signed: &Signed, key: &str) -> Result<CaseSummary, PageError> {
+    const CHUNK: u32 = 500;
+    let mut offset = 0;
+    loop {
+        let chunk = own(state, signed, CHUNK, offset).await?;
+        let last = chunk.len() < CHUNK as usize;
+        if let Some(found) = chunk.into_iter().find(|s| s.idempotency_key == key) {
+            return Ok(found);
+        }
+        if last {
+            return Err(PageError::NotFound);
+        }
+        offset += CHUNK;
+    }
+}
+
+/// Requests per page of the officer's list.
+const REQUESTS_PER_PAGE: u32 = 50;
 
 fn status_key(state: &str) -> &'static str {
     match state {
@@ -399,13 +432,27 @@ fn status_key(state: &str) -> &'static str {
     }
 }
 
-pub(crate) async fn requests(State(state): State<AppState>, signed: Signed) -> Response {
+pub(crate) async fn requests(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<PageQuery>,
+) -> Response {
     let c = Chrome::new(&state, &signed, "/portal/requests", "requests.title");
     let result = async {
         signed.require(Role::Officer)?;
         let t = crate::text::Text(signed.lang);
-        let rows = own(&state, &signed)
-            .await?
+        let page = query.page.unwrap_or(1).clamp(1, 10_000);
+        // One more than a page tells whether there is a next one.
+        let mut listed = own(
+            &state,
+            &signed,
+            REQUESTS_PER_PAGE + 1,
+            (page - 1) * REQUESTS_PER_PAGE,
+        )
+        .await?;
+        let more = listed.len() > REQUESTS_PER_PAGE as usize;
+        listed.truncate(REQUESTS_PER_PAGE as usize);
+        let rows = listed
             .into_iter()
             .map(|s| Row {
                 offering: s.request["offering"]
@@ -425,6 +472,17 @@ pub(crate) async fn requests(State(state): State<AppState>, signed: Signed) -> R
         render(RequestsPage {
             c: Chrome::new(&state, &signed, "/portal/requests", "requests.title"),
             rows,
+            page,
+            previous: if page > 1 {
+                format!("/portal/requests?page={}", page - 1)
+            } else {
+                String::new()
+            },
+            next: if more {
+                format!("/portal/requests?page={}", page + 1)
+            } else {
+                String::new()
+            },
         })
     }
     .await;
@@ -487,11 +545,7 @@ pub(crate) async fn request(
         signed.require(Role::Officer)?;
         // Only the officer's own requests: another officer's, or another authority's, is not
         // found.
-        let summary = own(&state, &signed)
-            .await?
-            .into_iter()
-            .find(|s| s.idempotency_key == key)
-            .ok_or(PageError::NotFound)?;
+        let summary = find_own(&state, &signed, &key).await?;
         // Asking for it again lets the node poll the provider about a review.
         let answer: Option<CaseAnswer> = match state
             .api
