@@ -55,6 +55,7 @@ fn role_choices(signed: &Signed) -> Vec<(&'static str, &'static str)> {
 }
 
 async fn users_page(
+    c: Chrome,
     state: &AppState,
     signed: &Signed,
     error: String,
@@ -84,7 +85,7 @@ async fn users_page(
         })
         .collect();
     Ok(UsersPage {
-        c: Chrome::new(state, signed, "/portal/admin/users", "users.title"),
+        c,
         users,
         units: units(state).await?,
         roles: role_choices(signed),
@@ -96,7 +97,7 @@ pub(crate) async fn users(State(state): State<AppState>, signed: Signed) -> Resp
     let c = Chrome::new(&state, &signed, "/portal/admin/users", "users.title");
     let result = async {
         signed.require(Role::Admin)?;
-        render(users_page(&state, &signed, String::new()).await?)
+        render(users_page(c.clone(), &state, &signed, String::new()).await?)
     }
     .await;
     respond(c, result)
@@ -160,7 +161,7 @@ pub(crate) async fn create(
             Ok(()) => Ok(Redirect::to("/portal/admin/users").into_response()),
             Err(error) => Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                users_page(&state, &signed, error).await?,
+                users_page(c.clone(), &state, &signed, error).await?,
             )),
         }
     }
@@ -186,6 +187,7 @@ impl UserPage {
 }
 
 async fn user_page(
+    c: Chrome,
     state: &AppState,
     signed: &Signed,
     username: &str,
@@ -200,7 +202,7 @@ async fn user_page(
         .ok_or(PageError::NotFound)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     Ok(UserPage {
-        c: Chrome::new(state, signed, "/portal/admin/users", "users.title"),
+        c,
         locked: account.locked_at(now),
         account,
         units: units(state).await?,
@@ -217,7 +219,7 @@ pub(crate) async fn user(
     let c = Chrome::new(&state, &signed, "/portal/admin/users", "users.title");
     let result = async {
         signed.require(Role::Admin)?;
-        render(user_page(&state, &signed, &username, String::new()).await?)
+        render(user_page(c.clone(), &state, &signed, &username, String::new()).await?)
     }
     .await;
     respond(c, result)
@@ -277,7 +279,7 @@ pub(crate) async fn update(
             .into_response()),
             Err(error) => Ok(render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                user_page(&state, &signed, &username, error).await?,
+                user_page(c.clone(), &state, &signed, &username, error).await?,
             )),
         }
     }
@@ -303,12 +305,7 @@ pub(crate) async fn published(State(state): State<AppState>, signed: Signed) -> 
         signed.require(Role::Admin)?;
         let all: Vec<OfferingView> = state.api.get("/v1/offerings").await?;
         render(PublishedPage {
-            c: Chrome::new(
-                &state,
-                &signed,
-                "/portal/admin/offerings",
-                "published.title",
-            ),
+            c: c.clone(),
             offerings: all.into_iter().filter(|o| o.published_here).collect(),
         })
     }

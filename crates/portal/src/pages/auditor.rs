@@ -150,6 +150,7 @@ fn build_charts(signed: &Signed, stats: &AuditStats) -> (Vec<Chart>, bool) {
 }
 
 async fn audit_page(
+    c: Chrome,
     state: &AppState,
     signed: &Signed,
     verify: Option<VerifyOutcome>,
@@ -158,7 +159,7 @@ async fn audit_page(
     let stats: AuditStats = state.api.get("/v1/audit/stats").await?;
     let (charts, turnaround_none) = build_charts(signed, &stats);
     Ok(AuditPage {
-        c: Chrome::new(state, signed, "/portal/audit", "audit.title"),
+        c,
         status,
         verify,
         charts,
@@ -170,7 +171,7 @@ pub(crate) async fn overview(State(state): State<AppState>, signed: Signed) -> R
     let c = Chrome::new(&state, &signed, "/portal/audit", "audit.title");
     let result = async {
         signed.require(Role::Auditor)?;
-        render(audit_page(&state, &signed, None).await?)
+        render(audit_page(c.clone(), &state, &signed, None).await?)
     }
     .await;
     respond(c, result)
@@ -190,7 +191,7 @@ pub(crate) async fn verify(
             .post("/v1/audit/verify", &json!({}), &[])
             .await?
             .body;
-        render(audit_page(&state, &signed, Some(outcome)).await?)
+        render(audit_page(c.clone(), &state, &signed, Some(outcome)).await?)
     }
     .await;
     respond(c, result)
@@ -216,7 +217,7 @@ pub(crate) async fn subject_form(State(state): State<AppState>, signed: Signed) 
     let result = async {
         signed.require(Role::Auditor)?;
         render(SubjectPage {
-            c: Chrome::new(&state, &signed, "/portal/audit/subject", "audit.subject"),
+            c: c.clone(),
             subject: String::new(),
             report: None,
             error: String::new(),
@@ -237,7 +238,7 @@ pub(crate) async fn subject(
         signed.require(Role::Auditor)?;
         let subject = form.one("subject");
         let page = |report, error| SubjectPage {
-            c: Chrome::new(&state, &signed, "/portal/audit/subject", "audit.subject"),
+            c: c.clone(),
             subject: subject.clone(),
             report,
             error,

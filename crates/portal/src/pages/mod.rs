@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Router<AppState> {
 
 /// What the frame of every page needs: language, who is signed in, the CSRF token for its
 /// forms, and where the page is (for the language switch and the current menu item).
+#[derive(Clone)]
 pub(crate) struct Chrome {
     pub t: Text,
     pub authority_name: String,

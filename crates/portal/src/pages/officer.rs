@@ -91,7 +91,7 @@ pub(crate) async fn offerings(
             super::encode(&q)
         );
         let mut view = OfferingsPage {
-            c: Chrome::new(&state, &signed, "/portal/offerings", "offerings.title"),
+            c: c.clone(),
             query: q.clone(),
             total: 0,
             found: Vec::new(),
@@ -266,11 +266,12 @@ pub(crate) async fn new_request(
     signed: Signed,
     Query(query): Query<NewQuery>,
 ) -> Response {
-    let c = Chrome::new(&state, &signed, "/portal/requests/new", "request.title");
+    // The language switch comes back to this offering's form.
+    let here = format!("/portal/requests/new?offering={}", query.offering);
+    let c = Chrome::new(&state, &signed, &here, "request.title");
     let result = async {
         signed.require(Role::Officer)?;
         let options = options(&state, &signed, &query.offering).await?;
-        let here = format!("/portal/requests/new?offering={}", query.offering);
         let entered = Entered {
             fields: options
                 .offering
@@ -281,7 +282,7 @@ pub(crate) async fn new_request(
             ..Entered::default()
         };
         render(request_page(
-            Chrome::new(&state, &signed, &here, "request.title"),
+            c.clone(),
             options,
             random_token()?,
             entered,
@@ -341,7 +342,7 @@ pub(crate) async fn submit(
                 let options = options(&state, &signed, &offering).await?;
                 let t = signed.lang;
                 let page = request_page(
-                    Chrome::new(&state, &signed, "/portal/requests/new", "request.title"),
+                    c.clone(),
                     options,
                     random_token()?,
                     entered,
@@ -470,7 +471,7 @@ pub(crate) async fn requests(
             })
             .collect();
         render(RequestsPage {
-            c: Chrome::new(&state, &signed, "/portal/requests", "requests.title"),
+            c: c.clone(),
             rows,
             page,
             previous: if page > 1 {
@@ -575,7 +576,7 @@ pub(crate) async fn request(
             })
             .unwrap_or_default();
         render(RequestPage {
-            c: Chrome::new(&state, &signed, "/portal/requests", "answer.title"),
+            c: c.clone(),
             summary,
             answer,
             answered,

@@ -30,7 +30,7 @@ pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Resp
         let pending = state.api.get("/v1/reviews?state=pending&limit=200").await?;
         let decided = state.api.get("/v1/reviews?state=decided&limit=50").await?;
         render(QueuePage {
-            c: Chrome::new(&state, &signed, "/portal/review", "review.title"),
+            c: c.clone(),
             pending,
             decided,
         })
@@ -121,7 +121,7 @@ pub(crate) async fn show(
         signed.require(Role::Reviewer)?;
         let review = load(&state, &ticket).await?;
         render(ReviewPage {
-            c: Chrome::new(&state, &signed, "/portal/review", "review.title"),
+            c: c.clone(),
             open: open_fields(&review),
             review,
             error: String::new(),
@@ -159,7 +159,7 @@ pub(crate) async fn decide(
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ReviewPage {
-                    c: Chrome::new(&state, &signed, "/portal/review", "review.title"),
+                    c: c.clone(),
                     open: open.clone(),
                     review: review.clone(),
                     error,
