@@ -192,12 +192,11 @@ impl AccountStore {
         .collect()
     }
 
-    /// Changes what an administrator sets. Disabling an account ends its sessions in the same
-    /// transaction.
+    /// Changes what an administrator sets, and ends the account's sessions: a changed role,
+    /// unit or state takes effect at once, and a disabled account is signed out.
     pub async fn update(&self, username: &str, profile: &AccountProfile) -> Result<(), StoreError> {
         check_profile(profile)?;
-        let mut tx = self.pool.begin().await.map_err(db("updating an account"))?;
-        let done = sqlx::query(
+        let change = sqlx::query(
             "UPDATE account SET display_name = ?, unit = ?, officer_role = ?, roles = ?, \
              disabled = ? WHERE username = ?",
         )
@@ -206,39 +205,37 @@ impl AccountStore {
         .bind(&profile.officer_role)
         .bind(roles_text(&profile.roles))
         .bind(i64::from(profile.disabled))
-        .bind(username)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("updating an account"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "account" });
-        }
-        // A changed role or unit takes effect at once: the account signs in again.
-        sqlx::query("DELETE FROM session WHERE username = ?")
-            .bind(username)
-            .execute(&mut *tx)
+        .bind(username);
+        self.change_signing_out("updating an account", username, change)
             .await
-            .map_err(db("ending an account's sessions"))?;
-        tx.commit().await.map_err(db("updating an account"))
     }
 
-    /// Replaces the password hash and ends the account's sessions.
+    /// Replaces the password hash (lifting any lock) and ends the account's sessions.
     pub async fn set_password(
         &self,
         username: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
         check_text("password hash", password_hash)?;
-        let mut tx = self.pool.begin().await.map_err(db("setting a password"))?;
-        let done = sqlx::query(
+        let change = sqlx::query(
             "UPDATE account SET password_hash = ?, failed_attempts = 0, locked_until = NULL \
              WHERE username = ?",
         )
         .bind(password_hash)
-        .bind(username)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("setting a password"))?;
+        .bind(username);
+        self.change_signing_out("setting a password", username, change)
+            .await
+    }
+
+    /// Runs `change` on one account and ends that account's sessions, in one transaction.
+    async fn change_signing_out<'q>(
+        &self,
+        operation: &'static str,
+        username: &str,
+        change: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db(operation))?;
+        let done = change.execute(&mut *tx).await.map_err(db(operation))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound { what: "account" });
         }
@@ -247,7 +244,7 @@ impl AccountStore {
             .execute(&mut *tx)
             .await
             .map_err(db("ending an account's sessions"))?;
-        tx.commit().await.map_err(db("setting a password"))
+        tx.commit().await.map_err(db(operation))
     }
 
     /// Counts a failed sign-in at `now`; the `max`-th failure in a row locks the account for
