@@ -142,7 +142,7 @@ pub(crate) async fn create(
     let result = async {
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Admin)?;
-        let t = crate::text::Text(signed.lang);
+        let t = c.t;
         let units = units(&state).await?;
         let outcome = match profile(&form, &units) {
             Ok(profile) => state
@@ -236,7 +236,7 @@ pub(crate) async fn update(
     let result = async {
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Admin)?;
-        let t = crate::text::Text(signed.lang);
+        let t = c.t;
         let store = state.portal.store();
         let internal = |e: StoreError| match e {
             StoreError::NotFound { .. } => PageError::NotFound,

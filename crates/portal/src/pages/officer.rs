@@ -340,18 +340,13 @@ pub(crate) async fn submit(
             Err(problem) if problem.status.is_client_error() => {
                 // The officer can correct this: the form again, with what the node said.
                 let options = options(&state, &signed, &offering).await?;
-                let t = signed.lang;
                 let page = request_page(
                     c.clone(),
                     options,
                     random_token()?,
                     entered,
                     (
-                        format!(
-                            "{}: {}",
-                            crate::text::Text(t).get("request.failed"),
-                            problem.title
-                        ),
+                        format!("{}: {}", c.t.get("request.failed"), problem.title),
                         problem.detail,
                     ),
                 );
@@ -441,7 +436,7 @@ pub(crate) async fn requests(
     let c = Chrome::new(&state, &signed, "/portal/requests", "requests.title");
     let result = async {
         signed.require(Role::Officer)?;
-        let t = crate::text::Text(signed.lang);
+        let t = c.t;
         let page = query.page.unwrap_or(1).clamp(1, 10_000);
         // One more than a page tells whether there is a next one.
         let mut listed = own(

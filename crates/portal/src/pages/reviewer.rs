@@ -154,7 +154,7 @@ pub(crate) async fn decide(
                 )
             })
             .collect();
-        let t = crate::text::Text(signed.lang);
+        let t = c.t;
         let again = |error: String, entered| {
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
