@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod demo;
 mod example;
+mod logging;
 mod node_cmd;
 mod pki_cmd;
 mod rules_cmd;
@@ -42,6 +43,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A node's and the directory's operators read its log; the other commands print what they
+    // found and log only what goes wrong.
+    let default_filter = match cli.command {
+        Command::Node(_) => "info",
+        _ => "warn",
+    };
+    if let Err(err) = logging::init(default_filter) {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Rules(cmd) => rules_cmd::run(cmd),

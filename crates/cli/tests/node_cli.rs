@@ -8,8 +8,8 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use utbyte_node::loopback::{credentials, LoopbackFederation, Plan};
-use utbyte_store::synthetic::Population;
+use utbyte_synthetic::Population;
+use utbyte_testbed::loopback::{credentials, LoopbackFederation, Plan};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -59,7 +59,7 @@ async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
     federation
         .publisher
         .update(time::OffsetDateTime::now_utc(), |config| {
-            config.members.push(utbyte_directory::Member {
+            config.members.push(utbyte_federation::Member {
                 authority: "polismyndigheten".into(),
                 name: "Polismyndigheten".into(),
                 orgnr: "202100-0076".into(),

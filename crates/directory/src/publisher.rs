@@ -2,11 +2,11 @@
 //! configuration, signs it, and issues a new version whenever it changes or when the signed
 //! copy has used up half its lifetime, so that nodes pulling regularly never hold an expired one.
 
-use crate::config::{ConfigError, FederationConfig};
-use crate::jws::Jws;
 use ed25519_dalek::SigningKey;
 use std::sync::{Mutex, MutexGuard};
 use time::{Duration, OffsetDateTime};
+use utbyte_federation::Jws;
+use utbyte_federation::{ConfigError, FederationConfig};
 
 /// The configuration the directory publishes, and its signed form.
 #[derive(Debug)]

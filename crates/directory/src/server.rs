@@ -2,13 +2,13 @@
 //! description. Served over mutual TLS, to federation members only.
 
 use crate::catalog_api::{self, CatalogService};
-use crate::jws::Jws;
 use crate::publisher::Publisher;
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use utbyte_federation::Jws;
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
 

@@ -14,6 +14,7 @@ mod limits;
 pub mod problem;
 mod serve;
 mod tls_error;
+mod trace;
 
 pub use client::{ClientError, ExpectedPeer, FederationClient, FederationResponse};
 pub use json::Json;
@@ -21,3 +22,4 @@ pub use limits::{with_limits, Limits};
 pub use problem::{Problem, ProblemType, PROBLEM_BASE, PROBLEM_CONTENT_TYPE};
 pub use serve::{serve_mtls, serve_plain, Peer};
 pub use tls_error::TlsFailure;
+pub use trace::REQUEST_ID;

@@ -1,5 +1,5 @@
 //! The limits every endpoint is held to: body size and time, and problem answers for paths and
-//! methods that do not exist.
+//! methods that do not exist; and the request log with its request ids (`trace`).
 
 use crate::problem::types;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -40,6 +40,7 @@ pub fn with_limits(router: Router, limits: Limits) -> Router {
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             time_limited(request, next, timeout)
         }))
+        .layer(middleware::from_fn(crate::trace::traced))
 }
 
 async fn time_limited(request: Request, next: Next, timeout: Duration) -> Response {

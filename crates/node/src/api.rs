@@ -1,7 +1,7 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
 use crate::state::NodeState;
-use crate::{audit_api, catalog_proxy, consumer, offerings, protocol, provider, review};
+use crate::{audit_api, catalog_proxy, consumer, health, offerings, protocol, provider, review};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -22,7 +22,7 @@ use utoipa::OpenApi;
         protocol::FieldVerdict,
         protocol::Receipt,
         protocol::ReviewState,
-        utbyte_directory::Jws,
+        utbyte_federation::Jws,
         Problem
     ))
 )]
@@ -49,6 +49,8 @@ struct FederationApi;
         audit_api::verify,
         audit_api::subject,
         audit_api::stats,
+        health::alive,
+        health::ready,
         local_openapi
     ),
     components(schemas(
@@ -81,9 +83,10 @@ struct FederationApi;
         audit_api::AuditStats,
         audit_api::TurnaroundView,
         audit_api::TurnaroundBucketView,
+        health::Health,
         protocol::FieldVerdict,
         protocol::Receipt,
-        utbyte_directory::Jws,
+        utbyte_federation::Jws,
         Problem
     ))
 )]
@@ -123,6 +126,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(catalog_proxy::routes())
         .merge(review::routes())
         .merge(audit_api::routes())
+        .merge(health::routes())
         .route("/openapi.json", get(local_openapi))
         .with_state(state)
 }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utbyte_audit::EventKind;
-use utbyte_directory::Jws;
+use utbyte_federation::Jws;
 use utbyte_http::{ClientError, ExpectedPeer, Json, Problem, TlsFailure};
 use utbyte_rules::{DisclosureRequest, Outcome, Subject};
 use utbyte_store::{
@@ -361,7 +361,7 @@ fn check_case(
 async fn send(
     state: &NodeState,
     ctx: &Exchange,
-    member: &utbyte_directory::Member,
+    member: &utbyte_federation::Member,
     request: &DisclosureRequest,
     request_id: &str,
     now: OffsetDateTime,
@@ -405,7 +405,7 @@ async fn send(
 pub(crate) async fn call(
     state: &NodeState,
     ctx: &Exchange,
-    member: &utbyte_directory::Member,
+    member: &utbyte_federation::Member,
     method: Method,
     path: &str,
     body: Option<Vec<u8>>,
@@ -468,7 +468,7 @@ async fn accept(
     key: &str,
     request: &DisclosureRequest,
     request_id: &str,
-    member: &utbyte_directory::Member,
+    member: &utbyte_federation::Member,
     (status, signed): (StatusCode, Jws),
 ) -> Result<CaseAnswer, Problem> {
     let checked = verify(member, request, request_id, &state.authority, &signed);
@@ -490,7 +490,7 @@ async fn accept(
 
 /// Checks a signed answer against the request it answers.
 fn verify(
-    member: &utbyte_directory::Member,
+    member: &utbyte_federation::Member,
     request: &DisclosureRequest,
     request_id: &str,
     recipient: &str,
@@ -537,7 +537,7 @@ async fn record_and_keep(
     state: &NodeState,
     key: &str,
     request: &DisclosureRequest,
-    member: &utbyte_directory::Member,
+    member: &utbyte_federation::Member,
     signed: Jws,
     opened: OpenedAnswer,
 ) -> Result<CaseAnswer, Problem> {

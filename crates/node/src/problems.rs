@@ -159,3 +159,4 @@ problem!(
     502,
     "The directory could not be reached"
 );
+problem!(NOT_READY, "not-ready", 503, "This node cannot exchange now");

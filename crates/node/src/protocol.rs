@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use utbyte_directory::Jws;
+use utbyte_federation::Jws;
 use utbyte_http::Problem;
 use utbyte_rules::{Ground, Outcome};
 

@@ -47,8 +47,8 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
     tag = "federation",
     request_body = ExchangeRequest,
     responses(
-        (status = 200, description = "Decided: a JWS whose payload holds the answer (only disclosed fields) and its receipt", body = utbyte_directory::Jws),
-        (status = 202, description = "Routed to review: a signed answer with status `review` and a ticket", body = utbyte_directory::Jws),
+        (status = 200, description = "Decided: a JWS whose payload holds the answer (only disclosed fields) and its receipt", body = utbyte_federation::Jws),
+        (status = 202, description = "Routed to review: a signed answer with status `review` and a ticket", body = utbyte_federation::Jws),
         (status = 400, description = "Stale request or malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "This node does not publish the offering", body = Problem, content_type = "application/problem+json"),

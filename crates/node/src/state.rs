@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use utbyte_audit::{AuditLog, AuditRecord, SubjectIdentifier};
-use utbyte_directory::{ConfigError, FederationConfig, TrustedConfig};
+use utbyte_federation::{ConfigError, FederationConfig, TrustedConfig};
 use utbyte_http::{FederationClient, Problem};
 use utbyte_ledger::Receipt as LedgerReceipt;
 use utbyte_pki::{Fingerprint, Revocations};

@@ -5,7 +5,7 @@ use crate::records::rulebook_activated;
 use crate::state::NodeState;
 use axum::http::{Method, StatusCode};
 use time::OffsetDateTime;
-use utbyte_directory::Jws;
+use utbyte_federation::Jws;
 use utbyte_http::ExpectedPeer;
 
 /// Where the directory is.

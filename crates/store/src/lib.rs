@@ -1,6 +1,6 @@
 //! Persistence for utbyte, behind small traits, so that no SQL lives outside this crate.
 //!
-//! Four parts:
+//! Three parts:
 //!
 //! - [`Register`] — the provider side's view of a register that backs offerings: fetch exactly
 //!   the requested fields of one subject in one offering, tell whether a person has protected
@@ -16,9 +16,6 @@
 //! - [`AccountStore`] — the portal's local accounts (password hashes, portal roles, lockout
 //!   counters) and sign-in sessions (token hashes with their CSRF tokens), in `portal.sqlite`.
 //!   The contract's types are in `accounts`, the SQL in `sqlite::accounts`.
-//! - [`synthetic`] — a deterministic generator of synthetic registers for the demo: the same seed
-//!   gives byte-identical data, every identifier is valid, and every field of the example
-//!   rulebook's offerings gets a plausible value.
 //!
 //! The register layout is generic (one row per offering, subject and field; one row per subject
 //! with its protected-identity flag), so any offering of any rulebook can be backed without a
@@ -33,7 +30,6 @@ mod error;
 mod exchange;
 mod register;
 mod sqlite;
-pub mod synthetic;
 
 pub use accounts::{Account, AccountProfile, Failure, Session, MAX_ACCOUNT_TEXT};
 pub use error::StoreError;

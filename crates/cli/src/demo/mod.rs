@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use utbyte_node::loopback::{subjects_with, LoopbackFederation, Plan};
 use utbyte_rules::Rulebook;
-use utbyte_store::synthetic::Population;
+use utbyte_synthetic::Population;
+use utbyte_testbed::loopback::{subjects_with, LoopbackFederation, Plan};
 
 /// The authorities of the demo, in the order their ports are given.
 pub const AUTHORITIES: [&str; 7] = [

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use utbyte_node::loopback::LoopbackFederation;
 use utbyte_node::Frontend;
 use utbyte_portal::{Portal, PortalConfig};
 use utbyte_rules::Rulebook;
 use utbyte_store::AccountProfile;
+use utbyte_testbed::loopback::LoopbackFederation;
 
 /// The password of every demo account (printed; the demo holds synthetic data only).
 pub const DEMO_PASSWORD: &str = "utbyte-demo-2026";

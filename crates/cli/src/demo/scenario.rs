@@ -7,8 +7,8 @@ use super::{luffa_case, plan, police_case, POPULATION};
 use crate::example;
 use serde_json::{json, Value};
 use std::process::ExitCode;
-use utbyte_node::loopback::{subjects_with, LoopbackFederation};
 use utbyte_rules::Rulebook;
+use utbyte_testbed::loopback::{subjects_with, LoopbackFederation};
 
 struct Step {
     story: &'static str,

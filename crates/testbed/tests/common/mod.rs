@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use utbyte_node::loopback::{LoopbackFederation, Plan};
 use utbyte_rules::rulebook::read_dir;
-use utbyte_store::synthetic::{self, OfferingFields, Population};
+use utbyte_synthetic::{self as synthetic, OfferingFields, Population};
+use utbyte_testbed::loopback::{LoopbackFederation, Plan};
 
 pub const POPULATION: Population = Population {
     seed: 7,

@@ -11,8 +11,8 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
 use utbyte_http::{ExpectedPeer, FederationClient};
-use utbyte_node::loopback::DIRECTORY_AUTHORITY;
 use utbyte_pki::{NodeCredentials, Revocations};
+use utbyte_testbed::loopback::DIRECTORY_AUTHORITY;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_search_and_export_the_catalog_at_the_directory() {

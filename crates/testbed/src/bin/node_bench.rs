@@ -1,7 +1,7 @@
 //! Load benchmark of a node, end to end, against two floors measured in the same run.
 //!
 //! Run: `scripts/bench-node [--requests N] [--seconds S] [--concurrency C] [--persons P]`
-//! (installs nginx if missing, then `cargo run --release -p utbyte-node --bin node-bench`).
+//! (installs nginx if missing, then `cargo run --release -p utbyte-testbed --bin node-bench`).
 //!
 //! 1. **utbyte end to end**: a loopback federation (`malmo-stad` asks, `forsakringskassan`
 //!    provides). C keep-alive HTTP/1.1 clients post pre-assessed LUFFA checks to Malmö's local
@@ -41,10 +41,10 @@ use std::time::Duration;
 use tokio_rustls::TlsConnector;
 use utbyte_audit::{AuditLog, AuditRecord, EventKind};
 use utbyte_domain::SubjectId;
-use utbyte_node::loopback::{LoopbackFederation, Plan};
 use utbyte_pki::{NodeCredentials, Revocations};
-use utbyte_store::synthetic::{self, OfferingFields, Population};
 use utbyte_store::Register;
+use utbyte_synthetic::{self as synthetic, OfferingFields, Population};
+use utbyte_testbed::loopback::{LoopbackFederation, Plan};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 

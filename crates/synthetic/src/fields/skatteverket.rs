@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 
 use super::{person_reference, Subject};
-use crate::synthetic::calendar::AS_OF;
-use crate::synthetic::world::{Person, World};
+use crate::calendar::AS_OF;
+use crate::world::{Person, World};
 
 pub(super) const FOLKBOKFORING: &str = "skv-folkbokforing";
 pub(super) const FOLKBOKFORING_FIELDS: &[&str] = &[

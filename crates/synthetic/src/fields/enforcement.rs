@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::person_reference;
-use crate::synthetic::world::{BoardRole, Company, Person, World};
+use crate::world::{BoardRole, Company, Person, World};
 
 pub(super) const KFM_SKULDER: &str = "kfm-skulder";
 pub(super) const KFM_SKULDER_FIELDS: &[&str] = &[

@@ -36,7 +36,7 @@ use utbyte_domain::IdentifierError;
 
 pub use fields::{has_generator, GENERATORS};
 
-use crate::{Register, RegisterBatch, StoreError};
+use utbyte_store::{Register, RegisterBatch, StoreError};
 
 /// The synthetic Sweden to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub enum SyntheticError {
     /// The rulebook has a field (or a whole offering) the generator cannot fill.
     #[error(
         "no synthetic data generator for field `{field}` of offering `{offering}`; add one in \
-         crates/store/src/synthetic/fields"
+         crates/synthetic/src/fields"
     )]
     NoGenerator {
         /// The offering id.

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use utbyte_http::{ClientError, ExpectedPeer, FederationClient, FederationResponse, TlsFailure};
-use utbyte_node::loopback::{credentials, LoopbackFederation};
 use utbyte_pki::{FederationCa, NodeCredentials, NodeRequest, Revocations, Validity};
+use utbyte_testbed::loopback::{credentials, LoopbackFederation};
 
 const AUTHORITIES: [&str; 3] = ["forsakringskassan", "malmo-stad", "polismyndigheten"];
 

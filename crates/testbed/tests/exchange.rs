@@ -12,7 +12,7 @@ use utbyte_audit::{AuditRecord, EventKind};
 const MALMO_FK: [&str; 3] = ["forsakringskassan", "malmo-stad", "polismyndigheten"];
 
 fn last_record(
-    federation: &utbyte_node::loopback::LoopbackFederation,
+    federation: &utbyte_testbed::loopback::LoopbackFederation,
     authority: &str,
 ) -> AuditRecord {
     let audit = federation.node(authority).unwrap().audit();

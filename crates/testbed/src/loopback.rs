@@ -6,10 +6,6 @@
 //! issued and registers filled only when missing, so a second start is quick and the data is
 //! the same.
 
-use crate::{
-    answer_key, encode_key, signing_key, start, Frontend, Listeners, NodeError, NodeSetup,
-    Registers, RunningNode,
-};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,13 +13,18 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use utbyte_directory::{FederationConfig, Member, Publisher, RulebookBundle};
+use utbyte_directory::Publisher;
+use utbyte_federation::{FederationConfig, Member, RulebookBundle};
 use utbyte_http::Limits;
+use utbyte_node::{
+    answer_key, encode_key, signing_key, start, Frontend, Listeners, NodeError, NodeSetup,
+    Registers, RunningNode,
+};
 use utbyte_pki::{FederationCa, NodeCredentials, NodeRequest, Validity};
 use utbyte_rules::source::SourceFile;
 use utbyte_rules::Rulebook;
-use utbyte_store::synthetic::{self, OfferingFields, Population};
 use utbyte_store::{Register, RegisterStore};
+use utbyte_synthetic::{self as synthetic, OfferingFields, Population};
 
 /// The directory's own identity in the federation.
 pub const DIRECTORY_AUTHORITY: &str = "digg";
@@ -67,7 +68,7 @@ pub enum LoopbackError {
     #[error(transparent)]
     Pki(#[from] utbyte_pki::PkiError),
     #[error(transparent)]
-    Config(#[from] utbyte_directory::ConfigError),
+    Config(#[from] utbyte_federation::ConfigError),
     #[error("the catalog: {0}")]
     Catalog(String),
     #[error("synthetic registers: {0}")]

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::synthetic::calendar::{Date, AS_OF};
-use crate::synthetic::world::Person;
+use crate::calendar::{Date, AS_OF};
+use crate::world::Person;
 
 pub(super) const FK_FORMANER: &str = "fk-formaner";
 pub(super) const FK_FORMANER_FIELDS: &[&str] = &[

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::Value;
 use utbyte_domain::{CalendarDate, OrganisationGroup, SubjectId};
-use utbyte_store::synthetic::{self, OfferingFields, Population, SyntheticError};
 use utbyte_store::{Register, RegisterBatch, RegisterStore};
+use utbyte_synthetic::{self as synthetic, OfferingFields, Population, SyntheticError};
 
 #[derive(Deserialize)]
 struct Offerings {
@@ -283,7 +283,7 @@ async fn a_field_without_a_generator_fails_before_anything_is_written() {
         error.to_string(),
         format!(
             "no synthetic data generator for field `nytt-falt` of offering `{}`; add one in \
-             crates/store/src/synthetic/fields",
+             crates/synthetic/src/fields",
             offerings[0].offering
         )
     );

@@ -7,7 +7,7 @@ use ed25519_dalek::SigningKey;
 use std::path::PathBuf;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-use utbyte_directory::{
+use utbyte_federation::{
     ConfigError, FederationConfig, JwsError, Member, RulebookBundle, TrustedConfig,
 };
 use utbyte_rules::rulebook::read_dir;
