@@ -133,7 +133,30 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
-    tokio::signal::ctrl_c().await?;
-    node.stop().await;
+    stop_signal().await?;
+    tracing::info!("stopping: no new connections; finishing the exchanges in flight");
+    let drained = node
+        .stop_within(std::time::Duration::from_secs(config.shutdown_seconds))
+        .await;
+    tracing::info!(drained, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (what a service manager sends) or SIGINT (Ctrl-C), whichever comes first.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("listening for SIGTERM")?;
+        tokio::select! {
+            _ = term.recv() => Ok(()),
+            interrupted = tokio::signal::ctrl_c() => interrupted.context("listening for SIGINT"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("listening for Ctrl-C")
+    }
 }

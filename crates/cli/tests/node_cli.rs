@@ -179,10 +179,103 @@ name = "Polismyndigheten"
         "no joint operation named: {answer:#}"
     );
 
+    // SIGTERM under load: the node stops accepting, finishes what it took, and exits 0; every
+    // request it answered is still answered after a restart, and none is left in flight.
+    let local = format!("127.0.0.1:{local_port}");
+    let load: Vec<_> = (0..40)
+        .map(|i| {
+            let local = local.clone();
+            let body = body.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i * 10)).await;
+                let key = format!("term-{i}");
+                let answered = post(&local, &key, &body).await;
+                (key, answered)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    Command::new("kill")
+        .args(["-TERM", &node.id().to_string()])
+        .status()
+        .unwrap();
+    let mut acknowledged = Vec::new();
+    let mut keys = Vec::new();
+    for task in load {
+        let (key, answered) = task.await.unwrap();
+        if let Some(Some(answer)) = &answered {
+            acknowledged.push((key.clone(), answer.clone()));
+        }
+        keys.push(key);
+    }
+    assert!(node.wait().unwrap().success(), "exit 0 after SIGTERM");
+    assert!(
+        !acknowledged.is_empty(),
+        "some requests were answered before the signal"
+    );
+
+    let mut node = Command::new(env!("CARGO_BIN_EXE_utbyte"))
+        .args(["node", "serve", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    BufReader::new(node.stdout.take().unwrap())
+        .read_line(&mut String::new())
+        .unwrap();
+    for key in &keys {
+        let status = get_status(&local, key).await;
+        assert!(
+            status == 200 || status == 404,
+            "request {key} is {status} after the restart: left half-done"
+        );
+    }
+    for (key, answer) in &acknowledged {
+        assert_eq!(get_status(&local, key).await, 200, "{key} was acknowledged");
+        let again = post(&local, key, &body).await.unwrap().unwrap();
+        assert_eq!(
+            &again["receipt"], &answer["receipt"],
+            "{key}: the same answer"
+        );
+    }
     Command::new("kill")
         .args(["-INT", &node.id().to_string()])
         .status()
         .unwrap();
     assert!(node.wait().unwrap().success());
     federation.stop().await;
+}
+
+fn client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+> {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http()
+}
+
+/// POSTs a request: `None` when the node did not take it (connection refused or closed),
+/// `Some(None)` for an answer other than 200, `Some(Some(answer))` for an answer.
+async fn post(
+    local: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> Option<Option<serde_json::Value>> {
+    use http_body_util::BodyExt;
+    let request = http::Request::post(format!("http://{local}/v1/requests"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.to_string(),
+        )))
+        .unwrap();
+    let response = client().request(request).await.ok()?;
+    let status = response.status();
+    let bytes = response.into_body().collect().await.ok()?.to_bytes();
+    Some((status == 200).then(|| serde_json::from_slice(&bytes).unwrap()))
+}
+
+async fn get_status(local: &str, key: &str) -> u16 {
+    let request = http::Request::get(format!("http://{local}/v1/requests/{key}"))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    client().request(request).await.unwrap().status().as_u16()
 }

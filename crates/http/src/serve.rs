@@ -24,7 +24,8 @@ pub struct Peer(pub NodeIdentity);
 /// How long a client may take to complete the TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` to mutual-TLS clients until `shutdown` completes.
+/// Serves `app` on `listener` to mutual-TLS clients until `shutdown` completes, then lets every
+/// connection finish the requests it holds and returns once they are answered.
 ///
 /// `tls` must require client certificates (as `utbyte_pki::server_config` does); a connection
 /// whose handshake fails (unknown CA, expired or revoked certificate: the client gets the TLS
@@ -40,6 +41,9 @@ pub async fn serve_mtls(
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     let mut connections = JoinSet::new();
+    // On shutdown every connection is told to finish the requests it has and take no more
+    // (HTTP/2 GOAWAY, HTTP/1.1 closes after the current response), so nothing in flight is cut.
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, _) = tokio::select! {
@@ -58,6 +62,7 @@ pub async fn serve_mtls(
         while connections.try_join_next().is_some() {}
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let watcher = graceful.watcher();
         connections.spawn(async move {
             let _ = stream.set_nodelay(true);
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -86,20 +91,23 @@ pub async fn serve_mtls(
             let io = TokioIo::new(tls);
             let h2 = io.inner().get_ref().1.alpn_protocol() == Some(b"h2");
             let served = if h2 {
-                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(io, service)
-                    .await
+                let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(io, service);
+                watcher.watch(connection).await
             } else {
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, service)
-                    .await
+                let connection =
+                    hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+                watcher.watch(connection).await
             };
             if let Err(err) = served {
                 tracing::debug!(%err, "connection ended with an error");
             }
         });
     }
-    connections.shutdown().await;
+    // Waits for every watched connection to end; one still in its handshake (bounded by the
+    // handshake timeout) holds no request yet and is waited for by the join below.
+    graceful.shutdown().await;
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 //! local_listen = "127.0.0.1:7501"          # plain HTTP, loopback only: case systems, reviewers
 //! refresh_seconds = 30                     # how often the federation configuration is pulled
 //! review_poll_seconds = 5                  # how often tickets in review are asked about
+//! shutdown_seconds = 30                    # on SIGTERM/SIGINT: how long in-flight exchanges get
 //!
 //! [directory]
 //! endpoint = "https://directory.example:7400"
@@ -69,6 +70,10 @@ pub struct NodeConfig {
     pub refresh_seconds: u64,
     #[serde(default = "default_review_poll")]
     pub review_poll_seconds: u64,
+    /// On SIGTERM or SIGINT the node stops accepting and gives the exchanges in flight this long
+    /// to finish before it exits.
+    #[serde(default = "default_shutdown")]
+    pub shutdown_seconds: u64,
     pub directory: DirectoryLink,
     #[serde(default, rename = "register")]
     pub registers: Vec<RegisterConfig>,
@@ -146,6 +151,10 @@ impl Default for LimitsConfig {
 }
 
 fn default_refresh() -> u64 {
+    30
+}
+
+fn default_shutdown() -> u64 {
     30
 }
 
@@ -285,6 +294,7 @@ key = "k"
         let config = parse("").unwrap();
         assert_eq!(config.refresh_seconds, 30);
         assert_eq!(config.review_poll_seconds, 5);
+        assert_eq!(config.shutdown_seconds, 30);
         assert_eq!(config.limits, LimitsConfig::default());
         assert!(config.data_dir.ends_with("data") && config.data_dir.is_absolute());
     }
@@ -292,11 +302,12 @@ key = "k"
     #[test]
     fn every_option_is_read() {
         let config = parse_with(
-            "refresh_seconds = 7\nreview_poll_seconds = 3\n",
+            "refresh_seconds = 7\nreview_poll_seconds = 3\nshutdown_seconds = 4\n",
             "[limits]\nbody_bytes = 2048\nrequest_timeout_ms = 5\npeer_timeout_ms = 6\n[[register]]\nofferings = [\"a\"]\nhttp = \"http://127.0.0.1:9\"\ntimeout_ms = 9\n[[register]]\nofferings = [\"b\"]\nsqlite = \"r.sqlite\"\n",
         )
         .unwrap();
         assert_eq!((config.refresh_seconds, config.review_poll_seconds), (7, 3));
+        assert_eq!(config.shutdown_seconds, 4);
         assert_eq!(
             config.limits,
             LimitsConfig {

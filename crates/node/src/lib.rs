@@ -270,15 +270,34 @@ impl RunningNode {
     }
 
     /// Stops listening and waits for the background tasks to end, then closes the ledger.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_within(Duration::from_secs(30)).await;
+    }
+
+    /// Stops accepting connections, lets the exchanges in flight finish for at most `deadline`
+    /// (each is bounded by the request time limit anyway), then flushes and closes the ledger
+    /// and the exchange state. Returns whether everything finished in time.
+    pub async fn stop_within(mut self, deadline: Duration) -> bool {
         let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(deadline, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_ok();
+        if !drained {
+            tracing::warn!(
+                seconds = deadline.as_secs(),
+                "exchanges still in flight at the shutdown deadline were cut"
+            );
+            self.tasks.shutdown().await;
+        }
         self.state.exchange.clone().close().await;
         if let Ok(state) = Arc::try_unwrap(self.state) {
             if let Ok(audit) = Arc::try_unwrap(state.audit) {
                 let _ = audit.close();
             }
         }
+        drained
     }
 }
 
