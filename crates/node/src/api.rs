@@ -14,6 +14,8 @@ use utoipa::OpenApi;
         title = "utbyte node — federation API",
         description = "What other members' nodes call, over mutual TLS: requests for disclosure of this authority's offerings, and the state of requests routed to review. The requesting authority is the one its client certificate names."
     ),
+    modifiers(&MutualTls),
+    servers((url = "https://{node}", description = "A member's node endpoint, as the federation configuration lists it", variables(("node" = (default = "node.example:7401", description = "host and port"))))),
     paths(provider::exchange, provider::review_state, federation_openapi),
     components(schemas(
         protocol::ExchangeRequest,
@@ -34,6 +36,7 @@ struct FederationApi;
         title = "utbyte node — local API",
         description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review)."
     ),
+    servers((url = "http://127.0.0.1:7501", description = "The node's local listener (`local_listen`)")),
     paths(
         consumer::submit,
         consumer::fetch,
@@ -92,6 +95,31 @@ struct FederationApi;
 )]
 struct LocalApi;
 
+/// Declares the federation listener's only way in: a client certificate from the federation CA.
+struct MutualTls;
+
+impl utoipa::Modify for MutualTls {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "federation_certificate",
+                SecurityScheme::MutualTls {
+                    description: Some(
+                        "A node certificate issued by the federation CA; the requesting authority is the one it names".into(),
+                    ),
+                    extensions: None,
+                },
+            );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "federation_certificate",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
 /// The federation API's OpenAPI document.
 pub fn federation_openapi_document() -> utoipa::openapi::OpenApi {
     FederationApi::openapi()
@@ -129,4 +157,75 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(health::routes())
         .route("/openapi.json", get(local_openapi))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Client generators (Java, .NET, TypeScript) name a method after each operation id, so
+    /// two operations with one id break them.
+    #[test]
+    fn the_federation_api_requires_a_federation_certificate() {
+        let json = serde_json::to_value(federation_openapi_document()).unwrap_or_default();
+        assert_eq!(
+            json["components"]["securitySchemes"]["federation_certificate"]["type"],
+            "mutualTLS"
+        );
+        assert_eq!(
+            json["security"][0]["federation_certificate"],
+            serde_json::json!([])
+        );
+        assert!(json["servers"][0]["url"].as_str().is_some());
+    }
+
+    #[test]
+    fn every_operation_has_its_own_id() {
+        for document in [local_openapi_document(), federation_openapi_document()] {
+            let json = serde_json::to_value(&document).unwrap_or_default();
+            let mut seen = std::collections::BTreeMap::new();
+            for (path, item) in json["paths"].as_object().into_iter().flatten() {
+                for (method, operation) in item.as_object().into_iter().flatten() {
+                    let id = operation["operationId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    assert!(!id.is_empty(), "{method} {path} has no operation id");
+                    if let Some(other) = seen.insert(id.clone(), format!("{method} {path}")) {
+                        panic!("`{id}` names both {other} and {method} {path}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod committed {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// The documents under `docs/openapi/` are what the node serves at `/openapi.json` (the
+    /// handlers return exactly these functions' output); `UTBYTE_BLESS=1` rewrites them after a
+    /// deliberate change. `scripts/test` validates the files with `openapi-spec-validator`.
+    #[test]
+    fn the_committed_documents_are_the_served_ones() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi");
+        for (file, document) in [
+            ("node-local.json", local_openapi_document()),
+            ("node-federation.json", federation_openapi_document()),
+        ] {
+            let served = document.to_pretty_json().unwrap_or_default() + "\n";
+            let path = dir.join(file);
+            if std::env::var_os("UTBYTE_BLESS").is_some() {
+                std::fs::write(&path, &served).unwrap_or_default();
+            }
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == served,
+                "docs/openapi/{file} differs from the served document; run \
+                 UTBYTE_BLESS=1 cargo test -p utbyte-node committed"
+            );
+        }
+    }
 }

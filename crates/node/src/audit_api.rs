@@ -258,6 +258,7 @@ fn rfc3339(unix: i64) -> Option<String> {
 /// Where the ledger stands: origin, sizes, root, the latest signed checkpoint and its witness
 /// cosignatures.
 #[utoipa::path(
+    operation_id = "audit_status",
     get,
     path = "/v1/audit/status",
     tag = "audit",
@@ -324,6 +325,7 @@ fn read_status(dir: &Path, key: &VerifierKey, log_size: u64) -> Result<AuditStat
 /// signature and that every leaf is a canonical audit record — what `utbyte audit verify` does.
 /// A verification failure is a finding: `200` with `verified: false` and the reason.
 #[utoipa::path(
+    operation_id = "audit_verify",
     post,
     path = "/v1/audit/verify",
     tag = "audit",
@@ -448,6 +450,7 @@ fn verify_once(dir: &Path, key: &VerifierKey) -> Result<Run, Problem> {
 /// basis, each entry with its inclusion proof against the latest checkpoint. The identifier is
 /// sent in the body so that it never appears in a URL or an access log.
 #[utoipa::path(
+    operation_id = "audit_subject",
     post,
     path = "/v1/audit/subject",
     tag = "audit",
@@ -539,6 +542,7 @@ fn entry_view(e: ReportEntry) -> ReportEntryView {
 /// Follow-up statistics at the latest checkpoint: by event, field outcome, offering,
 /// provision, day and event per day, and review turnaround.
 #[utoipa::path(
+    operation_id = "audit_stats",
     get,
     path = "/v1/audit/stats",
     tag = "audit",

@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
 /// Searches the federation's catalog at the directory: free text and filters, facets, one page
 /// (the directory's `GET /v1/catalog/search`, documented in `docs/catalog-search.md`).
 #[utoipa::path(
+    operation_id = "catalog_search",
     get,
     path = "/v1/catalog/search",
     tag = "consumer",

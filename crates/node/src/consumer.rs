@@ -143,6 +143,7 @@ fn store_problem(err: StoreError) -> Problem {
 
 /// Asks the authority that publishes the offering.
 #[utoipa::path(
+    operation_id = "requests_submit",
     post,
     path = "/v1/requests",
     tag = "consumer",
@@ -224,6 +225,7 @@ pub(crate) async fn submit(
 /// A request and, once there is one, its answer. A request in review is first asked about at
 /// the provider.
 #[utoipa::path(
+    operation_id = "requests_fetch",
     get,
     path = "/v1/requests/{key}",
     tag = "consumer",
@@ -255,6 +257,7 @@ pub(crate) async fn fetch(
 
 /// This node's requests, newest first.
 #[utoipa::path(
+    operation_id = "requests_list",
     get,
     path = "/v1/requests",
     tag = "consumer",

@@ -126,6 +126,7 @@ fn view(rulebook: &Rulebook, offering: &Offering, here: &str) -> OfferingView {
 
 /// This node's authority and its units.
 #[utoipa::path(
+    operation_id = "offerings_authority",
     get,
     path = "/v1/authority",
     tag = "consumer",
@@ -165,6 +166,7 @@ pub(crate) async fn authority(
 
 /// Every offering in the federation's rulebook.
 #[utoipa::path(
+    operation_id = "offerings_list",
     get,
     path = "/v1/offerings",
     tag = "consumer",
@@ -191,6 +193,7 @@ pub(crate) async fn list(
 /// by unit and role — an upper bound read off the rulebook's grants; the decision on a request
 /// is what counts.
 #[utoipa::path(
+    operation_id = "offerings_options",
     get,
     path = "/v1/offerings/{id}/options",
     tag = "consumer",

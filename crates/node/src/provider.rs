@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
 
 /// Answers another node's request for disclosure.
 #[utoipa::path(
+    operation_id = "federation_exchange",
     post,
     path = "/federation/v1/requests",
     tag = "federation",
@@ -222,6 +223,7 @@ pub(crate) async fn exchange(
 
 /// Tells the requesting node whether its review is decided, and if so hands over the answer.
 #[utoipa::path(
+    operation_id = "federation_review_state",
     get,
     path = "/federation/v1/reviews/{ticket}",
     tag = "federation",

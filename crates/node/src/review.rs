@@ -151,6 +151,7 @@ fn store_problem(err: StoreError) -> Problem {
 
 /// The review queue.
 #[utoipa::path(
+    operation_id = "reviews_list",
     get,
     path = "/v1/reviews",
     tag = "review",
@@ -190,6 +191,7 @@ pub(crate) async fn list(
 
 /// One review with its decision support.
 #[utoipa::path(
+    operation_id = "reviews_show",
     get,
     path = "/v1/reviews/{ticket}",
     tag = "review",
@@ -212,6 +214,7 @@ pub(crate) async fn show(
 /// Decides a review: every field under review disclosed or refused with a reason. The decision
 /// is recorded in the ledger, then signed and kept for the requesting node to fetch.
 #[utoipa::path(
+    operation_id = "reviews_decide",
     post,
     path = "/v1/reviews/{ticket}/decision",
     tag = "review",
