@@ -154,8 +154,11 @@ fn default_refresh() -> u64 {
     30
 }
 
+/// How long, by default, exchanges in flight get to finish when the node is stopped.
+pub const DEFAULT_SHUTDOWN_SECONDS: u64 = 30;
+
 fn default_shutdown() -> u64 {
-    30
+    DEFAULT_SHUTDOWN_SECONDS
 }
 
 fn default_review_poll() -> u64 {

@@ -269,9 +269,10 @@ impl RunningNode {
         &self.state.audit
     }
 
-    /// Stops listening and waits for the background tasks to end, then closes the ledger.
+    /// [`Self::stop_within`] the configuration's default deadline.
     pub async fn stop(self) {
-        self.stop_within(Duration::from_secs(30)).await;
+        self.stop_within(Duration::from_secs(config::DEFAULT_SHUTDOWN_SECONDS))
+            .await;
     }
 
     /// Stops accepting connections, lets the exchanges in flight finish for at most `deadline`
