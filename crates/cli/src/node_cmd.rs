@@ -116,7 +116,7 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
-        setup.frontend = Some(portal.frontend());
+        setup.frontend = Some(utbyte_node::Frontend::new(move |api| portal.router(api)));
     }
     let listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
     let node = utbyte_node::start(setup, listeners)

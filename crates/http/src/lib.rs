@@ -9,6 +9,7 @@
 //! that it is the member that was meant.
 
 mod client;
+mod extract;
 mod json;
 mod limits;
 pub mod problem;
@@ -17,6 +18,7 @@ mod tls_error;
 mod trace;
 
 pub use client::{ClientError, ExpectedPeer, FederationClient, FederationResponse};
+pub use extract::{Path, Query, INVALID_PATH, INVALID_QUERY};
 pub use json::Json;
 pub use limits::{with_limits, Limits};
 pub use problem::{Problem, ProblemType, PROBLEM_BASE, PROBLEM_CONTENT_TYPE};

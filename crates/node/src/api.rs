@@ -2,6 +2,7 @@
 
 use crate::state::NodeState;
 use crate::{audit_api, catalog_proxy, consumer, health, offerings, protocol, provider, review};
+use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -21,8 +22,10 @@ use utoipa::OpenApi;
         protocol::ExchangeRequest,
         protocol::Answer,
         protocol::AnswerStatus,
-        protocol::FieldVerdict,
-        protocol::Receipt,
+        utbyte_api::FieldVerdict,
+        utbyte_api::Outcome,
+        utbyte_api::Ground,
+        utbyte_api::Receipt,
         protocol::ReviewState,
         utbyte_federation::Jws,
         Problem
@@ -57,39 +60,45 @@ struct FederationApi;
         local_openapi
     ),
     components(schemas(
-        consumer::CaseRequest,
-        consumer::CaseAnswer,
-        consumer::CaseStatus,
-        consumer::CaseSummary,
-        consumer::OwnReceipt,
-        offerings::OfferingView,
-        offerings::OfferingField,
-        offerings::RequestOptions,
-        offerings::BasisOption,
-        offerings::Named,
-        offerings::AuthorityView,
-        review::ReviewView,
-        review::ReviewField,
-        review::Candidate,
-        review::EarlierExchange,
-        review::ReviewDecisionInput,
-        review::Reviewer,
-        review::FieldReview,
-        audit_api::AuditStatus,
-        audit_api::CosignatureView,
-        audit_api::VerifyOutcome,
-        audit_api::SubjectQuery,
-        audit_api::SubjectAccessReport,
-        audit_api::ReportEntryView,
-        audit_api::ReportActor,
-        audit_api::ReportProof,
-        audit_api::AuditStats,
-        audit_api::TurnaroundView,
-        audit_api::TurnaroundBucketView,
-        health::Health,
-        protocol::FieldVerdict,
-        protocol::Receipt,
-        utbyte_federation::Jws,
+        requests::CaseRequest,
+        requests::CaseAnswer,
+        requests::CaseStatus,
+        requests::CaseState,
+        requests::CaseSummary,
+        requests::OwnReceipt,
+        offerings_api::OfferingView,
+        offerings_api::OfferingField,
+        offerings_api::RequestOptions,
+        offerings_api::BasisOption,
+        offerings_api::GrantClass,
+        offerings_api::Named,
+        offerings_api::AuthorityView,
+        reviews::ReviewView,
+        reviews::ReviewState,
+        reviews::ReviewField,
+        reviews::Candidate,
+        reviews::EarlierExchange,
+        reviews::ReviewDecisionInput,
+        reviews::Reviewer,
+        reviews::FieldReview,
+        audit::AuditStatus,
+        audit::CosignatureView,
+        audit::VerifyOutcome,
+        audit::SubjectQuery,
+        audit::SubjectAccessReport,
+        audit::ReportEntryView,
+        audit::ReportActor,
+        audit::ReportProof,
+        audit::AuditStats,
+        audit::TurnaroundView,
+        audit::TurnaroundBucketView,
+        health_api::Health,
+        health_api::HealthStatus,
+        utbyte_api::FieldVerdict,
+        utbyte_api::Outcome,
+        utbyte_api::Ground,
+        utbyte_api::Receipt,
+        utbyte_api::SignedAnswer,
         Problem
     ))
 )]
@@ -131,20 +140,20 @@ pub fn local_openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 /// This API's OpenAPI 3.1 description.
-#[utoipa::path(get, path = "/openapi.json", tag = "federation", responses((status = 200, description = "OpenAPI 3.1 document")))]
+#[utoipa::path(get, path = utbyte_api::paths::OPENAPI, tag = "federation", responses((status = 200, description = "OpenAPI 3.1 document")))]
 async fn federation_openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(federation_openapi_document())
 }
 
 /// This API's OpenAPI 3.1 description.
-#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
+#[utoipa::path(get, path = utbyte_api::paths::OPENAPI, tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
 async fn local_openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(local_openapi_document())
 }
 
 pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
     provider::routes()
-        .route("/openapi.json", get(federation_openapi))
+        .route(utbyte_api::paths::OPENAPI, get(federation_openapi))
         .with_state(state)
 }
 
@@ -155,7 +164,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(review::routes())
         .merge(audit_api::routes())
         .merge(health::routes())
-        .route("/openapi.json", get(local_openapi))
+        .route(utbyte_api::paths::OPENAPI, get(local_openapi))
         .with_state(state)
 }
 

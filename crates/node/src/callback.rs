@@ -2,7 +2,7 @@
 //! the request named, retried each background round until the case system accepts it (2xx).
 //! At least once: a case system keys on `idempotency_key` to ignore a repeat.
 
-use crate::consumer::CaseAnswer;
+use utbyte_api::requests::CaseAnswer;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;

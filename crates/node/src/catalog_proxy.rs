@@ -10,13 +10,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
+use utbyte_api::paths;
 use utbyte_http::{ExpectedPeer, Problem};
 
 /// Longest query string passed on.
 const MAX_QUERY: usize = 2048;
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
-    Router::new().route("/v1/catalog/search", get(search))
+    Router::new().route(paths::CATALOG_SEARCH, get(search))
 }
 
 /// Searches the federation's catalog at the directory: free text and filters, facets, one page
@@ -24,7 +25,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
 #[utoipa::path(
     operation_id = "catalog_search",
     get,
-    path = "/v1/catalog/search",
+    path = paths::CATALOG_SEARCH,
     tag = "consumer",
     params(
         ("q" = Option<String>, Query, description = "Free text and filters: `lön provider:skatteverket concept:inkomst provision:luffa purpose:… secrecy:…`"),
@@ -48,7 +49,7 @@ pub(crate) async fn search(
             .with(format!("the query string is longer than {MAX_QUERY} bytes")));
     }
     let path = if query.is_empty() {
-        "/v1/catalog/search".to_owned()
+        paths::CATALOG_SEARCH.to_owned()
     } else {
         format!("/v1/catalog/search?{query}")
     };

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use std::sync::Arc;
+use utbyte_api::paths;
 use utbyte_http::{Json, Problem};
 
 /// The answer of a live or ready node.
@@ -24,14 +25,14 @@ pub struct Health {
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
-        .route("/healthz", get(alive))
-        .route("/readyz", get(ready))
+        .route(paths::HEALTHZ, get(alive))
+        .route(paths::READYZ, get(ready))
 }
 
 /// The process is serving.
 #[utoipa::path(
     get,
-    path = "/healthz",
+    path = paths::HEALTHZ,
     tag = "health",
     operation_id = "health_alive",
     responses((status = 200, description = "The node's process serves requests", body = Health))
@@ -44,7 +45,7 @@ pub(crate) async fn alive() -> Json<Health> {
 /// ledger.
 #[utoipa::path(
     get,
-    path = "/readyz",
+    path = paths::READYZ,
     tag = "health",
     operation_id = "health_ready",
     responses(
@@ -55,7 +56,7 @@ pub(crate) async fn alive() -> Json<Health> {
 pub(crate) async fn ready(State(state): State<Arc<NodeState>>) -> Result<Json<Health>, Problem> {
     let mut missing = Vec::new();
     if let Err(problem) = state.exchange_context() {
-        missing.push(format!("configuration: {}", problem.detail));
+        missing.push(format!("configuration: {problem}"));
     }
     let audit = Arc::clone(&state.audit);
     let ledger = tokio::task::spawn_blocking(move || audit.ledger().checkpoint().map(|_| ())).await;

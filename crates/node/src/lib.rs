@@ -21,6 +21,7 @@ mod callback;
 mod catalog_proxy;
 pub mod config;
 pub mod consumer;
+pub mod exchange;
 pub mod health;
 pub mod offerings;
 pub mod problems;

@@ -5,92 +5,25 @@
 
 use crate::problems;
 use crate::state::NodeState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
-use utbyte_http::{Json, Problem};
+use utbyte_api::offerings::{
+    AuthorityView, BasisOption, GrantClass, Named, OfferingField, OfferingView, OptionsQuery,
+    RequestOptions,
+};
+use utbyte_api::paths;
+use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_rules::vocabulary::Offering;
 use utbyte_rules::{Class, Rulebook};
 
-/// One field of an offering.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct OfferingField {
-    pub id: String,
-    pub title: String,
-    /// The category the field belongs to (what the rulebook decides by).
-    pub category: String,
-    pub category_title: String,
-}
-
-/// An offering as a requester sees it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct OfferingView {
-    pub id: String,
-    pub title: String,
-    pub provider: String,
-    pub provider_name: String,
-    /// The secrecy provision the offering's data sits under.
-    pub secrecy: String,
-    pub fields: Vec<OfferingField>,
-    /// Whether this node publishes it.
-    pub published_here: bool,
-}
-
-/// A purpose with its title.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Named {
-    pub id: String,
-    pub title: String,
-}
-
-/// A legal basis an officer can claim, with the purposes it can be claimed for.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct BasisOption {
-    /// The provision id to put in `legal_basis`.
-    pub legal_basis: String,
-    /// Its short name, e.g. `LUFFA`.
-    pub short: String,
-    pub title: String,
-    /// `disclose` (answered automatically when every condition holds) or `review` (a human at
-    /// the provider assesses it).
-    pub class: String,
-    /// The provision the grant cites.
-    pub citation: String,
-    pub purposes: Vec<Named>,
-}
-
-/// What an officer of `unit` in `role` can claim for an offering today.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RequestOptions {
-    pub offering: OfferingView,
-    pub options: Vec<BasisOption>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub(crate) struct OptionsQuery {
-    /// The officer's unit (a unit of this node's authority).
-    unit: String,
-    /// The officer's role as the rulebook knows it.
-    role: String,
-}
-
-/// This node's authority as the rulebook names it, with its units.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct AuthorityView {
-    pub id: String,
-    pub name: String,
-    pub orgnr: String,
-    pub units: Vec<Named>,
-}
-
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
-        .route("/v1/authority", get(authority))
-        .route("/v1/offerings", get(list))
-        .route("/v1/offerings/{id}/options", get(options))
+        .route(paths::AUTHORITY, get(authority))
+        .route(paths::OFFERINGS, get(list))
+        .route(paths::OFFERING_OPTIONS, get(options))
 }
 
 fn loaded(state: &NodeState) -> Result<Arc<Rulebook>, Problem> {
@@ -128,7 +61,7 @@ fn view(rulebook: &Rulebook, offering: &Offering, here: &str) -> OfferingView {
 #[utoipa::path(
     operation_id = "offerings_authority",
     get,
-    path = "/v1/authority",
+    path = paths::AUTHORITY,
     tag = "consumer",
     responses(
         (status = 200, description = "The authority this node serves", body = AuthorityView),
@@ -168,7 +101,7 @@ pub(crate) async fn authority(
 #[utoipa::path(
     operation_id = "offerings_list",
     get,
-    path = "/v1/offerings",
+    path = paths::OFFERINGS,
     tag = "consumer",
     responses(
         (status = 200, description = "The offerings, by id", body = [OfferingView]),
@@ -195,7 +128,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     operation_id = "offerings_options",
     get,
-    path = "/v1/offerings/{id}/options",
+    path = paths::OFFERING_OPTIONS,
     tag = "consumer",
     params(("id" = String, Path, description = "The offering"), OptionsQuery),
     responses(
@@ -233,10 +166,9 @@ pub(crate) async fn options(
                 title: provision.map_or_else(String::new, |p| p.title.clone()),
                 legal_basis: option.legal_basis,
                 class: match option.class {
-                    Class::Disclose => "disclose",
-                    _ => "review",
-                }
-                .to_owned(),
+                    Class::Disclose => GrantClass::Disclose,
+                    _ => GrantClass::Review,
+                },
                 citation: option.citation.to_string(),
                 purposes: option
                     .purposes

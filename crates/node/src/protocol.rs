@@ -8,15 +8,14 @@
 //! bytes; the recipient reads those bytes back unchanged (`RawValue`) and records the same
 //! digest, so an auditor can pair the two ledgers' entries.
 
-use crate::problems;
+use crate::exchange::ExchangeError;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use utbyte_federation::Jws;
-use utbyte_http::Problem;
-use utbyte_rules::{Ground, Outcome};
+pub use utbyte_api::{FieldVerdict, Receipt};
 
 /// The JWS content type of a signed answer.
 pub const ANSWER_TYPE: &str = "utbyte-answer+json";
@@ -54,22 +53,6 @@ pub enum AnswerStatus {
     Review,
 }
 
-/// The decision for one field, as it is told to the recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FieldVerdict {
-    pub field: String,
-    #[schema(value_type = String, example = "disclose")]
-    pub outcome: Outcome,
-    #[schema(value_type = String, example = "pre_assessed")]
-    pub ground: Ground,
-    /// The provisions the outcome rests on, as a lawyer writes them (`SFS 2024:307 3 §`).
-    pub citations: Vec<String>,
-    /// A reviewer's written reason, for fields decided in review.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -89,19 +72,6 @@ pub struct Answer {
     pub rulebook_sha256: String,
     /// UTC, RFC 3339.
     pub decided_at: String,
-}
-
-/// Where the provider recorded the answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Receipt {
-    /// The provider's ledger (its checkpoint origin).
-    pub ledger: String,
-    /// The entry's index.
-    pub index: u64,
-    /// The tree size and root committed with the entry.
-    pub tree_size: u64,
-    pub root: String,
 }
 
 #[derive(Serialize)]
@@ -126,22 +96,22 @@ pub struct SealedAnswer {
 }
 
 impl SealedAnswer {
-    pub fn new(answer: &Answer) -> Result<Self, Problem> {
+    pub fn new(answer: &Answer) -> Result<Self, ExchangeError> {
         let text = serde_json::to_string(answer)
-            .map_err(|e| problems::INTERNAL.with(format!("cannot serialise the answer: {e}")))?;
+            .map_err(|e| ExchangeError::Internal(format!("cannot serialise the answer: {e}")))?;
         let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
         let bytes = RawValue::from_string(text)
-            .map_err(|e| problems::INTERNAL.with(format!("cannot serialise the answer: {e}")))?;
+            .map_err(|e| ExchangeError::Internal(format!("cannot serialise the answer: {e}")))?;
         Ok(Self { bytes, sha256 })
     }
 
     /// Signs the answer with its receipt.
-    pub fn sign(&self, receipt: &Receipt, key: &ed25519_dalek::SigningKey) -> Result<Jws, Problem> {
+    pub fn sign(&self, receipt: &Receipt, key: &ed25519_dalek::SigningKey) -> Result<Jws, ExchangeError> {
         let payload = serde_json::to_vec(&PayloadOut {
             answer: &self.bytes,
             receipt,
         })
-        .map_err(|e| problems::INTERNAL.with(format!("cannot serialise the answer: {e}")))?;
+        .map_err(|e| ExchangeError::Internal(format!("cannot serialise the answer: {e}")))?;
         Ok(Jws::sign(&payload, ANSWER_TYPE, key))
     }
 }

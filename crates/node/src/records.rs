@@ -4,7 +4,8 @@
 use crate::protocol::FieldVerdict;
 use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, Outcome as AuditOutcome};
-use utbyte_rules::{DisclosureRequest, Outcome};
+use utbyte_api::Outcome;
+use utbyte_rules::DisclosureRequest;
 
 /// What every exchange record of one request shares.
 pub(crate) struct ExchangeFacts<'a> {

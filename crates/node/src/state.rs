@@ -1,14 +1,14 @@
 //! [`NodeState`]: what every handler of a node shares — who it is, the federation
 //! configuration and rulebook it holds, its ledger, its exchange state, its registers and keys.
 
-use crate::problems;
+use crate::exchange::ExchangeError;
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 use utbyte_audit::{AuditLog, AuditRecord, SubjectIdentifier};
 use utbyte_federation::{ConfigError, FederationConfig, TrustedConfig};
-use utbyte_http::{FederationClient, Problem};
+use utbyte_http::FederationClient;
 use utbyte_ledger::Receipt as LedgerReceipt;
 use utbyte_pki::{Fingerprint, Revocations};
 use utbyte_rules::Rulebook;
@@ -82,11 +82,8 @@ impl NodeState {
 
     /// The configuration and rulebook to exchange under now, or the problem that stops
     /// exchanges.
-    pub(crate) fn exchange_context(&self) -> Result<Exchange, Problem> {
-        let config = self
-            .trusted
-            .current(OffsetDateTime::now_utc())
-            .map_err(config_problem)?;
+    pub(crate) fn exchange_context(&self) -> Result<Exchange, ExchangeError> {
+        let config = self.trusted.current(OffsetDateTime::now_utc())?;
         let rulebook = self
             .rulebook
             .read()
@@ -94,8 +91,9 @@ impl NodeState {
             .clone()
             .filter(|r| r.hash() == config.rulebook.hash)
             .ok_or_else(|| {
-                problems::NO_CONFIGURATION
-                    .with("the shared rulebook of the current configuration is not loaded yet")
+                ExchangeError::NoConfiguration(
+                    "the shared rulebook of the current configuration is not loaded yet".into(),
+                )
             })?;
         Ok(Exchange { config, rulebook })
     }
@@ -142,23 +140,11 @@ impl NodeState {
         &self,
         record: AuditRecord,
         subjects: Vec<SubjectIdentifier>,
-    ) -> Result<LedgerReceipt, Problem> {
+    ) -> Result<LedgerReceipt, ExchangeError> {
         let audit = Arc::clone(&self.audit);
         tokio::task::spawn_blocking(move || audit.record(record, &subjects))
             .await
-            .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))?
-            .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))
-    }
-}
-
-/// The problem a configuration error stops exchanges with.
-pub(crate) fn config_problem(err: ConfigError) -> Problem {
-    match err {
-        ConfigError::Expired { expired_at } => problems::CONFIGURATION_EXPIRED
-            .with(format!(
-                "the federation configuration expired at {expired_at}; exchanges resume when a newer one is fetched from the directory"
-            ))
-            .with_extension("expired_at", expired_at),
-        other => problems::NO_CONFIGURATION.with(other.to_string()),
+            .map_err(|e| ExchangeError::Audit(e.to_string()))?
+            .map_err(|e| ExchangeError::Audit(e.to_string()))
     }
 }

@@ -53,7 +53,7 @@ pub(crate) async fn refresh(state: &NodeState, directory: &DirectoryLink) -> Res
         state
             .record(record, Vec::new())
             .await
-            .map_err(|p| p.detail)?;
+            .map_err(|e| e.to_string())?;
         tracing::info!(version = config.version, rulebook = %rulebook.hash(), "rulebook activated");
     }
     Ok(config.version)

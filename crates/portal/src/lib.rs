@@ -134,10 +134,4 @@ impl Portal {
             .route("/", get(|| async { Redirect::to("/portal/") }))
             .merge(api)
     }
-
-    /// The portal in the shape a node mounts.
-    pub fn frontend(&self) -> utbyte_node::Frontend {
-        let portal = self.clone();
-        utbyte_node::Frontend::new(move |api| portal.router(api))
-    }
 }

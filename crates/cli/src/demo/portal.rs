@@ -84,7 +84,10 @@ pub async fn portals(
                 )
                 .await?;
         }
-        frontends.insert((*authority).to_owned(), portal.frontend());
+        frontends.insert(
+            (*authority).to_owned(),
+            utbyte_node::Frontend::new(move |api| portal.router(api)),
+        );
     }
     Ok(frontends)
 }

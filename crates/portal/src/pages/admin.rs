@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use time::OffsetDateTime;
-use utbyte_node::offerings::{AuthorityView, OfferingView};
+use utbyte_api::offerings::{AuthorityView, OfferingView};
 use utbyte_store::{Account, AccountProfile, StoreError};
 
 struct UserRow {

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use utbyte_node::audit_api::{AuditStats, AuditStatus, SubjectAccessReport, VerifyOutcome};
+use utbyte_api::audit::{AuditStats, AuditStatus, SubjectAccessReport, VerifyOutcome};
 
 /// One chart and its numbers.
 struct Chart {

@@ -10,9 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use utbyte_catalog::search::SearchResults;
-use utbyte_node::consumer::{CaseAnswer, CaseRequest, CaseStatus, CaseSummary};
-use utbyte_node::offerings::{BasisOption, OfferingView, RequestOptions};
-use utbyte_node::protocol::FieldVerdict;
+use utbyte_api::requests::{CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary};
+use utbyte_api::offerings::{GrantClass, OfferingView, RequestOptions};
+use utbyte_api::FieldVerdict;
 
 /// One hit as the page shows it.
 struct Found {
@@ -180,12 +180,22 @@ struct Entered {
 struct NewRequestPage {
     c: Chrome,
     offering: OfferingView,
-    options: Vec<BasisOption>,
+    options: Vec<BasisChoice>,
     purposes: Vec<(String, String)>,
     key: String,
     entered: Entered,
     error: String,
     error_detail: String,
+}
+
+/// One legal basis to choose, however many grants under it: answered automatically
+/// (`disclose`), by a reviewer (`review`), or depending on the purpose (`mixed`).
+struct BasisChoice {
+    legal_basis: String,
+    short: String,
+    title: String,
+    class: &'static str,
+    purposes: Vec<utbyte_api::offerings::Named>,
 }
 
 #[derive(Deserialize)]
@@ -221,16 +231,22 @@ fn request_page(
     // provision's general rule, say) are one basis to claim; which of them answers depends on
     // the purpose and is decided by the rulebook. Automatic disclosure leads: its basis comes
     // first and its purposes head the list.
-    options.options.sort_by_key(|o| o.class != "disclose");
-    let mut bases: Vec<BasisOption> = Vec::new();
+    options
+        .options
+        .sort_by_key(|o| o.class != GrantClass::Disclose);
+    let mut bases: Vec<BasisChoice> = Vec::new();
     for option in options.options {
+        let class = match option.class {
+            GrantClass::Disclose => "disclose",
+            GrantClass::Review => "review",
+        };
         match bases
             .iter_mut()
             .find(|b| b.legal_basis == option.legal_basis)
         {
             Some(basis) => {
-                if basis.class != option.class {
-                    basis.class = "mixed".to_owned();
+                if basis.class != class {
+                    basis.class = "mixed";
                 }
                 for purpose in option.purposes {
                     if !basis.purposes.iter().any(|p| p.id == purpose.id) {
@@ -238,7 +254,13 @@ fn request_page(
                     }
                 }
             }
-            None => bases.push(option),
+            None => bases.push(BasisChoice {
+                legal_basis: option.legal_basis,
+                short: option.short,
+                title: option.title,
+                class,
+                purposes: option.purposes,
+            }),
         }
     }
     let mut purposes: Vec<(String, String)> = Vec::new();
@@ -420,11 +442,11 @@ async fn find_own(state: &AppState, signed: &Signed, key: &str) -> Result<CaseSu
 /// Requests per page of the officer's list.
 const REQUESTS_PER_PAGE: u32 = 50;
 
-fn status_key(state: &str) -> &'static str {
+fn status_key(state: CaseState) -> &'static str {
     match state {
-        "answered" => "answer.answered",
-        "review" => "answer.review",
-        _ => "answer.in_flight",
+        CaseState::Answered => "answer.answered",
+        CaseState::Review => "answer.review",
+        CaseState::InFlight => "answer.in_flight",
     }
 }
 
@@ -451,17 +473,11 @@ pub(crate) async fn requests(
         let rows = listed
             .into_iter()
             .map(|s| Row {
-                offering: s.request["offering"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                case_ref: s.request["case_ref"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                state: t.get(status_key(&s.state)).to_owned(),
+                offering: s.request.offering,
+                case_ref: s.request.case_ref,
+                state: t.get(status_key(s.state)).to_owned(),
                 key: s.idempotency_key,
-                created_at: s.created_at,
+                created_at: super::when(s.created_at),
                 provider: s.provider,
             })
             .collect();
@@ -497,11 +513,24 @@ struct RequestPage {
 
 impl RequestPage {
     fn request_text(&self, key: &str) -> String {
-        match &self.summary.request[key] {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
+        let request = &self.summary.request;
+        match key {
+            "subject" => request.subject.clone(),
+            "offering" => request.offering.clone(),
+            "fields" => request.fields.join(", "),
+            "purpose" => request.purpose.clone(),
+            "legal_basis" => request.legal_basis.clone(),
+            "case_ref" => request.case_ref.clone(),
+            "operation" => request.operation.clone().unwrap_or_default(),
+            "officer" => request.officer.clone(),
+            "role" => request.role.clone(),
+            "unit" => request.unit.clone(),
+            _ => String::new(),
         }
+    }
+
+    fn created_at(&self) -> String {
+        super::when(self.summary.created_at)
     }
 
     fn outcome_key(&self, verdict: &FieldVerdict) -> &'static str {
@@ -514,20 +543,20 @@ impl RequestPage {
 }
 
 /// The style class of an outcome.
-pub(crate) fn outcome_class(outcome: utbyte_rules::Outcome) -> &'static str {
+pub(crate) fn outcome_class(outcome: utbyte_api::Outcome) -> &'static str {
     match outcome {
-        utbyte_rules::Outcome::Disclose => "disclose",
-        utbyte_rules::Outcome::Review => "review",
-        utbyte_rules::Outcome::Refuse => "refuse",
+        utbyte_api::Outcome::Disclose => "disclose",
+        utbyte_api::Outcome::Review => "review",
+        utbyte_api::Outcome::Refuse => "refuse",
     }
 }
 
 /// The text key of an outcome.
-pub(crate) fn outcome_key(outcome: utbyte_rules::Outcome) -> &'static str {
+pub(crate) fn outcome_key(outcome: utbyte_api::Outcome) -> &'static str {
     match outcome {
-        utbyte_rules::Outcome::Disclose => "outcome.disclose",
-        utbyte_rules::Outcome::Review => "outcome.review",
-        utbyte_rules::Outcome::Refuse => "outcome.refuse",
+        utbyte_api::Outcome::Disclose => "outcome.disclose",
+        utbyte_api::Outcome::Review => "outcome.review",
+        utbyte_api::Outcome::Refuse => "outcome.refuse",
     }
 }
 

@@ -10,10 +10,11 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use utbyte_node::review::{
+use utbyte_api::reviews::{
+    ReviewState,
     Candidate, FieldReview, ReviewDecisionInput, ReviewField, ReviewView, Reviewer,
 };
-use utbyte_rules::Outcome;
+use utbyte_api::Outcome;
 
 #[derive(Template)]
 #[template(path = "review_queue.html")]
@@ -21,6 +22,16 @@ struct QueuePage {
     c: Chrome,
     pending: Vec<ReviewView>,
     decided: Vec<ReviewView>,
+}
+
+impl QueuePage {
+    fn received(&self, review: &ReviewView) -> String {
+        super::when(review.received_at)
+    }
+
+    fn decided_at(&self, review: &ReviewView) -> String {
+        review.decided_at.map(super::when).unwrap_or_default()
+    }
 }
 
 pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Response {
@@ -52,6 +63,18 @@ struct ReviewPage {
 }
 
 impl ReviewPage {
+    fn decided(&self) -> bool {
+        self.review.state == ReviewState::Decided
+    }
+
+    fn received(&self) -> String {
+        super::when(self.review.received_at)
+    }
+
+    fn decided_at(&self) -> String {
+        self.review.decided_at.map(super::when).unwrap_or_default()
+    }
+
     fn entered_outcome(&self, field: &str) -> &str {
         self.entered
             .iter()

@@ -1,0 +1,52 @@
+//! Every route of the local API, written once: the node routes on these, its OpenAPI document
+//! names them, and clients build URLs from them. Axum and OpenAPI share the `{name}` syntax for
+//! path parameters.
+
+pub const REQUESTS: &str = "/v1/requests";
+pub const REQUEST: &str = "/v1/requests/{key}";
+pub const AUTHORITY: &str = "/v1/authority";
+pub const OFFERINGS: &str = "/v1/offerings";
+pub const OFFERING_OPTIONS: &str = "/v1/offerings/{id}/options";
+pub const CATALOG_SEARCH: &str = "/v1/catalog/search";
+pub const REVIEWS: &str = "/v1/reviews";
+pub const REVIEW: &str = "/v1/reviews/{ticket}";
+pub const REVIEW_DECISION: &str = "/v1/reviews/{ticket}/decision";
+pub const AUDIT_STATUS: &str = "/v1/audit/status";
+pub const AUDIT_VERIFY: &str = "/v1/audit/verify";
+pub const AUDIT_SUBJECT: &str = "/v1/audit/subject";
+pub const AUDIT_STATS: &str = "/v1/audit/stats";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const OPENAPI: &str = "/openapi.json";
+
+/// `path` with its one `{parameter}` replaced by `value`, percent-encoded: a key or ticket is
+/// chosen by a client and may hold characters a path cannot.
+pub fn with(path: &str, value: &str) -> String {
+    let Some(open) = path.find('{') else {
+        return path.to_owned();
+    };
+    let close = path[open..].find('}').map_or(path.len(), |c| open + c + 1);
+    let mut out = String::with_capacity(path.len() + value.len());
+    out.push_str(&path[..open]);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out.push_str(&path[close..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_is_replaced_and_encoded() {
+        assert_eq!(with(REQUEST, "abc-1"), "/v1/requests/abc-1");
+        assert_eq!(with(REVIEW_DECISION, "t 1/2"), "/v1/reviews/t%201%2F2/decision");
+        assert_eq!(with(REQUESTS, "ignored"), "/v1/requests");
+    }
+}

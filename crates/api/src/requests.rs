@@ -1,0 +1,117 @@
+//! The consumer side: a case system asks another authority through its node, and reads the
+//! answer back by the `Idempotency-Key` it chose.
+
+use crate::verdict::{FieldVerdict, Receipt, SignedAnswer};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+/// A request from a case system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRequest {
+    /// Personnummer, samordningsnummer or organisationsnummer (10 or 12 digits, with or without separator).
+    pub subject: String,
+    pub offering: String,
+    pub fields: Vec<String>,
+    pub purpose: String,
+    /// The provision claimed.
+    pub legal_basis: String,
+    /// The case reference (diarienummer).
+    pub case_ref: String,
+    /// The joint operation (SFS 2016:774), when the request is made within one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The officer's user id (kept locally, never sent in the ledger).
+    pub officer: String,
+    pub role: String,
+    /// The officer's unit; must be a unit of this node's authority.
+    pub unit: String,
+    /// Where to POST the final answer when a review is decided (`http://` or `https://`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+}
+
+/// Where an answered request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Decided: `values` holds what was disclosed (possibly nothing).
+    Answered,
+    /// Waiting for a reviewer at the provider; poll, or wait for the callback.
+    Review,
+}
+
+/// What the case system gets back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CaseAnswer {
+    pub idempotency_key: String,
+    pub status: CaseStatus,
+    pub provider: String,
+    pub offering: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The disclosed fields, and only those.
+    #[schema(value_type = Object)]
+    pub values: BTreeMap<String, Value>,
+    /// Per requested field: the outcome, its ground and the provisions cited.
+    pub fields: Vec<FieldVerdict>,
+    /// Where the provider recorded its decision.
+    pub provider_receipt: Receipt,
+    /// Where this node recorded the answer it received.
+    pub receipt: OwnReceipt,
+    /// The provider's signed answer, to keep as proof.
+    pub signed_answer: SignedAnswer,
+}
+
+/// This node's ledger entry for an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OwnReceipt {
+    pub ledger: String,
+    pub index: u64,
+}
+
+/// Where a request stands in the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Sent; the answer has not been recorded yet.
+    InFlight,
+    Answered,
+    Review,
+}
+
+/// A request as listed.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CaseSummary {
+    pub idempotency_key: String,
+    pub state: CaseState,
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
+    /// The request as the case system sent it.
+    pub request: CaseRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<CaseAnswer>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+/// Which requests to list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequestListQuery {
+    /// Only this officer's requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub officer: Option<String>,
+    /// 1 to 500; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+}

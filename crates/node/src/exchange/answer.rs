@@ -1,0 +1,335 @@
+//! The provider's side of an exchange. For each request: the peer must be a listed, unrevoked
+//! member (its certificate names it); the request is checked and its id claimed (a replay is
+//! refused); the rulebook decides field by field; only the disclosed fields are read from the
+//! register; the decision is recorded in the ledger (refusals too) before anything is sent; and
+//! the answer is signed with a receipt naming that ledger entry. A request routed to review is
+//! queued and answered with a signed ticket.
+
+use super::{CheckedRequest, ExchangeError};
+use crate::protocol::{Answer, AnswerStatus, ExchangeRequest, FieldVerdict, SealedAnswer};
+use crate::records::{answer_event, requester, ExchangeFacts};
+use crate::review::ReviewCase;
+use crate::state::NodeState;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+use utbyte_api::reviews::{Candidate, ReviewField};
+use utbyte_api::{Ground, Outcome};
+use utbyte_audit::{EventKind, SubjectIdentifier};
+use utbyte_domain::SubjectId;
+use utbyte_federation::Jws;
+use utbyte_pki::NodeIdentity;
+use utbyte_rules::{Decision, DisclosureRequest, Subject};
+use utbyte_store::{NewReview, Register};
+
+/// How far a request's `sent_at` may be from the provider's clock. Request ids are remembered
+/// for twice as long, so a replay is caught whichever way it arrives.
+pub(crate) const REQUEST_WINDOW: Duration = Duration::minutes(5);
+
+/// A signed answer, and whether it is final or a ticket for review.
+pub(crate) struct Answered {
+    pub status: AnswerStatus,
+    pub signed: Jws,
+}
+
+/// Answers `peer`'s request.
+pub(crate) async fn answer(
+    state: &NodeState,
+    peer: &NodeIdentity,
+    incoming: ExchangeRequest,
+    now: OffsetDateTime,
+) -> Result<Answered, ExchangeError> {
+    let ctx = state.exchange_context()?;
+    let fingerprint = peer.fingerprint.to_string();
+    let member = ctx
+        .config
+        .member_by_certificate(&fingerprint)
+        .filter(|m| m.authority == peer.authority.as_str())
+        .ok_or_else(|| {
+            ExchangeError::NotAMember(format!(
+                "certificate {fingerprint} of `{}` is not listed for it in federation configuration version {}, or is revoked",
+                peer.authority, ctx.config.version
+            ))
+        })?;
+    let sent_at = OffsetDateTime::parse(&incoming.sent_at, &Rfc3339).map_err(|_| {
+        ExchangeError::InvalidRequest("`sent_at` is not an RFC 3339 date-time".into())
+    })?;
+    if (now - sent_at).abs() > REQUEST_WINDOW {
+        return Err(ExchangeError::Stale(format!(
+            "sent_at {} is more than {} minutes from this node's clock",
+            incoming.sent_at,
+            REQUEST_WINDOW.whole_minutes()
+        )));
+    }
+    check_request_id(&incoming.request_id)?;
+    let checked = CheckedRequest::check(DisclosureRequest {
+        recipient: member.authority.clone(),
+        unit: incoming.unit,
+        role: incoming.role,
+        officer: incoming.officer,
+        offering: incoming.offering,
+        fields: incoming.fields,
+        purpose: incoming.purpose,
+        legal_basis: incoming.legal_basis,
+        case_ref: incoming.case_ref,
+        operation: incoming.operation,
+        subject: Subject {
+            id: incoming.subject,
+            protected_identity: false,
+        },
+        time: now,
+    })?;
+    let offering = &checked.request().offering;
+    let published = ctx
+        .rulebook
+        .vocabulary
+        .offerings
+        .get(offering)
+        .is_some_and(|o| o.provider == state.authority);
+    let register = state
+        .registers
+        .get(offering)
+        .filter(|_| published)
+        .ok_or_else(|| {
+            ExchangeError::OfferingNotHere(format!(
+                "`{}` does not publish offering `{offering}`",
+                state.authority
+            ))
+        })?;
+    // The replay claim is made durable while the register is read and the rulebook decides:
+    // nothing is recorded or sent before the claim is known to be fresh.
+    let claim = state.exchange.claim_request_id(
+        &member.authority,
+        &incoming.request_id,
+        now,
+        now - REQUEST_WINDOW * 2,
+    );
+    let decide = async {
+        let protected = register
+            .protected_identity(checked.subject())
+            .await
+            .map_err(|e| ExchangeError::Register(e.to_string()))?;
+        let checked = checked.clone().with_protected_identity(protected);
+        let decision = ctx.rulebook.decide(checked.request())?;
+        let verdicts = verdicts(&decision);
+        let values = if decision.overall() == utbyte_rules::Outcome::Review {
+            BTreeMap::new()
+        } else {
+            disclosed_values(register.as_ref(), &checked, &verdicts).await?
+        };
+        Ok::<_, ExchangeError>((checked, decision, verdicts, values))
+    };
+    let (fresh, decided) = tokio::join!(claim, decide);
+    if !fresh? {
+        return Err(ExchangeError::Replayed(format!(
+            "request id {} from `{}` has been received before; nothing was decided or disclosed again",
+            incoming.request_id, member.authority
+        )));
+    }
+    let (checked, decision, verdicts, values) = decided?;
+    let request = checked.request();
+    let facts = ExchangeFacts {
+        actor: requester(request),
+        provider: &state.authority,
+        request,
+        rulebook_sha256: ctx.rulebook.hash(),
+    };
+    let subjects = vec![subject_identifier(checked.subject())?];
+    let mut answer = Answer {
+        request_id: incoming.request_id.clone(),
+        provider: state.authority.clone(),
+        recipient: member.authority.clone(),
+        offering: request.offering.clone(),
+        subject: checked.subject().as_str().to_owned(),
+        status: AnswerStatus::Answered,
+        ticket: None,
+        values: BTreeMap::new(),
+        fields: verdicts,
+        rulebook_sha256: ctx.rulebook.hash().to_owned(),
+        decided_at: now.format(&Rfc3339).unwrap_or_default(),
+    };
+    if decision.overall() == utbyte_rules::Outcome::Review {
+        let ticket = new_id()?;
+        answer.status = AnswerStatus::Review;
+        answer.ticket = Some(ticket.clone());
+        let sealed = SealedAnswer::new(&answer)?;
+        let record = facts.record(
+            EventKind::ReviewRequest,
+            &answer.fields,
+            Some(&sealed.sha256),
+            None,
+        );
+        let receipt = state.record(record, subjects).await?;
+        let case = ReviewCase {
+            request: request.clone(),
+            request_id: incoming.request_id,
+            fields: review_fields(&decision),
+        };
+        state
+            .exchange
+            .enqueue_review(&NewReview {
+                ticket,
+                requester: member.authority.clone(),
+                request_id: case.request_id.clone(),
+                request_json: to_json(&case)?,
+                decision_json: to_json(&answer.fields)?,
+                ledger_index: receipt.index,
+                created_at: now,
+            })
+            .await?;
+        let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
+        return Ok(Answered {
+            status: AnswerStatus::Review,
+            signed,
+        });
+    }
+    answer.values = values;
+    let sealed = SealedAnswer::new(&answer)?;
+    let record = facts.record(
+        answer_event(&answer.fields),
+        &answer.fields,
+        Some(&sealed.sha256),
+        None,
+    );
+    let receipt = state.record(record, subjects).await?;
+    let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
+    Ok(Answered {
+        status: AnswerStatus::Answered,
+        signed,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ExchangeError> {
+    serde_json::to_string(value).map_err(|e| ExchangeError::Internal(e.to_string()))
+}
+
+/// The values of the disclosed fields, read from the register; nothing else is read.
+pub(crate) async fn disclosed_values(
+    register: &dyn Register,
+    checked: &CheckedRequest,
+    verdicts: &[FieldVerdict],
+) -> Result<BTreeMap<String, Value>, ExchangeError> {
+    let disclosed: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| v.outcome == Outcome::Disclose)
+        .map(|v| v.field.as_str())
+        .collect();
+    if disclosed.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let record = register
+        .fetch(&checked.request().offering, checked.subject(), &disclosed)
+        .await
+        .map_err(|e| ExchangeError::Register(e.to_string()))?;
+    // The register promises to return only what was asked; the node does not rely on it.
+    Ok(record
+        .map(|r| r.into_fields())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(field, _)| disclosed.contains(&field.as_str()))
+        .collect())
+}
+
+/// The rulebook's outcome as the API states it.
+pub(crate) fn outcome(outcome: utbyte_rules::Outcome) -> Outcome {
+    match outcome {
+        utbyte_rules::Outcome::Disclose => Outcome::Disclose,
+        utbyte_rules::Outcome::Review => Outcome::Review,
+        utbyte_rules::Outcome::Refuse => Outcome::Refuse,
+    }
+}
+
+/// The rulebook's ground as the API states it.
+fn ground(ground: utbyte_rules::Ground) -> Ground {
+    use utbyte_rules::Ground as G;
+    match ground {
+        G::PreAssessed => Ground::PreAssessed,
+        G::Provision => Ground::Provision,
+        G::NeedsAssessment => Ground::NeedsAssessment,
+        G::ForcedReview => Ground::ForcedReview,
+        G::EvaluationError => Ground::EvaluationError,
+        G::Forbidden => Ground::Forbidden,
+        G::NoLegalBasis => Ground::NoLegalBasis,
+        G::UnknownOffering => Ground::UnknownOffering,
+        G::UnknownField => Ground::UnknownField,
+        G::UnknownPurpose => Ground::UnknownPurpose,
+        G::UnknownLegalBasis => Ground::UnknownLegalBasis,
+        G::UnknownOperation => Ground::UnknownOperation,
+    }
+}
+
+/// The decision as the recipient is told it: per field the outcome, its ground, and every
+/// provision it rests on (for a field under review, also those a reviewer may disclose under).
+pub(crate) fn verdicts(decision: &Decision) -> Vec<FieldVerdict> {
+    decision
+        .fields
+        .iter()
+        .map(|f| FieldVerdict {
+            field: f.field.clone(),
+            outcome: outcome(f.outcome),
+            ground: ground(f.ground),
+            citations: citations(f),
+            reason: None,
+        })
+        .collect()
+}
+
+/// A field's citations, each once, determining policies first.
+fn citations(field: &utbyte_rules::FieldDecision) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for cited in field.citations() {
+        let text = cited.citation.to_string();
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    out
+}
+
+fn review_fields(decision: &Decision) -> Vec<ReviewField> {
+    decision
+        .fields
+        .iter()
+        .map(|f| ReviewField {
+            field: f.field.clone(),
+            outcome: outcome(f.outcome),
+            ground: ground(f.ground),
+            citations: citations(f),
+            candidates: f
+                .candidates
+                .iter()
+                .map(|c| Candidate {
+                    policy: c.id.clone(),
+                    citation: c.citation.to_string(),
+                    title: c.citation.title.clone(),
+                    weigh: c.weigh.clone(),
+                    pre_assessment: c.pre_assessment.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The subject as the ledger's subject index takes it.
+pub(crate) fn subject_identifier(subject: &SubjectId) -> Result<SubjectIdentifier, ExchangeError> {
+    SubjectIdentifier::new(subject.as_str()).map_err(|e| ExchangeError::Internal(e.to_string()))
+}
+
+fn check_request_id(id: &str) -> Result<(), ExchangeError> {
+    if (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(())
+    } else {
+        Err(ExchangeError::InvalidRequest(
+            "`request_id` must be 16 to 64 ASCII letters, digits or dashes".into(),
+        ))
+    }
+}
+
+/// A fresh random id (128 bits, hex): request ids and review tickets.
+pub(crate) fn new_id() -> Result<String, ExchangeError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ExchangeError::Internal(format!("no randomness: {e}")))?;
+    Ok(hex::encode(bytes))
+}

@@ -1,0 +1,177 @@
+//! Applying a reviewer's decision at the provider: the rulebook's verdicts with the reviewer's
+//! outcome and written reason on each field under review, the disclosed values read, the
+//! decision recorded in the ledger and signed for the requesting node to fetch.
+
+use super::answer::{disclosed_values, subject_identifier};
+use super::{CheckedRequest, ExchangeError};
+use crate::protocol::{Answer, AnswerStatus, FieldVerdict};
+use crate::records::ExchangeFacts;
+use crate::review::ReviewCase;
+use crate::state::NodeState;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utbyte_api::reviews::{ReviewDecisionInput, ReviewField, MAX_REASON};
+use utbyte_api::Outcome;
+use utbyte_audit::{Actor, EventKind};
+use utbyte_store::{ReviewDecided, ReviewState as QueueState, StoredReview};
+
+/// Decides review `ticket` as `input` says: every field under review disclosed or refused with
+/// a reason. The decision is recorded in the ledger, then signed and kept for the requesting
+/// node to fetch. One decision at a time, so a ticket is never decided (and audited) twice.
+pub(crate) async fn decide(
+    state: &NodeState,
+    ticket: &str,
+    input: &ReviewDecisionInput,
+    now: OffsetDateTime,
+) -> Result<(), ExchangeError> {
+    let _one_at_a_time = state.review_lock.lock().await;
+    let ctx = state.exchange_context()?;
+    let review = state
+        .exchange
+        .review(ticket)
+        .await?
+        .ok_or_else(|| ExchangeError::NoSuchReview(format!("no review `{ticket}`")))?;
+    if review.state == QueueState::Decided {
+        return Err(ExchangeError::AlreadyDecided {
+            ticket: ticket.to_owned(),
+        });
+    }
+    let case = case_of(&review)?;
+    let verdicts = verdicts(&case.fields, input)?;
+    // The stored request was checked when it arrived; it is read back from storage, so it is
+    // checked again rather than trusted.
+    let checked = CheckedRequest::check(case.request.clone())?
+        .with_protected_identity(case.request.subject.protected_identity);
+    let subject = checked.subject();
+    let register = state.registers.get(&case.request.offering).ok_or_else(|| {
+        ExchangeError::OfferingNotHere("the offering is no longer served by this node".into())
+    })?;
+    let answer = Answer {
+        request_id: case.request_id.clone(),
+        provider: state.authority.clone(),
+        recipient: case.request.recipient.clone(),
+        offering: case.request.offering.clone(),
+        subject: subject.as_str().to_owned(),
+        status: AnswerStatus::Answered,
+        ticket: Some(ticket.to_owned()),
+        values: disclosed_values(register.as_ref(), &checked, &verdicts).await?,
+        fields: verdicts,
+        rulebook_sha256: ctx.rulebook.hash().to_owned(),
+        decided_at: now.format(&Rfc3339).unwrap_or_default(),
+    };
+    let sealed = crate::protocol::SealedAnswer::new(&answer)?;
+    let facts = ExchangeFacts {
+        actor: Actor {
+            authority: state.authority.clone(),
+            role: input.reviewer.role.clone(),
+            unit: input.reviewer.unit.clone(),
+        },
+        provider: &state.authority,
+        request: &case.request,
+        rulebook_sha256: ctx.rulebook.hash(),
+    };
+    let record = facts.record(
+        EventKind::ReviewDecision,
+        &answer.fields,
+        Some(&sealed.sha256),
+        Some(review.ledger_index),
+    );
+    let receipt = state
+        .record(record, vec![subject_identifier(subject)?])
+        .await?;
+    let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
+    let decided = ReviewDecided {
+        reviewer: input.reviewer.officer.clone(),
+        review_json: serde_json::to_string(&answer.fields)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+        answer_json: serde_json::to_string(&signed)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+        ledger_index: receipt.index,
+        decided_at: now,
+    };
+    state.exchange.decide_review(ticket, &decided).await?;
+    Ok(())
+}
+
+/// The final verdicts: the rulebook's, with the reviewer's decision on each field under review.
+fn verdicts(
+    fields: &[ReviewField],
+    input: &ReviewDecisionInput,
+) -> Result<Vec<FieldVerdict>, ExchangeError> {
+    let invalid = |m: String| Err(ExchangeError::InvalidReview(m));
+    for (name, value) in [
+        ("reviewer.officer", &input.reviewer.officer),
+        ("reviewer.unit", &input.reviewer.unit),
+        ("reviewer.role", &input.reviewer.role),
+    ] {
+        if value.trim().is_empty() || value.len() > 256 {
+            return invalid(format!("`{name}` must be 1 to 256 bytes"));
+        }
+    }
+    for decided in &input.fields {
+        let Some(field) = fields.iter().find(|f| f.field == decided.field) else {
+            return invalid(format!("`{}` was not requested", decided.field));
+        };
+        if field.outcome != Outcome::Review {
+            return invalid(format!(
+                "`{}` is not under review: the rulebook decided it ({})",
+                decided.field, field.outcome
+            ));
+        }
+        if decided.outcome == Outcome::Review {
+            return invalid(format!(
+                "`{}`: decide `disclose` or `refuse`",
+                decided.field
+            ));
+        }
+        if decided.reason.trim().is_empty() || decided.reason.len() > MAX_REASON {
+            return invalid(format!(
+                "`{}`: a written reason of 1 to {MAX_REASON} bytes is required",
+                decided.field
+            ));
+        }
+        if input
+            .fields
+            .iter()
+            .filter(|d| d.field == decided.field)
+            .count()
+            > 1
+        {
+            return invalid(format!("`{}` is decided twice", decided.field));
+        }
+    }
+    fields
+        .iter()
+        .map(|field| {
+            let mut verdict = FieldVerdict {
+                field: field.field.clone(),
+                outcome: field.outcome,
+                ground: field.ground,
+                citations: field.citations.clone(),
+                reason: None,
+            };
+            if field.outcome == Outcome::Review {
+                let decided = input
+                    .fields
+                    .iter()
+                    .find(|d| d.field == field.field)
+                    .ok_or_else(|| {
+                        ExchangeError::InvalidReview(format!(
+                            "`{}` is under review and must be decided",
+                            field.field
+                        ))
+                    })?;
+                verdict.outcome = decided.outcome;
+                verdict.reason = Some(decided.reason.trim().to_owned());
+            }
+            Ok(verdict)
+        })
+        .collect()
+}
+
+
+/// The request a stored review is about.
+pub(crate) fn case_of(review: &StoredReview) -> Result<ReviewCase, ExchangeError> {
+    serde_json::from_str(&review.request_json)
+        .map_err(|e| ExchangeError::Internal(format!("stored review unreadable: {e}")))
+}

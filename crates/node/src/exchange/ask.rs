@@ -1,0 +1,374 @@
+//! The recipient's side of an exchange: a case system's request sent to the provider's node,
+//! the signed answer verified and its receipt recorded, the answer kept under the case
+//! system's `Idempotency-Key`; and a request in review followed until it is decided.
+
+use super::verify::{verify, Expected};
+use super::{CheckedRequest, ExchangeError};
+use crate::protocol::{AnswerStatus, ExchangeRequest, OpenedAnswer, ReviewState};
+use crate::records::{requester, ExchangeFacts};
+use crate::state::{Exchange, NodeState};
+use http::{Method, StatusCode};
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utbyte_api::requests::{CaseAnswer, CaseRequest, CaseStatus, OwnReceipt};
+use utbyte_api::SignedAnswer;
+use utbyte_audit::EventKind;
+use utbyte_federation::{Jws, Member};
+use utbyte_http::{ClientError, ExpectedPeer, FederationResponse, Problem, TlsFailure};
+use utbyte_rules::{DisclosureRequest, Subject};
+use utbyte_store::{Begun, OutgoingRequest, OutgoingState, OutgoingUpdate, StoredOutgoing};
+
+/// Asks the authority that publishes the offering, once per key: a retry with the same key
+/// and body is answered from the record.
+pub(crate) async fn submit(
+    state: &NodeState,
+    key: String,
+    case: &CaseRequest,
+    now: OffsetDateTime,
+) -> Result<CaseAnswer, ExchangeError> {
+    let ctx = state.exchange_context()?;
+    let request = check_case(state, &ctx, case, now)?;
+    let provider = ctx
+        .rulebook
+        .vocabulary
+        .offerings
+        .get(&case.offering)
+        .map(|o| o.provider.clone())
+        .ok_or_else(|| {
+            ExchangeError::UnknownOffering(format!(
+                "offering `{}` is not in the federation's rulebook",
+                case.offering
+            ))
+        })?;
+    let member = ctx.config.member(&provider).cloned().ok_or_else(|| {
+        ExchangeError::UnknownOffering(format!(
+            "`{provider}`, which publishes `{}`, has no node in the federation",
+            case.offering
+        ))
+    })?;
+    let body = serde_json::to_vec(case).map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let request_id = super::answer::new_id()?;
+    let outgoing = OutgoingRequest {
+        key: key.clone(),
+        request_hash: hex::encode(Sha256::digest(&body)),
+        request_id: request_id.clone(),
+        provider: provider.clone(),
+        officer: Some(case.officer.clone()),
+        request_json: String::from_utf8_lossy(&body).into_owned(),
+        callback: case.callback.clone(),
+        created_at: now,
+    };
+    if let Begun::Existing(stored) = state.exchange.begin_outgoing(&outgoing).await? {
+        return stored_answer(&stored)?
+            .filter(|_| stored.state != OutgoingState::InFlight)
+            .ok_or(ExchangeError::InFlight { key });
+    }
+    let received = async {
+        let (status, signed) = send(state, &ctx, &member, &request, &request_id, now).await?;
+        let expected = Expected {
+            member: &member,
+            request: &request,
+            request_id: &request_id,
+            recipient: &state.authority,
+            status: if status == StatusCode::ACCEPTED {
+                AnswerStatus::Review
+            } else {
+                AnswerStatus::Answered
+            },
+        };
+        let opened = verify(&expected, &signed)?;
+        Ok::<_, ExchangeError>((signed, opened))
+    };
+    match received.await {
+        Ok((signed, opened)) => record_and_keep(state, &key, &request, &member, signed, opened).await,
+        Err(err) => {
+            // Nothing usable was received, so nothing is kept: a retry with the same key
+            // starts afresh.
+            let _ = state.exchange.abandon_outgoing(&key).await;
+            Err(err)
+        }
+    }
+}
+
+/// A request and, once there is one, its answer. A request in review is first asked about at
+/// the provider.
+pub(crate) async fn fetch(state: &NodeState, key: &str) -> Result<CaseAnswer, ExchangeError> {
+    let stored = state
+        .exchange
+        .outgoing(key)
+        .await?
+        .ok_or_else(|| ExchangeError::NoSuchRequest { key: key.to_owned() })?;
+    if stored.state == OutgoingState::InReview {
+        if let Some(answer) = poll_one(state, &stored).await? {
+            return Ok(answer);
+        }
+    }
+    stored_answer(&stored)?
+        .filter(|_| stored.state != OutgoingState::InFlight)
+        .ok_or_else(|| ExchangeError::InFlight { key: key.to_owned() })
+}
+
+/// Checks a case request and turns it into the request the provider will decide.
+fn check_case(
+    state: &NodeState,
+    ctx: &Exchange,
+    case: &CaseRequest,
+    now: OffsetDateTime,
+) -> Result<CheckedRequest, ExchangeError> {
+    let unit_authority = ctx.rulebook.vocabulary.unit_authority.get(&case.unit);
+    if unit_authority != Some(&state.authority) {
+        return Err(ExchangeError::InvalidRequest(format!(
+            "unit `{}` is not a unit of `{}`",
+            case.unit, state.authority
+        )));
+    }
+    if let Some(callback) = &case.callback {
+        let ok = (callback.starts_with("http://") || callback.starts_with("https://"))
+            && callback.len() <= 2048
+            && callback.parse::<http::Uri>().is_ok();
+        if !ok {
+            return Err(ExchangeError::InvalidRequest(
+                "`callback` must be an http:// or https:// URL of at most 2048 bytes".into(),
+            ));
+        }
+    }
+    Ok(CheckedRequest::check(DisclosureRequest {
+        recipient: state.authority.clone(),
+        unit: case.unit.clone(),
+        role: case.role.clone(),
+        officer: Some(case.officer.clone()),
+        offering: case.offering.clone(),
+        fields: case.fields.clone(),
+        purpose: case.purpose.clone(),
+        legal_basis: case.legal_basis.clone(),
+        case_ref: case.case_ref.clone(),
+        operation: case.operation.clone(),
+        subject: Subject {
+            id: case.subject.clone(),
+            protected_identity: false,
+        },
+        time: now,
+    })?)
+}
+
+async fn send(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    checked: &CheckedRequest,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> Result<(StatusCode, Jws), ExchangeError> {
+    let request = checked.request();
+    let outgoing = ExchangeRequest {
+        request_id: request_id.to_owned(),
+        sent_at: now.format(&Rfc3339).unwrap_or_default(),
+        unit: request.unit.clone(),
+        role: request.role.clone(),
+        officer: request.officer.clone(),
+        offering: request.offering.clone(),
+        fields: request.fields.clone(),
+        purpose: request.purpose.clone(),
+        legal_basis: request.legal_basis.clone(),
+        case_ref: request.case_ref.clone(),
+        operation: request.operation.clone(),
+        subject: checked.subject().as_str().to_owned(),
+    };
+    let body =
+        serde_json::to_vec(&outgoing).map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let response = call(state, ctx, member, Method::POST, "/federation/v1/requests", Some(body))
+        .await?;
+    match response.status {
+        StatusCode::OK | StatusCode::ACCEPTED => {
+            let signed: Jws = serde_json::from_slice(&response.body).map_err(|e| {
+                super::AnswerRejected::Unreadable(format!("the provider's answer is not a JWS: {e}"))
+            })?;
+            Ok((response.status, signed))
+        }
+        status => Err(provider_refused(&member.authority, status, &response.body)),
+    }
+}
+
+/// One exchange with a member's node, its failure worded for the case system.
+async fn call(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<FederationResponse, ExchangeError> {
+    let fingerprints = member.current_certificates(&ctx.config.revoked);
+    let expected = ExpectedPeer {
+        authority: &member.authority,
+        fingerprints: Some(&fingerprints),
+    };
+    state
+        .client
+        .send(&member.endpoint, expected, method, path, body)
+        .await
+        .map_err(|err| client_error(&member.authority, &err))
+}
+
+fn client_error(provider: &str, err: &ClientError) -> ExchangeError {
+    let detail = format!("`{provider}`: {err}");
+    match err {
+        ClientError::Tls { failure, .. } => ExchangeError::ProviderTls {
+            detail,
+            failure: Some(tls_failure_slug(*failure)),
+        },
+        ClientError::UnexpectedPeer { .. } | ClientError::UnlistedCertificate { .. } => {
+            ExchangeError::ProviderTls {
+                detail,
+                failure: None,
+            }
+        }
+        _ => ExchangeError::ProviderUnreachable(detail),
+    }
+}
+
+fn tls_failure_slug(failure: TlsFailure) -> &'static str {
+    match failure {
+        TlsFailure::PeerUnknownCa => "peer-unknown-ca",
+        TlsFailure::PeerExpired => "peer-certificate-expired",
+        TlsFailure::PeerRevoked => "peer-certificate-revoked",
+        TlsFailure::PeerBadCertificate => "peer-bad-certificate",
+        TlsFailure::RefusedUnknownCa => "refused-unknown-ca",
+        TlsFailure::RefusedExpired => "refused-certificate-expired",
+        TlsFailure::RefusedRevoked => "refused-certificate-revoked",
+        TlsFailure::RefusedBadCertificate => "refused-bad-certificate",
+        TlsFailure::Other => "handshake-failed",
+    }
+}
+
+/// A provider's problem, passed on inside ours so the case system sees exactly what it said.
+fn provider_refused(provider: &str, status: StatusCode, body: &[u8]) -> ExchangeError {
+    match serde_json::from_slice::<Problem>(body) {
+        Ok(inner) => ExchangeError::ProviderRefused {
+            detail: format!("`{provider}` answered {status}: {}", inner.detail),
+            problem: Some(Box::new(inner)),
+        },
+        Err(_) => ExchangeError::ProviderRefused {
+            detail: format!("`{provider}` answered {status}"),
+            problem: None,
+        },
+    }
+}
+
+/// Records the receipt of a verified answer in this node's ledger, then keeps the answer.
+async fn record_and_keep(
+    state: &NodeState,
+    key: &str,
+    checked: &CheckedRequest,
+    member: &Member,
+    signed: Jws,
+    opened: OpenedAnswer,
+) -> Result<CaseAnswer, ExchangeError> {
+    let request = checked.request();
+    let facts = ExchangeFacts {
+        actor: requester(request),
+        provider: &member.authority,
+        request,
+        rulebook_sha256: &opened.answer.rulebook_sha256,
+    };
+    let record = facts.record(
+        EventKind::Receipt,
+        &opened.answer.fields,
+        Some(&opened.sha256),
+        Some(opened.receipt.index),
+    );
+    let subject = super::answer::subject_identifier(checked.subject())?;
+    let own = state.record(record, vec![subject]).await?;
+    let answer = CaseAnswer {
+        idempotency_key: key.to_owned(),
+        status: match opened.answer.status {
+            AnswerStatus::Answered => CaseStatus::Answered,
+            AnswerStatus::Review => CaseStatus::Review,
+        },
+        provider: member.authority.clone(),
+        offering: opened.answer.offering,
+        ticket: opened.answer.ticket,
+        values: opened.answer.values,
+        fields: opened.answer.fields,
+        provider_receipt: opened.receipt,
+        receipt: OwnReceipt {
+            ledger: state.origin.clone(),
+            index: own.index,
+        },
+        signed_answer: SignedAnswer {
+            protected: signed.protected,
+            payload: signed.payload,
+            signature: signed.signature,
+        },
+    };
+    let update = OutgoingUpdate {
+        state: match answer.status {
+            CaseStatus::Answered => OutgoingState::Answered,
+            CaseStatus::Review => OutgoingState::InReview,
+        },
+        answer_json: Some(
+            serde_json::to_string(&answer).map_err(|e| ExchangeError::Internal(e.to_string()))?,
+        ),
+        ticket: answer.ticket.clone(),
+        updated_at: OffsetDateTime::now_utc(),
+    };
+    state.exchange.complete_outgoing(key, &update).await?;
+    Ok(answer)
+}
+
+/// The answer kept for a request, if one has been recorded.
+pub(crate) fn stored_answer(stored: &StoredOutgoing) -> Result<Option<CaseAnswer>, ExchangeError> {
+    stored
+        .answer_json
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| ExchangeError::Internal(format!("stored answer unreadable: {e}")))
+}
+
+/// Asks the provider about one request in review; the answer, if it has been decided.
+pub(crate) async fn poll_one(
+    state: &NodeState,
+    stored: &StoredOutgoing,
+) -> Result<Option<CaseAnswer>, ExchangeError> {
+    let Some(ticket) = &stored.ticket else {
+        return Ok(None);
+    };
+    let ctx = state.exchange_context()?;
+    let member = ctx
+        .config
+        .member(&stored.provider)
+        .cloned()
+        .ok_or_else(|| {
+            ExchangeError::ProviderUnreachable(format!(
+                "`{}` has left the federation",
+                stored.provider
+            ))
+        })?;
+    let path = format!("/federation/v1/reviews/{ticket}");
+    let response = call(state, &ctx, &member, Method::GET, &path, None).await?;
+    if response.status != StatusCode::OK {
+        return Err(provider_refused(&member.authority, response.status, &response.body));
+    }
+    let review: ReviewState = serde_json::from_slice(&response.body).map_err(|e| {
+        super::AnswerRejected::Unreadable(format!("malformed review state: {e}"))
+    })?;
+    let Some(signed) = review.answer else {
+        return Ok(None);
+    };
+    let case: CaseRequest = serde_json::from_str(&stored.request_json)
+        .map_err(|e| ExchangeError::Internal(format!("stored request unreadable: {e}")))?;
+    let request = check_case(state, &ctx, &case, stored.created_at)?;
+    let expected = Expected {
+        member: &member,
+        request: &request,
+        request_id: &stored.request_id,
+        recipient: &state.authority,
+        status: AnswerStatus::Answered,
+    };
+    let opened = verify(&expected, &signed)?;
+    record_and_keep(state, &stored.key, &request, &member, signed, opened)
+        .await
+        .map(Some)
+}

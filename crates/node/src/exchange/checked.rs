@@ -1,0 +1,92 @@
+//! [`CheckedRequest`]: a disclosure request validated once, at the edge, holding its parsed
+//! subject. Everything after the edge takes this type, so nothing further down parses or
+//! validates the identifier again, and nothing can skip the check.
+
+use utbyte_domain::SubjectId;
+use utbyte_rules::{DisclosureRequest, RequestError};
+
+/// A request whose sizes, texts and subject identifier have been checked; its subject id is
+/// in canonical form, whichever form the requester wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedRequest {
+    request: DisclosureRequest,
+    subject: SubjectId,
+}
+
+impl CheckedRequest {
+    /// Checks `request` (see [`DisclosureRequest::validate`]). Whether the subject's identity
+    /// is protected is not the requester's to say: it starts unset, and only the provider sets
+    /// it, from its register.
+    pub fn check(mut request: DisclosureRequest) -> Result<Self, RequestError> {
+        let subject = request.validate()?;
+        request.subject.id = subject.as_str().to_owned();
+        request.subject.protected_identity = false;
+        Ok(Self { request, subject })
+    }
+
+    /// The request, as the rulebook decides it.
+    pub fn request(&self) -> &DisclosureRequest {
+        &self.request
+    }
+
+    /// The subject, parsed.
+    pub fn subject(&self) -> &SubjectId {
+        &self.subject
+    }
+
+    /// Sets what the provider's register says about the subject's identity — the one fact
+    /// about the subject the requester cannot state.
+    pub fn with_protected_identity(mut self, protected: bool) -> Self {
+        self.request.subject.protected_identity = protected;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utbyte_rules::Subject;
+
+    fn request(subject: &str) -> DisclosureRequest {
+        DisclosureRequest {
+            recipient: "malmo".into(),
+            unit: "malmo-ekonomiskt-bistand".into(),
+            role: "handlaggare".into(),
+            officer: None,
+            offering: "fk-formaner".into(),
+            fields: vec!["bostadsbidrag".into()],
+            purpose: "kontroll".into(),
+            legal_basis: "luffa".into(),
+            case_ref: "M-1".into(),
+            operation: None,
+            subject: Subject {
+                id: subject.into(),
+                protected_identity: true,
+            },
+            time: time::macros::datetime!(2026-06-01 12:00 UTC),
+        }
+    }
+
+    #[test]
+    fn the_subject_is_canonical_and_parsed_once() {
+        let checked = CheckedRequest::check(request("191212121212")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(checked.request().subject.id, checked.subject().as_str());
+        assert_eq!(checked.subject().as_str(), "19121212-1212");
+    }
+
+    #[test]
+    fn an_invalid_subject_never_becomes_a_checked_request() {
+        assert!(matches!(
+            CheckedRequest::check(request("19121212-1213")),
+            Err(RequestError::InvalidSubject(_))
+        ));
+    }
+
+    #[test]
+    fn protected_identity_is_the_registers_word() {
+        let checked = CheckedRequest::check(request("19121212-1212")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!checked.request().subject.protected_identity, "a requester cannot set it");
+        assert!(!checked.clone().with_protected_identity(false).request().subject.protected_identity);
+        assert!(checked.with_protected_identity(true).request().subject.protected_identity);
+    }
+}

@@ -1,0 +1,24 @@
+//! The exchange core: what a node does for one exchange, apart from how it is asked.
+//!
+//! Functions over typed inputs — a [`CheckedRequest`], a peer's identity, a stored request —
+//! returning a typed [`ExchangeError`]; the handlers in `consumer`, `provider` and `review` only
+//! read the HTTP request, call one of these and write the answer. An error becomes
+//! problem+json once, in `From<ExchangeError> for Problem`.
+//!
+//! - [`ask`]: the recipient's side — send a request to the provider's node, verify the signed
+//!   answer ([`verify`]), record the receipt, keep the answer under the case system's key; follow
+//!   a request in review until it is decided.
+//! - [`answer`]: the provider's side — check the peer and the request, claim the request id,
+//!   decide with the rulebook, read only disclosed fields, record, sign.
+//! - [`apply`]: a reviewer's decision on a request in review — verdicts, values, record, sign.
+
+pub(crate) mod answer;
+pub(crate) mod apply;
+pub(crate) mod ask;
+mod checked;
+mod error;
+pub(crate) mod verify;
+
+pub use checked::CheckedRequest;
+pub use error::ExchangeError;
+pub use verify::AnswerRejected;
