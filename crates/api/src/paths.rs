@@ -46,7 +46,10 @@ mod tests {
     #[test]
     fn a_parameter_is_replaced_and_encoded() {
         assert_eq!(with(REQUEST, "abc-1"), "/v1/requests/abc-1");
-        assert_eq!(with(REVIEW_DECISION, "t 1/2"), "/v1/reviews/t%201%2F2/decision");
+        assert_eq!(
+            with(REVIEW_DECISION, "t 1/2"),
+            "/v1/reviews/t%201%2F2/decision"
+        );
         assert_eq!(with(REQUESTS, "ignored"), "/v1/requests");
     }
 }

@@ -69,9 +69,16 @@ mod tests {
     async fn answer(uri: &str) -> (u16, String, String) {
         let app = Router::new()
             .route("/q", get(|Query(_): Query<Page>| async { "ok" }))
-            .route("/p/{n}", get(|Path(n): Path<u32>| async move { n.to_string() }));
+            .route(
+                "/p/{n}",
+                get(|Path(n): Path<u32>| async move { n.to_string() }),
+            );
         let response = app
-            .oneshot(axum::http::Request::get(uri).body(Body::empty()).unwrap_or_default())
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+            )
             .await
             .unwrap_or_else(|e| match e {});
         let status = response.status().as_u16();
@@ -81,7 +88,12 @@ mod tests {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         (status, kind, String::from_utf8_lossy(&body).into_owned())
     }
 
@@ -91,7 +103,10 @@ mod tests {
             let (status, kind, body) = answer(uri).await;
             assert_eq!(status, 400, "{uri}");
             assert_eq!(kind, "application/problem+json", "{uri}");
-            assert!(body.contains("urn:utbyte:problem:invalid-query"), "{uri}: {body}");
+            assert!(
+                body.contains("urn:utbyte:problem:invalid-query"),
+                "{uri}: {body}"
+            );
         }
         assert_eq!(answer("/q?limit=5").await.0, 200);
     }

@@ -2,10 +2,10 @@
 
 use crate::state::NodeState;
 use crate::{audit_api, catalog_proxy, consumer, health, offerings, protocol, provider, review};
-use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
+use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
 

@@ -24,16 +24,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use utbyte_audit::{
-    subject_report, AuditDir, AuditError, AuditLog, ReportEntry, Stats, SubjectIdentifier,
-    SubjectReport, Turnaround,
-};
-use utbyte_domain::{CalendarDate, SubjectId};
 use utbyte_api::audit::{
     AuditStats, AuditStatus, CosignatureView, ReportActor, ReportEntryView, ReportProof,
     SubjectAccessReport, SubjectQuery, TurnaroundBucketView, TurnaroundView, VerifyOutcome,
 };
 use utbyte_api::paths;
+use utbyte_audit::{
+    subject_report, AuditDir, AuditError, AuditLog, ReportEntry, Stats, SubjectIdentifier,
+    SubjectReport, Turnaround,
+};
+use utbyte_domain::{CalendarDate, SubjectId};
 use utbyte_http::{Json, Problem};
 use utbyte_ledger::verify::{verify_dir, VerifyError, VerifyOptions};
 use utbyte_ledger::{open_checkpoint, LedgerError, VerifierKey};

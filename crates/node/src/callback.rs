@@ -2,13 +2,13 @@
 //! the request named, retried each background round until the case system accepts it (2xx).
 //! At least once: a case system keys on `idempotency_key` to ignore a repeat.
 
-use utbyte_api::requests::CaseAnswer;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
+use utbyte_api::requests::CaseAnswer;
 
 /// How long a case system has to accept a callback.
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);

@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use utbyte_federation::Jws;
 pub use utbyte_api::{FieldVerdict, Receipt};
+use utbyte_federation::Jws;
 
 /// The JWS content type of a signed answer.
 pub const ANSWER_TYPE: &str = "utbyte-answer+json";
@@ -106,7 +106,11 @@ impl SealedAnswer {
     }
 
     /// Signs the answer with its receipt.
-    pub fn sign(&self, receipt: &Receipt, key: &ed25519_dalek::SigningKey) -> Result<Jws, ExchangeError> {
+    pub fn sign(
+        &self,
+        receipt: &Receipt,
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<Jws, ExchangeError> {
         let payload = serde_json::to_vec(&PayloadOut {
             answer: &self.bytes,
             receipt,

@@ -2,9 +2,9 @@
 //! record and the recipient's receipt describe an exchange the same way.
 
 use crate::protocol::FieldVerdict;
+use utbyte_api::Outcome;
 use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, Outcome as AuditOutcome};
-use utbyte_api::Outcome;
 use utbyte_rules::DisclosureRequest;
 
 /// What every exchange record of one request shares.

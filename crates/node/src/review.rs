@@ -12,11 +12,11 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
-use utbyte_audit::SubjectIdentifier;
 use utbyte_api::paths;
 use utbyte_api::reviews::{
     EarlierExchange, ReviewDecisionInput, ReviewField, ReviewListQuery, ReviewState, ReviewView,
 };
+use utbyte_audit::SubjectIdentifier;
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_rules::DisclosureRequest;
 use utbyte_store::{ReviewState as QueueState, StoreError, StoredReview};

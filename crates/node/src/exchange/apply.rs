@@ -169,7 +169,6 @@ fn verdicts(
         .collect()
 }
 
-
 /// The request a stored review is about.
 pub(crate) fn case_of(review: &StoredReview) -> Result<ReviewCase, ExchangeError> {
     serde_json::from_str(&review.request_json)

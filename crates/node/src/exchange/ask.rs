@@ -81,7 +81,9 @@ pub(crate) async fn submit(
         Ok::<_, ExchangeError>((signed, opened))
     };
     match received.await {
-        Ok((signed, opened)) => record_and_keep(state, &key, &request, &member, signed, opened).await,
+        Ok((signed, opened)) => {
+            record_and_keep(state, &key, &request, &member, signed, opened).await
+        }
         Err(err) => {
             // Nothing usable was received, so nothing is kept: a retry with the same key
             // starts afresh.
@@ -94,11 +96,14 @@ pub(crate) async fn submit(
 /// A request and, once there is one, its answer. A request in review is first asked about at
 /// the provider.
 pub(crate) async fn fetch(state: &NodeState, key: &str) -> Result<CaseAnswer, ExchangeError> {
-    let stored = state
-        .exchange
-        .outgoing(key)
-        .await?
-        .ok_or_else(|| ExchangeError::NoSuchRequest { key: key.to_owned() })?;
+    let stored =
+        state
+            .exchange
+            .outgoing(key)
+            .await?
+            .ok_or_else(|| ExchangeError::NoSuchRequest {
+                key: key.to_owned(),
+            })?;
     if stored.state == OutgoingState::InReview {
         if let Some(answer) = poll_one(state, &stored).await? {
             return Ok(answer);
@@ -106,7 +111,9 @@ pub(crate) async fn fetch(state: &NodeState, key: &str) -> Result<CaseAnswer, Ex
     }
     stored_answer(&stored)?
         .filter(|_| stored.state != OutgoingState::InFlight)
-        .ok_or_else(|| ExchangeError::InFlight { key: key.to_owned() })
+        .ok_or_else(|| ExchangeError::InFlight {
+            key: key.to_owned(),
+        })
 }
 
 /// Checks a case request and turns it into the request the provider will decide.
@@ -175,14 +182,22 @@ async fn send(
         operation: request.operation.clone(),
         subject: checked.subject().as_str().to_owned(),
     };
-    let body =
-        serde_json::to_vec(&outgoing).map_err(|e| ExchangeError::Internal(e.to_string()))?;
-    let response = call(state, ctx, member, Method::POST, "/federation/v1/requests", Some(body))
-        .await?;
+    let body = serde_json::to_vec(&outgoing).map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let response = call(
+        state,
+        ctx,
+        member,
+        Method::POST,
+        "/federation/v1/requests",
+        Some(body),
+    )
+    .await?;
     match response.status {
         StatusCode::OK | StatusCode::ACCEPTED => {
             let signed: Jws = serde_json::from_slice(&response.body).map_err(|e| {
-                super::AnswerRejected::Unreadable(format!("the provider's answer is not a JWS: {e}"))
+                super::AnswerRejected::Unreadable(format!(
+                    "the provider's answer is not a JWS: {e}"
+                ))
             })?;
             Ok((response.status, signed))
         }
@@ -349,11 +364,14 @@ pub(crate) async fn poll_one(
     let path = format!("/federation/v1/reviews/{ticket}");
     let response = call(state, &ctx, &member, Method::GET, &path, None).await?;
     if response.status != StatusCode::OK {
-        return Err(provider_refused(&member.authority, response.status, &response.body));
+        return Err(provider_refused(
+            &member.authority,
+            response.status,
+            &response.body,
+        ));
     }
-    let review: ReviewState = serde_json::from_slice(&response.body).map_err(|e| {
-        super::AnswerRejected::Unreadable(format!("malformed review state: {e}"))
-    })?;
+    let review: ReviewState = serde_json::from_slice(&response.body)
+        .map_err(|e| super::AnswerRejected::Unreadable(format!("malformed review state: {e}")))?;
     let Some(signed) = review.answer else {
         return Ok(None);
     };

@@ -69,7 +69,8 @@ mod tests {
 
     #[test]
     fn the_subject_is_canonical_and_parsed_once() {
-        let checked = CheckedRequest::check(request("191212121212")).unwrap_or_else(|e| panic!("{e}"));
+        let checked =
+            CheckedRequest::check(request("191212121212")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(checked.request().subject.id, checked.subject().as_str());
         assert_eq!(checked.subject().as_str(), "19121212-1212");
     }
@@ -84,9 +85,26 @@ mod tests {
 
     #[test]
     fn protected_identity_is_the_registers_word() {
-        let checked = CheckedRequest::check(request("19121212-1212")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!checked.request().subject.protected_identity, "a requester cannot set it");
-        assert!(!checked.clone().with_protected_identity(false).request().subject.protected_identity);
-        assert!(checked.with_protected_identity(true).request().subject.protected_identity);
+        let checked =
+            CheckedRequest::check(request("19121212-1212")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !checked.request().subject.protected_identity,
+            "a requester cannot set it"
+        );
+        assert!(
+            !checked
+                .clone()
+                .with_protected_identity(false)
+                .request()
+                .subject
+                .protected_identity
+        );
+        assert!(
+            checked
+                .with_protected_identity(true)
+                .request()
+                .subject
+                .protected_identity
+        );
     }
 }

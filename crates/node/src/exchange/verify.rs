@@ -37,7 +37,10 @@ pub(crate) struct Expected<'a> {
 }
 
 /// Opens and checks `signed`; the answer, only if every check holds.
-pub(crate) fn verify(expected: &Expected<'_>, signed: &Jws) -> Result<OpenedAnswer, AnswerRejected> {
+pub(crate) fn verify(
+    expected: &Expected<'_>,
+    signed: &Jws,
+) -> Result<OpenedAnswer, AnswerRejected> {
     let key = expected
         .member
         .answer_key()
@@ -50,7 +53,10 @@ pub(crate) fn verify(expected: &Expected<'_>, signed: &Jws) -> Result<OpenedAnsw
         ("provider", answer.provider == expected.member.authority),
         ("recipient", answer.recipient == expected.recipient),
         ("offering", answer.offering == request.offering),
-        ("subject", answer.subject == expected.request.subject().as_str()),
+        (
+            "subject",
+            answer.subject == expected.request.subject().as_str(),
+        ),
     ];
     if let Some((what, _)) = checks.iter().find(|(_, holds)| !holds) {
         return Err(AnswerRejected::Mismatch(what));

@@ -101,6 +101,9 @@ fn check(answer: &Answer, member: &Member, signer: &SigningKey) -> Result<(), An
     verify(&expected, &signed(answer, signer)).map(|_| ())
 }
 
+/// One way of spoiling a good answer.
+type Change = fn(&mut Answer);
+
 fn check_changed(change: impl FnOnce(&mut Answer)) -> Result<(), AnswerRejected> {
     let mut answer = good();
     change(&mut answer);
@@ -132,22 +135,34 @@ fn another_signer_rejects() {
 
 #[test]
 fn an_answer_to_another_request_rejects() {
-    let cases: [(&str, fn(&mut Answer)); 5] = [
-        ("request id", |a| a.request_id = "ffffffffffffffffffffffffffffffff".into()),
+    let cases: [(&str, Change); 5] = [
+        ("request id", |a| {
+            a.request_id = "ffffffffffffffffffffffffffffffff".into()
+        }),
         ("provider", |a| a.provider = "skatteverket".into()),
         ("recipient", |a| a.recipient = "polisen".into()),
         ("offering", |a| a.offering = "fk-arenden".into()),
         ("subject", |a| a.subject = "19121212-1220".into()),
     ];
     for (what, change) in cases {
-        assert_eq!(check_changed(change), Err(AnswerRejected::Mismatch(what)), "{what}");
+        assert_eq!(
+            check_changed(change),
+            Err(AnswerRejected::Mismatch(what)),
+            "{what}"
+        );
     }
 }
 
 #[test]
 fn a_field_list_other_than_the_requested_rejects() {
     let field_list = Err(AnswerRejected::Mismatch("list of decided fields"));
-    assert_eq!(check_changed(|a| { a.fields.pop(); }), field_list, "a field left out");
+    assert_eq!(
+        check_changed(|a| {
+            a.fields.pop();
+        }),
+        field_list,
+        "a field left out"
+    );
     assert_eq!(
         check_changed(|a| a.fields.push(verdict("inkomst", Outcome::Refuse))),
         field_list,

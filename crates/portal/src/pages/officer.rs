@@ -9,10 +9,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use utbyte_catalog::search::SearchResults;
-use utbyte_api::requests::{CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary};
 use utbyte_api::offerings::{GrantClass, OfferingView, RequestOptions};
+use utbyte_api::requests::{CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary};
 use utbyte_api::FieldVerdict;
+use utbyte_catalog::search::SearchResults;
 
 /// One hit as the page shows it.
 struct Found {

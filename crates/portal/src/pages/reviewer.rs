@@ -11,8 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use utbyte_api::reviews::{
-    ReviewState,
-    Candidate, FieldReview, ReviewDecisionInput, ReviewField, ReviewView, Reviewer,
+    Candidate, FieldReview, ReviewDecisionInput, ReviewField, ReviewState, ReviewView, Reviewer,
 };
 use utbyte_api::Outcome;
 
