@@ -12,6 +12,7 @@ mod client;
 mod extract;
 mod json;
 mod limits;
+pub mod openapi;
 pub mod problem;
 mod serve;
 mod tls_error;

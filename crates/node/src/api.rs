@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
+use utbyte_http::openapi::EdgeProblems;
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
 
@@ -15,7 +16,7 @@ use utoipa::OpenApi;
         title = "utbyte node — federation API",
         description = "What other members' nodes call, over mutual TLS: requests for disclosure of this authority's offerings, and the state of requests routed to review. The requesting authority is the one its client certificate names."
     ),
-    modifiers(&MutualTls),
+    modifiers(&MutualTls, &EdgeProblems),
     servers((url = "https://{node}", description = "A member's node endpoint, as the federation configuration lists it", variables(("node" = (default = "node.example:7401", description = "host and port"))))),
     paths(provider::exchange, provider::review_state, federation_openapi),
     components(schemas(
@@ -39,6 +40,7 @@ struct FederationApi;
         title = "utbyte node — local API",
         description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review)."
     ),
+    modifiers(&EdgeProblems),
     servers((url = "http://127.0.0.1:7501", description = "The node's local listener (`local_listen`)")),
     paths(
         consumer::submit,
