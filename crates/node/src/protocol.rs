@@ -17,6 +17,11 @@ use std::collections::BTreeMap;
 pub use utbyte_api::{FieldVerdict, Receipt};
 use utbyte_federation::Jws;
 
+/// Where a provider's node takes requests for disclosure.
+pub const REQUESTS_PATH: &str = "/federation/v1/requests";
+/// Where a provider's node tells a requester how its review stands.
+pub const REVIEW_PATH: &str = "/federation/v1/reviews/{ticket}";
+
 /// The JWS content type of a signed answer.
 pub const ANSWER_TYPE: &str = "utbyte-answer+json";
 

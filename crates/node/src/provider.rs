@@ -5,7 +5,9 @@
 use crate::exchange::answer::{answer, Answered};
 use crate::exchange::ExchangeError;
 use crate::problems;
-use crate::protocol::{AnswerStatus, ExchangeRequest, Receipt, ReviewState};
+use crate::protocol::{
+    AnswerStatus, ExchangeRequest, Receipt, ReviewState, REQUESTS_PATH, REVIEW_PATH,
+};
 use crate::state::NodeState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,15 +20,15 @@ use utbyte_http::{Json, Path, Peer, Problem};
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
-        .route("/federation/v1/requests", post(exchange))
-        .route("/federation/v1/reviews/{ticket}", get(review_state))
+        .route(REQUESTS_PATH, post(exchange))
+        .route(REVIEW_PATH, get(review_state))
 }
 
 /// Answers another node's request for disclosure.
 #[utoipa::path(
     operation_id = "federation_exchange",
     post,
-    path = "/federation/v1/requests",
+    path = REQUESTS_PATH,
     tag = "federation",
     request_body = ExchangeRequest,
     responses(
@@ -59,7 +61,7 @@ pub(crate) async fn exchange(
 #[utoipa::path(
     operation_id = "federation_review_state",
     get,
-    path = "/federation/v1/reviews/{ticket}",
+    path = REVIEW_PATH,
     tag = "federation",
     params(("ticket" = String, Path, description = "The ticket from a `review` answer")),
     responses(

@@ -188,7 +188,7 @@ async fn send(
         ctx,
         member,
         Method::POST,
-        "/federation/v1/requests",
+        crate::protocol::REQUESTS_PATH,
         Some(body),
     )
     .await?;
@@ -361,7 +361,7 @@ pub(crate) async fn poll_one(
                 stored.provider
             ))
         })?;
-    let path = format!("/federation/v1/reviews/{ticket}");
+    let path = utbyte_api::paths::with(crate::protocol::REVIEW_PATH, ticket);
     let response = call(state, &ctx, &member, Method::GET, &path, None).await?;
     if response.status != StatusCode::OK {
         return Err(provider_refused(
