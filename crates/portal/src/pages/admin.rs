@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use time::OffsetDateTime;
 use utbyte_api::offerings::{AuthorityView, OfferingView};
+use utbyte_api::paths;
 use utbyte_store::{Account, AccountProfile, StoreError};
 
 struct UserRow {
@@ -42,7 +43,7 @@ fn state_key(account: &Account, now: i64) -> &'static str {
 }
 
 async fn units(state: &AppState) -> Result<Vec<(String, String)>, PageError> {
-    let me: AuthorityView = state.api.get("/v1/authority").await?;
+    let me: AuthorityView = state.api.get(paths::AUTHORITY).await?;
     Ok(me.units.into_iter().map(|u| (u.id, u.title)).collect())
 }
 
@@ -303,7 +304,7 @@ pub(crate) async fn published(State(state): State<AppState>, signed: Signed) -> 
     );
     let result = async {
         signed.require(Role::Admin)?;
-        let all: Vec<OfferingView> = state.api.get("/v1/offerings").await?;
+        let all: Vec<OfferingView> = state.api.get(paths::OFFERINGS).await?;
         render(PublishedPage {
             c: c.clone(),
             offerings: all.into_iter().filter(|o| o.published_here).collect(),

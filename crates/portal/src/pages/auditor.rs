@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 use utbyte_api::audit::{AuditStats, AuditStatus, SubjectAccessReport, VerifyOutcome};
+use utbyte_api::paths;
 
 /// One chart and its numbers.
 struct Chart {
@@ -155,8 +156,8 @@ async fn audit_page(
     signed: &Signed,
     verify: Option<VerifyOutcome>,
 ) -> Result<AuditPage, PageError> {
-    let status: AuditStatus = state.api.get("/v1/audit/status").await?;
-    let stats: AuditStats = state.api.get("/v1/audit/stats").await?;
+    let status: AuditStatus = state.api.get(paths::AUDIT_STATUS).await?;
+    let stats: AuditStats = state.api.get(paths::AUDIT_STATS).await?;
     let (charts, turnaround_none) = build_charts(signed, &stats);
     Ok(AuditPage {
         c,
@@ -188,7 +189,7 @@ pub(crate) async fn verify(
         signed.require(Role::Auditor)?;
         let outcome: VerifyOutcome = state
             .api
-            .post("/v1/audit/verify", &json!({}), &[])
+            .post(paths::AUDIT_VERIFY, &json!({}), &[])
             .await?
             .body;
         render(audit_page(c.clone(), &state, &signed, Some(outcome)).await?)
@@ -246,7 +247,7 @@ pub(crate) async fn subject(
         match state
             .api
             .post::<SubjectAccessReport, _>(
-                "/v1/audit/subject",
+                paths::AUDIT_SUBJECT,
                 &json!({ "subject": subject }),
                 &[],
             )

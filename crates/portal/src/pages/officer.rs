@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use utbyte_api::offerings::{GrantClass, OfferingView, RequestOptions};
+use utbyte_api::paths;
 use utbyte_api::requests::{CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary};
 use utbyte_api::FieldVerdict;
 use utbyte_catalog::search::SearchResults;
@@ -87,7 +88,8 @@ pub(crate) async fn offerings(
         let page = query.page.unwrap_or(1).max(1);
         let here = &signed.identity.authority;
         let path = format!(
-            "/v1/catalog/search?q={}&page={page}&per_page={PER_PAGE}",
+            "{}?q={}&page={page}&per_page={PER_PAGE}",
+            paths::CATALOG_SEARCH,
             super::encode(&q)
         );
         let mut view = OfferingsPage {
@@ -212,8 +214,8 @@ async fn options(
     Ok(state
         .api
         .get(&format!(
-            "/v1/offerings/{}/options?unit={}&role={}",
-            super::encode(offering),
+            "{}?unit={}&role={}",
+            paths::with(paths::OFFERING_OPTIONS, offering),
             super::encode(&who.unit),
             super::encode(&who.officer_role)
         ))
@@ -353,7 +355,7 @@ pub(crate) async fn submit(
         };
         let sent = state
             .api
-            .post::<CaseAnswer, _>("/v1/requests", &case, &[("Idempotency-Key", &key)])
+            .post::<CaseAnswer, _>(paths::REQUESTS, &case, &[("Idempotency-Key", &key)])
             .await;
         match sent {
             Ok(_) => Ok(
@@ -416,7 +418,8 @@ async fn own(
     Ok(state
         .api
         .get(&format!(
-            "/v1/requests?officer={}&limit={limit}&offset={offset}",
+            "{}?officer={}&limit={limit}&offset={offset}",
+            paths::REQUESTS,
             super::encode(&signed.identity.username)
         ))
         .await?)
@@ -574,7 +577,7 @@ pub(crate) async fn request(
         // Asking for it again lets the node poll the provider about a review.
         let answer: Option<CaseAnswer> = match state
             .api
-            .get::<CaseAnswer>(&format!("/v1/requests/{}", super::encode(&key)))
+            .get::<CaseAnswer>(&paths::with(paths::REQUEST, &key))
             .await
         {
             Ok(answer) => Some(answer),

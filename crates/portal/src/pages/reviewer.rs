@@ -10,6 +10,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use utbyte_api::paths;
 use utbyte_api::reviews::{
     Candidate, FieldReview, ReviewDecisionInput, ReviewField, ReviewState, ReviewView, Reviewer,
 };
@@ -37,8 +38,14 @@ pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Resp
     let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
     let result = async {
         signed.require(Role::Reviewer)?;
-        let pending = state.api.get("/v1/reviews?state=pending&limit=200").await?;
-        let decided = state.api.get("/v1/reviews?state=decided&limit=50").await?;
+        let pending = state
+            .api
+            .get(&format!("{}?state=pending&limit=200", paths::REVIEWS))
+            .await?;
+        let decided = state
+            .api
+            .get(&format!("{}?state=decided&limit=50", paths::REVIEWS))
+            .await?;
         render(QueuePage {
             c: c.clone(),
             pending,
@@ -118,10 +125,7 @@ impl ReviewPage {
 }
 
 async fn load(state: &AppState, ticket: &str) -> Result<ReviewView, PageError> {
-    Ok(state
-        .api
-        .get(&format!("/v1/reviews/{}", super::encode(ticket)))
-        .await?)
+    Ok(state.api.get(&paths::with(paths::REVIEW, ticket)).await?)
 }
 
 fn open_fields(review: &ReviewView) -> Vec<ReviewField> {
@@ -217,7 +221,7 @@ pub(crate) async fn decide(
         match state
             .api
             .post::<serde_json::Value, _>(
-                &format!("/v1/reviews/{}/decision", super::encode(&ticket)),
+                &paths::with(paths::REVIEW_DECISION, &ticket),
                 &decision,
                 &[],
             )
