@@ -55,9 +55,9 @@ fn batch(offering: &str, reader: impl std::io::BufRead) -> anyhow::Result<(Regis
             .subject
             .parse()
             .with_context(|| format!("line {number}: the subject"))?;
-        batch.subject(subject.clone(), parsed.protected_identity);
+        batch.subject(subject, parsed.protected_identity);
         for (field, value) in parsed.fields {
-            batch.record(offering, subject.clone(), field, value);
+            batch.record(offering, subject, field, value);
         }
         subjects += 1;
     }
