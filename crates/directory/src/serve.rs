@@ -12,6 +12,9 @@
 //! made while the server was down, and a delay of a second is far below how often nodes pull.
 //! The same tick re-issues the configuration at half its lifetime, through the state, so every
 //! version ever handed out is kept and listed.
+//!
+//! The catalog (`catalog_dir`) is built once, at start, against the rulebook then in force; a
+//! rulebook published later reaches the catalog when the directory is restarted.
 
 use crate::catalog_api::CatalogService;
 use crate::config::DirectoryConfig;
