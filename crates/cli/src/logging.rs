@@ -7,7 +7,7 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the subscriber; `default` is the filter when `UTBYTE_LOG` is unset (a node logs
-/// every exchange at `info`; the demo only what goes wrong, so its own output stays readable).
+/// every exchange at `info`, the directory every version it serves; the demo only what goes wrong, so its own output stays readable).
 pub fn init(default: &str) -> anyhow::Result<()> {
     let filter = match std::env::var("UTBYTE_LOG") {
         Ok(text) => EnvFilter::try_new(&text)

@@ -2,9 +2,11 @@
 
 mod audit_cmd;
 mod demo;
+mod directory_cmd;
 mod example;
 mod logging;
 mod node_cmd;
+mod node_import;
 mod pki_cmd;
 mod rules_cmd;
 
@@ -39,6 +41,10 @@ enum Command {
     /// Run one authority's node from a configuration file.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
+    /// The federation's directory: serve it from a configuration file, and change its state
+    /// (admit, set-endpoint, rotate, revoke, publish-rulebook, versions, show).
+    #[command(subcommand)]
+    Directory(directory_cmd::DirectoryCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,7 +52,7 @@ fn main() -> ExitCode {
     // A node's and the directory's operators read its log; the other commands print what they
     // found and log only what goes wrong.
     let default_filter = match cli.command {
-        Command::Node(_) => "info",
+        Command::Node(_) | Command::Directory(_) => "info",
         _ => "warn",
     };
     if let Err(err) = logging::init(default_filter) {
@@ -59,6 +65,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Node(cmd) => node_cmd::run(cmd),
+        Command::Directory(cmd) => directory_cmd::run(cmd),
     };
     match result {
         Ok(code) => code,

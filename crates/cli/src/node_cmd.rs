@@ -37,6 +37,21 @@ pub enum NodeCommand {
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
     },
+    /// Print the node's answer key (base64url Ed25519 public key) for the directory's
+    /// `admit`; the key is created if missing.
+    AnswerKey {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Load register data for one offering from an NDJSON file into the SQLite register that
+    /// serves it (see `node_import` for the format); all of the file or nothing.
+    ImportRegister {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        offering: String,
+        file: PathBuf,
+    },
 }
 
 fn portal_config(config: &NodeConfig) -> anyhow::Result<PortalConfig> {
@@ -57,6 +72,20 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match cmd {
+        NodeCommand::AnswerKey { config } => {
+            let config = NodeConfig::load(&config)?;
+            let key = utbyte_node::answer_key(&config.data_dir)?;
+            println!("{}", utbyte_node::encode_key(&key.verifying_key()));
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::ImportRegister {
+            config,
+            offering,
+            file,
+        } => {
+            let config = NodeConfig::load(&config)?;
+            runtime.block_on(crate::node_import::import(&config, &offering, &file))
+        }
         NodeCommand::Serve { config } => {
             let config = NodeConfig::load(&config)?;
             runtime.block_on(serve(config))
@@ -143,7 +172,7 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
 }
 
 /// SIGTERM (what a service manager sends) or SIGINT (Ctrl-C), whichever comes first.
-async fn stop_signal() -> anyhow::Result<()> {
+pub(crate) async fn stop_signal() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

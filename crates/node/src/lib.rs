@@ -74,8 +74,6 @@ pub enum NodeError {
     },
     #[error("the directory key is not 32 bytes of base64url naming an Ed25519 public key")]
     DirectoryKey,
-    #[error("the answer key in {} is not a 32-byte Ed25519 seed", path.display())]
-    AnswerKey { path: PathBuf },
 }
 
 /// What a node serves on its local listener beside its own API: given the local API's router,
@@ -156,17 +154,12 @@ impl NodeSetup {
 
 /// A base64url (unpadded) Ed25519 public key.
 pub fn decode_key(text: &str) -> Option<VerifyingKey> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .ok()?;
-    VerifyingKey::from_bytes(&bytes.try_into().ok()?).ok()
+    utbyte_pki::signing_key::decode_public(text)
 }
 
 /// A public key as base64url (unpadded), the form the federation configuration uses.
 pub fn encode_key(key: &VerifyingKey) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+    utbyte_pki::signing_key::encode_public(key)
 }
 
 /// The key this node signs answers with, from `DIR/answer.key`, created on first use.
@@ -174,45 +167,10 @@ pub fn answer_key(data_dir: &Path) -> Result<SigningKey, NodeError> {
     signing_key(&data_dir.join("answer.key"))
 }
 
-/// An Ed25519 signing key kept as its 32-byte seed in `path` (mode 0600), created on first use.
+/// An Ed25519 signing key kept as its 32-byte seed in `path` (mode 0600), created on first use
+/// (the directory keeps its configuration key the same way: `utbyte_pki::signing_key`).
 pub fn signing_key(path: &Path) -> Result<SigningKey, NodeError> {
-    let path = path.to_owned();
-    let io = |what: &str| {
-        let what = format!("{what} {}", path.display());
-        move |source| NodeError::Io { what, source }
-    };
-    match std::fs::read(&path) {
-        Ok(seed) => {
-            let seed: [u8; 32] = seed
-                .try_into()
-                .map_err(|_| NodeError::AnswerKey { path: path.clone() })?;
-            Ok(SigningKey::from_bytes(&seed))
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io("creating the directory of"))?;
-            }
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| NodeError::Io {
-                what: "drawing a key".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-            write_private(&path, &seed).map_err(io("writing"))?;
-            Ok(SigningKey::from_bytes(&seed))
-        }
-        Err(err) => Err(io("reading")(err)),
-    }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    Ok(utbyte_pki::signing_key::load_or_create(path)?)
 }
 
 /// The two listeners, bound by the caller (so tests and the demo can use port 0).

@@ -79,6 +79,12 @@ pub enum PkiError {
     /// A node certificate is a CA certificate.
     #[error("a CA certificate cannot be a node certificate")]
     CaAsNode,
+    /// A signing key file does not hold a 32-byte Ed25519 seed.
+    #[error("{} is not a 32-byte Ed25519 seed", path.display())]
+    SigningKey {
+        /// The key file.
+        path: PathBuf,
+    },
     /// A private key does not belong to the certificate it is paired with.
     #[error("the private key does not belong to the certificate")]
     KeyMismatch,

@@ -14,6 +14,8 @@
 //!   SAN URI);
 //! - [`material`]: certificates and keys as checked values and PEM files;
 //! - [`revocation`]: the revoked fingerprints;
+//! - [`signing_key`]: the Ed25519 keys that sign answers and the federation configuration, kept
+//!   as private files;
 //! - [`tls`]: the rustls configurations and their verifiers;
 //! - `files`: atomic, no-clobber writes and private modes.
 //!
@@ -37,6 +39,7 @@ pub mod identity;
 pub mod issue;
 pub mod material;
 pub mod revocation;
+pub mod signing_key;
 pub mod tls;
 
 pub use ca::{FederationCa, CA_KEY_FILE, DEFAULT_CA_NAME};
