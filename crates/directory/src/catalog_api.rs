@@ -2,7 +2,7 @@
 //! concepts and their mappings, authorities' needs and where they are unmet, and the DCAT-AP-SE
 //! and SKOS exports. Built once per published catalog; every answer is read from memory.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use utbyte_catalog::export::{self, Format};
 use utbyte_catalog::search::SearchIndex;
 use utbyte_catalog::{Catalog, Concept, ConceptScheme, Entry, Mapping, NeedStatus};
-use utbyte_http::{Json, Problem};
+use utbyte_http::{Json, Path, Problem, Query};
 
 // A search the catalog cannot run (bad filter, page out of range).
 utbyte_http::problem_type!(
@@ -106,6 +106,7 @@ pub(crate) fn routes() -> Router<Arc<CatalogService>> {
 /// Searches the catalog: ranked hits, facet counts, one page.
 #[utoipa::path(
     get,
+    operation_id = "catalog_search",
     path = "/v1/catalog/search",
     tag = "catalog",
     params(SearchQuery),
@@ -133,6 +134,7 @@ pub(crate) async fn search(
 /// can be disclosed (derived from the rulebook), pre-assessments, retention and contact point.
 #[utoipa::path(
     get,
+    operation_id = "catalog_offering",
     path = "/v1/catalog/offerings/{offering}",
     tag = "catalog",
     params(("offering" = String, Path, description = "The offering id")),
@@ -157,7 +159,7 @@ pub(crate) async fn offering(
 }
 
 /// The shared concept scheme (SKOS), in Swedish and English.
-#[utoipa::path(get, path = "/v1/catalog/concepts", tag = "catalog", responses((status = 200, description = "The concept scheme", body = serde_json::Value)))]
+#[utoipa::path(get, operation_id = "catalog_concepts", path = "/v1/catalog/concepts", tag = "catalog", responses((status = 200, description = "The concept scheme", body = serde_json::Value)))]
 pub(crate) async fn concepts(State(service): State<Arc<CatalogService>>) -> Json<ConceptScheme> {
     Json(service.catalog.scheme.clone())
 }
@@ -165,6 +167,7 @@ pub(crate) async fn concepts(State(service): State<Arc<CatalogService>>) -> Json
 /// One concept.
 #[utoipa::path(
     get,
+    operation_id = "catalog_concept",
     path = "/v1/catalog/concepts/{concept}",
     tag = "catalog",
     params(("concept" = String, Path, description = "The concept id")),
@@ -185,13 +188,13 @@ pub(crate) async fn concept(
 }
 
 /// Authorities' local terms mapped to shared concepts, with who approved each mapping.
-#[utoipa::path(get, path = "/v1/catalog/mappings", tag = "catalog", responses((status = 200, description = "The mappings", body = serde_json::Value)))]
+#[utoipa::path(get, operation_id = "catalog_mappings", path = "/v1/catalog/mappings", tag = "catalog", responses((status = 200, description = "The mappings", body = serde_json::Value)))]
 pub(crate) async fn mappings(State(service): State<Arc<CatalogService>>) -> Json<Vec<Mapping>> {
     Json(service.catalog.mappings.clone())
 }
 
 /// Who needs what, and where a need has no offering or no pre-assessment yet.
-#[utoipa::path(get, path = "/v1/catalog/needs", tag = "catalog", responses((status = 200, description = "Needs with the offerings that meet them and their gap", body = serde_json::Value)))]
+#[utoipa::path(get, operation_id = "catalog_needs", path = "/v1/catalog/needs", tag = "catalog", responses((status = 200, description = "Needs with the offerings that meet them and their gap", body = serde_json::Value)))]
 pub(crate) async fn needs(State(service): State<Arc<CatalogService>>) -> Json<Vec<NeedStatus>> {
     Json(service.catalog.needs.clone())
 }
@@ -200,6 +203,7 @@ pub(crate) async fn needs(State(service): State<Arc<CatalogService>>) -> Json<Ve
 /// (`skos.jsonld`, `skos.rdf`).
 #[utoipa::path(
     get,
+    operation_id = "catalog_export",
     path = "/v1/catalog/export/{name}",
     tag = "catalog",
     params(("name" = String, Path, description = "`dcat.jsonld`, `dcat.rdf`, `skos.jsonld` or `skos.rdf`")),

@@ -9,6 +9,7 @@ use axum::Router;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_federation::Jws;
+use utbyte_http::openapi::{EdgeProblems, MutualTls};
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
 
@@ -22,6 +23,8 @@ utbyte_http::problem_type!(
 
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&MutualTls, &EdgeProblems),
+    servers((url = "https://{directory}", description = "The directory's endpoint, as nodes are configured with it", variables(("directory" = (default = "directory.example:7400", description = "host and port"))))),
     info(
         title = "utbyte directory",
         description = "The signed federation configuration (members, node endpoints, certificate fingerprints and revocations, answer keys, the shared rulebook with its pre-assessments) and the catalog: who holds what, what it means, under which provisions and to whom it can be disclosed, and who needs what."
@@ -61,6 +64,8 @@ pub fn router(publisher: Arc<Publisher>, catalog: Option<Arc<CatalogService>>) -
 /// The current federation configuration, as a JWS (flattened JSON) signed by the directory key.
 #[utoipa::path(
     get,
+    operation_id = "federation_configuration",
+    tag = "federation",
     path = "/v1/federation",
     responses(
         (status = 200, description = "The signed configuration; its payload is a FederationConfig", body = Jws),
@@ -75,7 +80,7 @@ async fn federation(State(publisher): State<Arc<Publisher>>) -> Result<Json<Jws>
 }
 
 /// This API's OpenAPI 3.1 description.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
+#[utoipa::path(get, operation_id = "directory_openapi", tag = "meta", path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }

@@ -43,6 +43,33 @@ impl utoipa::Modify for EdgeProblems {
     }
 }
 
+/// Declares a listener's only way in: a client certificate from the federation CA (the node's
+/// federation listener, the directory).
+pub struct MutualTls;
+
+impl utoipa::Modify for MutualTls {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "federation_certificate",
+                SecurityScheme::MutualTls {
+                    description: Some(
+                        "A certificate issued by the federation CA; the caller is the authority it names"
+                            .into(),
+                    ),
+                    extensions: None,
+                },
+            );
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "federation_certificate",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
 fn add_edge_problems(operation: &mut Operation) {
     let has = |place: ParameterIn| {
         operation

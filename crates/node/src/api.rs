@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
-use utbyte_http::openapi::EdgeProblems;
+use utbyte_http::openapi::{EdgeProblems, MutualTls};
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
 
@@ -105,31 +105,6 @@ struct FederationApi;
     ))
 )]
 struct LocalApi;
-
-/// Declares the federation listener's only way in: a client certificate from the federation CA.
-struct MutualTls;
-
-impl utoipa::Modify for MutualTls {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "federation_certificate",
-                SecurityScheme::MutualTls {
-                    description: Some(
-                        "A node certificate issued by the federation CA; the requesting authority is the one it names".into(),
-                    ),
-                    extensions: None,
-                },
-            );
-        openapi.security = Some(vec![SecurityRequirement::new(
-            "federation_certificate",
-            Vec::<String>::new(),
-        )]);
-    }
-}
 
 /// The federation API's OpenAPI document.
 pub fn federation_openapi_document() -> utoipa::openapi::OpenApi {
