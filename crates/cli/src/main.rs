@@ -3,12 +3,13 @@
 mod audit_cmd;
 mod demo;
 mod example;
+mod generate;
 mod logging;
 mod node_cmd;
 mod pki_cmd;
 mod rules_cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -39,6 +40,9 @@ enum Command {
     /// Run one authority's node from a configuration file.
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
+    /// Shell completions and man pages, generated from this command line (for packagers).
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => audit_cmd::run(cmd),
         Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Node(cmd) => node_cmd::run(cmd),
+        Command::Generate(cmd) => generate::run(cmd, Cli::command()),
     };
     match result {
         Ok(code) => code,
