@@ -33,8 +33,7 @@ pub fn run(cmd: GenerateCommand, cli: clap::Command) -> anyhow::Result<ExitCode>
             clap_complete::generate(shell, &mut cli, name, &mut std::io::stdout().lock());
         }
         GenerateCommand::Man { dir } => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             // `build` names every subcommand for its page (`utbyte-node-serve`) and its synopsis
             // (`utbyte node serve`); the `help` pseudo-command needs no page of its own.
             let mut cli = cli.disable_help_subcommand(true);

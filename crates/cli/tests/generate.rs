@@ -90,14 +90,20 @@ fn bash_completes_every_command_and_subcommand() {
     assert!(top.len() >= 5, "too few commands read from --help: {top:?}");
     let offered = bash_completes(&script, &[]);
     for command in &top {
-        assert!(offered.contains(command), "`utbyte {command}` not completed: {offered:?}");
+        assert!(
+            offered.contains(command),
+            "`utbyte {command}` not completed: {offered:?}"
+        );
         let below = subcommands(std::slice::from_ref(command));
         if below.is_empty() {
             continue;
         }
         let offered = bash_completes(&script, std::slice::from_ref(command));
         for sub in below {
-            assert!(offered.contains(&sub), "`utbyte {command} {sub}` not completed: {offered:?}");
+            assert!(
+                offered.contains(&sub),
+                "`utbyte {command} {sub}` not completed: {offered:?}"
+            );
         }
     }
 }
@@ -110,11 +116,17 @@ fn every_shell_gets_a_script_naming_every_command() {
         assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
         let script = text(&out.stdout);
         for command in &top {
-            assert!(script.contains(command.as_str()), "{shell} script lacks `{command}`");
+            assert!(
+                script.contains(command.as_str()),
+                "{shell} script lacks `{command}`"
+            );
         }
     }
     let out = utbyte(&["generate", "completions", "tcsh"]);
-    assert!(!out.status.success(), "an unsupported shell must be refused");
+    assert!(
+        !out.status.success(),
+        "an unsupported shell must be refused"
+    );
 }
 
 #[test]
@@ -171,7 +183,10 @@ fn man_writes_a_page_per_command_that_groff_reads_cleanly() {
             .filter_map(|(known, invoked)| {
                 let stem = known.trim_end_matches(".1");
                 let rest = page.strip_prefix(stem)?.strip_prefix('-')?;
-                Some((stem.len(), format!("{invoked} {}", rest.trim_end_matches(".1"))))
+                Some((
+                    stem.len(),
+                    format!("{invoked} {}", rest.trim_end_matches(".1")),
+                ))
             })
             .max()
             .unwrap_or_else(|| panic!("{page} belongs to no command"));

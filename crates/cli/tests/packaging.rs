@@ -107,7 +107,10 @@ fn the_units_run_utbyte_unprivileged_hardened_and_stop_it_gracefully() {
         assert!(get("SystemCallFilter").contains(&"@system-service".to_owned()));
         // systemd must not kill a node that is still within its own shutdown deadline.
         let stop: u64 = one("TimeoutStopSec").parse().unwrap();
-        assert!(stop > DEFAULT_SHUTDOWN_SECONDS, "{name}: TimeoutStopSec={stop}");
+        assert!(
+            stop > DEFAULT_SHUTDOWN_SECONDS,
+            "{name}: TimeoutStopSec={stop}"
+        );
 
         // The command it starts is the installed binary with a configuration under
         // ConfigurationDirectory, and it is a command of this build.
@@ -118,7 +121,11 @@ fn the_units_run_utbyte_unprivileged_hardened_and_stop_it_gracefully() {
         assert!(words[config + 1].starts_with("/etc/utbyte/"), "{name}");
         let command = &words[1..config];
         if is_command(&command[..1]) {
-            assert!(is_command(command), "{name}: `utbyte {}`", command.join(" "));
+            assert!(
+                is_command(command),
+                "{name}: `utbyte {}`",
+                command.join(" ")
+            );
         } else {
             // The directory server's command arrives with its own change; until then only its
             // unit's form is checked here.
@@ -289,7 +296,11 @@ fn the_containerfile_builds_this_binary_from_what_it_copies() {
     let version = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
     let arg = instructions
         .iter()
-        .find_map(|(_, k, a)| (k == "ARG").then(|| a.strip_prefix("RUST_VERSION=")).flatten())
+        .find_map(|(_, k, a)| {
+            (k == "ARG")
+                .then(|| a.strip_prefix("RUST_VERSION="))
+                .flatten()
+        })
         .unwrap();
     assert!(version(arg) >= version(wanted), "rust {arg} < {wanted}");
 
@@ -330,7 +341,10 @@ fn the_containerfile_builds_this_binary_from_what_it_copies() {
     assert!(build.contains("--release --locked -p utbyte "), "{build}");
     let manifest = std::fs::read_to_string(repo().join("crates/cli/Cargo.toml")).unwrap();
     assert!(manifest.contains("name = \"utbyte\""));
-    assert!(build.contains("target/release/utbyte /usr/local/bin/utbyte"), "{build}");
+    assert!(
+        build.contains("target/release/utbyte /usr/local/bin/utbyte"),
+        "{build}"
+    );
     let runtime: Vec<(&str, &str)> = instructions
         .iter()
         .filter(|(stage, _, _)| *stage == 2)
@@ -356,7 +370,10 @@ fn the_containerfile_builds_this_binary_from_what_it_copies() {
 
     // Unprivileged, stopped with the signal the node drains on, state and configuration apart.
     let user = find("USER")[0];
-    assert!(!user.starts_with('0') && !user.starts_with("root"), "{user}");
+    assert!(
+        !user.starts_with('0') && !user.starts_with("root"),
+        "{user}"
+    );
     assert_eq!(find("STOPSIGNAL"), ["SIGTERM"]);
     let volumes = exec_form(find("VOLUME")[0]);
     assert_eq!(volumes, ["/var/lib/utbyte", "/etc/utbyte"]);
@@ -399,8 +416,8 @@ async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
     assert!(env.contains(&("UTBYTE_LOCAL_PORT".into(), "7501".into())));
     let dir = tempfile::tempdir().unwrap();
     let rulebook = repo().join("rulebook");
-    let federation = utbyte_testbed::loopback::LoopbackFederation::start(
-        utbyte_testbed::loopback::Plan {
+    let federation =
+        utbyte_testbed::loopback::LoopbackFederation::start(utbyte_testbed::loopback::Plan {
             dir: dir.path().join("federation"),
             rulebook: utbyte_rules::rulebook::read_dir(&rulebook).unwrap(),
             catalog: None,
@@ -415,10 +432,9 @@ async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
             config_lifetime: time::Duration::hours(1),
             limits: utbyte_http::Limits::default(),
             frontends: Default::default(),
-        },
-    )
-    .await
-    .unwrap();
+        })
+        .await
+        .unwrap();
     let port = federation.node("skatteverket").unwrap().local_addr.port();
     assert!(tokio::task::spawn_blocking(move || run_health_check(port))
         .await

@@ -25,7 +25,10 @@ fn reference() -> String {
 fn section(file: &str) -> String {
     let reference = reference();
     let heading = format!("\n## {file}\n");
-    let start = reference.find(&heading).unwrap_or_else(|| panic!("no {heading}")) + 1;
+    let start = reference
+        .find(&heading)
+        .unwrap_or_else(|| panic!("no {heading}"))
+        + 1;
     let rest = &reference[start + heading.len() - 1..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
     rest[..end].to_owned()
@@ -124,12 +127,18 @@ fn every_key_the_code_accepts_is_documented_with_its_type_and_nothing_else() {
         .keys()
         .filter(|key| !documented.contains_key(*key))
         .collect();
-    assert!(missing.is_empty(), "not in docs/configuration.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "not in docs/configuration.md: {missing:?}"
+    );
     let unknown: Vec<&String> = documented
         .keys()
         .filter(|key| !accepted.contains_key(*key))
         .collect();
-    assert!(unknown.is_empty(), "in docs/configuration.md, not in the code: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "in docs/configuration.md, not in the code: {unknown:?}"
+    );
     for (key, kinds) in &accepted {
         let row = &documented[key];
         assert!(
