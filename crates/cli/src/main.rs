@@ -4,13 +4,14 @@ mod audit_cmd;
 mod demo;
 mod directory_cmd;
 mod example;
+mod generate;
 mod logging;
 mod node_cmd;
 mod node_import;
 mod pki_cmd;
 mod rules_cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -45,6 +46,9 @@ enum Command {
     /// (admit, set-endpoint, rotate, revoke, publish-rulebook, versions, show).
     #[command(subcommand)]
     Directory(directory_cmd::DirectoryCommand),
+    /// Shell completions and man pages, generated from this command line (for packagers).
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Directory(cmd) => directory_cmd::run(cmd),
+        Command::Generate(cmd) => generate::run(cmd, Cli::command()),
     };
     match result {
         Ok(code) => code,
