@@ -135,7 +135,9 @@ impl HttpRegister {
                 .header(ACCEPT, "application/json")
                 .send()
                 .await
-                .map_err(|error| backend(operation, format!("cannot reach it: {}", describe(error))))?;
+                .map_err(|error| {
+                    backend(operation, format!("cannot reach it: {}", describe(error)))
+                })?;
             let status = response.status();
             let wanted =
                 status == StatusCode::OK || (not_found_is_none && status == StatusCode::NOT_FOUND);

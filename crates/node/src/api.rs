@@ -1,7 +1,10 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
 use crate::state::NodeState;
-use crate::{audit_api, catalog_proxy, consumer, health, offerings, protocol, provider, review};
+use crate::{
+    audit_api, callbacks_api, catalog_proxy, consumer, health, offerings, protocol, provider,
+    review,
+};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -34,7 +37,7 @@ struct FederationApi;
 #[openapi(
     info(
         title = "utbyte node — local API",
-        description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review)."
+        description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review), administrators see and replay callback notices (callbacks)."
     ),
     servers((url = "http://127.0.0.1:7501", description = "The node's local listener (`local_listen`)")),
     paths(
@@ -52,6 +55,8 @@ struct FederationApi;
         audit_api::verify,
         audit_api::subject,
         audit_api::stats,
+        callbacks_api::list,
+        callbacks_api::replay,
         health::alive,
         health::ready,
         local_openapi
@@ -86,6 +91,8 @@ struct FederationApi;
         audit_api::AuditStats,
         audit_api::TurnaroundView,
         audit_api::TurnaroundBucketView,
+        callbacks_api::CallbackView,
+        callbacks_api::CallbackStatus,
         health::Health,
         protocol::FieldVerdict,
         protocol::Receipt,
@@ -154,6 +161,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(catalog_proxy::routes())
         .merge(review::routes())
         .merge(audit_api::routes())
+        .merge(callbacks_api::routes())
         .merge(health::routes())
         .route("/openapi.json", get(local_openapi))
         .with_state(state)

@@ -59,7 +59,8 @@ pub struct CaseRequest {
     pub role: String,
     /// The officer's unit; must be a unit of this node's authority.
     pub unit: String,
-    /// Where to POST the final answer when a review is decided (`http://` or `https://`).
+    /// Where to POST a signed notice (a CloudEvent, never the answer) when the request is
+    /// decided; must be under a URL prefix the node's `[callbacks] allow` list names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
 }
@@ -169,6 +170,15 @@ pub(crate) async fn submit(
     let key = idempotency_key(&headers)?;
     let ctx = state.exchange_context()?;
     let now = OffsetDateTime::now_utc();
+    if let Some(callback) = &case.callback {
+        // At submit only: a request stored under an earlier allow-list is still checked at
+        // each delivery, but never refused after the fact.
+        state.callback_targets.check(callback).map_err(|refused| {
+            problems::CALLBACK_NOT_ALLOWED
+                .with(format!("`callback` cannot be used: {refused}"))
+                .with_extension("field", "callback")
+        })?;
+    }
     let request = check_case(&state, &ctx, &case, now)?;
     let provider = ctx
         .rulebook
@@ -686,7 +696,7 @@ pub(crate) async fn poll_one(
 }
 
 /// One round of the background work: ask about every request in review, then deliver every
-/// pending callback.
+/// callback notice that is due.
 pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callback::Callbacks) {
     if let Ok(waiting) = state.exchange.outgoing_in_review(100).await {
         for stored in waiting {
@@ -695,13 +705,5 @@ pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callb
             }
         }
     }
-    if let Ok(pending) = state.exchange.undelivered_callbacks(100).await {
-        for stored in pending {
-            if let (Some(url), Ok(Some(answer))) = (&stored.callback, stored_answer(&stored)) {
-                if callbacks.deliver(url, &answer).await {
-                    let _ = state.exchange.mark_callback_delivered(&stored.key).await;
-                }
-            }
-        }
-    }
+    callbacks.deliver_due(&state.exchange).await;
 }
