@@ -1,4 +1,5 @@
-//! [`AdapterError`]: why an adapter could not be set up, worded for an operator.
+//! [`AdapterError`]: why an adapter or the agency client could not be set up, worded for an
+//! operator.
 //!
 //! Errors of the calls themselves are `utbyte_store::StoreError`s, because they come out of
 //! the `Register` trait.
@@ -19,4 +20,18 @@ pub enum AdapterError {
     /// The timeout is zero, which would fail every call.
     #[error("the register backend timeout must be longer than zero")]
     ZeroTimeout,
+
+    /// The agency CA bundle cannot be used.
+    #[error("the agency CA bundle cannot be used: {reason}")]
+    InvalidCaBundle {
+        /// Why (the file's path, never a certificate's content).
+        reason: String,
+    },
+
+    /// The HTTP client cannot be set up.
+    #[error("the HTTP client cannot be set up: {reason}")]
+    Client {
+        /// Why.
+        reason: String,
+    },
 }

@@ -1,5 +1,6 @@
-//! [`HttpRegister`]: a [`Register`] kept in an authority's own REST backend, reached over plain
-//! HTTP/1.1 with the contract of `docs/register-backend.md`.
+//! [`HttpRegister`]: a [`Register`] kept in an authority's own REST backend, reached over HTTP/1.1
+//! with the contract of `docs/register-backend.md` through the node's [`AgencyClient`] —
+//! `https://` verified against the agency's CA when one is configured, plain `http://` otherwise.
 //!
 //! The adapter trusts the backend with the data, not with the contract: every call has a
 //! timeout, every answer is read only up to [`MAX_RESPONSE_BYTES`], and a record that holds a
@@ -10,26 +11,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::ACCEPT;
-use http::{Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::{StatusCode, Uri};
 use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use utbyte_domain::SubjectId;
 use utbyte_store::{Record, Register, RegisterBatch, StoreError, StoreFuture};
 
+use crate::client::{describe, AgencyClient};
 use crate::contract::{self, check_name, MAX_FIELDS, MAX_RESPONSE_BYTES};
 use crate::AdapterError;
-
-/// How long an unused pooled connection is kept: shorter than nginx's default
-/// `keepalive_timeout` (75 s), so the pool lets go of a connection before a proxy in front of
-/// the backend closes it under a request.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 const FETCHING: &str = "fetching a record";
 const READING_FLAG: &str = "reading a protected-identity flag";
@@ -40,30 +33,32 @@ const READING_FLAG: &str = "reading a protected-identity flag";
 /// backend. Read-only: [`Register::insert`] fails with [`StoreError::ReadOnly`].
 #[derive(Clone)]
 pub struct HttpRegister {
-    client: Client<HttpConnector, Empty<Bytes>>,
-    /// `http://authority[/path]`, without a trailing slash.
+    client: AgencyClient,
+    /// `http[s]://authority[/path]`, without a trailing slash.
     base: String,
     timeout: Duration,
 }
 
 impl HttpRegister {
     /// An adapter for the backend at `base_url` (`http://host[:port][/path]`), giving every
-    /// call `timeout` from sending the request to the end of the answer.
-    ///
-    /// Only plain `http://` is spoken: the backend runs beside the node, and TLS, where wanted,
-    /// is a proxy's job. Needs a Tokio runtime when called, not when constructed.
+    /// call `timeout` from sending the request to the end of the answer, over a client of its
+    /// own that trusts no CA (so plain `http://` only). Needs a Tokio runtime when called, not
+    /// when constructed.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, AdapterError> {
-        let base = parse_base_url(base_url)?;
+        Self::with_client(base_url, timeout, AgencyClient::new(None)?)
+    }
+
+    /// An adapter over `client`: `https://` base URLs are accepted when the client trusts an
+    /// agency CA, and the backend's certificate is verified against it.
+    pub fn with_client(
+        base_url: &str,
+        timeout: Duration,
+        client: AgencyClient,
+    ) -> Result<Self, AdapterError> {
+        let base = parse_base_url(base_url, client.speaks_https())?;
         if timeout.is_zero() {
             return Err(AdapterError::ZeroTimeout);
         }
-        let mut connector = HttpConnector::new();
-        // Requests are small and answered at once; Nagle would only add latency.
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Ok(Self {
             client,
             base,
@@ -131,37 +126,51 @@ impl HttpRegister {
         not_found_is_none: bool,
     ) -> Result<Option<Bytes>, StoreError> {
         // The path holds the subject: errors below describe the failure, never the URI.
-        let uri: Uri = format!("{}{path}", self.base)
-            .parse()
-            .map_err(|_| backend(operation, "the request URL could not be formed".to_owned()))?;
-        let request = Request::get(uri)
-            .header(ACCEPT, "application/json")
-            .body(Empty::new())
-            .map_err(|_| backend(operation, "the request could not be formed".to_owned()))?;
+        let url = format!("{}{path}", self.base);
         let exchange = async {
-            let response = self.client.request(request).await.map_err(|error| {
-                backend(operation, format!("cannot reach it: {}", chain(&error)))
-            })?;
+            let mut response = self
+                .client
+                .http()
+                .get(url)
+                .header(ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|error| {
+                    backend(operation, format!("cannot reach it: {}", describe(error)))
+                })?;
             let status = response.status();
             let wanted =
                 status == StatusCode::OK || (not_found_is_none && status == StatusCode::NOT_FOUND);
             if !wanted {
                 return Err(unexpected_status(operation, status));
             }
-            // A 404's body is read (and ignored) too, so its connection can be reused.
-            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-                .collect()
-                .await
-                .map_err(|error| {
-                    let reason = if error.downcast_ref::<LengthLimitError>().is_some() {
-                        format!("its answer is larger than {MAX_RESPONSE_BYTES} bytes")
-                    } else {
-                        format!("its answer broke off: {}", chain(error.as_ref()))
-                    };
-                    backend(operation, reason)
-                })?
-                .to_bytes();
-            Ok((status == StatusCode::OK).then_some(body))
+            // A 404's body is read (and ignored) too, so its connection can be reused. Read
+            // chunk by chunk: a declared length can lie, the cap must hold on what arrives.
+            let too_large = || {
+                backend(
+                    operation,
+                    format!("its answer is larger than {MAX_RESPONSE_BYTES} bytes"),
+                )
+            };
+            if response
+                .content_length()
+                .is_some_and(|length| length > MAX_RESPONSE_BYTES as u64)
+            {
+                return Err(too_large());
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = response.chunk().await.map_err(|error| {
+                backend(
+                    operation,
+                    format!("its answer broke off: {}", describe(error)),
+                )
+            })? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status == StatusCode::OK).then(|| Bytes::from(body)))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
@@ -201,7 +210,8 @@ impl fmt::Debug for HttpRegister {
 }
 
 /// Checks a base URL and returns it without a trailing slash, ready for a path to be appended.
-fn parse_base_url(url: &str) -> Result<String, AdapterError> {
+/// `https://` only when the client can verify it (`https`).
+fn parse_base_url(url: &str, https: bool) -> Result<String, AdapterError> {
     let invalid = |reason: String| AdapterError::InvalidBaseUrl {
         url: url.to_owned(),
         reason,
@@ -209,12 +219,19 @@ fn parse_base_url(url: &str) -> Result<String, AdapterError> {
     let uri: Uri = url
         .parse()
         .map_err(|error| invalid(format!("it is not a URL ({error})")))?;
-    match uri.scheme_str() {
-        Some("http") => {}
+    let scheme = match uri.scheme_str() {
+        Some("http") => "http",
+        Some("https") if https => "https",
+        Some("https") => {
+            return Err(invalid(
+                "its scheme is `https`, but no agency CA bundle is configured to verify the \
+                 backend's certificate with (set `agency_ca_bundle`, or use http://)"
+                    .to_owned(),
+            ))
+        }
         Some(scheme) => {
             return Err(invalid(format!(
-                "its scheme is `{scheme}`, but the backend is reached over plain http:// (put \
-                 TLS, where wanted, in a proxy beside the backend)"
+                "its scheme is `{scheme}`; a backend is reached over http:// or https://"
             )))
         }
         None => {
@@ -222,7 +239,7 @@ fn parse_base_url(url: &str) -> Result<String, AdapterError> {
                 "it has no scheme; write http://host:port".to_owned(),
             ))
         }
-    }
+    };
     let Some(authority) = uri.authority() else {
         return Err(invalid("it names no host".to_owned()));
     };
@@ -240,7 +257,7 @@ fn parse_base_url(url: &str) -> Result<String, AdapterError> {
         ));
     }
     let path = uri.path().trim_end_matches('/');
-    Ok(format!("http://{authority}{path}"))
+    Ok(format!("{scheme}://{authority}{path}"))
 }
 
 /// The answer to a record fetch.
@@ -317,19 +334,6 @@ fn unexpected_status(operation: &'static str, status: StatusCode) -> StoreError 
     backend(operation, format!("it answered with status {status}"))
 }
 
-/// An error and its sources, as one line. Connection errors from hyper name the failure (refused,
-/// reset, DNS), never the request URI.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -337,7 +341,7 @@ mod tests {
     use super::*;
 
     fn reason(url: &str) -> String {
-        match parse_base_url(url) {
+        match parse_base_url(url, false) {
             Err(AdapterError::InvalidBaseUrl { reason, .. }) => reason,
             other => panic!("{url}: {other:?}"),
         }
@@ -346,13 +350,18 @@ mod tests {
     #[test]
     fn base_urls_are_normalised_or_refused_with_the_reason() {
         assert_eq!(
-            parse_base_url("http://127.0.0.1:8080").unwrap(),
+            parse_base_url("http://127.0.0.1:8080", false).unwrap(),
             "http://127.0.0.1:8080"
         );
         assert_eq!(
-            parse_base_url("http://backend.local/register/v1/").unwrap(),
+            parse_base_url("http://backend.local/register/v1/", false).unwrap(),
             "http://backend.local/register/v1"
         );
+        assert_eq!(
+            parse_base_url("https://backend.local/register/", true).unwrap(),
+            "https://backend.local/register"
+        );
+        assert!(reason("ftp://backend.local").starts_with("its scheme is `ftp`"));
         assert!(reason("https://backend.local").starts_with("its scheme is `https`"));
         assert!(reason("backend.local:8080").starts_with("it has no scheme"));
         assert!(reason("/register").starts_with("it has no scheme"));

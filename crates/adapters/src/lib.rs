@@ -5,8 +5,11 @@
 //! second, on both sides of the wire:
 //!
 //! - [`HttpRegister`] — a [`Register`](utbyte_store::Register) that asks the authority's backend
-//!   over plain HTTP/1.1, with a timeout on every call, a cap on every answer, and a check that the
-//!   backend returned no field that was not requested.
+//!   over HTTP/1.1 (`https://` to the agency's CA), with a timeout on every call, a cap on every
+//!   answer, and a check that the backend returned no field that was not requested.
+//! - [`AgencyClient`] — the one plain HTTP client of a node towards its own authority's services
+//!   (register backends, case systems' callbacks): rustls with ring, trusting only the agency CA
+//!   bundle ([`AgencyTrust`]), no proxy from the environment, no redirects.
 //! - [`backend`] — the reference backend: the same contract served over any `Register`, for
 //!   tests, for the load benchmark and as a template for authorities.
 //!
@@ -18,10 +21,12 @@
 //! error body, because that text is outside utbyte's control.
 
 pub mod backend;
+mod client;
 mod contract;
 mod error;
 mod http_register;
 
+pub use client::{describe, AgencyClient, AgencyTrust};
 pub use contract::{MAX_FIELDS, MAX_RESPONSE_BYTES};
 pub use error::AdapterError;
 pub use http_register::HttpRegister;

@@ -300,8 +300,10 @@ async fn the_backend_is_read_only() {
     assert!(matches!(error, StoreError::ReadOnly));
 }
 
+/// `https://` needs an agency CA to verify the backend with; a client without one refuses it at
+/// construction rather than failing every call.
 #[test]
-fn only_plain_http_urls_are_accepted() {
+fn https_needs_an_agency_ca_and_other_schemes_are_refused() {
     for url in [
         "https://backend.local",
         "ftp://backend.local",
@@ -319,8 +321,8 @@ fn only_plain_http_urls_are_accepted() {
             .unwrap_err()
             .to_string(),
         "the register backend URL `https://backend.local` cannot be used: its scheme is `https`, \
-         but the backend is reached over plain http:// (put TLS, where wanted, in a proxy beside \
-         the backend)"
+         but no agency CA bundle is configured to verify the backend's certificate with (set \
+         `agency_ca_bundle`, or use http://)"
     );
     assert!(HttpRegister::new("http://backend.local:8080/register/", TIMEOUT).is_ok());
 }

@@ -31,7 +31,8 @@ pub struct CaseRequest {
     pub role: String,
     /// The officer's unit; must be a unit of this node's authority.
     pub unit: String,
-    /// Where to POST the final answer when a review is decided (`http://` or `https://`).
+    /// Where to POST a signed notice (a CloudEvent, never the answer) when the request is
+    /// decided; must be under a URL prefix the node's `[callbacks] allow` list names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
 }

@@ -38,6 +38,8 @@ async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
         config_lifetime: time::Duration::hours(1),
         limits: utbyte_http::Limits::default(),
         frontends: Default::default(),
+        callbacks: Default::default(),
+        agency_trust: None,
     })
     .await
     .unwrap();

@@ -432,6 +432,8 @@ async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
             config_lifetime: time::Duration::hours(1),
             limits: utbyte_http::Limits::default(),
             frontends: Default::default(),
+            callbacks: Default::default(),
+            agency_trust: None,
         })
         .await
         .unwrap();

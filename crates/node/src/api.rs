@@ -1,7 +1,10 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
 use crate::state::NodeState;
-use crate::{audit_api, catalog_proxy, consumer, health, offerings, protocol, provider, review};
+use crate::{
+    audit_api, callbacks_api, catalog_proxy, consumer, health, offerings, protocol, provider,
+    review,
+};
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
@@ -38,7 +41,7 @@ struct FederationApi;
 #[openapi(
     info(
         title = "utbyte node — local API",
-        description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review)."
+        description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review), administrators see and replay callback notices (callbacks)."
     ),
     modifiers(&EdgeProblems),
     servers((url = "http://127.0.0.1:7501", description = "The node's local listener (`local_listen`)")),
@@ -57,6 +60,8 @@ struct FederationApi;
         audit_api::verify,
         audit_api::subject,
         audit_api::stats,
+        callbacks_api::list,
+        callbacks_api::replay,
         health::alive,
         health::ready,
         local_openapi
@@ -94,6 +99,8 @@ struct FederationApi;
         audit::AuditStats,
         audit::TurnaroundView,
         audit::TurnaroundBucketView,
+        callbacks_api::CallbackView,
+        callbacks_api::CallbackStatus,
         health_api::Health,
         health_api::HealthStatus,
         utbyte_api::FieldVerdict,
@@ -140,6 +147,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(catalog_proxy::routes())
         .merge(review::routes())
         .merge(audit_api::routes())
+        .merge(callbacks_api::routes())
         .merge(health::routes())
         .route(utbyte_api::paths::OPENAPI, get(local_openapi))
         .with_state(state)

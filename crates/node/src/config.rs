@@ -9,6 +9,8 @@
 //! refresh_seconds = 30                     # how often the federation configuration is pulled
 //! review_poll_seconds = 5                  # how often tickets in review are asked about
 //! shutdown_seconds = 30                    # on SIGTERM/SIGINT: how long in-flight exchanges get
+//! agency_ca_bundle = "/etc/utbyte/agency-ca.pem"  # optional: CAs for https:// register
+//!                                          # backends and callbacks (no system roots)
 //!
 //! [directory]
 //! endpoint = "https://directory.example:7400"
@@ -28,6 +30,9 @@
 //! name = "Försäkringskassan"               # the authority's name as people read it
 //! secure_cookies = true                    # default; false only behind a TLS-terminating proxy
 //! session_hours = 8                        # default
+//!
+//! [callbacks]                              # see `callback::config`; none allows no callback
+//! allow = ["https://case.fk.example/callbacks/"]
 //!
 //! [limits]                                 # all optional
 //! body_bytes = 262144
@@ -74,11 +79,18 @@ pub struct NodeConfig {
     /// to finish before it exits.
     #[serde(default = "default_shutdown")]
     pub shutdown_seconds: u64,
+    /// The agency's own CA certificates (PEM), the only roots `https://` register backends and
+    /// callback targets are verified against; none: those speak plain `http://` only.
+    #[serde(default)]
+    pub agency_ca_bundle: Option<PathBuf>,
     pub directory: DirectoryLink,
     #[serde(default, rename = "register")]
     pub registers: Vec<RegisterConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Calling case systems back.
+    #[serde(default)]
+    pub callbacks: crate::callback::CallbacksConfig,
     /// The portal, if the node serves it (`/portal/` on the local listener).
     #[serde(default)]
     pub portal: Option<PortalSettings>,
@@ -184,6 +196,12 @@ impl NodeConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         config.data_dir = base.join(&config.data_dir);
         config.credentials_dir = base.join(&config.credentials_dir);
+        if let Some(bundle) = &config.agency_ca_bundle {
+            config.agency_ca_bundle = Some(base.join(bundle));
+        }
+        if let Some(secret) = &config.callbacks.secret_file {
+            config.callbacks.secret_file = Some(base.join(secret));
+        }
         for register in &mut config.registers {
             if let Some(file) = &register.sqlite {
                 register.sqlite = Some(base.join(file));
@@ -226,6 +244,9 @@ impl NodeConfig {
                 );
             }
         }
+        self.callbacks
+            .validate()
+            .map_err(ConfigFileError::Invalid)?;
         let mut served = std::collections::HashSet::new();
         for (i, register) in self.registers.iter().enumerate() {
             match (&register.sqlite, &register.http) {
@@ -300,6 +321,29 @@ key = "k"
         assert_eq!(config.shutdown_seconds, 30);
         assert_eq!(config.limits, LimitsConfig::default());
         assert!(config.data_dir.ends_with("data") && config.data_dir.is_absolute());
+        assert_eq!(config.agency_ca_bundle, None);
+        assert_eq!(
+            config.callbacks,
+            crate::callback::CallbacksConfig::default()
+        );
+    }
+
+    #[test]
+    fn the_agency_ca_bundle_and_the_callback_secret_are_relative_to_the_file() {
+        let config = parse_with(
+            "agency_ca_bundle = \"agency-ca.pem\"\n",
+            "[callbacks]\nallow = [\"https://case.example/cb/\"]\nsecret_file = \"cb.secret\"\nmax_attempts = 3\n",
+        )
+        .unwrap();
+        let bundle = config.agency_ca_bundle.unwrap();
+        assert!(bundle.is_absolute() && bundle.ends_with("agency-ca.pem"));
+        let secret = config.callbacks.secret_file.unwrap();
+        assert!(secret.is_absolute() && secret.ends_with("cb.secret"));
+        assert_eq!(config.callbacks.max_attempts, 3);
+        let err = parse("[callbacks]\nallow = [\"case.example\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("callbacks: allow"), "{err}");
     }
 
     #[test]

@@ -154,7 +154,7 @@ fn case_response(answer: &CaseAnswer) -> Response {
 }
 
 /// One round of the background work: ask about every request in review, then deliver every
-/// pending callback.
+/// callback notice that is due.
 pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callback::Callbacks) {
     if let Ok(waiting) = state.exchange.outgoing_in_review(100).await {
         for stored in waiting {
@@ -163,13 +163,5 @@ pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callb
             }
         }
     }
-    if let Ok(pending) = state.exchange.undelivered_callbacks(100).await {
-        for stored in pending {
-            if let (Some(url), Ok(Some(answer))) = (&stored.callback, stored_answer(&stored)) {
-                if callbacks.deliver(url, &answer).await {
-                    let _ = state.exchange.mark_callback_delivered(&stored.key).await;
-                }
-            }
-        }
-    }
+    callbacks.deliver_due(&state.exchange).await;
 }

@@ -8,7 +8,7 @@
 //! `/openapi.json` and answer every error as RFC 9457 problem+json.
 //!
 //! In the background the node pulls the federation configuration from the directory, asks
-//! providers about requests waiting in review, and calls case systems back.
+//! providers about requests waiting in review, and calls case systems back ([`callback`]).
 
 // Handlers and their helpers fail with a `Problem` (RFC 9457: type, title, detail, extensions),
 // built once per failed request and turned straight into the response; boxing it would only add
@@ -17,7 +17,8 @@
 
 pub mod api;
 pub mod audit_api;
-mod callback;
+pub mod callback;
+mod callbacks_api;
 mod catalog_proxy;
 pub mod config;
 pub mod consumer;
@@ -32,8 +33,10 @@ pub mod review;
 mod state;
 mod sync;
 
+pub use callback::CallbacksConfig;
 pub use config::{NodeConfig, PortalSettings};
 pub use state::{NodeState, Registers};
+pub use utbyte_adapters::AgencyTrust;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::net::SocketAddr;
@@ -114,6 +117,11 @@ pub struct NodeSetup {
     pub peer_timeout: Duration,
     /// Served on the local listener around the local API; none serves the API alone.
     pub frontend: Option<Frontend>,
+    /// The agency CA that `https://` register backends and callback targets are verified
+    /// against; none: plain `http://` only.
+    pub agency_trust: Option<AgencyTrust>,
+    /// Where callbacks may go, the signing secret and the retry schedule.
+    pub callbacks: CallbacksConfig,
 }
 
 impl NodeSetup {
@@ -121,13 +129,19 @@ impl NodeSetup {
     pub async fn from_config(config: &NodeConfig) -> Result<Self, NodeError> {
         let credentials = NodeCredentials::load(&config.credentials_dir)?;
         let directory_key = decode_key(&config.directory.key).ok_or(NodeError::DirectoryKey)?;
+        let agency_trust = match &config.agency_ca_bundle {
+            Some(path) => Some(AgencyTrust::from_pem_file(path)?),
+            None => None,
+        };
+        let client = utbyte_adapters::AgencyClient::new(agency_trust.as_ref())?;
         let mut registers = Registers::new();
         for entry in &config.registers {
             let register: Arc<dyn utbyte_store::Register> = match (&entry.sqlite, &entry.http) {
                 (Some(path), _) => Arc::new(utbyte_store::RegisterStore::open(path).await?),
-                (None, Some(url)) => Arc::new(utbyte_adapters::HttpRegister::new(
+                (None, Some(url)) => Arc::new(utbyte_adapters::HttpRegister::with_client(
                     url,
                     Duration::from_millis(entry.timeout_ms),
+                    client.clone(),
                 )?),
                 (None, None) => continue,
             };
@@ -148,6 +162,8 @@ impl NodeSetup {
             limits: config.http_limits(),
             peer_timeout: config.peer_timeout(),
             frontend: None,
+            agency_trust,
+            callbacks: config.callbacks.clone(),
         })
     }
 }
@@ -171,6 +187,18 @@ pub fn answer_key(data_dir: &Path) -> Result<SigningKey, NodeError> {
 /// (the directory keeps its configuration key the same way: `utbyte_pki::signing_key`).
 pub fn signing_key(path: &Path) -> Result<SigningKey, NodeError> {
     Ok(utbyte_pki::signing_key::load_or_create(path)?)
+}
+
+/// Writes `bytes` to a new file at `path` that only its owner can read (0600).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// The two listeners, bound by the caller (so tests and the demo can use port 0).
@@ -285,6 +313,16 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         )?
     };
     let exchange = ExchangeStore::open(setup.data_dir.join("exchange.sqlite")).await?;
+    let callbacks = callback::Callbacks::new(
+        &setup.callbacks,
+        setup.agency_trust.as_ref(),
+        &setup.data_dir,
+        &setup.authority,
+    )?;
+    let callback_targets = setup
+        .callbacks
+        .targets()
+        .map_err(|error| NodeError::Config(config::ConfigFileError::Invalid(error)))?;
     let revocations = Revocations::new();
     let server_tls = setup.credentials.server_config(&revocations)?;
     let client_tls = setup.credentials.client_config(&revocations)?;
@@ -307,6 +345,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         answer_key,
         client,
         directory.clone(),
+        callback_targets,
     ));
     if let Err(err) = sync::refresh(&state, &directory).await {
         tracing::warn!(%err, "no federation configuration yet");
@@ -349,6 +388,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     ));
     tasks.spawn(background(
         Arc::clone(&state),
+        callbacks,
         directory.clone(),
         setup.refresh,
         setup.review_poll,
@@ -376,12 +416,12 @@ async fn report(
 
 async fn background(
     state: Arc<NodeState>,
+    callbacks: callback::Callbacks,
     directory: sync::DirectoryLink,
     refresh: Duration,
     review_poll: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let callbacks = callback::Callbacks::new();
     let mut refresh_tick = tokio::time::interval(refresh);
     let mut poll_tick = tokio::time::interval(review_poll);
     refresh_tick.tick().await;

@@ -159,4 +159,22 @@ problem!(
     502,
     "The directory could not be reached"
 );
+problem!(
+    CALLBACK_NOT_ALLOWED,
+    "callback-not-allowed",
+    422,
+    "The callback URL is not one this node may call"
+);
+problem!(
+    NO_SUCH_CALLBACK,
+    "callback-not-found",
+    404,
+    "No callback notice with that id"
+);
+problem!(
+    CALLBACK_NOT_DEAD,
+    "callback-not-dead",
+    409,
+    "Only a dead callback notice can be replayed"
+);
 problem!(NOT_READY, "not-ready", 503, "This node cannot exchange now");

@@ -40,6 +40,8 @@ pub struct NodeState {
     pub(crate) directory: crate::sync::DirectoryLink,
     /// One review decision at a time, so that a ticket is never decided (and audited) twice.
     pub(crate) review_lock: tokio::sync::Mutex<()>,
+    /// Where case systems may ask to be called back.
+    pub(crate) callback_targets: crate::callback::target::AllowedTargets,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -62,6 +64,7 @@ impl NodeState {
         answer_key: SigningKey,
         client: FederationClient,
         directory: crate::sync::DirectoryLink,
+        callback_targets: crate::callback::target::AllowedTargets,
     ) -> Self {
         let origin = audit.ledger().verifier().name.clone();
         Self {
@@ -77,6 +80,7 @@ impl NodeState {
             origin,
             directory,
             review_lock: tokio::sync::Mutex::new(()),
+            callback_targets,
         }
     }
 

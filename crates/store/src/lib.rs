@@ -11,8 +11,10 @@
 //! - [`ExchangeStore`] — what an agency node remembers about exchanges, in a SQLite database of
 //!   its own: the requests it sent for its case systems, keyed by idempotency key, so a retry
 //!   never discloses twice; the request ids peers sent it, so a replay is refused; and the review
-//!   queue with each reviewer's decision. The contract's types are in `exchange`; the SQL in
-//!   `sqlite::exchange` and `sqlite::review`.
+//!   queue with each reviewer's decision; and the schedule of the callback notices owed to case
+//!   systems (attempts, next attempt, last error, dead letters). The contract's types are in
+//!   `exchange` and `callbacks`; the SQL in `sqlite::exchange`, `sqlite::review` and
+//!   `sqlite::callbacks`.
 //! - [`AccountStore`] — the portal's local accounts (password hashes, portal roles, lockout
 //!   counters) and sign-in sessions (token hashes with their CSRF tokens), in `portal.sqlite`.
 //!   The contract's types are in `accounts`, the SQL in `sqlite::accounts`.
@@ -26,12 +28,14 @@
 //! of the exchange types shows the sizes of their JSON texts only.
 
 mod accounts;
+mod callbacks;
 mod error;
 mod exchange;
 mod register;
 mod sqlite;
 
 pub use accounts::{Account, AccountProfile, Failure, Session, MAX_ACCOUNT_TEXT};
+pub use callbacks::{CallbackAttempt, CallbackState, StoredCallback, MAX_CALLBACK_ERROR_BYTES};
 pub use error::StoreError;
 pub use exchange::{
     Begun, NewReview, OutgoingRequest, OutgoingState, OutgoingUpdate, ReviewDecided, ReviewState,

@@ -1,5 +1,6 @@
 //! The exchange store's consumer side through its public contract: idempotent outgoing
-//! requests and their states, callbacks, listings, input limits and `Debug`.
+//! requests and their states, listings, input limits and `Debug` (the callback schedule is in
+//! `callbacks.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -223,60 +224,6 @@ async fn requests_in_review_are_listed_oldest_first() {
     assert_eq!(keys(&listed), ["early", "late"]);
     assert_eq!(keys(&store.outgoing_in_review(1).await.unwrap()), ["early"]);
     assert!(store.outgoing_in_review(0).await.unwrap().is_empty());
-}
-
-#[tokio::test]
-async fn undelivered_callbacks_are_answered_ones_with_a_callback_until_marked() {
-    let store = store().await;
-    for key in ["a", "b", "no-callback", "flying"] {
-        let mut sent = request(key, 0);
-        if key == "no-callback" {
-            sent.callback = None;
-        }
-        store.begin_outgoing(&sent).await.unwrap();
-    }
-    store.complete_outgoing("b", &answered(5)).await.unwrap();
-    store.complete_outgoing("a", &answered(8)).await.unwrap();
-    store
-        .complete_outgoing("no-callback", &answered(1))
-        .await
-        .unwrap();
-    assert_eq!(
-        keys(&store.undelivered_callbacks(10).await.unwrap()),
-        ["b", "a"],
-        "oldest answer first"
-    );
-    assert_eq!(keys(&store.undelivered_callbacks(1).await.unwrap()), ["b"]);
-
-    store.mark_callback_delivered("b").await.unwrap();
-    store.mark_callback_delivered("b").await.unwrap();
-    assert!(
-        store
-            .outgoing("b")
-            .await
-            .unwrap()
-            .unwrap()
-            .callback_delivered
-    );
-    assert_eq!(keys(&store.undelivered_callbacks(10).await.unwrap()), ["a"]);
-
-    for key in ["flying", "no-callback"] {
-        let error = store.mark_callback_delivered(key).await.unwrap_err();
-        assert!(
-            matches!(error, StoreError::InvalidTransition { .. }),
-            "{error}"
-        );
-        assert!(
-            !store
-                .outgoing(key)
-                .await
-                .unwrap()
-                .unwrap()
-                .callback_delivered
-        );
-    }
-    let error = store.mark_callback_delivered("nope").await.unwrap_err();
-    assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
 }
 
 #[tokio::test]

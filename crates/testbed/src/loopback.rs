@@ -17,8 +17,8 @@ use utbyte_directory::Publisher;
 use utbyte_federation::{FederationConfig, Member, RulebookBundle};
 use utbyte_http::Limits;
 use utbyte_node::{
-    answer_key, encode_key, signing_key, start, Frontend, Listeners, NodeError, NodeSetup,
-    Registers, RunningNode,
+    answer_key, encode_key, signing_key, start, AgencyTrust, CallbacksConfig, Frontend, Listeners,
+    NodeError, NodeSetup, Registers, RunningNode,
 };
 use utbyte_pki::{FederationCa, NodeCredentials, NodeRequest, Validity};
 use utbyte_rules::source::SourceFile;
@@ -54,6 +54,10 @@ pub struct Plan {
     pub limits: Limits,
     /// What each authority's node serves around its local API (the portal), by authority.
     pub frontends: std::collections::BTreeMap<String, Frontend>,
+    /// How every node calls its case systems back (the default allows no callback).
+    pub callbacks: CallbacksConfig,
+    /// The agency CA every node trusts for `https://` callbacks and register backends.
+    pub agency_trust: Option<AgencyTrust>,
 }
 
 /// Why a federation could not start.
@@ -245,6 +249,8 @@ impl LoopbackFederation {
                 limits: plan.limits,
                 peer_timeout: Duration::from_secs(10),
                 frontend,
+                agency_trust: plan.agency_trust.clone(),
+                callbacks: plan.callbacks.clone(),
             };
             nodes.push(start(setup, listeners).await?);
         }

@@ -60,6 +60,8 @@ pub fn plan(dir: PathBuf, base_port: u16) -> Plan {
         config_lifetime: time::Duration::hours(24),
         limits: utbyte_http::Limits::default(),
         frontends: Default::default(),
+        callbacks: Default::default(),
+        agency_trust: None,
     }
 }
 

@@ -28,6 +28,14 @@ pub(crate) async fn submit(
     now: OffsetDateTime,
 ) -> Result<CaseAnswer, ExchangeError> {
     let ctx = state.exchange_context()?;
+    if let Some(callback) = &case.callback {
+        // At submit only: a request stored under an earlier allow-list is still checked at
+        // each delivery, but never refused after the fact.
+        state
+            .callback_targets
+            .check(callback)
+            .map_err(|refused| ExchangeError::CallbackNotAllowed(refused.to_string()))?;
+    }
     let request = check_case(state, &ctx, case, now)?;
     let provider = ctx
         .rulebook

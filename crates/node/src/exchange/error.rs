@@ -41,6 +41,8 @@ pub enum ExchangeError {
     AlreadyDecided { ticket: String },
     #[error("{0}")]
     InvalidReview(String),
+    #[error("`callback` cannot be used: {0}")]
+    CallbackNotAllowed(String),
     #[error("{0}")]
     ProviderUnreachable(String),
     #[error("{detail}")]
@@ -108,6 +110,9 @@ impl From<ExchangeError> for Problem {
             E::NoSuchReview(_) => problems::NO_SUCH_REVIEW.with(detail),
             E::AlreadyDecided { .. } => problems::ALREADY_DECIDED.with(detail),
             E::InvalidReview(_) => problems::INVALID_REVIEW.with(detail),
+            E::CallbackNotAllowed(_) => problems::CALLBACK_NOT_ALLOWED
+                .with(detail)
+                .with_extension("field", "callback"),
             E::ProviderUnreachable(_) => problems::PROVIDER_UNREACHABLE.with(detail),
             E::ProviderTls { failure, .. } => {
                 let problem = problems::PROVIDER_TLS.with(detail);

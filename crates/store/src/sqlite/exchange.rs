@@ -1,5 +1,6 @@
 //! The consumer side's outgoing requests in SQLite: every statement that reads or writes
-//! `outgoing`, as methods of [`ExchangeStore`]. The provider side's tables are in `review`.
+//! `outgoing`, as methods of [`ExchangeStore`]. The provider side's tables are in `review`, the
+//! callback schedule in `callbacks`.
 //!
 //! Each state change is one conditional `UPDATE` whose `WHERE` names the states it may start
 //! from, so two nodes' tasks racing on one request (the review poller and a late answer, say)
@@ -29,10 +30,6 @@ UPDATE outgoing
  WHERE key = ?1 AND (state = 'in_flight' OR (state = 'in_review' AND ?2))";
 
 const ABANDON: &str = "DELETE FROM outgoing WHERE key = ?1 AND state = 'in_flight'";
-
-const MARK_DELIVERED: &str = "\
-UPDATE outgoing SET callback_delivered = 1
- WHERE key = ?1 AND state = 'answered' AND callback IS NOT NULL";
 
 /// A row as SQLite holds it; [`StoredOutgoing`] once checked.
 #[derive(sqlx::FromRow)]
@@ -168,6 +165,13 @@ impl ExchangeStore {
                         ))?
                         .rows_affected();
                     if changed == 1 {
+                        // An answer with a callback owes its case system a notice: scheduled in
+                        // this same write, so none is ever lost between the two.
+                        sqlx::query(super::callbacks::SCHEDULE)
+                            .bind(&key)
+                            .execute(&mut *connection)
+                            .await
+                            .map_err(StoreError::exchange("scheduling a callback"))?;
                         return Ok(());
                     }
                     let stored =
@@ -224,63 +228,6 @@ impl ExchangeStore {
             .await
             .map_err(StoreError::exchange("listing outgoing requests in review"))?;
         rows.into_iter().map(Row::checked).collect()
-    }
-
-    /// Up to `limit` answered requests with a callback whose answer has not been delivered yet,
-    /// oldest answer first.
-    pub async fn undelivered_callbacks(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<StoredOutgoing>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM outgoing \
-             WHERE state = 'answered' AND callback IS NOT NULL AND callback_delivered = 0 \
-             ORDER BY updated_at, rowid LIMIT ?1"
-        );
-        let rows = sqlx::query_as::<_, Row>(&sql)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::exchange("listing undelivered callbacks"))?;
-        rows.into_iter().map(Row::checked).collect()
-    }
-
-    /// Records that an answered request's answer reached its callback. Marking it again is
-    /// harmless. [`StoreError::NotFound`] if no request has the key;
-    /// [`StoreError::InvalidTransition`] if it is not answered or has no callback.
-    pub async fn mark_callback_delivered(&self, key: &str) -> Result<(), StoreError> {
-        check_id("idempotency key", key)?;
-        let key = key.to_owned();
-        self.writer
-            .write(move |connection| {
-                Box::pin(async move {
-                    let changed = sqlx::query(MARK_DELIVERED)
-                        .bind(&key)
-                        .execute(&mut *connection)
-                        .await
-                        .map_err(StoreError::exchange("marking a callback delivered"))?
-                        .rows_affected();
-                    if changed == 1 {
-                        return Ok(());
-                    }
-                    let stored =
-                        select_one(&mut *connection, &key)
-                            .await?
-                            .ok_or(StoreError::NotFound {
-                                what: "outgoing request",
-                            })?;
-                    let from = if stored.callback.is_none() {
-                        "without a callback"
-                    } else {
-                        described(stored.state)
-                    };
-                    Err(StoreError::InvalidTransition {
-                        from,
-                        to: "be marked delivered to its callback",
-                    })
-                })
-            })
-            .await
     }
 
     /// Up to `limit` requests after skipping `offset`, newest first: all of them, or only those

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod batch;
+mod callbacks;
 mod exchange;
 mod register;
 mod review;
@@ -272,20 +273,20 @@ mod tests {
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
         assert_eq!(pragma(&store.pool, "synchronous").await, "2");
         assert_eq!(
             tables(&store.pool).await,
-            ["outgoing", "reviews", "seen_requests"]
+            ["callbacks", "outgoing", "reviews", "seen_requests"]
         );
         store.close().await;
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
     }
 
     #[tokio::test]

@@ -182,6 +182,8 @@ fn plan(options: &Options, dir: PathBuf) -> Result<Plan, BoxError> {
         config_lifetime: time::Duration::hours(2),
         limits: utbyte_http::Limits::default(),
         frontends: Default::default(),
+        callbacks: Default::default(),
+        agency_trust: None,
     })
 }
 

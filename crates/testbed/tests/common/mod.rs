@@ -39,6 +39,8 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
             request_timeout: Duration::from_secs(20),
         },
         frontends: Default::default(),
+        callbacks: Default::default(),
+        agency_trust: None,
     }
 }
 

@@ -1,0 +1,200 @@
+//! Calling case systems back when a request they asked about is decided.
+//!
+//! When a request with a callback URL is answered, the exchange store schedules a notice in the
+//! same write. Each background round, [`Callbacks::deliver_due`] sends every notice that is due:
+//! a thin CloudEvent ([`notice`]) signed per Standard Webhooks ([`signing`]), POSTed through the
+//! node's agency client (`https://` verified against the agency CA only, no proxy, no
+//! redirects) whose resolver refuses link-local and metadata addresses ([`target`]). A 2xx
+//! delivers it; anything else is retried with exponential backoff ([`schedule`]) until the
+//! configured attempts or age are spent, when it becomes a dead letter an administrator can
+//! list and replay (`callbacks_api`).
+//!
+//! At least once: a case system keys on `webhook-id` (the same on every attempt) to ignore a
+//! repeat. Log lines and stored errors name the notice's id and the failure, never the URL
+//! (it is the case system's) or anything about the subject.
+
+pub mod config;
+pub mod notice;
+pub mod schedule;
+pub mod signing;
+pub mod target;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use utbyte_adapters::{describe, AgencyClient, AgencyTrust};
+use utbyte_store::{CallbackAttempt, ExchangeStore, StoredCallback, MAX_CALLBACK_ERROR_BYTES};
+
+use crate::NodeError;
+pub use config::CallbacksConfig;
+use schedule::{AfterFailure, RetrySchedule};
+use signing::WebhookSecret;
+use target::{AllowedTargets, GuardedResolver};
+
+/// How long a case system has to accept a notice.
+const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many due notices one round sends at most.
+const ROUND: u32 = 100;
+
+/// The node's callback delivery.
+pub(crate) struct Callbacks {
+    client: AgencyClient,
+    secret: WebhookSecret,
+    targets: AllowedTargets,
+    schedule: RetrySchedule,
+    authority: String,
+}
+
+impl Callbacks {
+    /// Delivery for a node of `authority`; the secret comes from the configured file or
+    /// `DIR/callback.secret`, created on first use.
+    pub(crate) fn new(
+        config: &CallbacksConfig,
+        trust: Option<&AgencyTrust>,
+        data_dir: &Path,
+        authority: &str,
+    ) -> Result<Self, NodeError> {
+        let targets = config
+            .targets()
+            .map_err(|error| NodeError::Config(crate::config::ConfigFileError::Invalid(error)))?;
+        let secret_file = config
+            .secret_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("callback.secret"));
+        let secret =
+            WebhookSecret::load_or_create(&secret_file).map_err(|error| NodeError::Io {
+                what: "the callback secret".into(),
+                source: std::io::Error::other(error.to_string()),
+            })?;
+        Ok(Self {
+            client: AgencyClient::with_resolver(trust, Arc::new(GuardedResolver))?,
+            secret,
+            targets,
+            schedule: config.schedule(),
+            authority: authority.to_owned(),
+        })
+    }
+
+    /// Sends every notice due now, recording each attempt.
+    pub(crate) async fn deliver_due(&self, exchange: &ExchangeStore) {
+        let due = match exchange
+            .due_callbacks(OffsetDateTime::now_utc(), ROUND)
+            .await
+        {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "due callbacks not read");
+                return;
+            }
+        };
+        for callback in due {
+            let outcome = self.attempt(&callback).await;
+            let now = OffsetDateTime::now_utc();
+            let attempt = match outcome {
+                Ok(()) => CallbackAttempt::Delivered,
+                Err(Failure { error, fatal }) => {
+                    let failures = callback.attempts.saturating_add(1);
+                    let after = if fatal {
+                        AfterFailure::GiveUp
+                    } else {
+                        self.schedule.after_failure(
+                            failures,
+                            callback.created_at,
+                            now,
+                            schedule::random_jitter(),
+                        )
+                    };
+                    let error = bounded(error);
+                    match after {
+                        AfterFailure::RetryAt(next_attempt_at) => {
+                            tracing::info!(callback = %callback.id, attempts = failures, %error, "callback not delivered; retrying");
+                            CallbackAttempt::Retry {
+                                error,
+                                next_attempt_at,
+                            }
+                        }
+                        AfterFailure::GiveUp => {
+                            tracing::warn!(callback = %callback.id, attempts = failures, %error, "callback not delivered; it is a dead letter now");
+                            CallbackAttempt::GiveUp { error }
+                        }
+                    }
+                }
+            };
+            if let Err(error) = exchange
+                .record_callback_attempt(&callback.id, &attempt, now)
+                .await
+            {
+                tracing::warn!(callback = %callback.id, %error, "callback attempt not recorded");
+            }
+        }
+    }
+
+    /// One POST of the notice; the failure says why, without the URL.
+    async fn attempt(&self, callback: &StoredCallback) -> Result<(), Failure> {
+        // Checked again: the allow-list may have shrunk since the request was made.
+        self.targets
+            .check(&callback.url)
+            .map_err(|refused| Failure::fatal(format!("the callback URL is refused: {refused}")))?;
+        let body = notice::body(callback, &self.authority)
+            .map_err(|error| Failure::fatal(format!("the notice cannot be written: {error}")))?;
+        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+        let signature = self.secret.sign(&callback.id, timestamp, &body);
+        let response = self
+            .client
+            .http()
+            .post(&callback.url)
+            .timeout(CALLBACK_TIMEOUT)
+            .header(http::header::CONTENT_TYPE, notice::CONTENT_TYPE)
+            .header("webhook-id", &callback.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| Failure::retry(format!("cannot reach it: {}", describe(error))))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            // The answer's body is not kept: it is the case system's text.
+            Err(Failure::retry(format!("it answered with status {status}")))
+        }
+    }
+}
+
+/// Why an attempt failed, and whether trying again could help.
+struct Failure {
+    error: String,
+    fatal: bool,
+}
+
+impl Failure {
+    fn retry(error: String) -> Self {
+        Self {
+            error,
+            fatal: false,
+        }
+    }
+
+    fn fatal(error: String) -> Self {
+        Self { error, fatal: true }
+    }
+}
+
+/// An error text cut to what the store keeps, on a character boundary.
+fn bounded(mut error: String) -> String {
+    if error.len() > MAX_CALLBACK_ERROR_BYTES {
+        let mut end = MAX_CALLBACK_ERROR_BYTES;
+        while !error.is_char_boundary(end) {
+            end -= 1;
+        }
+        error.truncate(end);
+    }
+    if error.is_empty() {
+        error.push_str("unknown failure");
+    }
+    error
+}

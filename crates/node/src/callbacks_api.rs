@@ -1,0 +1,183 @@
+//! The administrator's view of callback notices on the local API: list them by state (the dead
+//! letters above all) and replay a dead one. The delivery itself is `callback`.
+
+use crate::problems;
+use crate::state::NodeState;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use utbyte_api::paths;
+use utbyte_http::{Json, Path, Problem, Query};
+use utbyte_store::{CallbackState, StoreError, StoredCallback};
+
+/// Where a notice stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackStatus {
+    /// Still to be delivered, at `next_attempt_at`.
+    Pending,
+    /// The case system accepted it.
+    Delivered,
+    /// Given up on after its attempts or age: a dead letter, until replayed.
+    Dead,
+}
+
+impl From<CallbackState> for CallbackStatus {
+    fn from(state: CallbackState) -> Self {
+        match state {
+            CallbackState::Pending => Self::Pending,
+            CallbackState::Delivered => Self::Delivered,
+            CallbackState::Dead => Self::Dead,
+        }
+    }
+}
+
+impl From<CallbackStatus> for CallbackState {
+    fn from(status: CallbackStatus) -> Self {
+        match status {
+            CallbackStatus::Pending => Self::Pending,
+            CallbackStatus::Delivered => Self::Delivered,
+            CallbackStatus::Dead => Self::Dead,
+        }
+    }
+}
+
+/// A callback notice and its delivery schedule.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CallbackView {
+    /// The notice's id: its `webhook-id` and CloudEvent `id`.
+    pub id: String,
+    /// The request it is about.
+    pub idempotency_key: String,
+    /// Where it goes.
+    pub url: String,
+    pub state: CallbackStatus,
+    /// Attempts since it was scheduled or last replayed.
+    pub attempts: u32,
+    /// When it is due (pending only).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// What went wrong on the last failed attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<StoredCallback> for CallbackView {
+    fn from(stored: StoredCallback) -> Self {
+        Self {
+            id: stored.id,
+            idempotency_key: stored.key,
+            url: stored.url,
+            state: stored.state.into(),
+            attempts: stored.attempts,
+            next_attempt_at: stored.next_attempt_at,
+            last_error: stored.last_error,
+            created_at: stored.created_at,
+            updated_at: stored.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct CallbackQuery {
+    /// Only notices in this state.
+    state: Option<CallbackStatus>,
+    /// At most this many (1 to 500, default 50).
+    limit: Option<u32>,
+    /// Skip this many first.
+    offset: Option<u32>,
+}
+
+pub(crate) fn routes() -> Router<Arc<NodeState>> {
+    Router::new()
+        .route(paths::CALLBACKS, get(list))
+        .route(paths::CALLBACK_REPLAY, post(replay))
+}
+
+fn store_problem(error: StoreError) -> Problem {
+    match error {
+        StoreError::NotFound { .. } => {
+            problems::NO_SUCH_CALLBACK.with("no callback notice has this id")
+        }
+        StoreError::InvalidTransition { from, .. } => problems::CALLBACK_NOT_DEAD.with(format!(
+            "the notice is {from}; only a dead one can be replayed"
+        )),
+        StoreError::InvalidInput { .. } => {
+            problems::NO_SUCH_CALLBACK.with("no callback notice has this id")
+        }
+        other => problems::STORE_FAILED.with(other.to_string()),
+    }
+}
+
+/// Callback notices with their schedule, newest first; `state=dead` lists the dead letters.
+#[utoipa::path(
+    operation_id = "callbacks_list",
+    get,
+    path = paths::CALLBACKS,
+    tag = "callbacks",
+    params(CallbackQuery),
+    responses(
+        (status = 200, description = "Notices, newest first", body = Vec<CallbackView>),
+        (status = 400, description = "A query parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "limit out of range", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<Arc<NodeState>>,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Json<Vec<CallbackView>>, Problem> {
+    let limit = query.limit.unwrap_or(50);
+    if limit == 0 || limit > 500 {
+        return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));
+    }
+    let rows = state
+        .exchange
+        .list_callbacks(
+            query.state.map(Into::into),
+            limit,
+            query.offset.unwrap_or(0),
+        )
+        .await
+        .map_err(store_problem)?;
+    Ok(Json(rows.into_iter().map(Into::into).collect()))
+}
+
+/// Puts a dead notice back on the schedule, due now, with a whole new run of attempts.
+#[utoipa::path(
+    operation_id = "callbacks_replay",
+    post,
+    path = paths::CALLBACK_REPLAY,
+    tag = "callbacks",
+    params(("id" = String, Path, description = "The notice's id")),
+    responses(
+        (status = 200, description = "Replayed: pending, due now", body = CallbackView),
+        (status = 404, description = "No notice with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The notice is not dead", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn replay(
+    State(state): State<Arc<NodeState>>,
+    Path(id): Path<String>,
+) -> Result<Json<CallbackView>, Problem> {
+    let replayed = state
+        .exchange
+        .replay_callback(&id, OffsetDateTime::now_utc())
+        .await
+        .map_err(store_problem)?;
+    tracing::info!(callback = %replayed.id, "dead callback replayed");
+    Ok(Json(replayed.into()))
+}
