@@ -20,6 +20,6 @@ pub use client::{ClientError, ExpectedPeer, FederationClient, FederationResponse
 pub use json::Json;
 pub use limits::{with_limits, Limits};
 pub use problem::{Problem, ProblemType, PROBLEM_BASE, PROBLEM_CONTENT_TYPE};
-pub use serve::{serve_mtls, serve_plain, Peer};
+pub use serve::{serve_mtls, serve_mtls_observed, serve_plain, HandshakeObserver, Peer};
 pub use tls_error::TlsFailure;
-pub use trace::REQUEST_ID;
+pub use trace::{ProblemAnswered, REQUEST_ID};
