@@ -54,6 +54,7 @@ struct FederationApi;
         audit_api::stats,
         health::alive,
         health::ready,
+        crate::metrics::scrape,
         local_openapi
     ),
     components(schemas(
@@ -155,6 +156,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(review::routes())
         .merge(audit_api::routes())
         .merge(health::routes())
+        .merge(crate::metrics::routes())
         .route("/openapi.json", get(local_openapi))
         .with_state(state)
 }

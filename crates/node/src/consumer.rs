@@ -8,13 +8,13 @@
 //! review gets a ticket; the node asks the provider about it until it is decided, then calls the
 //! case system back if it gave a callback.
 
-use crate::problems;
 use crate::protocol::{
     open_answer, AnswerStatus, ExchangeRequest, FieldVerdict, OpenedAnswer, Receipt, ReviewState,
 };
 use crate::provider::{new_id, request_problem, subject_identifier};
 use crate::records::{requester, ExchangeFacts};
 use crate::state::{Exchange, NodeState};
+use crate::{observe, problems};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -166,6 +166,7 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     Json(case): Json<CaseRequest>,
 ) -> Result<Response, Problem> {
+    let _timed = crate::metrics::Metrics::time(&state.metrics.consumer_request);
     let key = idempotency_key(&headers)?;
     let ctx = state.exchange_context()?;
     let now = OffsetDateTime::now_utc();
@@ -479,13 +480,14 @@ async fn accept(
         Ok(opened) => opened,
         Err(reason) => {
             let _ = state.exchange.abandon_outgoing(key).await;
-            return Err(problems::BAD_ANSWER.with(reason));
+            return Err(observe::rejected(state, member, request, reason));
         }
     };
     let expect_review = status == StatusCode::ACCEPTED;
     if expect_review != (opened.answer.status == AnswerStatus::Review) {
         let _ = state.exchange.abandon_outgoing(key).await;
-        return Err(problems::BAD_ANSWER.with("the answer's status does not match the HTTP status"));
+        let reason = "the answer's status does not match the HTTP status".to_owned();
+        return Err(observe::rejected(state, member, request, reason));
     }
     let _ = ctx;
     record_and_keep(state, key, request, member, signed, opened).await
@@ -564,6 +566,7 @@ async fn record_and_keep(
     let own = state
         .record(record, vec![subject_identifier(&subject)?])
         .await?;
+    observe::accepted(state, &opened, own.index);
     let answer = CaseAnswer {
         idempotency_key: key.to_owned(),
         status: match opened.answer.status {
@@ -676,7 +679,7 @@ pub(crate) async fn poll_one(
         &state.authority,
         &signed,
     )
-    .map_err(|reason| problems::BAD_ANSWER.with(reason))?;
+    .map_err(|reason| observe::rejected(state, &member, &request, reason))?;
     if opened.answer.status != AnswerStatus::Answered {
         return Err(problems::BAD_ANSWER.with("a decided review must carry a final answer"));
     }

@@ -7,13 +7,14 @@
 //! signed with a receipt naming that ledger entry. A request routed to review is queued and
 //! answered with a signed ticket.
 
-use crate::problems;
+use crate::metrics::Metrics;
 use crate::protocol::{
     Answer, AnswerStatus, ExchangeRequest, FieldVerdict, Receipt, ReviewState, SealedAnswer,
 };
 use crate::records::{answer_event, requester, ExchangeFacts};
 use crate::review::{Candidate, ReviewCase, ReviewField};
 use crate::state::NodeState;
+use crate::{observe, problems};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -64,6 +65,7 @@ pub(crate) async fn exchange(
     Extension(Peer(peer)): Extension<Peer>,
     Json(incoming): Json<ExchangeRequest>,
 ) -> Result<Response, Problem> {
+    let _timed = Metrics::time(&state.metrics.provider_decision);
     let ctx = state.exchange_context()?;
     let fingerprint = peer.fingerprint.to_string();
     let member = ctx
@@ -141,6 +143,7 @@ pub(crate) async fn exchange(
         let values = if decision.overall() == Outcome::Review {
             BTreeMap::new()
         } else {
+            let _timed = Metrics::time(&state.metrics.register_fetch);
             disclosed_values(register.as_ref(), &request, &subject, &verdicts).await?
         };
         Ok::<_, Problem>((decision, verdicts, values))
@@ -206,6 +209,7 @@ pub(crate) async fn exchange(
             .await
             .map_err(|e| problems::STORE_FAILED.with(e.to_string()))?;
         let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
+        observe::decided(&state, &answer, receipt.index);
         return Ok((StatusCode::ACCEPTED, Json(signed)).into_response());
     }
     answer.values = values;
@@ -218,6 +222,7 @@ pub(crate) async fn exchange(
     );
     let receipt = state.record(record, subjects).await?;
     let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
+    observe::decided(&state, &answer, receipt.index);
     Ok((StatusCode::OK, Json(signed)).into_response())
 }
 

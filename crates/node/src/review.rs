@@ -284,6 +284,7 @@ pub(crate) async fn decide(
         .record(record, vec![subject_identifier(&subject)?])
         .await?;
     let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
+    crate::observe::reviewed(&answer, receipt.index);
     let decided = ReviewDecided {
         reviewer: input.reviewer.officer.clone(),
         review_json: serde_json::to_string(&answer.fields)

@@ -5,6 +5,7 @@ use crate::problems;
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 use time::OffsetDateTime;
 use utbyte_audit::{AuditLog, AuditRecord, SubjectIdentifier};
 use utbyte_federation::{ConfigError, FederationConfig, TrustedConfig};
@@ -40,6 +41,7 @@ pub struct NodeState {
     pub(crate) directory: crate::sync::DirectoryLink,
     /// One review decision at a time, so that a ticket is never decided (and audited) twice.
     pub(crate) review_lock: tokio::sync::Mutex<()>,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -64,6 +66,8 @@ impl NodeState {
         directory: crate::sync::DirectoryLink,
     ) -> Self {
         let origin = audit.ledger().verifier().name.clone();
+        let metrics = crate::metrics::Metrics::new();
+        client.observe_handshake_failures(metrics.handshake_observer("client"));
         Self {
             authority,
             trusted,
@@ -77,6 +81,7 @@ impl NodeState {
             origin,
             directory,
             review_lock: tokio::sync::Mutex::new(()),
+            metrics,
         }
     }
 
@@ -144,10 +149,13 @@ impl NodeState {
         subjects: Vec<SubjectIdentifier>,
     ) -> Result<LedgerReceipt, Problem> {
         let audit = Arc::clone(&self.audit);
-        tokio::task::spawn_blocking(move || audit.record(record, &subjects))
+        let (started, event, offering) = (Instant::now(), record.event, record.offering.clone());
+        let receipt = tokio::task::spawn_blocking(move || audit.record(record, &subjects))
             .await
             .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))?
-            .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))
+            .map_err(|e| problems::AUDIT_FAILED.with(e.to_string()))?;
+        self.metrics.recorded(event, offering.as_deref(), started);
+        Ok(receipt)
     }
 }
 
