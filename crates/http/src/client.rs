@@ -202,12 +202,13 @@ impl FederationClient {
                 HeaderValue::from_static("application/json"),
             );
         }
-        let request = request
+        let mut request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|err| ClientError::Http {
                 endpoint: endpoint.to_owned(),
                 reason: err.to_string(),
             })?;
+        crate::trace_context::inject(request.headers_mut());
         let sent = match channel.sender.ready().await {
             Ok(()) => channel.sender.send_request(request).await,
             Err(err) => Err(err),

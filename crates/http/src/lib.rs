@@ -15,6 +15,7 @@ pub mod problem;
 mod serve;
 mod tls_error;
 mod trace;
+mod trace_context;
 
 pub use client::{ClientError, ExpectedPeer, FederationClient, FederationResponse};
 pub use json::Json;

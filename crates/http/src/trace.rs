@@ -6,7 +6,8 @@
 //! `request_id` member (an RFC 9457 extension), so an operator can find the lines behind an
 //! error a client reports. The line names the route as declared (`/v1/requests/{key}`), never
 //! the path as sent: paths hold idempotency keys and tickets a case system chose, and the log
-//! must never carry anything personal.
+//! must never carry anything personal. A caller's W3C trace context becomes the span's parent
+//! when traces are exported (`trace_context`).
 
 use crate::problem::{PROBLEM_BASE, PROBLEM_CONTENT_TYPE};
 use axum::body::Body;
@@ -74,6 +75,7 @@ pub(crate) async fn traced(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "(no route)".to_owned());
     let method = request.method().clone();
     let span = tracing::info_span!("request", request_id = %id, %method, %route);
+    crate::trace_context::adopt(&span, request.headers());
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let mut response = with_request_id(response, &id).await;

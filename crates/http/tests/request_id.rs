@@ -103,12 +103,22 @@ async fn call(
     }
 }
 
+/// Method, path, headers, body, and the status and problem type expected.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    &'a str,
+    u16,
+    &'a str,
+);
+
 #[tokio::test]
 async fn every_problem_carries_the_request_id_of_its_header() {
     let addr = serve().await;
     let json = [("content-type", "application/json")];
     let too_large = format!("{{\"a\": \"{}\"}}", "x".repeat(200));
-    let cases: [(&str, &str, &[(&str, &str)], &str, u16, &str); 6] = [
+    let cases: [Case; 6] = [
         ("GET", "/refused", &[], "", 500, "internal"),
         ("POST", "/echo", &json, "{not json", 400, "malformed-body"),
         (
