@@ -205,6 +205,7 @@ async fn no_log_line_carries_an_identifier_a_disclosed_value_or_a_password() {
     )
     .await;
     assert_eq!(decided.status, 200, "{:#}", decided.body);
+    wait_answered(malmo, "logs-3").await;
     let fetched = call(malmo, "GET", "/v1/requests/logs-3", &[], None).await;
     assert_eq!(fetched.status, 200, "{:#}", fetched.body);
     leaves(&fetched.body["values"], &mut disclosed);

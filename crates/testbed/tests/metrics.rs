@@ -121,6 +121,7 @@ async fn metrics_move_by_exactly_the_exchanges_that_happened() {
     )
     .await;
     assert_eq!(decided.status, 200, "{:#}", decided.body);
+    wait_answered(malmo, "m-3").await;
     let fetched = call(malmo, "GET", "/v1/requests/m-3", &[], None).await;
     assert_eq!(fetched.status, 200, "{:#}", fetched.body);
     assert_problem(
