@@ -1,6 +1,7 @@
 //! `GET /metrics` counts what happened: after a disclosure, a refusal and a review decided by
 //! a reviewer in a loopback federation, the provider's and the consumer's metrics have moved by
-//! exactly those exchanges, and no label carries an identifier.
+//! exactly those exchanges, and no label carries an identifier; a refused handshake and a
+//! problem on the federation listener are counted by kind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -223,5 +224,82 @@ async fn metrics_move_by_exactly_the_exchanges_that_happened() {
         }
         assert!(!scraped.text.contains(ticket));
     }
+    federation.stop().await;
+}
+
+/// A handshake refused on the federation listener is counted by kind on the server side, and
+/// a problem answered there by type, under the federation listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_handshakes_and_federation_problems_are_counted_by_kind() {
+    use std::time::Duration;
+    use utbyte_http::{ExpectedPeer, FederationClient};
+    use utbyte_pki::{FederationCa, NodeCredentials, Revocations, Validity};
+    use utbyte_testbed::loopback::credentials;
+
+    let (dir, federation) = federation(&MALMO_FK).await;
+    let fk = federation.node("forsakringskassan").unwrap();
+    let (fk_local, endpoint) = (fk.local_addr, format!("https://{}", fk.federation_addr));
+    let before = scrape(fk_local).await;
+    let expected = ExpectedPeer {
+        authority: "forsakringskassan",
+        fingerprints: None,
+    };
+    let client = |tls| FederationClient::new(tls, Duration::from_secs(10), 1 << 20);
+
+    // Another CA's certificate: refused at the handshake.
+    let rogue_ca =
+        FederationCa::init(&dir.path().join("rogue-ca"), "rogue", Validity::Days(3650)).unwrap();
+    let rogue = credentials(
+        &rogue_ca,
+        &dir.path().join("rogue"),
+        "malmo-stad",
+        "212000-1124",
+        "Malmö stad",
+    )
+    .unwrap();
+    let tls = utbyte_pki::client_config(
+        federation.ca.certificate(),
+        &rogue.certificate,
+        &rogue.key,
+        &Revocations::new(),
+    )
+    .unwrap();
+    let refused = client(tls)
+        .send(
+            &endpoint,
+            expected,
+            http::Method::GET,
+            "/openapi.json",
+            None,
+        )
+        .await;
+    assert!(refused.is_err());
+
+    // A genuine member asking for a path that does not exist: a problem, not a handshake.
+    let creds = NodeCredentials::load(&federation.dir.join("pki").join("malmo-stad")).unwrap();
+    let genuine = client(creds.client_config(&Revocations::new()).unwrap());
+    let missing = genuine
+        .send(&endpoint, expected, http::Method::GET, "/nowhere", None)
+        .await
+        .unwrap();
+    assert_eq!(missing.status, 404);
+
+    let after = scrape(fk_local).await;
+    let moved =
+        |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    let unknown_ca = [("side", "server"), ("kind", "peer-unknown-ca")];
+    assert_eq!(
+        moved("utbyte_tls_handshake_failures_total", &unknown_ca),
+        1.0,
+        "{}",
+        after.text
+    );
+    let not_found = [("listener", "federation"), ("problem", "not-found")];
+    assert_eq!(
+        moved("utbyte_problems_total", &not_found),
+        1.0,
+        "{}",
+        after.text
+    );
     federation.stop().await;
 }
