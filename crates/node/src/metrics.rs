@@ -82,7 +82,8 @@ struct ProblemLabels {
     problem: String,
 }
 
-/// Every metric of one node. Cheap to share: the families are reference-counted inside.
+/// Every metric of one node, held in its `NodeState`; each node has its own registry, so
+/// several nodes in one process (the loopback federation) count apart.
 pub(crate) struct Metrics {
     registry: Registry,
     decisions: Family<DecisionLabels, Counter>,
