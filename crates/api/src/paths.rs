@@ -19,6 +19,7 @@ pub const CALLBACKS: &str = "/v1/callbacks";
 pub const CALLBACK_REPLAY: &str = "/v1/callbacks/{id}/replay";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
 pub const OPENAPI: &str = "/openapi.json";
 
 /// `path` with its one `{parameter}` replaced by `value`, percent-encoded: a key or ticket is

@@ -59,10 +59,14 @@ fn main() -> ExitCode {
         Command::Node(_) | Command::Directory(_) => "info",
         _ => "warn",
     };
-    if let Err(err) = logging::init(default_filter) {
-        eprintln!("error: {err:#}");
-        return ExitCode::from(2);
-    }
+    // Held to the end, so spans still batched for export are sent before the process exits.
+    let _telemetry = match logging::init(default_filter) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Rules(cmd) => rules_cmd::run(cmd),

@@ -116,6 +116,8 @@ pub struct FederationClient {
     channels: Mutex<HashMap<String, Channel>>,
     timeout: Duration,
     max_body: usize,
+    /// Told the kind of every failed handshake (see [`Self::observe_handshake_failures`]).
+    refused: std::sync::OnceLock<crate::serve::HandshakeObserver>,
 }
 
 impl std::fmt::Debug for FederationClient {
@@ -139,7 +141,14 @@ impl FederationClient {
             channels: Mutex::new(HashMap::new()),
             timeout,
             max_body,
+            refused: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Has `observer` told the kind ([`TlsFailure::slug`]) of every handshake that fails from
+    /// now on; only the first observer set is kept.
+    pub fn observe_handshake_failures(&self, observer: crate::serve::HandshakeObserver) {
+        let _ = self.refused.set(observer);
     }
 
     /// Sends one request to `endpoint` (`https://host:port`) and reads the whole answer.
@@ -152,7 +161,7 @@ impl FederationClient {
         body: Option<Vec<u8>>,
     ) -> Result<FederationResponse, ClientError> {
         let timeout = self.timeout;
-        match tokio::time::timeout(
+        let result = match tokio::time::timeout(
             timeout,
             self.exchange(endpoint, expected, method, path, body),
         )
@@ -163,7 +172,15 @@ impl FederationClient {
                 endpoint: endpoint.to_owned(),
                 timeout,
             }),
+        };
+        if let Err(ClientError::Tls { failure, .. }) = &result {
+            let kind = failure.slug();
+            tracing::warn!(kind, peer = endpoint, "TLS handshake with a member failed");
+            if let Some(observer) = self.refused.get() {
+                observer(kind);
+            }
         }
+        result
     }
 
     async fn exchange(
@@ -185,12 +202,13 @@ impl FederationClient {
                 HeaderValue::from_static("application/json"),
             );
         }
-        let request = request
+        let mut request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|err| ClientError::Http {
                 endpoint: endpoint.to_owned(),
                 reason: err.to_string(),
             })?;
+        crate::trace_context::inject(request.headers_mut());
         let sent = match channel.sender.ready().await {
             Ok(()) => channel.sender.send_request(request).await,
             Err(err) => Err(err),

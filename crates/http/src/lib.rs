@@ -17,12 +17,13 @@ pub mod problem;
 mod serve;
 mod tls_error;
 mod trace;
+mod trace_context;
 
 pub use client::{ClientError, ExpectedPeer, FederationClient, FederationResponse};
 pub use extract::{Path, Query, INVALID_PATH, INVALID_QUERY};
 pub use json::Json;
 pub use limits::{with_limits, Limits};
 pub use problem::{Problem, ProblemType, PROBLEM_BASE, PROBLEM_CONTENT_TYPE};
-pub use serve::{serve_mtls, serve_plain, Peer};
+pub use serve::{serve_mtls, serve_mtls_observed, serve_plain, HandshakeObserver, Peer};
 pub use tls_error::TlsFailure;
-pub use trace::REQUEST_ID;
+pub use trace::{ProblemAnswered, REQUEST_ID};

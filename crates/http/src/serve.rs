@@ -1,6 +1,7 @@
 //! Serving a router: over mutual TLS to other federation members, or in plain HTTP on a
 //! loopback address to the authority's own systems.
 
+use crate::tls_error::TlsFailure;
 use axum::extract::Request;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -21,6 +22,10 @@ use utbyte_pki::{peer_identity, NodeIdentity};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer(pub NodeIdentity);
 
+/// Told the kind of every handshake a listener refuses (a [`TlsFailure::slug`], or
+/// `handshake-timeout`, `no-authority`, `connection-error`); a node counts them by kind.
+pub type HandshakeObserver = Arc<dyn Fn(&'static str) + Send + Sync>;
+
 /// How long a client may take to complete the TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,6 +42,17 @@ pub async fn serve_mtls(
     app: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_mtls_observed(listener, tls, app, shutdown, Arc::new(|_| {})).await
+}
+
+/// [`serve_mtls`], telling `refused` of every handshake it refuses.
+pub async fn serve_mtls_observed(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    refused: HandshakeObserver,
+) -> std::io::Result<()> {
     let mut tls = (*tls).clone();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
@@ -46,7 +62,7 @@ pub async fn serve_mtls(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer_addr) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -63,20 +79,32 @@ pub async fn serve_mtls(
         let acceptor = acceptor.clone();
         let app = app.clone();
         let watcher = graceful.watcher();
+        let refused = Arc::clone(&refused);
         connections.spawn(async move {
             let _ = stream.set_nodelay(true);
+            // A refused handshake is logged with its kind and the address it came from: an
+            // expired or revoked member, or someone probing, is what an operator looks for.
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(err)) => {
-                    tracing::info!(%err, "TLS handshake refused");
+                    let kind = TlsFailure::of(&err).map_or("connection-error", TlsFailure::slug);
+                    tracing::warn!(kind, peer = %peer_addr, %err, "TLS handshake refused");
+                    refused(kind);
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    let kind = "handshake-timeout";
+                    tracing::warn!(kind, peer = %peer_addr, "TLS handshake not completed in time");
+                    refused(kind);
+                    return;
+                }
             };
             let peer = match peer_identity(tls.get_ref().1.peer_certificates()) {
                 Ok(identity) => Peer(identity),
                 Err(err) => {
-                    tracing::info!(%err, "peer certificate names no authority");
+                    let kind = "no-authority";
+                    tracing::warn!(kind, peer = %peer_addr, %err, "peer certificate names no authority");
+                    refused(kind);
                     return;
                 }
             };

@@ -102,6 +102,21 @@ impl TlsFailure {
         }
     }
 
+    /// A stable name for logs, metric labels and problem extensions.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::PeerUnknownCa => "peer-unknown-ca",
+            Self::PeerExpired => "peer-certificate-expired",
+            Self::PeerRevoked => "peer-certificate-revoked",
+            Self::PeerBadCertificate => "peer-bad-certificate",
+            Self::RefusedUnknownCa => "refused-unknown-ca",
+            Self::RefusedExpired => "refused-certificate-expired",
+            Self::RefusedRevoked => "refused-certificate-revoked",
+            Self::RefusedBadCertificate => "refused-bad-certificate",
+            Self::Other => "handshake-failed",
+        }
+    }
+
     /// One line for an operator.
     pub fn describe(self) -> &'static str {
         match self {

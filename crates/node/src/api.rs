@@ -64,6 +64,7 @@ struct FederationApi;
         callbacks_api::replay,
         health::alive,
         health::ready,
+        crate::metrics::scrape,
         local_openapi
     ),
     components(schemas(
@@ -149,6 +150,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(audit_api::routes())
         .merge(callbacks_api::routes())
         .merge(health::routes())
+        .merge(crate::metrics::routes())
         .route(utbyte_api::paths::OPENAPI, get(local_openapi))
         .with_state(state)
 }

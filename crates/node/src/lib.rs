@@ -24,6 +24,8 @@ pub mod config;
 pub mod consumer;
 pub mod exchange;
 pub mod health;
+mod metrics;
+mod observe;
 pub mod offerings;
 pub mod problems;
 pub mod protocol;
@@ -365,6 +367,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     let mut tasks = JoinSet::new();
     let federation_app =
         utbyte_http::with_limits(api::federation_router(Arc::clone(&state)), setup.limits);
+    let federation_app = metrics::observed(federation_app, &state, "federation");
     let local_api = api::local_router(Arc::clone(&state));
     let local_app = utbyte_http::with_limits(
         match &setup.frontend {
@@ -373,13 +376,15 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         },
         setup.limits,
     );
+    let local_app = metrics::observed(local_app, &state, "local");
     tasks.spawn(report(
         "federation listener",
-        utbyte_http::serve_mtls(
+        utbyte_http::serve_mtls_observed(
             listeners.federation,
             server_tls,
             federation_app,
             stopped(watcher.clone()),
+            state.metrics.handshake_observer("server"),
         ),
     ));
     tasks.spawn(report(

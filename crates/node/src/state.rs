@@ -5,6 +5,7 @@ use crate::exchange::ExchangeError;
 use ed25519_dalek::SigningKey;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 use time::OffsetDateTime;
 use utbyte_audit::{AuditLog, AuditRecord, SubjectIdentifier};
 use utbyte_federation::{ConfigError, FederationConfig, TrustedConfig};
@@ -40,8 +41,12 @@ pub struct NodeState {
     pub(crate) directory: crate::sync::DirectoryLink,
     /// One review decision at a time, so that a ticket is never decided (and audited) twice.
     pub(crate) review_lock: tokio::sync::Mutex<()>,
-    /// Where case systems may ask to be called back.
+    /// One review poll at a time: a case system's GET and the background round asking about the
+    /// same decided review at once would otherwise both record its receipt.
+    pub(crate) poll_lock: tokio::sync::Mutex<()>,
+    /// Where case systems may be called back (checked when a request names a callback).
     pub(crate) callback_targets: crate::callback::target::AllowedTargets,
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -67,6 +72,8 @@ impl NodeState {
         callback_targets: crate::callback::target::AllowedTargets,
     ) -> Self {
         let origin = audit.ledger().verifier().name.clone();
+        let metrics = crate::metrics::Metrics::new();
+        client.observe_handshake_failures(metrics.handshake_observer("client"));
         Self {
             authority,
             trusted,
@@ -80,7 +87,9 @@ impl NodeState {
             origin,
             directory,
             review_lock: tokio::sync::Mutex::new(()),
+            poll_lock: tokio::sync::Mutex::new(()),
             callback_targets,
+            metrics,
         }
     }
 
@@ -146,9 +155,12 @@ impl NodeState {
         subjects: Vec<SubjectIdentifier>,
     ) -> Result<LedgerReceipt, ExchangeError> {
         let audit = Arc::clone(&self.audit);
-        tokio::task::spawn_blocking(move || audit.record(record, &subjects))
+        let (started, event, offering) = (Instant::now(), record.event, record.offering.clone());
+        let receipt = tokio::task::spawn_blocking(move || audit.record(record, &subjects))
             .await
             .map_err(|e| ExchangeError::Audit(e.to_string()))?
-            .map_err(|e| ExchangeError::Audit(e.to_string()))
+            .map_err(|e| ExchangeError::Audit(e.to_string()))?;
+        self.metrics.recorded(event, offering.as_deref(), started);
+        Ok(receipt)
     }
 }

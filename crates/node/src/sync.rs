@@ -42,6 +42,15 @@ pub(crate) async fn refresh(state: &NodeState, directory: &DirectoryLink) -> Res
         .trusted
         .accept(&signed, OffsetDateTime::now_utc())
         .map_err(|e| e.to_string())?;
+    if state.metrics.configuration(&config) != config.version {
+        let rulebook = config.rulebook.hash.get(..12).unwrap_or_default();
+        tracing::info!(
+            version = config.version,
+            members = config.members.len(),
+            rulebook,
+            "federation configuration changed"
+        );
+    }
     if let Some(rulebook) = state.apply(&config).await.map_err(|e| e.to_string())? {
         let record = rulebook_activated(
             &state.authority,

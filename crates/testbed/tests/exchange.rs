@@ -20,6 +20,37 @@ fn last_record(
     AuditRecord::from_leaf(&audit.ledger().entry(size - 1).unwrap()).unwrap()
 }
 
+/// Receipts in `authority`'s ledger.
+fn count_receipts(
+    federation: &utbyte_testbed::loopback::LoopbackFederation,
+    authority: &str,
+) -> usize {
+    let audit = federation.node(authority).unwrap().audit();
+    (0..audit.ledger().size())
+        .filter(|&i| {
+            AuditRecord::from_leaf(&audit.ledger().entry(i).unwrap())
+                .unwrap()
+                .event
+                == EventKind::Receipt
+        })
+        .count()
+}
+
+/// Awaits every future, concurrently.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.unwrap());
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_assessed_request_discloses_only_the_permitted_fields_and_both_sides_record_it() {
     let (_dir, federation) = federation(&MALMO_FK).await;
@@ -179,9 +210,20 @@ async fn protected_identity_goes_to_review_and_the_reviewers_decision_is_deliver
         "review-already-decided",
     );
 
-    // The recipient's node fetches the decision (here on the case system's poll).
-    let fetched = call(malmo, "GET", "/v1/requests/review-1", &[], None).await;
-    assert_eq!(fetched.status, 200, "{:#}", fetched.body);
+    // The recipient's node fetches the decision (here on the case system's polls, several at
+    // once, racing the background round): every poll gets the answer, recorded once.
+    let receipts_before = count_receipts(&federation, "malmo-stad");
+    let polls = (0..6).map(|_| call(malmo, "GET", "/v1/requests/review-1", &[], None));
+    let fetched = futures_join_all(polls).await;
+    for poll in &fetched {
+        assert_eq!(poll.status, 200, "{:#}", poll.body);
+        assert_eq!(poll.body["receipt"], fetched[0].body["receipt"]);
+    }
+    assert_eq!(
+        count_receipts(&federation, "malmo-stad"),
+        receipts_before + 1
+    );
+    let fetched = &fetched[0];
     let values = fetched.body["values"].as_object().unwrap();
     assert_eq!(values.keys().collect::<Vec<_>>(), vec!["forman"]);
     let forman = fetched.body["fields"]

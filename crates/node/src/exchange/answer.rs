@@ -6,6 +6,8 @@
 //! queued and answered with a signed ticket.
 
 use super::{CheckedRequest, ExchangeError};
+use crate::metrics::Metrics;
+use crate::observe;
 use crate::protocol::{Answer, AnswerStatus, ExchangeRequest, FieldVerdict, SealedAnswer};
 use crate::records::{answer_event, requester, ExchangeFacts};
 use crate::review::ReviewCase;
@@ -40,6 +42,7 @@ pub(crate) async fn answer(
     incoming: ExchangeRequest,
     now: OffsetDateTime,
 ) -> Result<Answered, ExchangeError> {
+    let _timed = Metrics::time(&state.metrics.provider_decision);
     let ctx = state.exchange_context()?;
     let fingerprint = peer.fingerprint.to_string();
     let member = ctx
@@ -116,6 +119,7 @@ pub(crate) async fn answer(
         let values = if decision.overall() == utbyte_rules::Outcome::Review {
             BTreeMap::new()
         } else {
+            let _timed = Metrics::time(&state.metrics.register_fetch);
             disclosed_values(register.as_ref(), &checked, &verdicts).await?
         };
         Ok::<_, ExchangeError>((checked, decision, verdicts, values))
@@ -161,6 +165,7 @@ pub(crate) async fn answer(
             None,
         );
         let receipt = state.record(record, subjects).await?;
+        observe::decided(state, &answer, receipt.index);
         let case = ReviewCase {
             request: request.clone(),
             request_id: incoming.request_id,
@@ -193,6 +198,7 @@ pub(crate) async fn answer(
         None,
     );
     let receipt = state.record(record, subjects).await?;
+    observe::decided(state, &answer, receipt.index);
     let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
     Ok(Answered {
         status: AnswerStatus::Answered,

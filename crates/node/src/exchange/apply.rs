@@ -79,6 +79,7 @@ pub(crate) async fn decide(
     let receipt = state
         .record(record, vec![subject_identifier(subject)?])
         .await?;
+    crate::observe::reviewed(&answer, receipt.index);
     let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
     let decided = ReviewDecided {
         reviewer: input.reviewer.officer.clone(),

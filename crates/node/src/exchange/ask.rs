@@ -27,6 +27,7 @@ pub(crate) async fn submit(
     case: &CaseRequest,
     now: OffsetDateTime,
 ) -> Result<CaseAnswer, ExchangeError> {
+    let _timed = crate::metrics::Metrics::time(&state.metrics.consumer_request);
     let ctx = state.exchange_context()?;
     if let Some(callback) = &case.callback {
         // At submit only: a request stored under an earlier allow-list is still checked at
@@ -85,7 +86,9 @@ pub(crate) async fn submit(
                 AnswerStatus::Answered
             },
         };
-        let opened = verify(&expected, &signed)?;
+        let opened = verify(&expected, &signed).inspect_err(|reason| {
+            crate::observe::rejected(state, &member.authority, &case.offering, reason)
+        })?;
         Ok::<_, ExchangeError>((signed, opened))
     };
     match received.await {
@@ -303,6 +306,7 @@ async fn record_and_keep(
     );
     let subject = super::answer::subject_identifier(checked.subject())?;
     let own = state.record(record, vec![subject]).await?;
+    crate::observe::accepted(state, &opened, own.index);
     let answer = CaseAnswer {
         idempotency_key: key.to_owned(),
         status: match opened.answer.status {
@@ -355,6 +359,14 @@ pub(crate) async fn poll_one(
     state: &NodeState,
     stored: &StoredOutgoing,
 ) -> Result<Option<CaseAnswer>, ExchangeError> {
+    let _one_at_a_time = state.poll_lock.lock().await;
+    // Read again under the lock: another poll may have recorded the answer meanwhile.
+    let Some(stored) = state.exchange.outgoing(&stored.key).await? else {
+        return Ok(None);
+    };
+    if stored.state != OutgoingState::InReview {
+        return stored_answer(&stored);
+    }
     let Some(ticket) = &stored.ticket else {
         return Ok(None);
     };
@@ -393,7 +405,9 @@ pub(crate) async fn poll_one(
         recipient: &state.authority,
         status: AnswerStatus::Answered,
     };
-    let opened = verify(&expected, &signed)?;
+    let opened = verify(&expected, &signed).inspect_err(|reason| {
+        crate::observe::rejected(state, &member.authority, &case.offering, reason)
+    })?;
     record_and_keep(state, &stored.key, &request, &member, signed, opened)
         .await
         .map(Some)

@@ -119,12 +119,21 @@ pub(crate) async fn login(
         login_response(&state, lang, status, next.clone(), username.clone(), error)
             .unwrap_or_else(IntoResponse::into_response)
     };
+    // Sign-ins are logged by account (the username of an existing account, which names no
+    // one in the register's sense), never with the password. A rejected sign-in is logged
+    // without what was typed as the username: it may be a mistyped password, or a person's
+    // identifier typed into the wrong field.
     let identity = match outcome {
-        Ok(identity) => identity,
+        Ok(identity) => {
+            tracing::info!(account = %identity.username, unit = %identity.unit, "portal sign-in");
+            identity
+        }
         Err(SignInError::Rejected) => {
-            return refused(StatusCode::UNAUTHORIZED, t.get("login.rejected").to_owned())
+            tracing::warn!("portal sign-in rejected: wrong username or password");
+            return refused(StatusCode::UNAUTHORIZED, t.get("login.rejected").to_owned());
         }
         Err(SignInError::Locked { until }) => {
+            tracing::warn!(account = %username, %until, "portal sign-in refused: account locked");
             let until = until
                 .format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default();
@@ -134,9 +143,11 @@ pub(crate) async fn login(
             );
         }
         Err(SignInError::Disabled) => {
-            return refused(StatusCode::FORBIDDEN, t.get("login.disabled").to_owned())
+            tracing::warn!(account = %username, "portal sign-in refused: account disabled");
+            return refused(StatusCode::FORBIDDEN, t.get("login.disabled").to_owned());
         }
         Err(other) => {
+            tracing::warn!(err = %other, "portal sign-in failed");
             let c = Chrome::anonymous(&state, lang, "/portal/login", "login.title");
             return PageError::Internal(other.to_string()).page(c);
         }

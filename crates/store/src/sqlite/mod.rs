@@ -14,6 +14,7 @@
 //! once), and `synchronous = FULL` (a committed batch survives power loss).
 
 mod accounts;
+mod backlog;
 mod batch;
 mod callbacks;
 mod exchange;

@@ -169,3 +169,23 @@ pub fn assert_problem(response: &Response, status: u16, slug: &str) {
         .as_str()
         .is_some_and(|d| !d.is_empty()));
 }
+
+/// Waits (up to 10 s) until the node's background poll has fetched the answer to the request
+/// with `key` from the provider. Listing does not ask the provider, so this does not race the
+/// background poll as `GET /v1/requests/{key}` would.
+pub async fn wait_answered(addr: SocketAddr, key: &str) {
+    for _ in 0..100 {
+        let listed = call(addr, "GET", "/v1/requests?limit=500", &[], None).await;
+        let answered = listed
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["idempotency_key"] == key && r["state"] == "answered");
+        if answered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("request `{key}` was not answered within 10 s");
+}
