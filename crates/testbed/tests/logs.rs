@@ -192,20 +192,7 @@ async fn no_log_line_carries_an_identifier_a_disclosed_value_or_a_password() {
     let review = submit(malmo, "logs-3", &luffa_case(&protected[0], &["forman"])).await;
     assert_eq!(review.status, 202, "{:#}", review.body);
     let ticket = review.body["ticket"].as_str().unwrap();
-    let decision = json!({
-        "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
-        "fields": [{"field": "forman", "outcome": "disclose",
-                    "reason": "Behovet väger tyngre än skyddsintresset."}]
-    });
-    let path = format!("/v1/reviews/{ticket}/decision");
-    let decided = call(
-        fk,
-        "POST",
-        &path,
-        &[],
-        Some(serde_json::to_vec(&decision).unwrap()),
-    )
-    .await;
+    let decided = disclose_in_review(fk, ticket, "forman").await;
     assert_eq!(decided.status, 200, "{:#}", decided.body);
     wait_answered(malmo, "logs-3").await;
     let fetched = call(malmo, "GET", "/v1/requests/logs-3", &[], None).await;

@@ -12,7 +12,6 @@ use common::*;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -107,20 +106,7 @@ async fn metrics_move_by_exactly_the_exchanges_that_happened() {
     let ticket = review.body["ticket"].as_str().unwrap();
     assert_eq!(scrape(fk).await.get("utbyte_review_queue_depth", &[]), 1.0);
 
-    let decision = json!({
-        "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
-        "fields": [{"field": "forman", "outcome": "disclose",
-                    "reason": "Behovet av uppgiften väger tyngre än skyddsintresset."}]
-    });
-    let path = format!("/v1/reviews/{ticket}/decision");
-    let decided = call(
-        fk,
-        "POST",
-        &path,
-        &[],
-        Some(serde_json::to_vec(&decision).unwrap()),
-    )
-    .await;
+    let decided = disclose_in_review(fk, ticket, "forman").await;
     assert_eq!(decided.status, 200, "{:#}", decided.body);
     wait_answered(malmo, "m-3").await;
     let fetched = call(malmo, "GET", "/v1/requests/m-3", &[], None).await;
@@ -233,8 +219,7 @@ async fn metrics_move_by_exactly_the_exchanges_that_happened() {
 async fn refused_handshakes_and_federation_problems_are_counted_by_kind() {
     use std::time::Duration;
     use utbyte_http::{ExpectedPeer, FederationClient};
-    use utbyte_pki::{FederationCa, NodeCredentials, Revocations, Validity};
-    use utbyte_testbed::loopback::credentials;
+    use utbyte_pki::{NodeCredentials, Revocations};
 
     let (dir, federation) = federation(&MALMO_FK).await;
     let fk = federation.node("forsakringskassan").unwrap();
@@ -247,23 +232,7 @@ async fn refused_handshakes_and_federation_problems_are_counted_by_kind() {
     let client = |tls| FederationClient::new(tls, Duration::from_secs(10), 1 << 20);
 
     // Another CA's certificate: refused at the handshake.
-    let rogue_ca =
-        FederationCa::init(&dir.path().join("rogue-ca"), "rogue", Validity::Days(3650)).unwrap();
-    let rogue = credentials(
-        &rogue_ca,
-        &dir.path().join("rogue"),
-        "malmo-stad",
-        "212000-1124",
-        "Malmö stad",
-    )
-    .unwrap();
-    let tls = utbyte_pki::client_config(
-        federation.ca.certificate(),
-        &rogue.certificate,
-        &rogue.key,
-        &Revocations::new(),
-    )
-    .unwrap();
+    let tls = rogue_client_config(&federation, dir.path());
     let refused = client(tls)
         .send(
             &endpoint,

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use utbyte_http::{ClientError, ExpectedPeer, FederationClient, FederationResponse, TlsFailure};
-use utbyte_pki::{FederationCa, NodeCredentials, NodeRequest, Revocations, Validity};
-use utbyte_testbed::loopback::{credentials, LoopbackFederation};
+use utbyte_pki::{NodeCredentials, NodeRequest, Revocations, Validity};
+use utbyte_testbed::loopback::LoopbackFederation;
 
 const AUTHORITIES: [&str; 3] = ["forsakringskassan", "malmo-stad", "polismyndigheten"];
 
@@ -103,23 +103,7 @@ async fn certificates_from_another_ca_expired_or_revoked_are_refused_at_the_hand
     assert_eq!(answer.status, StatusCode::OK);
 
     // Another CA's certificate for the same authority.
-    let rogue_ca =
-        FederationCa::init(&dir.path().join("rogue-ca"), "rogue", Validity::Days(3650)).unwrap();
-    let rogue = credentials(
-        &rogue_ca,
-        &dir.path().join("rogue"),
-        "malmo-stad",
-        "212000-1124",
-        "Malmö stad",
-    )
-    .unwrap();
-    let tls = utbyte_pki::client_config(
-        federation.ca.certificate(),
-        &rogue.certificate,
-        &rogue.key,
-        &Revocations::new(),
-    )
-    .unwrap();
+    let tls = rogue_client_config(&federation, dir.path());
     let refused = ask(&client(tls), &federation, Method::POST, path, body()).await;
     assert_eq!(tls_failure(refused), TlsFailure::RefusedUnknownCa);
 

@@ -189,3 +189,50 @@ pub async fn wait_answered(addr: SocketAddr, key: &str) {
     }
     panic!("request `{key}` was not answered within 10 s");
 }
+
+/// A Försäkringskassan jurist discloses `field` of review `ticket`, with a written reason.
+pub async fn disclose_in_review(fk: SocketAddr, ticket: &str, field: &str) -> Response {
+    let decision = json!({
+        "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
+        "fields": [{"field": field, "outcome": "disclose",
+                    "reason": "Behovet av uppgiften väger tyngre än skyddsintresset."}]
+    });
+    let path = format!("/v1/reviews/{ticket}/decision");
+    call(
+        fk,
+        "POST",
+        &path,
+        &[],
+        Some(serde_json::to_vec(&decision).unwrap()),
+    )
+    .await
+}
+
+/// A client configuration for Malmö stad with a certificate from another CA (under `dir`),
+/// trusting the federation's CA: what an impostor would dial with.
+pub fn rogue_client_config(
+    federation: &LoopbackFederation,
+    dir: &std::path::Path,
+) -> std::sync::Arc<rustls::ClientConfig> {
+    let rogue_ca = utbyte_pki::FederationCa::init(
+        &dir.join("rogue-ca"),
+        "rogue",
+        utbyte_pki::Validity::Days(3650),
+    )
+    .unwrap();
+    let rogue = utbyte_testbed::loopback::credentials(
+        &rogue_ca,
+        &dir.join("rogue"),
+        "malmo-stad",
+        "212000-1124",
+        "Malmö stad",
+    )
+    .unwrap();
+    utbyte_pki::client_config(
+        federation.ca.certificate(),
+        &rogue.certificate,
+        &rogue.key,
+        &utbyte_pki::Revocations::new(),
+    )
+    .unwrap()
+}
