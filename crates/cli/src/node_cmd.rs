@@ -142,8 +142,7 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
     let mut setup = NodeSetup::from_config(&config).await?;
     if config.portal.is_some() {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        utbyte_node::create_data_dir(&config.data_dir)?;
         let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
         setup.frontend = Some(utbyte_node::Frontend::new(move |api| portal.router(api)));
     }

@@ -31,7 +31,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         <axum::extract::Query<T> as FromRequestParts<S>>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|rejection| INVALID_QUERY.with(rejection.body_text()))
+            .map_err(|rejection| INVALID_QUERY.with(crate::json::reworded(&rejection.body_text())))
     }
 }
 
@@ -46,7 +46,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         <axum::extract::Path<T> as FromRequestParts<S>>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Path(value))
-            .map_err(|rejection| INVALID_PATH.with(rejection.body_text()))
+            .map_err(|rejection| INVALID_PATH.with(crate::json::reworded(&rejection.body_text())))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The node's key material on disk.
 //!
 //! ```text
-//! DIR/log.vkey               the log's public key (C2SP vkey); safe to publish
+//! DIR/log.vkey               the log's public key (C2SP vkey); safe to publish, 0600 like
+//!                            every ledger file (see `files`)
 //! DIR/private/               0700
 //! DIR/private/log.key        the log's Ed25519 signing key (PRIVATE+KEY+…), 0600
 //! DIR/private/commitment.key the HMAC secret for identifier commitments (hex), 0600
@@ -70,7 +71,8 @@ pub fn create(dir: &Path, origin: &str) -> Result<NodeSecrets, LedgerError> {
     write_new(
         &dir.join(VKEY_FILE),
         &format!("{}\n", log.verifier.to_text()),
-        0o644,
+        // Public, but like every ledger file its owner's alone: it is published by copying.
+        crate::files::FILE_MODE,
     )?;
     sync_dir(dir)?;
     Ok(NodeSecrets { log, commitment })

@@ -16,6 +16,9 @@
 //! DIR/private/            0700: log signing key and commitment key, 0600 each (keys)
 //! DIR/LOCK                advisory lock held by the one writer
 //! DIR/tmp/                scratch for atomic renames; emptied on open
+//!
+//! Every file is created 0600 and every directory 0700 (`files`): entry bundles hold whole
+//! audit records.
 //! ```
 //!
 //! # Crash safety

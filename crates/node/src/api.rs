@@ -136,6 +136,25 @@ async fn local_openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(local_openapi_document())
 }
 
+/// `router` with every answer marked `Cache-Control: no-store`. Nothing either listener answers
+/// is meant to be kept by a cache: answers carry subject identifiers and disclosed values,
+/// review cases, ledger reports and problems that quote them, and even a harmless answer (a
+/// health check, a list) is only true at the moment it is given. A browser, a proxy or a case
+/// system's HTTP library must not keep a copy, nor serve it back to someone else. A handler
+/// that sets its own `Cache-Control` keeps it: the portal's style sheet and script, which hold
+/// no data, are cached on purpose.
+pub(crate) fn never_cached(router: Router) -> Router {
+    router.layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response
+                .headers_mut()
+                .entry(http::header::CACHE_CONTROL)
+                .or_insert(http::HeaderValue::from_static("no-store"));
+            response
+        },
+    ))
+}
+
 pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
     provider::routes()
         .route(utbyte_api::paths::OPENAPI, get(federation_openapi))

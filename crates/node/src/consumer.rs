@@ -6,7 +6,7 @@
 //! callback.
 
 use crate::exchange::ask::{self, stored_answer};
-use crate::exchange::ExchangeError;
+use crate::exchange::{could_exist, ExchangeError};
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
@@ -21,7 +21,7 @@ use utbyte_api::requests::{
     CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary, RequestListQuery,
     MAX_IDEMPOTENCY_KEY,
 };
-use utbyte_http::{Json, Path, Problem, Query};
+use utbyte_http::{Json, Path, Problem, Query, INVALID_QUERY};
 use utbyte_store::OutgoingState;
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
@@ -71,7 +71,7 @@ pub(crate) async fn submit(
     responses(
         (status = 200, description = "Answered", body = CaseAnswer),
         (status = 202, description = "Still in review", body = CaseAnswer),
-        (status = 404, description = "No such request", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request (or a key no request can have)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still in flight", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -79,6 +79,11 @@ pub(crate) async fn fetch(
     State(state): State<Arc<NodeState>>,
     Path(key): Path<String>,
 ) -> Result<Response, Problem> {
+    if !could_exist(&key, MAX_IDEMPOTENCY_KEY) {
+        return Err(problems::NO_SUCH_REQUEST.with(format!(
+            "no request has this key: keys are 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+        )));
+    }
     Ok(case_response(&ask::fetch(&state, &key).await?))
 }
 
@@ -89,7 +94,11 @@ pub(crate) async fn fetch(
     path = paths::REQUESTS,
     tag = "consumer",
     params(RequestListQuery),
-    responses((status = 200, description = "Requests, newest first", body = Vec<CaseSummary>))
+    responses(
+        (status = 200, description = "Requests, newest first", body = Vec<CaseSummary>),
+        (status = 400, description = "Bad query: an unknown parameter, or an empty or impossible `officer`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
@@ -98,6 +107,19 @@ pub(crate) async fn list(
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
         return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));
+    }
+    // An officer id is what a case request may carry as `officer`; an empty or impossible one
+    // is a mistake to point out, not a filter that matches nothing.
+    if let Some(officer) = &query.officer {
+        if officer.trim().is_empty()
+            || officer.len() > utbyte_rules::request::MAX_TEXT
+            || officer.chars().any(char::is_control)
+        {
+            return Err(INVALID_QUERY.with(format!(
+                "`officer` must be an officer id: 1 to {} bytes of printable text",
+                utbyte_rules::request::MAX_TEXT
+            )));
+        }
     }
     let rows = state
         .exchange

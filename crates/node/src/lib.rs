@@ -180,6 +180,21 @@ pub fn encode_key(key: &VerifyingKey) -> String {
     utbyte_pki::signing_key::encode_public(key)
 }
 
+/// Creates the node's data directory, and any missing parent, 0700: it holds the exchange
+/// state, the ledger, the answer key and, with a portal, password hashes. An existing
+/// directory is left as the operator made it.
+pub fn create_data_dir(dir: &Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| NodeError::Io {
+            what: format!("creating {}", dir.display()),
+            source,
+        })
+}
+
 /// The key this node signs answers with, from `DIR/answer.key`, created on first use.
 pub fn answer_key(data_dir: &Path) -> Result<SigningKey, NodeError> {
     signing_key(&data_dir.join("answer.key"))
@@ -302,6 +317,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             configured: setup.authority,
         });
     }
+    create_data_dir(&setup.data_dir)?;
     let answer_key = answer_key(&setup.data_dir)?;
     let audit_dir = setup.data_dir.join("audit");
     // Creation is atomic (the ledger is built aside and renamed into place), so the directory
@@ -365,17 +381,19 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         let _ = w.wait_for(|stop| *stop).await;
     };
     let mut tasks = JoinSet::new();
-    let federation_app =
-        utbyte_http::with_limits(api::federation_router(Arc::clone(&state)), setup.limits);
+    let federation_app = api::never_cached(utbyte_http::with_limits(
+        api::federation_router(Arc::clone(&state)),
+        setup.limits,
+    ));
     let federation_app = metrics::observed(federation_app, &state, "federation");
     let local_api = api::local_router(Arc::clone(&state));
-    let local_app = utbyte_http::with_limits(
+    let local_app = api::never_cached(utbyte_http::with_limits(
         match &setup.frontend {
             Some(frontend) => frontend.mount(local_api),
             None => local_api,
         },
         setup.limits,
-    );
+    ));
     let local_app = metrics::observed(local_app, &state, "local");
     tasks.spawn(report(
         "federation listener",

@@ -79,6 +79,7 @@ pub(crate) async fn review_state(
     if ctx.config.member_by_certificate(&fingerprint).is_none() {
         return Err(problems::NOT_A_MEMBER.with("the certificate is not a listed member's"));
     }
+    crate::review::possible(&ticket)?;
     let review = state
         .exchange
         .review(&ticket)

@@ -2,7 +2,7 @@
 //! with decision support, and the reviewer's per-field decision with a written reason, which
 //! is audited and then delivered to the requesting node.
 
-use crate::exchange::apply;
+use crate::exchange::{apply, could_exist};
 use crate::problems;
 use crate::records::requester;
 use crate::state::NodeState;
@@ -19,7 +19,7 @@ use utbyte_api::reviews::{
 use utbyte_audit::SubjectIdentifier;
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_rules::DisclosureRequest;
-use utbyte_store::{ReviewState as QueueState, StoreError, StoredReview};
+use utbyte_store::{ReviewState as QueueState, StoreError, StoredReview, MAX_ID_BYTES};
 
 /// What the queue keeps about a request under review.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,18 +119,32 @@ pub(crate) async fn decide(
     Path(ticket): Path<String>,
     Json(input): Json<ReviewDecisionInput>,
 ) -> Result<Json<ReviewView>, Problem> {
+    possible(&ticket)?;
     apply::decide(&state, &ticket, &input, OffsetDateTime::now_utc()).await?;
     let review = load(&state, &ticket).await?;
     view(&review, Vec::new()).map(Json)
 }
 
+/// The review `ticket` names; a ticket no review can have is not looked up.
 async fn load(state: &NodeState, ticket: &str) -> Result<StoredReview, Problem> {
+    possible(ticket)?;
     state
         .exchange
         .review(ticket)
         .await
         .map_err(store_problem)?
         .ok_or_else(|| problems::NO_SUCH_REVIEW.with(format!("no review `{ticket}`")))
+}
+
+/// Refuses a ticket no review can have as not found, without quoting it.
+pub(crate) fn possible(ticket: &str) -> Result<(), Problem> {
+    if could_exist(ticket, MAX_ID_BYTES) {
+        Ok(())
+    } else {
+        Err(problems::NO_SUCH_REVIEW.with(format!(
+            "no review has this ticket: tickets are 1 to {MAX_ID_BYTES} visible ASCII characters"
+        )))
+    }
 }
 
 fn case_of(review: &StoredReview) -> Result<ReviewCase, Problem> {

@@ -53,6 +53,11 @@ pub enum PortalError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Identity(#[from] SignInError),
+    #[error("cannot create the data directory {}: {source}", path.display())]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// One node's portal. Cheap to clone.
@@ -76,8 +81,18 @@ pub(crate) struct AppState {
 }
 
 impl Portal {
-    /// Opens the portal's accounts in `DIR/portal.sqlite`.
+    /// Opens the portal's accounts in `DIR/portal.sqlite` (the file 0600, `DIR` created 0700
+    /// when missing: it holds password hashes).
     pub async fn open(data_dir: &Path, config: PortalConfig) -> Result<Self, PortalError> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|source| PortalError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
         let store = AccountStore::open(data_dir.join("portal.sqlite")).await?;
         Self::with_store(store, config)
     }

@@ -70,6 +70,8 @@ pub enum RequestError {
         len: usize,
         max: usize,
     },
+    #[error("`{name}` holds a control character; only printable text is allowed")]
+    ControlCharacter { name: &'static str },
     #[error("the subject identifier is not valid: {0}")]
     InvalidSubject(#[from] IdentifierError),
     #[error("the subject identifier is not valid: its birth date is after the day of the request")]
@@ -78,6 +80,18 @@ pub enum RequestError {
     UnknownRecipient(String),
     #[error("unit `{unit}` is not a unit of `{recipient}`")]
     UnitNotOfRecipient { unit: String, recipient: String },
+}
+
+impl RequestError {
+    /// The field of the request the error is about, when it is about one field's text.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            RequestError::Empty { name }
+            | RequestError::TooLong { name, .. }
+            | RequestError::ControlCharacter { name } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 impl DisclosureRequest {
@@ -140,7 +154,14 @@ impl DisclosureRequest {
     }
 }
 
+/// A text must be non-empty, at most [`MAX_TEXT`] bytes, and free of control characters: C0
+/// (NUL, tab, newline, escape…), DEL and C1 — Unicode's `Cc`, which `char::is_control` is. None
+/// belongs in an id, a reference or a name; they would reach the register, the ledger, logs and
+/// a reviewer's screen. Letters of any script and spaces are ordinary text.
 fn check_text(name: &'static str, value: &str) -> Result<(), RequestError> {
+    if value.chars().any(char::is_control) {
+        return Err(RequestError::ControlCharacter { name });
+    }
     if value.trim().is_empty() {
         return Err(RequestError::Empty { name });
     }
@@ -160,5 +181,76 @@ pub fn subject_kind(subject: &SubjectId) -> &'static str {
         SubjectId::Personnummer(_) => "personnummer",
         SubjectId::Samordningsnummer(_) => "samordningsnummer",
         SubjectId::Organisationsnummer(_) => "organisationsnummer",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> DisclosureRequest {
+        DisclosureRequest {
+            recipient: "malmo-stad".into(),
+            unit: "malmo-ekonomiskt-bistand".into(),
+            role: "handlaggare".into(),
+            officer: Some("malmo-h4711".into()),
+            offering: "fk-formaner".into(),
+            fields: vec!["forman".into()],
+            purpose: "kontroll".into(),
+            legal_basis: "luffa".into(),
+            case_ref: "Ärende ÅÄÖ 2026/17".into(),
+            operation: Some("lagesbild".into()),
+            subject: Subject {
+                id: "19121212-1212".into(),
+                protected_identity: false,
+            },
+            time: time::macros::datetime!(2026-06-01 12:00 UTC),
+        }
+    }
+
+    #[test]
+    fn ordinary_text_with_swedish_letters_and_spaces_passes() {
+        assert!(request().validate().is_ok());
+    }
+
+    #[test]
+    fn a_control_character_in_any_text_is_refused_naming_the_field() {
+        type Set = fn(&mut DisclosureRequest, String);
+        let texts: [(&str, Set); 10] = [
+            ("recipient", |r, v| r.recipient = v),
+            ("unit", |r, v| r.unit = v),
+            ("role", |r, v| r.role = v),
+            ("officer", |r, v| r.officer = Some(v)),
+            ("offering", |r, v| r.offering = v),
+            ("purpose", |r, v| r.purpose = v),
+            ("legal_basis", |r, v| r.legal_basis = v),
+            ("case_ref", |r, v| r.case_ref = v),
+            ("operation", |r, v| r.operation = Some(v)),
+            ("fields[]", |r, v| r.fields.push(v)),
+        ];
+        for (name, set) in texts {
+            for control in [
+                '\0', '\u{1}', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{80}', '\u{9f}',
+            ] {
+                let mut bad = request();
+                set(&mut bad, format!("a{control}b"));
+                let err = bad.validate().err();
+                assert_eq!(
+                    err,
+                    Some(RequestError::ControlCharacter { name }),
+                    "{name} with U+{:04X}",
+                    u32::from(control)
+                );
+                let message = err.map(|e| e.to_string()).unwrap_or_default();
+                assert!(message.contains(&format!("`{name}`")), "{message}");
+                assert_eq!(RequestError::ControlCharacter { name }.field(), Some(name));
+            }
+        }
+        let mut bad = request();
+        bad.subject.id = "19121212\u{0}1212".into();
+        assert_eq!(
+            bad.validate().err(),
+            Some(RequestError::ControlCharacter { name: "subject.id" })
+        );
     }
 }

@@ -358,7 +358,17 @@ async fn register(
         .collect();
     let store = RegisterStore::open(&path).await.map_err(NodeError::from)?;
     synthetic::populate(&store, &offerings, population).await?;
-    std::fs::write(&filled, b"").map_err(io(format!("writing {}", filled.display())))?;
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Like every file in a node's data directory, its owner's alone.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&filled)
+            .map_err(io(format!("writing {}", filled.display())))?;
+    }
     Ok(store)
 }
 

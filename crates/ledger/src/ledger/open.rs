@@ -4,7 +4,7 @@
 use super::{Ledger, LedgerOptions, Recovery};
 use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::error::LedgerError;
-use crate::files::{ensure_file, reset_tmp};
+use crate::files::{ensure_file, private_file, reset_tmp};
 use crate::hash::Hash;
 use crate::keys::{self, sync_dir};
 use crate::note::VerifierKey;
@@ -35,10 +35,10 @@ impl Ledger {
             .unwrap_or(Path::new("."));
         let staging = parent.join(format!(".{name}.creating-{}", std::process::id()));
         crate::files::remove_dir_if_present(&staging)?;
-        fs::create_dir_all(&staging).map_err(LedgerError::io("creating", &staging))?;
+        crate::files::create_dir_all(&staging)?;
         keys::create(&staging, origin)?;
         let log = staging.join(LOG_FILE);
-        let mut file = OpenOptions::new()
+        let mut file = private_file()
             .write(true)
             .create_new(true)
             .open(&log)
@@ -68,7 +68,7 @@ impl Ledger {
         let verifier = keys::load_verifier(dir)?;
         let secrets = keys::load(dir)?;
         let lock_path = dir.join("LOCK");
-        let lock_file = OpenOptions::new()
+        let lock_file = private_file()
             .create(true)
             .truncate(false)
             .write(true)

@@ -56,7 +56,10 @@ pub(crate) async fn answer(
             ))
         })?;
     let sent_at = OffsetDateTime::parse(&incoming.sent_at, &Rfc3339).map_err(|_| {
-        ExchangeError::InvalidRequest("`sent_at` is not an RFC 3339 date-time".into())
+        ExchangeError::InvalidText {
+            field: "sent_at",
+            detail: "`sent_at` is not an RFC 3339 date-time".into(),
+        }
     })?;
     if (now - sent_at).abs() > REQUEST_WINDOW {
         return Err(ExchangeError::Stale(format!(
@@ -326,9 +329,10 @@ fn check_request_id(id: &str) -> Result<(), ExchangeError> {
     if (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         Ok(())
     } else {
-        Err(ExchangeError::InvalidRequest(
-            "`request_id` must be 16 to 64 ASCII letters, digits or dashes".into(),
-        ))
+        Err(ExchangeError::InvalidText {
+            field: "request_id",
+            detail: "`request_id` must be 16 to 64 ASCII letters, digits or dashes".into(),
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use utbyte_api::reviews::{ReviewDecisionInput, ReviewField, MAX_REASON};
 use utbyte_api::Outcome;
 use utbyte_audit::{Actor, EventKind};
+use utbyte_rules::request::MAX_TEXT;
 use utbyte_store::{ReviewDecided, ReviewState as QueueState, StoredReview};
 
 /// Decides review `ticket` as `input` says: every field under review disclosed or refused with
@@ -24,6 +25,7 @@ pub(crate) async fn decide(
     input: &ReviewDecisionInput,
     now: OffsetDateTime,
 ) -> Result<(), ExchangeError> {
+    check_texts(input)?;
     let _one_at_a_time = state.review_lock.lock().await;
     let ctx = state.exchange_context()?;
     let review = state
@@ -94,21 +96,45 @@ pub(crate) async fn decide(
     Ok(())
 }
 
+/// Checks every text of the decision — the reviewer and each field and reason — before anything
+/// is read: each non-empty, within its size, and without control characters (C0 — line breaks
+/// too —, DEL, C1). A reason is recorded, signed and shown to the requester as one line of
+/// text; the portal turns a text area's line breaks into spaces before it sends one.
+fn check_texts(input: &ReviewDecisionInput) -> Result<(), ExchangeError> {
+    let reviewer = [
+        ("reviewer.officer", input.reviewer.officer.as_str()),
+        ("reviewer.unit", input.reviewer.unit.as_str()),
+        ("reviewer.role", input.reviewer.role.as_str()),
+    ];
+    let fields = input.fields.iter().flat_map(|decided| {
+        [
+            ("fields[].field", decided.field.as_str(), MAX_TEXT),
+            ("fields[].reason", decided.reason.as_str(), MAX_REASON),
+        ]
+    });
+    for (field, value, max) in reviewer
+        .into_iter()
+        .map(|(field, value)| (field, value, MAX_TEXT))
+        .chain(fields)
+    {
+        let detail = if value.chars().any(char::is_control) {
+            format!("`{field}` holds a control character; only printable text is allowed")
+        } else if value.trim().is_empty() || value.len() > max {
+            format!("`{field}` must be 1 to {max} bytes of text")
+        } else {
+            continue;
+        };
+        return Err(ExchangeError::InvalidReviewText { field, detail });
+    }
+    Ok(())
+}
+
 /// The final verdicts: the rulebook's, with the reviewer's decision on each field under review.
 fn verdicts(
     fields: &[ReviewField],
     input: &ReviewDecisionInput,
 ) -> Result<Vec<FieldVerdict>, ExchangeError> {
     let invalid = |m: String| Err(ExchangeError::InvalidReview(m));
-    for (name, value) in [
-        ("reviewer.officer", &input.reviewer.officer),
-        ("reviewer.unit", &input.reviewer.unit),
-        ("reviewer.role", &input.reviewer.role),
-    ] {
-        if value.trim().is_empty() || value.len() > 256 {
-            return invalid(format!("`{name}` must be 1 to 256 bytes"));
-        }
-    }
     for decided in &input.fields {
         let Some(field) = fields.iter().find(|f| f.field == decided.field) else {
             return invalid(format!("`{}` was not requested", decided.field));
@@ -122,12 +148,6 @@ fn verdicts(
         if decided.outcome == Outcome::Review {
             return invalid(format!(
                 "`{}`: decide `disclose` or `refuse`",
-                decided.field
-            ));
-        }
-        if decided.reason.trim().is_empty() || decided.reason.len() > MAX_REASON {
-            return invalid(format!(
-                "`{}`: a written reason of 1 to {MAX_REASON} bytes is required",
                 decided.field
             ));
         }

@@ -134,24 +134,8 @@ fn check_case(
     case: &CaseRequest,
     now: OffsetDateTime,
 ) -> Result<CheckedRequest, ExchangeError> {
-    let unit_authority = ctx.rulebook.vocabulary.unit_authority.get(&case.unit);
-    if unit_authority != Some(&state.authority) {
-        return Err(ExchangeError::InvalidRequest(format!(
-            "unit `{}` is not a unit of `{}`",
-            case.unit, state.authority
-        )));
-    }
-    if let Some(callback) = &case.callback {
-        let ok = (callback.starts_with("http://") || callback.starts_with("https://"))
-            && callback.len() <= 2048
-            && callback.parse::<http::Uri>().is_ok();
-        if !ok {
-            return Err(ExchangeError::InvalidRequest(
-                "`callback` must be an http:// or https:// URL of at most 2048 bytes".into(),
-            ));
-        }
-    }
-    Ok(CheckedRequest::check(DisclosureRequest {
+    // Every text is checked first, so nothing below reads or quotes an unchecked one.
+    let checked = CheckedRequest::check(DisclosureRequest {
         recipient: state.authority.clone(),
         unit: case.unit.clone(),
         role: case.role.clone(),
@@ -167,7 +151,30 @@ fn check_case(
             protected_identity: false,
         },
         time: now,
-    })?)
+    })?;
+    let unit_authority = ctx.rulebook.vocabulary.unit_authority.get(&case.unit);
+    if unit_authority != Some(&state.authority) {
+        return Err(ExchangeError::InvalidText {
+            field: "unit",
+            detail: format!(
+                "unit `{}` is not a unit of `{}`",
+                case.unit, state.authority
+            ),
+        });
+    }
+    if let Some(callback) = &case.callback {
+        let ok = (callback.starts_with("http://") || callback.starts_with("https://"))
+            && callback.len() <= 2048
+            && callback.parse::<http::Uri>().is_ok();
+        if !ok {
+            return Err(ExchangeError::InvalidText {
+                field: "callback",
+                detail: "`callback` must be an http:// or https:// URL of at most 2048 bytes"
+                    .into(),
+            });
+        }
+    }
+    Ok(checked)
 }
 
 async fn send(

@@ -17,6 +17,9 @@ pub enum ExchangeError {
     NotAMember(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// One text of the request is not acceptable (empty, too long, a control character).
+    #[error("{detail}")]
+    InvalidText { field: &'static str, detail: String },
     #[error("{0}")]
     InvalidSubject(String),
     #[error("{0}")]
@@ -43,6 +46,9 @@ pub enum ExchangeError {
     InvalidReview(String),
     #[error("`callback` cannot be used: {0}")]
     CallbackNotAllowed(String),
+    /// One text of a review decision is not acceptable (empty, too long, a control character).
+    #[error("{detail}")]
+    InvalidReviewText { field: &'static str, detail: String },
     #[error("{0}")]
     ProviderUnreachable(String),
     #[error("{detail}")]
@@ -82,7 +88,13 @@ impl From<RequestError> for ExchangeError {
             RequestError::InvalidSubject(_) | RequestError::SubjectNotYetBorn => {
                 ExchangeError::InvalidSubject(err.to_string())
             }
-            other => ExchangeError::InvalidRequest(other.to_string()),
+            other => match other.field() {
+                Some(field) => ExchangeError::InvalidText {
+                    field,
+                    detail: other.to_string(),
+                },
+                None => ExchangeError::InvalidRequest(other.to_string()),
+            },
         }
     }
 }
@@ -98,6 +110,9 @@ impl From<ExchangeError> for Problem {
                 .with_extension("expired_at", expired_at),
             E::NotAMember(_) => problems::NOT_A_MEMBER.with(detail),
             E::InvalidRequest(_) => problems::INVALID_REQUEST.with(detail),
+            E::InvalidText { field, .. } => problems::INVALID_REQUEST
+                .with(detail)
+                .with_extension("field", field),
             E::InvalidSubject(_) => problems::INVALID_SUBJECT.with(detail),
             E::Stale(_) => problems::STALE_REQUEST.with(detail),
             E::Replayed(_) => problems::REPLAYED_REQUEST.with(detail),
@@ -113,6 +128,9 @@ impl From<ExchangeError> for Problem {
             E::CallbackNotAllowed(_) => problems::CALLBACK_NOT_ALLOWED
                 .with(detail)
                 .with_extension("field", "callback"),
+            E::InvalidReviewText { field, .. } => problems::INVALID_REVIEW
+                .with(detail)
+                .with_extension("field", field),
             E::ProviderUnreachable(_) => problems::PROVIDER_UNREACHABLE.with(detail),
             E::ProviderTls { failure, .. } => {
                 let problem = problems::PROVIDER_TLS.with(detail);

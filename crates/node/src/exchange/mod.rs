@@ -22,3 +22,12 @@ pub(crate) mod verify;
 pub use checked::CheckedRequest;
 pub use error::ExchangeError;
 pub use verify::AnswerRejected;
+
+/// Whether `id` — an idempotency key or a review ticket from a URL path — could name something
+/// this node keeps: 1 to `max` visible ASCII characters, as every key and ticket it issues or
+/// accepts is. Anything else cannot exist, so it is answered as not found without a lookup (the
+/// store would refuse it as invalid input, which is not the client's concern) and without being
+/// quoted back.
+pub(crate) fn could_exist(id: &str, max: usize) -> bool {
+    !id.is_empty() && id.len() <= max && id.bytes().all(|b| b.is_ascii_graphic())
+}

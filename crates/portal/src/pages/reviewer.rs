@@ -206,7 +206,9 @@ pub(crate) async fn decide(
             fields.push(FieldReview {
                 field: field.clone(),
                 outcome,
-                reason: reason.clone(),
+                // A reason is one line of text in the signed answer and the ledger, which refuse
+                // control characters; the text area's line breaks (and tabs) become spaces.
+                reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
             });
         }
         let who = &signed.identity;

@@ -11,7 +11,9 @@
 //!
 //! Every connection runs with WAL journaling (readers never block the writer), foreign keys on
 //! (SQLite's default is off), a busy timeout (a writer waits for another instead of failing at
-//! once), and `synchronous = FULL` (a committed batch survives power loss).
+//! once), and `synchronous = FULL` (a committed batch survives power loss). A database file
+//! is created 0600 before SQLite opens it, and SQLite gives its `-wal` and `-shm` files the same
+//! mode.
 
 mod accounts;
 mod backlog;
@@ -155,6 +157,11 @@ async fn open_file(
     path: &Path,
     connections: u32,
 ) -> Result<SqlitePool, StoreError> {
+    create_private(path).map_err(|source| StoreError::Open {
+        database,
+        path: path.to_owned(),
+        source: sqlx::Error::Io(source),
+    })?;
     let options = connect_options()
         .filename(path)
         .create_if_missing(true)
@@ -169,6 +176,24 @@ async fn open_file(
             source,
         })?;
     migrated(database, migrator, pool).await
+}
+
+/// Creates the database file, empty and 0600, if it does not exist, so that it is its owner's
+/// alone from the start: SQLite would create it with the process umask (commonly leaving it
+/// world-readable), and it gives the `-wal` and `-shm` files it creates later the mode of the
+/// database file — so those are 0600 too. An existing file is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 /// An in-memory database belongs to its connection, so the pool holds exactly one connection
@@ -288,6 +313,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.schema_version().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn every_database_file_is_its_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let register = RegisterStore::open(dir.path().join("register.sqlite"))
+            .await
+            .unwrap();
+        let exchange = ExchangeStore::open(dir.path().join("exchange.sqlite"))
+            .await
+            .unwrap();
+        let accounts = AccountStore::open(dir.path().join("portal.sqlite"))
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert_eq!(mode, 0o600, "{name} is {mode:o}");
+            names.push(name);
+        }
+        for name in [
+            "register.sqlite",
+            "exchange.sqlite-wal",
+            "portal.sqlite-shm",
+        ] {
+            assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+        }
+        register.close().await;
+        exchange.close().await;
+        accounts.close().await;
     }
 
     #[tokio::test]
