@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn the_zone_is_bundled() {
-        assert!(stockholm().is_some(), "{ZONE} missing from the bundled tzdb");
+        assert!(
+            stockholm().is_some(),
+            "{ZONE} missing from the bundled tzdb"
+        );
     }
 
     #[test]
@@ -215,20 +218,19 @@ mod tests {
         for instant in [
             OffsetDateTime::new_utc(Date::MIN, time::Time::MIDNIGHT),
             OffsetDateTime::new_utc(Date::MAX, time::Time::MAX),
-            Date::MAX.with_time(time::Time::MAX).assume_offset(
-                UtcOffset::from_hms(-25, 59, 59).unwrap_or(UtcOffset::UTC),
-            ),
-            Date::MIN.midnight().assume_offset(
-                UtcOffset::from_hms(25, 59, 59).unwrap_or(UtcOffset::UTC),
-            ),
+            Date::MAX
+                .with_time(time::Time::MAX)
+                .assume_offset(UtcOffset::from_hms(-25, 59, 59).unwrap_or(UtcOffset::UTC)),
+            Date::MIN
+                .midnight()
+                .assume_offset(UtcOffset::from_hms(25, 59, 59).unwrap_or(UtcOffset::UTC)),
         ] {
             let _ = swedish_time(instant);
             assert!(swedish_reference_date(instant).is_ok(), "{instant}");
         }
-        assert!(swedish_reference_date(OffsetDateTime::new_utc(
-            Date::MAX,
-            time::Time::MIDNIGHT
-        ))
-        .is_ok());
+        assert!(
+            swedish_reference_date(OffsetDateTime::new_utc(Date::MAX, time::Time::MIDNIGHT))
+                .is_ok()
+        );
     }
 }

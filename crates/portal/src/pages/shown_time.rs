@@ -29,17 +29,35 @@ mod tests {
 
     #[test]
     fn shows_swedish_time_with_its_zone() {
-        assert_eq!(when(datetime!(2026-12-02 16:05:42 UTC)), "2026-12-02 17:05 (CET)");
-        assert_eq!(when(datetime!(2026-06-02 15:05 UTC)), "2026-06-02 17:05 (CEST)");
+        assert_eq!(
+            when(datetime!(2026-12-02 16:05:42 UTC)),
+            "2026-12-02 17:05 (CET)"
+        );
+        assert_eq!(
+            when(datetime!(2026-06-02 15:05 UTC)),
+            "2026-06-02 17:05 (CEST)"
+        );
         // Late evening UTC is already the next day in Sweden.
-        assert_eq!(when(datetime!(2026-12-31 23:30 UTC)), "2027-01-01 00:30 (CET)");
+        assert_eq!(
+            when(datetime!(2026-12-31 23:30 UTC)),
+            "2027-01-01 00:30 (CET)"
+        );
     }
 
     #[test]
     fn the_hour_repeated_in_october_is_told_apart() {
-        assert_eq!(when(datetime!(2026-10-25 00:30 UTC)), "2026-10-25 02:30 (CEST)");
-        assert_eq!(when(datetime!(2026-10-25 01:30 UTC)), "2026-10-25 02:30 (CET)");
-        assert_eq!(when(datetime!(2026-03-29 01:00 UTC)), "2026-03-29 03:00 (CEST)");
+        assert_eq!(
+            when(datetime!(2026-10-25 00:30 UTC)),
+            "2026-10-25 02:30 (CEST)"
+        );
+        assert_eq!(
+            when(datetime!(2026-10-25 01:30 UTC)),
+            "2026-10-25 02:30 (CET)"
+        );
+        assert_eq!(
+            when(datetime!(2026-03-29 01:00 UTC)),
+            "2026-03-29 03:00 (CEST)"
+        );
     }
 
     #[test]
