@@ -166,9 +166,9 @@ pub struct AuditStats {
     pub by_offering: BTreeMap<String, u64>,
     /// Records by each provision they cite, once per record.
     pub by_provision: BTreeMap<String, u64>,
-    /// Records by UTC day, `YYYY-MM-DD`.
+    /// Records by Swedish day (Europe/Stockholm), `YYYY-MM-DD`.
     pub by_day: BTreeMap<String, u64>,
-    /// Records by UTC day, then by event.
+    /// Records by Swedish day (Europe/Stockholm), then by event.
     pub by_day_event: BTreeMap<String, BTreeMap<String, u64>>,
     /// Seconds from each review request to its decision, in the decisions' ledger order.
     pub review_turnaround_seconds: Vec<u64>,

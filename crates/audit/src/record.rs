@@ -183,9 +183,25 @@ impl AuditRecord {
         Ok(record)
     }
 
-    /// The calendar day (UTC) of the record, `YYYY-MM-DD`.
-    pub fn day(&self) -> &str {
-        self.time.get(..10).unwrap_or(&self.time)
+    /// The Swedish calendar day of the record, `YYYY-MM-DD`: follow-up counts the days officers
+    /// worked, so a decision at 00:30 in Stockholm belongs to that day, not to the UTC day before
+    /// (see [`utbyte_domain::legal_time`]). A time that is not canonical (never so in a valid
+    /// record) falls back to its first ten characters.
+    pub fn day(&self) -> String {
+        match unix_seconds(&self.time)
+            .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        {
+            Some(instant) => {
+                let day = utbyte_domain::legal_time::swedish_date(instant);
+                format!(
+                    "{:04}-{:02}-{:02}",
+                    day.year(),
+                    u8::from(day.month()),
+                    day.day()
+                )
+            }
+            None => self.time.get(..10).unwrap_or(&self.time).to_owned(),
+        }
     }
 
     /// Checks the rules of the format that the type system does not.
@@ -318,6 +334,15 @@ fn check_time(value: &str) -> Result<(), RecordError> {
 }
 
 /// The current time in the record format.
+/// A record time (`YYYY-MM-DDTHH:MM:SSZ`) as Unix seconds; `None` if it is not one.
+pub(crate) fn unix_seconds(time: &str) -> Option<i64> {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::PrimitiveDateTime::parse(time, &format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
+}
+
 pub fn now() -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");

@@ -1,8 +1,9 @@
 //! Follow-up statistics (uppföljning): entries by event, field outcome, offering, provision and
 //! day, events per day, and how long reviews take. Computed from the records alone, so an
-//! auditor can produce them from the published tiles.
+//! auditor can produce them from the published tiles. Days are Swedish calendar days
+//! (Europe/Stockholm): a record's time is UTC, but an officer's working day is not.
 
-use crate::record::{AuditRecord, EventKind};
+use crate::record::{unix_seconds, AuditRecord, EventKind};
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -35,9 +36,9 @@ pub struct Stats {
     pub by_offering: BTreeMap<String, u64>,
     /// Records by each provision they cite (legal basis and field citations, once per record).
     pub by_provision: BTreeMap<String, u64>,
-    /// Records by UTC day, `YYYY-MM-DD`.
+    /// Records by Swedish day (Europe/Stockholm), `YYYY-MM-DD`.
     pub by_day: BTreeMap<String, u64>,
-    /// Records by UTC day (`YYYY-MM-DD`), then by event as in [`Stats::by_event`].
+    /// Records by Swedish day (`YYYY-MM-DD`), then by event as in [`Stats::by_event`].
     pub by_day_event: BTreeMap<String, BTreeMap<String, u64>>,
     /// For each review decision whose `refers_to` names an earlier `review_request` record of
     /// the same ledger: the seconds between the two records' times, in the decisions' ledger
@@ -75,15 +76,6 @@ fn name<T: serde::Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
-/// A record time (`YYYY-MM-DDTHH:MM:SSZ`) as Unix seconds; `None` if it is not one.
-fn unix_seconds(time: &str) -> Option<i64> {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::PrimitiveDateTime::parse(time, &format)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
-}
-
 impl Stats {
     /// Adds the record at ledger index `index`. Records must be added in ledger order, so that
     /// a review decision finds the request it refers to.
@@ -107,7 +99,7 @@ impl Stats {
         for p in provisions {
             *self.by_provision.entry(p.clone()).or_default() += 1;
         }
-        let day = record.day().to_owned();
+        let day = record.day();
         *self
             .by_day_event
             .entry(day.clone())
@@ -339,9 +331,11 @@ mod tests {
         use EventKind::*;
         let s = stats_of(&[
             record(Disclosure, "2025-03-01T09:00:00Z", None),
-            record(Disclosure, "2025-03-01T23:59:59Z", None),
+            // 23:59:59 in Stockholm (CET, UTC+1): still 1 March.
+            record(Disclosure, "2025-03-01T22:59:59Z", None),
             record(Refusal, "2025-03-01T10:00:00Z", None),
-            record(ReviewRequest, "2025-03-02T00:00:00Z", None),
+            // Midnight in Stockholm: 2 March, though UTC still says 1 March.
+            record(ReviewRequest, "2025-03-01T23:00:00Z", None),
             record(Receipt, "2025-03-02T08:00:00Z", Some(7)),
             record(ReviewDecision, "2025-03-03T08:00:00Z", Some(3)),
         ]);
@@ -364,6 +358,40 @@ mod tests {
             assert_eq!(Some(&events.values().sum::<u64>()), s.by_day.get(d));
         }
         assert_eq!(s.by_event.get("disclosure"), Some(&2));
+    }
+
+    #[test]
+    fn days_are_swedish_in_summer_and_across_both_clock_changes() {
+        use EventKind::*;
+        let s = stats_of(&[
+            // Summer (CEST, UTC+2): 21:59:59 UTC is 23:59:59 on 30 June, 22:00 UTC midnight.
+            record(Disclosure, "2026-06-30T21:59:59Z", None),
+            record(Disclosure, "2026-06-30T22:00:00Z", None),
+            // The spring change, 29 March: 23:00 UTC on the 28th is midnight (CET); 22:00 UTC
+            // on the 29th is midnight again, now CEST.
+            record(Refusal, "2026-03-28T22:59:59Z", None),
+            record(Refusal, "2026-03-28T23:00:00Z", None),
+            record(Refusal, "2026-03-29T21:59:59Z", None),
+            record(Refusal, "2026-03-29T22:00:00Z", None),
+            // The autumn change, 25 October: midnight is 22:00 UTC before it, 23:00 UTC after.
+            record(Receipt, "2026-10-24T22:00:00Z", None),
+            record(Receipt, "2026-10-25T22:59:59Z", None),
+            record(Receipt, "2026-10-25T23:00:00Z", None),
+        ]);
+        let days: Vec<(&str, u64)> = s.by_day.iter().map(|(d, n)| (d.as_str(), *n)).collect();
+        assert_eq!(
+            days,
+            vec![
+                ("2026-03-28", 1),
+                ("2026-03-29", 2),
+                ("2026-03-30", 1),
+                ("2026-06-30", 1),
+                ("2026-07-01", 1),
+                ("2026-10-25", 2),
+                ("2026-10-26", 1),
+            ]
+        );
+        assert_eq!(s.by_day_event["2026-10-25"]["receipt"], 2);
     }
 
     #[test]

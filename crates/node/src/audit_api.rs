@@ -33,7 +33,7 @@ use utbyte_audit::{
     subject_report, AuditDir, AuditError, AuditLog, ReportEntry, Stats, SubjectIdentifier,
     SubjectReport, Turnaround,
 };
-use utbyte_domain::{CalendarDate, SubjectId};
+use utbyte_domain::SubjectId;
 use utbyte_http::{Json, Problem};
 use utbyte_ledger::verify::{verify_dir, VerifyError, VerifyOptions};
 use utbyte_ledger::{open_checkpoint, LedgerError, VerifierKey};
@@ -315,13 +315,9 @@ fn parse_subject(
     let Some(text) = value.as_str() else {
         return Err(problems::MALFORMED_BODY.with("`subject` must be a JSON string"));
     };
-    let date = now.to_offset(time::UtcOffset::UTC).date();
-    let today = CalendarDate::new(
-        u16::try_from(date.year()).unwrap_or(0),
-        u8::from(date.month()),
-        date.day(),
-    )
-    .map_err(|e| problems::INTERNAL.with(e.to_string()))?;
+    // Read against today in Sweden, as the exchange reads it: the `+` turns at Swedish midnight.
+    let today = utbyte_domain::legal_time::swedish_reference_date(now)
+        .map_err(|e| problems::INTERNAL.with(e.to_string()))?;
     let id = SubjectId::parse_at(text, today).map_err(|e| {
         problems::INVALID_SUBJECT.with(format!("`subject` is not a valid identifier: {e}"))
     })?;

@@ -155,7 +155,7 @@ pub(crate) async fn options(
             query.unit, state.authority
         )));
     }
-    let today = OffsetDateTime::now_utc().date();
+    let today = utbyte_domain::legal_time::swedish_date(OffsetDateTime::now_utc());
     let options = rulebook
         .request_options(&id, &state.authority, &query.unit, &query.role, today)
         .into_iter()

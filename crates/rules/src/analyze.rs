@@ -73,9 +73,9 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Today's date, for judging validity periods.
+/// Today's Swedish date, for judging validity periods.
 pub fn today() -> Date {
-    OffsetDateTime::now_utc().date()
+    crate::dates::swedish_date(OffsetDateTime::now_utc())
 }
 
 /// Runs every analysis; findings are sorted most severe first.

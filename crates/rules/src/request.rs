@@ -3,8 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use time::OffsetDateTime;
-use utbyte_domain::identifier::CalendarDate;
-use utbyte_domain::{IdentifierError, SubjectId};
+use utbyte_domain::{legal_time, IdentifierError, SubjectId};
 
 /// Most fields one request may ask for.
 pub const MAX_FIELDS: usize = 256;
@@ -130,12 +129,8 @@ impl DisclosureRequest {
                 return Err(RequestError::DuplicateField(field.clone()));
             }
         }
-        let date = self.time.to_offset(time::UtcOffset::UTC).date();
-        let reference = CalendarDate::new(
-            date.year().clamp(0, 9999) as u16,
-            u8::from(date.month()),
-            date.day(),
-        )?;
+        // The century of a 10-digit personnummer turns at Swedish midnight.
+        let reference = legal_time::swedish_reference_date(self.time)?;
         let subject = SubjectId::parse_at(&self.subject.id, reference)?;
         let born = match &subject {
             SubjectId::Personnummer(p) => Some(p.birth_date()),
@@ -148,9 +143,10 @@ impl DisclosureRequest {
         Ok(subject)
     }
 
-    /// The day of the request in UTC, as policies see it (`context.date`, YYYYMMDD).
+    /// The Swedish day of the request, as policies see it (`context.date`, YYYYMMDD); see
+    /// [`crate::dates`] for why the Swedish calendar.
     pub fn date(&self) -> i64 {
-        crate::dates::number(self.time.to_offset(time::UtcOffset::UTC).date())
+        crate::dates::number(crate::dates::swedish_date(self.time))
     }
 }
 

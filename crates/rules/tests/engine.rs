@@ -315,10 +315,14 @@ fn a_pre_assessment_discloses_exactly_its_fields_within_its_validity() {
         rb.decide(&r).unwrap().fields[0].outcome
     };
     use time::macros::datetime;
-    assert_eq!(at(datetime!(2025-12-31 23:59:59 UTC)), Outcome::Review);
-    assert_eq!(at(datetime!(2026-01-01 00:00 UTC)), Outcome::Disclose);
-    assert_eq!(at(datetime!(2026-06-30 23:59:59 UTC)), Outcome::Disclose);
-    assert_eq!(at(datetime!(2026-07-01 00:00 UTC)), Outcome::Review);
+    // Both ends are whole Swedish days: from midnight CET on 1 January to midnight CEST
+    // after 30 June, whatever the UTC calendar says.
+    assert_eq!(at(datetime!(2025-12-31 23:59:59 +01:00)), Outcome::Review);
+    assert_eq!(at(datetime!(2026-01-01 00:00 +01:00)), Outcome::Disclose);
+    assert_eq!(at(datetime!(2025-12-31 23:00 UTC)), Outcome::Disclose);
+    assert_eq!(at(datetime!(2026-06-30 23:59:59 +02:00)), Outcome::Disclose);
+    assert_eq!(at(datetime!(2026-07-01 00:00 +02:00)), Outcome::Review);
+    assert_eq!(at(datetime!(2026-06-30 22:00 UTC)), Outcome::Review);
 
     assert_eq!(
         first_field(&rb, |r| r.unit = "a-2".into()).outcome,

@@ -145,7 +145,9 @@ async fn an_auditor_sees_the_exchange_in_status_verification_report_and_statisti
         count(&stats, "disclosure"),
         count(&stats_before, "disclosure") + 1
     );
-    let today = time::OffsetDateTime::now_utc().date().to_string();
+    // Follow-up days are Swedish days.
+    let today =
+        utbyte_domain::legal_time::swedish_date(time::OffsetDateTime::now_utc()).to_string();
     assert!(
         stats["by_day_event"][&today]["disclosure"]
             .as_u64()

@@ -32,6 +32,12 @@ struct AuditPage {
     turnaround_none: bool,
 }
 
+impl AuditPage {
+    fn at(&self, time: &str) -> String {
+        super::when_text(time)
+    }
+}
+
 /// The exchange events the per-day chart stacks (configuration changes are not exchanges).
 const EVENTS: [&str; 5] = [
     "disclosure",
@@ -210,6 +216,10 @@ struct SubjectPage {
 impl SubjectPage {
     fn event(&self, event: &str) -> String {
         event_label(self.c.t.0, event)
+    }
+
+    fn at(&self, time: &str) -> String {
+        super::when_text(time)
     }
 }
 

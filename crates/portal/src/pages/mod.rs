@@ -5,6 +5,9 @@ mod auditor;
 mod auth;
 mod officer;
 mod reviewer;
+mod shown_time;
+
+pub(crate) use shown_time::{when, when_text};
 
 use crate::api::ApiProblem;
 use crate::identity::{Identity, Role};
@@ -336,16 +339,6 @@ pub(crate) fn render_status(status: StatusCode, page: impl Template) -> Response
 }
 
 /// Percent-encodes a path for a query parameter.
-/// A time as the portal shows it: RFC 3339 to the second, UTC.
-pub(crate) fn when(time: time::OffsetDateTime) -> String {
-    use time::format_description::well_known::Rfc3339;
-    time.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(time)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {

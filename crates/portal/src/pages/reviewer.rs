@@ -77,6 +77,10 @@ impl ReviewPage {
         super::when(self.review.received_at)
     }
 
+    fn at(&self, time: &str) -> String {
+        super::when_text(time)
+    }
+
     fn decided_at(&self) -> String {
         self.review.decided_at.map(super::when).unwrap_or_default()
     }
