@@ -5,6 +5,10 @@
 //! - **Overlap and contradiction**: pre-assessments that agree the same disclosure twice (or under
 //!   different provisions), and pre-assessments that another rule defeats — found by deciding the
 //!   request each one was agreed for and checking that every field it covers is disclosed.
+//! - **Within the provision**: proof that every automatic disclosure lies within a grant of the
+//!   provision it cites — a hand-written disclosing grant is the provision's own rule, and every
+//!   policy compiled from a pre-assessment must imply a grant of its provision from its structure
+//!   alone (see `containment`).
 //! - **Protected identity**: proof that no rule can disclose automatically about a subject with
 //!   protected identity. The proof is structural: a `forbid` with an unconstrained scope whose
 //!   condition is exactly `context.subject.protected_identity` holds for every such request, and a
@@ -43,6 +47,7 @@ pub enum Kind {
     Overlap,
     Contradiction,
     ProtectedIdentity,
+    WithinProvision,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,6 +91,7 @@ pub fn analyze(rulebook: &Rulebook, today: Date) -> Vec<Finding> {
     overlaps(rulebook, &mut findings);
     contradictions(rulebook, &mut findings);
     protected_identity(rulebook, &mut findings);
+    within_provision(rulebook, &mut findings);
     findings.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
     findings
 }
@@ -480,5 +486,45 @@ fn protected_identity(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
                 break;
             }
         }
+    }
+}
+
+fn within_provision(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
+    let proof = crate::containment::prove(&rulebook.policies);
+    for (info, basis) in &proof.unproved {
+        let message = match basis {
+            Some(basis) => format!(
+                "policy `{}` may disclose beyond its provision: its condition implies no grant of `{basis}`",
+                info.id
+            ),
+            None => format!(
+                "policy `{}` discloses as a pre-assessment but requires no legal basis, so it rests on no provision",
+                info.id
+            ),
+        };
+        findings.push(finding(
+            Severity::Error,
+            Kind::WithinProvision,
+            &info.file,
+            info.line,
+            message,
+        ));
+    }
+    if proof.unproved.is_empty() {
+        let (file, line) = proof
+            .proved
+            .first()
+            .map_or(("rulebook.toml", 1), |i| (i.file.as_str(), i.line));
+        findings.push(finding(
+            Severity::Info,
+            Kind::WithinProvision,
+            file,
+            line,
+            format!(
+                "every automatic disclosure lies within a grant of the provision it cites: {} pre-assessments each imply a grant of their provision, {} disclosing grants are provisions' own rules",
+                proof.proved.len(),
+                proof.own_rules.len()
+            ),
+        ));
     }
 }

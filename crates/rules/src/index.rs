@@ -35,7 +35,7 @@ impl Reach {
         matches!(self, Reach::Only(set) if set.is_empty())
     }
 
-    fn contains(&self, id: &str) -> bool {
+    pub fn contains(&self, id: &str) -> bool {
         match self {
             Reach::All => true,
             Reach::Only(set) => set.contains(id),

@@ -11,6 +11,7 @@
 //! This crate knows nothing of HTTP or storage.
 
 pub mod analyze;
+mod containment;
 mod dates;
 mod decide;
 pub mod decision;
@@ -21,6 +22,7 @@ mod index;
 pub mod paths;
 pub mod policy;
 pub mod preassessment;
+mod reach;
 pub mod request;
 pub mod rulebook;
 pub mod scenario;

@@ -16,10 +16,12 @@
 //!
 //! Loading reports every problem with file and line, never only the first.
 
+use crate::containment;
 use crate::entities::{self, Types};
 use crate::index::Index;
 use crate::policy::{self, PolicyInfo};
 use crate::preassessment::{self, PreAssessment};
+use crate::reach;
 use crate::source::{parse_toml, LoadError, Problem, SourceFile};
 use crate::vocabulary::{self, Vocabulary};
 use cedar_policy::{Entities, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
@@ -162,17 +164,20 @@ impl Rulebook {
         for file in files.iter().filter(|f| f.path.starts_with("policies/")) {
             policies.extend(policy::parse_file(file, &mut problems));
         }
+        let hand_written = policies.len();
         let mut pre_assessments = Vec::new();
         for file in files
             .iter()
             .filter(|f| f.path.starts_with("pre-assessments/"))
         {
             for pa in PreAssessment::load_file(file, &vocabulary, &mut problems) {
-                match compile(&pa, &vocabulary, file) {
+                let grants =
+                    containment::provision_grants(&policies[..hand_written], &pa.provision);
+                match compile(&pa, &vocabulary, file, &grants) {
                     Ok(compiled) => policies.push(compiled),
                     Err(problem) => problems.push(problem),
                 }
-                pre_assessments.push(pa);
+                pre_assessments.push((pa, file));
             }
         }
 
@@ -215,6 +220,21 @@ impl Rulebook {
         }
         let entities = entities::build(&vocabulary, &types, &schema)
             .map_err(|err| LoadError::single(Problem::new("offerings.toml", 1, 1, err)))?;
+        // Only on an otherwise sound rulebook: a grant lost to a syntax error would make every
+        // pre-assessment under its provision look wider than it is.
+        let checker = reach::Checker {
+            vocabulary: &vocabulary,
+            entities: &entities,
+            types: &types,
+        };
+        for (pa, file) in &pre_assessments {
+            let grants = containment::provision_grants(&policies[..hand_written], &pa.provision);
+            problems.extend(checker.check(pa, file, &grants));
+        }
+        if !problems.is_empty() {
+            return Err(LoadError { problems });
+        }
+        let pre_assessments = pre_assessments.into_iter().map(|(pa, _)| pa).collect();
         let index = Index::build(&policies, &vocabulary);
         let (mut grants, mut overrides) = (PolicySet::new(), PolicySet::new());
         for (policy, info) in &policies {
@@ -281,24 +301,30 @@ impl Rulebook {
     }
 }
 
-/// Compiles a pre-assessment into a policy located at its definition.
+/// Compiles a pre-assessment into a policy located at its definition, within the grants of its
+/// provision (see [`containment`]).
 fn compile(
     pa: &PreAssessment,
     vocabulary: &Vocabulary,
     file: &SourceFile,
+    grants: &[&containment::Annotated],
 ) -> Result<(Policy, PolicyInfo), Problem> {
     let text = pa.to_cedar(vocabulary);
     let id = preassessment::policy_id(&pa.id);
     let (line, column) = file.locate(&format!("\"{}\"", pa.id));
     let generated = SourceFile::new(file.path.clone(), text.clone());
-    let policy = Policy::parse(Some(PolicyId::new(&id)), &text).map_err(|err| {
+    let does_not_compile = |err: String| {
         Problem::new(
             &file.path,
             line,
             column,
             format!("pre-assessment `{}` does not compile: {err}", pa.id),
         )
-    })?;
+    };
+    let policy = Policy::parse(Some(PolicyId::new(&id)), &text)
+        .map_err(|err| does_not_compile(err.to_string()))?;
+    let policy = containment::conjoin(&policy, &pa.recipient, &pa.offering, grants, vocabulary)
+        .map_err(does_not_compile)?;
     let mut info = policy::read_info(&generated, &policy, (line, column))?;
     info.line = line;
     Ok((policy, info))

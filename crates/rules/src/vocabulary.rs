@@ -450,6 +450,30 @@ impl Vocabulary {
             .filter(move |a| a.groups.contains(&group))
     }
 
+    /// Whether `purpose` is `scope` itself or lies within the purpose group `scope` (through
+    /// any chain of groups), as `context.purpose in PurposeGroup::"scope"` tests it.
+    pub fn purpose_within(&self, purpose: &str, scope: &str) -> bool {
+        let Some(p) = self.purposes.get(purpose) else {
+            return false;
+        };
+        if purpose == scope {
+            return true;
+        }
+        let mut pending: Vec<&str> = p.groups.iter().map(String::as_str).collect();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(group) = pending.pop() {
+            if group == scope {
+                return true;
+            }
+            if seen.insert(group) {
+                if let Some(g) = self.purpose_groups.get(group) {
+                    pending.extend(g.within.iter().map(String::as_str));
+                }
+            }
+        }
+        false
+    }
+
     /// The authority a unit belongs to.
     pub fn authority_of_unit(&self, unit: &str) -> Option<&Authority> {
         self.unit_authority

@@ -4,7 +4,7 @@
 
 mod fixture;
 
-use fixture::{load, CITE};
+use fixture::{load, CITE, PLIKT};
 
 #[test]
 fn a_syntax_error_is_located() {
@@ -97,5 +97,173 @@ fn an_invalid_organisationsnummer_is_rejected() {
             .contains("invalid organisationsnummer"),
         "{}",
         err.problems[0]
+    );
+}
+
+// A pre-assessment settles the needs assessment within its provision; `check` refuses one that
+// reaches beyond it, at the line of the agreement that says so, naming the unmet condition.
+
+fn agreement(recipient: &str, purpose: &str, provision: &str) -> String {
+    format!(
+        r#"
+[[pre_assessment]]
+id = "avtal"
+title = "Avtal"
+offering = "reg"
+fields = ["f1", "f2"]
+recipient = "{recipient}"
+purpose = "{purpose}"
+provision = "{provision}"
+valid_from = "2026-01-01"
+valid_until = "2026-12-31"
+approved_by_provider = "B"
+approved_by_recipient = "A"
+approved_on = "2025-12-01"
+"#
+    )
+}
+
+fn refusal(policies: &str, pre_assessment: &str) -> utbyte_rules::Problem {
+    let err = load(policies, pre_assessment).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    err.problems[0].clone()
+}
+
+#[test]
+fn a_pre_assessment_within_its_provision_loads() {
+    let rb = load(PLIKT, &agreement("a", "kontroll-x", "plikt")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rb.pre_assessments.len(), 1);
+}
+
+#[test]
+fn a_pre_assessment_for_a_recipient_its_provision_does_not_list_is_refused() {
+    let p = refusal(PLIKT, &agreement("c", "kontroll-x", "plikt"));
+    assert_eq!(
+        (p.file.as_str(), p.line),
+        ("pre-assessments/pa.toml", 7),
+        "{p}"
+    );
+    assert!(
+        p.message
+            .contains("recipient `c` (unit `c-1`) is not among those SFS 2024:307 3 § lists"),
+        "{p}"
+    );
+    assert!(
+        p.help
+            .as_deref()
+            .unwrap_or("")
+            .contains("`plikt-uppgiftsskyldighet`"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_pre_assessment_for_a_purpose_its_provision_does_not_cover_is_refused() {
+    let p = refusal(PLIKT, &agreement("a", "annat", "plikt"));
+    assert_eq!(p.line, 8, "{p}");
+    assert!(
+        p.message
+            .contains("purpose `annat` is not among those SFS 2024:307 3 § covers"),
+        "{p}"
+    );
+}
+
+/// A law-enforcement duty (as LUB) reaches only the law-enforcement authorities; an agreement
+/// under it with any other authority is refused.
+#[test]
+fn a_law_enforcement_provision_to_an_authority_that_is_not_one_is_refused() {
+    let mut files = fixture::files(
+        &format!(
+            "{PLIKT}@id(\"brott-uppgiftsskyldighet\") @outcome(\"review\") @sfs(\"2025:170\") @section(\"2 §\") @title(\"LUB\")\n\
+             permit(principal in Group::\"brottsbekampande\", action == Action::\"disclose\", resource)\n\
+             when {{ context.legal_basis == Provision::\"brott\" && context.recipient != context.provider }};\n"
+        ),
+        &agreement("a", "kontroll-x", "brott"),
+    );
+    files[1].text = files[1]
+        .text
+        .replace("[[authority]]\nid = \"c\"", "[[group]]\nid = \"brottsbekampande\"\ntitle = \"Brottsbekämpande\"\n\n[[authority]]\nid = \"c\"")
+        .replace("orgnr = \"202100-0076\"", "orgnr = \"202100-0076\"\ngroups = [\"brottsbekampande\"]");
+    files[2].text.push_str(
+        "\n[[provision]]\nid = \"brott\"\nsfs = \"2025:170\"\nsection = \"2 §\"\ntitle = \"LUB\"\nshort = \"LUB\"\nkind = \"duty_on_request\"\n",
+    );
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    let p = &err.problems[0];
+    assert!(
+        p.message
+            .contains("recipient `a` (unit `a-1`) is not among those SFS 2025:170 2 § lists"),
+        "{err}"
+    );
+    // The law-enforcement authority itself may agree under it.
+    let last = files.len() - 1;
+    files[last].text = agreement("c", "kontroll-x", "brott");
+    utbyte_rules::Rulebook::from_sources(&files).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_pre_assessment_from_a_provider_its_provision_does_not_bind_is_refused() {
+    let only_c = PLIKT.replace(
+        "context.recipient != context.provider",
+        "context.provider == Authority::\"c\"",
+    );
+    let p = refusal(&only_c, &agreement("a", "kontroll-x", "plikt"));
+    assert!(
+        p.message
+            .contains("provider `b` of offering `reg` is not among those"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_pre_assessment_for_fields_its_provision_does_not_cover_is_refused() {
+    let ordinary = PLIKT.replace(
+        "context.recipient != context.provider",
+        "resource in Category::\"reg/vanlig\"",
+    );
+    let pa = agreement("a", "kontroll-x", "plikt").replace("[\"f1\", \"f2\"]", "[\"f1\", \"k1\"]");
+    let p = refusal(&ordinary, &pa);
+    assert!(
+        p.message.contains("field `k1` of `reg` is not among those"),
+        "{p}"
+    );
+}
+
+/// A provision reaching only one unit: an agreement with the whole authority is refused for the
+/// other units, and one limited to that unit loads.
+#[test]
+fn a_pre_assessment_wider_than_a_unit_scoped_grant_names_the_unit_outside_it() {
+    let unit = PLIKT.replace(
+        "principal in Group::\"mottagare\"",
+        "principal in Unit::\"a-1\"",
+    );
+    let p = refusal(&unit, &agreement("a", "kontroll-x", "plikt"));
+    assert!(p.message.contains("recipient `a` (unit `a-2`)"), "{p}");
+    let limited = agreement("a", "kontroll-x", "plikt")
+        .replace("recipient = \"a\"", "recipient = \"a\"\nunits = [\"a-1\"]");
+    load(&unit, &limited).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_pre_assessment_under_a_provision_without_a_grant_is_refused() {
+    let p = refusal("", &agreement("a", "kontroll-x", "plikt"));
+    assert_eq!(p.line, 9, "at its provision: {p}");
+    assert!(
+        p.message
+            .contains("no grant in the rulebook applies SFS 2024:307 3 §"),
+        "{p}"
+    );
+}
+
+/// What an agreement does not fix (here the subject) cannot be assumed to be met.
+#[test]
+fn a_provision_that_depends_on_what_an_agreement_does_not_fix_is_refused() {
+    let subject = PLIKT.replace(
+        "context.recipient != context.provider",
+        "context.subject.kind == \"personnummer\"",
+    );
+    let p = refusal(&subject, &agreement("a", "kontroll-x", "plikt"));
+    assert!(
+        p.message.contains("cannot be told") && p.message.contains("`context.subject`"),
+        "{p}"
     );
 }

@@ -313,7 +313,17 @@ fn pre_assessment(v: &Vocab, o: usize, rng: &mut Rng) -> String {
         } else {
             v.purposes(g)[rng.below(v.purposes_per_group)].clone()
         };
-        (DUTIES[g].provision, purpose)
+        // The organised-crime duty binds only participating providers (its grant, from the
+        // example rulebook, says so): an agreement from any other provider rests on the general
+        // clause instead, as a pre-assessment never reaches beyond its provision.
+        if g == 2 && !super::in_group(offering.provider, 2) {
+            (
+                "osl-10-27",
+                v.purposes(g)[rng.below(v.purposes_per_group)].clone(),
+            )
+        } else {
+            (DUTIES[g].provision, purpose)
+        }
     };
     let mut pool = offering.ordinary_fields();
     let fields: Vec<String> = (0..2 + rng.below(7))
