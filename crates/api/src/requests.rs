@@ -84,6 +84,9 @@ pub enum CaseState {
     InFlight,
     Answered,
     Review,
+    /// Ended without an answer: the provider refused the request, or could not be reached for
+    /// too long. `failure` says why; asking again needs a new Idempotency-Key.
+    Failed,
 }
 
 /// A request as listed.
@@ -98,6 +101,11 @@ pub struct CaseSummary {
     pub request: CaseRequest,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<CaseAnswer>,
+    /// For a failed request: the problem (RFC 9457, type `request-failed`) it ended with, the
+    /// same `GET /v1/requests/{key}` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub failure: Option<Value>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,

@@ -40,6 +40,7 @@ async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
         frontends: Default::default(),
         callbacks: Default::default(),
         agency_trust: None,
+        recovery: utbyte_node::RecoveryConfig::default(),
     })
     .await
     .unwrap();

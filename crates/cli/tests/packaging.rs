@@ -434,6 +434,7 @@ async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
             frontends: Default::default(),
             callbacks: Default::default(),
             agency_trust: None,
+            recovery: utbyte_node::RecoveryConfig::default(),
         })
         .await
         .unwrap();

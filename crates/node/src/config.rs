@@ -34,6 +34,11 @@
 //! [callbacks]                              # see `callback::config`; none allows no callback
 //! allow = ["https://case.fk.example/callbacks/"]
 //!
+//! [recovery]                               # all optional; see `recovery`
+//! grace_seconds = 60
+//! give_up_hours = 24
+//! answer_retention_hours = 48
+//!
 //! [limits]                                 # all optional
 //! body_bytes = 262144
 //! request_timeout_ms = 30000
@@ -94,6 +99,9 @@ pub struct NodeConfig {
     /// The portal, if the node serves it (`/portal/` on the local listener).
     #[serde(default)]
     pub portal: Option<PortalSettings>,
+    /// Driving exchanges left in flight to an end, and keeping answers for recipients that do.
+    #[serde(default)]
+    pub recovery: crate::recovery::RecoveryConfig,
 }
 
 /// How the node's portal is set up; its accounts live in `DIR/portal.sqlite`.
@@ -246,6 +254,9 @@ impl NodeConfig {
         }
         self.callbacks
             .validate()
+            .map_err(ConfigFileError::Invalid)?;
+        self.recovery
+            .validate(limits.request_timeout_ms)
             .map_err(ConfigFileError::Invalid)?;
         let mut served = std::collections::HashSet::new();
         for (i, register) in self.registers.iter().enumerate() {

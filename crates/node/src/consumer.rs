@@ -3,7 +3,9 @@
 //! exchange itself ([`crate::exchange::ask`]) sends it, verifies the signed answer, records the
 //! receipt and keeps the answer. A request routed to review gets a ticket; the node asks the
 //! provider about it until it is decided, then calls the case system back if it gave a
-//! callback.
+//! callback. A request left in flight by a crash is asked again or failed
+//! ([`crate::exchange::recover`]), at start, in each background round, and when its key is
+//! asked about.
 
 use crate::exchange::ask::{self, stored_answer};
 use crate::exchange::{could_exist, ExchangeError};
@@ -46,7 +48,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
         (status = 409, description = "The same key is still in flight", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid request or subject identifier, or key reused for another request", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider could not be reached, refused, or its answer failed verification", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider could not be reached, refused, or its answer failed verification; or, for a key already used, the exchange ended without an answer (`request-failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -73,6 +75,7 @@ pub(crate) async fn submit(
         (status = 202, description = "Still in review", body = CaseAnswer),
         (status = 404, description = "No such request (or a key no request can have)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still in flight", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The exchange ended without an answer (`request-failed`, with the provider's problem)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn fetch(
@@ -136,11 +139,20 @@ pub(crate) async fn list(
                     OutgoingState::InFlight => CaseState::InFlight,
                     OutgoingState::Answered => CaseState::Answered,
                     OutgoingState::InReview => CaseState::Review,
+                    OutgoingState::Failed => CaseState::Failed,
                 },
                 provider: row.provider.clone(),
                 officer: row.officer.clone(),
                 request,
                 answer: stored_answer(row)?,
+                failure: row
+                    .failure_json
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| {
+                        ExchangeError::Internal(format!("stored failure unreadable: {e}"))
+                    })?,
                 created_at: row.created_at,
             })
         })
@@ -175,9 +187,11 @@ fn case_response(answer: &CaseAnswer) -> Response {
     (status, Json(answer.clone())).into_response()
 }
 
-/// One round of the background work: ask about every request in review, then deliver every
+/// One round of the background work: drive every request left in flight to an end
+/// ([`crate::exchange::recover`]), ask about every request in review, then deliver every
 /// callback notice that is due.
 pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callback::Callbacks) {
+    crate::exchange::recover::round(state, OffsetDateTime::now_utc()).await;
     if let Ok(waiting) = state.exchange.outgoing_in_review(100).await {
         for stored in waiting {
             if let Err(err) = ask::poll_one(state, &stored).await {

@@ -31,12 +31,14 @@ pub mod problems;
 pub mod protocol;
 mod provider;
 mod records;
+pub mod recovery;
 pub mod review;
 mod state;
 mod sync;
 
 pub use callback::CallbacksConfig;
 pub use config::{NodeConfig, PortalSettings};
+pub use recovery::RecoveryConfig;
 pub use state::{NodeState, Registers};
 pub use utbyte_adapters::AgencyTrust;
 
@@ -124,6 +126,9 @@ pub struct NodeSetup {
     pub agency_trust: Option<AgencyTrust>,
     /// Where callbacks may go, the signing secret and the retry schedule.
     pub callbacks: CallbacksConfig,
+    /// When exchanges left in flight are asked again or given up, and how long answers are
+    /// kept for recipients that ask again.
+    pub recovery: RecoveryConfig,
 }
 
 impl NodeSetup {
@@ -166,6 +171,7 @@ impl NodeSetup {
             frontend: None,
             agency_trust,
             callbacks: config.callbacks.clone(),
+            recovery: config.recovery,
         })
     }
 }
@@ -364,6 +370,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         client,
         directory.clone(),
         callback_targets,
+        setup.recovery,
     ));
     if let Err(err) = sync::refresh(&state, &directory).await {
         tracing::warn!(%err, "no federation configuration yet");
@@ -449,6 +456,9 @@ async fn background(
     let mut poll_tick = tokio::time::interval(review_poll);
     refresh_tick.tick().await;
     poll_tick.tick().await;
+    // At once, not a poll interval later: exchanges an earlier run left in flight are driven to
+    // an end as soon as the node is up.
+    consumer::background_round(&state, &callbacks).await;
     loop {
         tokio::select! {
             _ = stop.changed() => return,

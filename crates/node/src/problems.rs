@@ -106,6 +106,12 @@ problem!(
     "The provider's answer failed verification and was discarded"
 );
 problem!(
+    REQUEST_FAILED,
+    "request-failed",
+    502,
+    "The exchange ended without an answer"
+);
+problem!(
     NO_SUCH_REQUEST,
     "request-not-found",
     404,

@@ -47,6 +47,14 @@ pub struct NodeState {
     /// Where case systems may be called back (checked when a request names a callback).
     pub(crate) callback_targets: crate::callback::target::AllowedTargets,
     pub(crate) metrics: crate::metrics::Metrics,
+    /// When exchanges in flight are recovered, and how long answers are kept.
+    pub(crate) recovery: crate::recovery::RecoveryConfig,
+    /// When this run of the node started: a request still in flight that was begun before it
+    /// has no task sending it any more, whatever its age.
+    pub(crate) started_at: OffsetDateTime,
+    /// One recovery at a time, so that an exchange is never recovered (and its receipt
+    /// recorded) twice by the background round and a case system's retry at once.
+    pub(crate) recovery_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -70,6 +78,7 @@ impl NodeState {
         client: FederationClient,
         directory: crate::sync::DirectoryLink,
         callback_targets: crate::callback::target::AllowedTargets,
+        recovery: crate::recovery::RecoveryConfig,
     ) -> Self {
         let origin = audit.ledger().verifier().name.clone();
         let metrics = crate::metrics::Metrics::new();
@@ -90,6 +99,9 @@ impl NodeState {
             poll_lock: tokio::sync::Mutex::new(()),
             callback_targets,
             metrics,
+            recovery,
+            started_at: OffsetDateTime::now_utc(),
+            recovery_lock: tokio::sync::Mutex::new(()),
         }
     }
 

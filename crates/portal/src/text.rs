@@ -126,6 +126,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("answer.answered", "Besvarad", "Answered"),
     ("answer.review", "Väntar på granskning", "Waiting for review"),
     ("answer.in_flight", "Skickas", "Being sent"),
+    ("answer.failed", "Misslyckades – inget svar", "Failed – no answer"),
     ("answer.values", "Utlämnade uppgifter", "Disclosed information"),
     ("answer.no_values", "Inga uppgifter lämnades ut.", "No information was disclosed."),
     ("answer.decision", "Beslut per uppgift", "Decision per field"),

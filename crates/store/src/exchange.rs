@@ -6,7 +6,8 @@
 //! - the consumer side's *outgoing requests*, one per idempotency key, so that a case system
 //!   retrying a request gets the first attempt's outcome instead of a second disclosure
 //!   ([`OutgoingRequest`], [`StoredOutgoing`], [`OutgoingState`]);
-//! - the provider side's *replay guard*: the request ids each peer has sent recently;
+//! - the provider side's *replay guard*: the request ids each peer has sent recently, with the
+//!   answers signed for them (`replay`);
 //! - the provider side's *review queue*: requests the rulebook routed to a human reviewer, and
 //!   each reviewer's decision ([`NewReview`], [`ReviewDecided`], [`StoredReview`]).
 //!
@@ -46,6 +47,9 @@ pub enum OutgoingState {
     Answered,
     /// The provider routed the request to a reviewer and gave a ticket to poll with.
     InReview,
+    /// The exchange ended without an answer: the provider refused it, or could not be reached
+    /// for too long. The store keeps the problem it ended with. Final.
+    Failed,
 }
 
 impl OutgoingState {
@@ -55,11 +59,12 @@ impl OutgoingState {
             Self::InFlight => "in_flight",
             Self::Answered => "answered",
             Self::InReview => "in_review",
+            Self::Failed => "failed",
         }
     }
 
     pub(crate) fn parse(text: &str) -> Option<Self> {
-        [Self::InFlight, Self::Answered, Self::InReview]
+        [Self::InFlight, Self::Answered, Self::InReview, Self::Failed]
             .into_iter()
             .find(|state| state.as_str() == text)
     }
@@ -145,6 +150,9 @@ pub struct StoredOutgoing {
     pub updated_at: OffsetDateTime,
     /// Whether the answer has been delivered to the callback.
     pub callback_delivered: bool,
+    /// The problem (RFC 9457, as JSON) a failed request ended with; `Some` exactly when the
+    /// state is [`OutgoingState::Failed`].
+    pub failure_json: Option<String>,
 }
 
 /// Where a review stands.
@@ -288,6 +296,7 @@ impl fmt::Debug for StoredOutgoing {
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .field("callback_delivered", &self.callback_delivered)
+            .field("failure_json", &redacted(&self.failure_json))
             .finish_non_exhaustive()
     }
 }

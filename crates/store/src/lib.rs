@@ -10,11 +10,13 @@
 //!   (`sqlite::register`).
 //! - [`ExchangeStore`] — what an agency node remembers about exchanges, in a SQLite database of
 //!   its own: the requests it sent for its case systems, keyed by idempotency key, so a retry
-//!   never discloses twice; the request ids peers sent it, so a replay is refused; and the review
+//!   never discloses twice, and driven to an end after a crash (answered, or `failed` with the
+//!   problem it ended with); the request ids peers sent it with the answer signed for each, so a
+//!   replay is refused and the same request asked again is answered again; the review
 //!   queue with each reviewer's decision; and the schedule of the callback notices owed to case
 //!   systems (attempts, next attempt, last error, dead letters). The contract's types are in
-//!   `exchange` and `callbacks`; the SQL in `sqlite::exchange`, `sqlite::review` and
-//!   `sqlite::callbacks`.
+//!   `exchange`, `replay` and `callbacks`; the SQL in `sqlite::exchange`, `sqlite::replay`,
+//!   `sqlite::review` and `sqlite::callbacks`.
 //! - [`AccountStore`] — the portal's local accounts (password hashes, portal roles, lockout
 //!   counters) and sign-in sessions (token hashes with their CSRF tokens), in `portal.sqlite`.
 //!   The contract's types are in `accounts`, the SQL in `sqlite::accounts`.
@@ -32,6 +34,7 @@ mod callbacks;
 mod error;
 mod exchange;
 mod register;
+mod replay;
 mod sqlite;
 
 pub use accounts::{Account, AccountProfile, Failure, Session, MAX_ACCOUNT_TEXT};
@@ -45,4 +48,5 @@ pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
     MAX_VALUE_BYTES,
 };
+pub use replay::{KeptAnswer, KeptStatus, KnownRequest};
 pub use sqlite::{AccountStore, ExchangeStore, RegisterStore};

@@ -33,6 +33,7 @@ async fn a_new_key_starts_in_flight_with_everything_stored() {
         created_at: at(0),
         updated_at: at(0),
         callback_delivered: false,
+        failure_json: None,
     };
     assert_eq!(stored, expected);
     assert_eq!(store.outgoing("k2").await.unwrap(), None);

@@ -58,6 +58,8 @@ pub struct Plan {
     pub callbacks: CallbacksConfig,
     /// The agency CA every node trusts for `https://` callbacks and register backends.
     pub agency_trust: Option<AgencyTrust>,
+    /// When every node recovers exchanges left in flight, and how long it keeps answers.
+    pub recovery: utbyte_node::RecoveryConfig,
 }
 
 /// Why a federation could not start.
@@ -251,6 +253,7 @@ impl LoopbackFederation {
                 frontend,
                 agency_trust: plan.agency_trust.clone(),
                 callbacks: plan.callbacks.clone(),
+                recovery: plan.recovery,
             };
             nodes.push(start(setup, listeners).await?);
         }

@@ -62,6 +62,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> Plan {
         frontends: Default::default(),
         callbacks: Default::default(),
         agency_trust: None,
+        recovery: utbyte_node::RecoveryConfig::default(),
     }
 }
 

@@ -4,6 +4,12 @@
 //! register; the decision is recorded in the ledger (refusals too) before anything is sent; and
 //! the answer is signed with a receipt naming that ledger entry. A request routed to review is
 //! queued and answered with a signed ticket.
+//!
+//! Every signed answer is kept with its request id (for `[recovery] answer_retention_hours`)
+//! before it is sent. The same request asked again under that id — a recipient recovering an
+//! exchange its crash interrupted — gets the same answer and status, even once its `sent_at`
+//! is outside the window; nothing is decided, read or recorded again. A known id with another
+//! body, or one never answered, is still a replay.
 
 use super::{CheckedRequest, ExchangeError};
 use crate::metrics::Metrics;
@@ -13,6 +19,7 @@ use crate::records::{answer_event, requester, ExchangeFacts};
 use crate::review::ReviewCase;
 use crate::state::NodeState;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -23,7 +30,7 @@ use utbyte_domain::SubjectId;
 use utbyte_federation::Jws;
 use utbyte_pki::NodeIdentity;
 use utbyte_rules::{Decision, DisclosureRequest, Subject};
-use utbyte_store::{NewReview, Register};
+use utbyte_store::{KeptAnswer, KeptStatus, KnownRequest, NewReview, Register};
 
 /// How far a request's `sent_at` may be from the provider's clock. Request ids are remembered
 /// for twice as long, so a replay is caught whichever way it arrives.
@@ -61,14 +68,27 @@ pub(crate) async fn answer(
             detail: "`sent_at` is not an RFC 3339 date-time".into(),
         }
     })?;
+    check_request_id(&incoming.request_id)?;
+    let request_hash = request_hash(&incoming)?;
     if (now - sent_at).abs() > REQUEST_WINDOW {
+        // A request answered before is answered again however old it is: the recipient is
+        // recovering an exchange it lost, and it gets nothing it was not given then.
+        if let Some(again) = answer_again(
+            state,
+            &member.authority,
+            &incoming.request_id,
+            &request_hash,
+        )
+        .await?
+        {
+            return Ok(again);
+        }
         return Err(ExchangeError::Stale(format!(
             "sent_at {} is more than {} minutes from this node's clock",
             incoming.sent_at,
             REQUEST_WINDOW.whole_minutes()
         )));
     }
-    check_request_id(&incoming.request_id)?;
     let checked = CheckedRequest::check(DisclosureRequest {
         recipient: member.authority.clone(),
         unit: incoming.unit,
@@ -105,11 +125,14 @@ pub(crate) async fn answer(
         })?;
     // The replay claim is made durable while the register is read and the rulebook decides:
     // nothing is recorded or sent before the claim is known to be fresh.
+    // Ids are remembered, with their answers, for as long as recipients may recover; never
+    // less than twice the window, so a replay is caught whichever way its clock is off.
+    let remembered = state.recovery.retention().max(REQUEST_WINDOW * 2);
     let claim = state.exchange.claim_request_id(
         &member.authority,
         &incoming.request_id,
         now,
-        now - REQUEST_WINDOW * 2,
+        now - remembered,
     );
     let decide = async {
         let protected = register
@@ -129,8 +152,18 @@ pub(crate) async fn answer(
     };
     let (fresh, decided) = tokio::join!(claim, decide);
     if !fresh? {
+        if let Some(again) = answer_again(
+            state,
+            &member.authority,
+            &incoming.request_id,
+            &request_hash,
+        )
+        .await?
+        {
+            return Ok(again);
+        }
         return Err(ExchangeError::Replayed(format!(
-            "request id {} from `{}` has been received before; nothing was decided or disclosed again",
+            "request id {} from `{}` has been received before with another body, or was never answered; nothing was decided or disclosed again",
             incoming.request_id, member.authority
         )));
     }
@@ -187,10 +220,19 @@ pub(crate) async fn answer(
             })
             .await?;
         let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
-        return Ok(Answered {
+        let answered = Answered {
             status: AnswerStatus::Review,
             signed,
-        });
+        };
+        keep(
+            state,
+            &member.authority,
+            &case.request_id,
+            request_hash,
+            &answered,
+        )
+        .await?;
+        return Ok(answered);
     }
     answer.values = values;
     let sealed = SealedAnswer::new(&answer)?;
@@ -203,10 +245,74 @@ pub(crate) async fn answer(
     let receipt = state.record(record, subjects).await?;
     observe::decided(state, &answer, receipt.index);
     let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
-    Ok(Answered {
+    let answered = Answered {
         status: AnswerStatus::Answered,
         signed,
-    })
+    };
+    keep(
+        state,
+        &member.authority,
+        &incoming.request_id,
+        request_hash,
+        &answered,
+    )
+    .await?;
+    Ok(answered)
+}
+
+/// SHA-256 (hex) of a request as the provider answers it, without its `sent_at`: a recipient
+/// asking again sends the original time, but only to the second, and what makes it the same
+/// request is what it asks for.
+pub(crate) fn request_hash(request: &ExchangeRequest) -> Result<String, ExchangeError> {
+    let unsent = ExchangeRequest {
+        sent_at: String::new(),
+        ..request.clone()
+    };
+    Ok(hex::encode(Sha256::digest(to_json(&unsent)?)))
+}
+
+/// The answer kept for `request_id` from `peer`, if this very request was answered: the same
+/// signed answer and status, with no new decision and no new ledger entry.
+async fn answer_again(
+    state: &NodeState,
+    peer: &str,
+    request_id: &str,
+    request_hash: &str,
+) -> Result<Option<Answered>, ExchangeError> {
+    let Some(KnownRequest::Answered(kept)) = state.exchange.known_request(peer, request_id).await?
+    else {
+        return Ok(None);
+    };
+    if kept.request_hash != request_hash {
+        return Ok(None);
+    }
+    let signed: Jws = serde_json::from_str(&kept.answer_json)
+        .map_err(|e| ExchangeError::Internal(format!("kept answer unreadable: {e}")))?;
+    let status = match kept.status {
+        KeptStatus::Answered => AnswerStatus::Answered,
+        KeptStatus::Review => AnswerStatus::Review,
+    };
+    Ok(Some(Answered { status, signed }))
+}
+
+/// Keeps a signed answer with its request id before it is sent, so that every answer that
+/// leaves can be given again to a recipient recovering from a crash.
+async fn keep(
+    state: &NodeState,
+    peer: &str,
+    request_id: &str,
+    request_hash: String,
+    answered: &Answered,
+) -> Result<(), ExchangeError> {
+    let kept = KeptAnswer {
+        request_hash,
+        status: match answered.status {
+            AnswerStatus::Answered => KeptStatus::Answered,
+            AnswerStatus::Review => KeptStatus::Review,
+        },
+        answer_json: to_json(&answered.signed)?,
+    };
+    Ok(state.exchange.keep_answer(peer, request_id, &kept).await?)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ExchangeError> {

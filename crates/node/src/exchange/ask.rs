@@ -1,6 +1,7 @@
 //! The recipient's side of an exchange: a case system's request sent to the provider's node,
 //! the signed answer verified and its receipt recorded, the answer kept under the case
-//! system's `Idempotency-Key`; and a request in review followed until it is decided.
+//! system's `Idempotency-Key`; and a request in review followed until it is decided. A request
+//! left in flight by a crash is driven to an end by `recover`.
 
 use super::verify::{verify, Expected};
 use super::{CheckedRequest, ExchangeError};
@@ -69,29 +70,10 @@ pub(crate) async fn submit(
         created_at: now,
     };
     if let Begun::Existing(stored) = state.exchange.begin_outgoing(&outgoing).await? {
-        return stored_answer(&stored)?
-            .filter(|_| stored.state != OutgoingState::InFlight)
-            .ok_or(ExchangeError::InFlight { key });
+        // A retry after a crash: the exchange is recovered now rather than at the next round.
+        return kept_outcome(super::recover::now_or_later(state, stored, now).await?);
     }
-    let received = async {
-        let (status, signed) = send(state, &ctx, &member, &request, &request_id, now).await?;
-        let expected = Expected {
-            member: &member,
-            request: &request,
-            request_id: &request_id,
-            recipient: &state.authority,
-            status: if status == StatusCode::ACCEPTED {
-                AnswerStatus::Review
-            } else {
-                AnswerStatus::Answered
-            },
-        };
-        let opened = verify(&expected, &signed).inspect_err(|reason| {
-            crate::observe::rejected(state, &member.authority, &case.offering, reason)
-        })?;
-        Ok::<_, ExchangeError>((signed, opened))
-    };
-    match received.await {
+    match ask_provider(state, &ctx, &member, &request, &request_id, now).await {
         Ok((signed, opened)) => {
             record_and_keep(state, &key, &request, &member, signed, opened).await
         }
@@ -120,15 +102,56 @@ pub(crate) async fn fetch(state: &NodeState, key: &str) -> Result<CaseAnswer, Ex
             return Ok(answer);
         }
     }
+    let stored = super::recover::now_or_later(state, stored, OffsetDateTime::now_utc()).await?;
+    kept_outcome(stored)
+}
+
+/// What a stored request says to the case system: its answer, the problem it failed with, or
+/// that it is still in flight.
+fn kept_outcome(stored: StoredOutgoing) -> Result<CaseAnswer, ExchangeError> {
+    if stored.state == OutgoingState::Failed {
+        return Err(super::recover::failure(&stored));
+    }
     stored_answer(&stored)?
         .filter(|_| stored.state != OutgoingState::InFlight)
-        .ok_or_else(|| ExchangeError::InFlight {
-            key: key.to_owned(),
-        })
+        .ok_or(ExchangeError::InFlight { key: stored.key })
+}
+
+/// Sends a request to its provider and verifies the signed answer: the first time, and again,
+/// under the same request id and time, when an exchange is recovered.
+pub(super) async fn ask_provider(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    request: &CheckedRequest,
+    request_id: &str,
+    sent_at: OffsetDateTime,
+) -> Result<(Jws, OpenedAnswer), ExchangeError> {
+    let (status, signed) = send(state, ctx, member, request, request_id, sent_at).await?;
+    let expected = Expected {
+        member,
+        request,
+        request_id,
+        recipient: &state.authority,
+        status: if status == StatusCode::ACCEPTED {
+            AnswerStatus::Review
+        } else {
+            AnswerStatus::Answered
+        },
+    };
+    let opened = verify(&expected, &signed).inspect_err(|reason| {
+        crate::observe::rejected(
+            state,
+            &member.authority,
+            &request.request().offering,
+            reason,
+        )
+    })?;
+    Ok((signed, opened))
 }
 
 /// Checks a case request and turns it into the request the provider will decide.
-fn check_case(
+pub(super) fn check_case(
     state: &NodeState,
     ctx: &Exchange,
     case: &CaseRequest,
@@ -280,17 +303,19 @@ fn provider_refused(provider: &str, status: StatusCode, body: &[u8]) -> Exchange
     match serde_json::from_slice::<Problem>(body) {
         Ok(inner) => ExchangeError::ProviderRefused {
             detail: format!("`{provider}` answered {status}: {}", inner.detail),
+            status: status.as_u16(),
             problem: Some(Box::new(inner)),
         },
         Err(_) => ExchangeError::ProviderRefused {
             detail: format!("`{provider}` answered {status}"),
+            status: status.as_u16(),
             problem: None,
         },
     }
 }
 
 /// Records the receipt of a verified answer in this node's ledger, then keeps the answer.
-async fn record_and_keep(
+pub(super) async fn record_and_keep(
     state: &NodeState,
     key: &str,
     checked: &CheckedRequest,

@@ -60,11 +60,17 @@ pub enum ExchangeError {
     #[error("{detail}")]
     ProviderRefused {
         detail: String,
+        /// The provider's HTTP status: a 4xx is its definitive word on the request.
+        status: u16,
         /// The provider's own problem, passed on whole.
         problem: Option<Box<Problem>>,
     },
     #[error(transparent)]
     BadAnswer(#[from] AnswerRejected),
+    /// The exchange ended without an answer; the problem (type `request-failed`) is the one
+    /// recorded when it failed, answered as it is.
+    #[error("{}", .0.detail)]
+    RequestFailed(Box<Problem>),
     #[error("{0}")]
     Store(String),
     #[error("{0}")]
@@ -147,6 +153,7 @@ impl From<ExchangeError> for Problem {
                 }
             }
             E::BadAnswer(_) => problems::BAD_ANSWER.with(detail),
+            E::RequestFailed(problem) => *problem,
             E::Store(_) => problems::STORE_FAILED.with(detail),
             E::Audit(_) => problems::AUDIT_FAILED.with(detail),
             E::Internal(_) => problems::INTERNAL.with(detail),

@@ -11,12 +11,15 @@
 //! - [`answer`]: the provider's side — check the peer and the request, claim the request id,
 //!   decide with the rulebook, read only disclosed fields, record, sign.
 //! - [`apply`]: a reviewer's decision on a request in review — verdicts, values, record, sign.
+//! - [`recover`]: the recipient's exchanges left in flight by a crash, asked again of the
+//!   provider under their original request id and body, or failed with the provider's problem.
 
 pub(crate) mod answer;
 pub(crate) mod apply;
 pub(crate) mod ask;
 mod checked;
 mod error;
+pub(crate) mod recover;
 pub(crate) mod verify;
 
 pub use checked::CheckedRequest;

@@ -450,6 +450,7 @@ fn status_key(state: CaseState) -> &'static str {
         CaseState::Answered => "answer.answered",
         CaseState::Review => "answer.review",
         CaseState::InFlight => "answer.in_flight",
+        CaseState::Failed => "answer.failed",
     }
 }
 
@@ -511,6 +512,8 @@ struct RequestPage {
     summary: CaseSummary,
     answer: Option<CaseAnswer>,
     answered: bool,
+    /// Why the exchange ended without an answer, if it did.
+    failure: Option<String>,
     values: Vec<(String, String)>,
 }
 
@@ -575,6 +578,7 @@ pub(crate) async fn request(
         // found.
         let summary = find_own(&state, &signed, &key).await?;
         // Asking for it again lets the node poll the provider about a review.
+        let mut failure = None;
         let answer: Option<CaseAnswer> = match state
             .api
             .get::<CaseAnswer>(&paths::with(paths::REQUEST, &key))
@@ -582,6 +586,11 @@ pub(crate) async fn request(
         {
             Ok(answer) => Some(answer),
             Err(p) if p.status == StatusCode::CONFLICT => None,
+            // The exchange ended without an answer: the page says why, in the node's words.
+            Err(p) if p.problem_type.ends_with(":request-failed") => {
+                failure = Some(p.detail);
+                None
+            }
             Err(p) => return Err(p.into()),
         };
         let answered = answer
@@ -607,6 +616,7 @@ pub(crate) async fn request(
             summary,
             answer,
             answered,
+            failure,
             values,
         })
     }

@@ -13,7 +13,8 @@ use crate::exchange::{check_id, check_json, check_url};
 use crate::{Begun, OutgoingRequest, OutgoingState, OutgoingUpdate, StoreError, StoredOutgoing};
 
 const COLUMNS: &str = "key, request_hash, request_id, provider, officer, request_json, callback, \
-                       state, answer_json, ticket, created_at, updated_at, callback_delivered";
+                       state, answer_json, ticket, created_at, updated_at, callback_delivered, \
+                       failure_json";
 
 const INSERT: &str = "\
 INSERT INTO outgoing (key, request_hash, request_id, provider, officer, request_json, callback,
@@ -28,6 +29,11 @@ UPDATE outgoing
    SET state = ?3, answer_json = coalesce(?4, answer_json), ticket = coalesce(?5, ticket),
        updated_at = ?6
  WHERE key = ?1 AND (state = 'in_flight' OR (state = 'in_review' AND ?2))";
+
+/// Failing is allowed from in flight only: an answer or a ticket, once recorded, stands.
+const FAIL: &str = "\
+UPDATE outgoing SET state = 'failed', failure_json = ?2, updated_at = ?3
+ WHERE key = ?1 AND state = 'in_flight'";
 
 const ABANDON: &str = "DELETE FROM outgoing WHERE key = ?1 AND state = 'in_flight'";
 
@@ -47,6 +53,7 @@ struct Row {
     created_at: i64,
     updated_at: i64,
     callback_delivered: bool,
+    failure_json: Option<String>,
 }
 
 impl ExchangeStore {
@@ -123,6 +130,12 @@ impl ExchangeStore {
                 return Err(StoreError::InvalidInput {
                     what: "outcome",
                     reason: "a request cannot be put back in flight; abandon it instead".into(),
+                })
+            }
+            OutgoingState::Failed => {
+                return Err(StoreError::InvalidInput {
+                    what: "outcome",
+                    reason: "a failure needs its problem; fail the request instead".into(),
                 })
             }
             OutgoingState::Answered if update.answer_json.is_none() => {
@@ -216,6 +229,67 @@ impl ExchangeStore {
         select_one(&self.pool, key).await
     }
 
+    /// Ends a request still in flight as failed, with the problem (RFC 9457, as JSON) it ended
+    /// with. [`StoreError::InvalidTransition`] if it is no longer in flight (an answer arrived
+    /// first, and stands); [`StoreError::NotFound`] if there is no such request.
+    pub async fn fail_outgoing(
+        &self,
+        key: &str,
+        failure_json: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        check_id("idempotency key", key)?;
+        check_json("failure JSON", failure_json)?;
+        let (key, failure_json) = (key.to_owned(), failure_json.to_owned());
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let changed = sqlx::query(FAIL)
+                        .bind(&key)
+                        .bind(&failure_json)
+                        .bind(at.unix_timestamp())
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("failing an outgoing request"))?
+                        .rows_affected();
+                    if changed == 1 {
+                        return Ok(());
+                    }
+                    let stored =
+                        select_one(&mut *connection, &key)
+                            .await?
+                            .ok_or(StoreError::NotFound {
+                                what: "outgoing request",
+                            })?;
+                    Err(StoreError::InvalidTransition {
+                        from: described(stored.state),
+                        to: "fail",
+                    })
+                })
+            })
+            .await
+    }
+
+    /// Up to `limit` requests still in flight that were begun before `begun_before`, oldest
+    /// first: the exchanges recovery drives to an end.
+    pub async fn outgoing_in_flight(
+        &self,
+        begun_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StoredOutgoing>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outgoing WHERE state = 'in_flight' AND created_at < ?1 \
+             ORDER BY created_at, rowid LIMIT ?2"
+        );
+        let rows = sqlx::query_as::<_, Row>(&sql)
+            .bind(begun_before.unix_timestamp())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("listing outgoing requests in flight"))?;
+        rows.into_iter().map(Row::checked).collect()
+    }
+
     /// Up to `limit` requests in review, oldest request first: the node polls their providers.
     pub async fn outgoing_in_review(&self, limit: u32) -> Result<Vec<StoredOutgoing>, StoreError> {
         let sql = format!(
@@ -301,6 +375,7 @@ impl Row {
             created_at: time_of(self.created_at).ok_or_else(|| corrupt("a time out of range"))?,
             updated_at: time_of(self.updated_at).ok_or_else(|| corrupt("a time out of range"))?,
             callback_delivered: self.callback_delivered,
+            failure_json: self.failure_json,
         })
     }
 }
@@ -323,5 +398,6 @@ fn described(state: OutgoingState) -> &'static str {
         OutgoingState::InFlight => "in flight",
         OutgoingState::Answered => "answered",
         OutgoingState::InReview => "in review",
+        OutgoingState::Failed => "failed",
     }
 }

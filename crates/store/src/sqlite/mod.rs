@@ -1,6 +1,6 @@
 //! The SQLite engine: opening a database file (or memory) with the settings every connection
 //! needs, and applying the schema migrations. The SQL of each concern is in its own module
-//! (`register`, `exchange`, `review`), so a PostgreSQL engine can implement the same contracts
+//! (`register`, `exchange`, `replay`, `review`), so a PostgreSQL engine can implement the same contracts
 //! beside this one.
 //!
 //! Two databases, each in its own file with its own migrations: the register ([`RegisterStore`],
@@ -21,6 +21,7 @@ mod batch;
 mod callbacks;
 mod exchange;
 mod register;
+mod replay;
 mod review;
 
 use std::path::Path;
@@ -299,7 +300,7 @@ mod tests {
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
@@ -312,7 +313,65 @@ mod tests {
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
+    }
+
+    /// Migration 0003 rebuilds `outgoing` (and `callbacks`, which refers to it): a database
+    /// written under 0002 keeps every row and every reference.
+    #[tokio::test]
+    async fn the_recovery_migration_keeps_what_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exchange.db");
+        let options = connect_options().filename(&path).create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let before = Migrator {
+            migrations: std::borrow::Cow::Owned(EXCHANGE_MIGRATOR.migrations[..2].to_vec()),
+            ..Migrator::DEFAULT
+        };
+        before.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO outgoing (key, request_hash, request_id, provider, request_json, \
+             callback, state, answer_json, created_at, updated_at) \
+             VALUES ('k1', 'h', 'r1', 'p', '{}', 'http://x/', 'answered', '{}', 1, 2)",
+            "INSERT INTO outgoing (key, request_hash, request_id, provider, request_json, state, \
+             created_at, updated_at) VALUES ('k2', 'h', 'r2', 'p', '{}', 'in_flight', 3, 3)",
+            "INSERT INTO callbacks (id, key, url, state, next_attempt_at, created_at, updated_at) \
+             VALUES ('c1', 'k1', 'http://x/', 'pending', 5, 2, 2)",
+            "INSERT INTO seen_requests (peer, request_id, seen_at) VALUES ('p', 'r9', 4)",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = ExchangeStore::open(&path).await.unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), 3);
+        let k1 = store.outgoing("k1").await.unwrap().unwrap();
+        assert_eq!(k1.state, crate::OutgoingState::Answered);
+        assert_eq!(k1.failure_json, None);
+        let k2 = store.outgoing("k2").await.unwrap().unwrap();
+        assert_eq!(k2.state, crate::OutgoingState::InFlight);
+        assert_eq!(store.callback("c1").await.unwrap().unwrap().key, "k1");
+        assert_eq!(
+            store.known_request("p", "r9").await.unwrap(),
+            Some(crate::KnownRequest::Claimed)
+        );
+        let broken: Vec<(String,)> = sqlx::query_as("PRAGMA foreign_key_check")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert!(broken.is_empty());
+        // The reference still holds: a notice for a request that does not exist is refused.
+        let orphan = sqlx::query(
+            "INSERT INTO callbacks (id, key, url, state, next_attempt_at, created_at, \
+             updated_at) VALUES ('c2', 'nope', 'http://x/', 'pending', 5, 2, 2)",
+        )
+        .execute(&store.pool)
+        .await;
+        assert!(orphan.is_err());
+        store
+            .fail_outgoing("k2", "{}", time::OffsetDateTime::UNIX_EPOCH)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

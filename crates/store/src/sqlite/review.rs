@@ -1,23 +1,14 @@
-//! The provider side's exchange state in SQLite: every statement that reads or writes
-//! `seen_requests` (the replay guard) and `reviews` (the review queue), as methods of
-//! [`ExchangeStore`].
+//! The provider side's review queue in SQLite: every statement that reads or writes `reviews`,
+//! as methods of [`ExchangeStore`]. The replay guard is in `replay`.
 //!
 //! Deciding a review is one conditional `UPDATE` (`WHERE state = 'pending'`): SQLite runs one
 //! writer at a time, so of two reviewers deciding the same ticket at once exactly one changes
 //! the row, and the other sees it decided.
 
-use time::OffsetDateTime;
-
 use super::exchange::time_of;
 use super::ExchangeStore;
 use crate::exchange::{check_id, check_index, check_json};
 use crate::{NewReview, ReviewDecided, ReviewState, StoreError, StoredReview};
-
-const FORGET: &str = "DELETE FROM seen_requests WHERE seen_at < ?1";
-
-const CLAIM: &str = "\
-INSERT INTO seen_requests (peer, request_id, seen_at) VALUES (?1, ?2, ?3)
-ON CONFLICT (peer, request_id) DO NOTHING";
 
 const ENQUEUE: &str = "\
 INSERT INTO reviews (ticket, requester, request_id, request_json, decision_json, ledger_index,
@@ -56,42 +47,6 @@ struct Row {
 }
 
 impl ExchangeStore {
-    /// Remembers that `peer` (an authority id) sent `request_id` at `now`, and forgets the ids
-    /// remembered before `forget_before` (a replay that old is refused by its timestamp, not
-    /// here). `false` if the pair is still remembered: the request is a replay.
-    pub async fn claim_request_id(
-        &self,
-        peer: &str,
-        request_id: &str,
-        now: OffsetDateTime,
-        forget_before: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        check_id("peer authority id", peer)?;
-        check_id("request id", request_id)?;
-        // One write: forgetting cannot interleave with another claim of the same pair.
-        let (peer, request_id) = (peer.to_owned(), request_id.to_owned());
-        self.writer
-            .write(move |connection| {
-                Box::pin(async move {
-                    sqlx::query(FORGET)
-                        .bind(forget_before.unix_timestamp())
-                        .execute(&mut *connection)
-                        .await
-                        .map_err(StoreError::exchange("forgetting old request ids"))?;
-                    let claimed = sqlx::query(CLAIM)
-                        .bind(&peer)
-                        .bind(&request_id)
-                        .bind(now.unix_timestamp())
-                        .execute(&mut *connection)
-                        .await
-                        .map_err(StoreError::exchange("remembering a request id"))?
-                        .rows_affected();
-                    Ok(claimed == 1)
-                })
-            })
-            .await
-    }
-
     /// Queues a request for review. [`StoreError::Duplicate`] if the ticket is already queued
     /// (then nothing changes).
     pub async fn enqueue_review(&self, review: &NewReview) -> Result<(), StoreError> {

@@ -184,6 +184,7 @@ fn plan(options: &Options, dir: PathBuf) -> Result<Plan, BoxError> {
         frontends: Default::default(),
         callbacks: Default::default(),
         agency_trust: None,
+        recovery: utbyte_node::RecoveryConfig::default(),
     })
 }
 

@@ -41,6 +41,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         frontends: Default::default(),
         callbacks: Default::default(),
         agency_trust: None,
+        recovery: utbyte_node::RecoveryConfig::default(),
     }
 }
 
