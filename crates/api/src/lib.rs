@@ -6,6 +6,7 @@
 //! are enums (an outcome, a request's state), times are typed, and every route's path is
 //! written once in [`paths`], for the router, the OpenAPI document and clients alike.
 
+pub mod access;
 pub mod audit;
 pub mod health;
 pub mod offerings;

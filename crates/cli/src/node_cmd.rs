@@ -146,17 +146,25 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
         let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
         setup.frontend = Some(utbyte_node::Frontend::new(move |api| portal.router(api)));
     }
+    if config.access.plain_http {
+        eprintln!(
+            "warning: access.plain_http is on: the local API speaks plain HTTP on {} — for development only; give [access] a certificate and key in production",
+            config.local_listen
+        );
+        tracing::warn!("the local API speaks plain HTTP (access.plain_http): development only");
+    }
+    let scheme = if config.access.plain_http { "http" } else { "https" };
     let listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
     let node = utbyte_node::start(setup, listeners)
         .await
         .context("starting the node")?;
     println!(
-        "{}: federation https://{} (mutual TLS), local API http://{}{}",
+        "{}: federation https://{} (mutual TLS), local API {scheme}://{}{}",
         node.authority,
         node.federation_addr,
         node.local_addr,
         if config.portal.is_some() {
-            format!(", portal http://{}/portal/", node.local_addr)
+            format!(", portal {scheme}://{}/portal/", node.local_addr)
         } else {
             String::new()
         }

@@ -7,9 +7,17 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 use utbyte_synthetic::Population;
 use utbyte_testbed::loopback::{credentials, LoopbackFederation, Plan};
+
+/// The case system's access token, from the federation's issuer.
+static TOKEN: OnceLock<String> = OnceLock::new();
+
+fn bearer() -> String {
+    format!("Bearer {}", TOKEN.get().unwrap())
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -23,27 +31,20 @@ fn free_port() -> u16 {
 async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
     let dir = tempfile::tempdir().unwrap();
     let rulebook = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rulebook");
-    let federation = LoopbackFederation::start(Plan {
-        dir: dir.path().join("federation"),
-        rulebook: utbyte_rules::rulebook::read_dir(&rulebook).unwrap(),
-        catalog: None,
-        authorities: vec!["skatteverket".into()],
-        population: Population {
+    let plan = Plan::new(
+        dir.path().join("federation"),
+        utbyte_rules::rulebook::read_dir(&rulebook).unwrap(),
+        &["skatteverket"],
+        Population {
             seed: 1,
             persons: 100,
         },
-        base_port: 0,
-        refresh: Duration::from_secs(3600),
-        review_poll: Duration::from_secs(3600),
-        config_lifetime: time::Duration::hours(1),
-        limits: utbyte_http::Limits::default(),
-        frontends: Default::default(),
-        callbacks: Default::default(),
-        agency_trust: None,
-        recovery: utbyte_node::RecoveryConfig::default(),
-    })
-    .await
+    )
     .unwrap();
+    TOKEN
+        .set(plan.issuer.access_token("arende").unwrap())
+        .unwrap();
+    let federation = LoopbackFederation::start(plan).await.unwrap();
 
     // Polismyndigheten joins: a certificate from the federation CA, an answer key, and an entry
     // in the directory's configuration.
@@ -96,9 +97,25 @@ key = "{}"
 
 [portal]
 name = "Polismyndigheten"
+
+[access]
+plain_http = true
+
+[access.tokens]
+issuer = "{}"
+audience = "{}"
+jwks = "federation/access/jwks.json"
+
+[[access.client]]
+id = "arende"
+duties = ["request"]
+units = ["pm-noa"]
+officers = "trusted"
 "#,
             federation.directory_addr,
             utbyte_node::encode_key(&federation.publisher_key()),
+            utbyte_testbed::access::ISSUER,
+            utbyte_testbed::access::AUDIENCE,
         ),
     )
     .unwrap();
@@ -171,6 +188,8 @@ name = "Polismyndigheten"
             "Content-Type: application/json",
             "-H",
             "Idempotency-Key: cli-1",
+            "-H",
+            &format!("Authorization: {}", bearer()),
         ])
         .args(["--data", &body.to_string()])
         .output()
@@ -266,6 +285,7 @@ async fn post(
     let request = http::Request::post(format!("http://{local}/v1/requests"))
         .header("content-type", "application/json")
         .header("idempotency-key", key)
+        .header("authorization", bearer())
         .body(http_body_util::Full::new(bytes::Bytes::from(
             body.to_string(),
         )))
@@ -278,6 +298,7 @@ async fn post(
 
 async fn get_status(local: &str, key: &str) -> u16 {
     let request = http::Request::get(format!("http://{local}/v1/requests/{key}"))
+        .header("authorization", bearer())
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .unwrap();
     client().request(request).await.unwrap().status().as_u16()

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 use utbyte_node::config::DEFAULT_SHUTDOWN_SECONDS;
 
 fn repo() -> PathBuf {
@@ -416,28 +415,20 @@ async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
     assert!(env.contains(&("UTBYTE_LOCAL_PORT".into(), "7501".into())));
     let dir = tempfile::tempdir().unwrap();
     let rulebook = repo().join("rulebook");
-    let federation =
-        utbyte_testbed::loopback::LoopbackFederation::start(utbyte_testbed::loopback::Plan {
-            dir: dir.path().join("federation"),
-            rulebook: utbyte_rules::rulebook::read_dir(&rulebook).unwrap(),
-            catalog: None,
-            authorities: vec!["skatteverket".into()],
-            population: utbyte_synthetic::Population {
+    let federation = utbyte_testbed::loopback::LoopbackFederation::start(
+        utbyte_testbed::loopback::Plan::new(
+            dir.path().join("federation"),
+            utbyte_rules::rulebook::read_dir(&rulebook).unwrap(),
+            &["skatteverket"],
+            utbyte_synthetic::Population {
                 seed: 1,
                 persons: 10,
             },
-            base_port: 0,
-            refresh: Duration::from_secs(3600),
-            review_poll: Duration::from_secs(3600),
-            config_lifetime: time::Duration::hours(1),
-            limits: utbyte_http::Limits::default(),
-            frontends: Default::default(),
-            callbacks: Default::default(),
-            agency_trust: None,
-            recovery: utbyte_node::RecoveryConfig::default(),
-        })
-        .await
-        .unwrap();
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
     let port = federation.node("skatteverket").unwrap().local_addr.port();
     assert!(tokio::task::spawn_blocking(move || run_health_check(port))
         .await

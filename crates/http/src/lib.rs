@@ -24,6 +24,8 @@ pub use extract::{Path, Query, INVALID_PATH, INVALID_QUERY};
 pub use json::Json;
 pub use limits::{with_limits, Limits};
 pub use problem::{Problem, ProblemType, PROBLEM_BASE, PROBLEM_CONTENT_TYPE};
-pub use serve::{serve_mtls, serve_mtls_observed, serve_plain, HandshakeObserver, Peer};
+pub use serve::{
+    serve_mtls, serve_mtls_observed, serve_plain, serve_tls, ClientChain, HandshakeObserver, Peer,
+};
 pub use tls_error::TlsFailure;
 pub use trace::{ProblemAnswered, REQUEST_ID};

@@ -53,6 +53,46 @@ pub async fn serve_mtls_observed(
     shutdown: impl Future<Output = ()> + Send,
     refused: HandshakeObserver,
 ) -> std::io::Result<()> {
+    serve_tls_as(listener, tls, app, shutdown, refused, Admission::Member).await
+}
+
+/// The certificate chain (leaf first) a client of [`serve_tls`] presented, not yet judged:
+/// the listener's TLS configuration defers that to the application, which must verify it
+/// before believing anything it says. Absent when the client presented none.
+#[derive(Debug, Clone)]
+pub struct ClientChain(pub Vec<rustls::pki_types::CertificateDer<'static>>);
+
+/// Serves `app` over TLS to clients that may or may not present a certificate (the local
+/// listener, for the authority's own systems), until `shutdown` completes, then lets every
+/// connection finish the requests it holds. A presented chain is put in every request's
+/// extensions as [`ClientChain`]; the client's address always as `ConnectInfo<SocketAddr>`.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    refused: HandshakeObserver,
+) -> std::io::Result<()> {
+    serve_tls_as(listener, tls, app, shutdown, refused, Admission::Client).await
+}
+
+/// Who a TLS listener admits.
+#[derive(Debug, Clone, Copy)]
+enum Admission {
+    /// Federation members: a verified certificate naming an authority, as [`Peer`].
+    Member,
+    /// Any client; its certificate, if any, goes to the application as [`ClientChain`].
+    Client,
+}
+
+async fn serve_tls_as(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send,
+    refused: HandshakeObserver,
+    admission: Admission,
+) -> std::io::Result<()> {
     let mut tls = (*tls).clone();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
@@ -99,17 +139,29 @@ pub async fn serve_mtls_observed(
                     return;
                 }
             };
-            let peer = match peer_identity(tls.get_ref().1.peer_certificates()) {
-                Ok(identity) => Peer(identity),
-                Err(err) => {
-                    let kind = "no-authority";
-                    tracing::warn!(kind, peer = %peer_addr, %err, "peer certificate names no authority");
-                    refused(kind);
-                    return;
+            let presented = tls.get_ref().1.peer_certificates();
+            let mut extensions = http::Extensions::new();
+            extensions.insert(axum::extract::ConnectInfo(peer_addr));
+            match admission {
+                Admission::Member => match peer_identity(presented) {
+                    Ok(identity) => {
+                        extensions.insert(Peer(identity));
+                    }
+                    Err(err) => {
+                        let kind = "no-authority";
+                        tracing::warn!(kind, peer = %peer_addr, %err, "peer certificate names no authority");
+                        refused(kind);
+                        return;
+                    }
+                },
+                Admission::Client => {
+                    if let Some(chain) = presented.filter(|c| !c.is_empty()) {
+                        extensions.insert(ClientChain(chain.to_vec()));
+                    }
                 }
-            };
+            }
             let service = app.map_request(move |mut request: Request<_>| {
-                request.extensions_mut().insert(peer.clone());
+                request.extensions_mut().extend(extensions.clone());
                 request
             });
             // The protocol is the one ALPN agreed, not guessed from the first bytes: an HTTP/2
@@ -139,14 +191,18 @@ pub async fn serve_mtls_observed(
     Ok(())
 }
 
-/// Serves `app` in plain HTTP until `shutdown` completes. Only for loopback listeners: the
-/// caller checks the address (see the node's configuration).
+/// Serves `app` in plain HTTP until `shutdown` completes, with the client's address in every
+/// request as `ConnectInfo<SocketAddr>`. Only for loopback listeners: the caller checks the
+/// address (see the node's configuration).
 pub async fn serve_plain(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

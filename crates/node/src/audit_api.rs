@@ -13,6 +13,7 @@
 //!
 //! The response types also deserialize, for Rust clients of the local API (the portal).
 
+use crate::access::Who;
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utbyte_api::access::Duty;
 use utbyte_api::audit::{
     AuditStats, AuditStatus, CosignatureView, ReportActor, ReportEntryView, ReportProof,
     SubjectAccessReport, SubjectQuery, TurnaroundBucketView, TurnaroundView, VerifyOutcome,
@@ -100,7 +102,9 @@ fn rfc3339(unix: i64) -> Option<String> {
 )]
 pub(crate) async fn status(
     State(state): State<Arc<NodeState>>,
+    who: Who,
 ) -> Result<Json<AuditStatus>, Problem> {
+    who.require(Duty::Audit)?;
     let audit = Arc::clone(&state.audit);
     blocking(move || {
         publish(&audit);
@@ -168,7 +172,9 @@ fn read_status(dir: &Path, key: &VerifierKey, log_size: u64) -> Result<AuditStat
 )]
 pub(crate) async fn verify(
     State(state): State<Arc<NodeState>>,
+    who: Who,
 ) -> Result<Json<VerifyOutcome>, Problem> {
+    who.require(Duty::Audit)?;
     let audit = Arc::clone(&state.audit);
     let origin = state.origin.clone();
     blocking(move || verify_live(&audit, origin))
@@ -295,8 +301,10 @@ fn verify_once(dir: &Path, key: &VerifierKey) -> Result<Run, Problem> {
 )]
 pub(crate) async fn subject(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Json(query): Json<SubjectQuery>,
 ) -> Result<Json<SubjectAccessReport>, Problem> {
+    who.require(Duty::Audit)?;
     let subject = parse_subject(&query.subject, OffsetDateTime::now_utc())?;
     let audit = Arc::clone(&state.audit);
     blocking(move || {
@@ -380,7 +388,9 @@ fn entry_view(e: ReportEntry) -> ReportEntryView {
 )]
 pub(crate) async fn stats(
     State(state): State<Arc<NodeState>>,
+    who: Who,
 ) -> Result<Json<AuditStats>, Problem> {
+    who.require(Duty::Audit)?;
     let audit = Arc::clone(&state.audit);
     blocking(move || {
         let dir = open_dir(&audit)?;

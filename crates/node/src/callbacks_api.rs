@@ -1,6 +1,7 @@
 //! The administrator's view of callback notices on the local API: list them by state (the dead
 //! letters above all) and replay a dead one. The delivery itself is `callback`.
 
+use crate::access::Who;
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
@@ -9,6 +10,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use utbyte_api::access::Duty;
 use utbyte_api::paths;
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_store::{CallbackState, StoreError, StoredCallback};
@@ -138,8 +140,10 @@ fn store_problem(error: StoreError) -> Problem {
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Json<Vec<CallbackView>>, Problem> {
+    who.require(Duty::Admin)?;
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
         return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));
@@ -171,8 +175,10 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn replay(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Path(id): Path<String>,
 ) -> Result<Json<CallbackView>, Problem> {
+    who.require(Duty::Admin)?;
     let replayed = state
         .exchange
         .replay_callback(&id, OffsetDateTime::now_utc())

@@ -2,6 +2,7 @@
 //! directory over mutual TLS (as itself) and hands back the directory's answer unchanged, so a
 //! case system or a browser never needs a federation certificate to find information.
 
+use crate::access::Who;
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::{RawQuery, State};
@@ -41,6 +42,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
 )]
 pub(crate) async fn search(
     State(state): State<Arc<NodeState>>,
+    _who: Who,
     RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     let query = query.unwrap_or_default();

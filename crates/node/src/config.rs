@@ -102,6 +102,8 @@ pub struct NodeConfig {
     /// Driving exchanges left in flight to an end, and keeping answers for recipients that do.
     #[serde(default)]
     pub recovery: crate::recovery::RecoveryConfig,
+    /// How the local listener is reached and who may call it.
+    pub access: crate::access::AccessConfig,
 }
 
 /// How the node's portal is set up; its accounts live in `DIR/portal.sqlite`.
@@ -146,6 +148,10 @@ pub struct RegisterConfig {
     pub http: Option<String>,
     #[serde(default = "default_backend_timeout")]
     pub timeout_ms: u64,
+    /// The units of this authority whose reviewers decide the reviews of these offerings;
+    /// empty: reviewers of any unit.
+    #[serde(default)]
+    pub reviewers: Vec<String>,
 }
 
 /// Size and time limits.
@@ -215,6 +221,7 @@ impl NodeConfig {
                 register.sqlite = Some(base.join(file));
             }
         }
+        config.access.resolve_paths(base);
         config.validate()?;
         Ok(config)
     }
@@ -222,13 +229,9 @@ impl NodeConfig {
     /// Checks what TOML types cannot.
     pub fn validate(&self) -> Result<(), ConfigFileError> {
         let invalid = |m: String| Err(ConfigFileError::Invalid(m));
-        if !self.local_listen.ip().is_loopback() {
-            return invalid(format!(
-                "local_listen {} is not a loopback address: the local API has no TLS and must \
-                 only be reachable from this host",
-                self.local_listen
-            ));
-        }
+        self.access
+            .validate(self.local_listen.ip().is_loopback())
+            .map_err(ConfigFileError::Invalid)?;
         if self.refresh_seconds == 0 || self.review_poll_seconds == 0 {
             return invalid("refresh_seconds and review_poll_seconds must be at least 1".into());
         }
@@ -310,6 +313,9 @@ local_listen = "127.0.0.1:7501"
 endpoint = "https://127.0.0.1:7400"
 authority = "digg"
 key = "k"
+
+[access]
+plain_http = true
 "#;
 
     /// `top` goes among the top-level keys, `tables` after the directory table.
@@ -404,6 +410,15 @@ key = "k"
                 "two registers",
             ),
             ("[limits]\nbody_bytes = 10\n", "body_bytes"),
+            ("[access.tokens]\nissuer = \"i\"\naudience = \"a\"\njwks = \"\"\n", "jwks is empty"),
+            (
+                "[access.tokens]\nissuer = \"i\"\naudience = \"a\"\njwks = \"http://idp.example/jwks\"\n",
+                "must be https://",
+            ),
+            (
+                "[[access.client]]\nid = \"arende\"\nduties = [\"request\"]\nofficers = \"trusted\"\n",
+                "neither client_ca nor",
+            ),
         ] {
             let err = parse(extra).unwrap_err().to_string();
             assert!(err.contains(says), "{extra}: {err}");

@@ -7,6 +7,7 @@
 //! ([`crate::exchange::recover`]), at start, in each background round, and when its key is
 //! asked about.
 
+use crate::access::Who;
 use crate::exchange::ask::{self, stored_answer};
 use crate::exchange::{could_exist, ExchangeError};
 use crate::problems;
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use utbyte_api::access::Duty;
 use utbyte_api::paths;
 use utbyte_api::requests::{
     CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary, RequestListQuery,
@@ -54,9 +56,12 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
 )]
 pub(crate) async fn submit(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     headers: HeaderMap,
     Json(case): Json<CaseRequest>,
 ) -> Result<Response, Problem> {
+    who.require(Duty::Request)?;
+    who.acting(&case.officer, &case.unit, &case.role)?;
     let key = idempotency_key(&headers)?;
     let answer = ask::submit(&state, key, &case, OffsetDateTime::now_utc()).await?;
     Ok(case_response(&answer))
@@ -80,8 +85,10 @@ pub(crate) async fn submit(
 )]
 pub(crate) async fn fetch(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Path(key): Path<String>,
 ) -> Result<Response, Problem> {
+    who.require(Duty::Request)?;
     if !could_exist(&key, MAX_IDEMPOTENCY_KEY) {
         return Err(problems::NO_SUCH_REQUEST.with(format!(
             "no request has this key: keys are 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
@@ -105,8 +112,10 @@ pub(crate) async fn fetch(
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Query(query): Query<RequestListQuery>,
 ) -> Result<Json<Vec<CaseSummary>>, Problem> {
+    who.require(Duty::Request)?;
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
         return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));

@@ -15,6 +15,7 @@
 // an allocation to every error path.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod api;
 pub mod audit_api;
 pub mod callback;
@@ -81,6 +82,8 @@ pub enum NodeError {
     },
     #[error("the directory key is not 32 bytes of base64url naming an Ed25519 public key")]
     DirectoryKey,
+    #[error("{0}")]
+    Access(#[from] access::GateError),
 }
 
 /// What a node serves on its local listener beside its own API: given the local API's router,
@@ -129,6 +132,10 @@ pub struct NodeSetup {
     /// When exchanges left in flight are asked again or given up, and how long answers are
     /// kept for recipients that ask again.
     pub recovery: RecoveryConfig,
+    /// Who may call the local listener, and whether it speaks TLS.
+    pub access: access::LocalAccess,
+    /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
+    pub review_units: std::collections::HashMap<String, Vec<String>>,
 }
 
 impl NodeSetup {
@@ -142,7 +149,13 @@ impl NodeSetup {
         };
         let client = utbyte_adapters::AgencyClient::new(agency_trust.as_ref())?;
         let mut registers = Registers::new();
+        let mut review_units = std::collections::HashMap::new();
         for entry in &config.registers {
+            if !entry.reviewers.is_empty() {
+                for offering in &entry.offerings {
+                    review_units.insert(offering.clone(), entry.reviewers.clone());
+                }
+            }
             let register: Arc<dyn utbyte_store::Register> = match (&entry.sqlite, &entry.http) {
                 (Some(path), _) => Arc::new(utbyte_store::RegisterStore::open(path).await?),
                 (None, Some(url)) => Arc::new(utbyte_adapters::HttpRegister::with_client(
@@ -172,6 +185,12 @@ impl NodeSetup {
             agency_trust,
             callbacks: config.callbacks.clone(),
             recovery: config.recovery,
+            access: access::LocalAccess::from_config(
+                &config.access,
+                config.local_listen,
+                client.http(),
+            )?,
+            review_units,
         })
     }
 }
@@ -213,7 +232,7 @@ pub fn signing_key(path: &Path) -> Result<SigningKey, NodeError> {
 }
 
 /// Writes `bytes` to a new file at `path` that only its owner can read (0600).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -371,7 +390,10 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         directory.clone(),
         callback_targets,
         setup.recovery,
+        setup.access.gate,
+        setup.review_units,
     ));
+    state.gate.load_keys().await?;
     if let Err(err) = sync::refresh(&state, &directory).await {
         tracing::warn!(%err, "no federation configuration yet");
     }
@@ -393,7 +415,9 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         setup.limits,
     ));
     let federation_app = metrics::observed(federation_app, &state, "federation");
-    let local_api = api::local_router(Arc::clone(&state));
+    let local_api = api::local_router(Arc::clone(&state)).layer(
+        axum::middleware::from_fn_with_state(Arc::clone(&state), access::gate),
+    );
     let local_app = api::never_cached(utbyte_http::with_limits(
         match &setup.frontend {
             Some(frontend) => frontend.mount(local_api),
@@ -412,10 +436,22 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             state.metrics.handshake_observer("server"),
         ),
     ));
-    tasks.spawn(report(
-        "local listener",
-        utbyte_http::serve_plain(listeners.local, local_app, stopped(watcher.clone())),
-    ));
+    match setup.access.tls {
+        Some(tls) => tasks.spawn(report(
+            "local listener",
+            utbyte_http::serve_tls(
+                listeners.local,
+                tls,
+                local_app,
+                stopped(watcher.clone()),
+                state.metrics.handshake_observer("local"),
+            ),
+        )),
+        None => tasks.spawn(report(
+            "local listener",
+            utbyte_http::serve_plain(listeners.local, local_app, stopped(watcher.clone())),
+        )),
+    };
     tasks.spawn(background(
         Arc::clone(&state),
         callbacks,

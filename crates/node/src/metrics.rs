@@ -77,6 +77,11 @@ struct HandshakeLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccessLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProblemLabels {
     listener: &'static str,
     problem: String,
@@ -91,6 +96,7 @@ pub(crate) struct Metrics {
     answers: Family<AnswerLabels, Counter>,
     handshakes: Family<HandshakeLabels, Counter>,
     problems: Family<ProblemLabels, Counter>,
+    access_refusals: Family<AccessLabels, Counter>,
     pub(crate) provider_decision: Histogram,
     pub(crate) consumer_request: Histogram,
     pub(crate) register_fetch: Histogram,
@@ -128,6 +134,7 @@ impl Metrics {
             answers: Family::default(),
             handshakes: Family::default(),
             problems: Family::default(),
+            access_refusals: Family::default(),
             provider_decision: latency(),
             consumer_request: latency(),
             register_fetch: latency(),
@@ -165,6 +172,11 @@ impl Metrics {
             "problems",
             "Problem answers, by listener and problem type",
             m.problems.clone(),
+        );
+        registry.register(
+            "access_refusals",
+            "Local API calls refused before any handler, by reason (token-expired, certificate-revoked, role-not-allowed, host-not-allowed, …)",
+            m.access_refusals.clone(),
         );
         registry.register_with_unit(
             "provider_decision",
@@ -277,6 +289,13 @@ impl Metrics {
                 offering: offering.to_owned(),
                 result: if accepted { "accepted" } else { "rejected" },
             })
+            .inc();
+    }
+
+    /// A local API call the access gate or a handler's access check refused, by reason.
+    pub(crate) fn access_refused(&self, reason: &'static str) {
+        self.access_refusals
+            .get_or_create(&AccessLabels { reason })
             .inc();
     }
 

@@ -3,6 +3,7 @@
 //! one, and the offerings this node itself publishes. Read off the shared rulebook, so nothing
 //! here is typed twice.
 
+use crate::access::Who;
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
@@ -70,6 +71,7 @@ fn view(rulebook: &Rulebook, offering: &Offering, here: &str) -> OfferingView {
 )]
 pub(crate) async fn authority(
     State(state): State<Arc<NodeState>>,
+    _who: Who,
 ) -> Result<Json<AuthorityView>, Problem> {
     let rulebook = loaded(&state)?;
     let known = rulebook
@@ -110,6 +112,7 @@ pub(crate) async fn authority(
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
+    _who: Who,
 ) -> Result<Json<Vec<OfferingView>>, Problem> {
     let rulebook = loaded(&state)?;
     Ok(Json(
@@ -140,6 +143,7 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn options(
     State(state): State<Arc<NodeState>>,
+    _who: Who,
     Path(id): Path<String>,
     Query(query): Query<OptionsQuery>,
 ) -> Result<Json<RequestOptions>, Problem> {

@@ -184,3 +184,22 @@ problem!(
     "Only a dead callback notice can be replayed"
 );
 problem!(NOT_READY, "not-ready", 503, "This node cannot exchange now");
+problem!(
+    UNAUTHENTICATED,
+    "unauthenticated",
+    401,
+    "The caller is not authenticated"
+);
+problem!(FORBIDDEN, "forbidden", 403, "The caller may not do this");
+problem!(
+    HOST_NOT_ALLOWED,
+    "host-not-allowed",
+    421,
+    "The Host header names none of this node's local addresses"
+);
+problem!(
+    KEYS_UNAVAILABLE,
+    "issuer-keys-unavailable",
+    503,
+    "The token issuer's keys cannot be read"
+);

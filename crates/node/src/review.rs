@@ -2,6 +2,7 @@
 //! with decision support, and the reviewer's per-field decision with a written reason, which
 //! is audited and then delivered to the requesting node.
 
+use crate::access::Who;
 use crate::exchange::{apply, could_exist};
 use crate::problems;
 use crate::records::requester;
@@ -12,6 +13,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use utbyte_api::access::Duty;
 use utbyte_api::paths;
 use utbyte_api::reviews::{
     EarlierExchange, ReviewDecisionInput, ReviewField, ReviewListQuery, ReviewState, ReviewView,
@@ -54,8 +56,10 @@ fn store_problem(err: StoreError) -> Problem {
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Query(query): Query<ReviewListQuery>,
 ) -> Result<Json<Vec<ReviewView>>, Problem> {
+    who.require(Duty::Review)?;
     let which = match query.state.unwrap_or(ReviewState::Pending) {
         ReviewState::Pending => QueueState::Pending,
         ReviewState::Decided => QueueState::Decided,
@@ -90,8 +94,10 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn show(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Path(ticket): Path<String>,
 ) -> Result<Json<ReviewView>, Problem> {
+    who.require(Duty::Review)?;
     let review = load(&state, &ticket).await?;
     let case = case_of(&review)?;
     let earlier = earlier_exchanges(&state, &case, review.ledger_index)?;
@@ -116,10 +122,43 @@ pub(crate) async fn show(
 )]
 pub(crate) async fn decide(
     State(state): State<Arc<NodeState>>,
+    who: Who,
     Path(ticket): Path<String>,
     Json(input): Json<ReviewDecisionInput>,
 ) -> Result<Json<ReviewView>, Problem> {
-    possible(&ticket)?;
+    who.require(Duty::Review)?;
+    let reviewer = &input.reviewer;
+    who.acting(&reviewer.officer, &reviewer.unit, &reviewer.role)?;
+    let case = case_of(&load(&state, &ticket).await?)?;
+    let own_unit = state.rulebook().is_some_and(|rulebook| {
+        rulebook
+            .vocabulary
+            .authorities
+            .get(&state.authority)
+            .is_some_and(|own| own.units.iter().any(|u| u.id == reviewer.unit))
+    });
+    if !own_unit {
+        return Err(who.forbid(
+            "unit-not-reviewer",
+            &format!(
+                "`{}` is not a unit of {}: only this authority's reviewers decide its reviews",
+                reviewer.unit, state.authority
+            ),
+        ));
+    }
+    if let Some(units) = state.review_units.get(&case.request.offering) {
+        if !units.contains(&reviewer.unit) {
+            return Err(who.forbid(
+                "unit-not-reviewer",
+                &format!(
+                    "reviews of `{}` are decided by reviewers of {}, not of `{}`",
+                    case.request.offering,
+                    units.join(", "),
+                    reviewer.unit
+                ),
+            ));
+        }
+    }
     apply::decide(&state, &ticket, &input, OffsetDateTime::now_utc()).await?;
     let review = load(&state, &ticket).await?;
     view(&review, Vec::new()).map(Json)

@@ -55,6 +55,10 @@ pub struct NodeState {
     /// One recovery at a time, so that an exchange is never recovered (and its receipt
     /// recorded) twice by the background round and a case system's retry at once.
     pub(crate) recovery_lock: tokio::sync::Mutex<()>,
+    /// Who may call the local API.
+    pub(crate) gate: crate::access::Gate,
+    /// Per offering, the units whose reviewers decide its reviews (none listed: any unit).
+    pub(crate) review_units: HashMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -79,6 +83,8 @@ impl NodeState {
         directory: crate::sync::DirectoryLink,
         callback_targets: crate::callback::target::AllowedTargets,
         recovery: crate::recovery::RecoveryConfig,
+        gate: crate::access::Gate,
+        review_units: HashMap<String, Vec<String>>,
     ) -> Self {
         let origin = audit.ledger().verifier().name.clone();
         let metrics = crate::metrics::Metrics::new();
@@ -102,6 +108,8 @@ impl NodeState {
             recovery,
             started_at: OffsetDateTime::now_utc(),
             recovery_lock: tokio::sync::Mutex::new(()),
+            gate,
+            review_units,
         }
     }
 

@@ -10,6 +10,9 @@ use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tower::ServiceExt;
+use utbyte_api::access::{Caller, Duty, Officer, Vouch, PORTAL_CLIENT};
+
+use crate::identity::{Identity, Role};
 
 /// Largest API answer the portal reads (a subject report with proofs can be large).
 const MAX_ANSWER: usize = 16 << 20;
@@ -18,6 +21,9 @@ const MAX_ANSWER: usize = 16 << 20;
 #[derive(Clone)]
 pub struct NodeApi {
     router: Router,
+    /// Who the calls are made for; none: the calls carry no caller and the node refuses
+    /// every endpoint that needs one.
+    caller: Option<Caller>,
 }
 
 /// An API answer that is not a success: the problem+json it carried.
@@ -48,7 +54,40 @@ pub struct Answer<T> {
 
 impl NodeApi {
     pub fn new(router: Router) -> Self {
-        Self { router }
+        Self {
+            router,
+            caller: None,
+        }
+    }
+
+    /// The API as `person` calls it: the portal is the client, its session vouches for the
+    /// officer, and the person's portal roles are the duties.
+    pub fn acting_for(&self, person: &Identity) -> Self {
+        let duties = person
+            .roles
+            .iter()
+            .map(|role| match role {
+                Role::Officer => Duty::Request,
+                Role::Reviewer => Duty::Review,
+                Role::Auditor => Duty::Audit,
+                Role::Admin => Duty::Admin,
+            })
+            .collect();
+        Self {
+            router: self.router.clone(),
+            caller: Some(Caller {
+                client: PORTAL_CLIENT.to_owned(),
+                duties,
+                units: vec![person.unit.clone()],
+                roles: vec![person.officer_role.clone()],
+                officer: Some(Officer {
+                    id: person.username.clone(),
+                    unit: person.unit.clone(),
+                    roles: vec![person.officer_role.clone()],
+                }),
+                vouch: Vouch::Session,
+            }),
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiProblem> {
@@ -86,6 +125,10 @@ impl NodeApi {
             None => request.body(Body::empty()),
         }
         .map_err(|e| ApiProblem::internal(e.to_string()))?;
+        let mut request = request;
+        if let Some(caller) = &self.caller {
+            request.extensions_mut().insert(caller.clone());
+        }
         let response = self
             .router
             .clone()

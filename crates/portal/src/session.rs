@@ -87,6 +87,12 @@ pub struct Signed {
 }
 
 impl Signed {
+    /// The node's API, called as this person: the portal is the client, the session vouches
+    /// for the officer, and the person's portal roles are the duties.
+    pub fn api(&self, state: &AppState) -> crate::api::NodeApi {
+        state.api.acting_for(&self.identity)
+    }
+
     /// Refuses unless the person has `role`.
     pub fn require(&self, role: Role) -> Result<(), PageError> {
         if self.identity.has(role) {

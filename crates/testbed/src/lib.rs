@@ -3,4 +3,5 @@
 //! deployment, where the CA, the directory and every node are started from their own
 //! configuration files.
 
+pub mod access;
 pub mod loopback;

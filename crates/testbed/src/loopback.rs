@@ -6,6 +6,7 @@
 //! issued and registers filled only when missing, so a second start is quick and the data is
 //! the same.
 
+use crate::access::{access_config, LocalIssuer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use tokio::sync::watch;
 use utbyte_directory::Publisher;
 use utbyte_federation::{FederationConfig, Member, RulebookBundle};
 use utbyte_http::Limits;
+use utbyte_node::access::config::{AccessConfig, ClientConfig};
+use utbyte_node::access::LocalAccess;
 use utbyte_node::{
     answer_key, encode_key, signing_key, start, AgencyTrust, CallbacksConfig, Frontend, Listeners,
     NodeError, NodeSetup, Registers, RunningNode,
@@ -60,6 +63,48 @@ pub struct Plan {
     pub agency_trust: Option<AgencyTrust>,
     /// When every node recovers exchanges left in flight, and how long it keeps answers.
     pub recovery: utbyte_node::RecoveryConfig,
+    /// Signs the access tokens and officer assertions every node accepts.
+    pub issuer: Arc<LocalIssuer>,
+    /// The clients every node's local API admits (see [`crate::access::case_system`]).
+    pub clients: Vec<ClientConfig>,
+    /// A node's whole `[access]` instead of the plain-HTTP one with `clients`, by authority.
+    pub access: std::collections::BTreeMap<String, AccessConfig>,
+    /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
+    pub review_units: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Plan {
+    /// A plan for `authorities` with what tests and the benchmark mostly want: ports the
+    /// system chooses, no catalog, portal or callbacks, configuration refreshed and reviews
+    /// polled hourly, a fresh token issuer and the case system as the only client of every
+    /// local API. Change any field after.
+    pub fn new(
+        dir: PathBuf,
+        rulebook: Vec<SourceFile>,
+        authorities: &[&str],
+        population: Population,
+    ) -> Result<Self, LoopbackError> {
+        Ok(Self {
+            dir,
+            rulebook,
+            catalog: None,
+            authorities: authorities.iter().map(|a| (*a).to_owned()).collect(),
+            population,
+            base_port: 0,
+            refresh: Duration::from_secs(3600),
+            review_poll: Duration::from_secs(3600),
+            config_lifetime: time::Duration::hours(1),
+            limits: Limits::default(),
+            frontends: Default::default(),
+            callbacks: Default::default(),
+            agency_trust: None,
+            recovery: utbyte_node::RecoveryConfig::default(),
+            issuer: Arc::new(LocalIssuer::generate()?),
+            clients: vec![crate::access::case_system()],
+            access: Default::default(),
+            review_units: Default::default(),
+        })
+    }
 }
 
 /// Why a federation could not start.
@@ -77,6 +122,8 @@ pub enum LoopbackError {
     Config(#[from] utbyte_federation::ConfigError),
     #[error("the catalog: {0}")]
     Catalog(String),
+    #[error("local API access: {0}")]
+    Access(String),
     #[error("synthetic registers: {0}")]
     Synthetic(#[from] synthetic::SyntheticError),
     #[error("{what}: {source}")]
@@ -223,8 +270,23 @@ impl LoopbackFederation {
             }
         });
 
+        let jwks = plan.dir.join("access").join("jwks.json");
+        utbyte_node::create_data_dir(&plan.dir.join("access"))?;
+        plan.issuer.write_jwks(&jwks)?;
+        let http = utbyte_adapters::AgencyClient::new(None)
+            .map_err(|e| LoopbackError::Access(e.to_string()))?;
         let mut nodes = Vec::new();
         for (authority, data_dir, creds, listeners, register) in prepared {
+            let local_addr = listeners
+                .local
+                .local_addr()
+                .map_err(io("reading a node address"))?;
+            let config = match plan.access.get(&authority) {
+                Some(config) => config.clone(),
+                None => access_config(jwks.clone(), plan.clients.clone()),
+            };
+            let access = LocalAccess::from_config(&config, local_addr, http.http())
+            .map_err(|e| LoopbackError::Access(e.to_string()))?;
             let mut node_registers = Registers::new();
             for offering in rulebook
                 .vocabulary
@@ -254,6 +316,8 @@ impl LoopbackFederation {
                 agency_trust: plan.agency_trust.clone(),
                 callbacks: plan.callbacks.clone(),
                 recovery: plan.recovery,
+                access,
+                review_units: plan.review_units.clone(),
             };
             nodes.push(start(setup, listeners).await?);
         }

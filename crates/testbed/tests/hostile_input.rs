@@ -300,7 +300,8 @@ async fn answers_are_never_cached_and_node_files_are_private() {
             .method(method)
             .uri(format!("http://{malmo}{path}"))
             .header("idempotency-key", "cache-1")
-            .header("content-type", "application/json");
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", case_system_token()));
         request = request.header("accept", "application/json");
         let response = client
             .request(

@@ -184,8 +184,8 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
     let malmo = client_as(&federation, "malmo-stad");
     let path = "/federation/v1/requests";
 
-    let request =
-        serde_json::to_vec(&exchange_request(&open[0], OffsetDateTime::now_utc())).unwrap();
+    let original = exchange_request(&open[0], OffsetDateTime::now_utc());
+    let request = serde_json::to_vec(&original).unwrap();
     let first = ask(
         &malmo,
         &federation,
@@ -202,9 +202,24 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
         .audit()
         .ledger()
         .size();
-    let replay = ask(&malmo, &federation, Method::POST, path, Some(request))
+    // The very same request again (a recipient recovering after a crash) gets the very same
+    // signed answer; the same id with another body is a replay.
+    let again = ask(&malmo, &federation, Method::POST, path, Some(request))
         .await
         .unwrap();
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body, first.body, "the answer kept for the request id");
+    let mut altered = original.clone();
+    altered["fields"] = json!(["forman", "belopp"]);
+    let replay = ask(
+        &malmo,
+        &federation,
+        Method::POST,
+        path,
+        Some(serde_json::to_vec(&altered).unwrap()),
+    )
+    .await
+    .unwrap();
     assert_eq!(replay.status, StatusCode::CONFLICT);
     assert_eq!(problem_type(&replay), "replayed-request");
     assert_eq!(
@@ -215,7 +230,7 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
             .ledger()
             .size(),
         size,
-        "a replay is not decided again"
+        "neither the same request again nor a replay is decided again"
     );
 
     let old = exchange_request(
@@ -360,13 +375,19 @@ async fn one_authority_never_sees_anothers_review() {
 async fn an_expired_federation_configuration_stops_exchanges_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let mut plan = plan(dir.path().join("f"), &AUTHORITIES);
-    plan.config_lifetime = time::Duration::seconds(3);
+    // Long enough to answer once on a loaded machine. The directory signs each copy when a
+    // node pulls it, and every node has pulled once `start` returns, so every copy has
+    // expired a lifetime after that.
+    let lifetime = Duration::from_secs(5);
+    plan.config_lifetime = time::Duration::try_from(lifetime).unwrap();
     let federation = LoopbackFederation::start(plan).await.unwrap();
+    let signed = std::time::Instant::now();
     let (open, _) = fk_subjects();
     let local = federation.node("malmo-stad").unwrap().local_addr;
     let before = submit(local, "before", &luffa_case(&open[0], &["forman"])).await;
     assert_eq!(before.status, 200, "{:#}", before.body);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep((lifetime + Duration::from_millis(500)).saturating_sub(signed.elapsed()))
+        .await;
     let after = submit(local, "after", &luffa_case(&open[0], &["forman"])).await;
     assert_problem(&after, 503, "federation-config-expired");
     assert!(after.body["expired_at"].is_string());

@@ -10,12 +10,15 @@ use std::net::SocketAddr;
 
 pub struct LocalClient {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// `Bearer <the case system's access token>`.
+    authorization: String,
 }
 
 impl LocalClient {
-    pub fn new() -> Self {
+    pub fn new(token: &str) -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
+            authorization: format!("Bearer {token}"),
         }
     }
 
@@ -30,7 +33,8 @@ impl LocalClient {
     ) -> anyhow::Result<(u16, Value)> {
         let mut request = http::Request::builder()
             .method(method)
-            .uri(format!("http://{addr}{path}"));
+            .uri(format!("http://{addr}{path}"))
+            .header("authorization", self.authorization.as_str());
         if let Some(key) = key {
             request = request.header("idempotency-key", key);
         }

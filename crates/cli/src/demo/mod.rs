@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use utbyte_rules::Rulebook;
 use utbyte_synthetic::Population;
+use utbyte_testbed::access::{case_system, LocalIssuer, CASE_SYSTEM};
 use utbyte_testbed::loopback::{subjects_with, LoopbackFederation, Plan};
 
 /// The authorities of the demo, in the order their ports are given.
@@ -47,8 +48,10 @@ pub struct DemoArgs {
     base_port: u16,
 }
 
-pub fn plan(dir: PathBuf, base_port: u16) -> Plan {
-    Plan {
+/// The federation the demo runs in `dir`; its token issuer's key is kept in `dir/access`.
+pub fn plan(dir: PathBuf, base_port: u16) -> anyhow::Result<Plan> {
+    let issuer = LocalIssuer::load_or_create(&dir.join("access"))?;
+    Ok(Plan {
         dir,
         rulebook: example::sources(),
         catalog: Some(example::catalog_sources()),
@@ -63,7 +66,24 @@ pub fn plan(dir: PathBuf, base_port: u16) -> Plan {
         callbacks: Default::default(),
         agency_trust: None,
         recovery: utbyte_node::RecoveryConfig::default(),
+        issuer: std::sync::Arc::new(issuer),
+        clients: vec![case_system()],
+        access: Default::default(),
+        review_units: Default::default(),
+    })
+}
+
+/// Writes the case system's access token (valid for a day, 0600) where the printed commands
+/// read it, and returns its path.
+fn write_token(plan: &Plan, dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join("access").join("case-system.token");
+    let token = plan.issuer.access_token(CASE_SYSTEM)?;
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
     }
+    utbyte_node::write_private(&path, token.as_bytes())?;
+    Ok(path)
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -87,8 +107,9 @@ async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
     );
     let rulebook =
         Rulebook::from_sources(&example::sources()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut plan = plan(dir.to_owned(), base_port);
+    let mut plan = plan(dir.to_owned(), base_port)?;
     plan.frontends = portal::portals(dir, &rulebook, &AUTHORITIES).await?;
+    let token = write_token(&plan, dir)?;
     let federation = LoopbackFederation::start(plan).await?;
     println!();
     println!(
@@ -122,14 +143,20 @@ async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
         POPULATION.persons, POPULATION.seed
     );
     println!("  OpenAPI: http://<local API>/openapi.json and https://<federation>/openapi.json");
-    let examples = write_examples(&federation, &rulebook, dir)?;
+    let bearer = format!("-H \"Authorization: Bearer $(cat {})\"", token.display());
+    println!(
+        "  case systems: the local APIs take a bearer token; the demo's case system's is in {} (valid {} hours)",
+        token.display(),
+        utbyte_testbed::access::TOKEN_HOURS
+    );
+    let examples = write_examples(&federation, &rulebook, dir, &bearer)?;
     println!();
     println!("Try it (in another terminal):");
     for (title, command) in examples {
         println!("\n  # {title}\n  {command}");
     }
     println!(
-        "\nThe review waits in Försäkringskassan's queue: curl -s http://{}/v1/reviews",
+        "\nThe review waits in Försäkringskassan's queue: curl -s {bearer} http://{}/v1/reviews",
         node_addr(&federation, "forsakringskassan")?
     );
     println!(
@@ -200,6 +227,7 @@ fn write_examples(
     federation: &LoopbackFederation,
     rulebook: &Rulebook,
     dir: &Path,
+    bearer: &str,
 ) -> anyhow::Result<Vec<(&'static str, String)>> {
     let open = first(subjects_with(
         rulebook,
@@ -238,7 +266,7 @@ fn write_examples(
         commands.push((
             title,
             format!(
-                "curl -s -X POST http://{addr}/v1/requests -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-{name}' --data @{}",
+                "curl -s -X POST http://{addr}/v1/requests {bearer} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-{name}' --data @{}",
                 file.display()
             ),
         ));

@@ -23,13 +23,17 @@ struct Step {
 pub async fn run() -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     println!("utbyte demo --scenario — starting a throw-away federation …");
-    let federation = LoopbackFederation::start(plan(dir.path().join("federation"), 0)).await?;
-    let result = narrate(&federation).await;
+    let plan = plan(dir.path().join("federation"), 0)?;
+    let token = plan
+        .issuer
+        .access_token(utbyte_testbed::access::CASE_SYSTEM)?;
+    let federation = LoopbackFederation::start(plan).await?;
+    let result = narrate(&federation, &token).await;
     federation.stop().await;
     result
 }
 
-async fn narrate(federation: &LoopbackFederation) -> anyhow::Result<ExitCode> {
+async fn narrate(federation: &LoopbackFederation, token: &str) -> anyhow::Result<ExitCode> {
     let rulebook =
         Rulebook::from_sources(&example::sources()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let pick = |offering: &str, field: &str, protected: bool| -> anyhow::Result<String> {
@@ -100,7 +104,7 @@ async fn narrate(federation: &LoopbackFederation) -> anyhow::Result<ExitCode> {
             outcomes: &[("skuldbelopp", "review"), ("lonebeslag", "review")],
         },
     ];
-    let client = LocalClient::new();
+    let client = LocalClient::new(token);
     let mut failures = 0;
     for (i, step) in steps.iter().enumerate() {
         let addr = addr(federation, step.from)?;

@@ -14,7 +14,7 @@
 //! sample for the tracer: see `serde_reflection::Samples`.)
 
 use serde::de::DeserializeOwned;
-use serde_reflection::{ContainerFormat, Format, Registry, Tracer, TracerConfig};
+use serde_reflection::{ContainerFormat, Format, Registry, Tracer, TracerConfig, VariantFormat};
 use std::collections::BTreeMap;
 use std::fmt::{Debug, Display};
 use std::path::{Path, PathBuf};
@@ -101,8 +101,19 @@ fn walk(registry: &Registry, name: &str, prefix: &str, keys: &mut BTreeMap<Strin
             },
             _ => None,
         };
+        // An enum of names (`officers = "asserted"`) is written as a string.
+        let named = |format: &Format| match format {
+            Format::TypeName(name) => matches!(
+                registry.get(name),
+                Some(ContainerFormat::Enum(variants))
+                    if variants.values().all(|v| matches!(v.value, VariantFormat::Unit))
+            ),
+            _ => false,
+        };
         let kinds: Vec<&str> = match format {
             Format::Str => vec!["string", "path"],
+            Format::TypeName(name) if name != "SocketAddr" && named(format) => vec!["string"],
+            Format::Seq(item) if named(item) => vec!["array of strings"],
             Format::Bool => vec!["boolean"],
             Format::U8 | Format::U16 | Format::U32 | Format::U64 | Format::U128 => vec!["integer"],
             Format::TypeName(name) if name == "SocketAddr" => vec!["address"],

@@ -1,7 +1,7 @@
 //! The administrator: this node's accounts and the offerings it publishes.
 
 use super::{render, render_status, respond, Chrome, FormData, PageError};
-use crate::identity::{AccountError, Role};
+use crate::identity::{AccountError, Role, SignInError};
 use crate::session::Signed;
 use crate::AppState;
 use askama::Template;
@@ -32,18 +32,23 @@ struct UsersPage {
     error: String,
 }
 
-fn state_key(account: &Account, now: i64) -> &'static str {
+/// Locked: some source is locked out of the account (or a lock an earlier version left).
+fn is_locked(state: &AppState, account: &Account, now: i64) -> bool {
+    account.locked_at(now) || state.portal.throttle().locked_anywhere(&account.username)
+}
+
+fn state_key(state: &AppState, account: &Account, now: i64) -> &'static str {
     if account.disabled {
         "users.disabled"
-    } else if account.locked_at(now) {
+    } else if is_locked(state, account, now) {
         "users.locked"
     } else {
         "users.active"
     }
 }
 
-async fn units(state: &AppState) -> Result<Vec<(String, String)>, PageError> {
-    let me: AuthorityView = state.api.get(paths::AUTHORITY).await?;
+async fn units(state: &AppState, signed: &Signed) -> Result<Vec<(String, String)>, PageError> {
+    let me: AuthorityView = signed.api(state).get(paths::AUTHORITY).await?;
     Ok(me.units.into_iter().map(|u| (u.id, u.title)).collect())
 }
 
@@ -82,13 +87,13 @@ async fn users_page(
                 .map(|r| super::role_label(t, r))
                 .collect::<Vec<_>>()
                 .join(", "),
-            state: t.get(state_key(a, now)),
+            state: t.get(state_key(state, a, now)),
         })
         .collect();
     Ok(UsersPage {
         c,
         users,
-        units: units(state).await?,
+        units: units(state, signed).await?,
         roles: role_choices(signed),
         error,
     })
@@ -127,6 +132,7 @@ fn profile(form: &FormData, units: &[(String, String)]) -> Result<AccountProfile
 fn account_error(e: AccountError, t: crate::text::Text) -> String {
     match e {
         AccountError::ShortPassword => t.get("users.password").to_owned(),
+        AccountError::Hash(SignInError::Busy) => t.get("login.busy").to_owned(),
         AccountError::Store(StoreError::Duplicate { .. }) => {
             format!("{}: {}", t.get("users.username"), e)
         }
@@ -144,7 +150,7 @@ pub(crate) async fn create(
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Admin)?;
         let t = c.t;
-        let units = units(&state).await?;
+        let units = units(&state, &signed).await?;
         let outcome = match profile(&form, &units) {
             Ok(profile) => state
                 .portal
@@ -204,9 +210,9 @@ async fn user_page(
     let now = OffsetDateTime::now_utc().unix_timestamp();
     Ok(UserPage {
         c,
-        locked: account.locked_at(now),
+        locked: is_locked(state, &account, now),
         account,
-        units: units(state).await?,
+        units: units(state, signed).await?,
         roles: role_choices(signed),
         error,
     })
@@ -246,6 +252,7 @@ pub(crate) async fn update(
         let outcome: Result<(), String> = match form.one("action").as_str() {
             "unlock" => {
                 store.clear_failures(&username).await.map_err(internal)?;
+                state.portal.throttle().clear(&username);
                 Ok(())
             }
             "password" => state
@@ -254,7 +261,7 @@ pub(crate) async fn update(
                 .set_password(&username, &form.all("password").concat())
                 .await
                 .map_err(|e| account_error(e, t)),
-            "save" => match profile(&form, &units(&state).await?) {
+            "save" => match profile(&form, &units(&state, &signed).await?) {
                 Ok(profile) => {
                     // An administrator cannot lock themselves out of administration.
                     if username == signed.identity.username
@@ -304,7 +311,7 @@ pub(crate) async fn published(State(state): State<AppState>, signed: Signed) -> 
     );
     let result = async {
         signed.require(Role::Admin)?;
-        let all: Vec<OfferingView> = state.api.get(paths::OFFERINGS).await?;
+        let all: Vec<OfferingView> = signed.api(&state).get(paths::OFFERINGS).await?;
         render(PublishedPage {
             c: c.clone(),
             offerings: all.into_iter().filter(|o| o.published_here).collect(),

@@ -162,8 +162,8 @@ async fn audit_page(
     signed: &Signed,
     verify: Option<VerifyOutcome>,
 ) -> Result<AuditPage, PageError> {
-    let status: AuditStatus = state.api.get(paths::AUDIT_STATUS).await?;
-    let stats: AuditStats = state.api.get(paths::AUDIT_STATS).await?;
+    let status: AuditStatus = signed.api(state).get(paths::AUDIT_STATUS).await?;
+    let stats: AuditStats = signed.api(state).get(paths::AUDIT_STATS).await?;
     let (charts, turnaround_none) = build_charts(signed, &stats);
     Ok(AuditPage {
         c,
@@ -193,8 +193,8 @@ pub(crate) async fn verify(
     let result = async {
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Auditor)?;
-        let outcome: VerifyOutcome = state
-            .api
+        let outcome: VerifyOutcome = signed
+            .api(&state)
             .post(paths::AUDIT_VERIFY, &json!({}), &[])
             .await?
             .body;
@@ -254,8 +254,8 @@ pub(crate) async fn subject(
             report,
             error,
         };
-        match state
-            .api
+        match signed
+            .api(&state)
             .post::<SubjectAccessReport, _>(
                 paths::AUDIT_SUBJECT,
                 &json!({ "subject": subject }),

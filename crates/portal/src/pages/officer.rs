@@ -103,7 +103,7 @@ pub(crate) async fn offerings(
             page,
             error: String::new(),
         };
-        match state.api.get::<SearchResults>(&path).await {
+        match signed.api(&state).get::<SearchResults>(&path).await {
             Ok(results) => {
                 view.total = results.total;
                 view.found = results
@@ -211,8 +211,8 @@ async fn options(
     offering: &str,
 ) -> Result<RequestOptions, PageError> {
     let who = &signed.identity;
-    Ok(state
-        .api
+    Ok(signed
+        .api(state)
         .get(&format!(
             "{}?unit={}&role={}",
             paths::with(paths::OFFERING_OPTIONS, offering),
@@ -353,8 +353,8 @@ pub(crate) async fn submit(
             unit: who.unit.clone(),
             callback: None,
         };
-        let sent = state
-            .api
+        let sent = signed
+            .api(&state)
             .post::<CaseAnswer, _>(paths::REQUESTS, &case, &[("Idempotency-Key", &key)])
             .await;
         match sent {
@@ -415,8 +415,8 @@ async fn own(
     limit: u32,
     offset: u32,
 ) -> Result<Vec<CaseSummary>, PageError> {
-    Ok(state
-        .api
+    Ok(signed
+        .api(state)
         .get(&format!(
             "{}?officer={}&limit={limit}&offset={offset}",
             paths::REQUESTS,
@@ -579,8 +579,8 @@ pub(crate) async fn request(
         let summary = find_own(&state, &signed, &key).await?;
         // Asking for it again lets the node poll the provider about a review.
         let mut failure = None;
-        let answer: Option<CaseAnswer> = match state
-            .api
+        let answer: Option<CaseAnswer> = match signed
+            .api(&state)
             .get::<CaseAnswer>(&paths::with(paths::REQUEST, &key))
             .await
         {

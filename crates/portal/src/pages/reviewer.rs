@@ -38,12 +38,12 @@ pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Resp
     let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
     let result = async {
         signed.require(Role::Reviewer)?;
-        let pending = state
-            .api
+        let pending = signed
+            .api(&state)
             .get(&format!("{}?state=pending&limit=200", paths::REVIEWS))
             .await?;
-        let decided = state
-            .api
+        let decided = signed
+            .api(&state)
             .get(&format!("{}?state=decided&limit=50", paths::REVIEWS))
             .await?;
         render(QueuePage {
@@ -128,8 +128,11 @@ impl ReviewPage {
     }
 }
 
-async fn load(state: &AppState, ticket: &str) -> Result<ReviewView, PageError> {
-    Ok(state.api.get(&paths::with(paths::REVIEW, ticket)).await?)
+async fn load(state: &AppState, signed: &Signed, ticket: &str) -> Result<ReviewView, PageError> {
+    Ok(signed
+        .api(state)
+        .get(&paths::with(paths::REVIEW, ticket))
+        .await?)
 }
 
 fn open_fields(review: &ReviewView) -> Vec<ReviewField> {
@@ -149,7 +152,7 @@ pub(crate) async fn show(
     let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
     let result = async {
         signed.require(Role::Reviewer)?;
-        let review = load(&state, &ticket).await?;
+        let review = load(&state, &signed, &ticket).await?;
         render(ReviewPage {
             c: c.clone(),
             open: open_fields(&review),
@@ -172,7 +175,7 @@ pub(crate) async fn decide(
     let result = async {
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Reviewer)?;
-        let review = load(&state, &ticket).await?;
+        let review = load(&state, &signed, &ticket).await?;
         let open = open_fields(&review);
         let entered: Vec<(String, String, String)> = open
             .iter()
@@ -224,8 +227,8 @@ pub(crate) async fn decide(
             },
             fields,
         };
-        match state
-            .api
+        match signed
+            .api(&state)
             .post::<serde_json::Value, _>(
                 &paths::with(paths::REVIEW_DECISION, &ticket),
                 &decision,

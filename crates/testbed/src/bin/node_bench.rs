@@ -168,24 +168,17 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
 }
 
 fn plan(options: &Options, dir: PathBuf) -> Result<Plan, BoxError> {
-    Ok(Plan {
+    let rulebook = utbyte_rules::rulebook::read_dir(&options.rulebook)
+        .map_err(|e| format!("reading the rulebook {}: {e}", options.rulebook.display()))?;
+    // Nothing goes to review in this run: the plan's hourly poll keeps the background quiet.
+    let mut plan = Plan::new(
         dir,
-        rulebook: utbyte_rules::rulebook::read_dir(&options.rulebook)
-            .map_err(|e| format!("reading the rulebook {}: {e}", options.rulebook.display()))?,
-        catalog: None,
-        authorities: vec![CONSUMER.into(), PROVIDER.into()],
-        population: population(options.persons),
-        base_port: 0,
-        refresh: Duration::from_secs(3600),
-        // Nothing goes to review in this run; keep the background loop quiet.
-        review_poll: Duration::from_secs(3600),
-        config_lifetime: time::Duration::hours(2),
-        limits: utbyte_http::Limits::default(),
-        frontends: Default::default(),
-        callbacks: Default::default(),
-        agency_trust: None,
-        recovery: utbyte_node::RecoveryConfig::default(),
-    })
+        rulebook,
+        &[CONSUMER, PROVIDER],
+        population(options.persons),
+    )?;
+    plan.config_lifetime = time::Duration::hours(2);
+    Ok(plan)
 }
 
 fn population(persons: usize) -> Population {

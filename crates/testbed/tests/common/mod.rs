@@ -9,9 +9,11 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use utbyte_rules::rulebook::read_dir;
 use utbyte_synthetic::{self as synthetic, OfferingFields, Population};
+use utbyte_testbed::access::{case_system, LocalIssuer, CASE_SYSTEM};
 use utbyte_testbed::loopback::{LoopbackFederation, Plan};
 
 pub const POPULATION: Population = Population {
@@ -42,7 +44,24 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         callbacks: Default::default(),
         agency_trust: None,
         recovery: utbyte_node::RecoveryConfig::default(),
+        issuer: issuer(),
+        clients: vec![case_system()],
+        access: Default::default(),
+        review_units: Default::default(),
     }
+}
+
+/// The token issuer of every federation this test process starts.
+pub fn issuer() -> Arc<LocalIssuer> {
+    static ISSUER: OnceLock<Arc<LocalIssuer>> = OnceLock::new();
+    Arc::clone(ISSUER.get_or_init(|| Arc::new(LocalIssuer::generate().unwrap())))
+}
+
+/// The case system's access token, which [`call`] sends unless the call gives its own
+/// `authorization` header.
+pub fn case_system_token() -> &'static str {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN.get_or_init(|| issuer().access_token(CASE_SYSTEM).unwrap())
 }
 
 pub async fn federation(authorities: &[&str]) -> (tempfile::TempDir, LoopbackFederation) {
@@ -104,7 +123,8 @@ pub struct Response {
     pub body: Value,
 }
 
-/// One HTTP/1.1 request to a local API.
+/// One HTTP/1.1 request to a local API, as the case system unless `headers` has an
+/// `authorization` (an empty one sends none).
 pub async fn call(
     addr: SocketAddr,
     method: &str,
@@ -119,8 +139,17 @@ pub async fn call(
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }
+    let bearer = format!("Bearer {}", case_system_token());
+    if !headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+    {
+        request = request.header("authorization", bearer.as_str());
+    }
     for (name, value) in headers {
-        request = request.header(*name, *value);
+        if !(name.eq_ignore_ascii_case("authorization") && value.is_empty()) {
+            request = request.header(*name, *value);
+        }
     }
     let response = client
         .request(
