@@ -83,6 +83,97 @@ fn stop(mut child: Child) {
     assert!(child.wait().unwrap().success(), "exits 0 on SIGTERM");
 }
 
+/// Runs `openssl ARGS` in `dir`, failing the test unless it succeeds.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Step 1b of the guide: the authority's own CA (`DIR/agency-ca.pem`), the local listener's
+/// certificate (`DIR/local.crt`) and a certificate for its case system `client`.
+fn agency_pki(root: &Path, dir: &str, client: &str) {
+    let p256 = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let at = |file: &str| format!("{dir}/{file}");
+    openssl(
+        root,
+        &[
+            &["req", "-x509"][..],
+            &p256,
+            &[
+                "-days",
+                "3650",
+                "-subj",
+                &format!("/CN={dir} agency CA"),
+                "-keyout",
+                &at("agency-ca.key"),
+                "-out",
+                &at("agency-ca.pem"),
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        root.join(at("server.ext")),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    std::fs::write(root.join(at("client.ext")), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, subject, ext) in [
+        ("local", "localhost", "server.ext"),
+        (client, client, "client.ext"),
+    ] {
+        openssl(
+            root,
+            &[
+                &["req"][..],
+                &p256,
+                &[
+                    "-subj",
+                    &format!("/CN={subject}"),
+                    "-keyout",
+                    &at(&format!("{name}.key")),
+                    "-out",
+                    &at(&format!("{name}.csr")),
+                ],
+            ]
+            .concat(),
+        );
+        openssl(
+            root,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &at(&format!("{name}.csr")),
+                "-CA",
+                &at("agency-ca.pem"),
+                "-CAkey",
+                &at("agency-ca.key"),
+                "-days",
+                "365",
+                "-extfile",
+                &at(ext),
+                "-out",
+                &at(&format!("{name}.crt")),
+            ],
+        );
+    }
+}
+
 fn node_toml(
     authority: &str,
     fed: u16,
@@ -90,6 +181,7 @@ fn node_toml(
     directory: u16,
     key: &str,
     register: bool,
+    (client, duties): (&str, &str),
 ) -> String {
     let register = if register {
         "\n[[register]]\nofferings = [\"fk-formaner\"]\nsqlite = \"data/register.sqlite\"\n"
@@ -109,11 +201,22 @@ shutdown_seconds = 5
 endpoint = "https://127.0.0.1:{directory}"
 authority = "digg"
 key = "{key}"
+
+[access]
+certificate = "local.crt"
+key = "local.key"
+client_ca = "agency-ca.pem"
+
+[[access.client]]
+id = "{client}"
+duties = [{duties}]
+officers = "trusted"
 {register}"#
     )
 }
 
-fn request(key: &str, local: u16) -> (u16, serde_json::Value) {
+/// Malmö stad's case system asks, from the guide's working directory `root`.
+fn request(root: &Path, key: &str, local: u16) -> (u16, serde_json::Value) {
     let body = serde_json::json!({
         "subject": "19121212-1212", "offering": "fk-formaner",
         "fields": ["forman", "belopp", "diagnos"],
@@ -121,10 +224,17 @@ fn request(key: &str, local: u16) -> (u16, serde_json::Value) {
         "case_ref": "ASN-2026-004512", "officer": "malmo-h4711", "role": "handlaggare",
         "unit": "malmo-ekonomiskt-bistand"
     });
+    let file = |name: &str| root.join("malmo").join(name).to_string_lossy().into_owned();
     let (status, text) = curl(&[
+        "--cacert",
+        &file("agency-ca.pem"),
+        "--cert",
+        &file("arende.crt"),
+        "--key",
+        &file("arende.key"),
         "-X",
         "POST",
-        &format!("http://127.0.0.1:{local}/v1/requests"),
+        &format!("https://127.0.0.1:{local}/v1/requests"),
         "-H",
         "Content-Type: application/json",
         "-H",
@@ -191,6 +301,10 @@ fn the_deployment_guide_works() {
         );
     }
 
+    // 1b. Each authority's own CA, its local listener's certificate and a case system's.
+    agency_pki(root, "fk", "granskning");
+    agency_pki(root, "malmo", "arende");
+
     // 2. The directory's state: its key and version 1 with the rulebook.
     let directory_port = free_port();
     std::fs::write(
@@ -232,6 +346,7 @@ fn the_deployment_guide_works() {
             directory_port,
             &directory_key,
             true,
+            ("granskning", "\"review\", \"audit\""),
         ),
     )
     .unwrap();
@@ -244,6 +359,7 @@ fn the_deployment_guide_works() {
             directory_port,
             &directory_key,
             false,
+            ("arende", "\"request\""),
         ),
     )
     .unwrap();
@@ -333,14 +449,19 @@ fn the_deployment_guide_works() {
         &root.join("malmo"),
         &["node", "serve", "--config", "node.toml"],
     );
-    for local in [fk_local, malmo_local] {
+    for (dir, local) in [("fk", fk_local), ("malmo", malmo_local)] {
         eventually(Duration::from_secs(15), "readiness", || {
-            curl(&[&format!("http://127.0.0.1:{local}/readyz")]).0 == 200
+            curl(&[
+                "--cacert",
+                &root.join(format!("{dir}/agency-ca.pem")).to_string_lossy(),
+                &format!("https://127.0.0.1:{local}/readyz"),
+            ])
+            .0 == 200
         });
     }
 
     // 5. Malmö stad asks Försäkringskassan: payments are disclosed, the diagnosis is not.
-    let (status, answer) = request("guide-1", malmo_local);
+    let (status, answer) = request(root, "guide-1", malmo_local);
     assert_eq!(status, 200, "{answer:#}");
     assert_eq!(answer["status"], "answered", "{answer:#}");
     assert_eq!(answer["values"]["belopp"], 14250, "{answer:#}");
@@ -369,7 +490,7 @@ fn the_deployment_guide_works() {
         "the revocation to reach the nodes",
         || {
             attempt += 1;
-            request(&format!("guide-revoked-{attempt}"), malmo_local).0 != 200
+            request(root, &format!("guide-revoked-{attempt}"), malmo_local).0 != 200
         },
     );
 

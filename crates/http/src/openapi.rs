@@ -105,6 +105,14 @@ fn add_edge_problems(operation: &mut Operation) {
         "the node failed in a way it could not attribute",
     ));
     for (kind, why) in problems {
+        add_problem(operation, kind, why);
+    }
+}
+
+/// Adds problem `kind` to what `operation` may answer, saying `why`: to the response of its
+/// status if the operation has one, else as a new response of problem+json.
+pub fn add_problem(operation: &mut Operation, kind: ProblemType, why: &str) {
+    {
         let line = format!("`{}`: {why}", kind.slug);
         let status = kind.status.to_string();
         match operation.responses.responses.get_mut(&status) {

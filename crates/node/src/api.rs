@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
+use crate::access::openapi::LocalAccess;
 use utbyte_http::openapi::{EdgeProblems, MutualTls};
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
@@ -41,10 +42,10 @@ struct FederationApi;
 #[openapi(
     info(
         title = "utbyte node — local API",
-        description = "What the authority's own systems call, on a loopback address: case systems ask other authorities (consumer), reviewers work the review queue (review), administrators see and replay callback notices (callbacks)."
+        description = "What the authority's own systems call, over TLS with a client certificate or an access token from the agency: case systems ask other authorities (consumer), reviewers work the review queue (review), auditors read the ledger (audit), administrators see and replay callback notices (callbacks). Which client may call what is the node's [access] configuration (docs/access.md)."
     ),
-    modifiers(&EdgeProblems),
-    servers((url = "http://127.0.0.1:7501", description = "The node's local listener (`local_listen`)")),
+    modifiers(&EdgeProblems, &LocalAccess),
+    servers((url = "https://{node}", description = "The node's local listener (`local_listen`)", variables(("node" = (default = "127.0.0.1:7501", description = "host and port"))))),
     paths(
         consumer::submit,
         consumer::fetch,

@@ -15,6 +15,7 @@
 
 pub mod config;
 mod local;
+pub(crate) mod openapi;
 mod who;
 
 pub use config::AccessConfig;
