@@ -116,6 +116,15 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
             .map(|f| f["outcome"].as_str().unwrap().to_owned())
             .collect()
     };
+    // The local API believes no one: without the case system's token the request is refused.
+    let (with_token, rest) = commands[0]
+        .split_once(" -H \"Authorization: Bearer")
+        .unwrap();
+    let without_token = format!("{with_token}{}", &rest[rest.find(')').unwrap() + 2..]);
+    let refused = run(&without_token);
+    assert_eq!(refused["status"], 401, "{refused:#}");
+    assert_eq!(refused["type"], "urn:utbyte:problem:unauthenticated");
+    assert_eq!(refused["reason"], "credentials-missing");
     let disclosure = run(commands[0]);
     assert_eq!(disclosure["status"], "answered", "{disclosure:#}");
     assert!(outcomes(&disclosure).contains(&"disclose".into()));
