@@ -3,22 +3,19 @@
 //!
 //! The portal asks an [`IdentityProvider`] to authenticate and gets an [`Identity`]; nothing
 //! else in the portal knows how. [`LocalAccounts`] is the built-in provider: accounts in the
-//! node's `portal.sqlite`, passwords hashed with argon2id, sign-in locked after repeated
-//! failures. An OpenID Connect provider would implement the same trait with a redirect flow
-//! and map its claims (unit, roles) onto the same [`Identity`].
+//! node's `portal.sqlite`, passwords hashed with argon2id through the portal's [`HashingGate`],
+//! which caps how many computations run at once. What stops guessing — the budget per source
+//! and the lock — is the portal's [`throttle`](crate::throttle), in front of any provider; the
+//! account store's own failure counter is no longer written (a success still lifts a lock an
+//! earlier version left). An OpenID Connect provider would implement the same trait with a
+//! redirect flow and map its claims (unit, roles) onto the same [`Identity`].
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use crate::throttle::hashing::{hash_now, HashError, HashingGate, HashingLimits};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use time::OffsetDateTime;
-use utbyte_store::{Account, AccountProfile, AccountStore, Failure, StoreError};
+use utbyte_store::{Account, AccountProfile, AccountStore, StoreError};
 
-/// Failed sign-ins in a row that lock an account.
-pub const MAX_FAILURES: u32 = 5;
-/// How long a lock lasts, in seconds.
-pub const LOCK_SECONDS: i64 = 15 * 60;
 /// Shortest password accepted when an administrator sets one.
 pub const MIN_PASSWORD: usize = 12;
 
@@ -95,20 +92,30 @@ impl Identity {
     }
 }
 
-/// Why a sign-in failed. The page shows one message for the first two, so that it never tells
-/// whether a username exists.
+/// Why a sign-in failed. The page shows one message for a wrong username and a wrong
+/// password, so that it never tells whether a username exists.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
     #[error("wrong username or password")]
     Rejected,
-    #[error("the account is locked until {until} after repeated failed sign-ins")]
-    Locked { until: OffsetDateTime },
     #[error("the account is disabled")]
     Disabled,
+    /// No turn at password hashing: too many sign-ins at once.
+    #[error("too many sign-ins at once")]
+    Busy,
     #[error("the account store failed: {0}")]
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
+}
+
+impl From<HashError> for SignInError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => SignInError::Busy,
+            HashError::Failed(why) => SignInError::Hash(why),
+        }
+    }
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -123,43 +130,39 @@ pub trait IdentityProvider: Send + Sync {
     ) -> BoxFuture<'a, Result<Identity, SignInError>>;
 }
 
-/// Hashes a password with argon2id (the crate's defaults: 19 MiB, two passes, one lane — the
-/// OWASP recommendation) and a fresh random salt, as a PHC string.
-pub fn hash_password(password: &str) -> Result<String, SignInError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| SignInError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| SignInError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| SignInError::Hash(e.to_string()))
-}
-
-fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
-}
-
 /// Local accounts in the node's account store.
 #[derive(Clone)]
 pub struct LocalAccounts {
     store: AccountStore,
     authority: String,
-    /// Verified against when the username is unknown, so that the answer takes as long as for a
-    /// known one.
+    /// Verified against when the username is unknown, through the same gate, so that the answer
+    /// costs as much and takes as long as for a known one.
     decoy: String,
+    gate: HashingGate,
 }
 
 impl LocalAccounts {
+    /// Accounts hashed within the default [`HashingLimits`].
     pub fn new(store: AccountStore, authority: &str) -> Result<Self, SignInError> {
+        Self::with_limits(store, authority, HashingLimits::default())
+    }
+
+    pub fn with_limits(
+        store: AccountStore,
+        authority: &str,
+        limits: HashingLimits,
+    ) -> Result<Self, SignInError> {
         Ok(Self {
             store,
             authority: authority.to_owned(),
-            decoy: hash_password("decoy password, never used")?,
+            decoy: hash_now("decoy password, never used")?,
+            gate: HashingGate::new(limits),
         })
+    }
+
+    /// The gate every password computation of these accounts goes through.
+    pub fn gate(&self) -> &HashingGate {
+        &self.gate
     }
 
     pub fn store(&self) -> &AccountStore {
@@ -174,15 +177,15 @@ impl LocalAccounts {
         password: &str,
     ) -> Result<(), AccountError> {
         check_password(password)?;
-        let hash = hash_blocking(password).await?;
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let hash = self.gate.hash(password).await.map_err(SignInError::from)?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         Ok(self.store.create(username, profile, &hash, now).await?)
     }
 
     /// Sets a new password; the account's sessions end.
     pub async fn set_password(&self, username: &str, password: &str) -> Result<(), AccountError> {
         check_password(password)?;
-        let hash = hash_blocking(password).await?;
+        let hash = self.gate.hash(password).await.map_err(SignInError::from)?;
         Ok(self.store.set_password(username, &hash).await?)
     }
 }
@@ -205,14 +208,6 @@ fn check_password(password: &str) -> Result<(), AccountError> {
     Ok(())
 }
 
-/// Hashing is CPU work of tens of milliseconds: off the threads that answer requests.
-async fn hash_blocking(password: &str) -> Result<String, SignInError> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| SignInError::Hash(e.to_string()))?
-}
-
 impl IdentityProvider for LocalAccounts {
     fn authenticate<'a>(
         &'a self,
@@ -220,44 +215,28 @@ impl IdentityProvider for LocalAccounts {
         password: &'a str,
     ) -> BoxFuture<'a, Result<Identity, SignInError>> {
         Box::pin(async move {
-            let now = OffsetDateTime::now_utc().unix_timestamp();
             let account = self.store.get(username).await?;
             let phc = account
                 .as_ref()
-                .map_or_else(|| self.decoy.clone(), |a| a.password_hash.clone());
-            let given = password.to_owned();
-            let matches = tokio::task::spawn_blocking(move || verify_password(&given, &phc))
-                .await
-                .map_err(|e| SignInError::Hash(e.to_string()))?;
+                .map_or(self.decoy.as_str(), |a| a.password_hash.as_str());
+            let matches = self.gate.verify(password, phc).await?;
             let Some(account) = account else {
                 return Err(SignInError::Rejected);
             };
-            if account.locked_at(now) {
-                return Err(SignInError::Locked {
-                    until: unix(account.locked_until.unwrap_or(now)),
-                });
-            }
             if !matches {
-                return match self
-                    .store
-                    .record_failure(username, now, MAX_FAILURES, LOCK_SECONDS)
-                    .await?
-                {
-                    Failure::Locked(until) => Err(SignInError::Locked { until: unix(until) }),
-                    Failure::Counted(_) | Failure::Unknown => Err(SignInError::Rejected),
-                };
+                return Err(SignInError::Rejected);
             }
             if account.disabled {
                 return Err(SignInError::Disabled);
             }
-            self.store.clear_failures(username).await?;
+            // The store serves no session of a locked account: lift a lock an earlier version
+            // left, or the session about to start would not open.
+            if account.failed_attempts > 0 || account.locked_until.is_some() {
+                self.store.clear_failures(username).await?;
+            }
             Ok(Identity::from_account(&account, &self.authority))
         })
     }
-}
-
-fn unix(seconds: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -275,17 +254,24 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn passwords_are_argon2id_and_lockout_follows_failures() {
+    async fn passwords_are_argon2id_and_every_computation_goes_through_the_gate() {
         let store = AccountStore::open_in_memory().await.unwrap();
         let accounts = LocalAccounts::new(store.clone(), "forsakringskassan").unwrap();
+        let gate = accounts.gate().clone();
         assert!(matches!(
             accounts.create("rut", &profile(), "short").await,
             Err(AccountError::ShortPassword)
         ));
+        assert_eq!(
+            gate.computations(),
+            0,
+            "a short password is refused unhashed"
+        );
         accounts
             .create("rut", &profile(), "correct horse battery")
             .await
             .unwrap();
+        assert_eq!(gate.computations(), 1);
         let stored = store.get("rut").await.unwrap().unwrap();
         assert!(stored.password_hash.starts_with("$argon2id$"));
         assert!(!stored.password_hash.contains("correct horse"));
@@ -296,34 +282,87 @@ mod tests {
             .unwrap();
         assert_eq!(who.roles, [Role::Reviewer]);
         assert_eq!(who.authority, "forsakringskassan");
-        assert!(matches!(
-            accounts
-                .authenticate("nobody", "correct horse battery")
-                .await,
-            Err(SignInError::Rejected)
-        ));
-        for _ in 1..MAX_FAILURES {
+        // An unknown username costs one computation (the decoy), like a wrong password.
+        for (username, password) in [("nobody", "correct horse battery"), ("rut", "wrong")] {
+            let before = gate.computations();
             assert!(matches!(
-                accounts.authenticate("rut", "wrong").await,
+                accounts.authenticate(username, password).await,
                 Err(SignInError::Rejected)
             ));
+            assert_eq!(gate.computations(), before + 1, "{username}");
         }
-        assert!(matches!(
-            accounts.authenticate("rut", "wrong").await,
-            Err(SignInError::Locked { .. })
-        ));
-        // Locked: even the right password is refused until the lock lapses.
-        assert!(matches!(
-            accounts.authenticate("rut", "correct horse battery").await,
-            Err(SignInError::Locked { .. })
-        ));
-        store.clear_failures("rut").await.unwrap();
+        // The store's own counter is no longer written: the lock is the throttle's.
+        assert_eq!(store.get("rut").await.unwrap().unwrap().failed_attempts, 0);
+        accounts
+            .set_password("rut", "another long password")
+            .await
+            .unwrap();
+        assert_eq!(gate.computations(), 5);
+        assert!(gate.peak() <= gate.limits().concurrent);
+
         let mut off = profile();
         off.disabled = true;
         store.update("rut", &off).await.unwrap();
         assert!(matches!(
-            accounts.authenticate("rut", "correct horse battery").await,
+            accounts.authenticate("rut", "another long password").await,
             Err(SignInError::Disabled)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_success_lifts_a_lock_an_earlier_version_left() {
+        let store = AccountStore::open_in_memory().await.unwrap();
+        let accounts = LocalAccounts::new(store.clone(), "forsakringskassan").unwrap();
+        accounts
+            .create("rut", &profile(), "correct horse battery")
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        store.record_failure("rut", now, 1, 900).await.unwrap();
+        assert!(store.get("rut").await.unwrap().unwrap().locked_at(now));
+        accounts
+            .authenticate("rut", "correct horse battery")
+            .await
+            .unwrap();
+        let after = store.get("rut").await.unwrap().unwrap();
+        assert!(!after.locked_at(now) && after.failed_attempts == 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_no_turn_at_hashing_a_sign_in_is_busy_not_rejected() {
+        let store = AccountStore::open_in_memory().await.unwrap();
+        let limits = HashingLimits {
+            concurrent: 1,
+            waiting: 0,
+            wait: std::time::Duration::from_millis(10),
+        };
+        let accounts = LocalAccounts::with_limits(store, "forsakringskassan", limits).unwrap();
+        accounts
+            .create("rut", &profile(), "correct horse battery")
+            .await
+            .unwrap();
+        let answers = eight_at_once(&accounts).await;
+        assert!(answers.iter().any(|a| matches!(a, Err(SignInError::Busy))));
+        assert!(answers.iter().any(|a| a.is_ok()));
+        assert!(answers
+            .iter()
+            .all(|a| a.is_ok() || matches!(a, Err(SignInError::Busy))));
+    }
+
+    /// Eight sign-ins at once with the right password.
+    async fn eight_at_once(accounts: &LocalAccounts) -> Vec<Result<Identity, SignInError>> {
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let accounts = accounts.clone();
+                tokio::spawn(
+                    async move { accounts.authenticate("rut", "correct horse battery").await },
+                )
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
     }
 }

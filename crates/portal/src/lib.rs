@@ -5,9 +5,10 @@
 //!
 //! Server-rendered HTML (askama templates under `templates/`), Swedish first with English
 //! beside, every core flow usable without JavaScript; the one script only checks an
-//! identifier as it is typed. The portal owns sign-in ([`identity`], `session`) and
-//! presentation; everything about exchanges goes through the node's own local API
-//! ([`api::NodeApi`]), so the rules and the audit trail apply exactly as for case systems.
+//! identifier as it is typed. The portal owns sign-in ([`identity`], `session`, and
+//! [`throttle`], which keeps sign-in from being turned against the node) and presentation;
+//! everything about exchanges goes through the node's own local API ([`api::NodeApi`]), so the
+//! rules and the audit trail apply exactly as for case systems.
 //!
 //! Mounted by the node on its local listener under `/portal/` through [`Portal::frontend`].
 
@@ -21,6 +22,7 @@ pub mod identity;
 mod pages;
 pub(crate) mod session;
 pub mod text;
+pub mod throttle;
 
 use api::NodeApi;
 use axum::response::Redirect;
@@ -29,6 +31,8 @@ use axum::Router;
 use identity::{IdentityProvider, LocalAccounts, SignInError};
 use std::path::Path;
 use std::sync::Arc;
+use throttle::hashing::{HashingGate, HashingLimits};
+use throttle::SignInThrottle;
 use utbyte_store::{AccountStore, StoreError};
 
 /// How one node's portal is set up.
@@ -53,6 +57,8 @@ pub enum PortalError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Identity(#[from] SignInError),
+    #[error("no randomness for the sign-in throttle's key: {0}")]
+    Random(String),
     #[error("cannot create the data directory {}: {source}", path.display())]
     DataDir {
         path: std::path::PathBuf,
@@ -71,6 +77,7 @@ struct Inner {
     cookie_name: String,
     accounts: LocalAccounts,
     identity: Arc<dyn IdentityProvider>,
+    throttle: SignInThrottle,
 }
 
 /// What every page handler gets.
@@ -99,13 +106,25 @@ impl Portal {
 
     /// A portal over an already opened account store.
     pub fn with_store(store: AccountStore, config: PortalConfig) -> Result<Self, PortalError> {
-        let accounts = LocalAccounts::new(store, &config.authority)?;
+        Self::with_limits(store, config, HashingLimits::default())
+    }
+
+    /// A portal whose password hashing runs within `limits` rather than the defaults (for
+    /// tests and measurements; a node uses [`Portal::open`]).
+    pub fn with_limits(
+        store: AccountStore,
+        config: PortalConfig,
+        limits: HashingLimits,
+    ) -> Result<Self, PortalError> {
+        let accounts = LocalAccounts::with_limits(store, &config.authority, limits)?;
+        let throttle = SignInThrottle::new().map_err(|e| PortalError::Random(e.to_string()))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 cookie_name: format!("utbyte-session-{}", config.authority),
                 identity: Arc::new(accounts.clone()),
                 accounts,
                 config,
+                throttle,
             }),
         })
     }
@@ -113,6 +132,11 @@ impl Portal {
     /// The local accounts (to create the first administrator, or demo accounts).
     pub fn accounts(&self) -> &LocalAccounts {
         &self.inner.accounts
+    }
+
+    /// The cap on password hashing, with its counts of what ran.
+    pub fn hashing(&self) -> &HashingGate {
+        self.inner.accounts.gate()
     }
 
     pub fn authority(&self) -> &str {
@@ -129,6 +153,10 @@ impl Portal {
 
     pub(crate) fn identity_provider(&self) -> &dyn IdentityProvider {
         self.inner.identity.as_ref()
+    }
+
+    pub(crate) fn throttle(&self) -> &SignInThrottle {
+        &self.inner.throttle
     }
 
     pub(crate) fn cookie_name(&self) -> &str {

@@ -74,6 +74,8 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("login.rejected", "Fel användarnamn eller lösenord.", "Wrong username or password."),
     ("login.locked", "Kontot är låst efter upprepade misslyckade inloggningar. Försök igen efter", "The account is locked after repeated failed sign-ins. Try again after"),
     ("login.disabled", "Kontot är avstängt. Kontakta administratören.", "The account is disabled. Contact the administrator."),
+    ("login.throttled", "För många misslyckade inloggningsförsök härifrån. Försök igen om en stund.", "Too many failed sign-in attempts from here. Try again in a while."),
+    ("login.busy", "För många inloggningar just nu. Försök igen om en liten stund.", "Too many sign-ins right now. Try again in a moment."),
     ("home.title", "Start", "Home"),
     ("home.intro", "Här begär du uppgifter från andra myndigheter, granskar förfrågningar till din myndighet och följer upp utbytet — allt enligt regelboken.", "Here you request information from other authorities, review requests to your authority and follow up the exchange — all according to the rulebook."),
     ("home.roles", "Dina roller", "Your roles"),

@@ -1,15 +1,16 @@
 //! Sign-in, sign-out and the language switch.
 
-use super::{encode, render_status, Chrome, FormData, PageError};
-use crate::identity::SignInError;
+use super::{encode, render_status, when, Chrome, FormData, PageError};
 use crate::session::{self, random_token, same_token, set_cookie, token_hash, Signed, LANG_COOKIE};
-use crate::text::Lang;
+use crate::text::{Lang, Text};
+use crate::throttle::{self, Refusal, Source, BUSY_RETRY};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// The sign-in form's own CSRF cookie (double submit: there is no session yet to bind to).
@@ -96,10 +97,10 @@ pub(crate) async fn login_page(
 pub(crate) async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    source: Source,
     form: FormData,
 ) -> Response {
     let lang = session::lang(&headers);
-    let t = crate::text::Text(lang);
     let next = form.one("next");
     let next = safe_next(Some(next.as_str()));
     let expected = session::cookie(&headers, &login_cookie(&state)).unwrap_or_default();
@@ -110,47 +111,20 @@ pub(crate) async fn login(
     let username = form.one("username");
     // The password exactly as typed: spaces at either end are part of it.
     let password = form.all("password").concat();
-    let outcome = state
-        .portal
-        .identity_provider()
-        .authenticate(&username, &password)
-        .await;
-    let refused = |status, error: String| {
-        login_response(&state, lang, status, next.clone(), username.clone(), error)
-            .unwrap_or_else(IntoResponse::into_response)
-    };
-    // Sign-ins are logged by account (the username of an existing account, which names no
-    // one in the register's sense), never with the password. A rejected sign-in is logged
-    // without what was typed as the username: it may be a mistyped password, or a person's
-    // identifier typed into the wrong field.
+    let outcome = throttle::sign_in(
+        state.portal.throttle(),
+        state.portal.identity_provider(),
+        source,
+        &username,
+        &password,
+    )
+    .await;
     let identity = match outcome {
         Ok(identity) => {
-            tracing::info!(account = %identity.username, unit = %identity.unit, "portal sign-in");
+            tracing::info!(%source, unit = %identity.unit, "portal sign-in");
             identity
         }
-        Err(SignInError::Rejected) => {
-            tracing::warn!("portal sign-in rejected: wrong username or password");
-            return refused(StatusCode::UNAUTHORIZED, t.get("login.rejected").to_owned());
-        }
-        Err(SignInError::Locked { until }) => {
-            tracing::warn!(account = %username, %until, "portal sign-in refused: account locked");
-            let until = until
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
-            return refused(
-                StatusCode::UNAUTHORIZED,
-                format!("{} {until}.", t.get("login.locked")),
-            );
-        }
-        Err(SignInError::Disabled) => {
-            tracing::warn!(account = %username, "portal sign-in refused: account disabled");
-            return refused(StatusCode::FORBIDDEN, t.get("login.disabled").to_owned());
-        }
-        Err(other) => {
-            tracing::warn!(err = %other, "portal sign-in failed");
-            let c = Chrome::anonymous(&state, lang, "/portal/login", "login.title");
-            return PageError::Internal(other.to_string()).page(c);
-        }
+        Err(refusal) => return refused(&state, lang, source, next, username, refusal),
     };
     match start_session(&state, &identity.username).await {
         Ok(cookie) => {
@@ -177,6 +151,74 @@ pub(crate) async fn login(
             "login.title",
         )),
     }
+}
+
+/// The sign-in page again, saying why it refused. Sign-ins are logged by source address only,
+/// never with what was typed: a username may be a mistyped password, or a person's identifier
+/// typed into the wrong field.
+fn refused(
+    state: &AppState,
+    lang: Lang,
+    source: Source,
+    next: String,
+    username: String,
+    refusal: Refusal,
+) -> Response {
+    let t = Text(lang);
+    let (status, error, retry_after) = match refusal {
+        Refusal::Rejected => {
+            tracing::warn!(%source, "portal sign-in rejected: wrong username or password");
+            (
+                StatusCode::UNAUTHORIZED,
+                t.get("login.rejected").to_owned(),
+                None,
+            )
+        }
+        Refusal::Locked { until } => {
+            tracing::warn!(%source, "portal sign-in refused: locked after repeated failures");
+            let error = format!("{} {}.", t.get("login.locked"), shown_until(until));
+            (StatusCode::UNAUTHORIZED, error, None)
+        }
+        Refusal::Throttled { retry_after } => {
+            tracing::warn!(%source, "portal sign-in refused: too many failures from this source");
+            let error = t.get("login.throttled").to_owned();
+            (StatusCode::TOO_MANY_REQUESTS, error, Some(retry_after))
+        }
+        Refusal::Busy => {
+            tracing::warn!(%source, "portal sign-in refused: too many sign-ins at once");
+            let error = t.get("login.busy").to_owned();
+            (StatusCode::SERVICE_UNAVAILABLE, error, Some(BUSY_RETRY))
+        }
+        Refusal::Disabled => {
+            tracing::warn!(%source, "portal sign-in refused: account disabled");
+            (
+                StatusCode::FORBIDDEN,
+                t.get("login.disabled").to_owned(),
+                None,
+            )
+        }
+        Refusal::Failed(e) => {
+            tracing::warn!(%source, err = %e, "portal sign-in failed");
+            let c = Chrome::anonymous(state, lang, "/portal/login", "login.title");
+            return PageError::Internal(e.to_string()).page(c);
+        }
+    };
+    let mut response = login_response(state, lang, status, next, username, error)
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Some(wait) = retry_after {
+        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// When a lock lapses, as the portal shows times, rounded up to the minute so that trying at
+/// the minute shown succeeds.
+fn shown_until(until: Instant) -> String {
+    let left = until.saturating_duration_since(Instant::now()) + Duration::from_secs(59);
+    when(OffsetDateTime::now_utc() + left)
 }
 
 /// Starts a session for `username` and returns its `Set-Cookie` value.
