@@ -153,7 +153,11 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
         );
         tracing::warn!("the local API speaks plain HTTP (access.plain_http): development only");
     }
-    let scheme = if config.access.plain_http { "http" } else { "https" };
+    let scheme = if config.access.plain_http {
+        "http"
+    } else {
+        "https"
+    };
     let listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
     let node = utbyte_node::start(setup, listeners)
         .await

@@ -1,5 +1,6 @@
 //! The node's two routers and their OpenAPI 3.1 descriptions.
 
+use crate::access::openapi::LocalAccess;
 use crate::state::NodeState;
 use crate::{
     audit_api, callbacks_api, catalog_proxy, consumer, health, offerings, protocol, provider,
@@ -9,7 +10,6 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
-use crate::access::openapi::LocalAccess;
 use utbyte_http::openapi::{EdgeProblems, MutualTls};
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;

@@ -286,7 +286,7 @@ impl LoopbackFederation {
                 None => access_config(jwks.clone(), plan.clients.clone()),
             };
             let access = LocalAccess::from_config(&config, local_addr, http.http())
-            .map_err(|e| LoopbackError::Access(e.to_string()))?;
+                .map_err(|e| LoopbackError::Access(e.to_string()))?;
             let mut node_registers = Registers::new();
             for offering in rulebook
                 .vocabulary

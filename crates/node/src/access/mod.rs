@@ -91,12 +91,7 @@ impl Gate {
             }
         };
         let tokens = config.tokens.as_ref().map(|t| {
-            TokenVerifier::new(
-                &t.issuer,
-                &t.audience,
-                TokenKind::Access,
-                source(&t.jwks),
-            )
+            TokenVerifier::new(&t.issuer, &t.audience, TokenKind::Access, source(&t.jwks))
         });
         let officers = config.officers.as_ref().map(|o| {
             let verifier = TokenVerifier::new(
@@ -314,4 +309,3 @@ pub(crate) async fn gate(
     }
     next.run(Request::from_parts(parts, body)).await
 }
-

@@ -216,4 +216,3 @@ fn duty_text(duty: Duty) -> &'static str {
         Duty::Admin => "administer this node",
     }
 }
-
