@@ -275,7 +275,7 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     )
     .await;
     assert_eq!(answered.status, 200, "{:#}", answered.body);
-    assert_eq!(answered.body["values"]["forman"].is_string(), true);
+    assert!(answered.body["values"]["forman"].is_string());
     let as_analyst = malmo_case(&open[0], "malmo-h4711", "utredare");
     send(
         &arende,
