@@ -173,7 +173,7 @@ impl AccessConfig {
         .into_iter()
         .flatten()
         {
-            if !is_url(jwks) {
+            if !jwks.is_empty() && !is_url(jwks) {
                 *jwks = base.join(&*jwks).to_string_lossy().into_owned();
             }
         }
