@@ -153,11 +153,12 @@ impl Gate {
             // HTTP/1.0 without Host: no name a rebinding page could have put there.
             return true;
         };
+        let (name, port) = split_host(&host);
         self.hosts.iter().any(|allowed| {
-            allowed == &host
-                || allowed
-                    .rsplit_once(':')
-                    .is_some_and(|(name, _)| name == host)
+            let (allowed_name, allowed_port) = split_host(allowed);
+            // A name given without a port stands for the name on any port, and the reverse.
+            allowed_name == name
+                && (allowed_port == port || allowed_port.is_none() || port.is_none())
         })
     }
 
@@ -308,4 +309,70 @@ pub(crate) async fn gate(
         }
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// A `Host` value's name and port: `name`, `name:port`, `[v6]` or `[v6]:port`.
+fn split_host(value: &str) -> (&str, Option<&str>) {
+    if value.starts_with('[') {
+        if let Some(end) = value.find(']') {
+            return (&value[..=end], value[end + 1..].strip_prefix(':'));
+        }
+    }
+    match value.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') => (name, Some(port)),
+        _ => (value, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::{split_host, Gate};
+    use axum::http::{header, HeaderMap, HeaderValue, Uri};
+
+    #[test]
+    fn only_the_listeners_own_names_are_accepted_as_host() {
+        let config: super::AccessConfig = toml::from_str(
+            "plain_http = true\nhosts = [\"utbyte.fk.example\", \"node.fk.example:8443\"]\n",
+        )
+        .unwrap();
+        let http = utbyte_adapters::AgencyClient::new(None).unwrap();
+        let gate = Gate::new(&config, "127.0.0.1:7501".parse().unwrap(), http.http()).unwrap();
+        let allowed = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            gate.host_allowed(&headers, &Uri::from_static("/v1/offerings"))
+        };
+        for host in [
+            "127.0.0.1:7501",
+            "localhost:7501",
+            "LOCALHOST:7501",
+            "[::1]:7501",
+            "utbyte.fk.example",
+            "utbyte.fk.example:7501",
+            "node.fk.example:8443",
+            "node.fk.example",
+        ] {
+            assert!(allowed(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:7501",
+            "localhost:7502",
+            "node.fk.example:9999",
+            "utbyte.fk.example.evil.example",
+        ] {
+            assert!(!allowed(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn a_host_is_read_as_name_and_port() {
+        assert_eq!(split_host("utbyte.fk.example"), ("utbyte.fk.example", None));
+        assert_eq!(split_host("localhost:7501"), ("localhost", Some("7501")));
+        assert_eq!(split_host("[::1]:7501"), ("[::1]", Some("7501")));
+        assert_eq!(split_host("[::1]"), ("[::1]", None));
+        assert_eq!(split_host("::1"), ("::1", None));
+    }
 }

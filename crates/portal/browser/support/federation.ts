@@ -72,9 +72,20 @@ export function at(p: Portal, pathAndQuery: string): string {
   return new URL(pathAndQuery, p.url).toString();
 }
 
-/** The node's local API, served on the same origin as its portal. */
+/**
+ * The demo case system's access token: the local API believes no caller without one. The demo
+ * writes it (0600) into its directory at every start.
+ */
+export function caseSystemToken(): string {
+  const federation = loadFederation();
+  return fs.readFileSync(`${federation.dir}/access/case-system.token`, 'utf8').trim();
+}
+
+/** The node's local API, served on the same origin as its portal, called as the demo's case system. */
 export async function localApi<T = any>(p: Portal, pathAndQuery: string): Promise<T> {
-  const response = await fetch(at(p, pathAndQuery));
+  const response = await fetch(at(p, pathAndQuery), {
+    headers: { authorization: `Bearer ${caseSystemToken()}` },
+  });
   if (!response.ok) {
     throw new Error(`GET ${pathAndQuery} at ${p.authority}: ${response.status} ${await response.text()}`);
   }

@@ -95,8 +95,11 @@ test('a role\'s forms are refused to other roles, even with a valid CSRF token',
     maxRedirects: 0,
   });
   expect(decide.status(), 'an officer deciding a review').toBe(403);
-  const reviews = await fetch(at(fk, `/v1/reviews/${ticket}`)).then((r) => r.json());
-  expect(reviews.state).toBe('pending');
+  expect((await localApi(fk, `/v1/reviews/${ticket}`)).state).toBe('pending');
+  // The API behind the portal believes no one either: without credentials, 401.
+  const anonymous = await fetch(at(fk, `/v1/reviews/${ticket}`));
+  expect(anonymous.status).toBe(401);
+  expect((await anonymous.json()).reason).toBe('credentials-missing');
 });
 
 test('an authority never sees another authority\'s requests or reviews', async ({ as, fed, portalOf }) => {
