@@ -166,26 +166,97 @@ impl ClientCertificates {
     }
 }
 
+/// A TLS 1.3 client configuration that trusts exactly `leaf` — the certificate a listener is
+/// configured to present — and nothing else: for a probe of one's own listener (the container
+/// health check), which cannot know which CA the agency used. The server's handshake signature
+/// is still checked with that certificate's key.
+pub fn pinned_client_config(leaf: CertificateDer<'static>) -> Result<rustls::ClientConfig, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(Pinned {
+        leaf,
+        algorithms: provider.signature_verification_algorithms,
+    });
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// Accepts the one certificate it was given (see [`pinned_client_config`]).
+#[derive(Debug)]
+struct Pinned {
+    leaf: CertificateDer<'static>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.leaf.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
 /// The listener's own certificate chain and key, from PEM files.
 pub fn server_material(
     certificate: &Path,
     key: &Path,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), MaterialError> {
-    let chain = CertificateDer::pem_file_iter(certificate)
+    let chain = certificate_chain(certificate)?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| material(format!("key {}", key.display()))(e.to_string()))?;
+    Ok((chain, key))
+}
+
+/// A certificate chain (leaf first) from a PEM file; not empty.
+pub fn certificate_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, MaterialError> {
+    let what = || format!("certificate {}", path.display());
+    let chain = CertificateDer::pem_file_iter(path)
         .map_err(|e| e.to_string())
         .and_then(|all| {
             all.collect::<Result<Vec<_>, _>>()
                 .map_err(|e| e.to_string())
         })
-        .map_err(material(format!("certificate {}", certificate.display())))?;
+        .map_err(material(what()))?;
     if chain.is_empty() {
-        return Err(material(format!("certificate {}", certificate.display()))(
-            "no certificate in the file".into(),
-        ));
+        return Err(material(what())("no certificate in the file".into()));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| material(format!("key {}", key.display()))(e.to_string()))?;
-    Ok((chain, key))
+    Ok(chain)
 }
 
 /// The client a certificate names: its subject commonName, else its first DNS name.

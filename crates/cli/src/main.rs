@@ -7,6 +7,7 @@ mod example;
 mod generate;
 mod logging;
 mod node_cmd;
+mod node_health;
 mod node_import;
 mod pki_cmd;
 mod rules_cmd;

@@ -52,6 +52,13 @@ pub enum NodeCommand {
         offering: String,
         file: PathBuf,
     },
+    /// Ask the node's local listener whether it is alive (`GET /healthz`), exiting 0 on 200 and
+    /// 1 otherwise: the container image's health check. Over TLS it trusts exactly the
+    /// certificate `[access]` names, so it works whatever CA issued it.
+    Health {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 fn portal_config(config: &NodeConfig) -> anyhow::Result<PortalConfig> {
@@ -85,6 +92,10 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
         } => {
             let config = NodeConfig::load(&config)?;
             runtime.block_on(crate::node_import::import(&config, &offering, &file))
+        }
+        NodeCommand::Health { config } => {
+            let config = NodeConfig::load(&config)?;
+            runtime.block_on(crate::node_health::alive(&config))
         }
         NodeCommand::Serve { config } => {
             let config = NodeConfig::load(&config)?;

@@ -459,6 +459,9 @@ fn the_deployment_guide_works() {
             .0 == 200
         });
     }
+    // The container image's health check works over TLS too, trusting the configured certificate.
+    let alive = utbyte(root, &["node", "health", "--config", "fk/node.toml"]);
+    assert!(alive.starts_with("alive"), "{alive}");
 
     // 5. Malmö stad asks Försäkringskassan: payments are disclosed, the diagnosis is not.
     let (status, answer) = request(root, "guide-1", malmo_local);

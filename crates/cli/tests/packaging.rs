@@ -377,42 +377,53 @@ fn the_containerfile_builds_this_binary_from_what_it_copies() {
     let volumes = exec_form(find("VOLUME")[0]);
     assert_eq!(volumes, ["/var/lib/utbyte", "/etc/utbyte"]);
     assert!(words[config + 1].starts_with("/etc/utbyte/"));
-    assert_eq!(find("EXPOSE"), ["7401"]);
+    assert_eq!(find("EXPOSE"), ["7401 7501"]);
 }
 
 /// The health check's command and environment, from the runtime stage.
-fn health_check() -> (Vec<String>, Vec<(String, String)>) {
+/// The image's health check, as its exec-form words.
+fn health_check() -> Vec<String> {
     let instructions = containerfile();
     let check = instructions
         .iter()
         .find(|(_, k, _)| k == "HEALTHCHECK")
         .map(|(_, _, a)| a.clone())
         .unwrap();
-    let command = &check[check.find("CMD ").unwrap() + 4..];
-    let env = instructions
-        .iter()
-        .filter(|(_, k, _)| k == "ENV")
-        .filter_map(|(_, _, a)| a.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    (exec_form(command), env)
+    exec_form(&check[check.find("CMD ").unwrap() + 4..])
 }
 
-fn run_health_check(port: u16) -> bool {
-    let (command, env) = health_check();
-    let status = Command::new(&command[0])
-        .args(&command[1..])
-        .envs(env)
-        .env("UTBYTE_LOCAL_PORT", port.to_string())
-        .status()
-        .unwrap();
-    status.success()
+/// Runs the image's health check with this build's binary and `config` in place of the
+/// image's paths.
+fn run_health_check(config: &Path) -> bool {
+    let command = health_check();
+    let words: Vec<String> = command
+        .iter()
+        .map(|w| match w.as_str() {
+            "/usr/bin/utbyte" => env!("CARGO_BIN_EXE_utbyte").to_owned(),
+            "/etc/utbyte/node.toml" => config.to_string_lossy().into_owned(),
+            other => other.to_owned(),
+        })
+        .collect();
+    Command::new(&words[0])
+        .args(&words[1..])
+        .output()
+        .unwrap()
+        .status
+        .success()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
-    let (_, env) = health_check();
-    assert!(env.contains(&("UTBYTE_LOCAL_PORT".into(), "7501".into())));
+    assert_eq!(
+        health_check(),
+        [
+            "/usr/bin/utbyte",
+            "node",
+            "health",
+            "--config",
+            "/etc/utbyte/node.toml"
+        ]
+    );
     let dir = tempfile::tempdir().unwrap();
     let rulebook = repo().join("rulebook");
     let federation = utbyte_testbed::loopback::LoopbackFederation::start(
@@ -429,13 +440,27 @@ async fn the_health_check_passes_on_a_live_node_and_fails_on_a_closed_port() {
     )
     .await
     .unwrap();
+    // The loopback node speaks plain HTTP; the deployment test runs the same check over TLS.
     let port = federation.node("skatteverket").unwrap().local_addr.port();
-    assert!(tokio::task::spawn_blocking(move || run_health_check(port))
-        .await
-        .unwrap());
+    let config = dir.path().join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "authority = \"skatteverket\"\ndata_dir = \"data\"\ncredentials_dir = \"pki\"\nfederation_listen = \"127.0.0.1:1\"\nlocal_listen = \"127.0.0.1:{port}\"\n[directory]\nendpoint = \"https://127.0.0.1:2\"\nauthority = \"digg\"\nkey = \"k\"\n[access]\nplain_http = true\n"
+        ),
+    )
+    .unwrap();
+    let check = config.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || run_health_check(&check))
+            .await
+            .unwrap()
+    );
     federation.stop().await;
     // Nothing listens there any more.
-    assert!(!tokio::task::spawn_blocking(move || run_health_check(port))
-        .await
-        .unwrap());
+    assert!(
+        !tokio::task::spawn_blocking(move || run_health_check(&config))
+            .await
+            .unwrap()
+    );
 }

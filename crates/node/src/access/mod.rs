@@ -107,14 +107,14 @@ impl Gate {
             .iter()
             .map(|h| h.to_ascii_lowercase())
             .collect();
+        // The loopback names are always the listener's own (a probe inside the container or
+        // on the host uses them); a rebinding page can only send a name of its own.
         hosts.push(listen.to_string());
-        if listen.ip().is_loopback() {
-            hosts.extend(
-                ["localhost", "127.0.0.1", "[::1]"]
-                    .into_iter()
-                    .map(|h| format!("{h}:{}", listen.port())),
-            );
-        }
+        hosts.extend(
+            ["localhost", "127.0.0.1", "[::1]"]
+                .into_iter()
+                .map(|h| format!("{h}:{}", listen.port())),
+        );
         Ok(Self {
             clients: config
                 .clients
