@@ -154,9 +154,24 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
         options.persons,
         subjects.len()
     );
-    let federation =
-        LoopbackFederation::start(plan(options, scratch.0.join("federation"))?).await?;
-    let measured = measure(options, &federation, &subjects, nginx_binary, &scratch.0).await;
+    let plan = plan(options, scratch.0.join("federation"))?;
+    // Malmö's case system authenticates as any would: a bearer access token, verified per call.
+    let authorization: Arc<str> = format!(
+        "Bearer {}",
+        plan.issuer
+            .access_token(utbyte_testbed::access::CASE_SYSTEM)?
+    )
+    .into();
+    let federation = LoopbackFederation::start(plan).await?;
+    let measured = measure(
+        options,
+        &federation,
+        &subjects,
+        nginx_binary,
+        &scratch.0,
+        &authorization,
+    )
+    .await;
     federation.stop().await;
     let report = measured?;
     print_report(options, &report);
@@ -224,6 +239,7 @@ async fn measure(
     subjects: &[(String, SubjectId)],
     nginx_binary: &Path,
     scratch: &Path,
+    authorization: &Arc<str>,
 ) -> Result<Report, BoxError> {
     let names: Arc<Vec<String>> = Arc::new(subjects.iter().map(|(s, _)| s.clone()).collect());
     let ids: Arc<Vec<SubjectId>> = Arc::new(subjects.iter().map(|(_, id)| *id).collect());
@@ -247,6 +263,7 @@ async fn measure(
         .map(|_| CaseSystem {
             http: Http1::new(Dial::Plain(consumer.local_addr)),
             subjects: Arc::clone(&names),
+            authorization: Arc::clone(authorization),
         })
         .collect();
     let what = "utbyte end to end";

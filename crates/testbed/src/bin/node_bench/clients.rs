@@ -22,6 +22,8 @@ pub trait Connections {
 pub struct CaseSystem {
     pub http: Http1,
     pub subjects: Arc<Vec<String>>,
+    /// `Bearer <access token>`.
+    pub authorization: Arc<str>,
 }
 
 impl Connections for CaseSystem {
@@ -50,6 +52,7 @@ impl Worker for CaseSystem {
             .header(header::HOST, self.http.host())
             .header(header::CONTENT_TYPE, "application/json")
             .header("idempotency-key", format!("node-bench-{i}"))
+            .header(header::AUTHORIZATION, &*self.authorization)
             .body(Full::new(Bytes::from(case.to_string())))
             .map_err(|e| e.to_string())?;
         let (status, body) = self.http.send(request).await?;
