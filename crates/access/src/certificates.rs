@@ -74,29 +74,19 @@ impl ClientCertificates {
     /// Reads the CA certificates (PEM) and revocation lists (PEM) from files.
     pub fn from_files(ca: &Path, crls: &[impl AsRef<Path>]) -> Result<Self, MaterialError> {
         let mut roots = RootCertStore::empty();
-        let certificates = CertificateDer::pem_file_iter(ca)
-            .map_err(|e| e.to_string())
-            .and_then(|all| {
-                all.collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| e.to_string())
-            })
-            .map_err(material(format!("client CA {}", ca.display())))?;
-        for certificate in certificates {
+        let what = format!("client CA {}", ca.display());
+        for certificate in read_pem::<CertificateDer<'static>>(ca, &what)? {
             roots
                 .add(certificate)
-                .map_err(|e| material(format!("client CA {}", ca.display()))(e.to_string()))?;
+                .map_err(|e| material(what.as_str())(e.to_string()))?;
         }
         let mut lists = Vec::new();
         for path in crls {
             let path = path.as_ref();
-            let read = CertificateRevocationListDer::pem_file_iter(path)
-                .map_err(|e| e.to_string())
-                .and_then(|all| {
-                    all.collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| e.to_string())
-                })
-                .map_err(material(format!("revocation list {}", path.display())))?;
-            lists.extend(read);
+            lists.extend(read_pem::<CertificateRevocationListDer<'static>>(
+                path,
+                &format!("revocation list {}", path.display()),
+            )?);
         }
         Self::new(roots, lists).map_err(material("client CA"))
     }
@@ -245,18 +235,23 @@ pub fn server_material(
 
 /// A certificate chain (leaf first) from a PEM file; not empty.
 pub fn certificate_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, MaterialError> {
-    let what = || format!("certificate {}", path.display());
-    let chain = CertificateDer::pem_file_iter(path)
+    let what = format!("certificate {}", path.display());
+    let chain = read_pem::<CertificateDer<'static>>(path, &what)?;
+    if chain.is_empty() {
+        return Err(material(what)("no certificate in the file".into()));
+    }
+    Ok(chain)
+}
+
+/// Every item of one kind in a PEM file; `what` names the file in the error.
+fn read_pem<T: PemObject>(path: &Path, what: &str) -> Result<Vec<T>, MaterialError> {
+    T::pem_file_iter(path)
         .map_err(|e| e.to_string())
         .and_then(|all| {
             all.collect::<Result<Vec<_>, _>>()
                 .map_err(|e| e.to_string())
         })
-        .map_err(material(what()))?;
-    if chain.is_empty() {
-        return Err(material(what())("no certificate in the file".into()));
-    }
-    Ok(chain)
+        .map_err(material(what))
 }
 
 /// The client a certificate names: its subject commonName, else its first DNS name.
