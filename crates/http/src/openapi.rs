@@ -6,7 +6,7 @@ use crate::extract::{INVALID_PATH, INVALID_QUERY};
 use crate::limits::Limits;
 use crate::problem::{types, ProblemType};
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, PathItem, Ref, RefOr, ResponseBuilder};
 
 /// Adds the edge's problems to every operation and the limits to the document's description.
 /// Use as `modifiers(&EdgeProblems)`; the schema named `Problem` must be among the components.
@@ -27,20 +27,24 @@ impl utoipa::Modify for EdgeProblems {
             description.push_str(&note);
         }
         for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations_mut(item) {
                 add_edge_problems(operation);
             }
         }
     }
+}
+
+/// Every operation of a path item (the methods the APIs use).
+pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// Declares a listener's only way in: a client certificate from the federation CA (the node's

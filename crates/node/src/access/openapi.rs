@@ -6,7 +6,6 @@
 use utbyte_api::paths;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::OpenApi;
-use utoipa::openapi::PathItem;
 
 /// The paths anyone who can reach the listener may call.
 const PUBLIC: [&str; 4] = [
@@ -45,7 +44,7 @@ impl utoipa::Modify for LocalAccess {
         ]);
         for (path, item) in openapi.paths.paths.iter_mut() {
             let public = PUBLIC.contains(&path.as_str());
-            for operation in operations(item) {
+            for operation in utbyte_http::openapi::operations_mut(item) {
                 if public {
                     // An empty list overrides the document's: no credentials needed.
                     operation.security = Some(Vec::new());
@@ -65,16 +64,4 @@ impl utoipa::Modify for LocalAccess {
             }
         }
     }
-}
-
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.patch,
-    ]
-    .into_iter()
-    .flatten()
 }
