@@ -163,6 +163,24 @@ impl Answer {
     }
 }
 
+/// A case system's request, as `POST /v1/requests`.
+async fn ask(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    case: Option<&Value>,
+) -> Answer {
+    send(
+        client,
+        addr,
+        reqwest::Method::POST,
+        "/v1/requests",
+        headers,
+        case,
+    )
+    .await
+}
+
 async fn send(
     client: &reqwest::Client,
     addr: SocketAddr,
@@ -244,7 +262,6 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     let malmo = federation.node("malmo-stad").unwrap().local_addr;
     let ca = pki.dir.join("ca.pem");
     let (open, _) = fk_subjects();
-    let post = reqwest::Method::POST;
     let get = reqwest::Method::GET;
     let case = malmo_case(&open[0], "malmo-h4711", "handlaggare");
 
@@ -252,11 +269,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     let anonymous = tls_client(&ca, None);
     let health = send(&anonymous, malmo, get.clone(), "/healthz", &[], None).await;
     assert_eq!(health.status, 200);
-    let refused = send(
+    let refused = ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[("idempotency-key", "a-1")],
         Some(&case),
     )
@@ -265,23 +280,13 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
 
     // The case system's certificate: answered, within its unit and role only.
     let arende = tls_client(&ca, Some(pki.issue("arende", 1, (-1, 30), false)));
-    let answered = send(
-        &arende,
-        malmo,
-        post.clone(),
-        "/v1/requests",
-        &[("idempotency-key", "a-2")],
-        Some(&case),
-    )
-    .await;
+    let answered = ask(&arende, malmo, &[("idempotency-key", "a-2")], Some(&case)).await;
     assert_eq!(answered.status, 200, "{:#}", answered.body);
     assert!(answered.body["values"]["forman"].is_string());
     let as_analyst = malmo_case(&open[0], "malmo-h4711", "utredare");
-    send(
+    ask(
         &arende,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[("idempotency-key", "a-3")],
         Some(&as_analyst),
     )
@@ -289,11 +294,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     .refused(403, "role-not-allowed");
     let mut other_unit = case.clone();
     other_unit["unit"] = "malmo-annan".into();
-    send(
+    ask(
         &arende,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[("idempotency-key", "a-4")],
         Some(&other_unit),
     )
@@ -327,16 +330,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
         ),
     ] {
         let client = tls_client(&ca, Some(certificate));
-        send(
-            &client,
-            malmo,
-            post.clone(),
-            "/v1/requests",
-            &[("idempotency-key", "a-5")],
-            Some(&case),
-        )
-        .await
-        .refused(401, reason);
+        ask(&client, malmo, &[("idempotency-key", "a-5")], Some(&case))
+            .await
+            .refused(401, reason);
     }
     let stranger = tls_client(&ca, Some(pki.issue("kalkylark", 9, (-1, 30), false)));
     send(&stranger, malmo, get.clone(), "/v1/offerings", &[], None)
@@ -357,11 +353,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     )
     .await;
     assert_eq!(status.status, 200, "{:#}", status.body);
-    send(
+    ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[("authorization", &granskning), ("idempotency-key", "a-6")],
         Some(&case),
     )
@@ -419,11 +413,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     // A client whose officers are asserted: the assertion must name the very officer, and is
     // good once.
     let stod = bearer(issuer.access_token("handlaggarstod").unwrap());
-    send(
+    ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[("authorization", &stod), ("idempotency-key", "s-1")],
         Some(&case),
     )
@@ -432,11 +424,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     let for_someone_else = issuer
         .officer_assertion("malmo-h0001", MALMO_UNIT, &["handlaggare"])
         .unwrap();
-    send(
+    ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[
             ("authorization", &stod),
             ("utbyte-officer-assertion", &for_someone_else),
@@ -449,11 +439,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     let not_in_role = issuer
         .officer_assertion("malmo-h4711", MALMO_UNIT, &["utredare"])
         .unwrap();
-    send(
+    ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[
             ("authorization", &stod),
             ("utbyte-officer-assertion", &not_in_role),
@@ -466,11 +454,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     let assertion = issuer
         .officer_assertion("malmo-h4711", MALMO_UNIT, &["handlaggare"])
         .unwrap();
-    let vouched = send(
+    let vouched = ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[
             ("authorization", &stod),
             ("utbyte-officer-assertion", &assertion),
@@ -480,11 +466,9 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     )
     .await;
     assert_eq!(vouched.status, 200, "{:#}", vouched.body);
-    send(
+    ask(
         &anonymous,
         malmo,
-        post.clone(),
-        "/v1/requests",
         &[
             ("authorization", &stod),
             ("utbyte-officer-assertion", &assertion),
