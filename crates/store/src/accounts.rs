@@ -25,6 +25,9 @@ pub struct Account {
     pub locked_until: Option<i64>,
     pub disabled: bool,
     pub created_at: i64,
+    /// Vouched for by the agency's identity provider: no password, and the profile is the
+    /// provider's claims at the last sign-in.
+    pub external: bool,
 }
 
 impl std::fmt::Debug for Account {
@@ -34,6 +37,7 @@ impl std::fmt::Debug for Account {
             .field("unit", &self.unit)
             .field("roles", &self.roles)
             .field("disabled", &self.disabled)
+            .field("external", &self.external)
             .finish_non_exhaustive()
     }
 }
@@ -72,4 +76,25 @@ pub struct Session {
     pub account: Account,
     pub csrf: String,
     pub expires_at: i64,
+}
+
+/// A sign-in under way at the identity provider: what its redirect back must match.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignInFlow {
+    /// The OAuth 2.0 `state` sent to the provider.
+    pub state: String,
+    /// The OpenID Connect `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+    /// The portal path to go to once signed in.
+    pub next: String,
+}
+
+impl std::fmt::Debug for SignInFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInFlow")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
 }

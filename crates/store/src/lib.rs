@@ -17,8 +17,10 @@
 //!   systems (attempts, next attempt, last error, dead letters). The contract's types are in
 //!   `exchange`, `replay` and `callbacks`; the SQL in `sqlite::exchange`, `sqlite::replay`,
 //!   `sqlite::review` and `sqlite::callbacks`.
-//! - [`AccountStore`] — the portal's local accounts (password hashes, portal roles, lockout
-//!   counters) and sign-in sessions (token hashes with their CSRF tokens), in `portal.sqlite`.
+//! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
+//!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
+//!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
+//!   provider, in `portal.sqlite`.
 //!   The contract's types are in `accounts`, the SQL in `sqlite::accounts`.
 //!
 //! The register layout is generic (one row per offering, subject and field; one row per subject
@@ -37,7 +39,7 @@ mod register;
 mod replay;
 mod sqlite;
 
-pub use accounts::{Account, AccountProfile, Failure, Session, MAX_ACCOUNT_TEXT};
+pub use accounts::{Account, AccountProfile, Failure, Session, SignInFlow, MAX_ACCOUNT_TEXT};
 pub use callbacks::{CallbackAttempt, CallbackState, StoredCallback, MAX_CALLBACK_ERROR_BYTES};
 pub use error::StoreError;
 pub use exchange::{

@@ -1,7 +1,7 @@
 //! The SQL of [`AccountStore`]: accounts and sessions in the node's `portal.sqlite`.
 
 use super::{checkpoint_and_close, open_file, open_memory, schema_version};
-use crate::accounts::{Account, AccountProfile, Failure, Session, MAX_ACCOUNT_TEXT};
+use crate::accounts::{Account, AccountProfile, Failure, Session, SignInFlow, MAX_ACCOUNT_TEXT};
 use crate::error::ACCOUNTS;
 use crate::StoreError;
 use sqlx::migrate::Migrator;
@@ -91,11 +91,23 @@ fn account(row: &SqliteRow) -> Result<Account, StoreError> {
         locked_until: row.try_get("locked_until").map_err(get_err)?,
         disabled: row.try_get::<i64, _>("disabled").map_err(get_err)? != 0,
         created_at: row.try_get("created_at").map_err(get_err)?,
+        external: row.try_get::<String, _>("source").map_err(get_err)? == OIDC,
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "username, display_name, unit, officer_role, roles, password_hash, \
-     failed_attempts, locked_until, disabled, created_at";
+     failed_attempts, locked_until, disabled, created_at, source";
+
+/// `account.source` of an account the identity provider vouches for.
+const OIDC: &str = "oidc";
+
+/// The password hash column of an account without a password: no PHC string, so no password
+/// ever matches it.
+const NO_PASSWORD: &str = "!";
+
+/// A session left unused this long is touched again on its next use; finer than this the idle
+/// timeout does not need to be, and most page views then write nothing.
+const TOUCH_SECONDS: i64 = 60;
 
 impl AccountStore {
     /// Opens the accounts database at `path`, creating it if needed.
@@ -210,7 +222,8 @@ impl AccountStore {
             .await
     }
 
-    /// Replaces the password hash (lifting any lock) and ends the account's sessions.
+    /// Replaces the password hash (lifting any lock) and ends the account's sessions. An account
+    /// the identity provider vouches for has no password here: [`StoreError::NotFound`].
     pub async fn set_password(
         &self,
         username: &str,
@@ -219,7 +232,7 @@ impl AccountStore {
         check_text("password hash", password_hash)?;
         let change = sqlx::query(
             "UPDATE account SET password_hash = ?, failed_attempts = 0, locked_until = NULL \
-             WHERE username = ?",
+             WHERE username = ? AND source = 'local'",
         )
         .bind(password_hash)
         .bind(username);
@@ -308,14 +321,15 @@ impl AccountStore {
             .await
             .map_err(db("sweeping expired sessions"))?;
         sqlx::query(
-            "INSERT INTO session (token_hash, username, csrf, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO session (token_hash, username, csrf, created_at, expires_at, last_seen) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&token_hash[..])
         .bind(username)
         .bind(csrf)
         .bind(now)
         .bind(expires_at)
+        .bind(now)
         .execute(&mut *tx)
         .await
         .map_err(db("starting a session"))?;
@@ -323,15 +337,18 @@ impl AccountStore {
     }
 
     /// The live session with this token hash at `now`, with its account — none if it expired,
+    /// was left unused for `idle_seconds` (within [`TOUCH_SECONDS`]),
     /// or its account is disabled or locked.
     pub async fn session(
         &self,
         token_hash: &[u8; 32],
         now: i64,
+        idle_seconds: i64,
     ) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT s.csrf, s.expires_at, {} FROM session s JOIN account a USING (username) \
-             WHERE s.token_hash = ? AND s.expires_at > ? AND a.disabled = 0 \
+            "SELECT s.csrf, s.expires_at, s.last_seen, {} FROM session s \
+             JOIN account a USING (username) \
+             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen > ? AND a.disabled = 0 \
              AND (a.locked_until IS NULL OR a.locked_until <= ?)",
             ACCOUNT_COLUMNS
                 .split(", ")
@@ -341,6 +358,7 @@ impl AccountStore {
         ))
         .bind(&token_hash[..])
         .bind(now)
+        .bind(now - idle_seconds)
         .bind(now)
         .fetch_optional(&self.pool)
         .await
@@ -350,10 +368,117 @@ impl AccountStore {
             what: "session",
             reason: e.to_string(),
         };
+        let last_seen: i64 = row.try_get("last_seen").map_err(corrupt)?;
+        if now - last_seen >= TOUCH_SECONDS {
+            sqlx::query("UPDATE session SET last_seen = ? WHERE token_hash = ?")
+                .bind(now)
+                .bind(&token_hash[..])
+                .execute(&self.pool)
+                .await
+                .map_err(db("touching a session"))?;
+        }
         Ok(Some(Session {
             csrf: row.try_get("csrf").map_err(corrupt)?,
             expires_at: row.try_get("expires_at").map_err(corrupt)?,
             account: account(&row)?,
+        }))
+    }
+
+    /// Records the profile the identity provider vouched for at `now`: adds the account the first
+    /// time, replaces its profile (not whether an administrator disabled it) afterwards, and
+    /// returns it. A local account of the same username is left alone:
+    /// [`StoreError::Duplicate`].
+    pub async fn sign_in_external(
+        &self,
+        username: &str,
+        profile: &AccountProfile,
+        now: i64,
+    ) -> Result<Account, StoreError> {
+        check_text("username", username)?;
+        check_profile(profile)?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO account (username, display_name, unit, officer_role, roles, \
+             password_hash, created_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, '{OIDC}') \
+             ON CONFLICT (username) DO UPDATE SET display_name = excluded.display_name, \
+             unit = excluded.unit, officer_role = excluded.officer_role, roles = excluded.roles \
+             WHERE account.source = '{OIDC}' RETURNING {ACCOUNT_COLUMNS}"
+        ))
+        .bind(username)
+        .bind(&profile.display_name)
+        .bind(&profile.unit)
+        .bind(&profile.officer_role)
+        .bind(roles_text(&profile.roles))
+        .bind(NO_PASSWORD)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("recording an identity provider's sign-in"))?;
+        match row {
+            Some(row) => account(&row),
+            None => Err(StoreError::Duplicate { what: "account" }),
+        }
+    }
+
+    /// Keeps a sign-in under way at the identity provider until `expires_at`, under the hash of
+    /// the browser's flow cookie. Lapsed ones are swept in the same transaction.
+    pub async fn begin_flow(
+        &self,
+        token_hash: &[u8; 32],
+        flow: &SignInFlow,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db("starting a sign-in"))?;
+        sqlx::query("DELETE FROM sign_in_flow WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db("sweeping lapsed sign-ins"))?;
+        sqlx::query(
+            "INSERT INTO sign_in_flow (token_hash, state, nonce, verifier, next, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token_hash[..])
+        .bind(&flow.state)
+        .bind(&flow.nonce)
+        .bind(&flow.verifier)
+        .bind(&flow.next)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db("starting a sign-in"))?;
+        tx.commit().await.map_err(db("starting a sign-in"))
+    }
+
+    /// Takes the sign-in under way with this cookie hash, if it has not lapsed at `now`: it can
+    /// be taken once.
+    pub async fn take_flow(
+        &self,
+        token_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<SignInFlow>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM sign_in_flow WHERE token_hash = ? \
+             RETURNING state, nonce, verifier, next, expires_at",
+        )
+        .bind(&token_hash[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("finishing a sign-in"))?;
+        let Some(row) = row else { return Ok(None) };
+        let corrupt = |e: sqlx::Error| StoreError::CorruptRow {
+            what: "sign-in flow",
+            reason: e.to_string(),
+        };
+        let expires_at: i64 = row.try_get("expires_at").map_err(corrupt)?;
+        if expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(SignInFlow {
+            state: row.try_get("state").map_err(corrupt)?,
+            nonce: row.try_get("nonce").map_err(corrupt)?,
+            verifier: row.try_get("verifier").map_err(corrupt)?,
+            next: row.try_get("next").map_err(corrupt)?,
         }))
     }
 
