@@ -1,11 +1,12 @@
-// What every spec does with the portal: sign in, submit forms and capture the answer's status,
-// compose a request as an officer, find a review ticket, scan with axe, take screenshots.
+// What every spec does with the portal: sign in (with a password, or through the Demo-IdP),
+// submit forms and capture the answer's status, compose a request as an officer, find a review
+// ticket, scan with axe, take screenshots.
 
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page, type Response } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { at, caseRef, localApi, type Portal } from './federation';
+import { at, caseRef, localApi, type Federation, type Portal } from './federation';
 
 export const CONTEXT = {
   viewport: { width: 1280, height: 900 },
@@ -49,6 +50,54 @@ export async function login(page: Page, p: Portal, username: string, password: s
   const response = await attemptLogin(page, p, username, password);
   expectRedirect(response, `signing in as ${username} at ${p.authority}`);
   await expect(page).toHaveURL(at(p, '/portal/'));
+}
+
+/** The link on the login page that starts sign-in through the OpenID Connect provider. */
+export function idpLink(page: Page): Locator {
+  return page.locator('a#oidc-sign-in');
+}
+
+/**
+ * From the portal's login page to the Demo-IdP's login form: clicks "Logga in via Demo-IdP" and
+ * waits for the provider's page (the authorization request carries the portal's state, nonce and
+ * PKCE challenge; the browser follows it as any browser would).
+ */
+export async function openIdpLogin(page: Page, p: Portal, fed: Federation, next?: string): Promise<void> {
+  await page.goto(at(p, next === undefined ? '/portal/login' : `/portal/login?next=${encodeURIComponent(next)}`));
+  await idpLink(page).click();
+  await page.waitForURL((url) => url.origin === new URL(fed.idp.issuer).origin && url.pathname.startsWith('/interaction/'));
+  await expect(page.locator('input[name=login]')).toBeVisible();
+}
+
+/**
+ * Signs in on the Demo-IdP's login form as `login` (any password does) and returns the portal's
+ * answer at its callback — whatever its status — once that page has loaded.
+ */
+export async function idpLogin(page: Page, p: Portal, login: string): Promise<Response> {
+  const callback = p.oidc?.redirect_uri;
+  if (!callback) throw new Error(`${p.authority}'s portal has no OpenID Connect client`);
+  await page.locator('input[name=login]').fill(login);
+  await page.locator('input[name=password]').fill('vilket-lösenord-som-helst');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().startsWith(callback) && r.request().isNavigationRequest(), { timeout: 30_000 }),
+    page.locator('button[type=submit]').click(),
+  ]);
+  await page.waitForLoadState('load');
+  return response;
+}
+
+/**
+ * Signs in through the Demo-IdP as `login` and checks the end state: back at `next` (default the
+ * home page), signed in, with the person's name in the header.
+ */
+export async function signInWithIdp(page: Page, p: Portal, fed: Federation, login: string, next?: string): Promise<void> {
+  const person = fed.idp.people.find((x) => x.login === login);
+  if (!person) throw new Error(`the Demo-IdP has no person ${login}`);
+  await openIdpLogin(page, p, fed, next);
+  const response = await idpLogin(page, p, login);
+  expect(response.status(), `the portal's callback for ${login}: ${await response.text().catch(() => '')}`).toBeLessThan(400);
+  await expect(page).toHaveURL(at(p, next ?? '/portal/'));
+  await expect(page.locator('header .who')).toContainText(person.name);
 }
 
 /** Opens a page the signed-in role may not open: 403 with the heading "Åtkomst nekad". */

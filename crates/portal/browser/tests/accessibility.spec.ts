@@ -36,6 +36,14 @@ test('login page in English', async ({ anonymous, portalOf }) => {
   await expectAccessible(page, 'login-en');
 });
 
+test('a sign-in through the OpenID Connect provider refused at the callback (400)', async ({ anonymous, portalOf }) => {
+  const p = portalOf('malmo-stad');
+  const page = await anonymous();
+  const response = await page.goto(`${p.oidc!.redirect_uri}?error=access_denied&state=made-up-state`);
+  expect(response?.status()).toBe(400);
+  await expectAccessible(page, 'oidc-callback-error');
+});
+
 test('home page', async ({ as, portalOf }) => {
   const p = portalOf('malmo-stad');
   const page = await as('malmo-stad', 'officer');

@@ -3,7 +3,7 @@
 
 import type { Page } from '@playwright/test';
 import { test, expect } from '../support/fixtures';
-import { at, caseRef, localApi, type Role } from '../support/federation';
+import { apiAt, at, caseRef, localApi, type Role } from '../support/federation';
 import { expectForbidden, sendRequest, ticketFor } from '../support/portal';
 
 /** Each page of the portal and the one role that may open it. */
@@ -96,8 +96,8 @@ test('a role\'s forms are refused to other roles, even with a valid CSRF token',
   });
   expect(decide.status(), 'an officer deciding a review').toBe(403);
   expect((await localApi(fk, `/v1/reviews/${ticket}`)).state).toBe('pending');
-  // The API behind the portal believes no one either: without credentials, 401.
-  const anonymous = await fetch(at(fk, `/v1/reviews/${ticket}`));
+  // The node's local API believes no one either: without credentials, 401.
+  const anonymous = await fetch(apiAt(fk, `/v1/reviews/${ticket}`));
   expect(anonymous.status).toBe(401);
   expect((await anonymous.json()).reason).toBe('credentials-missing');
 });

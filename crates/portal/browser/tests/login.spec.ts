@@ -8,9 +8,11 @@ test('every demo account of every portal can sign in and lands on the home page'
   expect(fed.portals.map((p) => p.authority).sort()).toEqual([...AUTHORITIES].sort());
   for (const authority of AUTHORITIES) {
     const p = portalOf(authority);
+    // The portal on its own listener; the local API (case systems) on another origin.
     expect(p.url, `${authority}'s portal URL`).toBe(
-      `http://127.0.0.1:${fed.basePort + 101 + AUTHORITIES.indexOf(authority)}/portal/`,
+      `http://127.0.0.1:${fed.basePort + 201 + AUTHORITIES.indexOf(authority)}/portal/`,
     );
+    expect(p.api, `${authority}'s local API`).toBe(`http://127.0.0.1:${fed.basePort + 101 + AUTHORITIES.indexOf(authority)}/`);
     expect(p.accounts.map((a) => a.role).sort()).toEqual(['admin', 'auditor', 'officer', 'reviewer']);
     for (const { username } of p.accounts) {
       const page = await anonymous();
