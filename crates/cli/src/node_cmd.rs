@@ -5,7 +5,9 @@ use anyhow::Context;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use utbyte_node::{Listeners, NodeConfig, NodeSetup};
+use utbyte_node::{Listeners, NodeConfig, NodeSetup, PortalSite};
+use utbyte_portal::identity::Role;
+use utbyte_portal::oidc::{ClaimNames, OidcSettings, OidcSignIn};
 use utbyte_portal::{Portal, PortalConfig};
 use utbyte_store::AccountProfile;
 
@@ -66,12 +68,66 @@ fn portal_config(config: &NodeConfig) -> anyhow::Result<PortalConfig> {
         .portal
         .as_ref()
         .context("the configuration has no [portal] section")?;
+    let oidc = match &settings.oidc {
+        Some(oidc) => Some(oidc_sign_in(config, settings, oidc)?),
+        None => None,
+    };
     Ok(PortalConfig {
         authority: config.authority.clone(),
         authority_name: settings.name.clone(),
         secure_cookies: settings.secure_cookies,
-        session_lifetime: time::Duration::hours(i64::try_from(settings.session_hours).unwrap_or(8)),
+        session_lifetime: time::Duration::hours(i64::try_from(settings.session_hours)?),
+        idle_timeout: time::Duration::minutes(i64::try_from(settings.idle_minutes)?),
+        oidc,
     })
+}
+
+/// The portal's client of the identity provider `[portal.oidc]` names.
+fn oidc_sign_in(
+    config: &NodeConfig,
+    settings: &utbyte_node::PortalSettings,
+    oidc: &utbyte_node::portal_site::OidcConfig,
+) -> anyhow::Result<OidcSignIn> {
+    let roots = oidc.ca.as_ref().or(config.agency_ca_bundle.as_ref());
+    let trust = match roots {
+        Some(path) => Some(utbyte_node::AgencyTrust::from_pem_file(path)?),
+        None => None,
+    };
+    let http = utbyte_node::AgencyClient::new(trust.as_ref())?;
+    let client_secret = match &oidc.client_secret_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the client secret {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let mut roles = std::collections::BTreeMap::new();
+    for (value, role) in &oidc.roles {
+        let role = Role::parse(role).with_context(|| format!("`{role}` is not a portal role"))?;
+        roles.insert(value.clone(), role);
+    }
+    let mut scopes = oidc.scopes.clone();
+    scopes.retain(|s| s != "openid");
+    Ok(OidcSignIn::new(
+        OidcSettings {
+            issuer: oidc.issuer.clone(),
+            client_id: oidc.client_id.clone(),
+            client_secret,
+            portal_url: settings.public_url(),
+            name: oidc.name.clone(),
+            scopes,
+            claims: ClaimNames {
+                unit: oidc.unit_claim.clone(),
+                roles: oidc.roles_claim.clone(),
+                officer_role: oidc.officer_role_claim.clone(),
+                name: oidc.name_claim.clone(),
+            },
+            roles,
+        },
+        http.http().clone(),
+    )?)
 }
 
 pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
@@ -117,7 +173,7 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             for role in &roles {
-                if utbyte_portal::identity::Role::parse(role).is_none() {
+                if Role::parse(role).is_none() {
                     anyhow::bail!(
                         "`{role}` is not a portal role (officer, reviewer, auditor, admin)"
                     );
@@ -152,10 +208,19 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
     let mut setup = NodeSetup::from_config(&config).await?;
-    if config.portal.is_some() {
+    let mut listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
+    if let Some(settings) = &config.portal {
         utbyte_node::create_data_dir(&config.data_dir)?;
         let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
-        setup.frontend = Some(utbyte_node::Frontend::new(move |api| portal.router(api)));
+        let frontend = utbyte_node::Frontend::new(move |api| portal.router(api));
+        setup.portal = Some(PortalSite::from_settings(settings, frontend)?);
+        listeners = listeners.with_portal(settings.listen).await?;
+        if settings.plain_http {
+            eprintln!(
+                "warning: portal.plain_http is on: the portal speaks plain HTTP on {} — for development only",
+                settings.listen
+            );
+        }
     }
     if config.access.plain_http {
         eprintln!(
@@ -169,7 +234,6 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
     } else {
         "https"
     };
-    let listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
     let node = utbyte_node::start(setup, listeners)
         .await
         .context("starting the node")?;
@@ -178,10 +242,9 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
         node.authority,
         node.federation_addr,
         node.local_addr,
-        if config.portal.is_some() {
-            format!(", portal {scheme}://{}/portal/", node.local_addr)
-        } else {
-            String::new()
+        match &config.portal {
+            Some(settings) => format!(", portal {}/portal/", settings.public_url()),
+            None => String::new(),
         }
     );
     stop_signal().await?;

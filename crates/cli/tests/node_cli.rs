@@ -59,7 +59,28 @@ async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
     .unwrap();
     let data = dir.path().join("police-data");
     let key = utbyte_node::answer_key(&data).unwrap();
-    let (federation_port, local_port) = (free_port(), free_port());
+    let (federation_port, local_port, portal_port) = (free_port(), free_port(), free_port());
+    // The portal's own TLS certificate, made as an agency would with openssl.
+    let made = Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-keyout", "portal.key", "-out", "portal.crt"])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     federation
         .publisher
         .update(time::OffsetDateTime::now_utc(), |config| {
@@ -97,6 +118,10 @@ key = "{}"
 
 [portal]
 name = "Polismyndigheten"
+listen = "127.0.0.1:{portal_port}"
+certificate = "portal.crt"
+key = "portal.key"
+url = "https://localhost:{portal_port}"
 
 [access]
 plain_http = true
@@ -161,15 +186,34 @@ officers = "trusted"
         .read_line(&mut first)
         .unwrap();
     assert!(
-        first.contains(&format!("portal http://127.0.0.1:{local_port}/portal/")),
+        first.contains(&format!("portal https://localhost:{portal_port}/portal/")),
         "{first}"
     );
-    let login = Command::new("curl")
-        .args(["-s", &format!("http://127.0.0.1:{local_port}/portal/login")])
+    // The portal on its own TLS listener, answering only to its own names.
+    let portal = |host: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--cacert"])
+            .arg(dir.path().join("portal.crt"))
+            .args(["-H", &format!("Host: {host}")])
+            .arg(format!("https://localhost:{portal_port}/portal/login"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let login = portal(&format!("localhost:{portal_port}"));
+    assert!(
+        login.contains("<title>Logga in – Utbytesportalen – Polismyndigheten</title>")
+            && login.ends_with("200"),
+        "{login}"
+    );
+    assert!(portal("evil.example").ends_with("421"));
+    // The local API serves no pages.
+    let pages = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://127.0.0.1:{local_port}/portal/login"))
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&login.stdout)
-        .contains("<title>Logga in – Utbytesportalen – Polismyndigheten</title>"));
+    assert_ne!(String::from_utf8_lossy(&pages.stdout), "200");
 
     let body = serde_json::json!({
         "subject": "19121212-1212", "offering": "skv-inkomst", "fields": ["lon"],

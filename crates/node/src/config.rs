@@ -26,10 +26,11 @@
 //! http = "http://127.0.0.1:8080"           # the authority's REST backend (docs/register-backend.md)
 //! timeout_ms = 2000
 //!
-//! [portal]                                 # optional: serve the portal on the local listener
+//! [portal]                                 # optional: the portal's own listener, see `portal_site`
 //! name = "Försäkringskassan"               # the authority's name as people read it
-//! secure_cookies = true                    # default; false only behind a TLS-terminating proxy
-//! session_hours = 8                        # default
+//! listen = "0.0.0.0:7601"
+//! certificate = "/etc/utbyte/portal/server.crt"
+//! key = "/etc/utbyte/portal/server.key"
 //!
 //! [callbacks]                              # see `callback::config`; none allows no callback
 //! allow = ["https://case.fk.example/callbacks/"]
@@ -45,6 +46,7 @@
 //! peer_timeout_ms = 10000
 //! ```
 
+use crate::portal_site::PortalSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -96,7 +98,7 @@ pub struct NodeConfig {
     /// Calling case systems back.
     #[serde(default)]
     pub callbacks: crate::callback::CallbacksConfig,
-    /// The portal, if the node serves it (`/portal/` on the local listener).
+    /// The portal, if the node serves it: its own listener (`crate::portal_site`).
     #[serde(default)]
     pub portal: Option<PortalSettings>,
     /// Driving exchanges left in flight to an end, and keeping answers for recipients that do.
@@ -104,28 +106,6 @@ pub struct NodeConfig {
     pub recovery: crate::recovery::RecoveryConfig,
     /// How the local listener is reached and who may call it.
     pub access: crate::access::AccessConfig,
-}
-
-/// How the node's portal is set up; its accounts live in `DIR/portal.sqlite`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PortalSettings {
-    /// The authority's name as people read it.
-    pub name: String,
-    /// Mark session cookies `Secure` (browsers keep them on `http://127.0.0.1` too).
-    #[serde(default = "default_true")]
-    pub secure_cookies: bool,
-    /// How long a sign-in lasts.
-    #[serde(default = "default_session_hours")]
-    pub session_hours: u64,
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_session_hours() -> u64 {
-    8
 }
 
 /// Where the federation configuration comes from and who signs it.
@@ -222,6 +202,9 @@ impl NodeConfig {
             }
         }
         config.access.resolve_paths(base);
+        if let Some(portal) = config.portal.as_mut() {
+            portal.resolve_paths(base);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -249,11 +232,7 @@ impl NodeConfig {
             );
         }
         if let Some(portal) = &self.portal {
-            if portal.name.trim().is_empty() || !(1..=24).contains(&portal.session_hours) {
-                return invalid(
-                    "portal: name must not be empty and session_hours must be 1 to 24".into(),
-                );
-            }
+            portal.validate().map_err(ConfigFileError::Invalid)?;
         }
         self.callbacks
             .validate()

@@ -1,11 +1,14 @@
 //! The agency node: what each authority runs.
 //!
-//! It has two listeners. The **federation listener** speaks only mutual TLS, to other members'
-//! nodes: they ask it for the offerings this authority publishes ([`provider`]) and about
-//! reviews they wait for. The **local listener** is plain HTTP on a loopback address, for the
-//! authority's own systems: case systems ask other authorities through it ([`consumer`]) and
-//! reviewers work the review queue ([`review`]). Both serve their OpenAPI 3.1 description at
-//! `/openapi.json` and answer every error as RFC 9457 problem+json.
+//! It has up to three listeners. The **federation listener** speaks only mutual TLS, to other
+//! members' nodes: they ask it for the offerings this authority publishes ([`provider`]) and
+//! about reviews they wait for. The **local listener** speaks TLS (plain HTTP on loopback only
+//! for development) to the authority's own systems, each authenticated by a client certificate
+//! or an access token ([`access`]): case systems ask other authorities through it
+//! ([`consumer`]) and reviewers work the review queue ([`review`]). Both serve their OpenAPI 3.1
+//! description at `/openapi.json` and answer every error as RFC 9457 problem+json. The
+//! **portal listener** ([`portal_site`]), if configured, serves the portal's pages to officers'
+//! browsers on the agency's network; the pages call the local API in-process.
 //!
 //! In the background the node pulls the federation configuration from the directory, asks
 //! providers about requests waiting in review, and calls case systems back ([`callback`]).
@@ -28,6 +31,7 @@ pub mod health;
 mod metrics;
 mod observe;
 pub mod offerings;
+pub mod portal_site;
 pub mod problems;
 pub mod protocol;
 mod provider;
@@ -38,10 +42,11 @@ mod state;
 mod sync;
 
 pub use callback::CallbacksConfig;
-pub use config::{NodeConfig, PortalSettings};
+pub use config::NodeConfig;
+pub use portal_site::{PortalSettings, PortalSite};
 pub use recovery::RecoveryConfig;
 pub use state::{NodeState, Registers};
-pub use utbyte_adapters::AgencyTrust;
+pub use utbyte_adapters::{AgencyClient, AgencyTrust};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::net::SocketAddr;
@@ -86,9 +91,9 @@ pub enum NodeError {
     Access(#[from] access::GateError),
 }
 
-/// What a node serves on its local listener beside its own API: given the local API's router,
-/// the router to serve instead (for example the API with the portal mounted beside it). The
-/// portal lives above the node in the dependency order, so the node takes it in this shape.
+/// What a node serves on its portal listener: given the local API's router (which the pages
+/// call in-process), the router of the pages. The portal lives above the node in the
+/// dependency order, so the node takes it in this shape.
 #[derive(Clone)]
 pub struct Frontend(Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>);
 
@@ -122,8 +127,8 @@ pub struct NodeSetup {
     pub review_poll: Duration,
     pub limits: Limits,
     pub peer_timeout: Duration,
-    /// Served on the local listener around the local API; none serves the API alone.
-    pub frontend: Option<Frontend>,
+    /// The portal on its own listener; none serves no portal.
+    pub portal: Option<PortalSite>,
     /// The agency CA that `https://` register backends and callback targets are verified
     /// against; none: plain `http://` only.
     pub agency_trust: Option<AgencyTrust>,
@@ -181,7 +186,7 @@ impl NodeSetup {
             review_poll: Duration::from_secs(config.review_poll_seconds),
             limits: config.http_limits(),
             peer_timeout: config.peer_timeout(),
-            frontend: None,
+            portal: None,
             agency_trust,
             callbacks: config.callbacks.clone(),
             recovery: config.recovery,
@@ -243,10 +248,12 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The two listeners, bound by the caller (so tests and the demo can use port 0).
+/// The listeners, bound by the caller (so tests and the demo can use port 0).
 pub struct Listeners {
     pub federation: TcpListener,
     pub local: TcpListener,
+    /// The portal's, if the node serves one.
+    pub portal: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -262,7 +269,20 @@ impl Listeners {
         Ok(Self {
             federation: bind(federation).await?,
             local: bind(local).await?,
+            portal: None,
         })
+    }
+
+    /// Binds the portal's listener too.
+    pub async fn with_portal(mut self, portal: SocketAddr) -> Result<Self, NodeError> {
+        let listener = TcpListener::bind(portal)
+            .await
+            .map_err(|source| NodeError::Io {
+                what: format!("binding {portal}"),
+                source,
+            })?;
+        self.portal = Some(listener);
+        Ok(self)
     }
 }
 
@@ -271,6 +291,8 @@ pub struct RunningNode {
     pub authority: String,
     pub federation_addr: SocketAddr,
     pub local_addr: SocketAddr,
+    /// The portal's listener, if the node serves one.
+    pub portal_addr: Option<SocketAddr>,
     state: Arc<NodeState>,
     directory: sync::DirectoryLink,
     shutdown: watch::Sender<bool>,
@@ -283,6 +305,7 @@ impl std::fmt::Debug for RunningNode {
             .field("authority", &self.authority)
             .field("federation_addr", &self.federation_addr)
             .field("local_addr", &self.local_addr)
+            .field("portal_addr", &self.portal_addr)
             .finish_non_exhaustive()
     }
 }
@@ -418,13 +441,21 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     let local_api = api::local_router(Arc::clone(&state)).layer(
         axum::middleware::from_fn_with_state(Arc::clone(&state), access::gate),
     );
-    let local_app = api::never_cached(utbyte_http::with_limits(
-        match &setup.frontend {
-            Some(frontend) => frontend.mount(local_api),
-            None => local_api,
-        },
-        setup.limits,
-    ));
+    let portal_app = setup.portal.as_ref().map(|site| {
+        let pages =
+            site.frontend
+                .mount(local_api.clone())
+                .layer(axum::middleware::from_fn_with_state(
+                    Arc::new(site.hosts.clone()),
+                    portal_site::check_host,
+                ));
+        metrics::observed(
+            api::never_cached(utbyte_http::with_limits(pages, setup.limits)),
+            &state,
+            "portal",
+        )
+    });
+    let local_app = api::never_cached(utbyte_http::with_limits(local_api, setup.limits));
     let local_app = metrics::observed(local_app, &state, "local");
     tasks.spawn(report(
         "federation listener",
@@ -452,6 +483,35 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             utbyte_http::serve_plain(listeners.local, local_app, stopped(watcher.clone())),
         )),
     };
+    let portal_addr = match (setup.portal, listeners.portal, portal_app) {
+        (Some(site), Some(listener), Some(app)) => {
+            let addr = io_addr(&listener)?;
+            match site.tls {
+                Some(tls) => tasks.spawn(report(
+                    "portal listener",
+                    utbyte_http::serve_tls(
+                        listener,
+                        tls,
+                        app,
+                        stopped(watcher.clone()),
+                        state.metrics.handshake_observer("portal"),
+                    ),
+                )),
+                None => tasks.spawn(report(
+                    "portal listener",
+                    utbyte_http::serve_plain(listener, app, stopped(watcher.clone())),
+                )),
+            };
+            Some(addr)
+        }
+        (None, _, _) => None,
+        _ => {
+            return Err(NodeError::Io {
+                what: "starting the portal".into(),
+                source: std::io::Error::other("the portal has no listener bound"),
+            })
+        }
+    };
     tasks.spawn(background(
         Arc::clone(&state),
         callbacks,
@@ -464,6 +524,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         authority: setup.authority,
         federation_addr,
         local_addr,
+        portal_addr,
         state,
         directory,
         shutdown,

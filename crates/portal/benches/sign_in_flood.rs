@@ -255,6 +255,8 @@ async fn serve(limits: HashingLimits) -> (Portal, SocketAddr) {
             authority_name: "Malmö stad".into(),
             secure_cookies: false,
             session_lifetime: time::Duration::hours(1),
+            idle_timeout: time::Duration::minutes(30),
+            oidc: None,
         },
         limits,
     )

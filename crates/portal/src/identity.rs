@@ -7,8 +7,8 @@
 //! which caps how many computations run at once. What stops guessing — the budget per source
 //! and the lock — is the portal's [`throttle`](crate::throttle), in front of any provider; the
 //! account store's own failure counter is no longer written (a success still lifts a lock an
-//! earlier version left). An OpenID Connect provider would implement the same trait with a
-//! redirect flow and map its claims (unit, roles) onto the same [`Identity`].
+//! earlier version left). The agency's identity provider signs people in with a redirect flow
+//! instead ([`crate::oidc`]) and its claims become the same [`Identity`].
 
 use crate::throttle::hashing::{hash_now, HashError, HashingGate, HashingLimits};
 use std::fmt;
@@ -67,6 +67,8 @@ pub struct Identity {
     /// The role the rulebook knows the person by (`context.role`).
     pub officer_role: String,
     pub roles: Vec<Role>,
+    /// Vouched for by the agency's identity provider rather than a password here.
+    pub external: bool,
 }
 
 impl Identity {
@@ -88,6 +90,7 @@ impl Identity {
             unit: account.unit.clone(),
             officer_role: account.officer_role.clone(),
             roles,
+            external: account.external,
         }
     }
 }
@@ -215,7 +218,9 @@ impl IdentityProvider for LocalAccounts {
         password: &'a str,
     ) -> BoxFuture<'a, Result<Identity, SignInError>> {
         Box::pin(async move {
-            let account = self.store.get(username).await?;
+            // An account the identity provider vouches for has no password here: it is
+            // checked against the decoy, like an unknown one.
+            let account = self.store.get(username).await?.filter(|a| !a.external);
             let phc = account
                 .as_ref()
                 .map_or(self.decoy.as_str(), |a| a.password_hash.as_str());

@@ -10,7 +10,8 @@
 //! everything about exchanges goes through the node's own local API ([`api::NodeApi`]), so the
 //! rules and the audit trail apply exactly as for case systems.
 //!
-//! Mounted by the node on its local listener under `/portal/` through [`Portal::frontend`].
+//! Served by the node on the portal's own listener (the node's `portal_site`), under
+//! `/portal/`; sign-in by local accounts or through the agency's identity provider ([`oidc`]).
 
 // Handlers fail with a `PageError`, rendered as a page at once; boxing it would only add an
 // allocation to every error path.
@@ -19,6 +20,7 @@
 pub mod api;
 mod charts;
 pub mod identity;
+pub mod oidc;
 mod pages;
 pub(crate) mod session;
 pub mod text;
@@ -48,6 +50,10 @@ pub struct PortalConfig {
     pub secure_cookies: bool,
     /// How long a session lasts after sign-in.
     pub session_lifetime: time::Duration,
+    /// How long a session lasts unused.
+    pub idle_timeout: time::Duration,
+    /// Sign-in through the agency's identity provider, beside the local accounts.
+    pub oidc: Option<oidc::OidcSignIn>,
 }
 
 /// Why the portal cannot start.
@@ -163,7 +169,12 @@ impl Portal {
         &self.inner.cookie_name
     }
 
-    /// The portal's pages around a node's local API: `/portal/…`, and `/` redirecting there.
+    pub(crate) fn oidc(&self) -> Option<&oidc::OidcSignIn> {
+        self.inner.config.oidc.as_ref()
+    }
+
+    /// The portal's pages, which call the node's local API `api` in-process: `/portal/…`, and
+    /// `/` redirecting there.
     pub fn router(&self, api: Router) -> Router {
         let state = AppState {
             portal: self.clone(),
@@ -175,6 +186,5 @@ impl Portal {
             .nest("/portal", pages::routes())
             .with_state(state)
             .route("/", get(|| async { Redirect::to("/portal/") }))
-            .merge(api)
     }
 }

@@ -63,6 +63,20 @@ pub fn set_cookie(
     cookie.build().to_string()
 }
 
+/// A `Set-Cookie` value for the cookie of a sign-in under way at the identity provider:
+/// `SameSite=Lax`, so that it travels on the provider's top-level redirect back, and sent to
+/// `/portal/oidc/` only.
+pub fn flow_cookie(name: &str, value: &str, max_age: time::Duration, secure: bool) -> String {
+    Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/portal/oidc/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .max_age(max_age)
+        .build()
+        .to_string()
+}
+
 /// The language of a request: the cookie's, else Swedish.
 pub fn lang(headers: &HeaderMap) -> Lang {
     cookie(headers, LANG_COOKIE)
@@ -137,7 +151,11 @@ impl FromRequestParts<AppState> for Signed {
         let session = state
             .portal
             .store()
-            .session(&hash, now)
+            .session(
+                &hash,
+                now,
+                state.portal.config().idle_timeout.whole_seconds(),
+            )
             .await
             .map_err(|e| PageError::Internal(e.to_string()))?
             .ok_or_else(unsigned)?;

@@ -21,7 +21,7 @@ use utbyte_node::access::config::{AccessConfig, ClientConfig};
 use utbyte_node::access::LocalAccess;
 use utbyte_node::{
     answer_key, encode_key, signing_key, start, AgencyTrust, CallbacksConfig, Frontend, Listeners,
-    NodeError, NodeSetup, Registers, RunningNode,
+    NodeError, NodeSetup, PortalSite, Registers, RunningNode,
 };
 use utbyte_pki::{FederationCa, NodeCredentials, NodeRequest, Validity};
 use utbyte_rules::source::SourceFile;
@@ -215,6 +215,10 @@ impl LoopbackFederation {
             let listeners = Listeners {
                 federation: bind(port(1 + offset)).await?,
                 local: bind(port(101 + offset)).await?,
+                portal: match plan.frontends.contains_key(authority) {
+                    true => Some(bind(port(201 + offset)).await?),
+                    false => None,
+                },
             };
             let federation_addr = listeners
                 .federation
@@ -299,7 +303,15 @@ impl LoopbackFederation {
                     Arc::clone(&register) as Arc<dyn Register>,
                 );
             }
-            let frontend = plan.frontends.get(&authority).cloned();
+            let portal = match (plan.frontends.get(&authority), &listeners.portal) {
+                (Some(frontend), Some(listener)) => Some(PortalSite::plain(
+                    frontend.clone(),
+                    listener
+                        .local_addr()
+                        .map_err(io("reading a portal address"))?,
+                )),
+                _ => None,
+            };
             let setup = NodeSetup {
                 authority,
                 data_dir,
@@ -312,7 +324,7 @@ impl LoopbackFederation {
                 review_poll: plan.review_poll,
                 limits: plan.limits,
                 peer_timeout: Duration::from_secs(10),
-                frontend,
+                portal,
                 agency_trust: plan.agency_trust.clone(),
                 callbacks: plan.callbacks.clone(),
                 recovery: plan.recovery,

@@ -84,7 +84,8 @@ fn leaves(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn with_portal(dir: &std::path::Path) -> (LoopbackFederation, SocketAddr) {
+/// The federation, Malmö's local API and Malmö's portal.
+async fn with_portal(dir: &std::path::Path) -> (LoopbackFederation, SocketAddr, SocketAddr) {
     let mut plan = plan(dir.join("f"), &AUTHORITIES);
     let portal_dir = dir.join("portal");
     std::fs::create_dir_all(&portal_dir).unwrap();
@@ -95,6 +96,8 @@ async fn with_portal(dir: &std::path::Path) -> (LoopbackFederation, SocketAddr) 
             authority_name: "Malmö stad".into(),
             secure_cookies: false,
             session_lifetime: time::Duration::hours(1),
+            idle_timeout: time::Duration::minutes(30),
+            oidc: None,
         },
     )
     .await
@@ -116,8 +119,9 @@ async fn with_portal(dir: &std::path::Path) -> (LoopbackFederation, SocketAddr) 
         utbyte_node::Frontend::new(move |api| portal.router(api)),
     );
     let federation = LoopbackFederation::start(plan).await.unwrap();
-    let malmo = federation.node("malmo-stad").unwrap().local_addr;
-    (federation, malmo)
+    let malmo = federation.node("malmo-stad").unwrap();
+    let (api, portal) = (malmo.local_addr, malmo.portal_addr.unwrap());
+    (federation, api, portal)
 }
 
 /// Signs in through the portal's form; the HTTP status of the answer.
@@ -170,7 +174,7 @@ async fn no_log_line_carries_an_identifier_a_disclosed_value_or_a_password() {
         .init();
 
     let dir = tempfile::tempdir().unwrap();
-    let (federation, malmo) = with_portal(dir.path()).await;
+    let (federation, malmo, malmo_portal) = with_portal(dir.path()).await;
     let fk = federation.node("forsakringskassan").unwrap().local_addr;
     let (open, protected) = fk_subjects();
     let mut used = vec![open[0].clone(), open[1].clone(), protected[0].clone()];
@@ -213,8 +217,8 @@ async fn no_log_line_carries_an_identifier_a_disclosed_value_or_a_password() {
     assert_eq!(report.status, 200, "{:#}", report.body);
 
     // Portal sign-ins: one right, one wrong.
-    assert_eq!(sign_in(malmo, PASSWORD).await, 303);
-    assert_eq!(sign_in(malmo, WRONG_PASSWORD).await, 401);
+    assert_eq!(sign_in(malmo_portal, PASSWORD).await, 303);
+    assert_eq!(sign_in(malmo_portal, WRONG_PASSWORD).await, 401);
     federation.stop().await;
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -43,9 +43,15 @@ pub struct DemoArgs {
     /// Where certificates, keys, ledgers and registers are kept between runs.
     #[arg(long, default_value = "utbyte-demo")]
     dir: PathBuf,
-    /// The directory listens here; nodes on the ports after it (federation) and from +101 (local APIs).
+    /// The directory listens here; nodes on the ports after it (federation), from +101 (local
+    /// APIs) and from +201 (portals).
     #[arg(long, default_value_t = 7400)]
     base_port: u16,
+    /// An OpenID Connect provider every portal also signs people in through (each portal a
+    /// public client `utbyte-<authority>`, redirected back to `<portal>/portal/oidc/callback`;
+    /// claims `name`, `unit`, `roles`, `officer_role`).
+    #[arg(long, value_name = "URL")]
+    oidc_issuer: Option<String>,
 }
 
 /// The federation the demo runs in `dir`; its token issuer's key is kept in `dir/access`.
@@ -94,12 +100,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if args.scenario {
             scenario::run().await
         } else {
-            serve(&args.dir, args.base_port).await
+            serve(&args.dir, args.base_port, args.oidc_issuer.as_deref()).await
         }
     })
 }
 
-async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
+async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow::Result<ExitCode> {
     println!(
         "utbyte demo — starting a federation of {} authorities in {} …",
         AUTHORITIES.len(),
@@ -108,7 +114,8 @@ async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
     let rulebook =
         Rulebook::from_sources(&example::sources()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut plan = plan(dir.to_owned(), base_port)?;
-    plan.frontends = portal::portals(dir, &rulebook, &AUTHORITIES).await?;
+    plan.frontends = portal::portals(dir, &rulebook, &AUTHORITIES, base_port, oidc_issuer).await?;
+    plan.review_units = portal::review_units(&rulebook);
     let token = write_token(&plan, dir)?;
     let federation = LoopbackFederation::start(plan).await?;
     println!();
@@ -117,19 +124,26 @@ async fn serve(dir: &Path, base_port: u16) -> anyhow::Result<ExitCode> {
         federation.directory_addr
     );
     println!(
-        "  {:<27} {:<24} portal (browser) and local API (case systems)",
-        "authority", "federation (mTLS)"
+        "  {:<27} {:<24} {:<23} portal (browser)",
+        "authority", "federation (mTLS)", "local API (case systems)"
     );
     for node in &federation.nodes {
+        let portal = node
+            .portal_addr
+            .map_or_else(String::new, |addr| format!("http://{addr}/portal/"));
         println!(
-            "  {:<27} https://{:<16} http://{}/portal/",
+            "  {:<27} https://{:<16} http://{:<16} {portal}",
             node.authority, node.federation_addr, node.local_addr
         );
     }
     portal::print_accounts();
     std::fs::write(
         dir.join("portal-accounts.json"),
-        serde_json::to_vec_pretty(&portal::accounts_document(&federation, &rulebook))?,
+        serde_json::to_vec_pretty(&portal::accounts_document(
+            &federation,
+            &rulebook,
+            oidc_issuer,
+        )?)?,
     )?;
     println!();
     println!(

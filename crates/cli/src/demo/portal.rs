@@ -1,10 +1,12 @@
-//! The demo's portals: one per authority, each with an account for every role, created on
-//! first run and printed.
+//! The demo's portals: one per authority on its own port, each with an account for every role,
+//! created on first run and printed; with `--oidc-issuer`, each also signs people in through
+//! that OpenID Connect provider (a public client `utbyte-<authority>`).
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use utbyte_node::Frontend;
+use utbyte_portal::oidc::{ClaimNames, OidcSettings, OidcSignIn, CALLBACK_PATH, SIGNED_OUT_PATH};
 use utbyte_portal::{Portal, PortalConfig};
 use utbyte_rules::Rulebook;
 use utbyte_store::AccountProfile;
@@ -29,15 +31,50 @@ fn officer_role(authority: &str) -> &'static str {
     }
 }
 
+/// The provider as the demo's sign-in links name it.
+const DEMO_PROVIDER: &str = "Demo-IdP";
+
+/// The portal of the `i`-th authority, as browsers reach it.
+pub fn portal_url(base_port: u16, i: usize) -> String {
+    let offset = u16::try_from(i).unwrap_or(0);
+    format!("http://127.0.0.1:{}", base_port + 201 + offset)
+}
+
+/// The demo portal's OpenID Connect client name at the provider.
+fn client_id(authority: &str) -> String {
+    format!("utbyte-{authority}")
+}
+
 /// Opens each authority's portal under `DIR/nodes/<authority>/` and creates the demo accounts
-/// the first time. Returns the frontends to mount, by authority.
+/// the first time; with `oidc_issuer`, each also signs in through that provider. Returns the
+/// frontends to serve, by authority.
 pub async fn portals(
     dir: &Path,
     rulebook: &Rulebook,
     authorities: &[&str],
+    base_port: u16,
+    oidc_issuer: Option<&str>,
 ) -> anyhow::Result<BTreeMap<String, Frontend>> {
     let mut frontends = BTreeMap::new();
-    for authority in authorities {
+    // Plain http:// on loopback only, like the rest of the demo.
+    let http = utbyte_node::AgencyClient::new(None)?;
+    for (i, authority) in authorities.iter().enumerate() {
+        let oidc = match oidc_issuer {
+            Some(issuer) => Some(OidcSignIn::new(
+                OidcSettings {
+                    issuer: issuer.to_owned(),
+                    client_id: client_id(authority),
+                    client_secret: None,
+                    portal_url: portal_url(base_port, i),
+                    name: DEMO_PROVIDER.into(),
+                    scopes: vec!["profile".into(), "utbyte".into()],
+                    claims: ClaimNames::default(),
+                    roles: BTreeMap::new(),
+                },
+                http.http().clone(),
+            )?),
+            None => None,
+        };
         let known = rulebook
             .vocabulary
             .authorities
@@ -52,6 +89,8 @@ pub async fn portals(
                 authority_name: known.name.clone(),
                 secure_cookies: true,
                 session_lifetime: time::Duration::hours(8),
+                idle_timeout: time::Duration::minutes(30),
+                oidc,
             },
         )
         .await?;
@@ -92,29 +131,89 @@ pub async fn portals(
     Ok(frontends)
 }
 
-/// What a browser (or a test) needs to sign in: every portal's address and its accounts.
-pub fn accounts_document(federation: &LoopbackFederation, rulebook: &Rulebook) -> Value {
-    let portals: Vec<Value> = federation
-        .nodes
-        .iter()
-        .map(|node| {
-            let name = rulebook
-                .vocabulary
-                .authorities
-                .get(&node.authority)
-                .map_or_else(|| node.authority.clone(), |a| a.name.clone());
-            json!({
-                "authority": node.authority,
-                "name": name,
-                "url": format!("http://{}/portal/", node.local_addr),
-                "accounts": ACCOUNTS
-                    .iter()
-                    .map(|(username, role, _, _)| json!({"username": username, "role": role}))
-                    .collect::<Vec<_>>(),
+/// Per offering of the demo, the units whose reviewers decide its reviews: Försäkringskassan's
+/// reviews by its first unit's jurists only (the demo accounts' unit); other authorities' by any.
+pub fn review_units(rulebook: &Rulebook) -> std::collections::HashMap<String, Vec<String>> {
+    let authority = "forsakringskassan";
+    let Some(unit) = rulebook
+        .vocabulary
+        .authorities
+        .get(authority)
+        .and_then(|a| a.units.first())
+    else {
+        return Default::default();
+    };
+    rulebook
+        .vocabulary
+        .offerings
+        .values()
+        .filter(|o| o.provider == authority)
+        .map(|o| (o.id.clone(), vec![unit.id.clone()]))
+        .collect()
+}
+
+/// What a browser (or a test, or an identity provider set up for the demo) needs: every
+/// portal's address, its local API, its units and accounts, and its OpenID Connect client.
+pub fn accounts_document(
+    federation: &LoopbackFederation,
+    rulebook: &Rulebook,
+    oidc_issuer: Option<&str>,
+) -> anyhow::Result<Value> {
+    let review_units = review_units(rulebook);
+    let mut portals = Vec::new();
+    for node in &federation.nodes {
+        let known = rulebook
+            .vocabulary
+            .authorities
+            .get(&node.authority)
+            .ok_or_else(|| anyhow::anyhow!("{} is not in the rulebook", node.authority))?;
+        let portal = node
+            .portal_addr
+            .ok_or_else(|| anyhow::anyhow!("{} serves no portal", node.authority))?;
+        let url = format!("http://{portal}");
+        let units: Vec<&str> = known.units.iter().map(|u| u.id.as_str()).collect();
+        let accounts: Vec<Value> = ACCOUNTS
+            .iter()
+            .map(|(username, role, name, rulebook_role)| {
+                let rulebook_role = if *role == "officer" {
+                    officer_role(&node.authority)
+                } else {
+                    rulebook_role
+                };
+                json!({"username": username, "role": role, "name": name,
+                       "unit": units.first(), "officer_role": rulebook_role})
             })
-        })
-        .collect();
-    json!({ "password": DEMO_PASSWORD, "portals": portals })
+            .collect();
+        let reviews: BTreeMap<&String, &Vec<String>> = review_units
+            .iter()
+            .filter(|(offering, _)| {
+                rulebook
+                    .vocabulary
+                    .offerings
+                    .get(*offering)
+                    .is_some_and(|o| o.provider == node.authority)
+            })
+            .collect();
+        portals.push(json!({
+            "authority": node.authority,
+            "name": known.name,
+            "url": format!("{url}/portal/"),
+            "api": format!("http://{}/", node.local_addr),
+            "units": units,
+            "review_units": reviews,
+            "accounts": accounts,
+            "oidc": oidc_issuer.map(|_| json!({
+                "client_id": client_id(&node.authority),
+                "redirect_uri": format!("{url}{CALLBACK_PATH}"),
+                "post_logout_redirect_uri": format!("{url}{SIGNED_OUT_PATH}"),
+            })),
+        }));
+    }
+    Ok(json!({
+        "password": DEMO_PASSWORD,
+        "oidc": oidc_issuer.map(|issuer| json!({ "issuer": issuer })),
+        "portals": portals,
+    }))
 }
 
 /// The accounts as printed.

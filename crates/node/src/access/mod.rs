@@ -14,11 +14,13 @@
 //! request, and the gate passes such a request on untouched.
 
 pub mod config;
+mod hosts;
 mod local;
 pub(crate) mod openapi;
 mod who;
 
 pub use config::AccessConfig;
+pub use hosts::Hosts;
 pub use local::LocalAccess;
 pub use who::{Acting, Refusal, Who};
 
@@ -49,7 +51,7 @@ pub struct Gate {
     tokens: Option<TokenVerifier>,
     officers: Option<(TokenVerifier, OfficerIssuerConfig)>,
     seen: SeenTokens,
-    hosts: Vec<String>,
+    hosts: Hosts,
 }
 
 impl std::fmt::Debug for Gate {
@@ -102,19 +104,7 @@ impl Gate {
             );
             (verifier, o.clone())
         });
-        let mut hosts: Vec<String> = config
-            .hosts
-            .iter()
-            .map(|h| h.to_ascii_lowercase())
-            .collect();
-        // The loopback names are always the listener's own (a probe inside the container or
-        // on the host uses them); a rebinding page can only send a name of its own.
-        hosts.push(listen.to_string());
-        hosts.extend(
-            ["localhost", "127.0.0.1", "[::1]"]
-                .into_iter()
-                .map(|h| format!("{h}:{}", listen.port())),
-        );
+        let hosts = Hosts::new(&config.hosts, listen);
         Ok(Self {
             clients: config
                 .clients
@@ -141,25 +131,6 @@ impl Gate {
                 .map_err(|e| GateError(e.to_string()))?;
         }
         Ok(())
-    }
-
-    fn host_allowed(&self, headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .or_else(|| uri.authority().map(|a| a.to_string()));
-        let Some(host) = host.map(|h| h.to_ascii_lowercase()) else {
-            // HTTP/1.0 without Host: no name a rebinding page could have put there.
-            return true;
-        };
-        let (name, port) = split_host(&host);
-        self.hosts.iter().any(|allowed| {
-            let (allowed_name, allowed_port) = split_host(allowed);
-            // A name given without a port stands for the name on any port, and the reverse.
-            allowed_name == name
-                && (allowed_port == port || allowed_port.is_none() || port.is_none())
-        })
     }
 
     /// The client a request authenticates as, if it presents credentials.
@@ -290,7 +261,7 @@ pub(crate) async fn gate(
     }
     let (mut parts, body) = request.into_parts();
     let gate = &state.gate;
-    if !gate.host_allowed(&parts.headers, &parts.uri) {
+    if !gate.hosts.allow(&parts.headers, &parts.uri) {
         state.metrics.access_refused("host-not-allowed");
         tracing::warn!(reason = "host-not-allowed", "local API call refused");
         return crate::problems::HOST_NOT_ALLOWED
@@ -309,70 +280,4 @@ pub(crate) async fn gate(
         }
     }
     next.run(Request::from_parts(parts, body)).await
-}
-
-/// A `Host` value's name and port: `name`, `name:port`, `[v6]` or `[v6]:port`.
-fn split_host(value: &str) -> (&str, Option<&str>) {
-    if value.starts_with('[') {
-        if let Some(end) = value.find(']') {
-            return (&value[..=end], value[end + 1..].strip_prefix(':'));
-        }
-    }
-    match value.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') => (name, Some(port)),
-        _ => (value, None),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::{split_host, Gate};
-    use axum::http::{header, HeaderMap, HeaderValue, Uri};
-
-    #[test]
-    fn only_the_listeners_own_names_are_accepted_as_host() {
-        let config: super::AccessConfig = toml::from_str(
-            "plain_http = true\nhosts = [\"utbyte.fk.example\", \"node.fk.example:8443\"]\n",
-        )
-        .unwrap();
-        let http = utbyte_adapters::AgencyClient::new(None).unwrap();
-        let gate = Gate::new(&config, "127.0.0.1:7501".parse().unwrap(), http.http()).unwrap();
-        let allowed = |host: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
-            gate.host_allowed(&headers, &Uri::from_static("/v1/offerings"))
-        };
-        for host in [
-            "127.0.0.1:7501",
-            "localhost:7501",
-            "LOCALHOST:7501",
-            "[::1]:7501",
-            "utbyte.fk.example",
-            "utbyte.fk.example:7501",
-            "node.fk.example:8443",
-            "node.fk.example",
-        ] {
-            assert!(allowed(host), "{host}");
-        }
-        for host in [
-            "evil.example",
-            "evil.example:7501",
-            "localhost:7502",
-            "node.fk.example:9999",
-            "utbyte.fk.example.evil.example",
-        ] {
-            assert!(!allowed(host), "{host}");
-        }
-    }
-
-    #[test]
-    fn a_host_is_read_as_name_and_port() {
-        assert_eq!(split_host("utbyte.fk.example"), ("utbyte.fk.example", None));
-        assert_eq!(split_host("localhost:7501"), ("localhost", Some("7501")));
-        assert_eq!(split_host("[::1]:7501"), ("[::1]", Some("7501")));
-        assert_eq!(split_host("[::1]"), ("[::1]", None));
-        assert_eq!(split_host("::1"), ("::1", None));
-    }
 }

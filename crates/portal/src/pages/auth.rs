@@ -22,6 +22,8 @@ fn login_cookie(state: &AppState) -> String {
 #[template(path = "login.html")]
 struct LoginPage {
     c: Chrome,
+    /// The identity provider's name, if the portal signs in through one.
+    provider: String,
     next: String,
     username: String,
     error: String,
@@ -33,7 +35,7 @@ pub(crate) struct NextQuery {
 }
 
 /// Only a portal path is a place to return to after sign-in.
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with("/portal/") && !n.starts_with("//") && !n.contains('\\') => {
             n.to_owned()
@@ -57,6 +59,11 @@ fn login_response(
         status,
         LoginPage {
             c,
+            provider: state
+                .portal
+                .oidc()
+                .map(|o| o.settings().name.clone())
+                .unwrap_or_default(),
             next,
             username,
             error,
@@ -222,7 +229,7 @@ fn shown_until(until: Instant) -> String {
 }
 
 /// Starts a session for `username` and returns its `Set-Cookie` value.
-async fn start_session(state: &AppState, username: &str) -> Result<String, PageError> {
+pub(crate) async fn start_session(state: &AppState, username: &str) -> Result<String, PageError> {
     let token = random_token()?;
     let csrf = random_token()?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -259,7 +266,14 @@ pub(crate) async fn logout(
     if let Err(e) = state.portal.store().end_session(signed.token_hash()).await {
         return PageError::Internal(e.to_string()).page(c);
     }
-    let mut response = Redirect::to("/portal/login").into_response();
+    let provider_sign_out = match state.portal.oidc() {
+        Some(oidc) if signed.identity.external => oidc.sign_out_url().await,
+        _ => None,
+    };
+    let mut response = match provider_sign_out {
+        Some(url) => super::provider::signed_out(&state, signed.lang, url),
+        None => Redirect::to("/portal/login").into_response(),
+    };
     let clear = set_cookie(
         state.portal.cookie_name(),
         "",

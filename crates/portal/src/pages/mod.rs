@@ -4,6 +4,7 @@ mod admin;
 mod auditor;
 mod auth;
 mod officer;
+mod provider;
 mod reviewer;
 mod shown_time;
 
@@ -25,6 +26,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route("/oidc/start", get(provider::start))
+        .route("/oidc/callback", get(provider::callback))
         .route("/lang/{code}", get(auth::language))
         .route("/static/portal.css", get(css))
         .route("/static/portal.js", get(js))
@@ -194,6 +197,11 @@ pub(crate) enum PageError {
     Csrf,
     /// The node's API refused or failed.
     Api(ApiProblem),
+    /// A sign-in through the identity provider ended without a session; `text` says why.
+    SignInFailed {
+        status: StatusCode,
+        text: &'static str,
+    },
     Internal(String),
 }
 
@@ -257,6 +265,9 @@ impl PageError {
                 problem.title,
                 problem.detail,
             ),
+            PageError::SignInFailed { status, text } => {
+                (status, "oidc.failed", t.get(text).to_owned(), String::new())
+            }
             PageError::Internal(detail) => {
                 tracing::error!(%detail, "portal page failed");
                 (

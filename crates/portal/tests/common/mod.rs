@@ -30,6 +30,8 @@ pub async fn portal_with(limits: HashingLimits) -> (Portal, Router) {
             authority_name: "Malmö stad".into(),
             secure_cookies: true,
             session_lifetime: time::Duration::hours(1),
+            idle_timeout: time::Duration::minutes(30),
+            oidc: None,
         },
         limits,
     )
