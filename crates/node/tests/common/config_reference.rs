@@ -120,6 +120,10 @@ fn walk(registry: &Registry, name: &str, prefix: &str, keys: &mut BTreeMap<Strin
             Format::Seq(item) if **item == Format::Str => vec!["array of strings"],
             Format::Seq(item) if table(item).is_some() => vec!["array of tables"],
             other if table(other).is_some() => vec!["table"],
+            // A table of names the operator chooses (`[portal.oidc.roles]`).
+            Format::Map { key, value } if **key == Format::Str && **value == Format::Str => {
+                vec!["table"]
+            }
             other => panic!("{key}: no reference type for {other:?}"),
         };
         let nested = match format {
