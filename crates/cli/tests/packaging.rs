@@ -377,7 +377,7 @@ fn the_containerfile_builds_this_binary_from_what_it_copies() {
     let volumes = exec_form(find("VOLUME")[0]);
     assert_eq!(volumes, ["/var/lib/utbyte", "/etc/utbyte"]);
     assert!(words[config + 1].starts_with("/etc/utbyte/"));
-    assert_eq!(find("EXPOSE"), ["7401 7501"]);
+    assert_eq!(find("EXPOSE"), ["7401 7501 7601"]);
 }
 
 /// The health check's command and environment, from the runtime stage.
