@@ -22,20 +22,25 @@ pub async fn portal() -> Router {
 }
 
 pub async fn portal_with(limits: HashingLimits) -> (Portal, Router) {
+    portal_configured(config(None), limits).await
+}
+
+/// The portal's configuration in these tests, signing in through `oidc` if given.
+pub fn config(oidc: Option<utbyte_portal::oidc::OidcSignIn>) -> PortalConfig {
+    PortalConfig {
+        authority: "malmo-stad".into(),
+        authority_name: "Malmö stad".into(),
+        secure_cookies: true,
+        session_lifetime: time::Duration::hours(1),
+        idle_timeout: time::Duration::minutes(30),
+        oidc,
+    }
+}
+
+/// A portal with `config` and the accounts of [`portal`].
+pub async fn portal_configured(config: PortalConfig, limits: HashingLimits) -> (Portal, Router) {
     let store = AccountStore::open_in_memory().await.unwrap();
-    let portal = Portal::with_limits(
-        store,
-        PortalConfig {
-            authority: "malmo-stad".into(),
-            authority_name: "Malmö stad".into(),
-            secure_cookies: true,
-            session_lifetime: time::Duration::hours(1),
-            idle_timeout: time::Duration::minutes(30),
-            oidc: None,
-        },
-        limits,
-    )
-    .unwrap();
+    let portal = Portal::with_limits(store, config, limits).unwrap();
     for (username, role) in [("anna", "officer"), ("rut", "reviewer"), ("tom", "officer")] {
         portal
             .accounts()
