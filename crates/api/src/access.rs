@@ -39,7 +39,7 @@ impl Duty {
 }
 
 /// How the officer a caller acts for is known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Vouch {
     /// A portal session: the person signed in.
@@ -48,6 +48,27 @@ pub enum Vouch {
     Assertion,
     /// The client's own word, which the node's configuration trusts it to give.
     Client,
+}
+
+impl Vouch {
+    /// The name the audit trail and the provider read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vouch::Session => "session",
+            Vouch::Assertion => "assertion",
+            Vouch::Client => "client",
+        }
+    }
+}
+
+/// Which of this authority's systems vouched for a request's officer, and how: the node sets it
+/// from the caller's credentials; the ledger and the provider see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VouchedBy {
+    /// The client system, by its id in the node's configuration (`portal` for the portal).
+    pub client: String,
+    pub vouch: Vouch,
 }
 
 /// The officer a call is made for, as vouched.

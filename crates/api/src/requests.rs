@@ -35,6 +35,11 @@ pub struct CaseRequest {
     /// decided; must be under a URL prefix the node's `[callbacks] allow` list names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
+    /// Set by the node, never by the caller (a request that sets it is refused): which system
+    /// vouched for the officer, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
+    pub vouched_by: Option<crate::access::VouchedBy>,
 }
 
 /// Where an answered request stands.

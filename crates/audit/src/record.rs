@@ -50,8 +50,15 @@ pub enum Outcome {
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     pub authority: String,
+    /// The actor's system that vouched for the person (`portal`, or a case system's id), for
+    /// requests made since the local API authenticates its callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     pub role: String,
     pub unit: String,
+    /// How that system knew the person: `session`, `assertion` or `client`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vouch: Option<String>,
 }
 
 /// One requested field, its outcome, and the provisions that decided it.

@@ -88,8 +88,10 @@ pub fn sample_record(i: u64, provider: &str) -> (AuditRecord, Vec<SubjectIdentif
     let mut record = AuditRecord {
         actor: Actor {
             authority: authority.into(),
+            client: None,
             role: role.into(),
             unit: unit.into(),
+            vouch: None,
         },
         change: None,
         event,
@@ -127,8 +129,10 @@ pub fn sample_record(i: u64, provider: &str) -> (AuditRecord, Vec<SubjectIdentif
         record.why = None;
         record.actor = Actor {
             authority: provider.to_owned(),
+            client: None,
             role: "förvaltare".into(),
             unit: "IT-drift".into(),
+            vouch: None,
         };
         record.change = Some(format!("regelbok version {} aktiverad", 1 + i / 10));
         return (record, Vec::new());

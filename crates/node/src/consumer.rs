@@ -20,6 +20,7 @@ use axum::Router;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
+use utbyte_api::access::VouchedBy;
 use utbyte_api::paths;
 use utbyte_api::requests::{
     CaseAnswer, CaseRequest, CaseState, CaseStatus, CaseSummary, RequestListQuery,
@@ -58,10 +59,21 @@ pub(crate) async fn submit(
     State(state): State<Arc<NodeState>>,
     who: Who,
     headers: HeaderMap,
-    Json(case): Json<CaseRequest>,
+    Json(mut case): Json<CaseRequest>,
 ) -> Result<Response, Problem> {
     who.require(Duty::Request)?;
-    who.acting(&case.officer, &case.unit, &case.role)?;
+    let acting = who.acting(&case.officer, &case.unit, &case.role)?;
+    if case.vouched_by.is_some() {
+        return Err(problems::INVALID_REQUEST
+            .with(
+                "`vouched_by` is set by the node from the caller's credentials, not by the caller",
+            )
+            .with_extension("field", "vouched_by"));
+    }
+    case.vouched_by = Some(VouchedBy {
+        client: acting.client,
+        vouch: acting.vouch,
+    });
     let key = idempotency_key(&headers)?;
     let answer = ask::submit(&state, key, &case, OffsetDateTime::now_utc()).await?;
     Ok(case_response(&answer))

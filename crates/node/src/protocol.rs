@@ -37,6 +37,9 @@ pub struct ExchangeRequest {
     pub role: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub officer: Option<String>,
+    /// Which of the recipient's systems vouched for the officer, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vouched_by: Option<utbyte_api::access::VouchedBy>,
     pub offering: String,
     pub fields: Vec<String>,
     pub purpose: String,

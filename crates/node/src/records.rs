@@ -46,12 +46,15 @@ impl ExchangeFacts<'_> {
     }
 }
 
-/// The requester as the audit trail names it: authority, unit and role, never the officer.
+/// The requester as the audit trail names it: authority, unit and role (never the officer), and
+/// the system that vouched for the officer.
 pub(crate) fn requester(request: &DisclosureRequest) -> Actor {
     Actor {
         authority: request.recipient.clone(),
+        client: request.vouched_by.as_ref().map(|by| by.client.clone()),
         role: request.role.clone(),
         unit: request.unit.clone(),
+        vouch: request.vouched_by.as_ref().map(|by| by.vouch.clone()),
     }
 }
 
@@ -87,8 +90,10 @@ pub(crate) fn rulebook_activated(
     AuditRecord {
         actor: Actor {
             authority: authority.to_owned(),
+            client: None,
             role: "system".into(),
             unit: "node".into(),
+            vouch: None,
         },
         change: Some(format!(
             "regelbok {name} {version} aktiverad (federationskonfiguration version {config_version})"

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
+use utbyte_api::access::VouchedBy;
 use utbyte_api::paths;
 use utbyte_api::reviews::{
     EarlierExchange, ReviewDecisionInput, ReviewField, ReviewListQuery, ReviewState, ReviewView,
@@ -128,7 +129,7 @@ pub(crate) async fn decide(
 ) -> Result<Json<ReviewView>, Problem> {
     who.require(Duty::Review)?;
     let reviewer = &input.reviewer;
-    who.acting(&reviewer.officer, &reviewer.unit, &reviewer.role)?;
+    let acting = who.acting(&reviewer.officer, &reviewer.unit, &reviewer.role)?;
     let case = case_of(&load(&state, &ticket).await?)?;
     let own_unit = state.rulebook().is_some_and(|rulebook| {
         rulebook
@@ -159,7 +160,11 @@ pub(crate) async fn decide(
             ));
         }
     }
-    apply::decide(&state, &ticket, &input, OffsetDateTime::now_utc()).await?;
+    let vouched = VouchedBy {
+        client: acting.client,
+        vouch: acting.vouch,
+    };
+    apply::decide(&state, &ticket, &input, &vouched, OffsetDateTime::now_utc()).await?;
     let review = load(&state, &ticket).await?;
     view(&review, Vec::new()).map(Json)
 }

@@ -75,6 +75,8 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("login.locked", "Kontot är låst efter upprepade misslyckade inloggningar. Försök igen efter", "The account is locked after repeated failed sign-ins. Try again after"),
     ("login.disabled", "Kontot är avstängt. Kontakta administratören.", "The account is disabled. Contact the administrator."),
     ("login.throttled", "För många misslyckade inloggningsförsök härifrån. Försök igen om en stund.", "Too many failed sign-in attempts from here. Try again in a while."),
+    ("review.not_yours", "Granskningar av det här erbjudandet beslutas av jurister vid en annan enhet.", "Reviews of this offering are decided by reviewers of another unit."),
+    ("oidc.foreign_unit", "Inloggningstjänsten uppger en enhet som inte hör till den här myndigheten. Kontakta administratören.", "The sign-in service gives a unit that is not this authority's. Contact the administrator."),
     ("oidc.sign_in", "Logga in via", "Sign in with"),
     ("oidc.or_local", "Eller logga in med ett lokalt konto:", "Or sign in with a local account:"),
     ("oidc.continue", "Fortsätt", "Continue"),

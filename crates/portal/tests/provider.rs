@@ -153,7 +153,7 @@ async fn a_redirect_back_is_taken_only_from_the_browser_that_started_it_and_only
         ),
     )
     .await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("avbröt inloggningen"));
     // The flow cookie is cleared, and was only ever sent to the provider's paths.
     let cleared = pair(&refused.cookies, FLOW);

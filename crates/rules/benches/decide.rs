@@ -71,6 +71,7 @@ fn make_request(
         unit: unit.into(),
         role: "handlaggare".into(),
         officer: None,
+        vouched_by: None,
         offering: offering.into(),
         fields,
         purpose: purpose.into(),

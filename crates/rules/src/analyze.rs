@@ -330,6 +330,7 @@ fn agreed_requests(
                 unit: unit.clone(),
                 role: role.clone(),
                 officer: None,
+                vouched_by: None,
                 offering: pa.offering.clone(),
                 fields: pa.fields.clone(),
                 purpose: purpose.clone(),

@@ -33,6 +33,6 @@ pub use decision::{Cited, Decision, FieldDecision, Ground, Outcome};
 pub use paths::{DisclosurePath, RequestOption};
 pub use policy::{Citation, Class};
 pub use preassessment::PreAssessment;
-pub use request::{DisclosureRequest, RequestError, Subject};
+pub use request::{DisclosureRequest, RequestError, Subject, VouchedBy};
 pub use rulebook::Rulebook;
 pub use source::{LoadError, Problem};

@@ -23,6 +23,9 @@ pub struct DisclosureRequest {
     /// The officer, for the audit trail; rules decide by unit and role, never by person.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub officer: Option<String>,
+    /// The requester's system that vouched for the officer, and how; for the audit trail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vouched_by: Option<VouchedBy>,
     pub offering: String,
     pub fields: Vec<String>,
     pub purpose: String,
@@ -37,6 +40,16 @@ pub struct DisclosureRequest {
     /// When the request is made; validity periods are judged at this instant.
     #[serde(with = "time::serde::rfc3339")]
     pub time: OffsetDateTime,
+}
+
+/// Which of the requesting authority's systems vouched for the officer, and how (`session`: a
+/// portal sign-in; `assertion`: a signed assertion from the authority's identity provider;
+/// `client`: the system's own word, which its configuration trusts it to give).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VouchedBy {
+    pub client: String,
+    pub vouch: String,
 }
 
 /// The person or organisation the request is about.
@@ -110,6 +123,12 @@ impl DisclosureRequest {
             .into_iter()
             .chain(self.officer.as_deref().map(|o| ("officer", o)))
             .chain(self.operation.as_deref().map(|o| ("operation", o)))
+            .chain(self.vouched_by.iter().flat_map(|v| {
+                [
+                    ("vouched_by.client", v.client.as_str()),
+                    ("vouched_by.vouch", v.vouch.as_str()),
+                ]
+            }))
         {
             check_text(name, value)?;
         }
@@ -190,6 +209,10 @@ mod tests {
             unit: "malmo-ekonomiskt-bistand".into(),
             role: "handlaggare".into(),
             officer: Some("malmo-h4711".into()),
+            vouched_by: Some(VouchedBy {
+                client: "arende".into(),
+                vouch: "assertion".into(),
+            }),
             offering: "fk-formaner".into(),
             fields: vec!["forman".into()],
             purpose: "kontroll".into(),
@@ -212,7 +235,7 @@ mod tests {
     #[test]
     fn a_control_character_in_any_text_is_refused_naming_the_field() {
         type Set = fn(&mut DisclosureRequest, String);
-        let texts: [(&str, Set); 10] = [
+        let texts: [(&str, Set); 12] = [
             ("recipient", |r, v| r.recipient = v),
             ("unit", |r, v| r.unit = v),
             ("role", |r, v| r.role = v),
@@ -223,6 +246,16 @@ mod tests {
             ("case_ref", |r, v| r.case_ref = v),
             ("operation", |r, v| r.operation = Some(v)),
             ("fields[]", |r, v| r.fields.push(v)),
+            ("vouched_by.client", |r, v| {
+                if let Some(by) = r.vouched_by.as_mut() {
+                    by.client = v;
+                }
+            }),
+            ("vouched_by.vouch", |r, v| {
+                if let Some(by) = r.vouched_by.as_mut() {
+                    by.vouch = v;
+                }
+            }),
         ];
         for (name, set) in texts {
             for control in [

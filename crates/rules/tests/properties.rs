@@ -50,6 +50,7 @@ prop_compose! {
             recipient,
             role: roles[role].into(),
             officer: None,
+            vouched_by: None,
             offering,
             fields,
             purpose: pick(&purposes, purpose).clone(),

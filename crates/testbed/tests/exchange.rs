@@ -98,6 +98,19 @@ async fn a_pre_assessed_request_discloses_only_the_permitted_fields_and_both_sid
         Some(body["provider_receipt"]["index"].as_u64().unwrap())
     );
     assert_eq!(provided.actor.authority, "malmo-stad");
+    // Both ledgers name the system that vouched for the officer, and how: here the case
+    // system, trusted to name its officers itself.
+    for record in [&provided, &received] {
+        assert_eq!(
+            (
+                record.actor.client.as_deref(),
+                record.actor.vouch.as_deref()
+            ),
+            (Some(utbyte_testbed::access::CASE_SYSTEM), Some("client")),
+            "{:?}",
+            record.event
+        );
+    }
 
     // A retry with the same key is answered from the record, not asked again.
     let size = federation
@@ -237,6 +250,10 @@ async fn protected_identity_goes_to_review_and_the_reviewers_decision_is_deliver
     let provided = last_record(&federation, "forsakringskassan");
     assert_eq!(provided.event, EventKind::ReviewDecision);
     assert_eq!(provided.actor.role, "jurist");
+    assert_eq!(
+        provided.actor.client.as_deref(),
+        Some(utbyte_testbed::access::CASE_SYSTEM)
+    );
     let received = last_record(&federation, "malmo-stad");
     assert_eq!(received.event, EventKind::Receipt);
     assert_eq!(received.payload_sha256, provided.payload_sha256);

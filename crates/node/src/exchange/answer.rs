@@ -94,6 +94,7 @@ pub(crate) async fn answer(
         unit: incoming.unit,
         role: incoming.role,
         officer: incoming.officer,
+        vouched_by: incoming.vouched_by.as_ref().map(super::rules_vouching),
         offering: incoming.offering,
         fields: incoming.fields,
         purpose: incoming.purpose,

@@ -10,6 +10,7 @@ use crate::review::ReviewCase;
 use crate::state::NodeState;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utbyte_api::access::VouchedBy;
 use utbyte_api::reviews::{ReviewDecisionInput, ReviewField, MAX_REASON};
 use utbyte_api::Outcome;
 use utbyte_audit::{Actor, EventKind};
@@ -23,6 +24,7 @@ pub(crate) async fn decide(
     state: &NodeState,
     ticket: &str,
     input: &ReviewDecisionInput,
+    vouched: &VouchedBy,
     now: OffsetDateTime,
 ) -> Result<(), ExchangeError> {
     check_texts(input)?;
@@ -65,8 +67,10 @@ pub(crate) async fn decide(
     let facts = ExchangeFacts {
         actor: Actor {
             authority: state.authority.clone(),
+            client: Some(vouched.client.clone()),
             role: input.reviewer.role.clone(),
             unit: input.reviewer.unit.clone(),
+            vouch: Some(vouched.vouch.as_str().to_owned()),
         },
         provider: &state.authority,
         request: &case.request,

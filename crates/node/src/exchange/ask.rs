@@ -12,6 +12,7 @@ use http::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use utbyte_api::access::{Vouch, VouchedBy};
 use utbyte_api::requests::{CaseAnswer, CaseRequest, CaseStatus, OwnReceipt};
 use utbyte_api::SignedAnswer;
 use utbyte_audit::EventKind;
@@ -163,6 +164,7 @@ pub(super) fn check_case(
         unit: case.unit.clone(),
         role: case.role.clone(),
         officer: Some(case.officer.clone()),
+        vouched_by: case.vouched_by.as_ref().map(super::rules_vouching),
         offering: case.offering.clone(),
         fields: case.fields.clone(),
         purpose: case.purpose.clone(),
@@ -200,6 +202,18 @@ pub(super) fn check_case(
     Ok(checked)
 }
 
+/// The vouching a request carries, as the federation protocol names it.
+fn case_vouching(request: &DisclosureRequest) -> Option<VouchedBy> {
+    let by = request.vouched_by.as_ref()?;
+    let vouch = [Vouch::Session, Vouch::Assertion, Vouch::Client]
+        .into_iter()
+        .find(|v| v.as_str() == by.vouch)?;
+    Some(VouchedBy {
+        client: by.client.clone(),
+        vouch,
+    })
+}
+
 async fn send(
     state: &NodeState,
     ctx: &Exchange,
@@ -215,6 +229,7 @@ async fn send(
         unit: request.unit.clone(),
         role: request.role.clone(),
         officer: request.officer.clone(),
+        vouched_by: case_vouching(request),
         offering: request.offering.clone(),
         fields: request.fields.clone(),
         purpose: request.purpose.clone(),

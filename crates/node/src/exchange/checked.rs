@@ -53,6 +53,7 @@ mod tests {
             unit: "malmo-ekonomiskt-bistand".into(),
             role: "handlaggare".into(),
             officer: None,
+            vouched_by: None,
             offering: "fk-formaner".into(),
             fields: vec!["bostadsbidrag".into()],
             purpose: "kontroll".into(),

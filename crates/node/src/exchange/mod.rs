@@ -34,3 +34,11 @@ pub use verify::AnswerRejected;
 pub(crate) fn could_exist(id: &str, max: usize) -> bool {
     !id.is_empty() && id.len() <= max && id.bytes().all(|b| b.is_ascii_graphic())
 }
+
+/// A vouching as the rulebook's request and the audit trail carry it.
+pub(crate) fn rules_vouching(by: &utbyte_api::access::VouchedBy) -> utbyte_rules::VouchedBy {
+    utbyte_rules::VouchedBy {
+        client: by.client.clone(),
+        vouch: by.vouch.as_str().to_owned(),
+    }
+}

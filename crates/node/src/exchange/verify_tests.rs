@@ -32,6 +32,7 @@ fn checked() -> CheckedRequest {
         unit: "malmo-ekonomiskt-bistand".into(),
         role: "handlaggare".into(),
         officer: None,
+        vouched_by: None,
         offering: "fk-formaner".into(),
         fields: vec!["bostadsbidrag".into(), "diagnos".into()],
         purpose: "kontroll".into(),

@@ -191,6 +191,9 @@ pub(crate) enum PageError {
     },
     /// Signed in, but the role does not open this page.
     Forbidden,
+    /// Signed in, but the node refuses this person what the page would do; the text key says
+    /// why.
+    Denied(&'static str),
     /// Not there — or not this authority's to see, which must look the same.
     NotFound,
     /// A form without this session's CSRF token.
@@ -241,6 +244,12 @@ impl PageError {
                 StatusCode::FORBIDDEN,
                 "error.forbidden",
                 t.get("error.forbidden_text").to_owned(),
+                String::new(),
+            ),
+            PageError::Denied(text) => (
+                StatusCode::FORBIDDEN,
+                "error.forbidden",
+                t.get(text).to_owned(),
                 String::new(),
             ),
             PageError::NotFound => (

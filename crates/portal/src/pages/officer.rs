@@ -352,6 +352,7 @@ pub(crate) async fn submit(
             role: who.officer_role.clone(),
             unit: who.unit.clone(),
             callback: None,
+            vouched_by: None,
         };
         let sent = signed
             .api(&state)

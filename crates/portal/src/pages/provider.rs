@@ -10,6 +10,7 @@
 //! destination itself (a same-site navigation) instead of redirecting.
 
 use super::{render_status, Chrome, PageError};
+use crate::identity::Identity;
 use crate::oidc::{OidcError, Vouched};
 use crate::session::{self, flow_cookie, random_token, same_token, token_hash};
 use crate::text::Lang;
@@ -20,6 +21,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
+use utbyte_api::offerings::AuthorityView;
+use utbyte_api::paths;
 
 /// How long a sign-in may stay at the provider.
 const FLOW_LIFETIME: time::Duration = time::Duration::minutes(10);
@@ -137,6 +140,26 @@ pub(crate) async fn callback(
             .ok_or_else(|| Failure::Oidc(OidcError::Invalid("no code in the redirect".into())))?;
         let Vouched { username, profile } =
             oidc.finish(code, &flow).await.map_err(Failure::Oidc)?;
+        // The provider may serve several authorities: its word on the unit counts only for a
+        // unit of this one, as the node's rulebook knows them.
+        let person = Identity {
+            username: username.clone(),
+            display_name: profile.display_name.clone(),
+            authority: state.portal.authority().to_owned(),
+            unit: profile.unit.clone(),
+            officer_role: profile.officer_role.clone(),
+            roles: Vec::new(),
+            external: true,
+        };
+        let authority: AuthorityView = state
+            .api
+            .acting_for(&person)
+            .get(paths::AUTHORITY)
+            .await
+            .map_err(|problem| Failure::Page(problem.into()))?;
+        if !authority.units.iter().any(|u| u.id == profile.unit) {
+            return Err(Failure::ForeignUnit);
+        }
         let account = state
             .portal
             .store()
@@ -220,6 +243,8 @@ enum Failure {
     Oidc(OidcError),
     /// The provider's subject is the username of a local account.
     LocalAccount,
+    /// The provider names a unit that is not this authority's.
+    ForeignUnit,
     Disabled,
     Page(PageError),
 }
@@ -234,7 +259,7 @@ impl Failure {
                     OidcError::Unavailable(_) => {
                         (StatusCode::SERVICE_UNAVAILABLE, "oidc.unavailable")
                     }
-                    OidcError::Refused(_) => (StatusCode::FORBIDDEN, "oidc.refused"),
+                    OidcError::Refused(_) => (StatusCode::BAD_REQUEST, "oidc.refused"),
                     OidcError::NoFlow => (StatusCode::BAD_REQUEST, "oidc.no_flow"),
                     OidcError::Invalid(_) => (StatusCode::BAD_REQUEST, "oidc.invalid"),
                     OidcError::Claim(_) => (StatusCode::FORBIDDEN, "oidc.claims"),
@@ -246,6 +271,12 @@ impl Failure {
                     "portal sign-in through the identity provider refused: the subject is a local account's username"
                 );
                 (StatusCode::FORBIDDEN, "oidc.local_account")
+            }
+            Failure::ForeignUnit => {
+                tracing::warn!(
+                    "portal sign-in through the identity provider refused: a unit of another authority"
+                );
+                (StatusCode::FORBIDDEN, "oidc.foreign_unit")
             }
             Failure::Disabled => {
                 tracing::warn!(

@@ -239,6 +239,11 @@ pub(crate) async fn decide(
             Ok(_) => Ok(
                 Redirect::to(&format!("/portal/review/{}", super::encode(&ticket))).into_response(),
             ),
+            // The node's word that this reviewer may not decide it (another unit reviews the
+            // offering): access denied, not a form to correct.
+            Err(problem) if problem.status == StatusCode::FORBIDDEN => {
+                Err(PageError::Denied("review.not_yours"))
+            }
             Err(problem)
                 if problem.status.is_client_error() && problem.status != StatusCode::NOT_FOUND =>
             {
