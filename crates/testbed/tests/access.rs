@@ -466,6 +466,34 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
     )
     .await;
     assert_eq!(vouched.status, 200, "{:#}", vouched.body);
+    // Both ledgers name the system that vouched for the officer, and how.
+    for authority in ["malmo-stad", "forsakringskassan"] {
+        let actor = last_record(&federation, authority).actor;
+        assert_eq!(
+            (actor.client.as_deref(), actor.vouch.as_deref()),
+            (Some("handlaggarstod"), Some("assertion")),
+            "{authority}"
+        );
+    }
+    // Which is the node's to say, not the caller's.
+    let mut claiming = case.clone();
+    claiming["vouched_by"] = json!({"client": "portal", "vouch": "session"});
+    let fresh = issuer
+        .officer_assertion("malmo-h4711", MALMO_UNIT, &["handlaggare"])
+        .unwrap();
+    let claimed = ask(
+        &anonymous,
+        malmo,
+        &[
+            ("authorization", &stod),
+            ("utbyte-officer-assertion", &fresh),
+            ("idempotency-key", "s-6"),
+        ],
+        Some(&claiming),
+    )
+    .await;
+    assert_eq!(claimed.status, 422, "{:#}", claimed.body);
+    assert_eq!(claimed.body["field"], "vouched_by");
     ask(
         &anonymous,
         malmo,

@@ -11,15 +11,6 @@ use utbyte_audit::{AuditRecord, EventKind};
 
 const MALMO_FK: [&str; 3] = ["forsakringskassan", "malmo-stad", "polismyndigheten"];
 
-fn last_record(
-    federation: &utbyte_testbed::loopback::LoopbackFederation,
-    authority: &str,
-) -> AuditRecord {
-    let audit = federation.node(authority).unwrap().audit();
-    let size = audit.ledger().size();
-    AuditRecord::from_leaf(&audit.ledger().entry(size - 1).unwrap()).unwrap()
-}
-
 /// Receipts in `authority`'s ledger.
 fn count_receipts(
     federation: &utbyte_testbed::loopback::LoopbackFederation,

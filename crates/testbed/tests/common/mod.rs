@@ -266,3 +266,13 @@ pub fn rogue_client_config(
     )
     .unwrap()
 }
+
+/// The newest record in `authority`'s ledger.
+pub fn last_record(
+    federation: &utbyte_testbed::loopback::LoopbackFederation,
+    authority: &str,
+) -> utbyte_audit::AuditRecord {
+    let audit = federation.node(authority).unwrap().audit();
+    let size = audit.ledger().size();
+    utbyte_audit::AuditRecord::from_leaf(&audit.ledger().entry(size - 1).unwrap()).unwrap()
+}
