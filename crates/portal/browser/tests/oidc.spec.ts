@@ -160,11 +160,13 @@ test("a reviewer of another unit of Försäkringskassan cannot decide a review t
   expect(decided.status(), `deciding ${ticket} in the form as ${other.login}`).toBe(403);
   await expect(page.getByRole('heading', { name: 'Åtkomst nekad' })).toBeVisible();
   await expect(page.locator('main')).toContainText('jurister vid en annan enhet');
-  // Posted directly, with the session's own CSRF token: refused all the same.
-  const posted = await page.request.post(at(fk, `/portal/review/${ticket}`), {
-    form: { csrf, 'outcome-forman': 'disclose', 'reason-forman': 'Uppgiften behövs för kontrollen.' },
-    maxRedirects: 0,
-  });
+  // Posted directly, complete and with the session's own CSRF token: refused all the same.
+  const form: Record<string, string> = { csrf };
+  for (const field of fields) {
+    form[`outcome-${field}`] = 'disclose';
+    form[`reason-${field}`] = 'Uppgiften behövs för kontrollen.';
+  }
+  const posted = await page.request.post(at(fk, `/portal/review/${ticket}`), { form, maxRedirects: 0 });
   expect(posted.status(), `POST /portal/review/${ticket} as ${other.login}`).toBe(403);
 
   // Nothing was decided: the node still holds the ticket open, and the jurist's queue shows it.
