@@ -4,7 +4,7 @@
 use crate::tls_error::TlsFailure;
 use axum::extract::Request;
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use std::future::Future;
@@ -28,6 +28,11 @@ pub type HandshakeObserver = Arc<dyn Fn(&'static str) + Send + Sync>;
 
 /// How long a client may take to complete the TLS handshake before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an HTTP/1.1 client may take to send a request's headers once the connection is
+/// open (after TLS), or between requests on a kept-alive connection before its next one starts:
+/// a client trickling headers byte by byte holds a connection no longer than this.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` to mutual-TLS clients until `shutdown` completes, then lets every
 /// connection finish the requests it holds and returns once they are answered.
@@ -175,8 +180,10 @@ async fn serve_tls_as(
                     .serve_connection(io, service);
                 watcher.watch(connection).await
             } else {
-                let connection =
-                    hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(io, service);
                 watcher.watch(connection).await
             };
             if let Err(err) = served {
