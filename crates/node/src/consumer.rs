@@ -106,7 +106,15 @@ pub(crate) async fn fetch(
             "no request has this key: keys are 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
         )));
     }
-    Ok(case_response(&ask::fetch(&state, &key).await?))
+    Ok(case_response(
+        &ask::fetch(&state, &key, own_scope(&who)).await?,
+    ))
+}
+
+/// Whose requests a caller may read: its own client's, or — with the audit duty, which oversees
+/// the node — every client's.
+fn own_scope(who: &Who) -> Option<&str> {
+    (!who.caller.may(Duty::Audit)).then_some(who.caller.client.as_str())
 }
 
 /// This node's requests, newest first.
@@ -147,7 +155,12 @@ pub(crate) async fn list(
     }
     let rows = state
         .exchange
-        .list_outgoing(query.officer.as_deref(), limit, query.offset.unwrap_or(0))
+        .list_outgoing(
+            query.officer.as_deref(),
+            own_scope(&who),
+            limit,
+            query.offset.unwrap_or(0),
+        )
         .await
         .map_err(ExchangeError::from)?;
     rows.iter()

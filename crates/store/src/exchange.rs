@@ -98,6 +98,8 @@ pub struct OutgoingRequest {
     pub provider: String,
     /// The officer the request is made for, if the case system named one.
     pub officer: Option<String>,
+    /// The local API client that made it.
+    pub client: Option<String>,
     /// The request as JSON.
     pub request_json: String,
     /// Where to deliver the answer, if the case system asked for a callback.
@@ -134,6 +136,8 @@ pub struct StoredOutgoing {
     pub provider: String,
     /// The officer the request was made for.
     pub officer: Option<String>,
+    /// The local API client that made it (none: made before clients were authenticated).
+    pub client: Option<String>,
     /// The request as JSON.
     pub request_json: String,
     /// Where to deliver the answer.

@@ -25,6 +25,7 @@ async fn a_new_key_starts_in_flight_with_everything_stored() {
         request_id: sent.request_id,
         provider: sent.provider,
         officer: sent.officer,
+        client: sent.client,
         request_json: sent.request_json,
         callback: sent.callback,
         state: OutgoingState::InFlight,
@@ -235,19 +236,61 @@ async fn listings_are_newest_first_paged_and_filtered_by_officer() {
         sent.officer = (index % 2 == 0).then(|| "anna".to_owned());
         store.begin_outgoing(&sent).await.unwrap();
     }
-    let all = store.list_outgoing(None, 10, 0).await.unwrap();
+    let all = store.list_outgoing(None, None, 10, 0).await.unwrap();
     assert_eq!(keys(&all), ["k4", "k3", "k2", "k1", "k0"]);
-    let page = store.list_outgoing(None, 2, 2).await.unwrap();
+    let page = store.list_outgoing(None, None, 2, 2).await.unwrap();
     assert_eq!(keys(&page), ["k2", "k1"]);
-    let anna = store.list_outgoing(Some("anna"), 10, 0).await.unwrap();
+    let anna = store
+        .list_outgoing(Some("anna"), None, 10, 0)
+        .await
+        .unwrap();
     assert_eq!(keys(&anna), ["k4", "k2", "k0"]);
-    let anna = store.list_outgoing(Some("anna"), 1, 1).await.unwrap();
+    let anna = store.list_outgoing(Some("anna"), None, 1, 1).await.unwrap();
     assert_eq!(keys(&anna), ["k2"]);
     assert!(store
-        .list_outgoing(Some("bertil"), 10, 0)
+        .list_outgoing(Some("bertil"), None, 10, 0)
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn a_client_lists_its_own_requests_and_those_no_client_is_recorded_for() {
+    let store = store().await;
+    for (index, (key, client)) in [
+        ("a0", Some("arende")),
+        ("p1", Some("portal")),
+        ("old", None),
+        ("a3", Some("arende")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut sent = request(key, index as i64);
+        sent.client = client.map(str::to_owned);
+        sent.officer = Some("anna".to_owned());
+        store.begin_outgoing(&sent).await.unwrap();
+    }
+    let arende = store
+        .list_outgoing(None, Some("arende"), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(keys(&arende), ["a3", "old", "a0"]);
+    let portal = store
+        .list_outgoing(Some("anna"), Some("portal"), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(keys(&portal), ["old", "p1"]);
+    assert_eq!(portal[1].client.as_deref(), Some("portal"));
+    let page = store
+        .list_outgoing(Some("anna"), Some("arende"), 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(keys(&page), ["old"]);
+    assert_eq!(
+        keys(&store.list_outgoing(None, None, 10, 0).await.unwrap()),
+        ["a3", "old", "p1", "a0"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -220,12 +220,15 @@ async fn a_file_backed_store_keeps_everything_across_reopening() {
         .decide_review("t2", &decision("anna", 3))
         .await
         .unwrap();
-    let outgoing = store.list_outgoing(None, 10, 0).await.unwrap();
+    let outgoing = store.list_outgoing(None, None, 10, 0).await.unwrap();
     let reviews = store.reviews(None, 10, 0).await.unwrap();
     store.close().await;
 
     let store = ExchangeStore::open(&path).await.unwrap();
-    assert_eq!(store.list_outgoing(None, 10, 0).await.unwrap(), outgoing);
+    assert_eq!(
+        store.list_outgoing(None, None, 10, 0).await.unwrap(),
+        outgoing
+    );
     assert_eq!(store.reviews(None, 10, 0).await.unwrap(), reviews);
     assert_eq!(outgoing.len(), 2);
     assert_eq!(reviews.len(), 2);

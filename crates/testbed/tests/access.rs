@@ -475,6 +475,31 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
             "{authority}"
         );
     }
+    // The request is its client's: another client that may request does not find it.
+    let own = send(
+        &anonymous,
+        malmo,
+        get.clone(),
+        "/v1/requests/s-4",
+        &[("authorization", &stod)],
+        None,
+    )
+    .await;
+    assert_eq!(own.status, 200, "{:#}", own.body);
+    let other = send(&arende, malmo, get.clone(), "/v1/requests/s-4", &[], None).await;
+    assert_eq!(other.status, 404, "{:#}", other.body);
+    let listed = send(&arende, malmo, get.clone(), "/v1/requests", &[], None).await;
+    assert_eq!(listed.status, 200, "{:#}", listed.body);
+    assert!(
+        listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["idempotency_key"] != "s-4"),
+        "{:#}",
+        listed.body
+    );
     // Which is the node's to say, not the caller's.
     let mut claiming = case.clone();
     claiming["vouched_by"] = json!({"client": "portal", "vouch": "session"});

@@ -66,6 +66,7 @@ pub(crate) async fn submit(
         request_id: request_id.clone(),
         provider: provider.clone(),
         officer: Some(case.officer.clone()),
+        client: case.vouched_by.as_ref().map(|by| by.client.clone()),
         request_json: String::from_utf8_lossy(&body).into_owned(),
         callback: case.callback.clone(),
         created_at: now,
@@ -89,15 +90,22 @@ pub(crate) async fn submit(
 
 /// A request and, once there is one, its answer. A request in review is first asked about at
 /// the provider.
-pub(crate) async fn fetch(state: &NodeState, key: &str) -> Result<CaseAnswer, ExchangeError> {
-    let stored =
-        state
-            .exchange
-            .outgoing(key)
-            .await?
-            .ok_or_else(|| ExchangeError::NoSuchRequest {
-                key: key.to_owned(),
-            })?;
+/// The request `key` and its answer, as the caller may see it: with `scope`, only if that client
+/// made it (or no client is recorded for it) — another client's request is not there.
+pub(crate) async fn fetch(
+    state: &NodeState,
+    key: &str,
+    scope: Option<&str>,
+) -> Result<CaseAnswer, ExchangeError> {
+    let no_such = || ExchangeError::NoSuchRequest {
+        key: key.to_owned(),
+    };
+    let stored = state.exchange.outgoing(key).await?.ok_or_else(no_such)?;
+    if let (Some(scope), Some(owner)) = (scope, stored.client.as_deref()) {
+        if scope != owner {
+            return Err(no_such());
+        }
+    }
     if stored.state == OutgoingState::InReview {
         if let Some(answer) = poll_one(state, &stored).await? {
             return Ok(answer);

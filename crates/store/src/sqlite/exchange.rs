@@ -14,12 +14,12 @@ use crate::{Begun, OutgoingRequest, OutgoingState, OutgoingUpdate, StoreError, S
 
 const COLUMNS: &str = "key, request_hash, request_id, provider, officer, request_json, callback, \
                        state, answer_json, ticket, created_at, updated_at, callback_delivered, \
-                       failure_json";
+                       failure_json, client";
 
 const INSERT: &str = "\
 INSERT INTO outgoing (key, request_hash, request_id, provider, officer, request_json, callback,
-                      state, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in_flight', ?8, ?8)
+                      state, created_at, updated_at, client)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'in_flight', ?8, ?8, ?9)
 ON CONFLICT (key) DO NOTHING";
 
 /// Answering is allowed from in flight and from in review (a reviewer's decision arrived);
@@ -54,6 +54,7 @@ struct Row {
     updated_at: i64,
     callback_delivered: bool,
     failure_json: Option<String>,
+    client: Option<String>,
 }
 
 impl ExchangeStore {
@@ -71,6 +72,9 @@ impl ExchangeStore {
         check_id("provider authority id", &request.provider)?;
         if let Some(officer) = &request.officer {
             check_id("officer id", officer)?;
+        }
+        if let Some(client) = &request.client {
+            check_id("client id", client)?;
         }
         check_json("request JSON", &request.request_json)?;
         if let Some(callback) = &request.callback {
@@ -91,6 +95,7 @@ impl ExchangeStore {
                         .bind(&request.request_json)
                         .bind(&request.callback)
                         .bind(request.created_at.unix_timestamp())
+                        .bind(&request.client)
                         .execute(&mut *connection)
                         .await
                         .map_err(StoreError::exchange("storing an outgoing request"))?
@@ -305,41 +310,45 @@ impl ExchangeStore {
     }
 
     /// Up to `limit` requests after skipping `offset`, newest first: all of them, or only those
-    /// made for `officer`.
+    /// made for `officer`, and only those `client` made (with those no client is recorded for).
     pub async fn list_outgoing(
         &self,
         officer: Option<&str>,
+        client: Option<&str>,
         limit: u32,
         offset: u32,
     ) -> Result<Vec<StoredOutgoing>, StoreError> {
-        // Two statements rather than `?3 IS NULL OR officer = ?3`, which no index serves.
-        let rows = match officer {
-            Some(officer) => {
-                check_id("officer id", officer)?;
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM outgoing WHERE officer = ?3 \
-                     ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
-                );
-                sqlx::query_as::<_, Row>(&sql)
-                    .bind(limit)
-                    .bind(offset)
-                    .bind(officer)
-                    .fetch_all(&self.pool)
-                    .await
-            }
-            None => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM outgoing \
-                     ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
-                );
-                sqlx::query_as::<_, Row>(&sql)
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(&self.pool)
-                    .await
-            }
+        // Only the conditions asked for, each an equality an index serves, rather than
+        // `? IS NULL OR officer = ?`, which none does.
+        let mut conditions = Vec::new();
+        if let Some(officer) = officer {
+            check_id("officer id", officer)?;
+            conditions.push("officer = ?");
         }
-        .map_err(StoreError::exchange("listing outgoing requests"))?;
+        if let Some(client) = client {
+            check_id("client id", client)?;
+            // Requests from before clients were authenticated belong to no one client.
+            conditions.push("(client = ? OR client IS NULL)");
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outgoing {filter} \
+             ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        );
+        let mut query = sqlx::query_as::<_, Row>(&sql);
+        for value in [officer, client].into_iter().flatten() {
+            query = query.bind(value);
+        }
+        let rows = query
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("listing outgoing requests"))?;
         rows.into_iter().map(Row::checked).collect()
     }
 }
@@ -376,6 +385,7 @@ impl Row {
             updated_at: time_of(self.updated_at).ok_or_else(|| corrupt("a time out of range"))?,
             callback_delivered: self.callback_delivered,
             failure_json: self.failure_json,
+            client: self.client,
         })
     }
 }

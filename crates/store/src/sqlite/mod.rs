@@ -300,7 +300,7 @@ mod tests {
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 3);
+        assert_eq!(store.schema_version().await.unwrap(), 4);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
@@ -313,7 +313,7 @@ mod tests {
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 3);
+        assert_eq!(store.schema_version().await.unwrap(), 4);
     }
 
     /// Migration 0003 rebuilds `outgoing` (and `callbacks`, which refers to it): a database
@@ -344,10 +344,11 @@ mod tests {
         pool.close().await;
 
         let store = ExchangeStore::open(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 3);
+        assert_eq!(store.schema_version().await.unwrap(), 4);
         let k1 = store.outgoing("k1").await.unwrap().unwrap();
         assert_eq!(k1.state, crate::OutgoingState::Answered);
         assert_eq!(k1.failure_json, None);
+        assert_eq!(k1.client, None, "no client is recorded for an earlier request");
         let k2 = store.outgoing("k2").await.unwrap().unwrap();
         assert_eq!(k2.state, crate::OutgoingState::InFlight);
         assert_eq!(store.callback("c1").await.unwrap().unwrap().key, "k1");

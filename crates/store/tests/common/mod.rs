@@ -22,6 +22,7 @@ pub fn request(key: &str, seconds: i64) -> OutgoingRequest {
         request_id: format!("req-{key}"),
         provider: "skatteverket".to_owned(),
         officer: Some("handlaggare-1".to_owned()),
+        client: Some("arende".to_owned()),
         request_json: format!(r#"{{"subject":"19121212-1212","key":"{key}"}}"#),
         callback: Some(format!("https://case.example/callback/{key}")),
         created_at: at(seconds),
