@@ -348,7 +348,10 @@ mod tests {
         let k1 = store.outgoing("k1").await.unwrap().unwrap();
         assert_eq!(k1.state, crate::OutgoingState::Answered);
         assert_eq!(k1.failure_json, None);
-        assert_eq!(k1.client, None, "no client is recorded for an earlier request");
+        assert_eq!(
+            k1.client, None,
+            "no client is recorded for an earlier request"
+        );
         let k2 = store.outgoing("k2").await.unwrap().unwrap();
         assert_eq!(k2.state, crate::OutgoingState::InFlight);
         assert_eq!(store.callback("c1").await.unwrap().unwrap().key, "k1");
