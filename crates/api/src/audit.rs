@@ -177,3 +177,62 @@ pub struct AuditStats {
     /// `null` when no review was decided.
     pub review_turnaround: Option<TurnaroundView>,
 }
+
+/// How this node's receipts stand against one provider's ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconciliationState {
+    /// Every answer the provider recorded for this node is received or, on both sides,
+    /// recorded as never delivered; no finding.
+    Reconciled,
+    /// Answers are still open (an exchange in flight or in review, or too recent to judge), or
+    /// the last round could not reach the provider.
+    Pending,
+    /// A finding stands: a receipt whose digest differs from the provider's record, or one for
+    /// an entry the provider did not record for this node.
+    Unreconciled,
+}
+
+/// What reconciliation could not close.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReconciliationFinding {
+    /// The entry in the provider's ledger.
+    pub provider_index: u64,
+    /// `digest_mismatch` or `unknown_entry`.
+    pub kind: String,
+    /// When it was found (RFC 3339 UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub found_at: time::OffsetDateTime,
+}
+
+/// Reconciliation with one provider.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PeerReconciliation {
+    /// The provider's authority id.
+    pub peer: String,
+    pub state: ReconciliationState,
+    /// Every entry of the provider's ledger below this index that concerns this node is settled.
+    pub settled_to: u64,
+    /// The provider's ledger size at the last round.
+    pub provider_size: u64,
+    /// Answers found received, with the same digest on both sides.
+    pub matched: u64,
+    /// Answers recorded on both sides as never delivered.
+    pub undelivered: u64,
+    /// Answers still open at the last round.
+    pub pending: u64,
+    /// When the last round ran (RFC 3339 UTC); absent before the first.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub checked_at: Option<time::OffsetDateTime>,
+    /// Why the last round could not finish, if it could not.
+    pub error: Option<String>,
+    pub findings: Vec<ReconciliationFinding>,
+}
+
+/// Reconciliation of this node's receipts with every provider's ledger.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReconciliationView {
+    pub peers: Vec<PeerReconciliation>,
+}

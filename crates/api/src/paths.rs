@@ -15,6 +15,7 @@ pub const AUDIT_STATUS: &str = "/v1/audit/status";
 pub const AUDIT_VERIFY: &str = "/v1/audit/verify";
 pub const AUDIT_SUBJECT: &str = "/v1/audit/subject";
 pub const AUDIT_STATS: &str = "/v1/audit/stats";
+pub const AUDIT_RECONCILIATION: &str = "/v1/audit/reconciliation";
 pub const CALLBACKS: &str = "/v1/callbacks";
 pub const CALLBACK_REPLAY: &str = "/v1/callbacks/{id}/replay";
 pub const HEALTHZ: &str = "/healthz";

@@ -56,6 +56,18 @@ impl AuditLog {
         Ok(receipt)
     }
 
+    /// Records `record` with the commitments it already carries, which must have been made with
+    /// this ledger's commitment key (they come from an earlier record of the same ledger): the
+    /// record of what happened later to an exchange about the same subjects.
+    pub fn record_committed(&self, mut record: AuditRecord) -> Result<Receipt, AuditError> {
+        record.subjects.sort();
+        record.subjects.dedup();
+        let leaf = record.to_leaf()?;
+        let receipt = self.ledger.append(&leaf)?;
+        self.index().add(receipt.index, &record)?;
+        Ok(receipt)
+    }
+
     fn index(&self) -> MutexGuard<'_, SubjectIndex> {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }

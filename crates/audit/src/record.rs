@@ -31,6 +31,10 @@ pub enum EventKind {
     /// The recipient's node received a signed answer and recorded it against the provider's
     /// receipt.
     Receipt,
+    /// An answer the provider recorded never reached the recipient: reconciliation of the two
+    /// ledgers found no receipt for it, and both nodes record that it never arrived.
+    /// `refers_to` is the index of the undelivered answer's record in the provider's ledger.
+    Undelivered,
     /// The node's configuration (rulebook, pre-assessments, offerings, keys) changed.
     ConfigurationChange,
 }
@@ -303,6 +307,14 @@ impl AuditRecord {
             EventKind::Receipt if self.payload_sha256.is_none() => Err(invalid(
                 "payload_sha256",
                 "a receipt records the digest of the answer received",
+            )),
+            EventKind::Undelivered if self.refers_to.is_none() => Err(invalid(
+                "refers_to",
+                "an undelivered answer names the provider's ledger entry",
+            )),
+            EventKind::Undelivered if self.payload_sha256.is_none() => Err(invalid(
+                "payload_sha256",
+                "an undelivered answer records the digest of what was never received",
             )),
             EventKind::ConfigurationChange => {
                 if self.change.is_none() {

@@ -22,7 +22,13 @@ use utoipa::OpenApi;
     ),
     modifiers(&MutualTls, &EdgeProblems),
     servers((url = "https://{node}", description = "A member's node endpoint, as the federation configuration lists it", variables(("node" = (default = "node.example:7401", description = "host and port"))))),
-    paths(provider::exchange, provider::review_state, federation_openapi),
+    paths(
+        provider::exchange,
+        provider::review_state,
+        crate::reconcile::listing::listing,
+        crate::reconcile::listing::undelivered,
+        federation_openapi
+    ),
     components(schemas(
         protocol::ExchangeRequest,
         protocol::Answer,
@@ -32,6 +38,10 @@ use utoipa::OpenApi;
         utbyte_api::Ground,
         utbyte_api::Receipt,
         protocol::ReviewState,
+        protocol::LedgerListing,
+        protocol::ListedEntry,
+        protocol::UndeliveredNotice,
+        protocol::UndeliveredRecorded,
         utbyte_federation::Jws,
         Problem
     ))
@@ -61,6 +71,8 @@ struct FederationApi;
         audit_api::verify,
         audit_api::subject,
         audit_api::stats,
+        crate::reconcile::api::show,
+        crate::reconcile::api::run,
         callbacks_api::list,
         callbacks_api::replay,
         health::alive,
@@ -101,6 +113,10 @@ struct FederationApi;
         audit::AuditStats,
         audit::TurnaroundView,
         audit::TurnaroundBucketView,
+        audit::ReconciliationView,
+        audit::PeerReconciliation,
+        audit::ReconciliationState,
+        audit::ReconciliationFinding,
         callbacks_api::CallbackView,
         callbacks_api::CallbackStatus,
         health_api::Health,
@@ -158,6 +174,7 @@ pub(crate) fn never_cached(router: Router) -> Router {
 
 pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
     provider::routes()
+        .merge(crate::reconcile::federation_routes())
         .route(utbyte_api::paths::OPENAPI, get(federation_openapi))
         .with_state(state)
 }
@@ -168,6 +185,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(catalog_proxy::routes())
         .merge(review::routes())
         .merge(audit_api::routes())
+        .merge(crate::reconcile::local_routes())
         .merge(callbacks_api::routes())
         .merge(health::routes())
         .merge(crate::metrics::routes())

@@ -53,12 +53,12 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
         .route(paths::AUDIT_STATS, get(stats))
 }
 
-fn unreadable(err: impl std::fmt::Display) -> Problem {
+pub(crate) fn unreadable(err: impl std::fmt::Display) -> Problem {
     problems::AUDIT_UNREADABLE.with(err.to_string())
 }
 
 /// Runs `work` on the blocking pool: everything here reads files, some of them all of them.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     tokio::task::spawn_blocking(work)
@@ -75,7 +75,7 @@ fn publish(audit: &AuditLog) {
 }
 
 /// Opens the ledger directory at its latest published checkpoint.
-fn open_dir(audit: &AuditLog) -> Result<AuditDir, Problem> {
+pub(crate) fn open_dir(audit: &AuditLog) -> Result<AuditDir, Problem> {
     publish(audit);
     let ledger = audit.ledger();
     AuditDir::open(ledger.dir(), Some(ledger.verifier().clone())).map_err(unreadable)

@@ -35,6 +35,7 @@ pub mod portal_site;
 pub mod problems;
 pub mod protocol;
 mod provider;
+mod reconcile;
 mod records;
 pub mod recovery;
 pub mod review;
@@ -551,8 +552,10 @@ async fn background(
 ) {
     let mut refresh_tick = tokio::time::interval(refresh);
     let mut poll_tick = tokio::time::interval(review_poll);
+    let mut reconcile_tick = tokio::time::interval(state.recovery.reconcile_every());
     refresh_tick.tick().await;
     poll_tick.tick().await;
+    reconcile_tick.tick().await;
     // At once, not a poll interval later: exchanges an earlier run left in flight are driven to
     // an end as soon as the node is up.
     consumer::background_round(&state, &callbacks).await;
@@ -565,6 +568,9 @@ async fn background(
                 }
             }
             _ = poll_tick.tick() => consumer::background_round(&state, &callbacks).await,
+            _ = reconcile_tick.tick() => {
+                reconcile::round(&state, time::OffsetDateTime::now_utc()).await;
+            }
         }
     }
 }

@@ -82,6 +82,11 @@ struct AccessLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PeerLabels {
+    peer: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProblemLabels {
     listener: &'static str,
     problem: String,
@@ -97,6 +102,9 @@ pub(crate) struct Metrics {
     handshakes: Family<HandshakeLabels, Counter>,
     problems: Family<ProblemLabels, Counter>,
     access_refusals: Family<AccessLabels, Counter>,
+    reconciliation_pending: Family<PeerLabels, Gauge>,
+    reconciliation_findings: Family<PeerLabels, Gauge>,
+    reconciliation_undelivered: Family<PeerLabels, Gauge>,
     pub(crate) provider_decision: Histogram,
     pub(crate) consumer_request: Histogram,
     pub(crate) register_fetch: Histogram,
@@ -135,6 +143,9 @@ impl Metrics {
             handshakes: Family::default(),
             problems: Family::default(),
             access_refusals: Family::default(),
+            reconciliation_pending: Family::default(),
+            reconciliation_findings: Family::default(),
+            reconciliation_undelivered: Family::default(),
             provider_decision: latency(),
             consumer_request: latency(),
             register_fetch: latency(),
@@ -177,6 +188,21 @@ impl Metrics {
             "access_refusals",
             "Local API calls refused before any handler, by reason (token-expired, certificate-revoked, role-not-allowed, host-not-allowed, …)",
             m.access_refusals.clone(),
+        );
+        registry.register(
+            "reconciliation_pending",
+            "Answers a provider recorded for this node that the last reconciliation round left open, by provider",
+            m.reconciliation_pending.clone(),
+        );
+        registry.register(
+            "reconciliation_findings",
+            "Gaps reconciliation found and cannot close (a digest mismatch, a receipt for an entry the provider did not record for this node), by provider: anything above 0 is an auditor's finding",
+            m.reconciliation_findings.clone(),
+        );
+        registry.register(
+            "reconciliation_undelivered",
+            "Answers recorded on both sides as never delivered, by provider",
+            m.reconciliation_undelivered.clone(),
         );
         registry.register_with_unit(
             "provider_decision",
@@ -271,6 +297,7 @@ impl Metrics {
             EventKind::ReviewRequest => (Side::Provider, "review"),
             EventKind::ReviewDecision => (Side::Provider, "review_decision"),
             EventKind::Receipt => (Side::Consumer, "receipt"),
+            EventKind::Undelivered => (Side::Consumer, "undelivered"),
             EventKind::ConfigurationChange => return,
         };
         self.events
@@ -280,6 +307,23 @@ impl Metrics {
                 event,
             })
             .inc();
+    }
+
+    /// Where reconciliation with `peer` stands after a round, with `findings` kept in all.
+    pub(crate) fn reconciled(&self, peer: &utbyte_store::PeerReconciliation, findings: usize) {
+        let labels = PeerLabels {
+            peer: peer.peer.clone(),
+        };
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.reconciliation_pending
+            .get_or_create(&labels)
+            .set(gauge(peer.pending));
+        self.reconciliation_undelivered
+            .get_or_create(&labels)
+            .set(gauge(peer.undelivered));
+        self.reconciliation_findings
+            .get_or_create(&labels)
+            .set(i64::try_from(findings).unwrap_or(i64::MAX));
     }
 
     /// An answer from a provider that verification accepted (`true`) or rejected.

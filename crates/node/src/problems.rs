@@ -118,6 +118,12 @@ problem!(
     "No request with that Idempotency-Key"
 );
 problem!(
+    NO_SUCH_ENTRY,
+    "ledger-entry-not-found",
+    404,
+    "No answer to the caller at that index of this node's ledger"
+);
+problem!(
     NO_SUCH_REVIEW,
     "review-not-found",
     404,

@@ -166,3 +166,64 @@ pub struct ReviewState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Jws>,
 }
+
+/// Where a provider's node lists the entries of its ledger that concern the calling node.
+pub const RECONCILIATION_PATH: &str = "/federation/v1/reconciliation";
+/// Where a recipient's node tells a provider that an answer it recorded never arrived.
+pub const UNDELIVERED_PATH: &str = "/federation/v1/reconciliation/undelivered";
+
+/// Which part of its ledger a recipient asks a provider about.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListingQuery {
+    /// The first index to read (default 0).
+    #[serde(default)]
+    pub after: u64,
+    /// Most entries to list, 1 to 1000 (default 500).
+    #[serde(default = "default_listing_limit")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: u32,
+}
+
+fn default_listing_limit() -> u32 {
+    500
+}
+
+/// The entries of a provider's ledger, from `after` up to `next`, that concern the caller: the
+/// answers it recorded for it (disclosures, refusals, tickets for review, review decisions)
+/// and its records of answers that never arrived.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerListing {
+    /// The provider's ledger size (its published checkpoint) when it was read.
+    pub size: u64,
+    /// Every entry below this index was read; the next page starts here.
+    pub next: u64,
+    pub entries: Vec<ListedEntry>,
+}
+
+/// One entry of a listing: its index and the audit record (docs/audit-record.md) without its
+/// subject commitments, which are the provider's own and mean nothing to the caller.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListedEntry {
+    pub index: u64,
+    #[schema(value_type = Object)]
+    pub record: utbyte_audit::AuditRecord,
+}
+
+/// That the answer recorded at `index` in the provider's ledger never reached the recipient.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndeliveredNotice {
+    pub index: u64,
+}
+
+/// Where the provider recorded that it was never delivered.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndeliveredRecorded {
+    /// The index of the provider's `undelivered` record.
+    pub index: u64,
+}

@@ -7,6 +7,7 @@
 //! grace_seconds = 60            # a request in flight this long has lost its sender
 //! give_up_hours = 24            # a provider unreachable this long: the request fails
 //! answer_retention_hours = 48   # as provider: request ids and signed answers kept this long
+//! reconcile_seconds = 300       # how often receipts are reconciled with providers' ledgers
 //! ```
 
 use serde::Deserialize;
@@ -32,6 +33,10 @@ pub struct RecoveryConfig {
     /// while it tries. It is not longer because a kept answer holds disclosed values, which
     /// are personal data kept only for as long as recovery needs them.
     pub answer_retention_hours: u64,
+    /// How often this node reconciles its receipts with every provider's ledger
+    /// ([`crate::reconcile`]): each round reads only what the providers recorded since the
+    /// last, so a few minutes costs little and an auditor rarely waits for a gap to show.
+    pub reconcile_seconds: u64,
 }
 
 impl Default for RecoveryConfig {
@@ -40,6 +45,7 @@ impl Default for RecoveryConfig {
             grace_seconds: 60,
             give_up_hours: 24,
             answer_retention_hours: 48,
+            reconcile_seconds: 300,
         }
     }
 }
@@ -54,6 +60,9 @@ impl RecoveryConfig {
                  ({request_timeout_ms} ms), or recovery could ask again while the first \
                  exchange is still waiting"
             ));
+        }
+        if self.reconcile_seconds == 0 {
+            return Err("recovery: reconcile_seconds must be at least 1".into());
         }
         if self.give_up_hours == 0 || self.answer_retention_hours == 0 {
             return Err(
@@ -71,6 +80,11 @@ impl RecoveryConfig {
     /// How long an unreachable provider is asked again.
     pub fn give_up(&self) -> Duration {
         Duration::hours(i64::try_from(self.give_up_hours).unwrap_or(i64::MAX / 3600))
+    }
+
+    /// How often reconciliation runs.
+    pub fn reconcile_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.reconcile_seconds)
     }
 
     /// How long request ids and kept answers are remembered.

@@ -59,6 +59,8 @@ pub struct NodeState {
     pub(crate) gate: crate::access::Gate,
     /// Per offering, the units whose reviewers decide its reviews (none listed: any unit).
     pub(crate) review_units: HashMap<String, Vec<String>>,
+    /// Reconciliation of this node's receipts with its providers' ledgers.
+    pub(crate) reconciler: crate::reconcile::Reconciler,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -108,6 +110,7 @@ impl NodeState {
             recovery,
             started_at: OffsetDateTime::now_utc(),
             recovery_lock: tokio::sync::Mutex::new(()),
+            reconciler: crate::reconcile::Reconciler::default(),
             gate,
             review_units,
         }
@@ -174,12 +177,32 @@ impl NodeState {
         record: AuditRecord,
         subjects: Vec<SubjectIdentifier>,
     ) -> Result<LedgerReceipt, ExchangeError> {
+        self.append(record, Some(subjects)).await
+    }
+
+    /// Appends a record that carries its subjects' commitments already (they come from an
+    /// earlier record of this ledger).
+    pub(crate) async fn record_committed(
+        &self,
+        record: AuditRecord,
+    ) -> Result<LedgerReceipt, ExchangeError> {
+        self.append(record, None).await
+    }
+
+    async fn append(
+        &self,
+        record: AuditRecord,
+        subjects: Option<Vec<SubjectIdentifier>>,
+    ) -> Result<LedgerReceipt, ExchangeError> {
         let audit = Arc::clone(&self.audit);
         let (started, event, offering) = (Instant::now(), record.event, record.offering.clone());
-        let receipt = tokio::task::spawn_blocking(move || audit.record(record, &subjects))
-            .await
-            .map_err(|e| ExchangeError::Audit(e.to_string()))?
-            .map_err(|e| ExchangeError::Audit(e.to_string()))?;
+        let receipt = tokio::task::spawn_blocking(move || match subjects {
+            Some(subjects) => audit.record(record, &subjects),
+            None => audit.record_committed(record),
+        })
+        .await
+        .map_err(|e| ExchangeError::Audit(e.to_string()))?
+        .map_err(|e| ExchangeError::Audit(e.to_string()))?;
         self.metrics.recorded(event, offering.as_deref(), started);
         Ok(receipt)
     }

@@ -381,7 +381,7 @@ pub(crate) fn check_index(what: &'static str, index: u64) -> Result<i64, StoreEr
     })
 }
 
-fn check_text(what: &'static str, text: &str, limit: usize) -> Result<(), StoreError> {
+pub(crate) fn check_text(what: &'static str, text: &str, limit: usize) -> Result<(), StoreError> {
     if text.is_empty() {
         return Err(StoreError::InvalidInput {
             what,

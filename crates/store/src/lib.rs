@@ -35,6 +35,7 @@ mod accounts;
 mod callbacks;
 mod error;
 mod exchange;
+mod reconciliation;
 mod register;
 mod replay;
 mod sqlite;
@@ -46,6 +47,7 @@ pub use exchange::{
     Begun, NewReview, OutgoingRequest, OutgoingState, OutgoingUpdate, ReviewDecided, ReviewState,
     StoredOutgoing, StoredReview, MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
 };
+pub use reconciliation::{Finding, FindingKind, PeerReconciliation};
 pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
     MAX_VALUE_BYTES,

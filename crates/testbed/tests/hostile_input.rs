@@ -12,10 +12,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
-use time::OffsetDateTime;
-use utbyte_http::{ExpectedPeer, FederationClient, FederationResponse};
-use utbyte_pki::{NodeCredentials, Revocations};
+use utbyte_http::FederationResponse;
 use utbyte_testbed::loopback::LoopbackFederation;
 
 const MALMO_FK: [&str; 2] = ["forsakringskassan", "malmo-stad"];
@@ -29,54 +26,6 @@ fn fk_ledger_size(federation: &LoopbackFederation) -> u64 {
 
 fn ledger_size(federation: &LoopbackFederation, authority: &str) -> u64 {
     federation.node(authority).unwrap().audit().ledger().size()
-}
-
-/// Malmö's node speaking to Försäkringskassan's federation listener with its own certificate.
-async fn as_malmo(
-    federation: &LoopbackFederation,
-    method: Method,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> FederationResponse {
-    let creds = NodeCredentials::load(&federation.dir.join("pki").join("malmo-stad")).unwrap();
-    let client = FederationClient::new(
-        creds.client_config(&Revocations::new()).unwrap(),
-        Duration::from_secs(10),
-        1 << 20,
-    );
-    let endpoint = federation
-        .publisher
-        .config()
-        .member("forsakringskassan")
-        .unwrap()
-        .endpoint
-        .clone();
-    let expected = ExpectedPeer {
-        authority: "forsakringskassan",
-        fingerprints: None,
-    };
-    client
-        .send(&endpoint, expected, method, path, body)
-        .await
-        .unwrap()
-}
-
-fn exchange_request(request_id: &str, subject: &str) -> Value {
-    json!({
-        "request_id": request_id,
-        "sent_at": OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap(),
-        "unit": "malmo-ekonomiskt-bistand",
-        "role": "handlaggare",
-        "officer": "malmo-h4711",
-        "offering": "fk-formaner",
-        "fields": ["forman"],
-        "purpose": "kontroll-ekonomiskt-bistand",
-        "legal_basis": "luffa",
-        "case_ref": "ASN-2026-1",
-        "subject": subject
-    })
 }
 
 fn body_of(response: &FederationResponse) -> Value {

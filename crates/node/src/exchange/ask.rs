@@ -270,7 +270,7 @@ async fn send(
 }
 
 /// One exchange with a member's node, its failure worded for the case system.
-async fn call(
+pub(crate) async fn call(
     state: &NodeState,
     ctx: &Exchange,
     member: &Member,
@@ -322,7 +322,7 @@ fn tls_failure_slug(failure: TlsFailure) -> &'static str {
 }
 
 /// A provider's problem, passed on inside ours so the case system sees exactly what it said.
-fn provider_refused(provider: &str, status: StatusCode, body: &[u8]) -> ExchangeError {
+pub(crate) fn provider_refused(provider: &str, status: StatusCode, body: &[u8]) -> ExchangeError {
     match serde_json::from_slice::<Problem>(body) {
         Ok(inner) => ExchangeError::ProviderRefused {
             detail: format!("`{provider}` answered {status}: {}", inner.detail),

@@ -20,6 +20,7 @@ mod backlog;
 mod batch;
 mod callbacks;
 mod exchange;
+mod reconciliation;
 mod register;
 mod replay;
 mod review;
@@ -300,20 +301,27 @@ mod tests {
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), 5);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
         assert_eq!(pragma(&store.pool, "synchronous").await, "2");
         assert_eq!(
             tables(&store.pool).await,
-            ["callbacks", "outgoing", "reviews", "seen_requests"]
+            [
+                "callbacks",
+                "outgoing",
+                "reconciliation",
+                "reconciliation_findings",
+                "reviews",
+                "seen_requests"
+            ]
         );
         store.close().await;
         let store = ExchangeStore::open(dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), 5);
     }
 
     /// Migration 0003 rebuilds `outgoing` (and `callbacks`, which refers to it): a database
@@ -344,7 +352,7 @@ mod tests {
         pool.close().await;
 
         let store = ExchangeStore::open(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), 5);
         let k1 = store.outgoing("k1").await.unwrap().unwrap();
         assert_eq!(k1.state, crate::OutgoingState::Answered);
         assert_eq!(k1.failure_json, None);

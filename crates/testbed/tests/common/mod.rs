@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod scrape;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -275,4 +277,55 @@ pub fn last_record(
     let audit = federation.node(authority).unwrap().audit();
     let size = audit.ledger().size();
     utbyte_audit::AuditRecord::from_leaf(&audit.ledger().entry(size - 1).unwrap()).unwrap()
+}
+
+/// Malmö's node speaking to Försäkringskassan's federation listener with its own certificate.
+pub async fn as_malmo(
+    federation: &LoopbackFederation,
+    method: http::Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> utbyte_http::FederationResponse {
+    let creds =
+        utbyte_pki::NodeCredentials::load(&federation.dir.join("pki").join("malmo-stad")).unwrap();
+    let client = utbyte_http::FederationClient::new(
+        creds
+            .client_config(&utbyte_pki::Revocations::new())
+            .unwrap(),
+        Duration::from_secs(10),
+        1 << 20,
+    );
+    let endpoint = federation
+        .publisher
+        .config()
+        .member("forsakringskassan")
+        .unwrap()
+        .endpoint
+        .clone();
+    let expected = utbyte_http::ExpectedPeer {
+        authority: "forsakringskassan",
+        fingerprints: None,
+    };
+    client
+        .send(&endpoint, expected, method, path, body)
+        .await
+        .unwrap()
+}
+
+pub fn exchange_request(request_id: &str, subject: &str) -> Value {
+    json!({
+        "request_id": request_id,
+        "sent_at": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap(),
+        "unit": "malmo-ekonomiskt-bistand",
+        "role": "handlaggare",
+        "officer": "malmo-h4711",
+        "offering": "fk-formaner",
+        "fields": ["forman"],
+        "purpose": "kontroll-ekonomiskt-bistand",
+        "legal_basis": "luffa",
+        "case_ref": "ASN-2026-1",
+        "subject": subject
+    })
 }

@@ -1,0 +1,193 @@
+//! Reconciliation state in SQLite: `reconciliation` and `reconciliation_findings`, and the
+//! question reconciliation asks of `outgoing`, as methods of [`ExchangeStore`].
+
+use time::OffsetDateTime;
+
+use super::exchange::time_of;
+use super::ExchangeStore;
+use crate::exchange::{check_id, check_text};
+use crate::{Finding, FindingKind, OutgoingState, PeerReconciliation, StoreError};
+
+const SAVE: &str = "\
+INSERT INTO reconciliation
+       (peer, settled_to, provider_size, matched, undelivered, pending, checked_at, error)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+ON CONFLICT (peer) DO UPDATE SET
+       settled_to = excluded.settled_to, provider_size = excluded.provider_size,
+       matched = excluded.matched, undelivered = excluded.undelivered,
+       pending = excluded.pending, checked_at = excluded.checked_at, error = excluded.error";
+
+const FIND: &str = "\
+INSERT INTO reconciliation_findings (peer, provider_index, kind, found_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (peer, provider_index, kind) DO NOTHING";
+
+const STATES: &str = "\
+SELECT peer, settled_to, provider_size, matched, undelivered, pending, checked_at, error
+  FROM reconciliation ORDER BY peer";
+
+const FINDINGS: &str = "\
+SELECT peer, provider_index, kind, found_at FROM reconciliation_findings
+ ORDER BY peer, provider_index, kind";
+
+const OPEN: &str = "\
+SELECT EXISTS (SELECT 1 FROM outgoing
+                WHERE provider = ?1 AND state = ?2 AND created_at <= ?3)";
+
+/// The longest error text kept.
+const MAX_ERROR: usize = 512;
+
+type StateRow = (String, i64, i64, i64, i64, i64, i64, Option<String>);
+
+fn unsigned(what: &'static str, value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt(what))
+}
+
+fn corrupt(column: &str) -> StoreError {
+    StoreError::CorruptRow {
+        what: "reconciliation row",
+        reason: format!("`{column}` out of range"),
+    }
+}
+
+fn signed(what: &'static str, value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::InvalidInput {
+        what,
+        reason: "too large".into(),
+    })
+}
+
+impl ExchangeStore {
+    /// Saves where reconciliation with `state.peer` stands, with any new findings, in one write
+    /// (a finding already kept is kept once).
+    pub async fn save_reconciliation(
+        &self,
+        state: &PeerReconciliation,
+        findings: &[Finding],
+    ) -> Result<(), StoreError> {
+        check_id("peer authority id", &state.peer)?;
+        let error = state.error.as_deref().map(|e| clip(e, MAX_ERROR));
+        if let Some(error) = &error {
+            check_text("reconciliation error", error, MAX_ERROR)?;
+        }
+        let numbers = [
+            signed("settled_to", state.settled_to)?,
+            signed("provider_size", state.provider_size)?,
+            signed("matched", state.matched)?,
+            signed("undelivered", state.undelivered)?,
+            signed("pending", state.pending)?,
+        ];
+        let mut found = Vec::with_capacity(findings.len());
+        for finding in findings {
+            check_id("peer authority id", &finding.peer)?;
+            found.push((
+                finding.peer.clone(),
+                signed("provider_index", finding.provider_index)?,
+                finding.kind.as_str(),
+                finding.found_at.unix_timestamp(),
+            ));
+        }
+        let (peer, checked_at) = (state.peer.clone(), state.checked_at.unix_timestamp());
+        self.writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let mut query = sqlx::query(SAVE).bind(&peer);
+                    for number in numbers {
+                        query = query.bind(number);
+                    }
+                    query
+                        .bind(checked_at)
+                        .bind(&error)
+                        .execute(&mut *connection)
+                        .await
+                        .map_err(StoreError::exchange("saving reconciliation state"))?;
+                    for (peer, index, kind, at) in &found {
+                        sqlx::query(FIND)
+                            .bind(peer)
+                            .bind(index)
+                            .bind(kind)
+                            .bind(at)
+                            .execute(&mut *connection)
+                            .await
+                            .map_err(StoreError::exchange("keeping a reconciliation finding"))?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// Where reconciliation stands with every provider it has run with, by provider.
+    pub async fn reconciliation(&self) -> Result<Vec<PeerReconciliation>, StoreError> {
+        let rows: Vec<StateRow> = sqlx::query_as(STATES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("reading reconciliation state"))?;
+        rows.into_iter()
+            .map(
+                |(peer, settled_to, size, matched, undelivered, pending, checked_at, error)| {
+                    Ok(PeerReconciliation {
+                        peer,
+                        settled_to: unsigned("settled_to", settled_to)?,
+                        provider_size: unsigned("provider_size", size)?,
+                        matched: unsigned("matched", matched)?,
+                        undelivered: unsigned("undelivered", undelivered)?,
+                        pending: unsigned("pending", pending)?,
+                        checked_at: time_of(checked_at).ok_or_else(|| corrupt("checked_at"))?,
+                        error,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Every finding reconciliation has kept, by provider and entry.
+    pub async fn reconciliation_findings(&self) -> Result<Vec<Finding>, StoreError> {
+        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(FINDINGS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::exchange("reading reconciliation findings"))?;
+        rows.into_iter()
+            .map(|(peer, index, kind, found_at)| {
+                Ok(Finding {
+                    peer,
+                    provider_index: unsigned("provider_index", index)?,
+                    kind: FindingKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+                    found_at: time_of(found_at).ok_or_else(|| corrupt("found_at"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Whether a request to `provider` begun at or before `begun_by` is still in `state` (in
+    /// flight or in review): its answer may yet be recorded.
+    pub async fn outgoing_open(
+        &self,
+        provider: &str,
+        state: OutgoingState,
+        begun_by: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        check_id("provider authority id", provider)?;
+        if !matches!(state, OutgoingState::InFlight | OutgoingState::InReview) {
+            return Err(StoreError::InvalidInput {
+                what: "state",
+                reason: "only requests in flight or in review are open".into(),
+            });
+        }
+        sqlx::query_scalar(OPEN)
+            .bind(provider)
+            .bind(state.as_str())
+            .bind(begun_by.unix_timestamp())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::exchange("looking for open requests"))
+    }
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
