@@ -75,6 +75,13 @@ pub struct SubjectQuery {
     /// exchange accepts (a 10-digit form is read against today's date).
     #[schema(value_type = String, example = "19121212-1212")]
     pub subject: serde_json::Value,
+    /// The `next` of the previous page: the records after that ledger index.
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// Most records in this page, 1 to 1000 (default 100).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
 }
 
 /// Who acted in a record: authority, unit and role, never a person.
@@ -131,6 +138,9 @@ pub struct SubjectAccessReport {
     /// The subject's keyed commitment (what the ledger holds), hex; never the identifier.
     pub subject_commitment: String,
     pub entries: Vec<ReportEntryView>,
+    /// When more records follow: ask again with this as `after`. Each page is proven against
+    /// the checkpoint it carries.
+    pub next: Option<u64>,
 }
 
 /// Review turnarounds above the previous bucket's bound, up to `le_seconds`.

@@ -23,7 +23,7 @@ pub use error::AuditError;
 pub use log::AuditLog;
 pub use reader::AuditDir;
 pub use record::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, Outcome, RecordError};
-pub use report::{subject_report, ReportEntry, SubjectReport};
+pub use report::{subject_report, Page, ReportEntry, SubjectReport};
 pub use stats::{Stats, Turnaround, TurnaroundBucket, TURNAROUND_BUCKETS};
 pub use subject::{EmptyIdentifier, SubjectIdentifier};
 

@@ -42,6 +42,26 @@ pub struct SubjectReport {
     /// The subject's commitment (what the leaves contain), not the identifier.
     pub subject_commitment: String,
     pub entries: Vec<ReportEntry>,
+    /// When more records follow: the index of the last one listed, to ask for the next page
+    /// after.
+    pub next: Option<u64>,
+}
+
+/// Which part of a report to build: the records after `after` (from the first when `None`),
+/// at most `limit` of them. Only those are read and proven, so a page costs the same however
+/// many records concern the subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<u64>,
+    pub limit: usize,
+}
+
+impl Page {
+    /// Every record, in one report.
+    pub const ALL: Page = Page {
+        after: None,
+        limit: usize::MAX,
+    };
 }
 
 /// Builds the report for `subject` from a ledger directory, using the restricted index and the
@@ -50,17 +70,23 @@ pub struct SubjectReport {
 pub fn subject_report(
     dir: &AuditDir,
     subject: &SubjectIdentifier,
+    page: Page,
 ) -> Result<SubjectReport, AuditError> {
     let key = keys::load_commitment_key(dir.dir())?;
     let commitment = subject.commitment(&key);
     let mut index = SubjectIndex::load(dir.dir(), false)?;
     index.catch_up(dir.size(), |i| dir.entry(i).map_err(|e| e.to_string()))?;
     let mut entries = Vec::new();
-    for at in index
+    let mut matching = index
         .lookup(&commitment)
         .into_iter()
-        .filter(|&at| at < dir.size())
-    {
+        .filter(|&at| at < dir.size() && page.after.is_none_or(|after| at > after))
+        .peekable();
+    let mut next = None;
+    while let Some(at) = matching.next() {
+        if entries.len() == page.limit {
+            break;
+        }
         let (leaf, leaf_hash, proof) = dir.proven_entry(at)?;
         let record = crate::AuditRecord::from_leaf(&leaf)
             .map_err(|source| AuditError::Leaf { index: at, source })?;
@@ -95,6 +121,9 @@ pub fn subject_report(
             leaf_hash,
             proof,
         });
+        if entries.len() == page.limit && matching.peek().is_some() {
+            next = Some(at);
+        }
     }
     Ok(SubjectReport {
         origin: dir.checkpoint().origin.clone(),
@@ -103,6 +132,7 @@ pub fn subject_report(
         checkpoint: dir.checkpoint_text().to_owned(),
         subject_commitment: commitment.to_hex(),
         entries,
+        next,
     })
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use utbyte_audit::sample::{sample_record, SAMPLE_SUBJECTS};
 use utbyte_audit::{
-    stats, subject_report, AuditDir, AuditLog, AuditRecord, EventKind, RecordError,
+    stats, subject_report, AuditDir, AuditLog, AuditRecord, EventKind, Page, RecordError,
     SubjectIdentifier,
 };
 use utbyte_ledger::verify::{verify_dir, VerifyOptions};
@@ -41,7 +41,7 @@ fn subject_report_lists_exactly_the_records_about_the_subject_with_valid_proofs(
     assert_eq!(audit.size(), 400);
 
     let subject = SubjectIdentifier::new(SAMPLE_SUBJECTS[0]).unwrap();
-    let report = subject_report(&audit, &subject).unwrap();
+    let report = subject_report(&audit, &subject, Page::ALL).unwrap();
     // Ground truth computed independently of the index: regenerate the samples.
     let expected = (0..400)
         .filter(|&i| {
@@ -71,8 +71,30 @@ fn subject_report_lists_exactly_the_records_about_the_subject_with_valid_proofs(
             assert!(!bytes.windows(id.len()).any(|w| w == id.as_bytes()));
         }
     }
+    assert_eq!(report.next, None, "one report holds every record");
     let nobody = SubjectIdentifier::new("19000101-0000").unwrap();
-    assert!(subject_report(&audit, &nobody).unwrap().entries.is_empty());
+    assert!(subject_report(&audit, &nobody, Page::ALL)
+        .unwrap()
+        .entries
+        .is_empty());
+
+    // Paged: the pages, read one after the other, are the whole report, each entry once.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = subject_report(&audit, &subject, Page { after, limit: 7 }).unwrap();
+        assert!(page.entries.len() <= 7);
+        paged.extend(page.entries.iter().map(|e| e.index));
+        match page.next {
+            Some(next) => {
+                assert_eq!(Some(next), page.entries.last().map(|e| e.index));
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    let whole: Vec<u64> = report.entries.iter().map(|e| e.index).collect();
+    assert_eq!(paged, whole);
 }
 
 #[test]
@@ -80,10 +102,14 @@ fn index_is_rebuilt_when_lost_and_records_survive_reopen() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), 120);
     let subject = SubjectIdentifier::new(SAMPLE_SUBJECTS[1]).unwrap();
-    let before = subject_report(&AuditDir::open(dir.path(), None).unwrap(), &subject)
-        .unwrap()
-        .entries
-        .len();
+    let before = subject_report(
+        &AuditDir::open(dir.path(), None).unwrap(),
+        &subject,
+        Page::ALL,
+    )
+    .unwrap()
+    .entries
+    .len();
     std::fs::remove_file(utbyte_audit::index::SubjectIndex::path(dir.path())).unwrap();
     let log = AuditLog::open(dir.path()).unwrap();
     assert_eq!(log.records_about(&subject).len(), before);
@@ -93,6 +119,7 @@ fn index_is_rebuilt_when_lost_and_records_survive_reopen() {
     let after = subject_report(
         &AuditDir::open(dir.path(), None).unwrap(),
         &SubjectIdentifier::new(SAMPLE_SUBJECTS[sample_subject(1)]).unwrap(),
+        Page::ALL,
     );
     assert!(after.unwrap().entries.iter().any(|e| e.index == 120));
 }

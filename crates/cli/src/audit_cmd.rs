@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use utbyte_audit::sample::sample_record;
-use utbyte_audit::{stats, subject_report, AuditDir, AuditLog, SubjectIdentifier};
+use utbyte_audit::{stats, subject_report, AuditDir, AuditLog, Page, SubjectIdentifier};
 use utbyte_domain::SubjectId;
 use utbyte_ledger::verify::{verify_dir, VerifyOptions};
 use utbyte_ledger::VerifierKey;
@@ -211,7 +211,7 @@ fn subject(dir: &Path, id: &str, json: bool) -> anyhow::Result<ExitCode> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--id is not a valid identifier: {e}"))?;
     let audit = AuditDir::open(dir, None).with_context(|| format!("opening {}", dir.display()))?;
-    let report = subject_report(&audit, &SubjectIdentifier::from(&parsed))?;
+    let report = subject_report(&audit, &SubjectIdentifier::from(&parsed), Page::ALL)?;
     if json {
         emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))
     } else {

@@ -32,13 +32,18 @@ use utbyte_api::audit::{
 };
 use utbyte_api::paths;
 use utbyte_audit::{
-    subject_report, AuditDir, AuditError, AuditLog, ReportEntry, Stats, SubjectIdentifier,
+    subject_report, AuditDir, AuditError, AuditLog, Page, ReportEntry, Stats, SubjectIdentifier,
     SubjectReport, Turnaround,
 };
 use utbyte_domain::SubjectId;
 use utbyte_http::{Json, Problem};
 use utbyte_ledger::verify::{verify_dir, VerifyError, VerifyOptions};
 use utbyte_ledger::{open_checkpoint, LedgerError, VerifierKey};
+
+/// Records in a page of the subject-access report, unless the auditor asks for another number.
+const REPORT_PAGE: u32 = 100;
+/// Most records in one page: each is read and proven, so a page's cost is bounded.
+const MAX_REPORT_PAGE: u32 = 1000;
 
 /// Verification attempts while the ledger keeps growing under it.
 const VERIFY_ATTEMPTS: u32 = 3;
@@ -293,9 +298,9 @@ fn verify_once(dir: &Path, key: &VerifierKey) -> Result<Run, Problem> {
     tag = "audit",
     request_body = SubjectQuery,
     responses(
-        (status = 200, description = "Every record about the subject", body = SubjectAccessReport),
+        (status = 200, description = "The records about the subject, a page at a time (`next` names where the next page starts)", body = SubjectAccessReport),
         (status = 400, description = "The body is not `{\"subject\": \"…\"}`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The subject identifier is not valid", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The subject identifier is not valid, or `limit` is outside 1 to 1000", body = Problem, content_type = "application/problem+json"),
         (status = 500, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -306,10 +311,20 @@ pub(crate) async fn subject(
 ) -> Result<Json<SubjectAccessReport>, Problem> {
     who.require(Duty::Audit)?;
     let subject = parse_subject(&query.subject, OffsetDateTime::now_utc())?;
+    let limit = query.limit.unwrap_or(REPORT_PAGE);
+    if !(1..=MAX_REPORT_PAGE).contains(&limit) {
+        return Err(problems::INVALID_REQUEST
+            .with(format!("`limit` must be 1 to {MAX_REPORT_PAGE}"))
+            .with_extension("field", "limit"));
+    }
+    let page = Page {
+        after: query.after,
+        limit: limit as usize,
+    };
     let audit = Arc::clone(&state.audit);
     blocking(move || {
         let dir = open_dir(&audit)?;
-        subject_report(&dir, &subject).map_err(unreadable)
+        subject_report(&dir, &subject, page).map_err(unreadable)
     })
     .await
     .map(|report| Json(report_view(report)))
@@ -340,6 +355,7 @@ fn report_view(report: SubjectReport) -> SubjectAccessReport {
         checkpoint: report.checkpoint,
         subject_commitment: report.subject_commitment,
         entries: report.entries.into_iter().map(entry_view).collect(),
+        next: report.next,
     }
 }
 

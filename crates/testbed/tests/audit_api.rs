@@ -99,6 +99,7 @@ async fn an_auditor_sees_the_exchange_in_status_verification_report_and_statisti
     assert_eq!(found.status, 200, "{:#}", found.body);
     let entries = found.body["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{:#}", found.body);
+    assert_eq!(found.body["next"], Value::Null, "one page holds it all");
     let entry = &entries[0];
     assert_eq!(entry["index"], disclosed_at);
     assert_eq!(entry["event"], "disclosure");
@@ -267,6 +268,20 @@ async fn a_bad_subject_is_a_problem_that_does_not_echo_it() {
     let detail = invalid.body["detail"].as_str().unwrap();
     assert!(detail.contains("`subject`"), "{detail}");
     assert!(!detail.contains("1213"), "{detail}");
+    // A page size outside 1 to 1000 is refused, naming the field.
+    for limit in [0, 1001] {
+        let body = json!({ "subject": "19121212-1212", "limit": limit });
+        let refused = call(
+            fk,
+            "POST",
+            "/v1/audit/subject",
+            &[],
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await;
+        assert_problem(&refused, 422, "invalid-request");
+        assert_eq!(refused.body["field"], "limit", "{:#}", refused.body);
+    }
     let openapi = get(fk, "/openapi.json").await.body;
     assert!(openapi["paths"]["/v1/audit/subject"]["post"]["responses"]["422"].is_object());
     let documented = std::fs::read_to_string(

@@ -135,3 +135,20 @@ async function ledgerSize(page: import('@playwright/test').Page): Promise<number
   expect(Number.isFinite(n) && raw.trim() !== '', `the ledger size in #ledger-status: ${text}`).toBe(true);
   return n;
 }
+
+test('the recipient\'s auditor reconciles its receipts with the provider\'s ledger', async ({ as, fed, portalOf }) => {
+  const malmo = portalOf('malmo-stad');
+  const officer = await as('malmo-stad', 'officer');
+  await sendRequest(officer, malmo, { subject: fed.subjects.disclosure, fields: ['forman'] });
+
+  const auditor = await as('malmo-stad', 'auditor');
+  await auditor.goto(at(malmo, '/portal/audit'));
+  await auditor.locator('#reconcile-now').click();
+  const row = auditor.locator('#reconciliation tbody tr', { hasText: 'forsakringskassan' });
+  await expect(row).toHaveCount(1);
+  // The answer just received is matched with the provider's entry at once; the count is in
+  // the fourth column (provider, state, settled, received, …).
+  const received = Number((await row.locator('td').nth(2).textContent())!.trim());
+  expect(received, 'answers received from Försäkringskassan, matched with its ledger').toBeGreaterThan(0);
+  await expect(row.locator('td').first()).not.toHaveAttribute('data-state', 'unreconciled');
+});

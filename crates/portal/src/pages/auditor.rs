@@ -11,7 +11,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
-use utbyte_api::audit::{AuditStats, AuditStatus, SubjectAccessReport, VerifyOutcome};
+use utbyte_api::audit::{
+    AuditStats, AuditStatus, ReconciliationState, ReconciliationView, SubjectAccessReport,
+    VerifyOutcome,
+};
 use utbyte_api::paths;
 
 /// One chart and its numbers.
@@ -30,11 +33,44 @@ struct AuditPage {
     verify: Option<VerifyOutcome>,
     charts: Vec<Chart>,
     turnaround_none: bool,
+    reconciliation: ReconciliationView,
 }
 
 impl AuditPage {
     fn at(&self, time: &str) -> String {
         super::when_text(time)
+    }
+
+    fn reconciled(&self, state: &ReconciliationState) -> &'static str {
+        self.c.t.get(match state {
+            ReconciliationState::Reconciled => "audit.reconciled",
+            ReconciliationState::Pending => "audit.reconciliation_pending",
+            ReconciliationState::Unreconciled => "audit.unreconciled",
+        })
+    }
+
+    fn state_name(&self, state: &ReconciliationState) -> &'static str {
+        match state {
+            ReconciliationState::Reconciled => "reconciled",
+            ReconciliationState::Pending => "pending",
+            ReconciliationState::Unreconciled => "unreconciled",
+        }
+    }
+
+    fn finding(&self, kind: &str) -> &'static str {
+        self.c.t.get(match kind {
+            "digest_mismatch" => "audit.digest_mismatch",
+            _ => "audit.unknown_entry",
+        })
+    }
+
+    fn checked(&self, at: &Option<time::OffsetDateTime>) -> String {
+        at.and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map(|at| super::when_text(&at))
+        .unwrap_or_else(|| self.c.t.get("audit.never").to_owned())
     }
 }
 
@@ -164,6 +200,8 @@ async fn audit_page(
 ) -> Result<AuditPage, PageError> {
     let status: AuditStatus = signed.api(state).get(paths::AUDIT_STATUS).await?;
     let stats: AuditStats = signed.api(state).get(paths::AUDIT_STATS).await?;
+    let reconciliation: ReconciliationView =
+        signed.api(state).get(paths::AUDIT_RECONCILIATION).await?;
     let (charts, turnaround_none) = build_charts(signed, &stats);
     Ok(AuditPage {
         c,
@@ -171,6 +209,7 @@ async fn audit_page(
         verify,
         charts,
         turnaround_none,
+        reconciliation,
     })
 }
 
@@ -199,6 +238,27 @@ pub(crate) async fn verify(
             .await?
             .body;
         render(audit_page(c.clone(), &state, &signed, Some(outcome)).await?)
+    }
+    .await;
+    respond(c, result)
+}
+
+/// Reconciles with every provider now, then shows the page.
+pub(crate) async fn reconcile(
+    State(state): State<AppState>,
+    signed: Signed,
+    form: FormData,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/audit", "audit.title");
+    let result = async {
+        signed.check_csrf(&form.one("csrf"))?;
+        signed.require(Role::Auditor)?;
+        let _: ReconciliationView = signed
+            .api(&state)
+            .post(paths::AUDIT_RECONCILIATION, &json!({}), &[])
+            .await?
+            .body;
+        render(audit_page(c.clone(), &state, &signed, None).await?)
     }
     .await;
     respond(c, result)
@@ -248,6 +308,8 @@ pub(crate) async fn subject(
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Auditor)?;
         let subject = form.one("subject");
+        // A later page: the records after the last one shown.
+        let after = form.one("after").parse::<u64>().ok();
         let page = |report, error| SubjectPage {
             c: c.clone(),
             subject: subject.clone(),
@@ -258,7 +320,7 @@ pub(crate) async fn subject(
             .api(&state)
             .post::<SubjectAccessReport, _>(
                 paths::AUDIT_SUBJECT,
-                &json!({ "subject": subject }),
+                &json!({ "subject": subject, "after": after }),
                 &[],
             )
             .await

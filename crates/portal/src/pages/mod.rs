@@ -42,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/audit", get(auditor::overview))
         .route("/audit/verify", post(auditor::verify))
+        .route("/audit/reconcile", post(auditor::reconcile))
         .route(
             "/audit/subject",
             get(auditor::subject_form).post(auditor::subject),
@@ -164,6 +165,7 @@ pub(crate) fn event_label(lang: crate::text::Lang, event: &str) -> String {
         "review_request" => ("Till granskning", "Routed to review"),
         "review_decision" => ("Granskningsbeslut", "Review decision"),
         "receipt" => ("Mottaget svar", "Answer received"),
+        "undelivered" => ("Svar som aldrig kom fram", "Answer never delivered"),
         "configuration_change" => ("Konfigurationsändring", "Configuration change"),
         other => (other, other),
     };
