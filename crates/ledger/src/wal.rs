@@ -122,9 +122,8 @@ pub fn scan<R: Read + Seek>(
         commits: 0,
         tail: Tail::Clean,
     };
-    if file_len == 0 {
-        return Ok(scan);
-    }
+    // Creation writes the magic before the ledger exists, so no crash leaves a log without it,
+    // not even an empty one: an empty log is damage too, or appends would follow with no magic.
     if file_len < MAGIC.len() as u64 || reader.read_exact(&mut magic).is_err() || &magic != MAGIC {
         scan.tail = Tail::Corrupt {
             offset: 0,

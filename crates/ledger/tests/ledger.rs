@@ -165,6 +165,28 @@ fn torn_tail_is_cut_on_open_but_damage_to_committed_data_is_refused() {
 }
 
 #[test]
+fn an_empty_log_is_refused_rather_than_appended_to_without_its_magic() {
+    // Creation writes the magic before the ledger exists, so no crash leaves an empty log; one
+    // that was opened would take appends that no later open could read.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(
+        dir.path(),
+        "test.utbyte.invalid/e",
+        LedgerOptions::default(),
+    )
+    .unwrap();
+    ledger.close().unwrap();
+    std::fs::write(dir.path().join("log"), b"").unwrap();
+    let err = Ledger::open(dir.path(), LedgerOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Corrupt { offset: 0, .. }),
+        "{err}"
+    );
+    assert!(verify_dir(dir.path(), &VerifyOptions::default()).is_err());
+    assert_eq!(std::fs::read(dir.path().join("log")).unwrap(), b"");
+}
+
+#[test]
 fn missing_tiles_are_rebuilt_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Arc::new(
