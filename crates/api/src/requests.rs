@@ -120,12 +120,21 @@ pub struct CaseSummary {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RequestListQuery {
-    /// Only this officer's requests.
+    /// Only this officer's requests: an officer id, printable text (no control character, not
+    /// only spaces) of at most 256 bytes in UTF-8 (422 beyond).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub officer: Option<String>,
     /// 1 to 500; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// How many of the newest to skip; default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, maximum = 4294967295_u64)]
     pub offset: Option<u32>,
 }

@@ -127,7 +127,10 @@ pub struct ReviewListQuery {
     pub state: Option<ReviewState>,
     /// 1 to 500; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// How many of the first to skip; default 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, maximum = 4294967295_u64)]
     pub offset: Option<u32>,
 }

@@ -87,8 +87,10 @@ pub(crate) struct SearchQuery {
     #[serde(default)]
     q: String,
     /// 1-based page; default 1.
+    #[param(minimum = 1)]
     page: Option<u32>,
     /// Hits per page; default 20, at most 100.
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u32>,
 }
 

@@ -99,8 +99,10 @@ pub(crate) struct CallbackQuery {
     /// Only notices in this state.
     state: Option<CallbackStatus>,
     /// At most this many (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     /// Skip this many first.
+    #[param(value_type = Option<u64>, maximum = 4294967295_u64)]
     offset: Option<u32>,
 }
 
@@ -146,7 +148,9 @@ pub(crate) async fn list(
     who.require(Duty::Admin)?;
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
-        return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));
+        return Err(problems::INVALID_REQUEST
+            .with("limit must be 1 to 500")
+            .with_extension("field", "limit"));
     }
     let rows = state
         .exchange

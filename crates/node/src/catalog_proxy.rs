@@ -30,8 +30,8 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
     tag = "consumer",
     params(
         ("q" = Option<String>, Query, description = "Free text and filters: `lön provider:skatteverket concept:inkomst provision:luffa purpose:… secrecy:…`"),
-        ("page" = Option<u32>, Query, description = "1-based page; default 1"),
-        ("per_page" = Option<u32>, Query, description = "Hits per page; default 20, at most 100"),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page; default 1"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Hits per page; default 20, at most 100"),
     ),
     responses(
         (status = 200, description = "The directory's answer: `{total, page, per_page, hits, facets}`", body = serde_json::Value),

@@ -42,7 +42,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
     path = paths::REQUESTS,
     tag = "consumer",
     request_body = CaseRequest,
-    params(("Idempotency-Key" = String, Header, description = "Chosen by the case system; a retry with the same key and body gets the same answer")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 128, pattern = "^[!-~]+$", description = "Chosen by the case system, 1 to 128 visible ASCII characters; a retry with the same key and body gets the same answer")),
     responses(
         (status = 200, description = "Answered", body = CaseAnswer),
         (status = 202, description = "Routed to review at the provider", body = CaseAnswer),
@@ -86,7 +86,7 @@ pub(crate) async fn submit(
     get,
     path = paths::REQUEST,
     tag = "consumer",
-    params(("key" = String, Path, description = "The Idempotency-Key the request was submitted with")),
+    params(("key" = String, Path, min_length = 1, max_length = 128, pattern = "^[!-~]+$", description = "The Idempotency-Key the request was submitted with")),
     responses(
         (status = 200, description = "Answered", body = CaseAnswer),
         (status = 202, description = "Still in review", body = CaseAnswer),
@@ -127,7 +127,7 @@ fn own_scope(who: &Who) -> Option<&str> {
     responses(
         (status = 200, description = "Requests, newest first", body = Vec<CaseSummary>),
         (status = 400, description = "Bad query: an unknown parameter, or an empty or impossible `officer`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500, or an `officer` longer than 256 bytes in UTF-8", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list(
@@ -138,19 +138,27 @@ pub(crate) async fn list(
     who.require(Duty::Request)?;
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
-        return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));
+        return Err(problems::INVALID_REQUEST
+            .with("limit must be 1 to 500")
+            .with_extension("field", "limit"));
     }
     // An officer id is what a case request may carry as `officer`; an empty or impossible one
     // is a mistake to point out, not a filter that matches nothing.
     if let Some(officer) = &query.officer {
-        if officer.trim().is_empty()
-            || officer.len() > utbyte_rules::request::MAX_TEXT
-            || officer.chars().any(char::is_control)
-        {
-            return Err(INVALID_QUERY.with(format!(
-                "`officer` must be an officer id: 1 to {} bytes of printable text",
-                utbyte_rules::request::MAX_TEXT
-            )));
+        if officer.trim().is_empty() || officer.chars().any(char::is_control) {
+            return Err(INVALID_QUERY
+                .with("`officer` must be an officer id: printable text, not only spaces")
+                .with_extension("field", "officer"));
+        }
+        // The document's `maxLength` counts characters; an officer id is bounded in bytes, as
+        // in a case request, which a schema cannot say.
+        if officer.len() > utbyte_rules::request::MAX_TEXT {
+            return Err(problems::INVALID_REQUEST
+                .with(format!(
+                    "`officer` is longer than an officer id can be: {} bytes in UTF-8",
+                    utbyte_rules::request::MAX_TEXT
+                ))
+                .with_extension("field", "officer"));
         }
     }
     let rows = state

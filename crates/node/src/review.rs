@@ -67,7 +67,9 @@ pub(crate) async fn list(
     };
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > 500 {
-        return Err(problems::INVALID_REQUEST.with("limit must be 1 to 500"));
+        return Err(problems::INVALID_REQUEST
+            .with("limit must be 1 to 500")
+            .with_extension("field", "limit"));
     }
     let reviews = state
         .exchange

@@ -1,0 +1,119 @@
+//! End to end: what the local API's OpenAPI document states about its parameters is what the
+//! node enforces — a client generated from the document (and `scripts/api-fuzz`, which tests
+//! every listener against its document) finds no value the document admits refused, and none it
+//! excludes taken.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const MALMO_FK: [&str; 2] = ["forsakringskassan", "malmo-stad"];
+
+/// The list filters take exactly what the local OpenAPI document says, as a client generated
+/// from it would send: `limit` 1 to 500 (a refusal naming the field), `offset` up to
+/// 4294967295, an officer of printable text whose length in bytes is checked as a case
+/// request's is; and the document states these bounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_filters_take_what_the_document_says() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let document = call(malmo, "GET", "/openapi.json", &[], None).await.body;
+    let parameter = |path: &str, method: &str, name: &str| {
+        document["paths"][path][method]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == name)
+            .map(|p| p["schema"].clone())
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+    };
+    let officer = parameter("/v1/requests", "get", "officer");
+    assert_eq!(
+        officer["maxLength"],
+        json!(utbyte_rules::request::MAX_TEXT),
+        "{officer}"
+    );
+    assert_eq!(officer["minLength"], 1, "{officer}");
+    let key = parameter("/v1/requests", "post", "Idempotency-Key");
+    assert_eq!(
+        key["maxLength"],
+        json!(utbyte_api::requests::MAX_IDEMPOTENCY_KEY),
+        "{key}"
+    );
+    for path in ["/v1/requests", "/v1/reviews", "/v1/callbacks"] {
+        let limit = parameter(path, "get", "limit");
+        assert_eq!(
+            (&limit["minimum"], &limit["maximum"]),
+            (&json!(1), &json!(500)),
+            "{path}"
+        );
+        let offset = parameter(path, "get", "offset");
+        assert_eq!(offset["maximum"], json!(u32::MAX), "{path}");
+
+        for limit in ["0", "501"] {
+            let listed = call(malmo, "GET", &format!("{path}?limit={limit}"), &[], None).await;
+            assert_problem(&listed, 422, "invalid-request");
+            assert_eq!(listed.body["field"], "limit", "{path}: {:#}", listed.body);
+        }
+        let last = call(
+            malmo,
+            "GET",
+            &format!("{path}?limit=500&offset={}", u32::MAX),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(last.status, 200, "{path}: {:#}", last.body);
+        let beyond = format!("{path}?offset={}", u64::from(u32::MAX) + 1);
+        assert_problem(
+            &call(malmo, "GET", &beyond, &[], None).await,
+            400,
+            "invalid-query",
+        );
+    }
+
+    // 256 bytes are an officer id; 256 characters of two bytes each, which the document's
+    // `maxLength` admits, are refused with 422 naming the field — never 500 from the store.
+    let longest = "x".repeat(utbyte_rules::request::MAX_TEXT);
+    let listed = call(
+        malmo,
+        "GET",
+        &format!("/v1/requests?officer={longest}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{:#}", listed.body);
+    let wide = "å".repeat(utbyte_rules::request::MAX_TEXT);
+    let refused = call(
+        malmo,
+        "GET",
+        &format!("/v1/requests?officer={}", encoded(&wide)),
+        &[],
+        None,
+    )
+    .await;
+    assert_problem(&refused, 422, "invalid-request");
+    assert_eq!(refused.body["field"], "officer", "{:#}", refused.body);
+    for blank in ["%20%20", "a%07b"] {
+        let refused = call(
+            malmo,
+            "GET",
+            &format!("/v1/requests?officer={blank}"),
+            &[],
+            None,
+        )
+        .await;
+        assert_problem(&refused, 400, "invalid-query");
+        assert_eq!(refused.body["field"], "officer", "{:#}", refused.body);
+    }
+    federation.stop().await;
+}
+
+/// `text` percent-encoded for a query string.
+fn encoded(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
