@@ -30,6 +30,8 @@ pub const ZONE: &str = "Europe/Stockholm";
 
 /// Swedish standard time (normaltid), UTC+1.
 const STANDARD: i32 = 3600;
+/// Swedish summer time (sommartid), UTC+2.
+const SUMMER: i32 = 7200;
 
 /// An instant as a clock in Sweden shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +74,17 @@ fn stockholm() -> Option<&'static TimeZone> {
 
 /// The offset from UTC in force in Sweden at `instant`.
 ///
-/// Outside what the time-zone database can represent (before year −9999 or after 9999, which a
-/// request can carry but no agreement can cover) this is standard time; so it would be if the
-/// bundled database lacked the zone, which a unit test rules out.
+/// It is always standard or summer time. Outside what the time-zone database can represent
+/// (before year −9999 or after 9999, which a request can carry but no agreement can cover) it is
+/// standard time; so it would be if the bundled database lacked the zone, which a unit test rules
+/// out. Before 1970 the database's `Europe/Stockholm` keeps another zone's history, with offsets
+/// Sweden never used (local mean time, +00:53:28, before 1893; +03:00 in the summers of 1945 and
+/// 1947): those are read as standard time too.
 pub fn swedish_offset(instant: OffsetDateTime) -> UtcOffset {
     let seconds = stockholm()
         .zip(jiff::Timestamp::from_second(instant.unix_timestamp()).ok())
         .map(|(zone, timestamp)| zone.to_offset(timestamp).seconds())
+        .filter(|seconds| *seconds == SUMMER)
         .unwrap_or(STANDARD);
     UtcOffset::from_whole_seconds(seconds).unwrap_or(UtcOffset::UTC)
 }
@@ -211,6 +217,32 @@ mod tests {
         // 23:30 UTC on 14 March is already 15 March in Sweden.
         let reference = swedish_reference_date(datetime!(2026-03-14 23:30 UTC));
         assert_eq!(reference, CalendarDate::new(2026, 3, 15));
+    }
+
+    #[test]
+    fn only_standard_or_summer_time_even_where_the_database_knows_older_times() {
+        // The bundled database's Europe/Stockholm keeps, before 1970, another zone's history:
+        // local mean time (+00:53:28) before 1893 and a +03:00 midsummer time in 1945. Neither
+        // was ever Swedish time; a record or request dated then is read in standard time.
+        for instant in [
+            datetime!(1889-11-23 16:05:25 UTC),
+            datetime!(1945-07-01 12:00 UTC),
+            datetime!(0001-01-01 00:00 UTC),
+        ] {
+            assert_eq!(
+                swedish_offset(instant),
+                UtcOffset::from_whole_seconds(STANDARD).unwrap_or(UtcOffset::UTC),
+                "{instant}"
+            );
+            let shown = swedish_time(instant);
+            assert!(!shown.is_summer_time(), "{instant}");
+            assert_eq!(shown.abbreviation(), "CET");
+            assert_eq!(shown.instant(), instant);
+        }
+        assert_eq!(
+            swedish_date(datetime!(1889-11-23 23:30 UTC)),
+            date!(1889 - 11 - 24)
+        );
     }
 
     #[test]
