@@ -7,10 +7,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 
 /// `axum::Json`, answering a body it cannot take with a precise problem: 413 when it is over
 /// the limit, 415 when it is not declared JSON or declared in a character set other than UTF-8,
 /// 400 when it does not parse into `T` (saying where, and what was expected, in JSON's words).
+/// A whole number is taken however it is written: `5`, `5.0` and `5e0` are one number in JSON
+/// (and in JSON Schema, where `5.0` is an `integer`), so a field of whole numbers takes each.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -22,10 +25,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             return Err(types::UNSUPPORTED_MEDIA_TYPE
                 .with("JSON is taken only in UTF-8: declare no charset, or `charset=utf-8`"));
         }
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
+        match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => serde_path_to_error::deserialize(whole_numbers(value))
+                .map(Json)
+                .map_err(|e| {
+                    types::MALFORMED_BODY.with(reworded(&format!("{}: {}", e.path(), e.inner())))
+                }),
             Err(rejection) => Err(problem_of(&rejection)),
         }
+    }
+}
+
+/// `value` with every number that is whole but written with a fraction or an exponent (`5.0`,
+/// `1e3`) made the integer it is, so that serde reads it into an integer field; a number with a
+/// fraction, or beyond 64 bits, stays as it was (and is refused by such a field).
+fn whole_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^64 and -2^63, exactly representable; `as` saturates, so the bounds are checked.
+            if f.fract() != 0.0 || !f.is_finite() {
+                Value::Number(n)
+            } else if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                Value::from(f as u64)
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                Value::from(f as i64)
+            } else {
+                Value::Number(n)
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .map(|(name, v)| (name, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -225,6 +261,31 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_whole_number_is_taken_however_it_is_written() {
+        for limit in ["5", "5.0", "5e0", "0.5e1"] {
+            let body = format!(
+                r#"{{"subject": "s", "limit": {limit}, "kind": "person", "nested": {{"at": 1.0}}}}"#
+            );
+            let (status, _, problem) = answer("application/json", &body).await;
+            assert_eq!(status, 200, "{limit}: {problem}");
+        }
+        for limit in ["5.5", "-1.0", "1e20", "4294967296.0"] {
+            let body = format!(
+                r#"{{"subject": "s", "limit": {limit}, "kind": "person", "nested": {{"at": 1}}}}"#
+            );
+            let (status, _, problem) = answer("application/json", &body).await;
+            assert_eq!(status, 400, "{limit}");
+            let detail = problem["detail"].as_str().unwrap_or_default();
+            assert!(detail.starts_with("limit: "), "{limit}: {detail}");
+        }
+        let (status, _, problem) =
+            answer("application/json", r#"{"subject": "s", "limit": 1.0}"#).await;
+        assert_eq!(status, 400);
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("missing field `kind`"), "{detail}");
     }
 
     #[tokio::test]

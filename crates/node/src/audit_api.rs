@@ -317,6 +317,12 @@ pub(crate) async fn subject(
             .with(format!("`limit` must be 1 to {MAX_REPORT_PAGE}"))
             .with_extension("field", "limit"));
     }
+    // A ledger index is an int64, as the document says; none is larger.
+    if query.after.is_some_and(|after| after > i64::MAX as u64) {
+        return Err(problems::INVALID_REQUEST
+            .with(format!("`after` must be a ledger index: 0 to {}", i64::MAX))
+            .with_extension("field", "after"));
+    }
     let page = Page {
         after: query.after,
         limit: limit as usize,

@@ -117,3 +117,69 @@ async fn list_filters_take_what_the_document_says() {
 fn encoded(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
+
+/// Ledger indices are int64s, as the documents say, on both listeners: a larger `after` is
+/// refused naming the field, not answered with an empty page. A whole number written `5.0` —
+/// an `integer` in JSON Schema — is taken as 5 in every body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_indices_and_whole_numbers_are_as_documented() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let (open, _) = fk_subjects();
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    let largest = i64::MAX;
+    let beyond = largest as u64 + 1;
+
+    let listed = as_malmo(
+        &federation,
+        http::Method::GET,
+        &format!("/federation/v1/reconciliation?after={largest}"),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    let refused = as_malmo(
+        &federation,
+        http::Method::GET,
+        &format!("/federation/v1/reconciliation?after={beyond}"),
+        None,
+    )
+    .await;
+    let problem: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(refused.status, 400, "{problem:#}");
+    assert_eq!(problem["type"], "urn:utbyte:problem:invalid-query");
+    assert_eq!(problem["field"], "after", "{problem:#}");
+
+    let subject = |body: serde_json::Value| async move {
+        call(
+            fk,
+            "POST",
+            "/v1/audit/subject",
+            &[],
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
+    };
+    let found = subject(json!({"subject": open[0], "limit": 10.0, "after": 0.0})).await;
+    assert_eq!(found.status, 200, "{:#}", found.body);
+    let refused = subject(json!({"subject": open[0], "after": beyond})).await;
+    assert_problem(&refused, 422, "invalid-request");
+    assert_eq!(refused.body["field"], "after", "{:#}", refused.body);
+    let fraction = subject(json!({"subject": open[0], "limit": 10.5})).await;
+    assert_problem(&fraction, 400, "malformed-body");
+
+    // The federation listener's bodies too: a notice about index 5.0 is about index 5.
+    let notice = as_malmo(
+        &federation,
+        http::Method::POST,
+        "/federation/v1/reconciliation/undelivered",
+        Some(br#"{"index": 5.0}"#.to_vec()),
+    )
+    .await;
+    assert_ne!(
+        notice.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&notice.body)
+    );
+    federation.stop().await;
+}

@@ -69,7 +69,15 @@ pub(crate) async fn listing(
 ) -> Result<Json<LedgerListing>, Problem> {
     let caller = member(&state, &peer)?;
     if !(1..=MAX_LIMIT).contains(&query.limit) {
-        return Err(INVALID_QUERY.with(format!("`limit` must be 1 to {MAX_LIMIT}")));
+        return Err(INVALID_QUERY
+            .with(format!("`limit` must be 1 to {MAX_LIMIT}"))
+            .with_extension("field", "limit"));
+    }
+    // A ledger index is an int64, as the document says; none is larger.
+    if query.after > i64::MAX as u64 {
+        return Err(INVALID_QUERY
+            .with(format!("`after` must be a ledger index: 0 to {}", i64::MAX))
+            .with_extension("field", "after"));
     }
     let own = state.authority.clone();
     let audit = Arc::clone(&state.audit);
