@@ -26,7 +26,7 @@ pub use limits::{with_limits, Limits};
 pub use problem::{Problem, ProblemType, PROBLEM_BASE, PROBLEM_CONTENT_TYPE};
 pub use serve::{
     serve_mtls, serve_mtls_observed, serve_plain, serve_tls, ClientChain, HandshakeObserver, Peer,
-    HEADER_READ_TIMEOUT,
+    HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
 };
 pub use tls_error::TlsFailure;
 pub use trace::{ProblemAnswered, REQUEST_ID};

@@ -5,12 +5,15 @@ use crate::tls_error::TlsFailure;
 use axum::extract::Request;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
 use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -101,32 +104,12 @@ async fn serve_tls_as(
     let mut tls = (*tls).clone();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
-    let mut connections = JoinSet::new();
-    // On shutdown every connection is told to finish the requests it has and take no more
-    // (HTTP/2 GOAWAY, HTTP/1.1 closes after the current response), so nothing in flight is cut.
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer_addr) = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: pause rather than spin.
-                Err(err) => {
-                    tracing::warn!(%err, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        // Reap finished connections so the set does not grow without bound.
-        while connections.try_join_next().is_some() {}
+    let observer = Arc::clone(&refused);
+    accept_loop(listener, shutdown, observer, move |stream, peer_addr, watcher| {
         let acceptor = acceptor.clone();
         let app = app.clone();
-        let watcher = graceful.watcher();
         let refused = Arc::clone(&refused);
-        connections.spawn(async move {
-            let _ = stream.set_nodelay(true);
+        async move {
             // A refused handshake is logged with its kind and the address it came from: an
             // expired or revoked member, or someone probing, is what an operator looks for.
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -165,30 +148,98 @@ async fn serve_tls_as(
                     }
                 }
             }
-            let service = app.map_request(move |mut request: Request<_>| {
-                request.extensions_mut().extend(extensions.clone());
-                request
-            });
             // The protocol is the one ALPN agreed, not guessed from the first bytes: an HTTP/2
             // server then speaks first, which is how a client learns its certificate was
             // accepted (see the client's `primed`).
-            let service = TowerToHyperService::new(service);
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let service = TowerToHyperService::new(with_extensions(app, extensions));
             let io = TokioIo::new(tls);
-            let h2 = io.inner().get_ref().1.alpn_protocol() == Some(b"h2");
             let served = if h2 {
                 let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
                     .serve_connection(io, service);
                 watcher.watch(connection).await
             } else {
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT)
-                    .serve_connection(io, service);
+                let connection = http1().serve_connection(io, service);
                 watcher.watch(connection).await
             };
             if let Err(err) = served {
                 tracing::debug!(%err, "connection ended with an error");
             }
+        }
+    })
+    .await
+}
+
+/// `app` with `extensions` added to every request of one connection.
+fn with_extensions(
+    app: Router,
+    extensions: http::Extensions,
+) -> impl tower::Service<
+    Request<hyper::body::Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone {
+    app.map_request(move |mut request: Request<hyper::body::Incoming>| {
+        request.extensions_mut().extend(extensions.clone());
+        request
+    })
+}
+
+/// HTTP/1.1 as every listener serves it: request headers within [`HEADER_READ_TIMEOUT`].
+fn http1() -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
+
+/// Accepts connections until `shutdown` completes, each within the [`ConnectionLimits`] and
+/// served by `serve` on a task of its own; then tells every connection to finish the requests
+/// it holds and take no more (HTTP/2 GOAWAY, HTTP/1.1 closes after the current response), so
+/// nothing in flight is cut, and returns once they are answered.
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    refused: HandshakeObserver,
+    serve: F,
+) -> std::io::Result<()>
+where
+    F: Fn(TcpStream, SocketAddr, Watcher) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let limits = Arc::new(ConnectionLimits::default());
+    let mut connections = JoinSet::new();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer_addr) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: pause rather than spin.
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+        let Some(slot) = limits.admit(peer_addr.ip()) else {
+            // Closed at once: one address cannot take every connection the node can hold.
+            let kind = "connection-limit";
+            tracing::warn!(kind, peer = %peer_addr, "connection refused: too many open");
+            refused(kind);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let connection = serve(stream, peer_addr, graceful.watcher());
+        connections.spawn(async move {
+            connection.await;
+            drop(slot);
         });
     }
     // Waits for every watched connection to end; one still in its handshake (bounded by the
@@ -198,18 +249,83 @@ async fn serve_tls_as(
     Ok(())
 }
 
-/// Serves `app` in plain HTTP until `shutdown` completes, with the client's address in every
-/// request as `ConnectInfo<SocketAddr>`. Only for loopback listeners: the caller checks the
-/// address (see the node's configuration).
+/// Most connections one listener holds open at once.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Most connections one client address holds open at once on one listener. A federation
+/// member's node multiplexes its requests over one HTTP/2 connection, and a case system needs
+/// a pool, not hundreds; the bound keeps one misbehaving client from taking them all.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 256;
+
+/// Open connections, in all and per client address.
+#[derive(Debug, Default)]
+struct ConnectionLimits {
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One admitted connection; its place is given back when dropped.
+struct Slot {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+}
+
+impl ConnectionLimits {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_peer) = &mut *open;
+        let mine = per_peer.entry(ip).or_default();
+        if *total >= MAX_CONNECTIONS || *mine >= MAX_CONNECTIONS_PER_PEER {
+            if *mine == 0 {
+                per_peer.remove(&ip);
+            }
+            return None;
+        }
+        *mine += 1;
+        *total += 1;
+        Some(Slot {
+            limits: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_peer) = &mut *open;
+        *total = total.saturating_sub(1);
+        if let Some(mine) = per_peer.get_mut(&self.ip) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                per_peer.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Serves `app` in plain HTTP/1.1 until `shutdown` completes, with the client's address in
+/// every request as `ConnectInfo<SocketAddr>`, the same header read timeout and connection
+/// limits as the TLS listeners, and the same graceful end. Only for loopback listeners: the
+/// caller checks the address (see the node's configuration).
 pub async fn serve_plain(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    accept_loop(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        shutdown,
+        Arc::new(|_| {}),
+        move |stream, peer_addr, watcher| {
+            let mut extensions = http::Extensions::new();
+            extensions.insert(axum::extract::ConnectInfo(peer_addr));
+            let service = TowerToHyperService::new(with_extensions(app.clone(), extensions));
+            async move {
+                let connection = http1().serve_connection(TokioIo::new(stream), service);
+                if let Err(err) = watcher.watch(connection).await {
+                    tracing::debug!(%err, "connection ended with an error");
+                }
+            }
+        },
     )
-    .with_graceful_shutdown(shutdown)
     .await
 }

@@ -1,5 +1,6 @@
-//! A client that opens a TLS connection and then trickles its request headers holds the
-//! connection no longer than the header read timeout; a client that sends them is answered.
+//! A client that opens a connection (TLS or plain) and then trickles its request headers holds
+//! it no longer than the header read timeout; a client that sends them is answered; and one
+//! address holds no more than its share of a listener's connections.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -95,4 +96,82 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert!(started.elapsed() >= HEADER_READ_TIMEOUT - Duration::from_secs(1));
     let text = String::from_utf8_lossy(&rest);
     assert!(!text.contains("served"), "{text}");
+}
+
+/// A plain-HTTP listener serving `GET /`.
+async fn serve_plain() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route("/", get(|| async { "served" }));
+    tokio::spawn(utbyte_http::serve_plain(
+        listener,
+        app,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// A connection from `from` (an address on the loopback network) to `addr`.
+async fn connect_from(from: [u8; 4], addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(std::net::SocketAddr::from((from, 0))).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// Sends a whole request on `stream` and reads the answer to the end.
+async fn ask(mut stream: TcpStream) -> String {
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer)).await;
+    answer
+}
+
+#[tokio::test]
+async fn the_plain_listener_cuts_off_a_client_that_never_finishes_its_headers() {
+    let addr = serve_plain().await;
+    assert!(ask(TcpStream::connect(addr).await.unwrap())
+        .await
+        .ends_with("served"));
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: local")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(HEADER_READ_TIMEOUT + Duration::from_secs(5), async {
+        let _ = slow.read_to_end(&mut rest).await;
+    })
+    .await;
+    assert!(ended.is_ok(), "still open after {:?}", started.elapsed());
+    assert!(started.elapsed() >= HEADER_READ_TIMEOUT - Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn one_address_holds_at_most_its_share_of_connections() {
+    use utbyte_http::MAX_CONNECTIONS_PER_PEER;
+    let addr = serve_plain().await;
+    // One address opens as many connections as it may, and holds them idle.
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS_PER_PEER {
+        held.push(connect_from([127, 0, 0, 1], addr).await);
+    }
+    // Let the listener accept every one of them before the next arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // One more from the same address is closed at once, unanswered.
+    let refused = ask(connect_from([127, 0, 0, 1], addr).await).await;
+    assert_eq!(refused, "", "a connection over the limit was served");
+    // Another address is served meanwhile.
+    assert!(ask(connect_from([127, 0, 0, 2], addr).await)
+        .await
+        .ends_with("served"));
+    // One of the held connections is still served, and once it has closed its place is free.
+    let first = held.remove(0);
+    assert!(ask(first).await.ends_with("served"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(ask(connect_from([127, 0, 0, 1], addr).await)
+        .await
+        .ends_with("served"));
 }
