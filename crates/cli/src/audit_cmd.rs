@@ -130,6 +130,7 @@ fn verify(
     witnesses: &[PathBuf],
 ) -> anyhow::Result<ExitCode> {
     let options = VerifyOptions {
+        cancelled: None,
         log_key: key.as_deref().map(read_key).transpose()?,
         since: since
             .map(|p| {

@@ -29,6 +29,9 @@ pub struct VerifyOptions {
     pub since: Option<String>,
     /// Witnesses whose cosignatures the checkpoint must carry.
     pub witnesses: Vec<VerifierKey>,
+    /// Set by the caller to stop a verification no one waits for any more (its client went
+    /// away): the run ends at the next entry with [`VerifyError::Cancelled`].
+    pub cancelled: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What was checked.
@@ -55,6 +58,8 @@ pub struct VerifyReport {
 /// Why verification failed.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    #[error("verification cancelled: no one waits for it any more")]
+    Cancelled,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("checkpoint: {0}")]
@@ -121,10 +126,18 @@ pub fn verify_dir(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, V
     let scan = wal::scan(
         BufReader::with_capacity(1 << 20, file),
         len,
-        |_, entry, leaf| check.push(entry, *leaf).map_err(|e| e.to_string()),
+        |_, entry, leaf| {
+            if cancelled(options) {
+                return Err("verification cancelled".to_owned());
+            }
+            check.push(entry, *leaf).map_err(|e| e.to_string())
+        },
         |_, _| Ok(()),
     )
     .map_err(LedgerError::io("reading", &log_path))?;
+    if cancelled(options) {
+        return Err(VerifyError::Cancelled);
+    }
     match scan.tail {
         Tail::Clean => {}
         Tail::Uncommitted { bytes } => return Err(VerifyError::UncommittedTail { bytes }),
@@ -168,6 +181,14 @@ pub fn verify_dir(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, V
         cosigned_by,
         key_from_directory,
     })
+}
+
+/// Whether the caller has given up on this run.
+pub fn cancelled(options: &VerifyOptions) -> bool {
+    options
+        .cancelled
+        .as_ref()
+        .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 fn check_since(

@@ -116,3 +116,29 @@ fn a_flipped_byte_anywhere_fails_verification() {
         "missing bundle"
     );
 }
+
+#[test]
+fn a_cancelled_verification_stops_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(
+        dir.path(),
+        "cancel.utbyte.invalid/log",
+        LedgerOptions::default(),
+    )
+    .unwrap();
+    for i in 0..10 {
+        ledger.append(format!("entry {i}").as_bytes()).unwrap();
+    }
+    ledger.close().unwrap();
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let options = VerifyOptions {
+        cancelled: Some(Arc::clone(&flag)),
+        ..VerifyOptions::default()
+    };
+    verify_dir(dir.path(), &options).unwrap();
+    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(matches!(
+        verify_dir(dir.path(), &options),
+        Err(utbyte_ledger::verify::VerifyError::Cancelled)
+    ));
+}

@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
@@ -172,6 +173,7 @@ fn read_status(dir: &Path, key: &VerifierKey, log_size: u64) -> Result<AuditStat
     responses(
         (status = 200, description = "Verified, or the finding that it is not", body = VerifyOutcome),
         (status = 500, description = "The ledger could not be read", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A verification of this ledger is already running", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The ledger kept growing during every attempt", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -180,11 +182,32 @@ pub(crate) async fn verify(
     who: Who,
 ) -> Result<Json<VerifyOutcome>, Problem> {
     who.require(Duty::Audit)?;
+    let Ok(running) = Arc::clone(&state.verifying).try_acquire_owned() else {
+        return Err(problems::VERIFY_RUNNING
+            .with("a verification of this ledger is running; ask again when it has finished"));
+    };
     let audit = Arc::clone(&state.audit);
     let origin = state.origin.clone();
-    blocking(move || verify_live(&audit, origin))
-        .await
-        .map(Json)
+    // Dropped with this handler — also when the client goes away before the answer — which
+    // stops the run at its next entry; the slot is given back when the run has ended.
+    let cancel = CancelOnDrop::default();
+    let cancelled = Arc::clone(&cancel.0);
+    blocking(move || {
+        let _running = running;
+        verify_live(&audit, origin, &cancelled)
+    })
+    .await
+    .map(Json)
+}
+
+/// Sets its flag when dropped.
+#[derive(Default)]
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// How one verification run ended.
@@ -197,7 +220,11 @@ enum Run {
     Finding { detail: String, in_flight: bool },
 }
 
-fn verify_live(audit: &AuditLog, origin: String) -> Result<VerifyOutcome, Problem> {
+fn verify_live(
+    audit: &AuditLog,
+    origin: String,
+    cancelled: &Arc<AtomicBool>,
+) -> Result<VerifyOutcome, Problem> {
     let ledger = audit.ledger();
     let started = Instant::now();
     let finding = |detail, attempts| VerifyOutcome {
@@ -214,7 +241,7 @@ fn verify_live(audit: &AuditLog, origin: String) -> Result<VerifyOutcome, Proble
     };
     for attempt in 1..=VERIFY_ATTEMPTS {
         let before = ledger.size();
-        match verify_once(ledger.dir(), ledger.verifier())? {
+        match verify_once(ledger.dir(), ledger.verifier(), cancelled)? {
             Run::Verified { report, records } => {
                 return Ok(VerifyOutcome {
                     verified: true,
@@ -252,14 +279,17 @@ fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn verify_once(dir: &Path, key: &VerifierKey) -> Result<Run, Problem> {
+fn verify_once(dir: &Path, key: &VerifierKey, cancelled: &Arc<AtomicBool>) -> Result<Run, Problem> {
     let options = VerifyOptions {
         // The key the node holds, not a copy read from the directory under test.
         log_key: Some(key.clone()),
+        cancelled: Some(Arc::clone(cancelled)),
         ..VerifyOptions::default()
     };
+    let gone = || problems::VERIFY_CANCELLED.with("the client went away; the run was stopped");
     let report = match verify_dir(dir, &options) {
         Ok(report) => report,
+        Err(VerifyError::Cancelled) => return Err(gone()),
         Err(VerifyError::Ledger(err @ LedgerError::Io { .. })) => return Err(unreadable(err)),
         Err(err) => {
             return Ok(Run::Finding {
@@ -271,6 +301,9 @@ fn verify_once(dir: &Path, key: &VerifierKey) -> Result<Run, Problem> {
     // The ledger checks bytes; the audit layer checks that every leaf is a canonical record.
     let audit = AuditDir::open(dir, Some(key.clone())).map_err(unreadable)?;
     for i in 0..report.checkpoint_size {
+        if utbyte_ledger::verify::cancelled(&options) {
+            return Err(gone());
+        }
         match audit.record(i) {
             Ok(_) => {}
             Err(err @ AuditError::Leaf { .. }) => {

@@ -160,6 +160,18 @@ problem!(
     "The node could not read its audit ledger"
 );
 problem!(
+    VERIFY_RUNNING,
+    "audit-verify-running",
+    429,
+    "A verification of this ledger is already running"
+);
+problem!(
+    VERIFY_CANCELLED,
+    "audit-verify-cancelled",
+    503,
+    "The verification was stopped because its client went away"
+);
+problem!(
     AUDIT_BUSY,
     "audit-ledger-busy",
     503,

@@ -61,6 +61,9 @@ pub struct NodeState {
     pub(crate) review_units: HashMap<String, Vec<String>>,
     /// Reconciliation of this node's receipts with its providers' ledgers.
     pub(crate) reconciler: crate::reconcile::Reconciler,
+    /// One ledger verification at a time: it reads the whole ledger, and a second run at once
+    /// would only take another core.
+    pub(crate) verifying: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -111,6 +114,7 @@ impl NodeState {
             started_at: OffsetDateTime::now_utc(),
             recovery_lock: tokio::sync::Mutex::new(()),
             reconciler: crate::reconcile::Reconciler::default(),
+            verifying: Arc::new(tokio::sync::Semaphore::new(1)),
             gate,
             review_units,
         }

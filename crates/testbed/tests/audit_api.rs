@@ -326,3 +326,49 @@ async fn a_bad_subject_is_a_problem_that_does_not_echo_it() {
     );
     federation.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_verification_runs_at_a_time_and_stops_when_its_client_leaves() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    // A ledger long enough that a verification takes a while.
+    let audit = federation.node("forsakringskassan").unwrap().audit();
+    std::thread::scope(|scope| {
+        for t in 0..8u64 {
+            scope.spawn(move || {
+                for i in 0..2500u64 {
+                    let (record, subjects) =
+                        utbyte_audit::sample::sample_record(t * 2500 + i, "forsakringskassan");
+                    audit.record(record, &subjects).unwrap();
+                }
+            });
+        }
+    });
+    let verify = || call(fk, "POST", "/v1/audit/verify", &[], None);
+
+    // While one runs, a second is refused; the first completes.
+    let first = tokio::spawn(verify());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = verify().await;
+    assert_problem(&second, 429, "audit-verify-running");
+    let first = first.await.unwrap();
+    assert_eq!(first.status, 200, "{:#}", first.body);
+    assert_eq!(first.body["verified"], true);
+    let took = first.body["took_ms"].as_u64().unwrap();
+    assert!(
+        took > 1500,
+        "verification took only {took} ms: too short to test overlap"
+    );
+
+    // A client that leaves stops its run: the next verification is not refused as running.
+    let left = tokio::time::timeout(std::time::Duration::from_millis(300), verify()).await;
+    assert!(
+        left.is_err(),
+        "the verification finished before its client left"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let next = verify().await;
+    assert_eq!(next.status, 200, "{:#}", next.body);
+    assert_eq!(next.body["verified"], true);
+    federation.stop().await;
+}
