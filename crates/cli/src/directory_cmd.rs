@@ -64,8 +64,9 @@ pub enum DirectoryCommand {
         /// The node's certificate (node.crt from `utbyte pki issue`).
         #[arg(long, value_name = "FILE")]
         certificate: PathBuf,
-        /// The node's answer key (base64url Ed25519 public key).
-        #[arg(long)]
+        /// The node's answer key (base64url Ed25519 public key). One in 64 begins with `-`,
+        /// which is still the key, not an option.
+        #[arg(long, allow_hyphen_values = true)]
         answer_key: String,
     },
     /// Move a member's node to a new endpoint.
@@ -361,4 +362,44 @@ async fn serve(config: DirectoryConfig) -> anyhow::Result<ExitCode> {
     let drained = directory.stop_within(config.shutdown_deadline()).await;
     tracing::info!(drained, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Directory {
+        #[command(subcommand)]
+        command: DirectoryCommand,
+    }
+
+    #[test]
+    fn an_answer_key_that_begins_with_a_dash_is_the_key() {
+        // base64url has `-` among its 64 letters, so `utbyte node answer-key` prints such a
+        // key now and then, and the deployment guide passes it on as it is.
+        let key = "-eXDzZrWuPaX0reGMOfGZID0nVhB9QJGqGlGlbWo5zE";
+        let parsed = Directory::try_parse_from([
+            "directory",
+            "admit",
+            "--state",
+            "state",
+            "--authority",
+            "malmo-stad",
+            "--endpoint",
+            "https://127.0.0.1:7402",
+            "--certificate",
+            "node.crt",
+            "--answer-key",
+            key,
+        ])
+        .unwrap();
+        let DirectoryCommand::Admit { answer_key, .. } = parsed.command else {
+            panic!("{parsed:?}");
+        };
+        assert_eq!(answer_key, key);
+    }
 }
