@@ -187,6 +187,40 @@ fn an_empty_log_is_refused_rather_than_appended_to_without_its_magic() {
 }
 
 #[test]
+fn a_published_checkpoint_of_the_empty_tree_must_have_its_root() {
+    // No commit frame records the empty tree, so its root is checked against the empty root.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create(
+        dir.path(),
+        "test.utbyte.invalid/z",
+        LedgerOptions::default(),
+    )
+    .unwrap();
+    ledger.append(&entry(0)).unwrap();
+    ledger.close().unwrap();
+    let key = utbyte_ledger::keys::load(dir.path()).unwrap().log;
+    let mut root = utbyte_ledger::hash::empty_root();
+    root.0[0] ^= 1;
+    let forged = utbyte_ledger::Checkpoint {
+        origin: "test.utbyte.invalid/z".into(),
+        size: 0,
+        root,
+        extensions: Vec::new(),
+    };
+    let note = forged.sign(&key).unwrap().to_string();
+    std::fs::write(dir.path().join("checkpoint"), &note).unwrap();
+    let err = Ledger::open(dir.path(), LedgerOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, LedgerError::CheckpointMismatch { size: 0 }),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("checkpoint")).unwrap(),
+        note
+    );
+}
+
+#[test]
 fn missing_tiles_are_rebuilt_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Arc::new(

@@ -5,7 +5,7 @@ use super::{Ledger, LedgerOptions, Recovery};
 use crate::checkpoint::{open_checkpoint, Checkpoint};
 use crate::error::LedgerError;
 use crate::files::{ensure_file, private_file, reset_tmp};
-use crate::hash::Hash;
+use crate::hash::{empty_root, Hash};
 use crate::keys::{self, sync_dir};
 use crate::note::VerifierKey;
 use crate::tiles::{bundle_path, encode_bundle, encode_tile, tile_path, TILE_WIDTH};
@@ -92,7 +92,11 @@ impl Ledger {
             .len();
 
         let mut rebuilt = Rebuild::default();
-        let mut published_root_ok = None;
+        // No commit frame records the empty tree: a checkpoint of it must carry the empty root.
+        let mut published_root_ok = published
+            .as_ref()
+            .filter(|cp| cp.size == 0)
+            .map(|cp| cp.root == empty_root());
         let scan = {
             let on_entry = |_: u64, entry: &[u8], leaf: &Hash| {
                 rebuilt.push(dir, entry, *leaf).map_err(|e| e.to_string())
@@ -134,7 +138,7 @@ impl Ledger {
                     committed: scan.committed_size,
                 });
             }
-            if cp.size > 0 && published_root_ok != Some(true) {
+            if published_root_ok != Some(true) {
                 return Err(LedgerError::CheckpointMismatch { size: cp.size });
             }
         }
