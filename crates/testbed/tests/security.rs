@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
-use utbyte_http::{ClientError, ExpectedPeer, FederationClient, FederationResponse, TlsFailure};
+use utbyte_http::{ClientError, FederationClient, FederationResponse, TlsFailure};
 use utbyte_pki::{NodeCredentials, NodeRequest, Revocations, Validity};
 use utbyte_testbed::loopback::LoopbackFederation;
 
@@ -26,27 +26,6 @@ fn client(tls: Arc<rustls::ClientConfig>) -> FederationClient {
 fn client_as(federation: &LoopbackFederation, authority: &str) -> FederationClient {
     let creds = NodeCredentials::load(&federation.dir.join("pki").join(authority)).unwrap();
     client(creds.client_config(&Revocations::new()).unwrap())
-}
-
-async fn ask(
-    client: &FederationClient,
-    federation: &LoopbackFederation,
-    method: Method,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> Result<FederationResponse, ClientError> {
-    let endpoint = federation
-        .publisher
-        .config()
-        .member("forsakringskassan")
-        .unwrap()
-        .endpoint
-        .clone();
-    let expected = ExpectedPeer {
-        authority: "forsakringskassan",
-        fingerprints: None,
-    };
-    client.send(&endpoint, expected, method, path, body).await
 }
 
 fn exchange_request(subject: &str, sent_at: OffsetDateTime) -> Value {
@@ -97,14 +76,14 @@ async fn certificates_from_another_ca_expired_or_revoked_are_refused_at_the_hand
 
     // A genuine member gets an answer.
     let genuine = client_as(&federation, "malmo-stad");
-    let answer = ask(&genuine, &federation, Method::POST, path, body())
+    let answer = to_fk(&genuine, &federation, Method::POST, path, body())
         .await
         .unwrap();
     assert_eq!(answer.status, StatusCode::OK);
 
     // Another CA's certificate for the same authority.
     let tls = rogue_client_config(&federation, dir.path());
-    let refused = ask(&client(tls), &federation, Method::POST, path, body()).await;
+    let refused = to_fk(&client(tls), &federation, Method::POST, path, body()).await;
     assert_eq!(tls_failure(refused), TlsFailure::RefusedUnknownCa);
 
     // An expired certificate from the right CA.
@@ -117,7 +96,7 @@ async fn certificates_from_another_ca_expired_or_revoked_are_refused_at_the_hand
             not_after: now - time::Duration::days(1),
         });
     let expired = federation.ca.issue(&request).unwrap();
-    let refused = ask(
+    let refused = to_fk(
         &client(expired.client_config(&Revocations::new()).unwrap()),
         &federation,
         Method::POST,
@@ -146,14 +125,14 @@ async fn certificates_from_another_ca_expired_or_revoked_are_refused_at_the_hand
         .refresh()
         .await
         .unwrap();
-    let open_connection = ask(&genuine, &federation, Method::POST, path, body())
+    let open_connection = to_fk(&genuine, &federation, Method::POST, path, body())
         .await
         .unwrap();
     assert_eq!(open_connection.status, StatusCode::FORBIDDEN);
     assert_eq!(problem_type(&open_connection), "not-a-member");
     let fresh = client_as(&federation, "malmo-stad");
     assert_eq!(
-        tls_failure(ask(&fresh, &federation, Method::POST, path, body()).await),
+        tls_failure(to_fk(&fresh, &federation, Method::POST, path, body()).await),
         TlsFailure::RefusedRevoked
     );
     // Through Malmö's own node, the case system hears why.
@@ -186,7 +165,7 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
 
     let original = exchange_request(&open[0], OffsetDateTime::now_utc());
     let request = serde_json::to_vec(&original).unwrap();
-    let first = ask(
+    let first = to_fk(
         &malmo,
         &federation,
         Method::POST,
@@ -204,14 +183,14 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
         .size();
     // The very same request again (a recipient recovering after a crash) gets the very same
     // signed answer; the same id with another body is a replay.
-    let again = ask(&malmo, &federation, Method::POST, path, Some(request))
+    let again = to_fk(&malmo, &federation, Method::POST, path, Some(request))
         .await
         .unwrap();
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body, first.body, "the answer kept for the request id");
     let mut altered = original.clone();
     altered["fields"] = json!(["forman", "belopp"]);
-    let replay = ask(
+    let replay = to_fk(
         &malmo,
         &federation,
         Method::POST,
@@ -237,7 +216,7 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
         &open[0],
         OffsetDateTime::now_utc() - time::Duration::hours(1),
     );
-    let stale = ask(
+    let stale = to_fk(
         &malmo,
         &federation,
         Method::POST,
@@ -252,7 +231,7 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
     );
 
     let bad_subject = exchange_request("19121212-1213", OffsetDateTime::now_utc());
-    let malformed = ask(
+    let malformed = to_fk(
         &malmo,
         &federation,
         Method::POST,
@@ -268,7 +247,7 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
 
     let mut huge = exchange_request(&open[0], OffsetDateTime::now_utc());
     huge["case_ref"] = json!("x".repeat(100 * 1024));
-    let oversized = ask(
+    let oversized = to_fk(
         &malmo,
         &federation,
         Method::POST,
@@ -282,7 +261,7 @@ async fn replayed_stale_oversized_and_malformed_requests_get_their_precise_error
         (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large".into())
     );
 
-    let not_json = ask(
+    let not_json = to_fk(
         &malmo,
         &federation,
         Method::POST,
@@ -345,7 +324,7 @@ async fn one_authority_never_sees_anothers_review() {
     assert_eq!(answer.status, 202, "{:#}", answer.body);
     let ticket = answer.body["ticket"].as_str().unwrap();
     let path = format!("/federation/v1/reviews/{ticket}");
-    let own = ask(
+    let own = to_fk(
         &client_as(&federation, "malmo-stad"),
         &federation,
         Method::GET,
@@ -355,7 +334,7 @@ async fn one_authority_never_sees_anothers_review() {
     .await
     .unwrap();
     assert_eq!(own.status, StatusCode::OK);
-    let police = ask(
+    let police = to_fk(
         &client_as(&federation, "polismyndigheten"),
         &federation,
         Method::GET,
@@ -394,7 +373,7 @@ async fn an_expired_federation_configuration_stops_exchanges_and_says_why() {
     // The provider refuses too, on its own copy.
     let request =
         serde_json::to_vec(&exchange_request(&open[0], OffsetDateTime::now_utc())).unwrap();
-    let provider = ask(
+    let provider = to_fk(
         &client_as(&federation, "malmo-stad"),
         &federation,
         Method::POST,

@@ -442,21 +442,29 @@ impl PeerRound<'_> {
 
     async fn list(&self, after: u64) -> Result<LedgerListing, ExchangeError> {
         let path = format!("{RECONCILIATION_PATH}?after={after}&limit={PAGE}");
+        self.ask(Method::GET, &path, None).await
+    }
+
+    /// One call to the provider's federation listener, and its 200 answer read as `T`.
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ExchangeError> {
+        let provider = &self.member.authority;
         let response =
-            crate::exchange::ask::call(self.state, self.ctx, self.member, Method::GET, &path, None)
+            crate::exchange::ask::call(self.state, self.ctx, self.member, method, path, body)
                 .await?;
         if response.status != StatusCode::OK {
             return Err(crate::exchange::ask::provider_refused(
-                &self.member.authority,
+                provider,
                 response.status,
                 &response.body,
             ));
         }
         serde_json::from_slice(&response.body).map_err(|e| {
-            ExchangeError::ProviderUnreachable(format!(
-                "`{}` answered an unreadable listing: {e}",
-                self.member.authority
-            ))
+            ExchangeError::ProviderUnreachable(format!("`{provider}` answered unreadably: {e}"))
         })
     }
 
@@ -464,24 +472,8 @@ impl PeerRound<'_> {
     async fn tell(&self, index: u64) -> Result<(), ExchangeError> {
         let body = serde_json::to_vec(&UndeliveredNotice { index })
             .map_err(|e| ExchangeError::Internal(e.to_string()))?;
-        let response = crate::exchange::ask::call(
-            self.state,
-            self.ctx,
-            self.member,
-            Method::POST,
-            UNDELIVERED_PATH,
-            Some(body),
-        )
-        .await?;
-        if response.status != StatusCode::OK {
-            return Err(crate::exchange::ask::provider_refused(
-                &self.member.authority,
-                response.status,
-                &response.body,
-            ));
-        }
-        serde_json::from_slice::<UndeliveredRecorded>(&response.body)
+        self.ask::<UndeliveredRecorded>(Method::POST, UNDELIVERED_PATH, Some(body))
+            .await
             .map(|_| ())
-            .map_err(|e| ExchangeError::ProviderUnreachable(format!("unreadable answer: {e}")))
     }
 }

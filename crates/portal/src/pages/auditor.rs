@@ -228,19 +228,7 @@ pub(crate) async fn verify(
     signed: Signed,
     form: FormData,
 ) -> Response {
-    let c = Chrome::new(&state, &signed, "/portal/audit", "audit.title");
-    let result = async {
-        signed.check_csrf(&form.one("csrf"))?;
-        signed.require(Role::Auditor)?;
-        let outcome: VerifyOutcome = signed
-            .api(&state)
-            .post(paths::AUDIT_VERIFY, &json!({}), &[])
-            .await?
-            .body;
-        render(audit_page(c.clone(), &state, &signed, Some(outcome)).await?)
-    }
-    .await;
-    respond(c, result)
+    act_then_show(&state, &signed, &form, paths::AUDIT_VERIFY, Some).await
 }
 
 /// Reconciles with every provider now, then shows the page.
@@ -249,16 +237,31 @@ pub(crate) async fn reconcile(
     signed: Signed,
     form: FormData,
 ) -> Response {
-    let c = Chrome::new(&state, &signed, "/portal/audit", "audit.title");
+    act_then_show(
+        &state,
+        &signed,
+        &form,
+        paths::AUDIT_RECONCILIATION,
+        |_: ReconciliationView| None,
+    )
+    .await
+}
+
+/// Posts the auditor's action to the local API's `path`, then shows the audit page, with the
+/// verification outcome `shown` finds in the answer, if any.
+async fn act_then_show<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    signed: &Signed,
+    form: &FormData,
+    path: &str,
+    shown: impl FnOnce(T) -> Option<VerifyOutcome>,
+) -> Response {
+    let c = Chrome::new(state, signed, "/portal/audit", "audit.title");
     let result = async {
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Auditor)?;
-        let _: ReconciliationView = signed
-            .api(&state)
-            .post(paths::AUDIT_RECONCILIATION, &json!({}), &[])
-            .await?
-            .body;
-        render(audit_page(c.clone(), &state, &signed, None).await?)
+        let answer: T = signed.api(state).post(path, &json!({}), &[]).await?.body;
+        render(audit_page(c.clone(), state, signed, shown(answer)).await?)
     }
     .await;
     respond(c, result)

@@ -295,6 +295,19 @@ pub async fn as_malmo(
         Duration::from_secs(10),
         1 << 20,
     );
+    to_fk(&client, federation, method, path, body)
+        .await
+        .unwrap()
+}
+
+/// One request to Försäkringskassan's federation listener, dialled with `client`.
+pub async fn to_fk(
+    client: &utbyte_http::FederationClient,
+    federation: &LoopbackFederation,
+    method: http::Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<utbyte_http::FederationResponse, utbyte_http::ClientError> {
     let endpoint = federation
         .publisher
         .config()
@@ -306,10 +319,7 @@ pub async fn as_malmo(
         authority: "forsakringskassan",
         fingerprints: None,
     };
-    client
-        .send(&endpoint, expected, method, path, body)
-        .await
-        .unwrap()
+    client.send(&endpoint, expected, method, path, body).await
 }
 
 pub fn exchange_request(request_id: &str, subject: &str) -> Value {
