@@ -198,17 +198,44 @@ pub fn verify_consistency(
 
 /// Number of hashes in an inclusion proof: the inner path below the point where the leaf's path
 /// and the right border of the tree meet, plus one hash per set bit of the border above it.
+/// (`inner` is 64 for a tree of more than 2^63 leaves, where nothing is left above it.)
 fn inclusion_proof_len(index: u64, size: u64) -> usize {
     let inner = u64::BITS - (index ^ (size - 1)).leading_zeros();
-    let border = (index >> inner).count_ones();
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
     (inner + border) as usize
 }
 
 /// Number of hashes in a consistency proof for `0 < first < second`.
 fn consistency_proof_len(first: u64, second: u64) -> usize {
     let inner = u64::BITS - ((first - 1) ^ (second - 1)).leading_zeros();
-    let border = ((first - 1) >> inner).count_ones();
+    let border = (first - 1).checked_shr(inner).unwrap_or(0).count_ones();
     let shift = (first - 1).trailing_ones();
     let start = if first.is_power_of_two() { 0 } else { 1 };
     (inner - shift.min(inner)) as usize + border as usize + start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trees_of_more_than_2_pow_63_leaves_are_judged_without_overflow() {
+        // A proof's sizes are whatever its sender wrote; such a tree is 64 levels deep.
+        let leaf = Hash::default();
+        assert_eq!(
+            root_from_inclusion(0, u64::MAX, &leaf, &[]),
+            Err(ProofError::WrongLength {
+                got: 0,
+                expected: 64
+            })
+        );
+        assert!(root_from_inclusion(0, u64::MAX, &leaf, &[leaf; 64]).is_ok());
+        assert_eq!(
+            verify_consistency(1, u64::MAX, &[], &leaf, &leaf),
+            Err(ProofError::WrongLength {
+                got: 0,
+                expected: 64
+            })
+        );
+    }
 }
