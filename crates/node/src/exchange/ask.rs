@@ -77,7 +77,7 @@ pub(crate) async fn submit(
     }
     match ask_provider(state, &ctx, &member, &request, &request_id, now).await {
         Ok((signed, opened)) => {
-            record_and_keep(state, &key, &request, &member, signed, opened).await
+            record_and_keep(state, &key, &request, &member, signed, opened, None).await
         }
         Err(err) => {
             // Nothing usable was received, so nothing is kept: a retry with the same key
@@ -338,6 +338,12 @@ pub(crate) fn provider_refused(provider: &str, status: StatusCode, body: &[u8]) 
 }
 
 /// Records the receipt of a verified answer in this node's ledger, then keeps the answer.
+///
+/// `asked_before` is when the exchange began, for an answer asked for again — an exchange
+/// recovered, or a request in review asked about: an earlier attempt may have recorded the
+/// receipt of this very answer and not lived to keep it (the node crashed, or the case system
+/// hung up and its handler was dropped, in between). Then the answer is kept with that receipt
+/// and none is recorded again: a ledger says once that an answer was received.
 pub(super) async fn record_and_keep(
     state: &NodeState,
     key: &str,
@@ -345,23 +351,34 @@ pub(super) async fn record_and_keep(
     member: &Member,
     signed: Jws,
     opened: OpenedAnswer,
+    asked_before: Option<OffsetDateTime>,
 ) -> Result<CaseAnswer, ExchangeError> {
     let request = checked.request();
-    let facts = ExchangeFacts {
-        actor: requester(request),
-        provider: &member.authority,
-        request,
-        rulebook_sha256: &opened.answer.rulebook_sha256,
+    let recorded = match asked_before {
+        Some(begun) => receipt_recorded(state, &member.authority, &opened, begun).await?,
+        None => None,
     };
-    let record = facts.record(
-        EventKind::Receipt,
-        &opened.answer.fields,
-        Some(&opened.sha256),
-        Some(opened.receipt.index),
-    );
-    let subject = super::answer::subject_identifier(checked.subject())?;
-    let own = state.record(record, vec![subject]).await?;
-    crate::observe::accepted(state, &opened, own.index);
+    let own_index = match recorded {
+        Some(index) => index,
+        None => {
+            let facts = ExchangeFacts {
+                actor: requester(request),
+                provider: &member.authority,
+                request,
+                rulebook_sha256: &opened.answer.rulebook_sha256,
+            };
+            let record = facts.record(
+                EventKind::Receipt,
+                &opened.answer.fields,
+                Some(&opened.sha256),
+                Some(opened.receipt.index),
+            );
+            let subject = super::answer::subject_identifier(checked.subject())?;
+            let own = state.record(record, vec![subject]).await?;
+            crate::observe::accepted(state, &opened, own.index);
+            own.index
+        }
+    };
     let answer = CaseAnswer {
         idempotency_key: key.to_owned(),
         status: match opened.answer.status {
@@ -376,7 +393,7 @@ pub(super) async fn record_and_keep(
         provider_receipt: opened.receipt,
         receipt: OwnReceipt {
             ledger: state.origin.clone(),
-            index: own.index,
+            index: own_index,
         },
         signed_answer: SignedAnswer {
             protected: signed.protected,
@@ -397,6 +414,51 @@ pub(super) async fn record_and_keep(
     };
     state.exchange.complete_outgoing(key, &update).await?;
     Ok(answer)
+}
+
+/// How much earlier than the exchange began its receipt may be timed: a record is timed when it
+/// is made, and records made at once are appended in batches, in any order.
+const RECEIPT_ORDER_SLACK: time::Duration = time::Duration::minutes(1);
+
+/// This node's receipt of `opened` from `provider`, if it recorded one for the exchange begun at
+/// `begun`: its index. Read from the newest entry back to the first timed before the answer
+/// can have been received — before the exchange began, or before the provider decided (by the
+/// provider's clock, which may be off by the request window).
+async fn receipt_recorded(
+    state: &NodeState,
+    provider: &str,
+    opened: &OpenedAnswer,
+    begun: OffsetDateTime,
+) -> Result<Option<u64>, ExchangeError> {
+    let decided = OffsetDateTime::parse(&opened.answer.decided_at, &Rfc3339)
+        .ok()
+        .and_then(|at| at.checked_sub(super::answer::REQUEST_WINDOW))
+        .unwrap_or(begun);
+    let since = begun.max(decided) - RECEIPT_ORDER_SLACK;
+    let audit = std::sync::Arc::clone(&state.audit);
+    let (provider, provider_index) = (provider.to_owned(), opened.receipt.index);
+    let digest = opened.sha256.clone();
+    let unreadable = |e: &dyn std::fmt::Display| ExchangeError::Audit(e.to_string());
+    tokio::task::spawn_blocking(move || {
+        let dir = crate::audit_api::open_dir(&audit).map_err(|p| unreadable(&p.detail))?;
+        for index in (0..dir.size()).rev() {
+            let record = dir.record(index).map_err(|e| unreadable(&e))?;
+            let time = OffsetDateTime::parse(&record.time, &Rfc3339).map_err(|e| unreadable(&e))?;
+            if time < since {
+                break;
+            }
+            if record.event == EventKind::Receipt
+                && record.provider == provider
+                && record.refers_to == Some(provider_index)
+                && record.payload_sha256.as_deref() == Some(digest.as_str())
+            {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
+    })
+    .await
+    .map_err(|e| ExchangeError::Internal(e.to_string()))?
 }
 
 /// The answer kept for a request, if one has been recorded.
@@ -463,7 +525,16 @@ pub(crate) async fn poll_one(
     let opened = verify(&expected, &signed).inspect_err(|reason| {
         crate::observe::rejected(state, &member.authority, &case.offering, reason)
     })?;
-    record_and_keep(state, &stored.key, &request, &member, signed, opened)
-        .await
-        .map(Some)
+    let asked_before = Some(stored.created_at);
+    record_and_keep(
+        state,
+        &stored.key,
+        &request,
+        &member,
+        signed,
+        opened,
+        asked_before,
+    )
+    .await
+    .map(Some)
 }

@@ -18,7 +18,9 @@
 //!   next round, until `give_up_hours` after it was begun, when it fails too.
 //!
 //! Recoveries are serialised by one lock and re-read the request under it, so the background
-//! round and a case system's retry never record the same answer twice.
+//! round and a case system's retry never record the same answer twice; and an answer whose
+//! receipt the first attempt recorded before it was cut off is kept with that receipt, not
+//! recorded again (`record_and_keep`).
 
 use super::ask::{ask_provider, check_case, record_and_keep};
 use super::ExchangeError;
@@ -125,7 +127,8 @@ async fn recover(state: &NodeState, key: &str, now: OffsetDateTime) -> Result<()
     .await;
     match asked {
         Ok((signed, opened)) => {
-            record_and_keep(state, key, &request, &member, signed, opened).await?;
+            let asked_before = Some(stored.created_at);
+            record_and_keep(state, key, &request, &member, signed, opened, asked_before).await?;
             Ok(())
         }
         Err(err) if definitive(&err) || now - stored.created_at >= state.recovery.give_up() => {
