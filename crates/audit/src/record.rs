@@ -224,6 +224,12 @@ impl AuditRecord {
         text("actor.authority", &self.actor.authority)?;
         text("actor.unit", &self.actor.unit)?;
         text("actor.role", &self.actor.role)?;
+        if let Some(client) = &self.actor.client {
+            text("actor.client", client)?;
+        }
+        if let Some(vouch) = &self.actor.vouch {
+            text("actor.vouch", vouch)?;
+        }
         text("provider", &self.provider)?;
         digest("rulebook_sha256", &self.rulebook_sha256)?;
         count("fields", self.fields.len())?;

@@ -267,3 +267,29 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_actors_client_and_vouch_are_texts_like_every_other() {
+    // docs/audit-record.md: every string is non-empty, free of control characters and at most
+    // 512 bytes — the system that vouched and how are strings of the record too.
+    let (record, _) = sample_record(0, PROVIDER);
+    for (client, vouch, field) in [
+        ("", "assertion", "actor.client"),
+        ("arende\u{1}", "assertion", "actor.client"),
+        ("arende", "\n", "actor.vouch"),
+        ("arende", &"v".repeat(513), "actor.vouch"),
+    ] {
+        let mut bad = record.clone();
+        bad.actor.client = Some(client.to_owned());
+        bad.actor.vouch = Some(vouch.to_owned());
+        assert!(
+            matches!(bad.to_leaf(), Err(RecordError::Invalid { field: f, .. }) if f == field),
+            "{client:?} {vouch:?} written"
+        );
+        let leaf = serde_json::to_vec(&bad).unwrap();
+        assert!(
+            matches!(AuditRecord::from_leaf(&leaf), Err(RecordError::Invalid { field: f, .. }) if f == field),
+            "{client:?} {vouch:?} read"
+        );
+    }
+}
