@@ -13,7 +13,8 @@
 //! - reconciliation between the two ledgers closes every gap: each answer the provider
 //!   recorded is received, or recorded on both sides as never delivered;
 //! - both ledgers verify, and every answer's provider receipt is in the provider's ledger and
-//!   its own receipt in the recipient's, for the same answer bytes.
+//!   its own receipt in the recipient's, for the same answer bytes; and the recipient records
+//!   each answer received once, however often it was asked for again.
 //!
 //! Recovery is made quick by the configuration (`[recovery] grace_seconds`, the poll interval),
 //! never by the test waiting for a time: every wait is bounded and polls for what it needs.
@@ -24,6 +25,7 @@ mod common;
 
 use common::{assert_paired, stop, try_utbyte, Call, Guide, Node, Setup};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -383,6 +385,21 @@ fn killed_nodes_lose_no_acknowledged_answer_and_leave_no_key_stuck() {
             )),
         }
     }
+    // Each answer is received once: no entry of the provider's has two receipts.
+    let mut receipts: BTreeMap<u64, usize> = BTreeMap::new();
+    for index in 0..own.size() {
+        let received = record(&own, index).unwrap_or_default();
+        if received["event"] == "receipt" && received["provider"] == guide.fk.authority {
+            *receipts
+                .entry(received["refers_to"].as_u64().unwrap())
+                .or_default() += 1;
+        }
+    }
+    let received_twice: Vec<u64> = receipts
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(index, _)| index)
+        .collect();
 
     println!(
         "crash test: kills={kills} acknowledged={} lost={} stuck={} unacknowledged={} failed={failed} unreconciled={}",
@@ -405,5 +422,9 @@ fn killed_nodes_lose_no_acknowledged_answer_and_leave_no_key_stuck() {
     assert!(
         unrecorded.is_empty(),
         "answers not in both ledgers: {unrecorded:#?}"
+    );
+    assert!(
+        received_twice.is_empty(),
+        "provider entries with more than one receipt: {received_twice:?}"
     );
 }
