@@ -316,7 +316,12 @@ fn walk(dir: &Path, seen: &mut Vec<String>) {
     assert_eq!(mode & 0o077, 0, "{} is {mode:o}", dir.display());
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        let meta = std::fs::symlink_metadata(&path).unwrap();
+        // SQLite's connections close on their own threads after a node has stopped and remove
+        // their `-wal` and `-shm` files as they go: a file gone by now cannot be read by anyone.
+        let meta = match std::fs::symlink_metadata(&path) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            meta => meta.unwrap(),
+        };
         if meta.is_dir() {
             walk(&path, seen);
         } else {

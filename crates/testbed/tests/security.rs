@@ -357,7 +357,7 @@ async fn an_expired_federation_configuration_stops_exchanges_and_says_why() {
     // Long enough to answer once on a loaded machine. The directory signs each copy when a
     // node pulls it, and every node has pulled once `start` returns, so every copy has
     // expired a lifetime after that.
-    let lifetime = Duration::from_secs(5);
+    let lifetime = Duration::from_secs(15);
     plan.config_lifetime = time::Duration::try_from(lifetime).unwrap();
     let federation = LoopbackFederation::start(plan).await.unwrap();
     let signed = std::time::Instant::now();
