@@ -41,7 +41,7 @@ use utbyte_http::{Json, Problem};
 use utbyte_node::callback::target::AllowedTargets;
 use utbyte_node::exchange::{CheckedRequest, ExchangeError};
 use utbyte_node::protocol::ExchangeRequest;
-use utbyte_rules::{DisclosureRequest, Subject, VouchedBy};
+use utbyte_rules::{DisclosureRequest, RequestError};
 
 /// Rust type names the edge must never show a client.
 const TYPE_NAMES: [&str; 9] = [
@@ -153,28 +153,8 @@ fn case_request(content_type: &str, bytes: &[u8]) {
         callback(url);
     }
     // What the node's consumer makes of it (`exchange::ask::check_case`).
-    let request = DisclosureRequest {
-        recipient: "malmo-stad".into(),
-        unit: case.unit.clone(),
-        role: case.role.clone(),
-        officer: Some(case.officer.clone()),
-        vouched_by: case.vouched_by.as_ref().map(|by| VouchedBy {
-            client: by.client.clone(),
-            vouch: by.vouch.as_str().to_owned(),
-        }),
-        offering: case.offering.clone(),
-        fields: case.fields.clone(),
-        purpose: case.purpose.clone(),
-        legal_basis: case.legal_basis.clone(),
-        case_ref: case.case_ref.clone(),
-        operation: case.operation.clone(),
-        subject: Subject {
-            id: case.subject.clone(),
-            protected_identity: false,
-        },
-        time: NOW,
-    };
-    check_and_decide(request);
+    let checked = CheckedRequest::from_case("malmo-stad", &case, NOW);
+    check_and_decide(&case.subject, &case, checked);
 }
 
 fn exchange_request(bytes: &[u8]) {
@@ -186,58 +166,31 @@ fn exchange_request(bytes: &[u8]) {
     if OffsetDateTime::parse(&incoming.sent_at, &Rfc3339).is_err() {
         return;
     }
-    let request = DisclosureRequest {
-        recipient: "malmo-stad".into(),
-        unit: incoming.unit,
-        role: incoming.role,
-        officer: incoming.officer,
-        vouched_by: incoming.vouched_by.as_ref().map(|by| VouchedBy {
-            client: by.client.clone(),
-            vouch: by.vouch.as_str().to_owned(),
-        }),
-        offering: incoming.offering,
-        fields: incoming.fields,
-        purpose: incoming.purpose,
-        legal_basis: incoming.legal_basis,
-        case_ref: incoming.case_ref,
-        operation: incoming.operation,
-        subject: Subject {
-            id: incoming.subject,
-            protected_identity: false,
-        },
-        time: NOW,
-    };
-    check_and_decide(request);
+    let checked = CheckedRequest::from_peer("malmo-stad", &incoming, NOW);
+    check_and_decide(&incoming.subject, &incoming, checked);
 }
 
-fn check_and_decide(request: DisclosureRequest) {
-    let subject = request.subject.id.clone();
-    let checked = match CheckedRequest::check(request.clone()) {
+/// Checks what the edge made of a request whose subject is `subject` and whose other texts are
+/// in `asked`.
+fn check_and_decide(
+    subject: &str,
+    asked: &impl Serialize,
+    checked: Result<CheckedRequest, RequestError>,
+) {
+    let checked = match checked {
         Ok(checked) => checked,
         Err(err) => {
             let problem = Problem::from(ExchangeError::from(err));
             assert!((400..500).contains(&problem.status), "{problem}");
             // The other texts, one of which an error may rightly quote.
-            let mut elsewhere = vec![
-                request.recipient.as_str(),
-                &request.unit,
-                &request.role,
-                &request.offering,
-                &request.purpose,
-                &request.legal_basis,
-                &request.case_ref,
-            ];
-            elsewhere.extend(request.fields.iter().map(String::as_str));
-            elsewhere.extend(request.officer.as_deref());
-            elsewhere.extend(request.operation.as_deref());
-            if let Some(by) = &request.vouched_by {
-                elsewhere.extend([by.client.as_str(), &by.vouch]);
-            }
+            let mut elsewhere = vec!["malmo-stad".to_owned()];
+            let asked = serde_json::to_value(asked).unwrap_or_else(|e| panic!("{e}"));
+            texts(&asked, &mut elsewhere);
             let elsewhere = elsewhere.join("\n");
             assert!(
                 subject.trim().len() < 6
-                    || elsewhere.contains(subject.as_str())
-                    || !problem.detail.contains(subject.as_str()),
+                    || elsewhere.contains(subject)
+                    || !problem.detail.contains(subject),
                 "the subject quoted in a refusal: {}",
                 problem.detail
             );
@@ -250,6 +203,19 @@ fn check_and_decide(request: DisclosureRequest) {
         .unwrap_or_else(|e| panic!("a checked request fails its check again: {e}"));
     assert_eq!(again, checked);
     decide(checked.request());
+}
+
+/// Every string in `value` but the one under `subject`.
+fn texts(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| texts(item, out)),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| key.as_str() != "subject")
+            .for_each(|(_, item)| texts(item, out)),
+        _ => {}
+    }
 }
 
 fn decide(request: &DisclosureRequest) {

@@ -29,7 +29,7 @@ use utbyte_audit::{EventKind, SubjectIdentifier};
 use utbyte_domain::SubjectId;
 use utbyte_federation::Jws;
 use utbyte_pki::NodeIdentity;
-use utbyte_rules::{Decision, DisclosureRequest, Subject};
+use utbyte_rules::Decision;
 use utbyte_store::{KeptAnswer, KeptStatus, KnownRequest, NewReview, Register};
 
 /// How far a request's `sent_at` may be from the provider's clock. Request ids are remembered
@@ -89,24 +89,7 @@ pub(crate) async fn answer(
             REQUEST_WINDOW.whole_minutes()
         )));
     }
-    let checked = CheckedRequest::check(DisclosureRequest {
-        recipient: member.authority.clone(),
-        unit: incoming.unit,
-        role: incoming.role,
-        officer: incoming.officer,
-        vouched_by: incoming.vouched_by.as_ref().map(super::rules_vouching),
-        offering: incoming.offering,
-        fields: incoming.fields,
-        purpose: incoming.purpose,
-        legal_basis: incoming.legal_basis,
-        case_ref: incoming.case_ref,
-        operation: incoming.operation,
-        subject: Subject {
-            id: incoming.subject,
-            protected_identity: false,
-        },
-        time: now,
-    })?;
+    let checked = CheckedRequest::from_peer(&member.authority, &incoming, now)?;
     let offering = &checked.request().offering;
     let published = ctx
         .rulebook

@@ -18,7 +18,7 @@ use utbyte_api::SignedAnswer;
 use utbyte_audit::EventKind;
 use utbyte_federation::{Jws, Member};
 use utbyte_http::{ClientError, ExpectedPeer, FederationResponse, Problem, TlsFailure};
-use utbyte_rules::{DisclosureRequest, Subject};
+use utbyte_rules::DisclosureRequest;
 use utbyte_store::{Begun, OutgoingRequest, OutgoingState, OutgoingUpdate, StoredOutgoing};
 
 /// Asks the authority that publishes the offering, once per key: a retry with the same key
@@ -167,24 +167,7 @@ pub(super) fn check_case(
     now: OffsetDateTime,
 ) -> Result<CheckedRequest, ExchangeError> {
     // Every text is checked first, so nothing below reads or quotes an unchecked one.
-    let checked = CheckedRequest::check(DisclosureRequest {
-        recipient: state.authority.clone(),
-        unit: case.unit.clone(),
-        role: case.role.clone(),
-        officer: Some(case.officer.clone()),
-        vouched_by: case.vouched_by.as_ref().map(super::rules_vouching),
-        offering: case.offering.clone(),
-        fields: case.fields.clone(),
-        purpose: case.purpose.clone(),
-        legal_basis: case.legal_basis.clone(),
-        case_ref: case.case_ref.clone(),
-        operation: case.operation.clone(),
-        subject: Subject {
-            id: case.subject.clone(),
-            protected_identity: false,
-        },
-        time: now,
-    })?;
+    let checked = CheckedRequest::from_case(&state.authority, case, now)?;
     let unit_authority = ctx.rulebook.vocabulary.unit_authority.get(&case.unit);
     if unit_authority != Some(&state.authority) {
         return Err(ExchangeError::InvalidText {

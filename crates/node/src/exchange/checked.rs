@@ -2,8 +2,12 @@
 //! subject. Everything after the edge takes this type, so nothing further down parses or
 //! validates the identifier again, and nothing can skip the check.
 
+use time::OffsetDateTime;
+use utbyte_api::requests::CaseRequest;
 use utbyte_domain::SubjectId;
-use utbyte_rules::{DisclosureRequest, RequestError};
+use utbyte_rules::{DisclosureRequest, RequestError, Subject};
+
+use crate::protocol::ExchangeRequest;
 
 /// A request whose sizes, texts and subject identifier have been checked; its subject id is
 /// in canonical form, whichever form the requester wrote.
@@ -22,6 +26,58 @@ impl CheckedRequest {
         request.subject.id = subject.as_str().to_owned();
         request.subject.protected_identity = false;
         Ok(Self { request, subject })
+    }
+
+    /// Checks what a case system of `recipient` asked for at `now`.
+    pub fn from_case(
+        recipient: &str,
+        case: &CaseRequest,
+        now: OffsetDateTime,
+    ) -> Result<Self, RequestError> {
+        Self::check(DisclosureRequest {
+            recipient: recipient.to_owned(),
+            unit: case.unit.clone(),
+            role: case.role.clone(),
+            officer: Some(case.officer.clone()),
+            vouched_by: case.vouched_by.as_ref().map(super::rules_vouching),
+            offering: case.offering.clone(),
+            fields: case.fields.clone(),
+            purpose: case.purpose.clone(),
+            legal_basis: case.legal_basis.clone(),
+            case_ref: case.case_ref.clone(),
+            operation: case.operation.clone(),
+            subject: Subject {
+                id: case.subject.clone(),
+                protected_identity: false,
+            },
+            time: now,
+        })
+    }
+
+    /// Checks what the node of `recipient` asked this provider for, judged at `now`.
+    pub fn from_peer(
+        recipient: &str,
+        incoming: &ExchangeRequest,
+        now: OffsetDateTime,
+    ) -> Result<Self, RequestError> {
+        Self::check(DisclosureRequest {
+            recipient: recipient.to_owned(),
+            unit: incoming.unit.clone(),
+            role: incoming.role.clone(),
+            officer: incoming.officer.clone(),
+            vouched_by: incoming.vouched_by.as_ref().map(super::rules_vouching),
+            offering: incoming.offering.clone(),
+            fields: incoming.fields.clone(),
+            purpose: incoming.purpose.clone(),
+            legal_basis: incoming.legal_basis.clone(),
+            case_ref: incoming.case_ref.clone(),
+            operation: incoming.operation.clone(),
+            subject: Subject {
+                id: incoming.subject.clone(),
+                protected_identity: false,
+            },
+            time: now,
+        })
     }
 
     /// The request, as the rulebook decides it.
