@@ -133,8 +133,9 @@ pub struct RequestListQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// How many of the newest to skip; default 0.
+    /// Where the page starts: the cursor in the previous page's `Link` header (`rel="next"`);
+    /// the first page without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<u64>, maximum = 4294967295_u64)]
-    pub offset: Option<u32>,
+    #[param(max_length = 41, pattern = r"^-?[0-9]+\.-?[0-9]+$")]
+    pub after: Option<String>,
 }

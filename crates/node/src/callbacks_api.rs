@@ -2,9 +2,11 @@
 //! letters above all) and replay a dead one. The delivery itself is `callback`.
 
 use crate::access::Who;
+use crate::paging::{self, Listed};
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -101,9 +103,10 @@ pub(crate) struct CallbackQuery {
     /// At most this many (1 to 500, default 50).
     #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// Skip this many first.
-    #[param(value_type = Option<u64>, maximum = 4294967295_u64)]
-    offset: Option<u32>,
+    /// Where the page starts: the cursor in the previous page's `Link` header (`rel="next"`);
+    /// the first page without one.
+    #[param(max_length = 41, pattern = r"^-?[0-9]+\.-?[0-9]+$")]
+    after: Option<String>,
 }
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
@@ -135,33 +138,29 @@ fn store_problem(error: StoreError) -> Problem {
     tag = "callbacks",
     params(CallbackQuery),
     responses(
-        (status = 200, description = "Notices, newest first", body = Vec<CallbackView>),
-        (status = 400, description = "A query parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Notices, newest first", body = Vec<CallbackView>, headers(
+            ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
+        )),
+        (status = 400, description = "A query parameter is malformed, or `after` is not a cursor this node issued", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "limit out of range", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
     who: Who,
+    uri: Uri,
     Query(query): Query<CallbackQuery>,
-) -> Result<Json<Vec<CallbackView>>, Problem> {
+) -> Result<Listed<CallbackView>, Problem> {
     who.require(Duty::Admin)?;
-    let limit = query.limit.unwrap_or(50);
-    if limit == 0 || limit > 500 {
-        return Err(problems::INVALID_REQUEST
-            .with("limit must be 1 to 500")
-            .with_extension("field", "limit"));
-    }
-    let rows = state
+    let limit = paging::limit(query.limit)?;
+    let after = paging::after(query.after.as_deref())?;
+    let page = state
         .exchange
-        .list_callbacks(
-            query.state.map(Into::into),
-            limit,
-            query.offset.unwrap_or(0),
-        )
+        .list_callbacks(query.state.map(Into::into), limit, after)
         .await
         .map_err(store_problem)?;
-    Ok(Json(rows.into_iter().map(Into::into).collect()))
+    let page = page.try_map(|row| Ok::<_, Problem>(row.into()))?;
+    Ok(Listed::new(&uri, page))
 }
 
 /// Puts a dead notice back on the schedule, due now, with a whole new run of attempts.

@@ -10,10 +10,11 @@
 use crate::access::Who;
 use crate::exchange::ask::{self, stored_answer};
 use crate::exchange::{could_exist, ExchangeError};
+use crate::paging::{self, Listed};
 use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -125,23 +126,22 @@ fn own_scope(who: &Who) -> Option<&str> {
     tag = "consumer",
     params(RequestListQuery),
     responses(
-        (status = 200, description = "Requests, newest first", body = Vec<CaseSummary>),
-        (status = 400, description = "Bad query: an unknown parameter, or an empty or impossible `officer`", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Requests, newest first", body = Vec<CaseSummary>, headers(
+            ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
+        )),
+        (status = 400, description = "Bad query: an unknown parameter, an empty or impossible `officer`, or an `after` this node did not issue", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`limit` outside 1 to 500, or an `officer` longer than 256 bytes in UTF-8", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
     who: Who,
+    uri: Uri,
     Query(query): Query<RequestListQuery>,
-) -> Result<Json<Vec<CaseSummary>>, Problem> {
+) -> Result<Listed<CaseSummary>, Problem> {
     who.require(Duty::Request)?;
-    let limit = query.limit.unwrap_or(50);
-    if limit == 0 || limit > 500 {
-        return Err(problems::INVALID_REQUEST
-            .with("limit must be 1 to 500")
-            .with_extension("field", "limit"));
-    }
+    let limit = paging::limit(query.limit)?;
+    let after = paging::after(query.after.as_deref())?;
     // An officer id is what a case request may carry as `officer`; an empty or impossible one
     // is a mistake to point out, not a filter that matches nothing.
     if let Some(officer) = &query.officer {
@@ -161,46 +161,37 @@ pub(crate) async fn list(
                 .with_extension("field", "officer"));
         }
     }
-    let rows = state
+    let page = state
         .exchange
-        .list_outgoing(
-            query.officer.as_deref(),
-            own_scope(&who),
-            limit,
-            query.offset.unwrap_or(0),
-        )
+        .list_outgoing(query.officer.as_deref(), own_scope(&who), limit, after)
         .await
         .map_err(ExchangeError::from)?;
-    rows.iter()
-        .map(|row| {
-            let request = serde_json::from_str(&row.request_json)
-                .map_err(|e| ExchangeError::Internal(format!("stored request unreadable: {e}")))?;
-            Ok(CaseSummary {
-                idempotency_key: row.key.clone(),
-                state: match row.state {
-                    OutgoingState::InFlight => CaseState::InFlight,
-                    OutgoingState::Answered => CaseState::Answered,
-                    OutgoingState::InReview => CaseState::Review,
-                    OutgoingState::Failed => CaseState::Failed,
-                },
-                provider: row.provider.clone(),
-                officer: row.officer.clone(),
-                request,
-                answer: stored_answer(row)?,
-                failure: row
-                    .failure_json
-                    .as_deref()
-                    .map(serde_json::from_str)
-                    .transpose()
-                    .map_err(|e| {
-                        ExchangeError::Internal(format!("stored failure unreadable: {e}"))
-                    })?,
-                created_at: row.created_at,
-            })
+    page.try_map(|row| {
+        let request = serde_json::from_str(&row.request_json)
+            .map_err(|e| ExchangeError::Internal(format!("stored request unreadable: {e}")))?;
+        Ok(CaseSummary {
+            idempotency_key: row.key.clone(),
+            state: match row.state {
+                OutgoingState::InFlight => CaseState::InFlight,
+                OutgoingState::Answered => CaseState::Answered,
+                OutgoingState::InReview => CaseState::Review,
+                OutgoingState::Failed => CaseState::Failed,
+            },
+            provider: row.provider.clone(),
+            officer: row.officer.clone(),
+            request,
+            answer: stored_answer(&row)?,
+            failure: row
+                .failure_json
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| ExchangeError::Internal(format!("stored failure unreadable: {e}")))?,
+            created_at: row.created_at,
         })
-        .collect::<Result<_, ExchangeError>>()
-        .map(Json)
-        .map_err(Problem::from)
+    })
+    .map(|page| Listed::new(&uri, page))
+    .map_err(|e: ExchangeError| Problem::from(e))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {

@@ -31,6 +31,7 @@ pub mod health;
 mod metrics;
 mod observe;
 pub mod offerings;
+mod paging;
 pub mod portal_site;
 pub mod problems;
 pub mod protocol;

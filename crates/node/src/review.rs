@@ -4,10 +4,12 @@
 
 use crate::access::Who;
 use crate::exchange::{apply, could_exist};
+use crate::paging::{self, Listed};
 use crate::problems;
 use crate::records::requester;
 use crate::state::NodeState;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
@@ -51,36 +53,33 @@ fn store_problem(err: StoreError) -> Problem {
     tag = "review",
     params(ReviewListQuery),
     responses(
-        (status = 200, description = "Reviews, pending oldest first or decided newest first", body = Vec<ReviewView>),
-        (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Reviews, pending oldest first or decided newest first", body = Vec<ReviewView>, headers(
+            ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
+        )),
+        (status = 400, description = "Bad query: an unknown parameter or state, or an `after` this node did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
     who: Who,
+    uri: Uri,
     Query(query): Query<ReviewListQuery>,
-) -> Result<Json<Vec<ReviewView>>, Problem> {
+) -> Result<Listed<ReviewView>, Problem> {
     who.require(Duty::Review)?;
     let which = match query.state.unwrap_or(ReviewState::Pending) {
         ReviewState::Pending => QueueState::Pending,
         ReviewState::Decided => QueueState::Decided,
     };
-    let limit = query.limit.unwrap_or(50);
-    if limit == 0 || limit > 500 {
-        return Err(problems::INVALID_REQUEST
-            .with("limit must be 1 to 500")
-            .with_extension("field", "limit"));
-    }
-    let reviews = state
+    let limit = paging::limit(query.limit)?;
+    let after = paging::after(query.after.as_deref())?;
+    let page = state
         .exchange
-        .reviews(Some(which), limit, query.offset.unwrap_or(0))
+        .reviews(which, limit, after)
         .await
         .map_err(store_problem)?;
-    reviews
-        .iter()
-        .map(|r| view(r, Vec::new()))
-        .collect::<Result<_, _>>()
-        .map(Json)
+    page.try_map(|r| view(&r, Vec::new()))
+        .map(|page| Listed::new(&uri, page))
 }
 
 /// One review with its decision support.

@@ -50,6 +50,8 @@ impl ApiProblem {
 pub struct Answer<T> {
     pub status: StatusCode,
     pub body: T,
+    /// For a page of a list, the cursor its next page starts after, if there is one.
+    pub next: Option<String>,
 }
 
 impl NodeApi {
@@ -94,6 +96,17 @@ impl NodeApi {
         Ok(self.call::<T, ()>(Method::GET, path, None, &[]).await?.body)
     }
 
+    /// A page of a list, with the cursor of the page after it.
+    pub async fn get_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<T>, Option<String>), ApiProblem> {
+        let answer = self
+            .call::<Vec<T>, ()>(Method::GET, path, None, &[])
+            .await?;
+        Ok((answer.body, answer.next))
+    }
+
     pub async fn post<T: DeserializeOwned, B: Serialize>(
         &self,
         path: &str,
@@ -136,6 +149,11 @@ impl NodeApi {
             .await
             .map_err(|e| ApiProblem::internal(e.to_string()))?;
         let status = response.status();
+        let next = response
+            .headers()
+            .get(http::header::LINK)
+            .and_then(|link| link.to_str().ok())
+            .and_then(next_cursor);
         let bytes = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
             .collect()
             .await
@@ -153,6 +171,34 @@ impl NodeApi {
         }
         let body = serde_json::from_slice(&bytes)
             .map_err(|e| ApiProblem::internal(format!("the node's answer to {path}: {e}")))?;
-        Ok(Answer { status, body })
+        Ok(Answer { status, body, next })
+    }
+}
+
+/// The `after` of the `rel="next"` link in a list's `Link` header: the node writes exactly one
+/// link, `<PATH?...&after=CURSOR>; rel="next"`.
+fn next_cursor(link: &str) -> Option<String> {
+    let (target, params) = link.strip_prefix('<')?.split_once('>')?;
+    if params.trim() != "; rel=\"next\"" {
+        return None;
+    }
+    let (_, query) = target.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("after="))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_cursor;
+
+    #[test]
+    fn the_cursor_is_read_from_the_next_link_only() {
+        let next = next_cursor("</v1/requests?officer=anna&limit=51&after=17.4>; rel=\"next\"");
+        assert_eq!(next.as_deref(), Some("17.4"));
+        assert_eq!(next_cursor("</v1/requests?after=17.4>; rel=\"prev\""), None);
+        assert_eq!(next_cursor("</v1/requests?limit=5>; rel=\"next\""), None);
+        assert_eq!(next_cursor("/v1/requests?after=1.2"), None);
     }
 }

@@ -122,6 +122,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("offerings.previous", "Föregående sida", "Previous page"),
     ("offerings.next", "Nästa sida", "Next page"),
     ("offerings.page", "Sida", "Page"),
+    ("requests.first_page", "Första sidan", "First page"),
     ("request.title", "Ny förfrågan", "New request"),
     ("request.subject", "Personnummer, samordningsnummer eller organisationsnummer", "Personal identity, coordination or organisation number"),
     ("request.subject_help", "10 eller 12 siffror, med eller utan bindestreck.", "10 or 12 digits, with or without a hyphen."),

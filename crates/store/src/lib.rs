@@ -35,6 +35,7 @@ mod accounts;
 mod callbacks;
 mod error;
 mod exchange;
+mod page;
 mod reconciliation;
 mod register;
 mod replay;
@@ -47,6 +48,7 @@ pub use exchange::{
     Begun, NewReview, OutgoingRequest, OutgoingState, OutgoingUpdate, ReviewDecided, ReviewState,
     StoredOutgoing, StoredReview, MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
 };
+pub use page::{Cursor, Page};
 pub use reconciliation::{Finding, FindingKind, PeerReconciliation};
 pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,

@@ -180,30 +180,32 @@ async fn giving_up_makes_a_dead_letter_that_a_replay_puts_back_with_a_fresh_sche
     assert_eq!(
         ids_of(
             &store
-                .list_callbacks(Some(CallbackState::Dead), 10, 0)
+                .list_callbacks(Some(CallbackState::Dead), 10, None)
                 .await
                 .unwrap()
+                .items
         ),
         ["dead"]
     );
     assert_eq!(
         ids_of(
             &store
-                .list_callbacks(Some(CallbackState::Pending), 10, 0)
+                .list_callbacks(Some(CallbackState::Pending), 10, None)
                 .await
                 .unwrap()
+                .items
         ),
         ["alive"]
     );
     assert_eq!(
-        ids_of(&store.list_callbacks(None, 10, 0).await.unwrap()),
+        ids_of(&store.list_callbacks(None, 10, None).await.unwrap().items),
         ["alive", "dead"],
         "newest first"
     );
-    assert_eq!(
-        ids_of(&store.list_callbacks(None, 1, 1).await.unwrap()),
-        ["dead"]
-    );
+    let first = store.list_callbacks(None, 1, None).await.unwrap();
+    assert_eq!(ids_of(&first.items), ["alive"]);
+    let last = store.list_callbacks(None, 1, first.next).await.unwrap();
+    assert_eq!((ids_of(&last.items), last.next), (vec!["dead"], None));
 
     let replayed = store.replay_callback(&id, at(500)).await.unwrap();
     assert_eq!(replayed.state, CallbackState::Pending);

@@ -236,21 +236,39 @@ async fn listings_are_newest_first_paged_and_filtered_by_officer() {
         sent.officer = (index % 2 == 0).then(|| "anna".to_owned());
         store.begin_outgoing(&sent).await.unwrap();
     }
-    let all = store.list_outgoing(None, None, 10, 0).await.unwrap();
-    assert_eq!(keys(&all), ["k4", "k3", "k2", "k1", "k0"]);
-    let page = store.list_outgoing(None, None, 2, 2).await.unwrap();
-    assert_eq!(keys(&page), ["k2", "k1"]);
-    let anna = store
-        .list_outgoing(Some("anna"), None, 10, 0)
+    let all = store.list_outgoing(None, None, 10, None).await.unwrap();
+    assert_eq!(keys(&all.items), ["k4", "k3", "k2", "k1", "k0"]);
+    assert_eq!(all.next, None, "the last page says so");
+    let first = store.list_outgoing(None, None, 2, None).await.unwrap();
+    assert_eq!(keys(&first.items), ["k4", "k3"]);
+    // A request made after a page was listed does not shift the pages after it.
+    store.begin_outgoing(&request("k5", 9)).await.unwrap();
+    let second = store
+        .list_outgoing(None, None, 2, first.next)
         .await
         .unwrap();
-    assert_eq!(keys(&anna), ["k4", "k2", "k0"]);
-    let anna = store.list_outgoing(Some("anna"), None, 1, 1).await.unwrap();
-    assert_eq!(keys(&anna), ["k2"]);
+    assert_eq!(keys(&second.items), ["k2", "k1"]);
+    let third = store
+        .list_outgoing(None, None, 2, second.next)
+        .await
+        .unwrap();
+    assert_eq!((keys(&third.items), third.next), (vec!["k0"], None));
+    let anna = store
+        .list_outgoing(Some("anna"), None, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(keys(&anna.items), ["k4", "k2", "k0"]);
+    let first = store.list_outgoing(Some("anna"), None, 1, None).await;
+    let anna = store
+        .list_outgoing(Some("anna"), None, 1, first.unwrap().next)
+        .await
+        .unwrap();
+    assert_eq!(keys(&anna.items), ["k2"]);
     assert!(store
-        .list_outgoing(Some("bertil"), None, 10, 0)
+        .list_outgoing(Some("bertil"), None, 10, None)
         .await
         .unwrap()
+        .items
         .is_empty());
 }
 
@@ -272,23 +290,34 @@ async fn a_client_lists_its_own_requests_and_those_no_client_is_recorded_for() {
         store.begin_outgoing(&sent).await.unwrap();
     }
     let arende = store
-        .list_outgoing(None, Some("arende"), 10, 0)
+        .list_outgoing(None, Some("arende"), 10, None)
         .await
         .unwrap();
-    assert_eq!(keys(&arende), ["a3", "old", "a0"]);
+    assert_eq!(keys(&arende.items), ["a3", "old", "a0"]);
     let portal = store
-        .list_outgoing(Some("anna"), Some("portal"), 10, 0)
+        .list_outgoing(Some("anna"), Some("portal"), 10, None)
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(keys(&portal), ["old", "p1"]);
     assert_eq!(portal[1].client.as_deref(), Some("portal"));
-    let page = store
-        .list_outgoing(Some("anna"), Some("arende"), 1, 1)
+    let first = store
+        .list_outgoing(Some("anna"), Some("arende"), 1, None)
         .await
         .unwrap();
-    assert_eq!(keys(&page), ["old"]);
+    let page = store
+        .list_outgoing(Some("anna"), Some("arende"), 1, first.next)
+        .await
+        .unwrap();
+    assert_eq!(keys(&page.items), ["old"]);
     assert_eq!(
-        keys(&store.list_outgoing(None, None, 10, 0).await.unwrap()),
+        keys(
+            &store
+                .list_outgoing(None, None, 10, None)
+                .await
+                .unwrap()
+                .items
+        ),
         ["a3", "old", "p1", "a0"]
     );
 }

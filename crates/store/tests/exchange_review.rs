@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use utbyte_store::{Begun, ExchangeStore, ReviewState, StoreError, StoredReview};
+use utbyte_store::{Begun, ExchangeStore, Page, ReviewState, StoreError, StoredReview};
 
 #[tokio::test]
 async fn a_replayed_request_id_is_refused_until_forgotten() {
@@ -116,19 +116,32 @@ async fn reviews_are_listed_by_state_in_queue_and_decision_order() {
         .decide_review("t2", &decision("rev", 20))
         .await
         .unwrap();
-    let tickets =
-        |reviews: Vec<StoredReview>| reviews.into_iter().map(|r| r.ticket).collect::<Vec<_>>();
-    let pending = store.reviews(Some(ReviewState::Pending), 10, 0);
-    assert_eq!(tickets(pending.await.unwrap()), ["t1", "t3", "t5"]);
-    let page = store.reviews(Some(ReviewState::Pending), 1, 1);
-    assert_eq!(tickets(page.await.unwrap()), ["t3"]);
-    let decided = store.reviews(Some(ReviewState::Decided), 10, 0);
-    assert_eq!(tickets(decided.await.unwrap()), ["t2", "t4"]);
-    let all = store.reviews(None, 10, 0);
-    assert_eq!(tickets(all.await.unwrap()), ["t1", "t3", "t5", "t2", "t4"]);
-    let page = store.reviews(None, 2, 2);
-    assert_eq!(tickets(page.await.unwrap()), ["t5", "t2"]);
-    assert!(store.reviews(None, 0, 0).await.unwrap().is_empty());
+    let tickets = |page: Page<StoredReview>| {
+        let tickets = page.items.into_iter().map(|r| r.ticket).collect::<Vec<_>>();
+        (tickets, page.next)
+    };
+    let pending = store.reviews(ReviewState::Pending, 10, None).await.unwrap();
+    assert_eq!(
+        tickets(pending),
+        (vec!["t1".into(), "t3".into(), "t5".into()], None)
+    );
+    let first = store.reviews(ReviewState::Pending, 1, None).await.unwrap();
+    let (first, after) = tickets(first);
+    assert_eq!(first, ["t1"]);
+    // Deciding a review the queue has passed does not shift the next page.
+    store
+        .decide_review("t1", &decision("rev", 30))
+        .await
+        .unwrap();
+    let page = store.reviews(ReviewState::Pending, 1, after).await.unwrap();
+    assert_eq!(tickets(page).0, ["t3"]);
+    let decided = store.reviews(ReviewState::Decided, 10, None).await.unwrap();
+    assert_eq!(tickets(decided).0, ["t1", "t2", "t4"]);
+    let first = store.reviews(ReviewState::Decided, 2, None).await.unwrap();
+    let (first, after) = tickets(first);
+    assert_eq!(first, ["t1", "t2"]);
+    let last = store.reviews(ReviewState::Decided, 2, after).await.unwrap();
+    assert_eq!(tickets(last), (vec!["t4".into()], None));
 }
 
 #[tokio::test]
@@ -220,18 +233,22 @@ async fn a_file_backed_store_keeps_everything_across_reopening() {
         .decide_review("t2", &decision("anna", 3))
         .await
         .unwrap();
-    let outgoing = store.list_outgoing(None, None, 10, 0).await.unwrap();
-    let reviews = store.reviews(None, 10, 0).await.unwrap();
+    let outgoing = store.list_outgoing(None, None, 10, None).await.unwrap();
+    let reviews = store.reviews(ReviewState::Pending, 10, None).await.unwrap();
+    let decided = store.reviews(ReviewState::Decided, 10, None).await.unwrap();
     store.close().await;
 
     let store = ExchangeStore::open(&path).await.unwrap();
     assert_eq!(
-        store.list_outgoing(None, None, 10, 0).await.unwrap(),
+        store.list_outgoing(None, None, 10, None).await.unwrap(),
         outgoing
     );
-    assert_eq!(store.reviews(None, 10, 0).await.unwrap(), reviews);
-    assert_eq!(outgoing.len(), 2);
-    assert_eq!(reviews.len(), 2);
+    let reopened = store.reviews(ReviewState::Pending, 10, None).await.unwrap();
+    assert_eq!(reopened, reviews);
+    let reopened = store.reviews(ReviewState::Decided, 10, None).await.unwrap();
+    assert_eq!(reopened, decided);
+    assert_eq!(outgoing.items.len(), 2);
+    assert_eq!((reviews.items.len(), decided.items.len()), (1, 1));
     assert!(!store
         .claim_request_id("fk", "r1", at(5), at(-10))
         .await

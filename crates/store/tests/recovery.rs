@@ -62,8 +62,8 @@ async fn a_failed_request_keeps_its_problem_and_is_final() {
     let stored = store.outgoing("k1").await.unwrap().unwrap();
     assert_eq!(stored.failure_json.as_deref(), Some(PROBLEM));
     // A failure lists like any other state.
-    let listed = store.list_outgoing(None, None, 10, 0).await.unwrap();
-    assert_eq!(listed[0].state, OutgoingState::Failed);
+    let listed = store.list_outgoing(None, None, 10, None).await.unwrap();
+    assert_eq!(listed.items[0].state, OutgoingState::Failed);
 }
 
 #[tokio::test]

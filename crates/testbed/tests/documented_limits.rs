@@ -13,9 +13,10 @@ use serde_json::json;
 const MALMO_FK: [&str; 2] = ["forsakringskassan", "malmo-stad"];
 
 /// The list filters take exactly what the local OpenAPI document says, as a client generated
-/// from it would send: `limit` 1 to 500 (a refusal naming the field), `offset` up to
-/// 4294967295, an officer of printable text whose length in bytes is checked as a case
-/// request's is; and the document states these bounds.
+/// from it would send: `limit` 1 to 500 (a refusal naming the field), `after` a cursor the
+/// node issued (in a `Link` header, which a client follows page by page), an officer of
+/// printable text whose length in bytes is checked as a case request's is; and the document
+/// states these bounds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_filters_take_what_the_document_says() {
     let (_dir, federation) = federation(&MALMO_FK).await;
@@ -50,30 +51,56 @@ async fn list_filters_take_what_the_document_says() {
             (&json!(1), &json!(500)),
             "{path}"
         );
-        let offset = parameter(path, "get", "offset");
-        assert_eq!(offset["maximum"], json!(u32::MAX), "{path}");
+        let after = parameter(path, "get", "after");
+        assert_eq!(after["maxLength"], json!(41), "{path}");
+        assert_eq!(after["pattern"], r"^-?[0-9]+\.-?[0-9]+$", "{path}");
 
         for limit in ["0", "501"] {
             let listed = call(malmo, "GET", &format!("{path}?limit={limit}"), &[], None).await;
             assert_problem(&listed, 422, "invalid-request");
             assert_eq!(listed.body["field"], "limit", "{path}: {:#}", listed.body);
         }
-        let last = call(
-            malmo,
-            "GET",
-            &format!("{path}?limit=500&offset={}", u32::MAX),
-            &[],
-            None,
-        )
-        .await;
+        let cursor = format!("{}.{}", i64::MIN, i64::MAX);
+        let first = format!("{path}?limit=500&after={cursor}");
+        let last = call(malmo, "GET", &first, &[], None).await;
         assert_eq!(last.status, 200, "{path}: {:#}", last.body);
-        let beyond = format!("{path}?offset={}", u64::from(u32::MAX) + 1);
-        assert_problem(
-            &call(malmo, "GET", &beyond, &[], None).await,
-            400,
-            "invalid-query",
-        );
+        for beyond in ["1.2.3", "%2B1.2", "1", "9223372036854775808.1"] {
+            let listed = call(malmo, "GET", &format!("{path}?after={beyond}"), &[], None).await;
+            assert_problem(&listed, 400, "invalid-query");
+            assert_eq!(listed.body["field"], "after", "{path}: {:#}", listed.body);
+        }
     }
+
+    // A client follows the `Link` header page by page and sees every request once, newest
+    // first, even when one is made between two pages.
+    let (open, _) = fk_subjects();
+    for key in ["first", "second", "third"] {
+        let made = submit(malmo, key, &luffa_case(&open[0], &["forman"])).await;
+        assert_eq!(made.status, 200, "{:#}", made.body);
+    }
+    let mut listed = Vec::new();
+    let mut next = Some("/v1/requests?limit=2".to_owned());
+    while let Some(path) = next {
+        let page = call(malmo, "GET", &path, &[], None).await;
+        assert_eq!(page.status, 200, "{:#}", page.body);
+        for request in page.body.as_array().unwrap() {
+            listed.push(request["idempotency_key"].as_str().unwrap().to_owned());
+        }
+        if listed.len() == 2 {
+            let made = submit(malmo, "fourth", &luffa_case(&open[0], &["forman"])).await;
+            assert_eq!(made.status, 200, "{:#}", made.body);
+        }
+        next = page.link.map(|link| {
+            let target = link.strip_prefix('<').unwrap().split_once('>').unwrap();
+            assert_eq!(target.1, "; rel=\"next\"");
+            assert!(
+                target.0.starts_with("/v1/requests?limit=2&after="),
+                "{link}"
+            );
+            target.0.to_owned()
+        });
+    }
+    assert_eq!(listed, ["third", "second", "first"]);
 
     // 256 bytes are an officer id; 256 characters of two bytes each, which the document's
     // `maxLength` admits, are refused with 422 naming the field — never 500 from the store.

@@ -400,26 +400,34 @@ struct RequestsPage {
     c: Chrome,
     rows: Vec<Row>,
     page: u32,
-    previous: String,
+    /// The first page, from any later one (the node's cursors lead forward only).
+    first: String,
     next: String,
 }
 
+/// Where in the officer's list a page starts: after the node's cursor `after`; `page` only
+/// numbers it for the reader.
 #[derive(Deserialize)]
 pub(crate) struct PageQuery {
+    after: Option<String>,
     page: Option<u32>,
 }
 
-/// The officer's own requests (the node keeps at most this many in one listing).
+/// A page of the officer's own requests, starting after the cursor `after`, with the cursor
+/// of the page after it.
 async fn own(
     state: &AppState,
     signed: &Signed,
     limit: u32,
-    offset: u32,
-) -> Result<Vec<CaseSummary>, PageError> {
+    after: Option<&str>,
+) -> Result<(Vec<CaseSummary>, Option<String>), PageError> {
+    let after = after
+        .map(|cursor| format!("&after={}", super::encode(cursor)))
+        .unwrap_or_default();
     Ok(signed
         .api(state)
-        .get(&format!(
-            "{}?officer={}&limit={limit}&offset={offset}",
+        .get_page(&format!(
+            "{}?officer={}&limit={limit}{after}",
             paths::REQUESTS,
             super::encode(&signed.identity.username)
         ))
@@ -429,17 +437,16 @@ async fn own(
 /// One of the officer's own requests, looked for through all of them.
 async fn find_own(state: &AppState, signed: &Signed, key: &str) -> Result<CaseSummary, PageError> {
     const CHUNK: u32 = 500;
-    let mut offset = 0;
+    let mut after = None;
     loop {
-        let chunk = own(state, signed, CHUNK, offset).await?;
-        let last = chunk.len() < CHUNK as usize;
+        let (chunk, next) = own(state, signed, CHUNK, after.as_deref()).await?;
         if let Some(found) = chunk.into_iter().find(|s| s.idempotency_key == key) {
             return Ok(found);
         }
-        if last {
+        if next.is_none() {
             return Err(PageError::NotFound);
         }
-        offset += CHUNK;
+        after = next;
     }
 }
 
@@ -464,17 +471,13 @@ pub(crate) async fn requests(
     let result = async {
         signed.require(Role::Officer)?;
         let t = c.t;
-        let page = query.page.unwrap_or(1).clamp(1, 10_000);
-        // One more than a page tells whether there is a next one.
-        let mut listed = own(
-            &state,
-            &signed,
-            REQUESTS_PER_PAGE + 1,
-            (page - 1) * REQUESTS_PER_PAGE,
-        )
-        .await?;
-        let more = listed.len() > REQUESTS_PER_PAGE as usize;
-        listed.truncate(REQUESTS_PER_PAGE as usize);
+        let page = if query.after.is_some() {
+            query.page.unwrap_or(2).clamp(2, 1_000_000)
+        } else {
+            1
+        };
+        let (listed, next) =
+            own(&state, &signed, REQUESTS_PER_PAGE, query.after.as_deref()).await?;
         let rows = listed
             .into_iter()
             .map(|s| Row {
@@ -490,16 +493,20 @@ pub(crate) async fn requests(
             c: c.clone(),
             rows,
             page,
-            previous: if page > 1 {
-                format!("/portal/requests?page={}", page - 1)
+            first: if page > 1 {
+                "/portal/requests".to_owned()
             } else {
                 String::new()
             },
-            next: if more {
-                format!("/portal/requests?page={}", page + 1)
-            } else {
-                String::new()
-            },
+            next: next
+                .map(|after| {
+                    format!(
+                        "/portal/requests?after={}&page={}",
+                        super::encode(&after),
+                        page + 1
+                    )
+                })
+                .unwrap_or_default(),
         })
     }
     .await;

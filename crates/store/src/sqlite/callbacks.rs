@@ -10,10 +10,11 @@ use time::OffsetDateTime;
 use super::exchange::time_of;
 use super::ExchangeStore;
 use crate::exchange::check_id;
+use crate::page::{Cursor, Page};
 use crate::{CallbackAttempt, CallbackState, StoreError, StoredCallback};
 
 const COLUMNS: &str =
-    "id, key, url, state, attempts, next_attempt_at, last_error, created_at, updated_at";
+    "id, key, url, state, attempts, next_attempt_at, last_error, created_at, updated_at, rowid";
 
 /// Scheduled in the write that answers a request: nothing when it has no callback.
 pub(super) const SCHEDULE: &str = "\
@@ -60,6 +61,8 @@ struct Row {
     last_error: Option<String>,
     created_at: i64,
     updated_at: i64,
+    /// Where the row stands in a listing, with `created_at`.
+    rowid: i64,
 }
 
 impl ExchangeStore {
@@ -82,25 +85,32 @@ impl ExchangeStore {
         rows.into_iter().map(Row::checked).collect()
     }
 
-    /// Up to `limit` notices after skipping `offset`, newest first: all, or those in `state`.
+    /// A page of at most `limit` notices, newest first, starting after `after` (from the start
+    /// without one): all, or those in `state`.
     pub async fn list_callbacks(
         &self,
         state: Option<CallbackState>,
         limit: u32,
-        offset: u32,
-    ) -> Result<Vec<StoredCallback>, StoreError> {
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredCallback>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM callbacks WHERE ?3 IS NULL OR state = ?3 \
-             ORDER BY created_at DESC, rowid DESC LIMIT ?1 OFFSET ?2"
+            "SELECT {COLUMNS} FROM callbacks WHERE (?2 IS NULL OR state = ?2) \
+             AND (?3 IS NULL OR (created_at, rowid) < (?3, ?4)) \
+             ORDER BY created_at DESC, rowid DESC LIMIT ?1"
         );
         let rows = sqlx::query_as::<_, Row>(&sql)
-            .bind(limit)
-            .bind(offset)
+            .bind(i64::from(limit) + 1)
             .bind(state.map(CallbackState::as_str))
+            .bind(after.map(|c| c.key))
+            .bind(after.map(|c| c.row))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::exchange("listing callbacks"))?;
-        rows.into_iter().map(Row::checked).collect()
+        Page::of(rows, limit, |row| Cursor {
+            key: row.created_at,
+            row: row.rowid,
+        })
+        .try_map(Row::checked)
     }
 
     /// The notice with this id, if there is one.

@@ -10,11 +10,12 @@ use time::OffsetDateTime;
 
 use super::ExchangeStore;
 use crate::exchange::{check_id, check_json, check_url};
+use crate::page::{Cursor, Page};
 use crate::{Begun, OutgoingRequest, OutgoingState, OutgoingUpdate, StoreError, StoredOutgoing};
 
 const COLUMNS: &str = "key, request_hash, request_id, provider, officer, request_json, callback, \
                        state, answer_json, ticket, created_at, updated_at, callback_delivered, \
-                       failure_json, client";
+                       failure_json, client, rowid";
 
 const INSERT: &str = "\
 INSERT INTO outgoing (key, request_hash, request_id, provider, officer, request_json, callback,
@@ -55,6 +56,8 @@ struct Row {
     callback_delivered: bool,
     failure_json: Option<String>,
     client: Option<String>,
+    /// Where the row stands in a listing, with `created_at`.
+    rowid: i64,
 }
 
 impl ExchangeStore {
@@ -309,15 +312,16 @@ impl ExchangeStore {
         rows.into_iter().map(Row::checked).collect()
     }
 
-    /// Up to `limit` requests after skipping `offset`, newest first: all of them, or only those
-    /// made for `officer`, and only those `client` made (with those no client is recorded for).
+    /// A page of at most `limit` requests, newest first, starting after `after` (from the start
+    /// without one): all of them, or only those made for `officer`, and only those `client`
+    /// made (with those no client is recorded for).
     pub async fn list_outgoing(
         &self,
         officer: Option<&str>,
         client: Option<&str>,
         limit: u32,
-        offset: u32,
-    ) -> Result<Vec<StoredOutgoing>, StoreError> {
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredOutgoing>, StoreError> {
         // Only the conditions asked for, each an equality an index serves, rather than
         // `? IS NULL OR officer = ?`, which none does.
         let mut conditions = Vec::new();
@@ -330,6 +334,9 @@ impl ExchangeStore {
             // Requests from before clients were authenticated belong to no one client.
             conditions.push("(client = ? OR client IS NULL)");
         }
+        if after.is_some() {
+            conditions.push("(created_at, rowid) < (?, ?)");
+        }
         let filter = if conditions.is_empty() {
             String::new()
         } else {
@@ -337,19 +344,25 @@ impl ExchangeStore {
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM outgoing {filter} \
-             ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+             ORDER BY created_at DESC, rowid DESC LIMIT ?"
         );
         let mut query = sqlx::query_as::<_, Row>(&sql);
         for value in [officer, client].into_iter().flatten() {
             query = query.bind(value);
         }
+        if let Some(after) = after {
+            query = query.bind(after.key).bind(after.row);
+        }
         let rows = query
-            .bind(limit)
-            .bind(offset)
+            .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::exchange("listing outgoing requests"))?;
-        rows.into_iter().map(Row::checked).collect()
+        Page::of(rows, limit, |row| Cursor {
+            key: row.created_at,
+            row: row.rowid,
+        })
+        .try_map(Row::checked)
     }
 }
 

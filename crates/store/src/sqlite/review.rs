@@ -8,6 +8,7 @@
 use super::exchange::time_of;
 use super::ExchangeStore;
 use crate::exchange::{check_id, check_index, check_json};
+use crate::page::{Cursor, Page};
 use crate::{NewReview, ReviewDecided, ReviewState, StoreError, StoredReview};
 
 const ENQUEUE: &str = "\
@@ -26,7 +27,7 @@ const EXISTS: &str = "SELECT 1 FROM reviews WHERE ticket = ?1";
 
 const COLUMNS: &str = "ticket, requester, request_id, request_json, decision_json, ledger_index, \
                        created_at, state, reviewer, review_json, answer_json, \
-                       decided_ledger_index, decided_at";
+                       decided_ledger_index, decided_at, rowid";
 
 /// A row as SQLite holds it; [`StoredReview`] once checked.
 #[derive(sqlx::FromRow)]
@@ -44,6 +45,8 @@ struct Row {
     answer_json: Option<String>,
     decided_ledger_index: Option<i64>,
     decided_at: Option<i64>,
+    /// Where the row stands in a listing, with `created_at` or `decided_at`.
+    rowid: i64,
 }
 
 impl ExchangeStore {
@@ -96,34 +99,41 @@ impl ExchangeStore {
             .transpose()
     }
 
-    /// Up to `limit` reviews after skipping `offset`. Pending reviews come oldest first (the
-    /// queue's order), decided ones most recently decided first; with `state` `None`, all
-    /// pending reviews in queue order come before all decided ones.
+    /// A page of at most `limit` reviews in `state`, starting after `after` (from the start
+    /// without one): pending ones oldest first (the queue's order), decided ones most recently
+    /// decided first.
     pub async fn reviews(
         &self,
-        state: Option<ReviewState>,
+        state: ReviewState,
         limit: u32,
-        offset: u32,
-    ) -> Result<Vec<StoredReview>, StoreError> {
-        let order = match state {
-            Some(ReviewState::Pending) => "WHERE state = 'pending' ORDER BY created_at, rowid",
-            Some(ReviewState::Decided) => {
-                "WHERE state = 'decided' ORDER BY decided_at DESC, rowid DESC"
-            }
-            None => {
-                "ORDER BY state = 'decided', \
-                 CASE state WHEN 'pending' THEN created_at ELSE -decided_at END, \
-                 CASE state WHEN 'pending' THEN rowid ELSE -rowid END"
-            }
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredReview>, StoreError> {
+        let (filter, order) = match state {
+            ReviewState::Pending => (
+                "state = 'pending' AND (?2 IS NULL OR (created_at, rowid) > (?2, ?3))",
+                "created_at, rowid",
+            ),
+            ReviewState::Decided => (
+                "state = 'decided' AND (?2 IS NULL OR (decided_at, rowid) < (?2, ?3))",
+                "decided_at DESC, rowid DESC",
+            ),
         };
-        let sql = format!("SELECT {COLUMNS} FROM reviews {order} LIMIT ?1 OFFSET ?2");
+        let sql = format!("SELECT {COLUMNS} FROM reviews WHERE {filter} ORDER BY {order} LIMIT ?1");
         let rows = sqlx::query_as::<_, Row>(&sql)
-            .bind(limit)
-            .bind(offset)
+            .bind(i64::from(limit) + 1)
+            .bind(after.map(|c| c.key))
+            .bind(after.map(|c| c.row))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::exchange("listing reviews"))?;
-        rows.into_iter().map(Row::checked).collect()
+        Page::of(rows, limit, |row| Cursor {
+            key: match state {
+                ReviewState::Pending => row.created_at,
+                ReviewState::Decided => row.decided_at.unwrap_or_default(),
+            },
+            row: row.rowid,
+        })
+        .try_map(Row::checked)
     }
 
     /// Decides a pending review: records the reviewer, their decision and the answer to deliver,

@@ -122,6 +122,8 @@ pub fn luffa_case(subject: &str, fields: &[&str]) -> Value {
 pub struct Response {
     pub status: u16,
     pub content_type: String,
+    /// The `Link` header, which names a list's next page.
+    pub link: Option<String>,
     pub body: Value,
 }
 
@@ -167,11 +169,16 @@ pub async fn call(
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
+    let link = response
+        .headers()
+        .get("link")
+        .map(|v| v.to_str().unwrap().to_owned());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Response {
         status,
         content_type,
+        link,
         body,
     }
 }
