@@ -238,7 +238,32 @@ pub struct PeerReconciliation {
     pub checked_at: Option<time::OffsetDateTime>,
     /// Why the last round could not finish, if it could not.
     pub error: Option<String>,
+    /// How many findings stand with this provider.
+    pub findings_total: u64,
+    /// The first [`FINDINGS_SHOWN`] of them, by entry; all of them, a page at a time, from
+    /// `GET /v1/audit/reconciliation/findings?peer=…`.
     pub findings: Vec<ReconciliationFinding>,
+}
+
+/// How many findings per provider the reconciliation view carries.
+pub const FINDINGS_SHOWN: u32 = 100;
+
+/// Which findings to list.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FindingListQuery {
+    /// The provider's authority id.
+    #[param(min_length = 1, max_length = 256)]
+    pub peer: String,
+    /// 1 to 500; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Where the page starts: the cursor in the previous page's `Link` header (`rel="next"`);
+    /// the first page without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 41, pattern = r"^-?[0-9]+\.-?[0-9]+$")]
+    pub after: Option<String>,
 }
 
 /// Reconciliation of this node's receipts with every provider's ledger.

@@ -16,6 +16,7 @@ pub const AUDIT_VERIFY: &str = "/v1/audit/verify";
 pub const AUDIT_SUBJECT: &str = "/v1/audit/subject";
 pub const AUDIT_STATS: &str = "/v1/audit/stats";
 pub const AUDIT_RECONCILIATION: &str = "/v1/audit/reconciliation";
+pub const AUDIT_RECONCILIATION_FINDINGS: &str = "/v1/audit/reconciliation/findings";
 pub const CALLBACKS: &str = "/v1/callbacks";
 pub const CALLBACK_REPLAY: &str = "/v1/callbacks/{id}/replay";
 pub const HEALTHZ: &str = "/healthz";

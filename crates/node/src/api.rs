@@ -73,6 +73,7 @@ struct FederationApi;
         audit_api::stats,
         crate::reconcile::api::show,
         crate::reconcile::api::run,
+        crate::reconcile::api::findings,
         callbacks_api::list,
         callbacks_api::replay,
         health::alive,

@@ -310,7 +310,7 @@ impl Metrics {
     }
 
     /// Where reconciliation with `peer` stands after a round, with `findings` kept in all.
-    pub(crate) fn reconciled(&self, peer: &utbyte_store::PeerReconciliation, findings: usize) {
+    pub(crate) fn reconciled(&self, peer: &utbyte_store::PeerReconciliation, findings: u64) {
         let labels = PeerLabels {
             peer: peer.peer.clone(),
         };
@@ -323,7 +323,7 @@ impl Metrics {
             .set(gauge(peer.undelivered));
         self.reconciliation_findings
             .get_or_create(&labels)
-            .set(i64::try_from(findings).unwrap_or(i64::MAX));
+            .set(gauge(findings));
     }
 
     /// An answer from a provider that verification accepted (`true`) or rejected.

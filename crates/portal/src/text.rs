@@ -235,6 +235,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("audit.never", "Aldrig", "Never"),
     ("audit.reconcile_now", "Stäm av nu", "Reconcile now"),
     ("audit.findings", "Avvikelser", "Discrepancies"),
+    ("audit.findings_first", "de första", "the first"),
     ("audit.digest_mismatch", "Kvittot stämmer inte med utlämnarens post", "The receipt does not match the provider's entry"),
     ("audit.unknown_entry", "Kvitto för en post som utlämnaren inte loggat till oss", "A receipt for an entry the provider did not log for us"),
     ("users.title", "Konton", "Accounts"),

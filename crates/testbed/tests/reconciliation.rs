@@ -187,6 +187,28 @@ async fn a_receipt_that_does_not_match_the_providers_record_is_a_finding() {
         findings.contains(&(0, "unknown_entry".to_owned())),
         "{view:#}"
     );
+    assert_eq!(view["findings_total"], 2, "{view:#}");
+    // The auditor lists them a page at a time, by entry, following the `Link` header.
+    let path = "/v1/audit/reconciliation/findings?peer=forsakringskassan&limit=1";
+    let first = call(malmo, "GET", path, &[], None).await;
+    assert_eq!(first.status, 200, "{:#}", first.body);
+    assert_eq!(first.body[0]["provider_index"], 0, "{:#}", first.body);
+    let link = first.link.expect("a link to the second finding");
+    let next = link.strip_prefix('<').unwrap().split_once('>').unwrap().0;
+    let second = call(malmo, "GET", next, &[], None).await;
+    assert_eq!(second.status, 200, "{:#}", second.body);
+    assert_eq!(second.body[0]["provider_index"], lost, "{:#}", second.body);
+    assert_eq!(second.body[0]["kind"], "digest_mismatch");
+    assert_eq!(second.link, None, "two findings, two pages");
+    let nobody = "/v1/audit/reconciliation/findings?peer=polisen";
+    let none = call(malmo, "GET", nobody, &[], None).await;
+    assert_eq!((none.status, none.body), (200, serde_json::json!([])));
+    let blank = "/v1/audit/reconciliation/findings?peer=%20";
+    assert_problem(
+        &call(malmo, "GET", blank, &[], None).await,
+        422,
+        "invalid-request",
+    );
     let metrics = scrape(malmo).await;
     let peer = [("peer", "forsakringskassan")];
     assert_eq!(metrics.get("utbyte_reconciliation_findings", &peer), 2.0);

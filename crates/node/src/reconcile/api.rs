@@ -2,9 +2,12 @@
 //! and a round run at once.
 
 use crate::access::Who;
-use crate::exchange::ExchangeError;
+use crate::exchange::{could_exist, ExchangeError};
+use crate::paging::{self, Listed};
+use crate::problems;
 use crate::state::NodeState;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::routing::get;
 use axum::Router;
 use std::collections::BTreeMap;
@@ -12,13 +15,17 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
 use utbyte_api::audit::{
-    PeerReconciliation, ReconciliationFinding, ReconciliationState, ReconciliationView,
+    FindingListQuery, PeerReconciliation, ReconciliationFinding, ReconciliationState,
+    ReconciliationView, FINDINGS_SHOWN,
 };
 use utbyte_api::paths;
-use utbyte_http::{Json, Problem};
+use utbyte_http::{Json, Problem, Query};
+use utbyte_store::{Finding, MAX_ID_BYTES};
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
-    Router::new().route(paths::AUDIT_RECONCILIATION, get(show).post(run))
+    Router::new()
+        .route(paths::AUDIT_RECONCILIATION, get(show).post(run))
+        .route(paths::AUDIT_RECONCILIATION_FINDINGS, get(findings))
 }
 
 /// Where reconciliation of this node's receipts stands with every provider.
@@ -61,17 +68,12 @@ pub(crate) async fn run(
 
 /// Every other member of the federation, and every provider reconciled with before.
 async fn view(state: &NodeState) -> Result<ReconciliationView, ExchangeError> {
-    let mut findings: BTreeMap<String, Vec<ReconciliationFinding>> = BTreeMap::new();
-    for finding in state.exchange.reconciliation_findings().await? {
-        findings
-            .entry(finding.peer)
-            .or_default()
-            .push(ReconciliationFinding {
-                provider_index: finding.provider_index,
-                kind: finding.kind.as_str().to_owned(),
-                found_at: finding.found_at,
-            });
-    }
+    let totals: BTreeMap<String, u64> = state
+        .exchange
+        .reconciliation_finding_counts()
+        .await?
+        .into_iter()
+        .collect();
     let mut peers: BTreeMap<String, PeerReconciliation> = BTreeMap::new();
     if let Ok(ctx) = state.exchange_context() {
         for member in &ctx.config.members {
@@ -93,12 +95,20 @@ async fn view(state: &NodeState) -> Result<ReconciliationView, ExchangeError> {
                 pending: saved.pending,
                 checked_at: Some(saved.checked_at),
                 error: saved.error,
+                findings_total: 0,
                 findings: Vec::new(),
             },
         );
     }
     for (peer, view) in &mut peers {
-        view.findings = findings.remove(peer).unwrap_or_default();
+        view.findings_total = totals.get(peer).copied().unwrap_or(0);
+        if view.findings_total > 0 {
+            let shown = state
+                .exchange
+                .reconciliation_findings(peer, None, FINDINGS_SHOWN)
+                .await?;
+            view.findings = shown.items.into_iter().map(finding_view).collect();
+        }
         view.state = judged(view);
     }
     Ok(ReconciliationView {
@@ -117,14 +127,61 @@ fn never(peer: &str) -> PeerReconciliation {
         pending: 0,
         checked_at: None,
         error: None,
+        findings_total: 0,
         findings: Vec::new(),
     }
+}
+
+fn finding_view(finding: Finding) -> ReconciliationFinding {
+    ReconciliationFinding {
+        provider_index: finding.provider_index,
+        kind: finding.kind.as_str().to_owned(),
+        found_at: finding.found_at,
+    }
+}
+
+/// The findings that stand with one provider, by entry in its ledger, a page at a time.
+#[utoipa::path(
+    operation_id = "audit_reconciliation_findings",
+    get,
+    path = paths::AUDIT_RECONCILIATION_FINDINGS,
+    tag = "audit",
+    params(FindingListQuery),
+    responses(
+        (status = 200, description = "Findings, by entry in the provider's ledger", body = Vec<ReconciliationFinding>, headers(
+            ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
+        )),
+        (status = 400, description = "Bad query: no `peer`, an unknown parameter, or an `after` this node did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500, or a `peer` that is no authority id", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn findings(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    uri: Uri,
+    Query(query): Query<FindingListQuery>,
+) -> Result<Listed<ReconciliationFinding>, Problem> {
+    who.require(Duty::Audit)?;
+    let limit = paging::limit(query.limit)?;
+    let after = paging::after(query.after.as_deref())?;
+    if !could_exist(&query.peer, MAX_ID_BYTES) {
+        return Err(problems::INVALID_REQUEST
+            .with("`peer` must be an authority id: 1 to 256 visible ASCII characters")
+            .with_extension("field", "peer"));
+    }
+    let page = state
+        .exchange
+        .reconciliation_findings(&query.peer, after, limit)
+        .await
+        .map_err(ExchangeError::from)?;
+    let page = page.try_map(|f| Ok::<_, Problem>(finding_view(f)))?;
+    Ok(Listed::new(&uri, page))
 }
 
 /// Unreconciled while a finding stands; reconciled once everything the provider recorded up to
 /// its ledger's size at the last round is settled and that round finished.
 pub(crate) fn judged(view: &PeerReconciliation) -> ReconciliationState {
-    if !view.findings.is_empty() {
+    if view.findings_total > 0 {
         ReconciliationState::Unreconciled
     } else if view.checked_at.is_some()
         && view.error.is_none()

@@ -263,9 +263,12 @@ pub(crate) async fn round(state: &NodeState, now: OffsetDateTime) {
                 "reconciliation finding"
             );
         }
-        let kept = match state.exchange.reconciliation_findings().await {
-            Ok(all) => all.iter().filter(|f| f.peer == member.authority).count(),
-            Err(_) => findings.len(),
+        let kept = match state.exchange.reconciliation_finding_counts().await {
+            Ok(counts) => counts
+                .into_iter()
+                .find(|(peer, _)| *peer == member.authority)
+                .map_or(0, |(_, count)| count),
+            Err(_) => findings.len() as u64,
         };
         state.metrics.reconciled(&peer, kept);
     }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use super::exchange::time_of;
 use super::ExchangeStore;
 use crate::exchange::{check_id, check_text};
+use crate::page::{Cursor, Page};
 use crate::{Finding, FindingKind, OutgoingState, PeerReconciliation, StoreError};
 
 const SAVE: &str = "\
@@ -26,8 +27,12 @@ SELECT peer, settled_to, provider_size, matched, undelivered, pending, checked_a
   FROM reconciliation ORDER BY peer";
 
 const FINDINGS: &str = "\
-SELECT peer, provider_index, kind, found_at FROM reconciliation_findings
- ORDER BY peer, provider_index, kind";
+SELECT peer, provider_index, kind, found_at, rowid FROM reconciliation_findings
+ WHERE peer = ?1 AND (?2 IS NULL OR (provider_index, rowid) > (?2, ?3))
+ ORDER BY provider_index, rowid LIMIT ?4";
+
+const FINDING_COUNTS: &str = "\
+SELECT peer, count(*) FROM reconciliation_findings GROUP BY peer ORDER BY peer";
 
 const OPEN: &str = "\
 SELECT EXISTS (SELECT 1 FROM outgoing
@@ -140,21 +145,46 @@ impl ExchangeStore {
             .collect()
     }
 
-    /// Every finding reconciliation has kept, by provider and entry.
-    pub async fn reconciliation_findings(&self) -> Result<Vec<Finding>, StoreError> {
-        let rows: Vec<(String, i64, String, i64)> = sqlx::query_as(FINDINGS)
+    /// A page of at most `limit` of the findings reconciliation has kept with `peer`, by entry
+    /// in its ledger, starting after `after` (from the first without one).
+    pub async fn reconciliation_findings(
+        &self,
+        peer: &str,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Page<Finding>, StoreError> {
+        check_id("provider authority id", peer)?;
+        let rows: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(FINDINGS)
+            .bind(peer)
+            .bind(after.map(|c| c.key))
+            .bind(after.map(|c| c.row))
+            .bind(i64::from(limit) + 1)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::exchange("reading reconciliation findings"))?;
-        rows.into_iter()
-            .map(|(peer, index, kind, found_at)| {
-                Ok(Finding {
-                    peer,
-                    provider_index: unsigned("provider_index", index)?,
-                    kind: FindingKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
-                    found_at: time_of(found_at).ok_or_else(|| corrupt("found_at"))?,
-                })
+        Page::of(rows, limit, |row| Cursor {
+            key: row.1,
+            row: row.4,
+        })
+        .try_map(|(peer, index, kind, found_at, _)| {
+            Ok(Finding {
+                peer,
+                provider_index: unsigned("provider_index", index)?,
+                kind: FindingKind::parse(&kind).ok_or_else(|| corrupt("kind"))?,
+                found_at: time_of(found_at).ok_or_else(|| corrupt("found_at"))?,
             })
+        })
+    }
+
+    /// How many findings reconciliation has kept with each provider that has any.
+    pub async fn reconciliation_finding_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as(FINDING_COUNTS)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::exchange("counting reconciliation findings"))?;
+        rows.into_iter()
+            .map(|(peer, count)| Ok((peer, unsigned("finding count", count)?)))
             .collect()
     }
 
