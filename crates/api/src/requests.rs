@@ -136,6 +136,6 @@ pub struct RequestListQuery {
     /// Where the page starts: the cursor in the previous page's `Link` header (`rel="next"`);
     /// the first page without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(max_length = 41, pattern = r"^-?[0-9]+\.-?[0-9]+$")]
+    #[param(min_length = 32, max_length = 32, pattern = r"^[0-9a-f]{32}$")]
     pub after: Option<String>,
 }

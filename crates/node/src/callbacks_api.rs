@@ -105,7 +105,7 @@ pub(crate) struct CallbackQuery {
     limit: Option<u32>,
     /// Where the page starts: the cursor in the previous page's `Link` header (`rel="next"`);
     /// the first page without one.
-    #[param(max_length = 41, pattern = r"^-?[0-9]+\.-?[0-9]+$")]
+    #[param(min_length = 32, max_length = 32, pattern = r"^[0-9a-f]{32}$")]
     after: Option<String>,
 }
 

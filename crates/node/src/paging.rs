@@ -31,8 +31,8 @@ pub(crate) fn limit(asked: Option<u32>) -> Result<u32, Problem> {
     }
 }
 
-/// The cursor a page starts after, if the client gave one; only a cursor this node could have
-/// issued is taken (a malformed one is not quoted back).
+/// The cursor a page starts after, if the client gave one; only text in a cursor's form is
+/// taken (anything else is not quoted back).
 pub(crate) fn after(asked: Option<&str>) -> Result<Option<Cursor>, Problem> {
     asked
         .map(|text| {
@@ -66,7 +66,7 @@ impl<T: Serialize> IntoResponse for Listed<T> {
     fn into_response(self) -> Response {
         let mut response = Json(self.items).into_response();
         // Built from the request's own path and query, which were valid header text when they
-        // arrived, and a cursor of digits, dots and dashes.
+        // arrived, and a cursor of hexadecimal digits.
         if let Some(link) = self.next.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LINK, link);
         }
@@ -93,20 +93,20 @@ mod tests {
 
     #[test]
     fn the_next_link_keeps_the_query_and_replaces_the_cursor() {
-        let cursor = Cursor::parse("1796000000.42").unwrap();
+        let cursor = Cursor::parse("000000006b0cc900000000000000002a").unwrap();
         let link = |uri: &str| next_link(&uri.parse().unwrap(), cursor);
         assert_eq!(
             link("/v1/requests"),
-            "</v1/requests?after=1796000000.42>; rel=\"next\""
+            "</v1/requests?after=000000006b0cc900000000000000002a>; rel=\"next\""
         );
         assert_eq!(
             link("/v1/reviews?state=decided&after=1.2&limit=20"),
-            "</v1/reviews?state=decided&limit=20&after=1796000000.42>; rel=\"next\""
+            "</v1/reviews?state=decided&limit=20&after=000000006b0cc900000000000000002a>; rel=\"next\""
         );
         // A parameter that only starts with `after` is kept.
         assert_eq!(
             link("/v1/callbacks?afterwards=1&"),
-            "</v1/callbacks?afterwards=1&after=1796000000.42>; rel=\"next\""
+            "</v1/callbacks?afterwards=1&after=000000006b0cc900000000000000002a>; rel=\"next\""
         );
     }
 
@@ -118,7 +118,7 @@ mod tests {
             assert_eq!(limit(Some(bad)).unwrap_err().status, 422);
         }
         assert_eq!(after(None).unwrap(), None);
-        assert!(after(Some("5.7")).unwrap().is_some());
+        assert!(after(Some(&"7".repeat(32))).unwrap().is_some());
         let refused = after(Some("page-two")).unwrap_err();
         assert_eq!(refused.status, 400);
         assert!(!refused.detail.contains("page-two"), "{}", refused.detail);

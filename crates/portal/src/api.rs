@@ -195,10 +195,16 @@ mod tests {
 
     #[test]
     fn the_cursor_is_read_from_the_next_link_only() {
-        let next = next_cursor("</v1/requests?officer=anna&limit=51&after=17.4>; rel=\"next\"");
-        assert_eq!(next.as_deref(), Some("17.4"));
-        assert_eq!(next_cursor("</v1/requests?after=17.4>; rel=\"prev\""), None);
+        let next = next_cursor("</v1/requests?officer=anna&limit=51&after=00000000000000110000000000000004>; rel=\"next\"");
+        assert_eq!(next.as_deref(), Some("00000000000000110000000000000004"));
+        assert_eq!(
+            next_cursor("</v1/requests?after=00000000000000110000000000000004>; rel=\"prev\""),
+            None
+        );
         assert_eq!(next_cursor("</v1/requests?limit=5>; rel=\"next\""), None);
-        assert_eq!(next_cursor("/v1/requests?after=1.2"), None);
+        assert_eq!(
+            next_cursor("/v1/requests?after=00000000000000010000000000000002"),
+            None
+        );
     }
 }

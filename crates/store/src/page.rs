@@ -7,8 +7,10 @@
 use std::fmt;
 
 /// A position in a listing: the sort key (a Unix time) and the row id of the last row of a page.
-/// Its text form, `KEY.ROW` in decimal, is opaque to clients; a cursor is meaningful only to the
-/// listing that issued it.
+/// Its text form is opaque to clients: 32 lowercase hexadecimal digits, the two numbers' 64 bits
+/// each. Every such text is a position (one the listing never issued starts a page at the next
+/// row after it, like any other), so what the API documents for it is exactly what it takes.
+/// A cursor is meaningful only to the listing that issued it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub(crate) key: i64,
@@ -16,31 +18,29 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// The longest text form: two signed 64-bit numbers and the dot.
-    pub const MAX_TEXT: usize = 41;
+    /// The length of the text form.
+    pub const TEXT_LEN: usize = 32;
 
     /// Reads the text form; `None` if `text` is not one.
     pub fn parse(text: &str) -> Option<Self> {
-        let (key, row) = text.split_once('.')?;
-        let number = |part: &str| {
-            let digits = part.strip_prefix('-').unwrap_or(part);
-            // Only plain decimals: `i64::from_str` would also take a leading `+`, and one
-            // position would then have many texts.
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            part.parse::<i64>().ok()
-        };
+        // `u64::from_str_radix` would also take upper case and a leading `+`.
+        if text.len() != Self::TEXT_LEN
+            || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return None;
+        }
+        let half = |part: &str| u64::from_str_radix(part, 16).ok().map(|n| n as i64);
         Some(Self {
-            key: number(key)?,
-            row: number(row)?,
+            key: half(&text[..16])?,
+            row: half(&text[16..])?,
         })
     }
 }
 
 impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.key, self.row)
+        // The bits of each number, two's complement (`as` reinterprets, it cannot fail).
+        write!(f, "{:016x}{:016x}", self.key as u64, self.row as u64)
     }
 }
 
@@ -91,25 +91,29 @@ mod tests {
                 key: i64::MIN,
                 row: i64::MAX,
             },
+            Cursor { key: -1, row: -1 },
         ] {
             let text = cursor.to_string();
-            assert!(text.len() <= Cursor::MAX_TEXT, "{text}");
+            assert_eq!(text.len(), Cursor::TEXT_LEN, "{text}");
             assert_eq!(Cursor::parse(&text), Some(cursor));
         }
+        assert_eq!(
+            Cursor::parse("000000006b0cc900000000000000002a"),
+            Some(Cursor {
+                key: 1_796_000_000,
+                row: 42
+            })
+        );
         for bad in [
             "",
-            ".",
-            "1",
-            "1.",
-            ".1",
-            "+1.2",
-            "1.+2",
-            "1.2.3",
-            "a.b",
-            "1 .2",
-            "-.1",
-            "99999999999999999999.1",
-            "1.2\0",
+            "0",
+            "000000006b0d7d80000000000000002",
+            "000000006b0cc900000000000000002a0",
+            "000000006B0CC900000000000000002A",
+            "+00000006b0d7d80000000000000002a",
+            "000000006b0d7d80 00000000000002a",
+            "000000006b0d7d8g000000000000002a",
+            "1.2",
         ] {
             assert_eq!(Cursor::parse(bad), None, "{bad:?}");
         }
