@@ -354,9 +354,11 @@ async fn one_verification_runs_at_a_time_and_stops_when_its_client_leaves() {
     let first = first.await.unwrap();
     assert_eq!(first.status, 200, "{:#}", first.body);
     assert_eq!(first.body["verified"], true);
+    // The test asks again 300 ms into a run, and leaves 300 ms into the next: a run must last
+    // well beyond that (about 1.5 s here; faster or less loaded machines are quicker).
     let took = first.body["took_ms"].as_u64().unwrap();
     assert!(
-        took > 1500,
+        took > 900,
         "verification took only {took} ms: too short to test overlap"
     );
 
