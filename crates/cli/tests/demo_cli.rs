@@ -43,7 +43,9 @@ impl Drop for Running {
     }
 }
 
-/// A base port whose directory, node and local-API ports are all free right now.
+/// A base port whose directory, node, local-API and portal ports are all free right now (the
+/// demo's layout: the directory at the base, then each authority's node at 1–7, its local API
+/// at 101–107 and its portal at 201–207).
 fn free_base_port() -> u16 {
     for _ in 0..50 {
         let base = TcpListener::bind("127.0.0.1:0")
@@ -54,11 +56,16 @@ fn free_base_port() -> u16 {
         if base > 60_000 {
             continue;
         }
-        let ports = (0..=7).chain(101..=107).map(|o| base + o);
-        let held: Vec<_> = ports
-            .map_while(|p| TcpListener::bind(("127.0.0.1", p)).ok())
+        let ports: Vec<u16> = (0..=7)
+            .chain(101..=107)
+            .chain(201..=207)
+            .map(|o| base + o)
             .collect();
-        if held.len() == 15 {
+        let held: Vec<_> = ports
+            .iter()
+            .map_while(|p| TcpListener::bind(("127.0.0.1", *p)).ok())
+            .collect();
+        if held.len() == ports.len() {
             return base;
         }
     }
