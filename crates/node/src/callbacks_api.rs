@@ -141,7 +141,7 @@ fn store_problem(error: StoreError) -> Problem {
         (status = 200, description = "Notices, newest first", body = Vec<CallbackView>, headers(
             ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
         )),
-        (status = 400, description = "A query parameter is malformed, or `after` is not a cursor this node issued", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A query parameter is malformed, or `after` is not a cursor (32 lowercase hexadecimal digits)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "limit out of range", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -159,8 +159,7 @@ pub(crate) async fn list(
         .list_callbacks(query.state.map(Into::into), limit, after)
         .await
         .map_err(store_problem)?;
-    let page = page.try_map(|row| Ok::<_, Problem>(row.into()))?;
-    Ok(Listed::new(&uri, page))
+    Ok(Listed::new(&uri, page.map(Into::into)))
 }
 
 /// Puts a dead notice back on the schedule, due now, with a whole new run of attempts.

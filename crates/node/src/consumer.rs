@@ -129,7 +129,7 @@ fn own_scope(who: &Who) -> Option<&str> {
         (status = 200, description = "Requests, newest first", body = Vec<CaseSummary>, headers(
             ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
         )),
-        (status = 400, description = "Bad query: an unknown parameter, an empty or impossible `officer`, or an `after` this node did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query: an unknown parameter, an empty or impossible `officer`, or an `after` that is not a cursor (32 lowercase hexadecimal digits)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`limit` outside 1 to 500, or an `officer` longer than 256 bytes in UTF-8", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -38,7 +38,10 @@ pub(crate) fn after(asked: Option<&str>) -> Result<Option<Cursor>, Problem> {
         .map(|text| {
             Cursor::parse(text).ok_or_else(|| {
                 INVALID_QUERY
-                    .with("`after` is not a cursor this node issued: take it from a `Link` header")
+                    .with(
+                        "`after` is not a cursor: 32 lowercase hexadecimal digits, as in the \
+                         previous page's `Link` header",
+                    )
                     .with_extension("field", "after")
             })
         })

@@ -56,7 +56,7 @@ fn store_problem(err: StoreError) -> Problem {
         (status = 200, description = "Reviews, pending oldest first or decided newest first", body = Vec<ReviewView>, headers(
             ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
         )),
-        (status = 400, description = "Bad query: an unknown parameter or state, or an `after` this node did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query: an unknown parameter or state, or an `after` that is not a cursor (32 lowercase hexadecimal digits)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
     )
 )]

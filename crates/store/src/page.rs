@@ -67,6 +67,14 @@ impl<T> Page<T> {
     }
 
     /// The same page with each row turned into something else.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
+
+    /// The same page with each row turned into something else, or the first error in doing so.
     pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
         Ok(Page {
             items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,

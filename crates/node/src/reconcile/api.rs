@@ -151,7 +151,7 @@ fn finding_view(finding: Finding) -> ReconciliationFinding {
         (status = 200, description = "Findings, by entry in the provider's ledger", body = Vec<ReconciliationFinding>, headers(
             ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
         )),
-        (status = 400, description = "Bad query: no `peer`, an unknown parameter, or an `after` this node did not issue", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad query: no `peer`, an unknown parameter, or an `after` that is not a cursor (32 lowercase hexadecimal digits)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`limit` outside 1 to 500, or a `peer` that is no authority id", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -174,8 +174,7 @@ pub(crate) async fn findings(
         .reconciliation_findings(&query.peer, after, limit)
         .await
         .map_err(ExchangeError::from)?;
-    let page = page.try_map(|f| Ok::<_, Problem>(finding_view(f)))?;
-    Ok(Listed::new(&uri, page))
+    Ok(Listed::new(&uri, page.map(finding_view)))
 }
 
 /// Unreconciled while a finding stands; reconciled once everything the provider recorded up to
