@@ -8,7 +8,7 @@
 //! - 1: a peer's `POST /federation/v1/requests` body (`Json<ExchangeRequest>`), its `sent_at`,
 //!   the check into a `CheckedRequest` as the provider does, the decision.
 //! - 2: a rulebook request as `utbyte rules explain` reads one (`DisclosureRequest` JSON),
-//!   validated, decided and explained.
+//!   validated, decided and explained; or a notice (`Notice` JSON), decided at its sender.
 //! - 3: a reviewer's decision body (`Json<ReviewDecisionInput>`).
 //! - 4: a catalog search (`q`, `page`, `per_page`) against the example catalog.
 //! - 5: like 0, with the `Content-Type` header taken from the input's first line.
@@ -41,7 +41,7 @@ use utbyte_http::{Json, Problem};
 use utbyte_node::callback::target::AllowedTargets;
 use utbyte_node::exchange::{CheckedRequest, ExchangeError};
 use utbyte_node::protocol::ExchangeRequest;
-use utbyte_rules::{DisclosureRequest, RequestError};
+use utbyte_rules::{DisclosureRequest, Notice, RequestError};
 
 /// Rust type names the edge must never show a client.
 const TYPE_NAMES: [&str; 9] = [
@@ -230,12 +230,31 @@ fn decide(request: &DisclosureRequest) {
 }
 
 fn disclosure_request(bytes: &[u8]) {
+    if let Ok(notice) = serde_json::from_slice::<Notice>(bytes) {
+        return own_initiative_notice(&notice);
+    }
     let Ok(request) = serde_json::from_slice::<DisclosureRequest>(bytes) else {
         return;
     };
     round_trip(&request);
     if request.validate().is_ok() {
         decide(&request);
+    }
+}
+
+/// A notice as `utbyte rules explain --notice` reads one: decided at its sender or rejected
+/// with an error, whatever its time, never a panic.
+fn own_initiative_notice(notice: &Notice) {
+    round_trip(notice);
+    let rulebook = example_rulebook();
+    match rulebook.decide_notice(notice) {
+        Ok(decision) => {
+            assert_eq!(decision.fields.len(), notice.fields.len());
+            let _ = utbyte_rules::explain::render_notice(rulebook, notice, &decision);
+        }
+        Err(err) => {
+            let _ = err.to_string();
+        }
     }
 }
 

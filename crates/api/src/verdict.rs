@@ -49,6 +49,11 @@ pub enum Ground {
     UnknownPurpose,
     UnknownLegalBasis,
     UnknownOperation,
+    /// The claimed legal basis was not in force on the Swedish day of the request.
+    NotInForce,
+    /// The requesting officer's role at the unit has no competence (behörighet) to ask for
+    /// the offering for the purpose.
+    NoCompetence,
 }
 
 /// The decision for one field, as the recipient is told it.

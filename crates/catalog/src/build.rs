@@ -1,4 +1,5 @@
 //! Building the catalog: the catalog data checked against the rulebook, and each offering's entry
+//! (notice kinds are sent on the sender's initiative, never asked for, so they have none)
 //! derived from the rulebook — provider, fields, secrecy provision, the legal bases it can be
 //! disclosed under and its pre-assessments are read from the rulebook, never typed twice.
 
@@ -20,7 +21,7 @@ impl Catalog {
         check_authorities(data, vocabulary, &mut problems);
         let needs = needs::check(data, vocabulary, &mut problems);
         let mut entries = Vec::new();
-        for offering in vocabulary.offerings.values() {
+        for offering in vocabulary.offerings.values().filter(|o| !o.notice) {
             match entry(rulebook, data, offering) {
                 Ok(Some(entry)) => entries.push(entry),
                 Ok(None) => {}
@@ -61,7 +62,7 @@ fn check_fields(data: &CatalogData, vocabulary: &Vocabulary, problems: &mut Vec<
             }
         }
     }
-    for offering in vocabulary.offerings.values() {
+    for offering in vocabulary.offerings.values().filter(|o| !o.notice) {
         let links = data.fields.get(&offering.id);
         for (_, field) in offering.fields() {
             if links.is_none_or(|l| !l.contains_key(&field.id)) {
@@ -89,7 +90,12 @@ fn check_offerings(data: &CatalogData, vocabulary: &Vocabulary, problems: &mut V
             ));
         }
     }
-    for id in vocabulary.offerings.keys() {
+    for id in vocabulary
+        .offerings
+        .values()
+        .filter(|o| !o.notice)
+        .map(|o| &o.id)
+    {
         if !data.offerings.contains_key(id) {
             problems.push(Problem::new(
                 "offerings.toml",

@@ -113,7 +113,8 @@ def load_rulebook(directory):
             return tomllib.load(file)
 
     authorities = {a["id"]: a for a in read("authorities.toml").get("authority", [])}
-    offerings = read("offerings.toml").get("offering", [])
+    # Notice kinds are sent on the sender's initiative, never asked for: not datasets.
+    offerings = [o for o in read("offerings.toml").get("offering", []) if not o.get("notice")]
     provisions = {p["id"]: p for p in read("provisions.toml").get("provision", [])}
     return authorities, offerings, provisions
 

@@ -31,7 +31,8 @@ enum Command {
     /// Start a whole federation on this machine (directory and seven authority nodes), or with
     /// --scenario run a narrated sequence of exchanges and exit.
     Demo(demo::DemoArgs),
-    /// The legal expert's toolbox: check, test, explain and analyse a rulebook.
+    /// The legal expert's toolbox: check, test, explain and analyse a rulebook, and compare two
+    /// versions of one.
     #[command(subcommand)]
     Rules(rules_cmd::RulesCommand),
     /// The auditor's toolbox: verify a ledger, prove an entry, report on a subject, count.

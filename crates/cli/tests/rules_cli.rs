@@ -112,6 +112,53 @@ fn explain_shows_the_pre_assessed_luffa_disclosure_and_the_refusals() {
 }
 
 #[test]
+fn explain_decides_a_notice_at_its_sender() {
+    let out = utbyte(&[
+        "rules",
+        "explain",
+        "rulebook",
+        "--notice",
+        "rulebook/notices/ubm-fk-dubbelutbetalning.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Notice     Utbetalningsmyndigheten / Kontroll av utbetalningar (kontrollant) tells Försäkringskassan / Avdelningen för kontroll"),
+        "{stdout}"
+    );
+    for field in ["forman", "belopp", "utbetalningsdag", "grund"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(field))
+            .unwrap();
+        assert!(line.contains("DISCLOSE"), "{line}");
+    }
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("inloggningar"))
+        .unwrap();
+    assert!(
+        line.contains("REFUSE") && line.contains("no legal basis"),
+        "{line}"
+    );
+    assert!(
+        stdout.contains("SFS 2008:206 3 § [underrattelseskyldighet-felaktig-utbetalning]"),
+        "{stdout}"
+    );
+    // A request and a notice cannot be explained at once.
+    let both = utbyte(&[
+        "rules",
+        "explain",
+        "rulebook",
+        "--notice",
+        "rulebook/notices/ubm-fk-dubbelutbetalning.json",
+        "--request",
+        "rulebook/requests/luffa-malmo-fk.json",
+    ]);
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both.stderr));
+}
+
+#[test]
 fn explain_routes_protected_identity_to_review() {
     let out = utbyte(&[
         "rules",
@@ -237,4 +284,54 @@ fn analyze_fails_when_protected_identity_could_leak() {
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("error[protected-identity]"), "{stdout}");
+}
+
+#[test]
+fn diff_of_a_rulebook_with_itself_lists_no_change_and_succeeds() {
+    let out = utbyte(&[
+        "rules",
+        "diff",
+        "rulebook",
+        "rulebook",
+        "--json",
+        "--at",
+        "2026-06-01",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let diff: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(diff["changes"].as_array().map(Vec::len), Some(0), "{diff}");
+    assert_eq!(diff["summary"]["changed"], 0);
+    assert_eq!(diff["summary"]["citation_changed"], 0);
+    assert!(diff["compared"].as_u64().unwrap() > 0, "{diff}");
+    // A day is read as noon, Swedish (summer) time.
+    assert_eq!(diff["at"], "2026-06-01T12:00:00+02:00");
+
+    let out = utbyte(&[
+        "rules",
+        "diff",
+        "rulebook",
+        "rulebook",
+        "--at",
+        "2026-01-15T09:00:00Z",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("0 changed (0 outcome, 0 ground), 0 citation changed, of "),
+        "{stdout}"
+    );
+    assert!(first.ends_with(" requests)"), "{stdout}");
+    assert!(stdout.contains("\nAt   2026-01-15T09:00:00Z\n"), "{stdout}");
+}
+
+#[test]
+fn diff_refuses_an_instant_it_cannot_read() {
+    let out = utbyte(&["rules", "diff", "rulebook", "rulebook", "--at", "1 juni"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--at `1 juni` is neither an RFC 3339 instant nor a day YYYY-MM-DD"),
+        "{stderr}"
+    );
 }

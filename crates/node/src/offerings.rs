@@ -99,7 +99,8 @@ pub(crate) async fn authority(
     }))
 }
 
-/// Every offering in the federation's rulebook.
+/// Every offering in the federation's rulebook that can be asked for (not the notice kinds
+/// authorities send on their own initiative).
 #[utoipa::path(
     operation_id = "offerings_list",
     get,
@@ -120,6 +121,7 @@ pub(crate) async fn list(
             .vocabulary
             .offerings
             .values()
+            .filter(|o| !o.notice)
             .map(|o| view(&rulebook, o, &state.authority))
             .collect(),
     ))
@@ -148,11 +150,16 @@ pub(crate) async fn options(
     Query(query): Query<OptionsQuery>,
 ) -> Result<Json<RequestOptions>, Problem> {
     let rulebook = loaded(&state)?;
-    let offering = rulebook.vocabulary.offerings.get(&id).ok_or_else(|| {
-        problems::UNKNOWN_OFFERING.with(format!(
-            "offering `{id}` is not in the federation's rulebook"
-        ))
-    })?;
+    let offering = rulebook
+        .vocabulary
+        .offerings
+        .get(&id)
+        .filter(|o| !o.notice)
+        .ok_or_else(|| {
+            problems::UNKNOWN_OFFERING.with(format!(
+                "offering `{id}` is not in the federation's rulebook"
+            ))
+        })?;
     if rulebook.vocabulary.unit_authority.get(&query.unit) != Some(&state.authority) {
         return Err(problems::INVALID_REQUEST.with(format!(
             "`{}` is not a unit of {}",

@@ -148,6 +148,25 @@ pub(crate) async fn decide(
             ),
         ));
     }
+    let competent = state.rulebook().is_some_and(|rulebook| {
+        rulebook.vocabulary.may_review(
+            utbyte_rules::competence::Asker {
+                authority: &state.authority,
+                unit: &reviewer.unit,
+                role: &reviewer.role,
+            },
+            &case.request.offering,
+        )
+    });
+    if !competent {
+        return Err(who.forbid(
+            "role-not-reviewer",
+            &format!(
+                "the role `{}` at `{}` has no competence to decide reviews of `{}` under the rulebook",
+                reviewer.role, reviewer.unit, case.request.offering
+            ),
+        ));
+    }
     if let Some(units) = state.review_units.get(&case.request.offering) {
         if !units.contains(&reviewer.unit) {
             return Err(who.forbid(

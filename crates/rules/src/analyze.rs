@@ -9,13 +9,18 @@
 //!   provision it cites — a hand-written disclosing grant is the provision's own rule, and every
 //!   policy compiled from a pre-assessment must imply a grant of its provision from its structure
 //!   alone (see `containment`).
+//! - **The law in time**: pre-assessments, joint operations and versions of a provision's wording
+//!   whose days lie (partly) outside the force of the provision they rest on — those days decide
+//!   nothing automatically, whatever the agreement or the decision to cooperate says.
 //! - **Protected identity**: proof that no rule can disclose automatically about a subject with
 //!   protected identity. The proof is structural: a `forbid` with an unconstrained scope whose
 //!   condition is exactly `context.subject.protected_identity` holds for every such request, and a
 //!   satisfied override can never yield *disclose* (see the outcome rules in `decide`). Without
-//!   such a guard every auto-disclosing policy is reported. The agreed requests of all
+//!   such a guard — in force on every day, whatever the dates of its provision — every
+//!   auto-disclosing policy is reported. The agreed requests of all
 //!   pre-assessments are also decided with protected identity as a cross-check.
 
+use crate::dates::Period;
 use crate::decision::Outcome;
 use crate::index::{offerings, recipients};
 use crate::policy::Class;
@@ -48,6 +53,7 @@ pub enum Kind {
     Contradiction,
     ProtectedIdentity,
     WithinProvision,
+    OutsideForce,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +98,7 @@ pub fn analyze(rulebook: &Rulebook, today: Date) -> Vec<Finding> {
     contradictions(rulebook, &mut findings);
     protected_identity(rulebook, &mut findings);
     within_provision(rulebook, &mut findings);
+    law_in_time(rulebook, &mut findings);
     findings.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
     findings
 }
@@ -176,6 +183,72 @@ fn validity(rulebook: &Rulebook, today: Date, findings: &mut Vec<Finding>) {
                     "pre-assessment `{}` applies from {}",
                     pa.id,
                     crate::dates::format(pa.valid_from)
+                ),
+            ));
+        }
+    }
+}
+
+fn law_in_time(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
+    let vocabulary = &rulebook.vocabulary;
+    let force = |provision: &str| vocabulary.provisions.get(provision).map(|p| p.period());
+    let days = |from: Date, until: Date| Period {
+        from: crate::dates::number(from),
+        until: crate::dates::number(until),
+    };
+    for pa in &rulebook.pre_assessments {
+        let Some(period) = force(&pa.provision) else {
+            continue;
+        };
+        if !period.covers(days(pa.valid_from, pa.valid_until)) {
+            let (file, line) = located(rulebook, pa);
+            findings.push(finding(
+                Severity::Warning,
+                Kind::OutsideForce,
+                file,
+                line,
+                format!(
+                    "pre-assessment `{}` is agreed for {}–{}, but `{}` is in force {period}; on the other days it discloses nothing",
+                    pa.id,
+                    crate::dates::format(pa.valid_from),
+                    crate::dates::format(pa.valid_until),
+                    pa.provision
+                ),
+            ));
+        }
+    }
+    for operation in vocabulary.operations.values() {
+        let Some(provision) = &operation.provision else {
+            continue;
+        };
+        let Some(period) = force(provision) else {
+            continue;
+        };
+        if !period.covers(days(operation.starts, operation.ends)) {
+            findings.push(finding(
+                Severity::Warning,
+                Kind::OutsideForce,
+                "operations.toml",
+                vocabulary.line_of(&format!("operation:{}", operation.id)),
+                format!(
+                    "operation `{}` runs {}–{}, but `{provision}` is in force {period}; on the other days it supports no request",
+                    operation.id,
+                    crate::dates::format(operation.starts),
+                    crate::dates::format(operation.ends),
+                ),
+            ));
+        }
+    }
+    for (_, info) in &rulebook.policies {
+        if info.period.is_empty() {
+            findings.push(finding(
+                Severity::Warning,
+                Kind::OutsideForce,
+                &info.file,
+                info.line,
+                format!(
+                    "policy `{}` never applies: its own dates lie outside the force of the provision it cites",
+                    info.id
                 ),
             ));
         }
@@ -312,13 +385,22 @@ fn agreed_requests(
             })
             .map_or_else(|| pa.purpose.clone(), |p| p.id.clone())
     };
-    let mut days = vec![pa.valid_from];
-    days.extend(
-        v.operations
-            .values()
-            .map(|o| o.starts)
-            .filter(|d| pa.in_force_on(*d)),
-    );
+    // Days on which both the agreement and its provision are in force: the first such day,
+    // and the first day of each operation within them.
+    let force = v
+        .provisions
+        .get(&pa.provision)
+        .map(|p| p.period())
+        .unwrap_or_default();
+    let first = v
+        .provisions
+        .get(&pa.provision)
+        .and_then(|p| p.in_force)
+        .map_or(pa.valid_from, |d| d.max(pa.valid_from));
+    let days: Vec<Date> = std::iter::once(first)
+        .chain(v.operations.values().map(|o| o.starts))
+        .filter(|d| pa.in_force_on(*d) && force.contains(crate::dates::number(*d)))
+        .collect();
     let operations: Vec<Option<String>> = std::iter::once(None)
         .chain(v.operations.keys().cloned().map(Some))
         .collect();
@@ -428,10 +510,12 @@ fn is_guard(policy: &Policy) -> bool {
 }
 
 fn protected_identity(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
+    // A guard protects only on the days it is in force: one whose provision has a date of entry
+    // into force or a repeal leaves the other days unguarded, so it proves nothing on its own.
     let guards: Vec<&str> = rulebook
         .policies
         .iter()
-        .filter(|(p, _)| is_guard(p))
+        .filter(|(p, i)| is_guard(p) && i.period.is_always())
         .map(|(_, i)| i.id.as_str())
         .collect();
     if let Some(guard) = guards.first() {
@@ -457,7 +541,7 @@ fn protected_identity(rulebook: &Rulebook, findings: &mut Vec<Finding>) {
                 &info.file,
                 info.line,
                 format!(
-                    "policy `{}` may disclose automatically about a subject with protected identity: no unconditional forbid on `context.subject.protected_identity` overrides it",
+                    "policy `{}` may disclose automatically about a subject with protected identity: no unconditional forbid on `context.subject.protected_identity`, in force on every day, overrides it",
                     info.id
                 ),
             ));

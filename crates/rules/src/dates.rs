@@ -41,3 +41,85 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Date, D
     let text = String::deserialize(deserializer)?;
     parse(&text).map_err(serde::de::Error::custom)
 }
+
+/// An optional `YYYY-MM-DD` date (`#[serde(default, with = "crate::dates::optional")]`).
+pub mod optional {
+    use serde::{Deserialize, Deserializer};
+    use time::Date;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Date>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The Swedish days on which a rule applies, both ends inclusive, as YYYYMMDD numbers so a
+/// decision compares them with `context.date` at no cost. Unbounded ends are `i64::MIN`/`MAX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Period {
+    pub from: i64,
+    pub until: i64,
+}
+
+impl Default for Period {
+    fn default() -> Self {
+        Period::ALWAYS
+    }
+}
+
+impl Period {
+    pub const ALWAYS: Period = Period {
+        from: i64::MIN,
+        until: i64::MAX,
+    };
+
+    /// From `first` (inclusive) to the day before `end` (the first day it no longer applies).
+    pub fn between(first: Option<Date>, end: Option<Date>) -> Period {
+        Period {
+            from: first.map_or(i64::MIN, number),
+            until: end.and_then(Date::previous_day).map_or(i64::MAX, number),
+        }
+    }
+
+    pub fn contains(&self, day: i64) -> bool {
+        self.from <= day && day <= self.until
+    }
+
+    /// The days both periods share (empty when `from > until`).
+    pub fn within(self, other: Period) -> Period {
+        Period {
+            from: self.from.max(other.from),
+            until: self.until.min(other.until),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.from > self.until
+    }
+
+    /// Whether every day of `inner` lies in this period.
+    pub fn covers(&self, inner: Period) -> bool {
+        inner.is_empty() || (self.from <= inner.from && inner.until <= self.until)
+    }
+
+    pub fn is_always(&self) -> bool {
+        *self == Period::ALWAYS
+    }
+}
+
+impl std::fmt::Display for Period {
+    /// `2024-07-01–2026-12-31`, `från 2024-07-01`, `till och med 2026-12-31`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let day = |n: i64| format!("{:04}-{:02}-{:02}", n / 10_000, n / 100 % 100, n % 100);
+        match (self.from, self.until) {
+            (i64::MIN, i64::MAX) => f.write_str("always"),
+            (i64::MIN, until) => write!(f, "until {}", day(until)),
+            (from, i64::MAX) => write!(f, "from {}", day(from)),
+            (from, until) => write!(f, "{}–{}", day(from), day(until)),
+        }
+    }
+}

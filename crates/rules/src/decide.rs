@@ -14,14 +14,22 @@
 //! 5. else a satisfied `disclose` grant → **disclose**, citing it;
 //! 6. else → **review** under the satisfied `review` grants, with what must be weighed.
 //!
+//! A request from a role without competence for the offering and purpose (see
+//! [`crate::competence`]) is refused with the ground *no competence* before any policy is
+//! evaluated. Only policies in force on the request's Swedish day take part (their provision's force and
+//! their own `@in_force`/`@repealed`); a request claiming a legal basis not in force that day
+//! is refused with the ground *not in force*.
+//!
 //! Policies that cannot tell fields apart are evaluated once per request, the others once per
 //! class of fields they cannot tell apart (see [`crate::index`]). [`Rulebook::decide_unindexed`]
 //! evaluates every field against the whole rulebook instead; the two must always agree.
 
+use crate::competence::Asker;
 use crate::decision::{Cited, Decision, FieldDecision, Ground, Outcome, RulebookVersion};
 use crate::entities::Types;
 use crate::footprint::GATE_PREFIX;
 use crate::index::{FieldClass, Level};
+use crate::notice::Notice;
 use crate::policy::{Class, PolicyInfo};
 use crate::request::{subject_kind, DisclosureRequest, RequestError};
 use crate::vocabulary::Offering;
@@ -47,29 +55,69 @@ impl<'a> Held<'a> {
     }
 }
 
-/// A request checked against the vocabulary, ready to evaluate.
+/// A request or a notice, validated: what deciding needs of it.
+struct Exchange<'a> {
+    /// `disclose` for a request, `notify` for a notice.
+    action: EntityUid,
+    /// The requesting unit, or the unit or authority a notice is addressed to.
+    principal: EntityUid,
+    recipient: &'a str,
+    /// Who asks, for a request: competence is checked for it.
+    asker: Option<Asker<'a>>,
+    /// The sender, for a notice (which must then be of a notice kind).
+    provider: Option<&'a str>,
+    offering: &'a str,
+    fields: &'a [String],
+    role: &'a str,
+    purpose: &'a str,
+    legal_basis: &'a str,
+    case_ref: &'a str,
+    operation: Option<&'a str>,
+    subject_kind: &'static str,
+    protected: bool,
+    /// The Swedish day, YYYYMMDD.
+    date: i64,
+}
+
+/// An exchange checked against the vocabulary, ready to evaluate.
 struct Prepared<'r> {
     offering: &'r Offering,
     context: Context,
     principal: EntityUid,
+    action: EntityUid,
+    /// The Swedish day of the request: only policies in force on it take part.
+    date: i64,
 }
 
 impl Rulebook {
     /// Decides every requested field. Fails only on a malformed request; anything the rulebook
     /// does not know is refused with an explicit ground.
     pub fn decide(&self, request: &DisclosureRequest) -> Result<Decision, RequestError> {
-        let (mut decision, prepared) = self.prepare(request)?;
+        let exchange = self.requested(request)?;
+        Ok(self.decide_exchange(&exchange))
+    }
+
+    /// Decides every field of an own-initiative notice, at the sender (see [`crate::notice`]).
+    /// Fails on a malformed notice, on a sender or recipient the federation does not know, and
+    /// on a kind that is not one of the sender's notice kinds.
+    pub fn decide_notice(&self, notice: &Notice) -> Result<Decision, RequestError> {
+        let exchange = self.noticed(notice)?;
+        Ok(self.decide_exchange(&exchange))
+    }
+
+    fn decide_exchange(&self, exchange: &Exchange) -> Decision {
+        let (mut decision, prepared) = self.prepare(exchange);
         let Some(p) = prepared else {
-            return Ok(decision);
+            return decision;
         };
         let bucket = self
             .index
-            .bucket(&request.recipient, &request.offering, &request.legal_basis);
+            .bucket(exchange.recipient, exchange.offering, exchange.legal_basis);
         decision.policies_evaluated = bucket.size();
         let uid = |field: &str| self.types.field_uid(&p.offering.id, field);
         // Request-level policies and the gates see any field of the offering alike: evaluate them
         // once, with the first field the offering has.
-        let representative = request
+        let representative = exchange
             .fields
             .iter()
             .find(|f| p.offering.category_of(f).is_some());
@@ -80,7 +128,7 @@ impl Rulebook {
         let active = bucket
             .active(|f| !f.gated || gates.iter().any(|g| *g == f.policy.id().as_ref() as &str));
         let mut classes: Vec<(FieldClass, Held)> = Vec::new();
-        for field in &request.fields {
+        for field in exchange.fields {
             let Some(category) = p.offering.category_of(field) else {
                 decision.fields.push(FieldDecision::bare(
                     field,
@@ -103,14 +151,15 @@ impl Rulebook {
             }
             decision.fields.push(classify(field, held));
         }
-        Ok(decision)
+        decision
     }
 
     /// The reference decision: every field evaluated against the whole rulebook, without the
     /// index. Slow; it exists so tests and benchmarks can check that [`decide`](Self::decide)
     /// always agrees with it.
     pub fn decide_unindexed(&self, request: &DisclosureRequest) -> Result<Decision, RequestError> {
-        let (mut decision, prepared) = self.prepare(request)?;
+        let exchange = self.requested(request)?;
+        let (mut decision, prepared) = self.prepare(&exchange);
         let Some(p) = prepared else {
             return Ok(decision);
         };
@@ -132,12 +181,8 @@ impl Rulebook {
         Ok(decision)
     }
 
-    /// Validates a request and builds what evaluation needs; a request naming something the
-    /// rulebook does not know comes back already decided.
-    fn prepare<'r>(
-        &'r self,
-        request: &DisclosureRequest,
-    ) -> Result<(Decision, Option<Prepared<'r>>), RequestError> {
+    /// Validates a request and describes it as an exchange: the requesting unit asks.
+    fn requested<'a>(&self, request: &'a DisclosureRequest) -> Result<Exchange<'a>, RequestError> {
         let subject = request.validate()?;
         let authority = self
             .vocabulary
@@ -150,23 +195,114 @@ impl Rulebook {
                 recipient: request.recipient.clone(),
             });
         }
-        let offering = self.vocabulary.offerings.get(&request.offering);
+        Ok(Exchange {
+            action: self.types.disclose(),
+            principal: Types::uid(&self.types.unit, &request.unit),
+            recipient: &request.recipient,
+            asker: Some(Asker {
+                authority: &request.recipient,
+                unit: &request.unit,
+                role: &request.role,
+            }),
+            provider: None,
+            offering: &request.offering,
+            fields: &request.fields,
+            role: &request.role,
+            purpose: &request.purpose,
+            legal_basis: &request.legal_basis,
+            case_ref: &request.case_ref,
+            operation: request.operation.as_deref(),
+            subject_kind: subject_kind(&subject),
+            protected: request.subject.protected_identity,
+            date: request.date(),
+        })
+    }
+
+    /// Validates a notice and describes it as an exchange: the sender tells the addressed unit
+    /// (or the recipient authority) on its own initiative.
+    fn noticed<'a>(&self, notice: &'a Notice) -> Result<Exchange<'a>, RequestError> {
+        let subject = notice.validate()?;
+        let v = &self.vocabulary;
+        if !v.authorities.contains_key(&notice.sender) {
+            return Err(RequestError::UnknownSender(notice.sender.clone()));
+        }
+        if v.unit_authority.get(&notice.sender_unit) != Some(&notice.sender) {
+            return Err(RequestError::UnitNotOfSender {
+                unit: notice.sender_unit.clone(),
+                sender: notice.sender.clone(),
+            });
+        }
+        if !v.authorities.contains_key(&notice.recipient) {
+            return Err(RequestError::UnknownRecipient(notice.recipient.clone()));
+        }
+        let principal = match &notice.recipient_unit {
+            Some(unit) if v.unit_authority.get(unit) != Some(&notice.recipient) => {
+                return Err(RequestError::UnitNotOfRecipient {
+                    unit: unit.clone(),
+                    recipient: notice.recipient.clone(),
+                })
+            }
+            Some(unit) => Types::uid(&self.types.unit, unit),
+            None => Types::uid(&self.types.authority, &notice.recipient),
+        };
+        if let Some(kind) = v.offerings.get(&notice.kind) {
+            if !kind.notice || kind.provider != notice.sender {
+                return Err(RequestError::NotANoticeOfSender {
+                    kind: notice.kind.clone(),
+                    sender: notice.sender.clone(),
+                });
+            }
+        }
+        Ok(Exchange {
+            action: self.types.notify(),
+            principal,
+            recipient: &notice.recipient,
+            asker: None,
+            provider: Some(&notice.sender),
+            offering: &notice.kind,
+            fields: &notice.fields,
+            role: &notice.role,
+            purpose: &notice.purpose,
+            legal_basis: &notice.legal_basis,
+            case_ref: &notice.case_ref,
+            operation: None,
+            subject_kind: subject_kind(&subject),
+            protected: notice.subject.protected_identity,
+            date: notice.date(),
+        })
+    }
+
+    /// Builds what evaluation needs; an exchange naming something the rulebook does not know,
+    /// asked without competence or under a provision not in force comes back already decided.
+    fn prepare<'r>(&'r self, exchange: &Exchange) -> (Decision, Option<Prepared<'r>>) {
+        let v = &self.vocabulary;
+        // A request cannot ask for a notice kind: notices are only sent.
+        let offering = v
+            .offerings
+            .get(exchange.offering)
+            .filter(|o| o.notice == exchange.provider.is_some());
         let unknown = if offering.is_none() {
             Some(Ground::UnknownOffering)
-        } else if !self.vocabulary.purposes.contains_key(&request.purpose) {
+        } else if !v.purposes.contains_key(exchange.purpose) {
             Some(Ground::UnknownPurpose)
-        } else if !self
-            .vocabulary
-            .provisions
-            .contains_key(&request.legal_basis)
-        {
+        } else if !v.provisions.contains_key(exchange.legal_basis) {
             Some(Ground::UnknownLegalBasis)
-        } else if request
+        } else if exchange
             .operation
-            .as_ref()
-            .is_some_and(|op| !self.vocabulary.operations.contains_key(op))
+            .is_some_and(|op| !v.operations.contains_key(op))
         {
             Some(Ground::UnknownOperation)
+        } else if exchange
+            .asker
+            .is_some_and(|asker| !v.may_ask(asker, exchange.offering, exchange.purpose))
+        {
+            Some(Ground::NoCompetence)
+        } else if v
+            .provisions
+            .get(exchange.legal_basis)
+            .is_some_and(|basis| !basis.period().contains(exchange.date))
+        {
+            Some(Ground::NotInForce)
         } else {
             None
         };
@@ -177,32 +313,33 @@ impl Rulebook {
                 hash: self.hash.clone(),
             },
             provider: offering.map(|o| o.provider.clone()),
-            offering: request.offering.clone(),
-            fields: Vec::with_capacity(request.fields.len()),
+            offering: exchange.offering.to_owned(),
+            fields: Vec::with_capacity(exchange.fields.len()),
             policies_evaluated: 0,
             policies_total: self.policies.len(),
         };
         match (offering, unknown) {
             (Some(offering), None) => {
-                let context = self.context(request, &offering.provider, subject_kind(&subject));
-                let principal = Types::uid(&self.types.unit, &request.unit);
-                Ok((
+                let context = self.context(exchange, &offering.provider);
+                (
                     decision,
                     Some(Prepared {
                         offering,
                         context,
-                        principal,
+                        principal: exchange.principal.clone(),
+                        action: exchange.action.clone(),
+                        date: exchange.date,
                     }),
-                ))
+                )
             }
             (_, ground) => {
                 let ground = ground.unwrap_or(Ground::UnknownOffering);
-                decision.fields = request
+                decision.fields = exchange
                     .fields
                     .iter()
                     .map(|f| FieldDecision::bare(f, Outcome::Refuse, ground))
                     .collect();
-                Ok((decision, None))
+                (decision, None)
             }
         }
     }
@@ -216,7 +353,7 @@ impl Rulebook {
         if level.all.is_empty() {
             return (held, gates);
         }
-        let cedar = cedar_request(&p.principal, &self.types.disclose(), resource, &p.context);
+        let cedar = cedar_request(&p.principal, &p.action, resource, &p.context);
         let authorizer = Authorizer::new();
         let response = authorizer.is_authorized(&cedar, &level.all, &self.entities);
         for error in response.diagnostics().errors() {
@@ -224,24 +361,27 @@ impl Rulebook {
             match AsRef::<str>::as_ref(e.policy_id()).strip_prefix(GATE_PREFIX) {
                 // The gated policy reports the error itself when evaluated per field.
                 Some(gated) => gates.push(gated.to_owned()),
-                None => held.errors.push(error.to_string()),
+                None if self.in_force(e.policy_id().as_ref(), p.date) => {
+                    held.errors.push(error.to_string())
+                }
+                None => {}
             }
         }
         let (reasons, satisfied_gates) = self.reasons(&response);
         gates.extend(satisfied_gates);
         if response.decision() == cedar_policy::Decision::Allow {
-            held.grants = reasons;
+            held.grants = in_force(reasons, p.date);
             return (held, gates);
         }
-        // An override held, so Cedar named only the overrides: ask again for the permits, to name
-        // the grants a reviewer may disclose under and to learn which gates held (a field-level
-        // override behind one adds its own citation).
+        // An override held (in force or not), so Cedar named only the overrides: ask again for
+        // the permits, to name the grants a reviewer may disclose under and to learn which gates
+        // held (a field-level override behind one adds its own citation).
         let any_override = !reasons.is_empty();
-        held.overrides = reasons;
+        held.overrides = in_force(reasons, p.date);
         if any_override && !level.grants.is_empty() {
             let permits = authorizer.is_authorized(&cedar, &level.grants, &self.entities);
             let (grants, satisfied_gates) = self.reasons(&permits);
-            held.grants = grants;
+            held.grants = in_force(grants, p.date);
             gates.extend(satisfied_gates);
         }
         (held, gates)
@@ -249,19 +389,30 @@ impl Rulebook {
 
     /// Evaluates every grant and every override of the rulebook for one resource.
     fn held_separately(&self, p: &Prepared, resource: &EntityUid) -> Held<'_> {
-        let cedar = cedar_request(&p.principal, &self.types.disclose(), resource, &p.context);
+        let cedar = cedar_request(&p.principal, &p.action, resource, &p.context);
         let authorizer = Authorizer::new();
         let grants = authorizer.is_authorized(&cedar, &self.grants, &self.entities);
         let overrides = authorizer.is_authorized(&cedar, &self.overrides, &self.entities);
         let errors = grants
             .diagnostics()
             .errors()
-            .chain(overrides.diagnostics().errors());
+            .chain(overrides.diagnostics().errors())
+            .filter(|error| {
+                let AuthorizationError::PolicyEvaluationError(e) = error;
+                self.in_force(e.policy_id().as_ref(), p.date)
+            });
         Held {
-            grants: self.reasons(&grants).0,
-            overrides: self.reasons(&overrides).0,
+            grants: in_force(self.reasons(&grants).0, p.date),
+            overrides: in_force(self.reasons(&overrides).0, p.date),
             errors: errors.map(ToString::to_string).collect(),
         }
+    }
+
+    /// Whether the policy `id` applies on `date` (see [`PolicyInfo::period`]).
+    fn in_force(&self, id: &str, date: i64) -> bool {
+        self.infos
+            .get(id)
+            .is_some_and(|info| info.period.contains(date))
     }
 
     /// The policies a response names as satisfied, and the ids of the policies whose gate it
@@ -279,43 +430,40 @@ impl Rulebook {
         (policies, gates)
     }
 
-    fn context(&self, request: &DisclosureRequest, provider: &str, kind: &str) -> Context {
+    fn context(&self, exchange: &Exchange, provider: &str) -> Context {
         let t = &self.types;
         let entity = |ty, id: &str| RestrictedExpression::new_entity_uid(Types::uid(ty, id));
         let subject = RestrictedExpression::new_record([
             (
                 "kind".to_owned(),
-                RestrictedExpression::new_string(kind.to_owned()),
+                RestrictedExpression::new_string(exchange.subject_kind.to_owned()),
             ),
             (
                 "protected_identity".to_owned(),
-                RestrictedExpression::new_bool(request.subject.protected_identity),
+                RestrictedExpression::new_bool(exchange.protected),
             ),
         ])
         .unwrap_or_else(|_| unreachable!("the record has distinct keys"));
         let mut pairs: Vec<(String, RestrictedExpression)> = vec![
-            ("recipient".into(), entity(&t.authority, &request.recipient)),
+            ("recipient".into(), entity(&t.authority, exchange.recipient)),
             ("provider".into(), entity(&t.authority, provider)),
             (
                 "role".into(),
-                RestrictedExpression::new_string(request.role.clone()),
+                RestrictedExpression::new_string(exchange.role.to_owned()),
             ),
-            ("purpose".into(), entity(&t.purpose, &request.purpose)),
+            ("purpose".into(), entity(&t.purpose, exchange.purpose)),
             (
                 "legal_basis".into(),
-                entity(&t.provision, &request.legal_basis),
+                entity(&t.provision, exchange.legal_basis),
             ),
             (
                 "case_ref".into(),
-                RestrictedExpression::new_string(request.case_ref.clone()),
+                RestrictedExpression::new_string(exchange.case_ref.to_owned()),
             ),
-            (
-                "date".into(),
-                RestrictedExpression::new_long(request.date()),
-            ),
+            ("date".into(), RestrictedExpression::new_long(exchange.date)),
             ("subject".into(), subject),
         ];
-        if let Some(op) = &request.operation {
+        if let Some(op) = exchange.operation {
             pairs.push(("operation".into(), entity(&t.operation, op)));
         }
         Context::from_pairs(pairs)
@@ -328,7 +476,8 @@ impl Rulebook {
         &self,
         request: &DisclosureRequest,
     ) -> Result<Vec<Request>, RequestError> {
-        let (_, prepared) = self.prepare(request)?;
+        let exchange = self.requested(request)?;
+        let (_, prepared) = self.prepare(&exchange);
         let Some(p) = prepared else {
             return Ok(Vec::new());
         };
@@ -338,10 +487,16 @@ impl Rulebook {
             .filter(|f| p.offering.category_of(f).is_some())
             .map(|field| {
                 let resource = self.types.field_uid(&p.offering.id, field);
-                cedar_request(&p.principal, &self.types.disclose(), &resource, &p.context)
+                cedar_request(&p.principal, &p.action, &resource, &p.context)
             })
             .collect())
     }
+}
+
+/// The policies that apply on `date`: a policy outside its period neither grants nor overrides.
+fn in_force(mut policies: Vec<&Arc<PolicyInfo>>, date: i64) -> Vec<&Arc<PolicyInfo>> {
+    policies.retain(|p| p.period.contains(date));
+    policies
 }
 
 fn cedar_request(

@@ -51,6 +51,11 @@ pub enum Ground {
     UnknownPurpose,
     UnknownLegalBasis,
     UnknownOperation,
+    /// The claimed legal basis was not in force on the Swedish day of the request.
+    NotInForce,
+    /// The requesting officer's role at the unit has no competence (behörighet) to ask for
+    /// the offering for the purpose.
+    NoCompetence,
 }
 
 impl fmt::Display for Ground {
@@ -68,6 +73,8 @@ impl fmt::Display for Ground {
             Ground::UnknownPurpose => "unknown purpose",
             Ground::UnknownLegalBasis => "unknown legal basis",
             Ground::UnknownOperation => "unknown operation",
+            Ground::NotInForce => "not in force",
+            Ground::NoCompetence => "no competence",
         })
     }
 }

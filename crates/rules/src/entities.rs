@@ -61,6 +61,10 @@ impl Types {
     pub fn disclose(&self) -> EntityUid {
         Self::uid(&self.action, "disclose")
     }
+
+    pub fn notify(&self) -> EntityUid {
+        Self::uid(&self.action, "notify")
+    }
 }
 
 impl Default for Types {

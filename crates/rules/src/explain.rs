@@ -1,6 +1,7 @@
 //! Decisions rendered for people: what happens to each field and which provision says so.
 
 use crate::decision::{Cited, Decision, FieldDecision, Outcome};
+use crate::notice::Notice;
 use crate::request::DisclosureRequest;
 use crate::Rulebook;
 use std::fmt::Write;
@@ -28,14 +29,7 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
         .purposes
         .get(&request.purpose)
         .map_or(request.purpose.clone(), |p| p.title.clone());
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Rulebook   {} {} (sha256 {})",
-        decision.rulebook.name,
-        decision.rulebook.version,
-        &decision.rulebook.hash[..16.min(decision.rulebook.hash.len())]
-    );
+    let mut out = rulebook_line(decision);
     let _ = writeln!(
         out,
         "Request    {} / {} ({}) asks {} for `{}`",
@@ -50,12 +44,99 @@ pub fn render(rulebook: &Rulebook, request: &DisclosureRequest, decision: &Decis
     );
     let _ = writeln!(out, "Purpose    {purpose}");
     let _ = writeln!(out, "Basis      {basis}, case {}", request.case_ref);
+    if let Some(provision) = v.provisions.get(&request.legal_basis) {
+        let force = provision.period();
+        if !force.is_always() {
+            let _ = writeln!(out, "In force   {force}");
+        }
+        let day = request.date();
+        let repealed = provision
+            .repealed
+            .is_some_and(|r| crate::dates::number(r) <= day);
+        if let Some(transitional) = provision.transitional.as_ref().filter(|_| repealed) {
+            let _ = writeln!(
+                out,
+                "Repealed   applies under its transitional rule: {}",
+                transitional.note
+            );
+        }
+    }
     if let Some(op) = &request.operation {
         let _ = writeln!(out, "Operation  {op}");
     }
     if request.subject.protected_identity {
         let _ = writeln!(out, "Subject    protected identity");
     }
+    out.push_str(&fields(decision));
+    out
+}
+
+/// A plain-text explanation of a notice's decision at the sender, as `utbyte rules explain
+/// --notice` prints it.
+pub fn render_notice(rulebook: &Rulebook, notice: &Notice, decision: &Decision) -> String {
+    let v = &rulebook.vocabulary;
+    let name = |id: &str| {
+        v.authorities
+            .get(id)
+            .map_or(id.to_owned(), |a| a.name.clone())
+    };
+    let unit = |authority: &str, unit: &str| {
+        v.authorities
+            .get(authority)
+            .and_then(|a| a.units.iter().find(|u| u.id == unit))
+            .map_or(unit.to_owned(), |u| u.name.clone())
+    };
+    let mut out = rulebook_line(decision);
+    let to = match &notice.recipient_unit {
+        Some(u) => format!(
+            "{} / {}",
+            name(&notice.recipient),
+            unit(&notice.recipient, u)
+        ),
+        None => name(&notice.recipient),
+    };
+    let _ = writeln!(
+        out,
+        "Notice     {} / {} ({}) tells {to}: `{}`",
+        name(&notice.sender),
+        unit(&notice.sender, &notice.sender_unit),
+        notice.role,
+        notice.kind
+    );
+    let purpose = v
+        .purposes
+        .get(&notice.purpose)
+        .map_or(notice.purpose.clone(), |p| p.title.clone());
+    let basis = v
+        .provisions
+        .get(&notice.legal_basis)
+        .map_or(notice.legal_basis.clone(), |p| {
+            format!("{} (SFS {})", p.short, p.sfs)
+        });
+    let _ = writeln!(out, "Purpose    {purpose}");
+    let _ = writeln!(out, "Basis      {basis}, case {}", notice.case_ref);
+    if notice.subject.protected_identity {
+        let _ = writeln!(out, "Subject    protected identity");
+    }
+    out.push_str(&fields(decision));
+    out
+}
+
+/// The rulebook version a decision was made with, its first line.
+fn rulebook_line(decision: &Decision) -> String {
+    let v = &decision.rulebook;
+    format!(
+        "Rulebook   {} {} (sha256 {})\n",
+        v.name,
+        v.version,
+        &v.hash[..16.min(v.hash.len())]
+    )
+}
+
+/// The fields' outcomes, the counts and the cited provisions: the part of an explanation a
+/// request and a notice share.
+fn fields(decision: &Decision) -> String {
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "Evaluated  {} of {} policies\n",

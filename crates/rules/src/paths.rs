@@ -53,7 +53,8 @@ pub struct RequestOption {
 
 impl Rulebook {
     /// The legal bases and purposes an officer of `unit` (of `recipient`) in `role` can claim
-    /// for `offering` on the day `on`: every grant with a legal basis that reaches the recipient, kept with the
+    /// for `offering` on the day `on` — only purposes the role is competent to ask for, and only
+    /// the law in force that day: every grant with a legal basis that reaches the recipient, kept with the
     /// purposes for which Cedar, asked with the recipient, unit, role, basis and purpose known,
     /// does not certainly refuse every field. An upper bound, like [`Self::disclosure_paths`]:
     /// what depends on the subject is decided by the request itself.
@@ -70,6 +71,12 @@ impl Rulebook {
         };
         let (_, policies) = self.reaching(offering);
         let refusals = self.refusal_ids();
+        let day = crate::dates::number(on);
+        let asker = crate::competence::Asker {
+            authority: recipient,
+            unit,
+            role,
+        };
         self.disclosure_paths(offering)
             .into_iter()
             .filter(|path| {
@@ -77,12 +84,25 @@ impl Rulebook {
                     .as_ref()
                     .is_none_or(|list| list.iter().any(|r| r == recipient))
             })
+            // Only the law in force on the day: the grant and the provision it requires.
+            .filter(|path| {
+                self.policy_info(&path.policy)
+                    .is_some_and(|info| info.period.contains(day))
+                    && path.legal_basis.as_ref().is_none_or(|basis| {
+                        self.vocabulary
+                            .provisions
+                            .get(basis)
+                            .is_some_and(|p| p.period().contains(day))
+                    })
+            })
             .filter_map(|path| {
                 let basis = path.legal_basis.clone()?;
                 let purposes: Vec<String> = self
                     .vocabulary
                     .purposes
                     .keys()
+                    // Only what the officer's role at the unit is competent to ask for.
+                    .filter(|purpose| self.vocabulary.may_ask(asker, offering, purpose))
                     .filter(|purpose| {
                         known.fields().any(|(_, field)| {
                             let probe = Probe {
@@ -92,7 +112,7 @@ impl Rulebook {
                                 basis: Some(&basis),
                                 purpose: Some(purpose),
                                 role: Some(role),
-                                date: Some(crate::dates::number(on)),
+                                date: Some(day),
                             };
                             open(
                                 &self.known(known, &probe, &policies),
@@ -451,5 +471,46 @@ mod tests {
         assert!(rulebook
             .request_options("no-such-offering", "malmo-stad", "x", "y", day)
             .is_empty());
+    }
+
+    #[test]
+    fn request_options_offer_only_what_the_role_is_competent_to_ask() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rulebook");
+        let rulebook = Rulebook::from_sources(&read_dir(&dir).unwrap()).unwrap();
+        let day = time::macros::date!(2026 - 03 - 02);
+        let purposes = |offering: &str, unit: &str, role: &str| {
+            let recipient = rulebook.vocabulary.unit_authority[unit].clone();
+            let mut all: Vec<String> = rulebook
+                .request_options(offering, &recipient, unit, role, day)
+                .into_iter()
+                .flat_map(|o| o.purposes)
+                .collect();
+            all.sort();
+            all.dedup();
+            all
+        };
+        // A role nobody defined is offered nothing, though a pre-assessment lists no roles.
+        assert!(purposes("skv-folkbokforing", "fk-bostadsbidrag", "praktikant").is_empty());
+        assert!(!purposes("skv-folkbokforing", "fk-bostadsbidrag", "handlaggare").is_empty());
+        // Customer service at the housing-allowance unit: its own control only.
+        assert_eq!(
+            purposes("skv-inkomst", "fk-bostadsbidrag", "kundhandlaggare"),
+            ["kontroll-bostadsbidrag"]
+        );
+        // An offering outside the unit's competence is offered under no basis at all.
+        assert!(purposes("pm-misstanke", "malmo-ekonomiskt-bistand", "handlaggare").is_empty());
+        // Every purpose offered is one the role may ask for.
+        let vocabulary = &rulebook.vocabulary;
+        for purpose in purposes("kfm-skulder", "pm-syd", "utredare") {
+            let asker = crate::competence::Asker {
+                authority: "polismyndigheten",
+                unit: "pm-syd",
+                role: "utredare",
+            };
+            assert!(
+                vocabulary.may_ask(asker, "kfm-skulder", &purpose),
+                "{purpose}"
+            );
+        }
     }
 }

@@ -6,12 +6,17 @@
 //! - `@outcome("disclose" | "review" | "refuse")` — what the policy does when it holds;
 //! - `@sfs`, `@section`, `@title` (and `@chapter` where the statute has chapters) — the citation.
 //!
-//! Optional: `@weigh("…")` (what a reviewer must weigh), `@note("…")`.
+//! Optional: `@weigh("…")` (what a reviewer must weigh), `@note("…")`, and for a version of a
+//! provision's wording `@in_force("YYYY-MM-DD")` (the first day it applies) and
+//! `@repealed("YYYY-MM-DD")` (the first day it no longer applies, after any transitional rule).
+//! A policy applies only on the days both its own dates and its provision's force allow
+//! ([`PolicyInfo::period`]): a request is decided under the law in force on its day.
 //!
 //! The outcome and Cedar's effect together give the policy's [`Class`]: a `permit` is a legal basis
 //! (a *grant*) that discloses automatically or routes to review; a `forbid` is an *override* that
 //! forces review or refuses whatever grants hold.
 
+use crate::dates::Period;
 use crate::source::{Problem, SourceFile};
 use cedar_policy::{Effect, Policy, PolicyId, PolicySet};
 use serde::Serialize;
@@ -75,10 +80,18 @@ pub struct PolicyInfo {
     /// Where the policy is written (file, line).
     pub file: String,
     pub line: usize,
+    /// The provision the policy writes down: the one its citation names, if the vocabulary
+    /// defines it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provision: Option<String>,
+    /// The Swedish days on which the policy applies: its own `@in_force`/`@repealed` within its
+    /// provision's force.
+    #[serde(skip)]
+    pub period: Period,
 }
 
 /// Annotations a policy may carry; anything else is a typo the legal expert wants to hear about.
-const KNOWN_ANNOTATIONS: [&str; 9] = [
+const KNOWN_ANNOTATIONS: [&str; 11] = [
     "id",
     "outcome",
     "sfs",
@@ -88,6 +101,8 @@ const KNOWN_ANNOTATIONS: [&str; 9] = [
     "weigh",
     "note",
     "pre_assessment",
+    "in_force",
+    "repealed",
 ];
 
 /// Parses one `.cedar` file into policies renamed to their `@id`, with their meaning.
@@ -185,6 +200,21 @@ pub fn read_info(
             )))
         }
     };
+    let date = |key: &str| -> Result<Option<time::Date>, Problem> {
+        policy
+            .annotation(key)
+            .map(|text| {
+                crate::dates::parse(text)
+                    .map_err(|err| located(format!("policy `{id}`: @{key}: {err}")))
+            })
+            .transpose()
+    };
+    let period = Period::between(date("in_force")?, date("repealed")?);
+    if period.is_empty() {
+        return Err(located(format!(
+            "policy `{id}` is repealed on or before the day it enters into force"
+        )));
+    }
     let citation = Citation {
         sfs: required("sfs")?,
         chapter: policy.annotation("chapter").unwrap_or_default().to_owned(),
@@ -200,6 +230,8 @@ pub fn read_info(
         pre_assessment: policy.annotation("pre_assessment").map(str::to_owned),
         file: file.path.clone(),
         line,
+        provision: None,
+        period,
     })
 }
 

@@ -92,6 +92,12 @@ pub enum RequestError {
     UnknownRecipient(String),
     #[error("unit `{unit}` is not a unit of `{recipient}`")]
     UnitNotOfRecipient { unit: String, recipient: String },
+    #[error("sender `{0}` is not an authority of this federation")]
+    UnknownSender(String),
+    #[error("unit `{unit}` is not a unit of the sender `{sender}`")]
+    UnitNotOfSender { unit: String, sender: String },
+    #[error("`{kind}` is not a kind of notice `{sender}` sends: it is not an offering of `{sender}` marked as a notice")]
+    NotANoticeOfSender { kind: String, sender: String },
 }
 
 impl RequestError {
@@ -132,34 +138,7 @@ impl DisclosureRequest {
         {
             check_text(name, value)?;
         }
-        if self.fields.is_empty() {
-            return Err(RequestError::NoFields);
-        }
-        if self.fields.len() > MAX_FIELDS {
-            return Err(RequestError::TooManyFields {
-                count: self.fields.len(),
-                max: MAX_FIELDS,
-            });
-        }
-        let mut seen = HashSet::with_capacity(self.fields.len());
-        for field in &self.fields {
-            check_text("fields[]", field)?;
-            if !seen.insert(field.as_str()) {
-                return Err(RequestError::DuplicateField(field.clone()));
-            }
-        }
-        // The century of a 10-digit personnummer turns at Swedish midnight.
-        let reference = legal_time::swedish_reference_date(self.time)?;
-        let subject = SubjectId::parse_at(&self.subject.id, reference)?;
-        let born = match &subject {
-            SubjectId::Personnummer(p) => Some(p.birth_date()),
-            SubjectId::Samordningsnummer(s) => Some(s.birth_date()),
-            SubjectId::Organisationsnummer(_) => None,
-        };
-        if born.is_some_and(|born| born > reference) {
-            return Err(RequestError::SubjectNotYetBorn);
-        }
-        Ok(subject)
+        fields_and_subject(&self.fields, &self.subject.id, self.time)
     }
 
     /// The Swedish day of the request, as policies see it (`context.date`, YYYYMMDD); see
@@ -169,11 +148,53 @@ impl DisclosureRequest {
     }
 }
 
+/// The checks a request and a notice share after their texts: between one and [`MAX_FIELDS`]
+/// fields, each a valid text asked for once, and the subject as of the exchange's Swedish day.
+pub(crate) fn fields_and_subject(
+    fields: &[String],
+    subject: &str,
+    time: OffsetDateTime,
+) -> Result<SubjectId, RequestError> {
+    if fields.is_empty() {
+        return Err(RequestError::NoFields);
+    }
+    if fields.len() > MAX_FIELDS {
+        return Err(RequestError::TooManyFields {
+            count: fields.len(),
+            max: MAX_FIELDS,
+        });
+    }
+    let mut seen = HashSet::with_capacity(fields.len());
+    for field in fields {
+        check_text("fields[]", field)?;
+        if !seen.insert(field.as_str()) {
+            return Err(RequestError::DuplicateField(field.clone()));
+        }
+    }
+    let reference = legal_time::swedish_reference_date(time)?;
+    subject_at(subject, reference)
+}
+
+/// The subject an identifier names on the Swedish day `reference`: the century of a 10-digit
+/// personnummer turns at Swedish midnight, and nobody born after the day can be its subject.
+fn subject_at(id: &str, reference: utbyte_domain::CalendarDate) -> Result<SubjectId, RequestError> {
+    let subject = SubjectId::parse_at(id, reference)?;
+    let born = match &subject {
+        SubjectId::Personnummer(p) => Some(p.birth_date()),
+        SubjectId::Samordningsnummer(s) => Some(s.birth_date()),
+        SubjectId::Organisationsnummer(_) => None,
+    };
+    if born.is_some_and(|born| born > reference) {
+        return Err(RequestError::SubjectNotYetBorn);
+    }
+    Ok(subject)
+}
+
 /// A text must be non-empty, at most [`MAX_TEXT`] bytes, and free of control characters: C0
 /// (NUL, tab, newline, escape…), DEL and C1 — Unicode's `Cc`, which `char::is_control` is. None
 /// belongs in an id, a reference or a name; they would reach the register, the ledger, logs and
 /// a reviewer's screen. Letters of any script and spaces are ordinary text.
-fn check_text(name: &'static str, value: &str) -> Result<(), RequestError> {
+pub(crate) fn check_text(name: &'static str, value: &str) -> Result<(), RequestError> {
     if value.chars().any(char::is_control) {
         return Err(RequestError::ControlCharacter { name });
     }

@@ -181,6 +181,7 @@ impl Rulebook {
             }
         }
 
+        place_in_time(&mut policies, &vocabulary);
         let mut all = PolicySet::new();
         let mut infos = HashMap::new();
         let sources: HashMap<&str, &SourceFile> =
@@ -328,6 +329,21 @@ fn compile(
     let mut info = policy::read_info(&generated, &policy, (line, column))?;
     info.line = line;
     Ok((policy, info))
+}
+
+/// Ties each policy to the provision its citation names and narrows the days it applies to
+/// that provision's force, so a request is decided under the law in force on its day.
+fn place_in_time(policies: &mut [(Policy, PolicyInfo)], vocabulary: &Vocabulary) {
+    for (_, info) in policies {
+        let cited = &info.citation;
+        let provision = vocabulary.provisions.values().find(|p| {
+            p.sfs == cited.sfs && p.chapter == cited.chapter && p.section == cited.section
+        });
+        if let Some(provision) = provision {
+            info.provision = Some(provision.id.clone());
+            info.period = info.period.within(provision.period());
+        }
+    }
 }
 
 /// Validates every policy against the exchange schema; a type error names the policy's file and

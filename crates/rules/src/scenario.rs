@@ -20,6 +20,11 @@
 //! diagnos = { outcome = "refuse" }
 //! ```
 //!
+//! A scenario of an own-initiative notice writes `[scenario.notice]` (a [`Notice`]: `sender`,
+//! `sender_unit`, `role`, `recipient`, optional `recipient_unit`, `kind`, `fields`, `purpose`,
+//! `legal_basis`, `case_ref`, `subject`, `time`) instead of `[scenario.request]`; it is decided
+//! at the sender.
+//!
 //! `cites` lists citations the field's decision must rest on, each matching a cited provision
 //! exactly or as its leading words (`SFS 2024:307` matches `SFS 2024:307 3 §`); `cites = []`
 //! demands that nothing is cited. `policy` names a policy that must be among them. A scenario
@@ -27,6 +32,7 @@
 //! containing that text.
 
 use crate::decision::{Ground, Outcome};
+use crate::notice::Notice;
 use crate::request::DisclosureRequest;
 use crate::source::{parse_toml, Problem, SourceFile};
 use crate::Rulebook;
@@ -51,7 +57,10 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub note: String,
-    pub request: DisclosureRequest,
+    #[serde(default)]
+    pub request: Option<DisclosureRequest>,
+    #[serde(default)]
+    pub notice: Option<Notice>,
     #[serde(default)]
     pub expect: BTreeMap<String, Expectation>,
     #[serde(default)]
@@ -101,7 +110,17 @@ pub fn load(file: &SourceFile) -> Result<Vec<(usize, Scenario)>, Problem> {
 /// Runs one scenario against a rulebook.
 pub fn run(rulebook: &Rulebook, scenario: &Scenario) -> Vec<String> {
     let mut failures = Vec::new();
-    let decision = match (rulebook.decide(&scenario.request), &scenario.error) {
+    let decided = match (&scenario.request, &scenario.notice) {
+        (Some(request), None) => rulebook.decide(request),
+        (None, Some(notice)) => rulebook.decide_notice(notice),
+        _ => {
+            failures.push(
+                "a scenario has exactly one of [scenario.request] and [scenario.notice]".into(),
+            );
+            return failures;
+        }
+    };
+    let decision = match (decided, &scenario.error) {
         (Err(err), Some(expected)) => {
             if !err.to_string().contains(expected.as_str()) {
                 failures.push(format!(

@@ -6,6 +6,7 @@
 //! the same facts. Loading checks that every reference resolves, so a policy can never name an
 //! authority, field or provision that is not defined here without `check` saying so.
 
+use crate::dates::Period;
 use crate::source::{parse_toml, Problem, Problems, SourceFile};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -53,6 +54,8 @@ pub enum ProvisionKind {
     PublicAccess,
     /// Protection of a data subject's identity that forces a manual assessment.
     ProtectedIdentity,
+    /// A duty to notify another authority on one's own initiative (underrättelseskyldighet).
+    DutyToNotify,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -68,6 +71,41 @@ pub struct Provision {
     /// Short name used in speech, e.g. `LUFFA`, `OSL 10:27`.
     pub short: String,
     pub kind: ProvisionKind,
+    /// The first Swedish day the provision is in force; absent for a provision in force before
+    /// any request the federation can see.
+    #[serde(default, with = "crate::dates::optional")]
+    pub in_force: Option<Date>,
+    /// The first Swedish day the provision no longer is in force (the repeal takes effect).
+    #[serde(default, with = "crate::dates::optional")]
+    pub repealed: Option<Date>,
+    /// A transitional rule (övergångsbestämmelse) keeping a repealed provision applicable.
+    #[serde(default)]
+    pub transitional: Option<Transitional>,
+}
+
+/// What a transitional rule keeps: the repealed provision still applies to requests made up to
+/// and including `until`, for the reason `note` gives (e.g. cases begun before the repeal).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transitional {
+    #[serde(with = "crate::dates")]
+    pub until: Date,
+    pub note: String,
+}
+
+impl Provision {
+    /// The days on which the provision applies: from its entry into force until its repeal, or
+    /// through its transitional rule's last day.
+    pub fn period(&self) -> Period {
+        let applies = Period::between(self.in_force, self.repealed);
+        match &self.transitional {
+            Some(t) => Period {
+                until: crate::dates::number(t.until),
+                ..applies
+            },
+            None => applies,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +149,10 @@ pub struct Offering {
     pub provider: String,
     /// The secrecy provision the information is held under.
     pub secrecy: String,
+    /// A kind of notice (underrättelse): what the provider may send on its own initiative,
+    /// never asked for. Decided with the action `notify` (see [`crate::notice`]).
+    #[serde(default)]
+    pub notice: bool,
     #[serde(rename = "category")]
     pub categories: Vec<Category>,
 }
@@ -137,6 +179,9 @@ pub struct JointOperation {
     pub title: String,
     pub participants: Vec<String>,
     pub decided: bool,
+    /// The provision the operation is decided under; its force must cover the operation.
+    #[serde(default)]
+    pub provision: Option<String>,
     #[serde(with = "crate::dates")]
     pub starts: Date,
     /// Last day of the operation, inclusive.
@@ -184,12 +229,13 @@ struct OperationsFile {
 }
 
 /// The file names of the vocabulary inside a rulebook directory.
-pub const FILES: [&str; 5] = [
+pub const FILES: [&str; 6] = [
     "authorities.toml",
     "provisions.toml",
     "purposes.toml",
     "offerings.toml",
     "operations.toml",
+    crate::competence::FILE,
 ];
 
 /// Every fact a rulebook's policies may refer to, checked for consistency.
@@ -204,6 +250,10 @@ pub struct Vocabulary {
     pub purposes: BTreeMap<String, Purpose>,
     pub offerings: BTreeMap<String, Offering>,
     pub operations: BTreeMap<String, JointOperation>,
+    /// Where each operation and provision is defined (line in its file), for findings.
+    pub lines: HashMap<String, usize>,
+    /// Who may ask and who may review, when the rulebook models it (`competence.toml`).
+    pub competence: Option<crate::competence::Competence>,
 }
 
 impl Vocabulary {
@@ -214,7 +264,7 @@ impl Vocabulary {
         let mut vocabulary = Vocabulary::default();
         let read = |name: &str, problems: &mut Problems| -> Option<&SourceFile> {
             let file = files.get(name);
-            if file.is_none() && name != "operations.toml" {
+            if file.is_none() && name != "operations.toml" && name != crate::competence::FILE {
                 problems.push(Problem::new(name, 1, 1, format!("missing file {name}")));
             }
             file
@@ -229,6 +279,11 @@ impl Vocabulary {
             match parse_toml::<ProvisionsFile>(file) {
                 Ok(parsed) => {
                     for provision in parsed.provisions {
+                        check_force(file, &provision, &mut problems);
+                        vocabulary.lines.insert(
+                            format!("provision:{}", provision.id),
+                            file.locate(&format!("\"{}\"", provision.id)).0,
+                        );
                         let id = provision.id.clone();
                         insert_unique(
                             file,
@@ -259,6 +314,10 @@ impl Vocabulary {
                 Ok(parsed) => vocabulary.add_operations(file, parsed, &mut problems),
                 Err(problem) => problems.push(problem),
             }
+        }
+        if let Some(file) = read(crate::competence::FILE, &mut problems) {
+            vocabulary.competence =
+                crate::competence::Competence::load(file, &vocabulary, &mut problems);
         }
         problems.check()?;
         Ok(vocabulary)
@@ -431,6 +490,17 @@ impl Vocabulary {
                     ));
                 }
             }
+            if let Some(provision) = &operation.provision {
+                if !self.provisions.contains_key(provision) {
+                    problems.push(file.problem_near(
+                        &format!("\"{provision}\""),
+                        format!(
+                            "operation `{}` is decided under `{provision}`, which is not a provision",
+                            operation.id
+                        ),
+                    ));
+                }
+            }
             if operation.ends < operation.starts {
                 problems.push(file.problem_near(
                     &format!("\"{}\"", operation.id),
@@ -438,6 +508,10 @@ impl Vocabulary {
                 ));
             }
             let id = operation.id.clone();
+            self.lines.insert(
+                format!("operation:{id}"),
+                file.locate(&format!("\"{id}\"")).0,
+            );
             insert_unique(file, &mut self.operations, id, operation, problems);
         }
     }
@@ -474,11 +548,41 @@ impl Vocabulary {
         false
     }
 
+    /// The line of `operations.toml` or `provisions.toml` defining `what` (`operation:id`,
+    /// `provision:id`).
+    pub fn line_of(&self, what: &str) -> usize {
+        self.lines.get(what).copied().unwrap_or(1)
+    }
+
     /// The authority a unit belongs to.
     pub fn authority_of_unit(&self, unit: &str) -> Option<&Authority> {
         self.unit_authority
             .get(unit)
             .and_then(|a| self.authorities.get(a))
+    }
+}
+
+/// A provision's dates must follow each other: in force, then repealed, then the last day of a
+/// transitional rule; a transitional rule belongs to a repealed provision.
+fn check_force(file: &SourceFile, provision: &Provision, problems: &mut Problems) {
+    let id = &provision.id;
+    let mut wrong =
+        |message: String| problems.push(file.problem_near(&format!("\"{id}\""), message));
+    if let (Some(from), Some(repealed)) = (provision.in_force, provision.repealed) {
+        if repealed <= from {
+            wrong(format!(
+                "provision `{id}` is repealed on or before the day it enters into force"
+            ));
+        }
+    }
+    match (&provision.transitional, provision.repealed) {
+        (Some(_), None) => wrong(format!(
+            "provision `{id}` has a transitional rule but is not repealed; a transitional rule keeps a repealed provision applicable"
+        )),
+        (Some(t), Some(repealed)) if t.until < repealed => wrong(format!(
+            "provision `{id}`: its transitional rule ends before the repeal takes effect"
+        )),
+        _ => {}
     }
 }
 

@@ -83,6 +83,27 @@ fn a_guard_with_a_narrower_condition_is_not_a_guard() {
 }
 
 #[test]
+fn a_guard_not_in_force_on_every_day_is_not_a_guard() {
+    // A version of the protection that enters into force on a day leaves the days before it
+    // unguarded: an agreement in force then could disclose about a protected subject.
+    let dated = GUARD.replace(
+        "@outcome(\"review\")",
+        "@outcome(\"review\") @in_force(\"2026-06-01\")",
+    );
+    let rb = rulebook(
+        &format!("{dated}{PLIKT}"),
+        &pa("p1", "[\"f1\"]", "2026-01-01", "2026-12-31"),
+    );
+    let findings = analyze(&rb, TODAY);
+    assert!(
+        of(&findings, Kind::ProtectedIdentity)
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.message.contains("in force on every day")),
+        "{findings:?}"
+    );
+}
+
+#[test]
 fn overlapping_pre_assessments_are_reported_once() {
     let pas = pa("p1", "[\"f1\", \"f2\"]", "2026-01-01", "2026-12-31")
         + &pa("p2", "[\"f2\", \"f3\"]", "2026-06-01", "2027-12-31");

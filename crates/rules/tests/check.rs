@@ -267,3 +267,114 @@ fn a_provision_that_depends_on_what_an_agreement_does_not_fix_is_refused() {
         "{p}"
     );
 }
+
+/// The fixture's rulebook files with `plikt` given the dates `force` (TOML lines).
+fn with_force(force: &str, policies: &str) -> Vec<utbyte_rules::source::SourceFile> {
+    let mut files = fixture::files(policies, "");
+    files[2].text = files[2].text.replace(
+        "kind = \"duty_on_request\"",
+        &format!("kind = \"duty_on_request\"\n{force}"),
+    );
+    files
+}
+
+#[test]
+fn a_provision_repealed_before_it_enters_into_force_is_located() {
+    let files = with_force(
+        "in_force = \"2024-07-01\"\nrepealed = \"2024-07-01\"",
+        PLIKT,
+    );
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.file, "provisions.toml", "{p}");
+    assert!(
+        p.message.contains("`plikt` is repealed on or before"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_transitional_rule_needs_a_repeal_and_cannot_end_before_it() {
+    let files = with_force(
+        "transitional = { until = \"2027-12-31\", note = \"Äldre regler\" }",
+        PLIKT,
+    );
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    assert!(err.problems[0].message.contains("not repealed"), "{err}");
+    let files = with_force(
+        "repealed = \"2027-07-01\"\ntransitional = { until = \"2027-06-30\", note = \"Äldre regler\" }",
+        PLIKT,
+    );
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    assert!(
+        err.problems[0].message.contains("ends before the repeal"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_policy_version_with_impossible_dates_is_located() {
+    let text = format!(
+        "{CITE}\n@id(\"x\") @outcome(\"disclose\") @in_force(\"2027-01-01\") @repealed(\"2026-01-01\")\npermit(principal, action, resource);\n"
+    );
+    let err = load(&text, "").unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!((p.file.as_str(), p.line), ("policies/p.cedar", 2), "{p}");
+    assert!(p.message.contains("`x` is repealed on or before"), "{p}");
+    let text = format!(
+        "{CITE}\n@id(\"x\") @outcome(\"disclose\") @in_force(\"1 januari 2027\")\npermit(principal, action, resource);\n"
+    );
+    let err = load(&text, "").unwrap_err();
+    assert!(err.problems[0].message.contains("@in_force"), "{err}");
+}
+
+#[test]
+fn competence_names_only_defined_roles_and_the_authority_s_own_units() {
+    let mut files = fixture::files(PLIKT, "");
+    files.push(utbyte_rules::source::SourceFile::new(
+        "competence.toml",
+        "[[role]]\nid = \"handlaggare\"\ntitle = \"Handläggare\"\n\n\
+         [[ask]]\nauthority = \"a\"\nunits = [\"b-1\"]\nroles = [\"handlaggare\", \"chef\"]\n",
+    ));
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    let messages: Vec<String> = err.problems.iter().map(|p| p.to_string()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("competence.toml:7")
+                && m.contains("unit `b-1` is not a unit of `a`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("role `chef` is not defined")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn with_competence_a_role_without_it_is_refused_on_that_ground() {
+    let mut files = fixture::files(PLIKT, "");
+    files.push(utbyte_rules::source::SourceFile::new(
+        "competence.toml",
+        "[[role]]\nid = \"handlaggare\"\ntitle = \"Handläggare\"\n\n\
+         [[role]]\nid = \"chef\"\ntitle = \"Chef\"\n\n\
+         [[ask]]\nauthority = \"a\"\nunits = [\"a-1\"]\nroles = [\"handlaggare\"]\npurposes = [\"kontroll\"]\n",
+    ));
+    let rulebook = utbyte_rules::Rulebook::from_sources(&files).unwrap_or_else(|e| panic!("{e}"));
+    let decide = |change: &dyn Fn(&mut utbyte_rules::DisclosureRequest)| {
+        let mut r = fixture::request(&["f1"]);
+        change(&mut r);
+        rulebook.decide(&r).unwrap().fields[0].ground
+    };
+    use utbyte_rules::Ground;
+    assert_eq!(decide(&|_| {}), Ground::NeedsAssessment);
+    assert_eq!(decide(&|r| r.role = "chef".into()), Ground::NoCompetence);
+    assert_eq!(decide(&|r| r.role = "okänd".into()), Ground::NoCompetence);
+    assert_eq!(decide(&|r| r.unit = "a-2".into()), Ground::NoCompetence);
+    assert_eq!(
+        decide(&|r| r.purpose = "annat".into()),
+        Ground::NoCompetence
+    );
+}

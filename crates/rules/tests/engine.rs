@@ -4,7 +4,7 @@
 
 mod fixture;
 
-use fixture::{load, request, rulebook, CITE};
+use fixture::{load, request, rulebook, CITE, PLIKT};
 use utbyte_rules::{Class, Ground, Outcome, RequestError};
 
 /// The decision of the first field of the fixture request for `f1`, after `change`.
@@ -349,4 +349,53 @@ fn a_pre_assessment_with_a_bad_reference_is_reported_in_its_file() {
     assert_eq!(p.file, "pre-assessments/pa.toml");
     assert_eq!(p.line, 3, "{p}");
     assert!(p.message.contains("has no field `saknas`"), "{p}");
+}
+
+/// A policy applies only on the Swedish days its provision is in force and its own version's
+/// dates allow; a request claiming a provision not in force is refused on that ground.
+#[test]
+fn a_request_is_decided_under_the_law_in_force_on_its_swedish_day() {
+    let mut files = fixture::files(
+        &format!(
+            "{PLIKT}\n@id(\"ny-lydelse\") @outcome(\"disclose\") @in_force(\"2027-01-01\") {CITE}\n\
+             permit(principal, action, resource in Category::\"reg/vanlig\")\n\
+             when {{ context.legal_basis == Provision::\"plikt\" }};\n"
+        ),
+        "",
+    );
+    files[2].text = files[2].text.replace(
+        "kind = \"duty_on_request\"",
+        "kind = \"duty_on_request\"\nin_force = \"2024-07-01\"\nrepealed = \"2028-01-01\"",
+    );
+    let rulebook = utbyte_rules::Rulebook::from_sources(&files).unwrap_or_else(|e| panic!("{e}"));
+    let at = |time: time::OffsetDateTime| {
+        let mut r = request(&["f1"]);
+        r.time = time;
+        let d = rulebook.decide(&r).unwrap();
+        (d.fields[0].outcome, d.fields[0].ground)
+    };
+    use time::macros::datetime;
+    // 22:00 UTC on 30 June is 00:00 on 1 July in Sweden (summer time).
+    assert_eq!(
+        at(datetime!(2024-06-30 21:59:59 UTC)),
+        (Outcome::Refuse, Ground::NotInForce)
+    );
+    assert_eq!(
+        at(datetime!(2024-06-30 22:00 UTC)),
+        (Outcome::Review, Ground::NeedsAssessment)
+    );
+    // The new wording discloses from Swedish midnight on 1 January 2027 (winter time).
+    assert_eq!(
+        at(datetime!(2026-12-31 22:59:59 UTC)),
+        (Outcome::Review, Ground::NeedsAssessment)
+    );
+    assert_eq!(
+        at(datetime!(2026-12-31 23:00 UTC)),
+        (Outcome::Disclose, Ground::Provision)
+    );
+    // Repealed: nothing applies, whatever the policies' own dates say.
+    assert_eq!(
+        at(datetime!(2027-12-31 23:00 UTC)),
+        (Outcome::Refuse, Ground::NotInForce)
+    );
 }

@@ -6,7 +6,7 @@ use cedar_policy::{Authorizer, Decision as CedarDecision};
 use proptest::prelude::*;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use utbyte_rules::{Class, DisclosureRequest, Ground, Outcome, Rulebook, Subject};
+use utbyte_rules::{Class, DisclosureRequest, Ground, Notice, Outcome, Rulebook, Subject};
 
 fn example() -> &'static Rulebook {
     static RULEBOOK: OnceLock<Rulebook> = OnceLock::new();
@@ -28,8 +28,12 @@ prop_compose! {
         protected in any::<bool>(), day in 0i64..1500, unknown_field in any::<bool>(),
     ) -> DisclosureRequest {
         let v = &example().vocabulary;
-        let authorities: Vec<String> = v.authorities.keys().cloned().collect();
-        let recipient = pick(&authorities, recipient).clone();
+        // Half of them to an authority a notice provision names.
+        let authorities: Vec<String> = match recipient % 2 {
+            0 => v.group_members("valfardsutbetalare").chain(v.group_members("brottsbekampande")).map(|a| a.id.clone()).collect(),
+            _ => v.authorities.keys().cloned().collect(),
+        };
+        let recipient = pick(&authorities, recipient / 2).clone();
         let units: Vec<String> = v.authorities[&recipient].units.iter().map(|u| u.id.clone()).collect();
         let offerings: Vec<String> = v.offerings.keys().cloned().collect();
         let offering = pick(&offerings, offering).clone();
@@ -63,8 +67,101 @@ prop_compose! {
     }
 }
 
+/// The notice property below must see notices sent automatically, not only refusals.
+#[test]
+fn generated_notices_include_automatic_ones() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let mut sent = 0;
+    for _ in 0..400 {
+        let n = notice().new_tree(&mut runner).unwrap().current();
+        let d = example().decide_notice(&n).unwrap();
+        sent += usize::from(d.fields.iter().any(|f| f.outcome == Outcome::Disclose));
+    }
+    assert!(
+        sent >= 10,
+        "only {sent} of 400 generated notices were sent automatically"
+    );
+}
+
+prop_compose! {
+    /// A notice from a notice kind's sender to any authority (a unit of it or itself), for any
+    /// purpose and basis.
+    fn notice()(
+        kind in any::<usize>(), fields in proptest::collection::btree_set(0usize..20, 1..5),
+        recipient in any::<usize>(), unit in proptest::option::of(any::<usize>()),
+        purpose in any::<usize>(), basis in any::<usize>(), protected in any::<bool>(),
+        day in 0i64..7000,
+    ) -> Notice {
+        let v = &example().vocabulary;
+        let kinds: Vec<&utbyte_rules::vocabulary::Offering> =
+            v.offerings.values().filter(|o| o.notice).collect();
+        let kind = kinds[kind % kinds.len()];
+        let all_fields: Vec<String> = kind.fields().map(|(_, f)| f.id.clone()).collect();
+        let mut fields: Vec<String> = fields.into_iter().map(|i| pick(&all_fields, i).clone()).collect();
+        fields.sort();
+        fields.dedup();
+        // Half of them to an authority a notice provision names.
+        let authorities: Vec<String> = match recipient % 2 {
+            0 => v.group_members("valfardsutbetalare").chain(v.group_members("brottsbekampande")).map(|a| a.id.clone()).collect(),
+            _ => v.authorities.keys().cloned().collect(),
+        };
+        let recipient = pick(&authorities, recipient / 2).clone();
+        let units: Vec<String> = v.authorities[&recipient].units.iter().map(|u| u.id.clone()).collect();
+        let purposes: Vec<String> = v.purposes.keys().cloned().collect();
+        let provisions: Vec<String> = v.provisions.keys().cloned().collect();
+        Notice {
+            sender: kind.provider.clone(),
+            sender_unit: v.authorities[&kind.provider].units[0].id.clone(),
+            role: "handlaggare".into(),
+            officer: None,
+            recipient_unit: unit.map(|u| pick(&units, u).clone()),
+            recipient,
+            kind: kind.id.clone(),
+            fields,
+            // A third of the notices claim what a notice provision names, so that many are sent.
+            purpose: match basis % 3 {
+                0 => "underrattelse-felaktig-utbetalning".into(),
+                1 => "verkstallighet".into(),
+                _ => pick(&purposes, purpose).clone(),
+            },
+            legal_basis: match basis % 3 {
+                0 => "sfs-2008-206".into(),
+                1 => "osl-10-27".into(),
+                _ => pick(&provisions, basis / 3).clone(),
+            },
+            case_ref: "U 2026/1".into(),
+            subject: Subject { id: "19121212-1212".into(), protected_identity: protected },
+            time: time::macros::datetime!(2008-01-01 12:00 UTC) + time::Duration::days(day),
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// A notice is decided field by field like a request: every field once, in order; never
+    /// automatically about a subject with protected identity; never to the sender itself; and
+    /// every automatic notice rests on a policy of a provision in force on its day.
+    #[test]
+    fn notices_are_decided_like_requests(n in notice()) {
+        let rb = example();
+        let d = rb.decide_notice(&n).unwrap();
+        let decided: Vec<&str> = d.fields.iter().map(|f| f.field.as_str()).collect();
+        let asked: Vec<&str> = n.fields.iter().map(String::as_str).collect();
+        prop_assert_eq!(decided, asked);
+        for f in &d.fields {
+            if f.outcome == Outcome::Disclose {
+                prop_assert!(!n.subject.protected_identity, "{:?}", f);
+                prop_assert_ne!(&n.recipient, &n.sender);
+                prop_assert!(!f.determining.is_empty());
+                for cited in &f.determining {
+                    let info = rb.policy_info(&cited.id).unwrap();
+                    prop_assert!(info.period.contains(n.date()), "{} on {}", cited.id, n.date());
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_field_is_decided_once_in_order(r in request()) {
@@ -101,7 +198,8 @@ proptest! {
                     prop_assert!(f.determining.iter().all(|c| c.class == Class::Refuse));
                 }
                 (Outcome::Refuse, Ground::NoLegalBasis | Ground::UnknownField | Ground::UnknownOffering
-                    | Ground::UnknownPurpose | Ground::UnknownLegalBasis | Ground::UnknownOperation) => {
+                    | Ground::UnknownPurpose | Ground::UnknownLegalBasis | Ground::UnknownOperation
+                    | Ground::NotInForce | Ground::NoCompetence) => {
                     prop_assert!(f.citations().next().is_none());
                 }
                 other => prop_assert!(false, "unexpected combination {:?}", other),
@@ -119,20 +217,30 @@ proptest! {
         prop_assert_eq!(fast, slow);
     }
 
-    /// The index never leaves out a policy that applies: plain Cedar over the whole rulebook
-    /// allows a field exactly when the indexed decision found a grant and no override.
+    /// The index never leaves out a policy that applies: plain Cedar over every policy in force
+    /// on the request's day allows a field exactly when the indexed decision found a grant and
+    /// no override.
     #[test]
     fn the_index_agrees_with_plain_cedar_over_the_whole_rulebook(r in request()) {
         let rb = example();
         let d = rb.decide(&r).unwrap();
         let known: Vec<_> = d.fields.iter().filter(|f| f.ground != Ground::UnknownField).collect();
         let requests = rb.cedar_requests(&r).unwrap();
-        if d.fields.iter().any(|f| matches!(f.ground, Ground::UnknownPurpose | Ground::UnknownLegalBasis | Ground::UnknownOperation)) {
+        // Refused before any policy (a notice kind is no offering to ask for): nothing to compare.
+        if d.fields.iter().any(|f| matches!(f.ground, Ground::UnknownOffering | Ground::UnknownPurpose | Ground::UnknownLegalBasis
+            | Ground::UnknownOperation | Ground::NotInForce | Ground::NoCompetence)) {
             return Ok(());
+        }
+        let day = r.date();
+        let mut in_force = cedar_policy::PolicySet::new();
+        for (policy, info) in rb.policies() {
+            if info.period.contains(day) {
+                in_force.add(policy.clone()).unwrap();
+            }
         }
         prop_assert_eq!(known.len(), requests.len());
         for (field, request) in known.iter().zip(&requests) {
-            let plain = Authorizer::new().is_authorized(request, rb.policy_set(), rb.entities());
+            let plain = Authorizer::new().is_authorized(request, &in_force, rb.entities());
             let allowed = plain.decision() == CedarDecision::Allow;
             let granted = matches!(field.ground, Ground::Provision | Ground::PreAssessed | Ground::NeedsAssessment);
             prop_assert_eq!(allowed, granted, "field {} decided {:?}", field.field, field);

@@ -20,6 +20,9 @@ struct Offerings {
 struct Offering {
     id: String,
     provider: String,
+    /// A notice kind: sent by its provider's case system, held in no register.
+    #[serde(default)]
+    notice: bool,
     category: Vec<Category>,
 }
 
@@ -33,13 +36,13 @@ struct Field {
     id: String,
 }
 
-/// The example rulebook's offerings, by provider.
+/// The example rulebook's offerings (not its notice kinds), by provider.
 fn example_offerings() -> BTreeMap<String, Vec<OfferingFields>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rulebook/offerings.toml");
     let text = std::fs::read_to_string(path).unwrap();
     let parsed: Offerings = toml::from_str(&text).unwrap();
     let mut by_provider: BTreeMap<String, Vec<OfferingFields>> = BTreeMap::new();
-    for offering in parsed.offering {
+    for offering in parsed.offering.into_iter().filter(|o| !o.notice) {
         let fields = offering
             .category
             .into_iter()

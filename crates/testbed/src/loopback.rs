@@ -429,7 +429,8 @@ async fn register(
         .vocabulary
         .offerings
         .values()
-        .filter(|o| o.provider == authority)
+        // Notice kinds are sent from case systems, not held in a register.
+        .filter(|o| o.provider == authority && !o.notice)
         .map(|o| OfferingFields {
             offering: o.id.clone(),
             fields: o.fields().map(|(_, f)| f.id.clone()).collect(),

@@ -565,7 +565,7 @@ async fn every_caller_of_the_local_api_is_authenticated_and_kept_to_its_duties()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_a_reviewer_of_the_reviewing_unit_of_this_authority_decides() {
+async fn only_a_competent_reviewer_of_the_reviewing_unit_of_this_authority_decides() {
     let dir = tempfile::tempdir().unwrap();
     let mut plan = plan(dir.path().join("f"), &["forsakringskassan", "malmo-stad"]);
     plan.review_units
@@ -577,11 +577,11 @@ async fn only_a_reviewer_of_the_reviewing_unit_of_this_authority_decides() {
     let review = submit(malmo, "rev-1", &luffa_case(&protected[0], &["forman"])).await;
     assert_eq!(review.status, 202, "{:#}", review.body);
     let ticket = review.body["ticket"].as_str().unwrap().to_owned();
-    let decide = |unit: &'static str| {
+    let decide = |unit: &'static str, role: &'static str| {
         let ticket = ticket.clone();
         async move {
             let decision = json!({
-                "reviewer": {"officer": "r-1", "unit": unit, "role": "jurist"},
+                "reviewer": {"officer": "r-1", "unit": unit, "role": role},
                 "fields": [{"field": "forman", "outcome": "disclose", "reason": "Behovet väger tyngre."}]
             });
             call(
@@ -596,11 +596,15 @@ async fn only_a_reviewer_of_the_reviewing_unit_of_this_authority_decides() {
     };
     // Another unit of Försäkringskassan, and a unit of another authority.
     for unit in ["fk-sjukforsakring", MALMO_UNIT] {
-        let refused = decide(unit).await;
+        let refused = decide(unit, "jurist").await;
         assert_eq!(refused.status, 403, "{:#}", refused.body);
         assert_eq!(refused.body["reason"], "unit-not-reviewer");
     }
-    let decided = decide("fk-kontroll").await;
+    // The right unit, but a role the rulebook gives no competence to review.
+    let refused = decide("fk-kontroll", "handlaggare").await;
+    assert_eq!(refused.status, 403, "{:#}", refused.body);
+    assert_eq!(refused.body["reason"], "role-not-reviewer");
+    let decided = decide("fk-kontroll", "jurist").await;
     assert_eq!(decided.status, 200, "{:#}", decided.body);
     // Without credentials the queue is not even listed.
     let anonymous = call(fk, "GET", "/v1/reviews", &[("authorization", "")], None).await;

@@ -147,7 +147,8 @@ pub fn review_units(rulebook: &Rulebook) -> std::collections::HashMap<String, Ve
         .vocabulary
         .offerings
         .values()
-        .filter(|o| o.provider == authority)
+        // Notice kinds are not answered to requests, so nobody reviews them here.
+        .filter(|o| o.provider == authority && !o.notice)
         .map(|o| (o.id.clone(), vec![unit.id.clone()]))
         .collect()
 }

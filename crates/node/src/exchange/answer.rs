@@ -355,6 +355,8 @@ fn ground(ground: utbyte_rules::Ground) -> Ground {
         G::UnknownPurpose => Ground::UnknownPurpose,
         G::UnknownLegalBasis => Ground::UnknownLegalBasis,
         G::UnknownOperation => Ground::UnknownOperation,
+        G::NotInForce => Ground::NotInForce,
+        G::NoCompetence => Ground::NoCompetence,
     }
 }
 
