@@ -163,7 +163,13 @@ pub fn conjoin(
 ) -> Result<Policy, String> {
     let fail = |what: &str| format!("cannot conjoin its provision's grants: {what}");
     let mut json = compiled.to_json().map_err(|e| fail(&e.to_string()))?;
-    let own_scope = scope_conditions(&json).map_err(|()| fail("unexpected scope"))?;
+    let body = json["conditions"][0]["body"].clone();
+    let mut own = Vec::new();
+    flatten("&&", &body, &mut own);
+    // What the agreement already says (its action and offering, its legal basis, a purpose group
+    // it names) need not be said twice.
+    let mut said = scope_conditions(&json).map_err(|()| fail("unexpected scope"))?;
+    said.extend(own.iter().cloned());
     let mut alternatives: Vec<Vec<Value>> = Vec::new();
     for (grant, info) in grants {
         let to = recipients(&grant.principal_constraint(), vocabulary);
@@ -172,18 +178,13 @@ pub fn conjoin(
             continue;
         }
         let conjuncts = conditions(grant).ok_or_else(|| fail(&format!("grant `{}`", info.id)))?;
-        // What the agreement's own scope already says (the same action, the same offering) need
-        // not be said twice.
         alternatives.push(
             conjuncts
                 .into_iter()
-                .filter(|c| !own_scope.contains(c))
+                .filter(|c| !said.contains(c))
                 .collect(),
         );
     }
-    let body = json["conditions"][0]["body"].clone();
-    let mut own = Vec::new();
-    flatten("&&", &body, &mut own);
     // The agreement's field test is its last conjunct (see `PreAssessment::to_cedar`).
     let field_test = own.pop().ok_or_else(|| fail("empty condition"))?;
     let (mut before, mut after) = (own, Vec::new());

@@ -20,8 +20,9 @@
 //! their own `@in_force`/`@repealed`); a request claiming a legal basis not in force that day
 //! is refused with the ground *not in force*.
 //!
-//! Policies that cannot tell fields apart are evaluated once per request, the others once per
-//! class of fields they cannot tell apart (see [`crate::index`]). [`Rulebook::decide_unindexed`]
+//! Policies that cannot tell fields apart are evaluated once per request; field-level policies
+//! whose gate held are read off each field when they only test membership after it, the others
+//! evaluated once per class of fields they cannot tell apart (see [`crate::index`]). [`Rulebook::decide_unindexed`]
 //! evaluates every field against the whole rulebook instead; the two must always agree.
 
 use crate::competence::Asker;
@@ -52,6 +53,23 @@ impl<'a> Held<'a> {
         self.grants.extend_from_slice(&other.grants);
         self.overrides.extend_from_slice(&other.overrides);
         self.errors.extend_from_slice(&other.errors);
+    }
+}
+
+/// The field-level policies whose gate held, and those whose gate failed to evaluate.
+#[derive(Default)]
+struct Gates {
+    held: Vec<String>,
+    erred: Vec<String>,
+}
+
+impl Gates {
+    fn held(&self, id: &str) -> bool {
+        self.held.iter().any(|g| g == id)
+    }
+
+    fn erred(&self, id: &str) -> bool {
+        self.erred.iter().any(|g| g == id)
     }
 }
 
@@ -122,11 +140,29 @@ impl Rulebook {
             .iter()
             .find(|f| p.offering.category_of(f).is_some());
         let (request_level, gates) = match representative {
-            Some(field) => self.held(&bucket.request, &p, &uid(field)),
+            Some(field) => self.held(&bucket.request_on(p.date), &p, &uid(field)),
             None => Default::default(),
         };
-        let active = bucket
-            .active(|f| !f.gated || gates.iter().any(|g| *g == f.policy.id().as_ref() as &str));
+        // Field-level policies whose gate held and which only test membership after it are read
+        // off each field directly; those whose gate failed to evaluate go to Cedar, which names
+        // their error.
+        let direct: Vec<(&[String], bool, &Arc<PolicyInfo>)> = bucket
+            .field
+            .iter()
+            .filter(|f| gates.held(f.id()) && !gates.erred(f.id()))
+            .filter_map(|f| {
+                let fields = f.after_gate.as_deref()?;
+                let info = self.infos.get(f.id())?;
+                Some((fields, f.grant, info))
+            })
+            .filter(|(_, _, info)| info.period.contains(p.date))
+            .collect();
+        let active = bucket.active(|f| {
+            f.days.contains(p.date)
+                && (!f.gated
+                    || gates.erred(f.id())
+                    || (gates.held(f.id()) && f.after_gate.is_none()))
+        });
         let mut classes: Vec<(FieldClass, Held)> = Vec::new();
         for field in exchange.fields {
             let Some(category) = p.offering.category_of(field) else {
@@ -138,6 +174,15 @@ impl Rulebook {
                 continue;
             };
             let mut held = request_level.clone();
+            for (fields, grant, info) in &direct {
+                if fields.binary_search(field).is_ok() {
+                    if *grant {
+                        held.grants.push(info);
+                    } else {
+                        held.overrides.push(info);
+                    }
+                }
+            }
             if !active.is_empty() {
                 let class = active.class_of(&p.offering.id, &category.id, field);
                 match classes.iter().find(|(c, _)| *c == class) {
@@ -346,10 +391,10 @@ impl Rulebook {
 
     /// Evaluates one level for one resource and collects what held: one Cedar call, and a
     /// second only when an override held. Also returns the policies whose gate held or failed
-    /// to evaluate (they must be evaluated per field).
-    fn held(&self, level: &Level, p: &Prepared, resource: &EntityUid) -> (Held<'_>, Vec<String>) {
+    /// to evaluate (they must be looked at per field).
+    fn held(&self, level: &Level, p: &Prepared, resource: &EntityUid) -> (Held<'_>, Gates) {
         let mut held = Held::default();
-        let mut gates = Vec::new();
+        let mut gates = Gates::default();
         if level.all.is_empty() {
             return (held, gates);
         }
@@ -360,7 +405,7 @@ impl Rulebook {
             let AuthorizationError::PolicyEvaluationError(e) = error;
             match AsRef::<str>::as_ref(e.policy_id()).strip_prefix(GATE_PREFIX) {
                 // The gated policy reports the error itself when evaluated per field.
-                Some(gated) => gates.push(gated.to_owned()),
+                Some(gated) => gates.erred.push(gated.to_owned()),
                 None if self.in_force(e.policy_id().as_ref(), p.date) => {
                     held.errors.push(error.to_string())
                 }
@@ -368,7 +413,7 @@ impl Rulebook {
             }
         }
         let (reasons, satisfied_gates) = self.reasons(&response);
-        gates.extend(satisfied_gates);
+        gates.held.extend(satisfied_gates);
         if response.decision() == cedar_policy::Decision::Allow {
             held.grants = in_force(reasons, p.date);
             return (held, gates);
@@ -382,7 +427,7 @@ impl Rulebook {
             let permits = authorizer.is_authorized(&cedar, &level.grants, &self.entities);
             let (grants, satisfied_gates) = self.reasons(&permits);
             held.grants = in_force(grants, p.date);
-            gates.extend(satisfied_gates);
+            gates.held.extend(satisfied_gates);
         }
         (held, gates)
     }

@@ -12,8 +12,20 @@
 //!   `resource` beyond an offering-wide scope gives the same answer for every field. Any other use
 //!   of `resource` makes the policy field-specific.
 //!
+//! - **Days.** A policy whose first `when` clause begins with comparisons of `context.date`
+//!   with literals (among conjuncts `context.legal_basis == …`, which cannot fail either) holds on
+//!   no other day — and fails on none: the first false conjunct is reached before anything that
+//!   could fail. Compiled pre-assessments begin so with their validity.
+//! - **Membership alone.** A field-dependent policy whose condition, after its *gate* (see
+//!   [`gate`]), is nothing but membership tests of the field against literals — and whose resource
+//!   scope is one too — holds for a field exactly when its gate holds and the field passes every
+//!   test. Such a policy need not be evaluated per field at all: its gate is evaluated once per
+//!   request, and the tests are read off the field's place in the hierarchy (field, category,
+//!   offering). Compiled pre-assessments have this shape.
+//!
 //! The analysis is conservative: whatever it does not recognise is treated as field-specific.
 
+use crate::dates::Period;
 use cedar_policy::{EntityUid, Policy, ResourceConstraint};
 use serde_json::Value;
 
@@ -37,8 +49,35 @@ pub struct Footprint {
     /// The legal basis the policy requires, if it requires one.
     pub basis: Option<String>,
     pub resource: ResourceUse,
+    /// The days on which it can hold or fail to evaluate (see the module documentation).
+    pub days: Period,
     /// For a policy that depends on the field: its *gate*, see [`gate`].
     pub gate: Option<Policy>,
+    /// For a gated policy whose condition after the gate is only membership tests (and whose
+    /// resource scope is one): those tests, all of which a field must pass.
+    pub after_gate: Option<Vec<Membership>>,
+}
+
+/// `resource in E` (or `resource in [E, …]`) — or, `exact`, `resource == E` — for literals E.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// (type, id) of each entity E.
+    pub entities: Vec<(String, String)>,
+    pub exact: bool,
+}
+
+impl Membership {
+    /// Whether field `field` of category `category` of `offering` passes the test. A field's only
+    /// ancestors are its category and its offering (see `entities`), and category and field ids
+    /// are written `offering/…`.
+    pub fn admits(&self, offering: &str, category: &str, field: &str) -> bool {
+        self.entities.iter().any(|(ty, id)| match ty.as_str() {
+            "Field" => id.split_once('/') == Some((offering, field)),
+            "Category" => !self.exact && id.split_once('/') == Some((offering, category)),
+            "Offering" => !self.exact && id == offering,
+            _ => false,
+        })
+    }
 }
 
 /// The prefix of id a gate policy carries before the id of the policy it gates.
@@ -51,20 +90,47 @@ pub const GATE_PREFIX: &str = "gate:";
 /// the gate errors the policy errors the same way wherever it gets that far. The gate can thus be
 /// evaluated once per request, and only policies whose gate held (or erred) need evaluating per
 /// field.
-fn gate(policy: &Policy, json: &Value) -> Option<Policy> {
-    let first = json.get("conditions")?.as_array()?.first()?;
+///
+/// With the gate comes what follows it when that is only membership tests (see
+/// [`Footprint::after_gate`]).
+fn gate(policy: &Policy, json: &Value) -> Option<(Policy, Option<Vec<Membership>>)> {
+    let conditions = json.get("conditions")?.as_array()?;
+    let first = conditions.first()?;
     if first.get("kind").and_then(Value::as_str) != Some("when") {
         return None;
     }
     let mut conjuncts = Vec::new();
     flatten_and(first.get("body")?, &mut conjuncts);
-    let prefix: Vec<&Value> = conjuncts
-        .into_iter()
-        .take_while(|c| !mentions_resource(c))
-        .collect();
+    let split = conjuncts
+        .iter()
+        .position(|c| mentions_resource(c))
+        .unwrap_or(conjuncts.len());
+    let (prefix, rest) = conjuncts.split_at(split);
+    let after_gate = if conditions.len() == 1 {
+        let scope = match policy.resource_constraint() {
+            ResourceConstraint::Any => Some(None),
+            ResourceConstraint::In(uid) => Some(Some(Membership {
+                entities: vec![type_and_id(&uid)],
+                exact: false,
+            })),
+            ResourceConstraint::Eq(uid) => Some(Some(Membership {
+                entities: vec![type_and_id(&uid)],
+                exact: true,
+            })),
+            ResourceConstraint::Is(_) | ResourceConstraint::IsIn(..) => None,
+        };
+        scope.and_then(|scope| {
+            rest.iter()
+                .map(|c| membership_test(c))
+                .collect::<Option<Vec<_>>>()
+                .map(|tests| scope.into_iter().chain(tests).collect())
+        })
+    } else {
+        None
+    };
     let body = prefix
-        .into_iter()
-        .cloned()
+        .iter()
+        .map(|c| (*c).clone())
         .reduce(|left, right| serde_json::json!({"&&": {"left": left, "right": right}}))?;
     let gate = serde_json::json!({
         "effect": "permit",
@@ -75,7 +141,46 @@ fn gate(policy: &Policy, json: &Value) -> Option<Policy> {
         "annotations": {},
     });
     let id = cedar_policy::PolicyId::new(format!("{GATE_PREFIX}{}", policy.id()));
-    Policy::from_json(Some(id), gate).ok()
+    Some((Policy::from_json(Some(id), gate).ok()?, after_gate))
+}
+
+/// `resource in E`, `resource in [E, …]`, `resource == E` or `E == resource` for literals E.
+fn membership_test(v: &Value) -> Option<Membership> {
+    if let Some(args) = v.get("in") {
+        if !is_resource(&args["left"]) {
+            return None;
+        }
+        let right = &args["right"];
+        let entities = match entity_literal(right) {
+            Some(literal) => vec![literal],
+            None => right
+                .get("Set")?
+                .as_array()?
+                .iter()
+                .map(entity_literal)
+                .collect::<Option<_>>()?,
+        };
+        return Some(Membership {
+            entities,
+            exact: false,
+        });
+    }
+    let args = v.get("==")?;
+    let literal = if is_resource(&args["left"]) {
+        entity_literal(&args["right"])
+    } else if is_resource(&args["right"]) {
+        entity_literal(&args["left"])
+    } else {
+        None
+    }?;
+    Some(Membership {
+        entities: vec![literal],
+        exact: true,
+    })
+}
+
+fn type_and_id(uid: &EntityUid) -> (String, String) {
+    (uid.type_name().to_string(), uid.id().unescaped().to_owned())
 }
 
 /// The conjuncts of a `&&` chain, in evaluation order.
@@ -102,7 +207,9 @@ pub fn of(policy: &Policy) -> Footprint {
         return Footprint {
             basis: None,
             resource: ResourceUse::PerField,
+            days: Period::ALWAYS,
             gate: None,
+            after_gate: None,
         };
     };
     let mut use_ = Use::default();
@@ -138,14 +245,16 @@ pub fn of(policy: &Policy) -> Footprint {
             category: use_.category,
         }
     };
-    let gate = match resource {
-        ResourceUse::None => None,
-        _ => gate(policy, &json),
+    let (gate, after_gate) = match resource {
+        ResourceUse::None => (None, None),
+        _ => gate(policy, &json).map_or((None, None), |(g, after)| (Some(g), after)),
     };
     Footprint {
         basis,
         resource,
+        days: days(&json),
         gate,
+        after_gate,
     }
 }
 
@@ -171,10 +280,7 @@ fn entity_literal(v: &Value) -> Option<(String, String)> {
 
 impl Use {
     fn literal(&mut self, uid: &EntityUid) {
-        self.push(vec![(
-            uid.type_name().to_string(),
-            uid.id().unescaped().to_owned(),
-        )]);
+        self.push(vec![type_and_id(uid)]);
     }
 
     fn push(&mut self, test: Test) {
@@ -243,18 +349,83 @@ impl Use {
     }
 }
 
+/// The days on which a policy can hold: narrowed by each leading conjunct of its first `when`
+/// clause that compares `context.date` with a literal, passing over `context.legal_basis == …`,
+/// up to the first conjunct of any other kind.
+fn days(json: &Value) -> Period {
+    let mut days = Period::ALWAYS;
+    let first = json
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .filter(|c| c.get("kind").and_then(Value::as_str) == Some("when"));
+    let Some(body) = first.and_then(|c| c.get("body")) else {
+        return days;
+    };
+    let mut conjuncts = Vec::new();
+    flatten_and(body, &mut conjuncts);
+    for conjunct in conjuncts {
+        if let Some(bound) = date_bound(conjunct) {
+            days = days.within(bound);
+        } else if !is_basis_test(conjunct) {
+            break;
+        }
+    }
+    days
+}
+
+fn is_context(v: &Value, attr: &str) -> bool {
+    v.get(".").is_some_and(|dot| {
+        dot["left"].get("Var").and_then(Value::as_str) == Some("context")
+            && dot.get("attr").and_then(Value::as_str) == Some(attr)
+    })
+}
+
+fn is_basis_test(v: &Value) -> bool {
+    v.get("==").is_some_and(|args| {
+        (is_context(&args["left"], "legal_basis") && entity_literal(&args["right"]).is_some())
+            || (is_context(&args["right"], "legal_basis")
+                && entity_literal(&args["left"]).is_some())
+    })
+}
+
+/// The days `context.date OP n` (or `n OP context.date`) admits.
+fn date_bound(v: &Value) -> Option<Period> {
+    let map = v.as_object()?;
+    let (op, args) = map.iter().next().filter(|_| map.len() == 1)?;
+    let number = |v: &Value| v.get("Value").and_then(Value::as_i64);
+    // Normalised to `context.date OP n`.
+    let (op, n) = if is_context(&args["left"], "date") {
+        (op.as_str(), number(&args["right"])?)
+    } else if is_context(&args["right"], "date") {
+        let flipped = match op.as_str() {
+            "<" => ">",
+            "<=" => ">=",
+            ">" => "<",
+            ">=" => "<=",
+            _ => return None,
+        };
+        (flipped, number(&args["left"])?)
+    } else {
+        return None;
+    };
+    let (from, until) = match op {
+        ">=" => (n, i64::MAX),
+        ">" => (n.checked_add(1)?, i64::MAX),
+        "<=" => (i64::MIN, n),
+        "<" => (i64::MIN, n.checked_sub(1)?),
+        _ => return None,
+    };
+    Some(Period { from, until })
+}
+
 /// `x` if `body` is a conjunction with a conjunct `context.legal_basis == Provision::"x"`.
 fn required_basis(body: &Value) -> Option<String> {
     if let Some(args) = body.get("&&") {
         return required_basis(&args["left"]).or_else(|| required_basis(&args["right"]));
     }
     let args = body.get("==")?;
-    let is_basis = |v: &Value| {
-        v.get(".").is_some_and(|dot| {
-            dot["left"].get("Var").and_then(Value::as_str) == Some("context")
-                && dot.get("attr").and_then(Value::as_str) == Some("legal_basis")
-        })
-    };
+    let is_basis = |v: &Value| is_context(v, "legal_basis");
     let literal = if is_basis(&args["left"]) {
         entity_literal(&args["right"])
     } else if is_basis(&args["right"]) {
@@ -340,6 +511,72 @@ mod tests {
         // A policy that tests the field first has no gate.
         let first = Policy::from_str("permit(principal, action, resource) when { resource in Field::\"o/a\" && context.role == \"a\" };").unwrap();
         assert!(of(&first).gate.is_none());
+    }
+
+    #[test]
+    fn only_membership_tests_after_the_gate_are_read_off_the_field() {
+        let after = |text: &str| of(&Policy::from_str(text).unwrap()).after_gate;
+        let tests = after(
+            "permit(principal, action, resource in Category::\"o/c\") when { context.role == \"a\" && resource in [Field::\"o/a\", Category::\"o/d\"] && Field::\"o/b\" == resource };",
+        )
+        .expect("a gate followed by memberships");
+        assert_eq!(tests.len(), 3, "the scope and two conditions: {tests:?}");
+        assert!(!tests[0].exact && !tests[1].exact && tests[2].exact);
+        assert!(tests[0].admits("o", "c", "x") && !tests[0].admits("o", "d", "x"));
+        assert!(tests[1].admits("o", "d", "x") && tests[1].admits("o", "c", "a"));
+        assert!(!tests[1].admits("p", "c", "a"), "another offering's field");
+        assert!(tests[2].admits("o", "c", "b") && !tests[2].admits("o", "c", "a"));
+        let exact_category = Membership {
+            entities: vec![("Category".into(), "o/c".into())],
+            exact: true,
+        };
+        assert!(
+            !exact_category.admits("o", "c", "a"),
+            "a field is no category"
+        );
+        for text in [
+            // Something else after the field test.
+            "permit(principal, action, resource) when { context.role == \"a\" && resource in Field::\"o/a\" && context.date > 1 };",
+            "permit(principal, action, resource) when { context.role == \"a\" && resource != Field::\"o/a\" };",
+            "permit(principal, action, resource) when { context.role == \"a\" && resource.category == Category::\"o/c\" };",
+            // A second clause, or a type test in the scope.
+            "permit(principal, action, resource) when { context.role == \"a\" && resource in Field::\"o/a\" } unless { context.role == \"b\" };",
+            "permit(principal, action, resource is Field in Offering::\"o\") when { context.role == \"a\" && resource in Field::\"o/a\" };",
+        ] {
+            assert_eq!(after(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn leading_date_comparisons_bound_the_days() {
+        let days = |condition: &str| {
+            footprint(&format!(
+                "permit(principal, action, resource) when {{ {condition} }};"
+            ))
+            .days
+        };
+        assert_eq!(
+            days("context.legal_basis == Provision::\"x\" && context.date >= 20250101 && 20271231 > context.date && context.role == \"a\""),
+            Period { from: 20250101, until: 20271230 }
+        );
+        assert_eq!(
+            days("context.date > 20250101 && context.date < 20250105"),
+            Period {
+                from: 20250102,
+                until: 20250104
+            }
+        );
+        // Behind anything that could fail, a date no longer bounds where the policy can err.
+        assert!(days("context.role == \"a\" && context.date >= 20250101").is_always());
+        assert!(
+            days("context.operation == Operation::\"o\" && context.date >= 20250101").is_always()
+        );
+        assert!(days("context.date >= 20250101 || context.role == \"a\"").is_always());
+        assert!(footprint(
+            "permit(principal, action, resource) unless { context.date < 20250101 };"
+        )
+        .days
+        .is_always());
     }
 
     #[test]

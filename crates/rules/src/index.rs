@@ -10,15 +10,18 @@
 //! policy is left out of a bucket only when its own text excludes the request.
 //!
 //! Within a bucket, policies are split by how they depend on the requested field: request-level
-//! policies are evaluated once per request, together with the *gates* of the field-level ones;
-//! field-level policies whose gate held are then evaluated once per class of fields they cannot
-//! tell apart.
+//! policies are evaluated once per request, together with the *gates* of the field-level ones —
+//! those of them that can hold on the request's day (see [`footprint`]).
+//! A field-level policy whose gate held and which after it only tests membership is then read off
+//! each field's place in the hierarchy without Cedar; the others whose gate held are evaluated
+//! once per class of fields they cannot tell apart.
 //!
 //! [`footprint`]: crate::footprint
 
+use crate::dates::Period;
 use crate::footprint::{self, ResourceUse, Test};
 use crate::policy::PolicyInfo;
-use crate::vocabulary::Vocabulary;
+use crate::vocabulary::{Offering, Vocabulary};
 use cedar_policy::{EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
@@ -94,18 +97,48 @@ pub fn offerings(constraint: &ResourceConstraint, vocabulary: &Vocabulary) -> Re
 /// The policies that can apply to one (recipient, offering, legal basis).
 #[derive(Debug, Default)]
 pub struct Bucket {
-    /// Request-level grants and overrides, and the gates of the field-level policies.
-    pub request: Level,
+    /// Request-level grants and overrides, and the gates of the field-level policies, each with
+    /// the days on which it can hold.
+    request: Vec<Dated>,
     /// Field-level policies, evaluated per class of fields when their gate held.
     pub field: Vec<FieldPolicy>,
-    /// The policy sets of the combinations of field-level policies seen so far: building a
-    /// Cedar policy set costs more than evaluating a small one.
-    active: RwLock<HashMap<Vec<u32>, Arc<Active>>>,
+    /// The request levels of the days seen so far, by the policies that can hold on them.
+    on: Cache<Level>,
+    /// The policy sets of the combinations of field-level policies seen so far.
+    active: Cache<Active>,
     size: usize,
 }
 
-/// Most combinations of active field-level policies a bucket remembers.
-const ACTIVE_CACHE: usize = 256;
+/// A request-level policy or a gate, with the days on which it can hold or fail to evaluate:
+/// those of its own leading date conditions and, for a rule, those it is in force.
+#[derive(Debug)]
+struct Dated {
+    policy: Policy,
+    permit: bool,
+    days: Period,
+}
+
+/// Values built from a subset of a bucket's policies, by the indices of that subset: building a
+/// Cedar policy set costs more than evaluating a small one.
+#[derive(Debug, Default)]
+struct Cache<V>(RwLock<HashMap<Vec<u32>, Arc<V>>>);
+
+/// Most subsets a cache remembers.
+const CACHED: usize = 256;
+
+impl<V> Cache<V> {
+    fn get_or_build(&self, key: Vec<u32>, build: impl FnOnce(&[u32]) -> V) -> Arc<V> {
+        if let Some(value) = self.0.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Arc::clone(value);
+        }
+        let value = Arc::new(build(&key));
+        let mut cache = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if cache.len() < CACHED {
+            cache.insert(key, Arc::clone(&value));
+        }
+        value
+    }
+}
 
 /// A policy that depends on the requested field.
 #[derive(Debug)]
@@ -114,12 +147,23 @@ pub struct FieldPolicy {
     pub grant: bool,
     /// Whether a gate in the request level decides if this policy is evaluated at all.
     pub gated: bool,
+    /// The days on which it can hold or fail to evaluate.
+    pub days: Period,
     /// The membership tests through which it tells fields apart.
     pub tests: Vec<Test>,
     /// It reads the field's category.
     pub category: bool,
     /// It depends on the field in ways not analysed.
     pub per_field: bool,
+    /// When its gate held, it holds for exactly these fields of the bucket's offering, sorted (see
+    /// [`footprint::Footprint::after_gate`]).
+    pub after_gate: Option<Vec<String>>,
+}
+
+impl FieldPolicy {
+    pub fn id(&self) -> &str {
+        self.policy.id().as_ref()
+    }
 }
 
 impl Bucket {
@@ -127,52 +171,81 @@ impl Bucket {
         self.size
     }
 
+    /// The request-level policies and gates that can hold on the Swedish day `date`.
+    pub fn request_on(&self, date: i64) -> Arc<Level> {
+        let key = (0u32..)
+            .zip(&self.request)
+            .filter(|(_, d)| d.days.contains(date))
+            .map(|(i, _)| i)
+            .collect();
+        self.on.get_or_build(key, |key| {
+            let mut level = Level::default();
+            for d in key.iter().filter_map(|i| self.request.get(*i as usize)) {
+                level.add(&d.policy, d.permit);
+            }
+            level
+        })
+    }
+
     /// The field-level policies selected by `take` (those whose gate held, and the ungated).
     pub fn active(&self, take: impl Fn(&FieldPolicy) -> bool) -> Arc<Active> {
-        let key: Vec<u32> = (0u32..)
+        let key = (0u32..)
             .zip(&self.field)
             .filter(|(_, f)| take(f))
             .map(|(i, _)| i)
             .collect();
-        if let Some(active) = self
-            .active
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Arc::clone(active);
-        }
-        let active = Arc::new(Active::new(
-            key.iter().filter_map(|i| self.field.get(*i as usize)),
-        ));
-        let mut cache = self.active.write().unwrap_or_else(|p| p.into_inner());
-        if cache.len() < ACTIVE_CACHE {
-            cache.insert(key, Arc::clone(&active));
-        }
-        active
+        self.active.get_or_build(key, |key| {
+            Active::new(key.iter().filter_map(|i| self.field.get(*i as usize)))
+        })
     }
 
-    fn add(&mut self, policy: &Policy, info: &PolicyInfo, footprint: &footprint::Footprint) {
+    fn add(
+        &mut self,
+        policy: &Policy,
+        info: &PolicyInfo,
+        footprint: &footprint::Footprint,
+        offering: &Offering,
+    ) {
         self.size += 1;
         let grant = info.class.is_grant();
+        // Out of force a rule neither holds nor counts its errors (see `decide`).
+        let days = footprint.days.within(info.period);
         let (tests, category, per_field) = match &footprint.resource {
             ResourceUse::None => {
-                self.request.add(policy, grant);
+                self.request.push(Dated {
+                    policy: policy.clone(),
+                    permit: grant,
+                    days,
+                });
                 return;
             }
             ResourceUse::PerField => (Vec::new(), false, true),
             ResourceUse::Memberships { tests, category } => (tests.clone(), *category, false),
         };
         if let Some(gate) = &footprint.gate {
-            self.request.add(gate, true);
+            self.request.push(Dated {
+                policy: gate.clone(),
+                permit: true,
+                days,
+            });
         }
         self.field.push(FieldPolicy {
             policy: policy.clone(),
             grant,
             gated: footprint.gate.is_some(),
+            days,
             tests,
             category,
             per_field,
+            after_gate: footprint.after_gate.as_ref().map(|tests| {
+                let mut fields: Vec<String> = offering
+                    .fields()
+                    .filter(|(c, f)| tests.iter().all(|t| t.admits(&offering.id, &c.id, &f.id)))
+                    .map(|(_, f)| f.id.clone())
+                    .collect();
+                fields.sort();
+                fields
+            }),
         });
     }
 }
@@ -288,13 +361,13 @@ impl Index {
             };
             for authority in vocabulary.authorities.keys().filter(|a| to.contains(a)) {
                 let by_offering = buckets.entry(authority.clone()).or_default();
-                for offering in vocabulary.offerings.keys().filter(|o| of.contains(o)) {
-                    let by_basis = by_offering.entry(offering.clone()).or_default();
+                for offering in vocabulary.offerings.values().filter(|o| of.contains(&o.id)) {
+                    let by_basis = by_offering.entry(offering.id.clone()).or_default();
                     for basis in &bases {
                         by_basis
                             .entry((*basis).clone())
                             .or_default()
-                            .add(policy, info, &footprint);
+                            .add(policy, info, &footprint, offering);
                     }
                 }
             }

@@ -222,17 +222,23 @@ impl PreAssessment {
             "context.purpose in {purpose_type}::{}",
             cedar_string(&self.purpose)
         ));
+        // Roles and units as disjunctions rather than set literals: Cedar builds (and hashes) a
+        // set literal's set each time it evaluates it, and these are evaluated for every request.
         if !self.roles.is_empty() {
-            let roles: Vec<String> = self.roles.iter().map(|r| cedar_string(r)).collect();
-            conjuncts.push(format!("[{}].contains(context.role)", roles.join(", ")));
+            let roles: Vec<String> = self
+                .roles
+                .iter()
+                .map(|r| format!("context.role == {}", cedar_string(r)))
+                .collect();
+            conjuncts.push(format!("({})", roles.join(" || ")));
         }
         if !self.units.is_empty() {
             let units: Vec<String> = self
                 .units
                 .iter()
-                .map(|u| format!("Unit::{}", cedar_string(u)))
+                .map(|u| format!("principal in Unit::{}", cedar_string(u)))
                 .collect();
-            conjuncts.push(format!("principal in [{}]", units.join(", ")));
+            conjuncts.push(format!("({})", units.join(" || ")));
         }
         let fields: Vec<String> = self
             .fields

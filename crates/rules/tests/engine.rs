@@ -190,6 +190,105 @@ fn errors_before_and_after_the_field_test_are_reported_where_evaluation_reaches_
 }
 
 #[test]
+fn membership_tests_after_a_gate_are_read_off_each_field_as_cedar_reads_them() {
+    // Each policy is a gate followed only by membership tests, so `decide` answers them from
+    // the field's category and offering without asking Cedar per field.
+    let gate = "context.role == \"handlaggare\"";
+    let policies = [
+        grant(
+            "set",
+            "disclose",
+            &format!("{gate} && resource in [Field::\"reg/f1\", Field::\"reg/k1\"]"),
+        ),
+        grant(
+            "categories",
+            "disclose",
+            &format!("{gate} && resource in [Category::\"reg/kanslig\", Category::\"other/vanlig\"]"),
+        ),
+        grant(
+            "exact-category",
+            "disclose",
+            &format!("{gate} && resource == Category::\"reg/vanlig\""),
+        ),
+        grant(
+            "exact-field",
+            "disclose",
+            &format!("{gate} && Field::\"reg/f2\" == resource"),
+        ),
+        grant(
+            "both",
+            "disclose",
+            &format!("{gate} && resource in Category::\"reg/vanlig\" && resource in [Field::\"reg/f3\", Field::\"reg/k1\"]"),
+        ),
+        grant(
+            "elsewhere",
+            "disclose",
+            &format!("{gate} && resource in [Field::\"other/g1\"]"),
+        ),
+        format!("@id(\"scoped\") @outcome(\"refuse\") {CITE}\nforbid(principal, action, resource in Category::\"reg/kanslig\") when {{ context.case_ref == \"B 2026/9\" && resource in Offering::\"reg\" }};\n"),
+    ]
+    .concat();
+    let rb = rulebook(&policies, "");
+    let determining = |r: &utbyte_rules::DisclosureRequest| {
+        let d = rb.decide(r).unwrap();
+        assert_eq!(d.fields, rb.decide_unindexed(r).unwrap().fields);
+        d.fields
+            .iter()
+            .map(|f| f.determining.iter().map(|c| c.id.to_string()).collect())
+            .collect::<Vec<Vec<String>>>()
+    };
+    let mut r = request(&["f1", "f2", "f3", "k1"]);
+    assert_eq!(
+        determining(&r),
+        [
+            vec!["set"],
+            vec!["exact-field"],
+            vec!["both"],
+            vec!["categories", "set"]
+        ]
+    );
+    r.case_ref = "B 2026/9".into();
+    assert_eq!(determining(&r)[3], ["scoped"]);
+    // When the gate is false nothing after it holds.
+    let other_role = first_field(&rb, |r| r.role = "chef".into());
+    assert_eq!(other_role.ground, Ground::NoLegalBasis);
+}
+
+#[test]
+fn a_policy_is_left_out_only_on_days_its_leading_date_conditions_exclude() {
+    // Out of its days the policy is false before it reaches the overflow; on them it errs, for
+    // every field (the overflow comes before the field test).
+    let policies = [
+        grant(
+            "dated",
+            "disclose",
+            "context.date >= 20260401 && 9223372036854775807 + 1 > 0 && resource in [Field::\"reg/f1\"]",
+        ),
+        forbid(
+            "dated-request-level",
+            "refuse",
+            "context.date <= 20260301 && context.purpose in PurposeGroup::\"kontroll\"",
+        ),
+    ]
+    .concat();
+    let rb = rulebook(&policies, "");
+    let decided = |r: &utbyte_rules::DisclosureRequest| {
+        let d = rb.decide(r).unwrap();
+        assert_eq!(d.fields, rb.decide_unindexed(r).unwrap().fields);
+        (d.fields[0].ground, d.fields[1].ground)
+    };
+    let mut r = request(&["f1", "f2"]);
+    assert_eq!(decided(&r), (Ground::NoLegalBasis, Ground::NoLegalBasis));
+    r.time = time::macros::datetime!(2026-04-01 09:00 UTC);
+    assert_eq!(
+        decided(&r),
+        (Ground::EvaluationError, Ground::EvaluationError)
+    );
+    r.time = time::macros::datetime!(2026-02-28 09:00 UTC);
+    assert_eq!(decided(&r), (Ground::Forbidden, Ground::Forbidden));
+}
+
+#[test]
 fn unknown_things_are_refused_with_their_own_ground() {
     let rb = rulebook(&grant("d", "disclose", "true"), "");
     let d = rb.decide(&request(&["f1", "nope"])).unwrap();
