@@ -28,7 +28,7 @@
 use crate::competence::Asker;
 use crate::decision::{Cited, Decision, FieldDecision, Ground, Outcome, RulebookVersion};
 use crate::entities::Types;
-use crate::footprint::GATE_PREFIX;
+use crate::footprint::{Leading, GATE_PREFIX};
 use crate::index::{FieldClass, Level};
 use crate::notice::Notice;
 use crate::policy::{Class, PolicyInfo};
@@ -139,8 +139,16 @@ impl Rulebook {
             .fields
             .iter()
             .find(|f| p.offering.category_of(f).is_some());
+        // Only policies whose leading conditions the request meets take part (see `footprint`).
+        let purpose = Types::uid(&self.types.purpose, exchange.purpose);
+        let groups: Vec<&EntityUid> = self
+            .entities
+            .ancestors(&purpose)
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        let admits = |l: &Leading| l.admits(p.date, &purpose, &groups);
         let (request_level, gates) = match representative {
-            Some(field) => self.held(&bucket.request_on(p.date), &p, &uid(field)),
+            Some(field) => self.held(&bucket.request_level(admits), &p, &uid(field)),
             None => Default::default(),
         };
         // Field-level policies whose gate held and which only test membership after it are read
@@ -158,7 +166,7 @@ impl Rulebook {
             .filter(|(_, _, info)| info.period.contains(p.date))
             .collect();
         let active = bucket.active(|f| {
-            f.days.contains(p.date)
+            admits(&f.leading)
                 && (!f.gated
                     || gates.erred(f.id())
                     || (gates.held(f.id()) && f.after_gate.is_none()))

@@ -12,10 +12,11 @@
 //!   `resource` beyond an offering-wide scope gives the same answer for every field. Any other use
 //!   of `resource` makes the policy field-specific.
 //!
-//! - **Days.** A policy whose first `when` clause begins with comparisons of `context.date`
-//!   with literals (among conjuncts `context.legal_basis == …`, which cannot fail either) holds on
-//!   no other day — and fails on none: the first false conjunct is reached before anything that
-//!   could fail. Compiled pre-assessments begin so with their validity.
+//! - **Days and purposes.** A policy whose first `when` clause begins with conjuncts that cannot
+//!   fail — comparisons of `context.date` with literals, `context.purpose in E` or
+//!   `context.purpose == E` for a literal E, and `context.legal_basis == …` — holds on no request
+//!   they exclude, and fails on none: the first false conjunct is reached before anything that
+//!   could fail. Compiled pre-assessments begin so with their legal basis, validity and purpose.
 //! - **Membership alone.** A field-dependent policy whose condition, after its *gate* (see
 //!   [`gate`]), is nothing but membership tests of the field against literals — and whose resource
 //!   scope is one too — holds for a field exactly when its gate holds and the field passes every
@@ -28,6 +29,7 @@
 use crate::dates::Period;
 use cedar_policy::{EntityUid, Policy, ResourceConstraint};
 use serde_json::Value;
+use std::str::FromStr;
 
 /// How a policy depends on the requested field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,13 +51,41 @@ pub struct Footprint {
     /// The legal basis the policy requires, if it requires one.
     pub basis: Option<String>,
     pub resource: ResourceUse,
-    /// The days on which it can hold or fail to evaluate (see the module documentation).
-    pub days: Period,
+    /// What its leading conjuncts that cannot fail require (see the module documentation).
+    pub leading: Leading,
     /// For a policy that depends on the field: its *gate*, see [`gate`].
     pub gate: Option<Policy>,
     /// For a gated policy whose condition after the gate is only membership tests (and whose
     /// resource scope is one): those tests, all of which a field must pass.
     pub after_gate: Option<Vec<Membership>>,
+}
+
+/// What the leading conjuncts of a policy that cannot fail require of a request: outside it the
+/// policy neither holds nor fails to evaluate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leading {
+    pub days: Period,
+    /// Each must hold: the request's purpose is the entity, or (not `exact`) is in it.
+    pub purposes: Vec<(EntityUid, bool)>,
+}
+
+impl Leading {
+    /// Whether a request on `date` for `purpose`, which lies in `groups`, can reach past them.
+    pub fn admits(&self, date: i64, purpose: &EntityUid, groups: &[&EntityUid]) -> bool {
+        self.days.contains(date)
+            && self
+                .purposes
+                .iter()
+                .all(|(e, exact)| e == purpose || (!exact && groups.contains(&e)))
+    }
+
+    /// Only on the days of `period` as well.
+    pub fn within(&self, period: Period) -> Leading {
+        Leading {
+            days: self.days.within(period),
+            purposes: self.purposes.clone(),
+        }
+    }
 }
 
 /// `resource in E` (or `resource in [E, …]`) — or, `exact`, `resource == E` — for literals E.
@@ -207,7 +237,7 @@ pub fn of(policy: &Policy) -> Footprint {
         return Footprint {
             basis: None,
             resource: ResourceUse::PerField,
-            days: Period::ALWAYS,
+            leading: Leading::default(),
             gate: None,
             after_gate: None,
         };
@@ -252,7 +282,7 @@ pub fn of(policy: &Policy) -> Footprint {
     Footprint {
         basis,
         resource,
-        days: days(&json),
+        leading: leading(&json),
         gate,
         after_gate,
     }
@@ -349,29 +379,53 @@ impl Use {
     }
 }
 
-/// The days on which a policy can hold: narrowed by each leading conjunct of its first `when`
-/// clause that compares `context.date` with a literal, passing over `context.legal_basis == …`,
-/// up to the first conjunct of any other kind.
-fn days(json: &Value) -> Period {
-    let mut days = Period::ALWAYS;
+/// What the leading conjuncts of a policy's first `when` clause require of a request: each that
+/// compares `context.date` with a literal narrows the days, each `context.purpose in E` or
+/// `context.purpose == E` adds a purpose test; `context.legal_basis == …` is passed over; the
+/// first conjunct of any other kind ends the run.
+fn leading(json: &Value) -> Leading {
+    let mut leading = Leading::default();
     let first = json
         .get("conditions")
         .and_then(Value::as_array)
         .and_then(|c| c.first())
         .filter(|c| c.get("kind").and_then(Value::as_str) == Some("when"));
     let Some(body) = first.and_then(|c| c.get("body")) else {
-        return days;
+        return leading;
     };
     let mut conjuncts = Vec::new();
     flatten_and(body, &mut conjuncts);
     for conjunct in conjuncts {
         if let Some(bound) = date_bound(conjunct) {
-            days = days.within(bound);
+            leading.days = leading.days.within(bound);
+        } else if let Some(test) = purpose_test(conjunct) {
+            leading.purposes.push(test);
         } else if !is_basis_test(conjunct) {
             break;
         }
     }
-    days
+    leading
+}
+
+/// `context.purpose in E` or `context.purpose == E` (either way round) for a literal E.
+fn purpose_test(v: &Value) -> Option<(EntityUid, bool)> {
+    let (args, exact) = match (v.get("in"), v.get("==")) {
+        (Some(args), None) => (args, false),
+        (None, Some(args)) => (args, true),
+        _ => return None,
+    };
+    let literal = if is_context(&args["left"], "purpose") {
+        entity_literal(&args["right"])
+    } else if exact && is_context(&args["right"], "purpose") {
+        entity_literal(&args["left"])
+    } else {
+        None
+    }?;
+    let ty = cedar_policy::EntityTypeName::from_str(&literal.0).ok()?;
+    Some((
+        EntityUid::from_type_name_and_id(ty, cedar_policy::EntityId::new(&literal.1)),
+        exact,
+    ))
 }
 
 fn is_context(v: &Value, attr: &str) -> bool {
@@ -553,6 +607,7 @@ mod tests {
             footprint(&format!(
                 "permit(principal, action, resource) when {{ {condition} }};"
             ))
+            .leading
             .days
         };
         assert_eq!(
@@ -575,8 +630,43 @@ mod tests {
         assert!(footprint(
             "permit(principal, action, resource) unless { context.date < 20250101 };"
         )
+        .leading
         .days
         .is_always());
+    }
+
+    #[test]
+    fn leading_purpose_tests_are_kept_with_the_days() {
+        let leading = |condition: &str| {
+            footprint(&format!(
+                "permit(principal, action, resource) when {{ {condition} }};"
+            ))
+            .leading
+        };
+        let uid = |text: &str| EntityUid::from_str(text).unwrap();
+        let l = leading("context.date >= 20250101 && context.purpose in PurposeGroup::\"g\" && Purpose::\"p\" == context.purpose && context.role == \"a\" && context.purpose in Purpose::\"q\"");
+        assert_eq!(
+            l.purposes,
+            [
+                (uid("PurposeGroup::\"g\""), false),
+                (uid("Purpose::\"p\""), true)
+            ],
+            "the run ends at the role test"
+        );
+        let (p, q, g) = (
+            uid("Purpose::\"p\""),
+            uid("Purpose::\"q\""),
+            uid("PurposeGroup::\"g\""),
+        );
+        assert!(l.admits(20250101, &p, &[&g]));
+        assert!(!l.admits(20250101, &p, &[]), "p is not in g");
+        assert!(!l.admits(20250101, &q, &[&g]), "q is not p");
+        assert!(!l.admits(20241231, &p, &[&g]), "before its days");
+        assert!(
+            leading("context.role == \"a\" && context.purpose in PurposeGroup::\"g\"")
+                .purposes
+                .is_empty()
+        );
     }
 
     #[test]

@@ -11,15 +11,14 @@
 //!
 //! Within a bucket, policies are split by how they depend on the requested field: request-level
 //! policies are evaluated once per request, together with the *gates* of the field-level ones —
-//! those of them that can hold on the request's day (see [`footprint`]).
+//! those of them whose leading conditions (days, purpose) the request meets (see [`footprint`]).
 //! A field-level policy whose gate held and which after it only tests membership is then read off
 //! each field's place in the hierarchy without Cedar; the others whose gate held are evaluated
 //! once per class of fields they cannot tell apart.
 //!
 //! [`footprint`]: crate::footprint
 
-use crate::dates::Period;
-use crate::footprint::{self, ResourceUse, Test};
+use crate::footprint::{self, Leading, ResourceUse, Test};
 use crate::policy::PolicyInfo;
 use crate::vocabulary::{Offering, Vocabulary};
 use cedar_policy::{EntityUid, Policy, PolicySet, PrincipalConstraint, ResourceConstraint};
@@ -98,24 +97,24 @@ pub fn offerings(constraint: &ResourceConstraint, vocabulary: &Vocabulary) -> Re
 #[derive(Debug, Default)]
 pub struct Bucket {
     /// Request-level grants and overrides, and the gates of the field-level policies, each with
-    /// the days on which it can hold.
+    /// what a request must be for it to hold.
     request: Vec<Dated>,
     /// Field-level policies, evaluated per class of fields when their gate held.
     pub field: Vec<FieldPolicy>,
-    /// The request levels of the days seen so far, by the policies that can hold on them.
+    /// The request levels seen so far, by the policies that can hold in them.
     on: Cache<Level>,
     /// The policy sets of the combinations of field-level policies seen so far.
     active: Cache<Active>,
     size: usize,
 }
 
-/// A request-level policy or a gate, with the days on which it can hold or fail to evaluate:
-/// those of its own leading date conditions and, for a rule, those it is in force.
+/// A request-level policy or a gate, with what a request must be for it to hold or fail to
+/// evaluate: what its own leading conditions require and, for a rule, the days it is in force.
 #[derive(Debug)]
 struct Dated {
     policy: Policy,
     permit: bool,
-    days: Period,
+    leading: Leading,
 }
 
 /// Values built from a subset of a bucket's policies, by the indices of that subset: building a
@@ -147,8 +146,8 @@ pub struct FieldPolicy {
     pub grant: bool,
     /// Whether a gate in the request level decides if this policy is evaluated at all.
     pub gated: bool,
-    /// The days on which it can hold or fail to evaluate.
-    pub days: Period,
+    /// What a request must be for it to hold or fail to evaluate.
+    pub leading: Leading,
     /// The membership tests through which it tells fields apart.
     pub tests: Vec<Test>,
     /// It reads the field's category.
@@ -171,11 +170,11 @@ impl Bucket {
         self.size
     }
 
-    /// The request-level policies and gates that can hold on the Swedish day `date`.
-    pub fn request_on(&self, date: i64) -> Arc<Level> {
+    /// The request-level policies and gates that can hold for a request `admits` accepts.
+    pub fn request_level(&self, admits: impl Fn(&Leading) -> bool) -> Arc<Level> {
         let key = (0u32..)
             .zip(&self.request)
-            .filter(|(_, d)| d.days.contains(date))
+            .filter(|(_, d)| admits(&d.leading))
             .map(|(i, _)| i)
             .collect();
         self.on.get_or_build(key, |key| {
@@ -209,13 +208,13 @@ impl Bucket {
         self.size += 1;
         let grant = info.class.is_grant();
         // Out of force a rule neither holds nor counts its errors (see `decide`).
-        let days = footprint.days.within(info.period);
+        let leading = footprint.leading.within(info.period);
         let (tests, category, per_field) = match &footprint.resource {
             ResourceUse::None => {
                 self.request.push(Dated {
                     policy: policy.clone(),
                     permit: grant,
-                    days,
+                    leading,
                 });
                 return;
             }
@@ -226,14 +225,14 @@ impl Bucket {
             self.request.push(Dated {
                 policy: gate.clone(),
                 permit: true,
-                days,
+                leading: leading.clone(),
             });
         }
         self.field.push(FieldPolicy {
             policy: policy.clone(),
             grant,
             gated: footprint.gate.is_some(),
-            days,
+            leading,
             tests,
             category,
             per_field,

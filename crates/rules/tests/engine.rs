@@ -255,7 +255,7 @@ fn membership_tests_after_a_gate_are_read_off_each_field_as_cedar_reads_them() {
 }
 
 #[test]
-fn a_policy_is_left_out_only_on_days_its_leading_date_conditions_exclude() {
+fn a_policy_is_left_out_only_for_requests_its_leading_date_and_purpose_conditions_exclude() {
     // Out of its days the policy is false before it reaches the overflow; on them it errs, for
     // every field (the overflow comes before the field test).
     let policies = [
@@ -286,6 +286,24 @@ fn a_policy_is_left_out_only_on_days_its_leading_date_conditions_exclude() {
     );
     r.time = time::macros::datetime!(2026-02-28 09:00 UTC);
     assert_eq!(decided(&r), (Ground::Forbidden, Ground::Forbidden));
+    // The same for a leading purpose test.
+    let rb = rulebook(
+        &grant(
+            "for-another-purpose",
+            "disclose",
+            "context.purpose in Purpose::\"annat\" && 9223372036854775807 + 1 > 0 && resource in [Field::\"reg/f1\"]",
+        ),
+        "",
+    );
+    let mut r = request(&["f1"]);
+    let ground = |r: &utbyte_rules::DisclosureRequest| {
+        let d = rb.decide(r).unwrap();
+        assert_eq!(d.fields, rb.decide_unindexed(r).unwrap().fields);
+        d.fields[0].ground
+    };
+    assert_eq!(ground(&r), Ground::NoLegalBasis);
+    r.purpose = "annat".into();
+    assert_eq!(ground(&r), Ground::EvaluationError);
 }
 
 #[test]
