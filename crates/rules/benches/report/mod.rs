@@ -81,7 +81,8 @@ pub struct Split {
     pub pre_assessments: usize,
     pub statutory: usize,
     pub validate: Duration,
-    /// `cedar_requests`: validation, context and 20 × `Request::new`.
+    /// `cedar_requests`: validation and context, as `decide` does them, and the 20 ×
+    /// `Request::new` plain Cedar needs (`decide` builds one request in the common case).
     pub requests: Duration,
     /// 20 × `is_authorized` over the pre-assessments, and over the statutory policies, in scope.
     pub cedar_pre_assessments: Duration,
@@ -211,7 +212,7 @@ pub fn print_splits(splits: &[Split]) {
                 s.validate,
             ),
             (
-                format!("@{at}:   validate + context + 20 × Request::new"),
+                format!("@{at}:   validate + context, + 20 × Request::new for plain Cedar"),
                 s.requests,
             ),
             (
