@@ -33,6 +33,11 @@ pub fn number(date: Date) -> i64 {
         + i64::from(date.day())
 }
 
+/// The Swedish day of an instant, as policies see it (`context.date`, YYYYMMDD).
+pub fn day_number(time: time::OffsetDateTime) -> i64 {
+    number(swedish_date(time))
+}
+
 pub fn serialize<S: Serializer>(date: &Date, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*date))
 }

@@ -163,7 +163,6 @@ impl Rulebook {
                 let info = self.infos.get(f.id())?;
                 Some((fields, f.grant, info))
             })
-            .filter(|(_, _, info)| info.period.contains(p.date))
             .collect();
         let active = bucket.active(|f| {
             admits(&f.leading)

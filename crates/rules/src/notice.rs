@@ -81,6 +81,6 @@ impl Notice {
 
     /// The Swedish day of the notice (`context.date`, YYYYMMDD).
     pub fn date(&self) -> i64 {
-        crate::dates::number(crate::dates::swedish_date(self.time))
+        crate::dates::day_number(self.time)
     }
 }

@@ -144,7 +144,7 @@ impl DisclosureRequest {
     /// The Swedish day of the request, as policies see it (`context.date`, YYYYMMDD); see
     /// [`crate::dates`] for why the Swedish calendar.
     pub fn date(&self) -> i64 {
-        crate::dates::number(crate::dates::swedish_date(self.time))
+        crate::dates::day_number(self.time)
     }
 }
 
