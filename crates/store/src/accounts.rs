@@ -4,6 +4,10 @@
 //! unique, a failed sign-in is counted atomically, and a locked or disabled account has no
 //! session.
 
+use async_trait::async_trait;
+
+use crate::StoreError;
+
 /// Longest username, display name, unit or role accepted.
 pub const MAX_ACCOUNT_TEXT: usize = 128;
 
@@ -97,4 +101,97 @@ impl std::fmt::Debug for SignInFlow {
             .field("next", &self.next)
             .finish_non_exhaustive()
     }
+}
+
+/// The portal's accounts, sessions and sign-ins under way.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Adds an account. Fails with [`StoreError::Duplicate`] if the username is taken.
+    async fn create(
+        &self,
+        username: &str,
+        profile: &AccountProfile,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+
+    /// One account, if it exists.
+    async fn get(&self, username: &str) -> Result<Option<Account>, StoreError>;
+
+    /// Every account, by username.
+    async fn list(&self) -> Result<Vec<Account>, StoreError>;
+
+    /// Changes what an administrator sets, and ends the account's sessions: a changed role,
+    /// unit or state takes effect at once, and a disabled account is signed out.
+    async fn update(&self, username: &str, profile: &AccountProfile) -> Result<(), StoreError>;
+
+    /// Replaces the password hash (lifting any lock) and ends the account's sessions. An account
+    /// the identity provider vouches for has no password here: [`StoreError::NotFound`].
+    async fn set_password(&self, username: &str, password_hash: &str) -> Result<(), StoreError>;
+
+    /// Counts a failed sign-in at `now`; the `max`-th failure in a row locks the account for
+    /// `lock_seconds`. One statement, so concurrent failures are all counted.
+    async fn record_failure(
+        &self,
+        username: &str,
+        now: i64,
+        max: u32,
+        lock_seconds: i64,
+    ) -> Result<Failure, StoreError>;
+
+    /// Lifts a lock and forgets earlier failures (after a successful sign-in, or by an
+    /// administrator).
+    async fn clear_failures(&self, username: &str) -> Result<(), StoreError>;
+
+    /// Starts a session. Expired sessions are swept in the same transaction.
+    async fn create_session(
+        &self,
+        token_hash: &[u8; 32],
+        username: &str,
+        csrf: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// The live session with this token hash at `now`, with its account — none if it expired,
+    /// was left unused for `idle_seconds` (within [`TOUCH_SECONDS`]),
+    /// or its account is disabled or locked.
+    async fn session(
+        &self,
+        token_hash: &[u8; 32],
+        now: i64,
+        idle_seconds: i64,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Records the profile the identity provider vouched for at `now`: adds the account the first
+    /// time, replaces its profile (not whether an administrator disabled it) afterwards, and
+    /// returns it. A local account of the same username is left alone:
+    /// [`StoreError::Duplicate`].
+    async fn sign_in_external(
+        &self,
+        username: &str,
+        profile: &AccountProfile,
+        now: i64,
+    ) -> Result<Account, StoreError>;
+
+    /// Keeps a sign-in under way at the identity provider until `expires_at`, under the hash of
+    /// the browser's flow cookie. Lapsed ones are swept in the same transaction.
+    async fn begin_flow(
+        &self,
+        token_hash: &[u8; 32],
+        flow: &SignInFlow,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Takes the sign-in under way with this cookie hash, if it has not lapsed at `now`: it can
+    /// be taken once.
+    async fn take_flow(
+        &self,
+        token_hash: &[u8; 32],
+        now: i64,
+    ) -> Result<Option<SignInFlow>, StoreError>;
+
+    /// Ends a session (sign-out). Ending one that does not exist is not an error.
+    async fn end_session(&self, token_hash: &[u8; 32]) -> Result<(), StoreError>;
 }

@@ -8,6 +8,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use async_trait::async_trait;
+
+use crate::page::{Cursor, Page};
 use crate::StoreError;
 
 /// The longest last-error text kept, in bytes; the node shortens longer ones.
@@ -104,4 +107,53 @@ impl CallbackAttempt {
             }
         }
     }
+}
+
+/// The schedule of the callback notices a node owes its case systems.
+#[async_trait]
+pub trait CallbackSchedule: Send + Sync {
+    /// Up to `limit` pending notices due at `now`, the earliest due first.
+    async fn due_callbacks(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StoredCallback>, StoreError>;
+
+    /// A page of at most `limit` notices, newest first, starting after `after` (from the start
+    /// without one): all, or those in `state`.
+    async fn list_callbacks(
+        &self,
+        state: Option<CallbackState>,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredCallback>, StoreError>;
+
+    /// The notice with this id, if there is one.
+    async fn callback(&self, id: &str) -> Result<Option<StoredCallback>, StoreError>;
+
+    /// The notice for the request with this idempotency key, if one was scheduled.
+    async fn callback_for(&self, key: &str) -> Result<Option<StoredCallback>, StoreError>;
+
+    /// Records an attempt on a pending notice, made at `at`, and what comes next. A delivered
+    /// notice also marks its request's answer delivered. [`StoreError::NotFound`] if no notice
+    /// has the id; [`StoreError::InvalidTransition`] if it is not pending (then nothing changes).
+    async fn record_callback_attempt(
+        &self,
+        id: &str,
+        attempt: &CallbackAttempt,
+        at: OffsetDateTime,
+    ) -> Result<StoredCallback, StoreError>;
+
+    /// Puts a dead notice back on the schedule, due at `now`, with a whole new run of attempts.
+    /// [`StoreError::NotFound`] if no notice has the id; [`StoreError::InvalidTransition`] if it
+    /// is not dead.
+    async fn replay_callback(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<StoredCallback, StoreError>;
+
+    /// Answered requests with a callback whose answer has not been delivered yet (what
+    /// [`ExchangeStore::undelivered_callbacks`] lists).
+    async fn undelivered_callback_count(&self) -> Result<i64, StoreError>;
 }

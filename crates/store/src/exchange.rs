@@ -23,6 +23,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use async_trait::async_trait;
+
+use crate::page::{Cursor, Page};
 use crate::StoreError;
 
 /// The longest idempotency key, request id, request hash, authority id, officer or reviewer id
@@ -399,4 +402,100 @@ fn too_long(what: &'static str, bytes: usize, limit: usize) -> StoreError {
         what,
         reason: format!("it is {bytes} bytes long; the limit is {limit}"),
     }
+}
+
+/// The consumer side's outgoing requests, one per idempotency key. Each state change is
+/// conditional on the state it starts from, so of two tasks racing on one request exactly one
+/// wins, whichever engine and however many node instances share it.
+#[async_trait]
+pub trait OutgoingRequests: Send + Sync {
+    /// Starts a request for a case system, keyed by its idempotency key.
+    ///
+    /// A new key is stored in flight and gives [`Begun::Started`]: the request is the caller's to
+    /// send. A key already used for a request with the same `request_hash` gives
+    /// [`Begun::Existing`] with the stored request, whatever its state, and must not be sent
+    /// again. A key already used for a different request is
+    /// [`StoreError::IdempotencyConflict`].
+    async fn begin_outgoing(&self, request: &OutgoingRequest) -> Result<Begun, StoreError>;
+
+    /// Records the outcome of a request: [`OutgoingState::Answered`] with the answer (from in
+    /// flight, or from in review when the reviewer's decision arrives), or
+    /// [`OutgoingState::InReview`] with the provider's ticket (from in flight only). An answer is
+    /// final.
+    ///
+    /// [`StoreError::NotFound`] if no request has the key; [`StoreError::InvalidTransition`] if
+    /// its state does not allow the change (then nothing changes).
+    async fn complete_outgoing(&self, key: &str, update: &OutgoingUpdate)
+        -> Result<(), StoreError>;
+
+    /// Removes a request still in flight, whose sending failed before the provider answered, so
+    /// that a retry with the same key starts afresh. Only a request in flight is removed (one
+    /// with an outcome is kept, so a retry finds it); returns whether one was.
+    async fn abandon_outgoing(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// The request with this idempotency key, if there is one.
+    async fn outgoing(&self, key: &str) -> Result<Option<StoredOutgoing>, StoreError>;
+
+    /// Ends a request still in flight as failed, with the problem (RFC 9457, as JSON) it ended
+    /// with. [`StoreError::InvalidTransition`] if it is no longer in flight (an answer arrived
+    /// first, and stands); [`StoreError::NotFound`] if there is no such request.
+    async fn fail_outgoing(
+        &self,
+        key: &str,
+        failure_json: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` requests still in flight that were begun before `begun_before`, oldest
+    /// first: the exchanges recovery drives to an end.
+    async fn outgoing_in_flight(
+        &self,
+        begun_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StoredOutgoing>, StoreError>;
+
+    /// Up to `limit` requests in review, oldest request first: the node polls their providers.
+    async fn outgoing_in_review(&self, limit: u32) -> Result<Vec<StoredOutgoing>, StoreError>;
+
+    /// A page of at most `limit` requests, newest first, starting after `after` (from the start
+    /// without one): all of them, or only those made for `officer`, and only those `client`
+    /// made (with those no client is recorded for).
+    async fn list_outgoing(
+        &self,
+        officer: Option<&str>,
+        client: Option<&str>,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredOutgoing>, StoreError>;
+}
+
+/// The provider side's review queue: requests the rulebook routed to a reviewer, and each
+/// reviewer's decision. Of concurrent deciders of one ticket, exactly one succeeds.
+#[async_trait]
+pub trait ReviewQueue: Send + Sync {
+    /// Queues a request for review. [`StoreError::Duplicate`] if the ticket is already queued
+    /// (then nothing changes).
+    async fn enqueue_review(&self, review: &NewReview) -> Result<(), StoreError>;
+
+    /// The review with this ticket, if there is one.
+    async fn review(&self, ticket: &str) -> Result<Option<StoredReview>, StoreError>;
+
+    /// A page of at most `limit` reviews in `state`, starting after `after` (from the start
+    /// without one): pending ones oldest first (the queue's order), decided ones most recently
+    /// decided first.
+    async fn reviews(
+        &self,
+        state: ReviewState,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredReview>, StoreError>;
+
+    /// Decides a pending review: records the reviewer, their decision and the answer to deliver,
+    /// atomically. [`StoreError::NotFound`] if there is no such ticket;
+    /// [`StoreError::AlreadyDecided`] if it is decided already, and then nothing changes. Of
+    /// concurrent deciders of one ticket, exactly one succeeds.
+    async fn decide_review(&self, ticket: &str, decided: &ReviewDecided) -> Result<(), StoreError>;
+
+    /// Reviews still waiting for a reviewer.
+    async fn pending_review_count(&self) -> Result<i64, StoreError>;
 }

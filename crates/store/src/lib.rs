@@ -1,27 +1,30 @@
-//! Persistence for utbyte, behind small traits, so that no SQL lives outside this crate.
+//! Persistence for utbyte, behind small traits, so that no SQL lives outside this crate, on one
+//! of two engines: SQLite files in the node's data directory (the embedded default) or one
+//! PostgreSQL database that several instances of an agency's node share.
 //!
-//! Three parts:
+//! Three stores:
 //!
 //! - [`Register`] — the provider side's view of a register that backs offerings: fetch exactly
 //!   the requested fields of one subject in one offering, tell whether a person has protected
-//!   identity, and write batches atomically. [`RegisterStore`] is the built-in SQLite engine
-//!   (WAL, foreign keys on, busy timeout); a PostgreSQL engine is meant to sit behind the same
-//!   trait later, which is why each engine keeps its SQL in one module per concern
-//!   (`sqlite::register`).
-//! - [`ExchangeStore`] — what an agency node remembers about exchanges, in a SQLite database of
-//!   its own: the requests it sent for its case systems, keyed by idempotency key, so a retry
-//!   never discloses twice, and driven to an end after a crash (answered, or `failed` with the
-//!   problem it ended with); the request ids peers sent it with the answer signed for each, so a
-//!   replay is refused and the same request asked again is answered again; the review
-//!   queue with each reviewer's decision; and the schedule of the callback notices owed to case
-//!   systems (attempts, next attempt, last error, dead letters). The contract's types are in
-//!   `exchange`, `replay` and `callbacks`; the SQL in `sqlite::exchange`, `sqlite::replay`,
-//!   `sqlite::review` and `sqlite::callbacks`.
+//!   identity, and write batches atomically. [`RegisterStore`] is the built-in engine on SQLite
+//!   (WAL, foreign keys on, busy timeout), [`PgRegister`] the same layout on PostgreSQL; an
+//!   agency's own systems sit behind the same trait elsewhere (`utbyte-adapters`).
+//! - [`ExchangeStore`] — what an agency node remembers about exchanges: the requests it sent for
+//!   its case systems, keyed by idempotency key, so a retry never discloses twice, and driven to
+//!   an end after a crash ([`OutgoingRequests`]); the request ids peers sent it with the answer
+//!   signed for each, so a replay is refused and the same request asked again is answered again
+//!   ([`ReplayGuard`]); the review queue with each reviewer's decision ([`ReviewQueue`]); the
+//!   schedule of the callback notices owed to case systems ([`CallbackSchedule`]); and where
+//!   reconciliation with each provider stands ([`ReconciliationLog`]).
 //! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
 //!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
 //!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
-//!   provider, in `portal.sqlite`.
-//!   The contract's types are in `accounts`, the SQL in `sqlite::accounts`.
+//!   provider ([`Accounts`]).
+//!
+//! Each contract is a trait next to its types (`exchange`, `replay`, `callbacks`,
+//! `reconciliation`, `accounts`, `register`); `engine` holds the handles and the traits that
+//! group them. The SQL is written once for both engines (`sql`); what differs — opening,
+//! settings, schemas, the way a write is committed — is in `sqlite` and `postgres`.
 //!
 //! The register layout is generic (one row per offering, subject and field; one row per subject
 //! with its protected-identity flag), so any offering of any rulebook can be backed without a
@@ -33,26 +36,36 @@
 
 mod accounts;
 mod callbacks;
+mod engine;
 mod error;
 mod exchange;
 mod page;
+mod postgres;
 mod reconciliation;
 mod register;
 mod replay;
+mod sql;
 mod sqlite;
 
-pub use accounts::{Account, AccountProfile, Failure, Session, SignInFlow, MAX_ACCOUNT_TEXT};
-pub use callbacks::{CallbackAttempt, CallbackState, StoredCallback, MAX_CALLBACK_ERROR_BYTES};
+pub use accounts::{
+    Account, AccountProfile, Accounts, Failure, Session, SignInFlow, MAX_ACCOUNT_TEXT,
+};
+pub use callbacks::{
+    CallbackAttempt, CallbackSchedule, CallbackState, StoredCallback, MAX_CALLBACK_ERROR_BYTES,
+};
+pub use engine::{AccountEngine, AccountStore, Engine, ExchangeEngine, ExchangeStore};
 pub use error::StoreError;
 pub use exchange::{
-    Begun, NewReview, OutgoingRequest, OutgoingState, OutgoingUpdate, ReviewDecided, ReviewState,
-    StoredOutgoing, StoredReview, MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
+    Begun, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState, OutgoingUpdate,
+    ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing, StoredReview, MAX_ID_BYTES,
+    MAX_JSON_BYTES, MAX_URL_BYTES,
 };
 pub use page::{Cursor, Page};
-pub use reconciliation::{Finding, FindingKind, PeerReconciliation};
+pub use postgres::{PgRegister, Postgres};
+pub use reconciliation::{Finding, FindingKind, PeerReconciliation, ReconciliationLog};
 pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
     MAX_VALUE_BYTES,
 };
-pub use replay::{KeptAnswer, KeptStatus, KnownRequest};
-pub use sqlite::{AccountStore, ExchangeStore, RegisterStore};
+pub use replay::{KeptAnswer, KeptStatus, KnownRequest, ReplayGuard};
+pub use sqlite::RegisterStore;

@@ -1,7 +1,11 @@
 //! Reconciliation state, as plain data: per provider, how far this node has settled the
 //! provider's ledger against its own receipts, and what could not be settled.
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
+
+use crate::page::{Cursor, Page};
+use crate::{OutgoingState, StoreError};
 
 /// Where reconciliation with one provider stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,4 +63,40 @@ pub struct Finding {
     pub provider_index: u64,
     pub kind: FindingKind,
     pub found_at: OffsetDateTime,
+}
+
+/// Where reconciliation with each provider stands, and what it could not settle.
+#[async_trait]
+pub trait ReconciliationLog: Send + Sync {
+    /// Saves where reconciliation with `state.peer` stands, with any new findings, in one write
+    /// (a finding already kept is kept once).
+    async fn save_reconciliation(
+        &self,
+        state: &PeerReconciliation,
+        findings: &[Finding],
+    ) -> Result<(), StoreError>;
+
+    /// Where reconciliation stands with every provider it has run with, by provider.
+    async fn reconciliation(&self) -> Result<Vec<PeerReconciliation>, StoreError>;
+
+    /// A page of at most `limit` of the findings reconciliation has kept with `peer`, by entry
+    /// in its ledger, starting after `after` (from the first without one).
+    async fn reconciliation_findings(
+        &self,
+        peer: &str,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Page<Finding>, StoreError>;
+
+    /// How many findings reconciliation has kept with each provider that has any.
+    async fn reconciliation_finding_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Whether a request to `provider` begun at or before `begun_by` is still in `state` (in
+    /// flight or in review): its answer may yet be recorded.
+    async fn outgoing_open(
+        &self,
+        provider: &str,
+        state: OutgoingState,
+        begun_by: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }

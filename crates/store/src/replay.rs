@@ -4,7 +4,11 @@
 
 use std::fmt;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::StoreError;
 
 /// Whether a kept answer was final or a ticket for review (the HTTP status it went out with).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,4 +68,39 @@ pub enum KnownRequest {
     Claimed,
     /// Claimed and answered.
     Answered(KeptAnswer),
+}
+
+/// The provider side's replay guard: the request ids each peer sent recently, with the answers
+/// signed for them. Of two claims of one id, exactly one succeeds.
+#[async_trait]
+pub trait ReplayGuard: Send + Sync {
+    /// Remembers that `peer` (an authority id) sent `request_id` at `now`, and forgets the ids
+    /// remembered before `forget_before` (a replay that old is refused by its timestamp, not
+    /// here), with the answers kept for them. `false` if the pair is still remembered: the request is a replay.
+    async fn claim_request_id(
+        &self,
+        peer: &str,
+        request_id: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Keeps the answer signed for a request id `peer` claimed, so the same request asked again
+    /// gets it again. [`StoreError::NotFound`] if the id is not claimed (it was forgotten
+    /// meanwhile); [`StoreError::Duplicate`] if an answer is already kept for it (the kept one
+    /// stays).
+    async fn keep_answer(
+        &self,
+        peer: &str,
+        request_id: &str,
+        answer: &KeptAnswer,
+    ) -> Result<(), StoreError>;
+
+    /// What the replay guard knows of `request_id` from `peer`: nothing (never claimed, or
+    /// forgotten), claimed only, or claimed and answered.
+    async fn known_request(
+        &self,
+        peer: &str,
+        request_id: &str,
+    ) -> Result<Option<KnownRequest>, StoreError>;
 }

@@ -42,218 +42,6 @@ fn ids_of(callbacks: &[utbyte_store::StoredCallback]) -> Vec<&str> {
     callbacks.iter().map(|c| c.key.as_str()).collect()
 }
 
-#[tokio::test]
-async fn answering_a_request_with_a_callback_schedules_one_notice_due_at_once() {
-    let store = store().await;
-    answer(&store, "b", 5, true).await;
-    answer(&store, "a", 8, true).await;
-    answer(&store, "none", 1, false).await;
-    store.begin_outgoing(&request("flying", 0)).await.unwrap();
-    store.begin_outgoing(&request("reviewed", 0)).await.unwrap();
-    store
-        .complete_outgoing("reviewed", &in_review("t-1", 2))
-        .await
-        .unwrap();
-
-    assert!(store.due_callbacks(at(4), 10).await.unwrap().is_empty());
-    let due = store.due_callbacks(at(100), 10).await.unwrap();
-    assert_eq!(ids_of(&due), ["b", "a"], "earliest due first");
-    let first = &due[0];
-    assert_eq!(first.state, CallbackState::Pending);
-    assert_eq!(first.attempts, 0);
-    assert_eq!(first.next_attempt_at, Some(at(5)));
-    assert_eq!(first.url, "https://case.example/callback/b");
-    assert_eq!(first.id.len(), 32, "128 random bits in hex");
-    assert_ne!(due[0].id, due[1].id);
-    assert_eq!(
-        store.callback(&first.id).await.unwrap().as_ref(),
-        Some(first)
-    );
-    assert_eq!(store.callback_for("b").await.unwrap().as_ref(), Some(first));
-    assert_eq!(store.callback_for("none").await.unwrap(), None);
-    assert_eq!(store.callback_for("reviewed").await.unwrap(), None);
-
-    // A request in review gets its notice when the reviewer's answer arrives.
-    store
-        .complete_outgoing("reviewed", &answered(9))
-        .await
-        .unwrap();
-    assert_eq!(
-        ids_of(&store.due_callbacks(at(100), 10).await.unwrap()),
-        ["b", "a", "reviewed"]
-    );
-    assert_eq!(
-        ids_of(&store.due_callbacks(at(100), 1).await.unwrap()),
-        ["b"]
-    );
-}
-
-#[tokio::test]
-async fn a_retry_reschedules_and_a_delivery_is_final_and_marks_the_answer() {
-    let store = store().await;
-    answer(&store, "k", 0, true).await;
-    let id = store.callback_for("k").await.unwrap().unwrap().id;
-
-    let after = store
-        .record_callback_attempt(&id, &retry(60), at(1))
-        .await
-        .unwrap();
-    assert_eq!(after.attempts, 1);
-    assert_eq!(after.next_attempt_at, Some(at(60)));
-    assert_eq!(
-        after.last_error.as_deref(),
-        Some("it answered with status 503")
-    );
-    assert_eq!(after.updated_at, at(1));
-    assert!(
-        store.due_callbacks(at(59), 10).await.unwrap().is_empty(),
-        "not due before its next attempt"
-    );
-    assert_eq!(store.due_callbacks(at(60), 10).await.unwrap().len(), 1);
-
-    let delivered = store
-        .record_callback_attempt(&id, &CallbackAttempt::Delivered, at(60))
-        .await
-        .unwrap();
-    assert_eq!(delivered.state, CallbackState::Delivered);
-    assert_eq!((delivered.attempts, delivered.next_attempt_at), (2, None));
-    assert!(
-        store
-            .outgoing("k")
-            .await
-            .unwrap()
-            .unwrap()
-            .callback_delivered
-    );
-    assert!(store.due_callbacks(at(1000), 10).await.unwrap().is_empty());
-
-    for attempt in [CallbackAttempt::Delivered, retry(70), give_up()] {
-        let error = store
-            .record_callback_attempt(&id, &attempt, at(61))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                StoreError::InvalidTransition {
-                    from: "delivered",
-                    ..
-                }
-            ),
-            "{error}"
-        );
-    }
-    let error = store
-        .record_callback_attempt("nope", &CallbackAttempt::Delivered, at(1))
-        .await
-        .unwrap_err();
-    assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
-    let error = store.replay_callback(&id, at(62)).await.unwrap_err();
-    assert!(
-        matches!(error, StoreError::InvalidTransition { .. }),
-        "{error}"
-    );
-}
-
-#[tokio::test]
-async fn giving_up_makes_a_dead_letter_that_a_replay_puts_back_with_a_fresh_schedule() {
-    let store = store().await;
-    answer(&store, "dead", 0, true).await;
-    answer(&store, "alive", 1, true).await;
-    let id = store.callback_for("dead").await.unwrap().unwrap().id;
-    store
-        .record_callback_attempt(&id, &retry(10), at(2))
-        .await
-        .unwrap();
-    let dead = store
-        .record_callback_attempt(&id, &give_up(), at(10))
-        .await
-        .unwrap();
-    assert_eq!(dead.state, CallbackState::Dead);
-    assert_eq!((dead.attempts, dead.next_attempt_at), (2, None));
-    assert_eq!(dead.last_error.as_deref(), Some("connection refused"));
-    assert_eq!(
-        ids_of(&store.due_callbacks(at(1000), 10).await.unwrap()),
-        ["alive"],
-        "a dead letter is never due"
-    );
-    assert_eq!(
-        ids_of(
-            &store
-                .list_callbacks(Some(CallbackState::Dead), 10, None)
-                .await
-                .unwrap()
-                .items
-        ),
-        ["dead"]
-    );
-    assert_eq!(
-        ids_of(
-            &store
-                .list_callbacks(Some(CallbackState::Pending), 10, None)
-                .await
-                .unwrap()
-                .items
-        ),
-        ["alive"]
-    );
-    assert_eq!(
-        ids_of(&store.list_callbacks(None, 10, None).await.unwrap().items),
-        ["alive", "dead"],
-        "newest first"
-    );
-    let first = store.list_callbacks(None, 1, None).await.unwrap();
-    assert_eq!(ids_of(&first.items), ["alive"]);
-    let last = store.list_callbacks(None, 1, first.next).await.unwrap();
-    assert_eq!((ids_of(&last.items), last.next), (vec!["dead"], None));
-
-    let replayed = store.replay_callback(&id, at(500)).await.unwrap();
-    assert_eq!(replayed.state, CallbackState::Pending);
-    assert_eq!(replayed.attempts, 0, "a whole new run of attempts");
-    assert_eq!(replayed.next_attempt_at, Some(at(500)));
-    assert_eq!(
-        replayed.id, id,
-        "the same notice, so the case system can tell a repeat"
-    );
-    assert_eq!(
-        ids_of(&store.due_callbacks(at(500), 10).await.unwrap()),
-        ["alive", "dead"]
-    );
-    let error = store.replay_callback(&id, at(501)).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            StoreError::InvalidTransition {
-                from: "pending",
-                ..
-            }
-        ),
-        "{error}"
-    );
-    let error = store.replay_callback("nope", at(501)).await.unwrap_err();
-    assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
-}
-
-#[tokio::test]
-async fn an_error_text_is_bounded_and_never_empty() {
-    let store = store().await;
-    answer(&store, "k", 0, true).await;
-    let id = store.callback_for("k").await.unwrap().unwrap().id;
-    for error in [String::new(), "x".repeat(MAX_CALLBACK_ERROR_BYTES + 1)] {
-        let attempt = CallbackAttempt::GiveUp { error };
-        let refused = store
-            .record_callback_attempt(&id, &attempt, at(1))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(refused, StoreError::InvalidInput { .. }),
-            "{refused}"
-        );
-    }
-    let still = store.callback(&id).await.unwrap().unwrap();
-    assert_eq!((still.state, still.attempts), (CallbackState::Pending, 0));
-}
-
 /// A node upgraded from the first schema: answers waiting for their callback become pending
 /// notices due at once, delivered ones are kept as delivered.
 #[tokio::test]
@@ -296,4 +84,218 @@ async fn the_migration_carries_waiting_answers_onto_the_schedule() {
         ids_of(&store.due_callbacks(at(7), 10).await.unwrap()),
         ["waiting"]
     );
+}
+
+on_both_engines! {
+    #[tokio::test]
+    async fn answering_a_request_with_a_callback_schedules_one_notice_due_at_once() {
+        let store = store().await;
+        answer(&store, "b", 5, true).await;
+        answer(&store, "a", 8, true).await;
+        answer(&store, "none", 1, false).await;
+        store.begin_outgoing(&request("flying", 0)).await.unwrap();
+        store.begin_outgoing(&request("reviewed", 0)).await.unwrap();
+        store
+            .complete_outgoing("reviewed", &in_review("t-1", 2))
+            .await
+            .unwrap();
+
+        assert!(store.due_callbacks(at(4), 10).await.unwrap().is_empty());
+        let due = store.due_callbacks(at(100), 10).await.unwrap();
+        assert_eq!(ids_of(&due), ["b", "a"], "earliest due first");
+        let first = &due[0];
+        assert_eq!(first.state, CallbackState::Pending);
+        assert_eq!(first.attempts, 0);
+        assert_eq!(first.next_attempt_at, Some(at(5)));
+        assert_eq!(first.url, "https://case.example/callback/b");
+        assert_eq!(first.id.len(), 32, "128 random bits in hex");
+        assert_ne!(due[0].id, due[1].id);
+        assert_eq!(
+            store.callback(&first.id).await.unwrap().as_ref(),
+            Some(first)
+        );
+        assert_eq!(store.callback_for("b").await.unwrap().as_ref(), Some(first));
+        assert_eq!(store.callback_for("none").await.unwrap(), None);
+        assert_eq!(store.callback_for("reviewed").await.unwrap(), None);
+
+        // A request in review gets its notice when the reviewer's answer arrives.
+        store
+            .complete_outgoing("reviewed", &answered(9))
+            .await
+            .unwrap();
+        assert_eq!(
+            ids_of(&store.due_callbacks(at(100), 10).await.unwrap()),
+            ["b", "a", "reviewed"]
+        );
+        assert_eq!(
+            ids_of(&store.due_callbacks(at(100), 1).await.unwrap()),
+            ["b"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_reschedules_and_a_delivery_is_final_and_marks_the_answer() {
+        let store = store().await;
+        answer(&store, "k", 0, true).await;
+        let id = store.callback_for("k").await.unwrap().unwrap().id;
+
+        let after = store
+            .record_callback_attempt(&id, &retry(60), at(1))
+            .await
+            .unwrap();
+        assert_eq!(after.attempts, 1);
+        assert_eq!(after.next_attempt_at, Some(at(60)));
+        assert_eq!(
+            after.last_error.as_deref(),
+            Some("it answered with status 503")
+        );
+        assert_eq!(after.updated_at, at(1));
+        assert!(
+            store.due_callbacks(at(59), 10).await.unwrap().is_empty(),
+            "not due before its next attempt"
+        );
+        assert_eq!(store.due_callbacks(at(60), 10).await.unwrap().len(), 1);
+
+        let delivered = store
+            .record_callback_attempt(&id, &CallbackAttempt::Delivered, at(60))
+            .await
+            .unwrap();
+        assert_eq!(delivered.state, CallbackState::Delivered);
+        assert_eq!((delivered.attempts, delivered.next_attempt_at), (2, None));
+        assert!(
+            store
+                .outgoing("k")
+                .await
+                .unwrap()
+                .unwrap()
+                .callback_delivered
+        );
+        assert!(store.due_callbacks(at(1000), 10).await.unwrap().is_empty());
+
+        for attempt in [CallbackAttempt::Delivered, retry(70), give_up()] {
+            let error = store
+                .record_callback_attempt(&id, &attempt, at(61))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    StoreError::InvalidTransition {
+                        from: "delivered",
+                        ..
+                    }
+                ),
+                "{error}"
+            );
+        }
+        let error = store
+            .record_callback_attempt("nope", &CallbackAttempt::Delivered, at(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
+        let error = store.replay_callback(&id, at(62)).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::InvalidTransition { .. }),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn giving_up_makes_a_dead_letter_that_a_replay_puts_back_with_a_fresh_schedule() {
+        let store = store().await;
+        answer(&store, "dead", 0, true).await;
+        answer(&store, "alive", 1, true).await;
+        let id = store.callback_for("dead").await.unwrap().unwrap().id;
+        store
+            .record_callback_attempt(&id, &retry(10), at(2))
+            .await
+            .unwrap();
+        let dead = store
+            .record_callback_attempt(&id, &give_up(), at(10))
+            .await
+            .unwrap();
+        assert_eq!(dead.state, CallbackState::Dead);
+        assert_eq!((dead.attempts, dead.next_attempt_at), (2, None));
+        assert_eq!(dead.last_error.as_deref(), Some("connection refused"));
+        assert_eq!(
+            ids_of(&store.due_callbacks(at(1000), 10).await.unwrap()),
+            ["alive"],
+            "a dead letter is never due"
+        );
+        assert_eq!(
+            ids_of(
+                &store
+                    .list_callbacks(Some(CallbackState::Dead), 10, None)
+                    .await
+                    .unwrap()
+                    .items
+            ),
+            ["dead"]
+        );
+        assert_eq!(
+            ids_of(
+                &store
+                    .list_callbacks(Some(CallbackState::Pending), 10, None)
+                    .await
+                    .unwrap()
+                    .items
+            ),
+            ["alive"]
+        );
+        assert_eq!(
+            ids_of(&store.list_callbacks(None, 10, None).await.unwrap().items),
+            ["alive", "dead"],
+            "newest first"
+        );
+        let first = store.list_callbacks(None, 1, None).await.unwrap();
+        assert_eq!(ids_of(&first.items), ["alive"]);
+        let last = store.list_callbacks(None, 1, first.next).await.unwrap();
+        assert_eq!((ids_of(&last.items), last.next), (vec!["dead"], None));
+
+        let replayed = store.replay_callback(&id, at(500)).await.unwrap();
+        assert_eq!(replayed.state, CallbackState::Pending);
+        assert_eq!(replayed.attempts, 0, "a whole new run of attempts");
+        assert_eq!(replayed.next_attempt_at, Some(at(500)));
+        assert_eq!(
+            replayed.id, id,
+            "the same notice, so the case system can tell a repeat"
+        );
+        assert_eq!(
+            ids_of(&store.due_callbacks(at(500), 10).await.unwrap()),
+            ["alive", "dead"]
+        );
+        let error = store.replay_callback(&id, at(501)).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::InvalidTransition {
+                    from: "pending",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        let error = store.replay_callback("nope", at(501)).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_error_text_is_bounded_and_never_empty() {
+        let store = store().await;
+        answer(&store, "k", 0, true).await;
+        let id = store.callback_for("k").await.unwrap().unwrap().id;
+        for error in [String::new(), "x".repeat(MAX_CALLBACK_ERROR_BYTES + 1)] {
+            let attempt = CallbackAttempt::GiveUp { error };
+            let refused = store
+                .record_callback_attempt(&id, &attempt, at(1))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused, StoreError::InvalidInput { .. }),
+                "{refused}"
+            );
+        }
+        let still = store.callback(&id).await.unwrap().unwrap();
+        assert_eq!((still.state, still.attempts), (CallbackState::Pending, 0));
+    }
 }

@@ -9,210 +9,6 @@ use common::*;
 use utbyte_store::{Begun, ExchangeStore, Page, ReviewState, StoreError, StoredReview};
 
 #[tokio::test]
-async fn a_replayed_request_id_is_refused_until_forgotten() {
-    let store = store().await;
-    let long_ago = at(-3600);
-    assert!(store
-        .claim_request_id("fk", "r1", at(0), long_ago)
-        .await
-        .unwrap());
-    assert!(!store
-        .claim_request_id("fk", "r1", at(10), long_ago)
-        .await
-        .unwrap());
-    // The pair is what counts: another peer's id, and another id, are fresh.
-    assert!(store
-        .claim_request_id("kfm", "r1", at(10), long_ago)
-        .await
-        .unwrap());
-    assert!(store
-        .claim_request_id("fk", "r2", at(10), long_ago)
-        .await
-        .unwrap());
-    // Seen exactly at the cut-off is not older than it: still remembered.
-    assert!(!store
-        .claim_request_id("fk", "r1", at(20), at(0))
-        .await
-        .unwrap());
-    // Once the cut-off passes the time it was seen, it is forgotten.
-    assert!(store
-        .claim_request_id("fk", "r1", at(30), at(1))
-        .await
-        .unwrap());
-    assert!(!store
-        .claim_request_id("fk", "r1", at(31), at(1))
-        .await
-        .unwrap());
-}
-
-#[tokio::test]
-async fn forgetting_removes_every_old_id_not_only_the_claimed_one() {
-    let store = store().await;
-    for id in ["r1", "r2", "r3"] {
-        store
-            .claim_request_id("fk", id, at(0), at(-10))
-            .await
-            .unwrap();
-    }
-    store
-        .claim_request_id("fk", "other", at(100), at(50))
-        .await
-        .unwrap();
-    for id in ["r1", "r2", "r3"] {
-        // Would be refused had the earlier claim not forgotten it.
-        assert!(store
-            .claim_request_id("fk", id, at(101), at(50))
-            .await
-            .unwrap());
-    }
-}
-
-#[tokio::test]
-async fn a_queued_review_is_pending_and_its_ticket_unique() {
-    let store = store().await;
-    store.enqueue_review(&new_review("t1", 0)).await.unwrap();
-    let stored = store.review("t1").await.unwrap().unwrap();
-    let queued = new_review("t1", 0);
-    assert_eq!(stored.ticket, queued.ticket);
-    assert_eq!(stored.requester, queued.requester);
-    assert_eq!(stored.request_id, queued.request_id);
-    assert_eq!(stored.request_json, queued.request_json);
-    assert_eq!(stored.decision_json, queued.decision_json);
-    assert_eq!(stored.ledger_index, 7);
-    assert_eq!(stored.created_at, at(0));
-    assert_eq!(stored.state, ReviewState::Pending);
-    assert_eq!(
-        (stored.reviewer.as_ref(), stored.review_json.as_ref()),
-        (None, None)
-    );
-    assert_eq!(
-        (stored.answer_json.as_ref(), stored.decided_at),
-        (None, None)
-    );
-    assert_eq!(stored.decided_ledger_index, None);
-
-    let mut again = new_review("t1", 5);
-    again.requester = "kronofogden".to_owned();
-    let error = store.enqueue_review(&again).await.unwrap_err();
-    assert!(matches!(error, StoreError::Duplicate { .. }), "{error}");
-    assert_eq!(store.review("t1").await.unwrap().unwrap(), stored);
-    assert_eq!(store.review("t2").await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn reviews_are_listed_by_state_in_queue_and_decision_order() {
-    let store = store().await;
-    for (ticket, created) in [("t3", 3), ("t1", 1), ("t4", 4), ("t2", 2), ("t5", 5)] {
-        store
-            .enqueue_review(&new_review(ticket, created))
-            .await
-            .unwrap();
-    }
-    store
-        .decide_review("t4", &decision("rev", 10))
-        .await
-        .unwrap();
-    store
-        .decide_review("t2", &decision("rev", 20))
-        .await
-        .unwrap();
-    let tickets = |page: Page<StoredReview>| {
-        let tickets = page.items.into_iter().map(|r| r.ticket).collect::<Vec<_>>();
-        (tickets, page.next)
-    };
-    let pending = store.reviews(ReviewState::Pending, 10, None).await.unwrap();
-    assert_eq!(
-        tickets(pending),
-        (vec!["t1".into(), "t3".into(), "t5".into()], None)
-    );
-    let first = store.reviews(ReviewState::Pending, 1, None).await.unwrap();
-    let (first, after) = tickets(first);
-    assert_eq!(first, ["t1"]);
-    // Deciding a review the queue has passed does not shift the next page.
-    store
-        .decide_review("t1", &decision("rev", 30))
-        .await
-        .unwrap();
-    let page = store.reviews(ReviewState::Pending, 1, after).await.unwrap();
-    assert_eq!(tickets(page).0, ["t3"]);
-    let decided = store.reviews(ReviewState::Decided, 10, None).await.unwrap();
-    assert_eq!(tickets(decided).0, ["t1", "t2", "t4"]);
-    let first = store.reviews(ReviewState::Decided, 2, None).await.unwrap();
-    let (first, after) = tickets(first);
-    assert_eq!(first, ["t1", "t2"]);
-    let last = store.reviews(ReviewState::Decided, 2, after).await.unwrap();
-    assert_eq!(tickets(last), (vec!["t4".into()], None));
-}
-
-#[tokio::test]
-async fn a_review_is_decided_once_and_the_first_decision_stands() {
-    let store = store().await;
-    store.enqueue_review(&new_review("t1", 0)).await.unwrap();
-    store
-        .decide_review("t1", &decision("anna", 10))
-        .await
-        .unwrap();
-    let decided = store.review("t1").await.unwrap().unwrap();
-    assert_eq!(decided.state, ReviewState::Decided);
-    assert_eq!(decided.reviewer.as_deref(), Some("anna"));
-    assert_eq!(decided.review_json.as_deref(), Some(r#"{"by":"anna"}"#));
-    assert_eq!(
-        decided.answer_json.as_deref(),
-        Some(r#"{"outcome":"refuse"}"#)
-    );
-    assert_eq!(decided.decided_ledger_index, Some(8));
-    assert_eq!(decided.decided_at, Some(at(10)));
-    assert_eq!(decided.ledger_index, 7);
-
-    let mut second = decision("bertil", 20);
-    second.answer_json = r#"{"outcome":"disclose"}"#.to_owned();
-    let error = store.decide_review("t1", &second).await.unwrap_err();
-    assert!(matches!(error, StoreError::AlreadyDecided), "{error}");
-    assert_eq!(store.review("t1").await.unwrap().unwrap(), decided);
-
-    let error = store.decide_review("t9", &second).await.unwrap_err();
-    assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn of_two_concurrent_deciders_exactly_one_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ExchangeStore::open(dir.path().join("exchange.db"))
-        .await
-        .unwrap();
-    for round in 0..25 {
-        let ticket = format!("t{round}");
-        store.enqueue_review(&new_review(&ticket, 0)).await.unwrap();
-        let deciders: Vec<_> = ["anna", "bertil"]
-            .into_iter()
-            .map(|reviewer| {
-                let (store, ticket) = (store.clone(), ticket.clone());
-                tokio::spawn(async move {
-                    let outcome = store.decide_review(&ticket, &decision(reviewer, 1)).await;
-                    (reviewer, outcome)
-                })
-            })
-            .collect();
-        let mut winners = Vec::new();
-        for decider in deciders {
-            match decider.await.unwrap() {
-                (reviewer, Ok(())) => winners.push(reviewer),
-                (_, Err(StoreError::AlreadyDecided)) => {}
-                (_, Err(error)) => panic!("unexpected error: {error}"),
-            }
-        }
-        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
-        let stored = store.review(&ticket).await.unwrap().unwrap();
-        assert_eq!(stored.reviewer.as_deref(), Some(winners[0]));
-        assert_eq!(
-            stored.review_json,
-            Some(decision(winners[0], 1).review_json)
-        );
-    }
-    store.close().await;
-}
-
-#[tokio::test]
 async fn a_file_backed_store_keeps_everything_across_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("exchange.db");
@@ -258,4 +54,213 @@ async fn a_file_backed_store_keeps_everything_across_reopening() {
         Begun::Existing(_)
     ));
     store.close().await;
+}
+
+on_both_engines! {
+    #[tokio::test]
+    async fn a_replayed_request_id_is_refused_until_forgotten() {
+        let store = store().await;
+        let long_ago = at(-3600);
+        assert!(store
+            .claim_request_id("fk", "r1", at(0), long_ago)
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_request_id("fk", "r1", at(10), long_ago)
+            .await
+            .unwrap());
+        // The pair is what counts: another peer's id, and another id, are fresh.
+        assert!(store
+            .claim_request_id("kfm", "r1", at(10), long_ago)
+            .await
+            .unwrap());
+        assert!(store
+            .claim_request_id("fk", "r2", at(10), long_ago)
+            .await
+            .unwrap());
+        // Seen exactly at the cut-off is not older than it: still remembered.
+        assert!(!store
+            .claim_request_id("fk", "r1", at(20), at(0))
+            .await
+            .unwrap());
+        // Once the cut-off passes the time it was seen, it is forgotten.
+        assert!(store
+            .claim_request_id("fk", "r1", at(30), at(1))
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_request_id("fk", "r1", at(31), at(1))
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn forgetting_removes_every_old_id_not_only_the_claimed_one() {
+        let store = store().await;
+        for id in ["r1", "r2", "r3"] {
+            store
+                .claim_request_id("fk", id, at(0), at(-10))
+                .await
+                .unwrap();
+        }
+        store
+            .claim_request_id("fk", "other", at(100), at(50))
+            .await
+            .unwrap();
+        for id in ["r1", "r2", "r3"] {
+            // Would be refused had the earlier claim not forgotten it.
+            assert!(store
+                .claim_request_id("fk", id, at(101), at(50))
+                .await
+                .unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queued_review_is_pending_and_its_ticket_unique() {
+        let store = store().await;
+        store.enqueue_review(&new_review("t1", 0)).await.unwrap();
+        let stored = store.review("t1").await.unwrap().unwrap();
+        let queued = new_review("t1", 0);
+        assert_eq!(stored.ticket, queued.ticket);
+        assert_eq!(stored.requester, queued.requester);
+        assert_eq!(stored.request_id, queued.request_id);
+        assert_eq!(stored.request_json, queued.request_json);
+        assert_eq!(stored.decision_json, queued.decision_json);
+        assert_eq!(stored.ledger_index, 7);
+        assert_eq!(stored.created_at, at(0));
+        assert_eq!(stored.state, ReviewState::Pending);
+        assert_eq!(
+            (stored.reviewer.as_ref(), stored.review_json.as_ref()),
+            (None, None)
+        );
+        assert_eq!(
+            (stored.answer_json.as_ref(), stored.decided_at),
+            (None, None)
+        );
+        assert_eq!(stored.decided_ledger_index, None);
+
+        let mut again = new_review("t1", 5);
+        again.requester = "kronofogden".to_owned();
+        let error = store.enqueue_review(&again).await.unwrap_err();
+        assert!(matches!(error, StoreError::Duplicate { .. }), "{error}");
+        assert_eq!(store.review("t1").await.unwrap().unwrap(), stored);
+        assert_eq!(store.review("t2").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn reviews_are_listed_by_state_in_queue_and_decision_order() {
+        let store = store().await;
+        for (ticket, created) in [("t3", 3), ("t1", 1), ("t4", 4), ("t2", 2), ("t5", 5)] {
+            store
+                .enqueue_review(&new_review(ticket, created))
+                .await
+                .unwrap();
+        }
+        store
+            .decide_review("t4", &decision("rev", 10))
+            .await
+            .unwrap();
+        store
+            .decide_review("t2", &decision("rev", 20))
+            .await
+            .unwrap();
+        let tickets = |page: Page<StoredReview>| {
+            let tickets = page.items.into_iter().map(|r| r.ticket).collect::<Vec<_>>();
+            (tickets, page.next)
+        };
+        let pending = store.reviews(ReviewState::Pending, 10, None).await.unwrap();
+        assert_eq!(
+            tickets(pending),
+            (vec!["t1".into(), "t3".into(), "t5".into()], None)
+        );
+        let first = store.reviews(ReviewState::Pending, 1, None).await.unwrap();
+        let (first, after) = tickets(first);
+        assert_eq!(first, ["t1"]);
+        // Deciding a review the queue has passed does not shift the next page.
+        store
+            .decide_review("t1", &decision("rev", 30))
+            .await
+            .unwrap();
+        let page = store.reviews(ReviewState::Pending, 1, after).await.unwrap();
+        assert_eq!(tickets(page).0, ["t3"]);
+        let decided = store.reviews(ReviewState::Decided, 10, None).await.unwrap();
+        assert_eq!(tickets(decided).0, ["t1", "t2", "t4"]);
+        let first = store.reviews(ReviewState::Decided, 2, None).await.unwrap();
+        let (first, after) = tickets(first);
+        assert_eq!(first, ["t1", "t2"]);
+        let last = store.reviews(ReviewState::Decided, 2, after).await.unwrap();
+        assert_eq!(tickets(last), (vec!["t4".into()], None));
+    }
+
+    #[tokio::test]
+    async fn a_review_is_decided_once_and_the_first_decision_stands() {
+        let store = store().await;
+        store.enqueue_review(&new_review("t1", 0)).await.unwrap();
+        store
+            .decide_review("t1", &decision("anna", 10))
+            .await
+            .unwrap();
+        let decided = store.review("t1").await.unwrap().unwrap();
+        assert_eq!(decided.state, ReviewState::Decided);
+        assert_eq!(decided.reviewer.as_deref(), Some("anna"));
+        assert_eq!(decided.review_json.as_deref(), Some(r#"{"by":"anna"}"#));
+        assert_eq!(
+            decided.answer_json.as_deref(),
+            Some(r#"{"outcome":"refuse"}"#)
+        );
+        assert_eq!(decided.decided_ledger_index, Some(8));
+        assert_eq!(decided.decided_at, Some(at(10)));
+        assert_eq!(decided.ledger_index, 7);
+
+        let mut second = decision("bertil", 20);
+        second.answer_json = r#"{"outcome":"disclose"}"#.to_owned();
+        let error = store.decide_review("t1", &second).await.unwrap_err();
+        assert!(matches!(error, StoreError::AlreadyDecided), "{error}");
+        assert_eq!(store.review("t1").await.unwrap().unwrap(), decided);
+
+        let error = store.decide_review("t9", &second).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_two_concurrent_deciders_exactly_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two instances of one node, each with its own connections.
+        let stores = common::instances(&dir, 2).await;
+        let store = &stores[0];
+        for round in 0..25 {
+            let ticket = format!("t{round}");
+            store.enqueue_review(&new_review(&ticket, 0)).await.unwrap();
+            let deciders: Vec<_> = ["anna", "bertil"]
+                .into_iter()
+                .enumerate()
+                .map(|(i, reviewer)| {
+                    let (store, ticket) = (stores[i].clone(), ticket.clone());
+                    tokio::spawn(async move {
+                        let outcome = store.decide_review(&ticket, &decision(reviewer, 1)).await;
+                        (reviewer, outcome)
+                    })
+                })
+                .collect();
+            let mut winners = Vec::new();
+            for decider in deciders {
+                match decider.await.unwrap() {
+                    (reviewer, Ok(())) => winners.push(reviewer),
+                    (_, Err(StoreError::AlreadyDecided)) => {}
+                    (_, Err(error)) => panic!("unexpected error: {error}"),
+                }
+            }
+            assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+            let stored = store.review(&ticket).await.unwrap().unwrap();
+            assert_eq!(stored.reviewer.as_deref(), Some(winners[0]));
+            assert_eq!(
+                stored.review_json,
+                Some(decision(winners[0], 1).review_json)
+            );
+        }
+        for store in stores {
+            store.close().await;
+        }
+    }
 }

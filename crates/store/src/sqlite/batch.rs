@@ -1,4 +1,4 @@
-//! Group commit for the exchange state: every write of an [`ExchangeStore`](super::ExchangeStore)
+//! Group commit for the exchange state: every write of the SQLite exchange state
 //! goes through one writer task, which runs the writes waiting at that moment in one
 //! transaction — each under its own savepoint, so one write's failure does not undo another's —
 //! and commits them with one sync to disk. A write's result is handed back only after that
@@ -16,13 +16,11 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::EXCHANGE;
+use crate::sql::Step;
 use crate::StoreError;
 
 /// The most writes committed together; beyond it a batch's sync no longer dominates.
 const MAX_BATCH: usize = 512;
-
-/// A boxed future borrowing the connection.
-pub(crate) type Step<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 
 /// Hands a write's outcome back once its batch has committed (or failed to).
 type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;

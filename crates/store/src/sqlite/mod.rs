@@ -1,13 +1,13 @@
-//! The SQLite engine: opening a database file (or memory) with the settings every connection
-//! needs, and applying the schema migrations. The SQL of each concern is in its own module
-//! (`register`, `exchange`, `replay`, `review`), so a PostgreSQL engine can implement the same contracts
-//! beside this one.
+//! The SQLite engine, the embedded default: opening a database file (or memory) with the
+//! settings every connection needs, applying the schema migrations, and the group-commit writer
+//! (`batch`). The SQL of the exchange state and the accounts is shared with PostgreSQL
+//! (`crate::sql`); the register's is here (`register`).
 //!
-//! Two databases, each in its own file with its own migrations: the register ([`RegisterStore`],
-//! `migrations/sqlite/`) and the exchange state ([`ExchangeStore`], `migrations/exchange/`).
-//! They are separate because they have separate owners and lives: a register is loaded from an
-//! agency's systems and may be replaced wholesale, while the exchange state must survive every
-//! such reload.
+//! Three databases, each in its own file with its own migrations: the register
+//! ([`RegisterStore`], `migrations/sqlite/`), the exchange state (`migrations/exchange/`) and
+//! the portal accounts (`migrations/accounts/`). They are separate because they have separate
+//! owners and lives: a register is loaded from an agency's systems and may be replaced
+//! wholesale, while the exchange state must survive every such reload.
 //!
 //! Every connection runs with WAL journaling (readers never block the writer), foreign keys on
 //! (SQLite's default is off), a busy timeout (a writer waits for another instead of failing at
@@ -15,35 +15,30 @@
 //! is created 0600 before SQLite opens it, and SQLite gives its `-wal` and `-shm` files the same
 //! mode.
 
-mod accounts;
-mod backlog;
 mod batch;
-mod callbacks;
-mod exchange;
-mod reconciliation;
-mod register;
-mod replay;
-mod review;
 
 use std::path::Path;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use accounts::AccountStore;
-
-use crate::error::{EXCHANGE, REGISTER};
+use crate::engine::Engine;
+use crate::error::{ACCOUNTS, EXCHANGE, REGISTER};
 use crate::StoreError;
 
 /// The register's schema, as numbered files in `migrations/sqlite/`, embedded at compile time.
 static REGISTER_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The exchange state's schema, as numbered files in `migrations/exchange/`. A migrator of its
-/// own: the two databases are versioned independently.
+/// own: the databases are versioned independently.
 static EXCHANGE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/exchange");
+
+/// The portal accounts' schema, `migrations/accounts/`.
+static ACCOUNTS_MIGRATOR: Migrator = sqlx::migrate!("./migrations/accounts");
 
 /// How long a statement waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,12 +52,15 @@ const REGISTER_CONNECTIONS: u32 = 4;
 /// would only wait for each other in SQLite's busy handler, which sleeps in millisecond steps.
 const EXCHANGE_CONNECTIONS: u32 = 2;
 
+/// Accounts are read on every page and written on sign-in; a few connections suffice.
+const ACCOUNT_CONNECTIONS: u32 = 2;
+
 /// The built-in register engine: a register in one SQLite database.
 ///
 /// Cheap to clone (the clones share one connection pool).
 #[derive(Clone)]
 pub struct RegisterStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl RegisterStore {
@@ -93,62 +91,82 @@ impl RegisterStore {
     /// Waits for running statements to finish, copies the WAL into the database file and
     /// closes every connection.
     pub async fn close(self) {
-        checkpoint_and_close(self.pool).await;
+        checkpoint_and_close(&self.pool).await;
     }
 }
 
-/// The built-in exchange state engine: what an agency node remembers about exchanges (outgoing
-/// requests by idempotency key, the replay guard, the review queue) in one SQLite database.
-///
-/// Cheap to clone (the clones share one connection pool). The operations are in
-/// `sqlite::exchange` and `sqlite::review`.
-#[derive(Clone)]
-pub struct ExchangeStore {
-    pool: SqlitePool,
-    writer: batch::Writer,
+/// The exchange state in one SQLite database: the embedded default. Every write goes through one
+/// writer task that commits the writes waiting together (`batch`).
+pub(crate) struct SqliteExchange {
+    pub(crate) pool: SqlitePool,
+    pub(crate) writer: batch::Writer,
 }
 
-impl ExchangeStore {
+impl SqliteExchange {
     /// Opens the exchange state in the database file at `path`, creating the file if it does not
     /// exist and applying any schema migration not yet applied.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let pool = open_file(
-            EXCHANGE,
-            &EXCHANGE_MIGRATOR,
-            path.as_ref(),
-            EXCHANGE_CONNECTIONS,
-        )
-        .await?;
+    pub(crate) async fn open(path: &Path) -> Result<Self, StoreError> {
+        let pool = open_file(EXCHANGE, &EXCHANGE_MIGRATOR, path, EXCHANGE_CONNECTIONS).await?;
         let writer = batch::Writer::start(pool.clone());
         Ok(Self { pool, writer })
     }
 
-    /// Opens exchange state that lives in memory, for tests and throw-away demos.
-    pub async fn open_in_memory() -> Result<Self, StoreError> {
+    /// Exchange state that lives in memory, for tests and throw-away demos.
+    pub(crate) async fn open_in_memory() -> Result<Self, StoreError> {
         let pool = open_memory(EXCHANGE, &EXCHANGE_MIGRATOR).await?;
         let writer = batch::Writer::start(pool.clone());
         Ok(Self { pool, writer })
     }
+}
 
-    /// The version of the newest schema migration applied (the number its file starts with).
-    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+#[async_trait]
+impl Engine for SqliteExchange {
+    async fn schema_version(&self) -> Result<i64, StoreError> {
         schema_version(&self.pool, EXCHANGE).await
     }
 
-    /// Waits for running statements to finish, copies the WAL into the database file and
-    /// closes every connection.
-    pub async fn close(self) {
-        checkpoint_and_close(self.pool).await;
+    async fn close(&self) {
+        checkpoint_and_close(&self.pool).await;
+    }
+}
+
+/// The portal's accounts and sessions in one SQLite database.
+pub(crate) struct SqliteAccounts {
+    pub(crate) pool: SqlitePool,
+}
+
+impl SqliteAccounts {
+    /// Opens the accounts database at `path`, creating it if needed.
+    pub(crate) async fn open(path: &Path) -> Result<Self, StoreError> {
+        let pool = open_file(ACCOUNTS, &ACCOUNTS_MIGRATOR, path, ACCOUNT_CONNECTIONS).await?;
+        Ok(Self { pool })
+    }
+
+    /// Accounts in memory, for tests.
+    pub(crate) async fn open_in_memory() -> Result<Self, StoreError> {
+        let pool = open_memory(ACCOUNTS, &ACCOUNTS_MIGRATOR).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Engine for SqliteAccounts {
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        schema_version(&self.pool, ACCOUNTS).await
+    }
+
+    async fn close(&self) {
+        checkpoint_and_close(&self.pool).await;
     }
 }
 
 /// SQLite checkpoints the WAL when its last connection closes, but the pool's connections close
 /// on their own threads, after `close` returns; an explicit checkpoint first means the database
 /// file alone holds everything once `close` returns (so it can be copied or renamed).
-async fn checkpoint_and_close(pool: SqlitePool) {
+async fn checkpoint_and_close(pool: &SqlitePool) {
     // A failed checkpoint loses nothing: the WAL is then copied in when the file is next opened.
     let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&pool)
+        .execute(pool)
         .await;
     pool.close().await;
 }
@@ -259,6 +277,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+    use crate::{CallbackSchedule, OutgoingRequests, ReplayGuard};
 
     async fn pragma(pool: &SqlitePool, name: &str) -> String {
         use sqlx::Row;
@@ -298,7 +317,7 @@ mod tests {
     #[tokio::test]
     async fn a_fresh_exchange_file_gets_its_own_schema_and_the_settings() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ExchangeStore::open(dir.path().join("exchange.db"))
+        let store = SqliteExchange::open(&dir.path().join("exchange.db"))
             .await
             .unwrap();
         assert_eq!(store.schema_version().await.unwrap(), 5);
@@ -318,7 +337,7 @@ mod tests {
             ]
         );
         store.close().await;
-        let store = ExchangeStore::open(dir.path().join("exchange.db"))
+        let store = SqliteExchange::open(&dir.path().join("exchange.db"))
             .await
             .unwrap();
         assert_eq!(store.schema_version().await.unwrap(), 5);
@@ -351,7 +370,7 @@ mod tests {
         }
         pool.close().await;
 
-        let store = ExchangeStore::open(&path).await.unwrap();
+        let store = SqliteExchange::open(&path).await.unwrap();
         assert_eq!(store.schema_version().await.unwrap(), 5);
         let k1 = store.outgoing("k1").await.unwrap().unwrap();
         assert_eq!(k1.state, crate::OutgoingState::Answered);
@@ -393,10 +412,10 @@ mod tests {
         let register = RegisterStore::open(dir.path().join("register.sqlite"))
             .await
             .unwrap();
-        let exchange = ExchangeStore::open(dir.path().join("exchange.sqlite"))
+        let exchange = SqliteExchange::open(&dir.path().join("exchange.sqlite"))
             .await
             .unwrap();
-        let accounts = AccountStore::open(dir.path().join("portal.sqlite"))
+        let accounts = SqliteAccounts::open(&dir.path().join("portal.sqlite"))
             .await
             .unwrap();
         let mut names = Vec::new();
@@ -423,7 +442,7 @@ mod tests {
     async fn an_unopenable_exchange_path_says_which_database() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("exchange.db");
-        let error = ExchangeStore::open(&path).await.err().unwrap();
+        let error = SqliteExchange::open(&path).await.err().unwrap();
         assert!(error.to_string().starts_with(&format!(
             "cannot open the exchange database at {}:",
             path.display()

@@ -1,0 +1,31 @@
+//! The SQL of the exchange state and the portal accounts, written once for both engines.
+//!
+//! The statements are the same text on SQLite and PostgreSQL: numbered parameters (`$1`, which
+//! sqlx's SQLite driver reads as the first argument, like PostgreSQL), `ON CONFLICT`,
+//! `RETURNING`, row-value comparisons, `TRUE`/`FALSE`, and a `rowid` column (SQLite's own; an
+//! identity column in the PostgreSQL schema) for listing order. The schemas differ only where
+//! the engines do (`migrations/` and `migrations/postgres/`).
+//!
+//! Each module implements one contract trait for both engine types with a local
+//! `macro_rules! engine`, instantiated once per engine: the bodies are type-checked against each
+//! engine's own sqlx driver, so there is one text of every operation to read and to test, and no
+//! run-time dispatch beyond the trait object the node holds. The engine types provide a `pool`
+//! for reads and a `writer` that runs a write in one transaction and acknowledges it only once
+//! committed (group commit on SQLite; a transaction per write on PostgreSQL).
+
+pub(crate) mod accounts;
+pub(crate) mod callbacks;
+pub(crate) mod exchange;
+pub(crate) mod reconciliation;
+pub(crate) mod register;
+pub(crate) mod replay;
+pub(crate) mod review;
+
+/// A stored time: whole unix seconds, read back in UTC.
+pub(crate) fn time_of(seconds: i64) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp(seconds).ok()
+}
+
+/// One write's work on a connection, inside the transaction its engine's writer runs it in.
+pub(crate) type Step<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, crate::StoreError>> + Send + 'c>>;

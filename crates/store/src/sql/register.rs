@@ -1,0 +1,240 @@
+//! The generic register: every statement that reads or writes `subjects` and `records`, as the
+//! [`Register`] of [`RegisterStore`] (SQLite) and [`PgRegister`] (PostgreSQL). The engines
+//! differ in two places only: how the requested field ids are passed to the fetch (a JSON array
+//! read with `json_each` on SQLite, a text array on PostgreSQL) and the code of a violated
+//! foreign key.
+
+use std::collections::BTreeMap;
+
+use sqlx::QueryBuilder;
+use utbyte_domain::SubjectId;
+
+use crate::postgres::PgRegister;
+use crate::register::{check_name, Record, Register, RegisterBatch, StoreFuture};
+use crate::sqlite::RegisterStore;
+use crate::StoreError;
+
+/// Rows per multi-row `INSERT`: four parameters each stays far below SQLite's limit of 32 766
+/// and PostgreSQL's of 65 535, and one statement per thousand rows keeps a large batch fast.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// SQLite's extended result code for a violated foreign key.
+const SQLITE_CONSTRAINT_FOREIGNKEY: &str = "787";
+
+/// PostgreSQL's SQLSTATE for a violated foreign key (`foreign_key_violation`).
+const POSTGRES_FOREIGN_KEY_VIOLATION: &str = "23503";
+
+/// The requested fields of one (offering, subject), and one sentinel row whose `field` is NULL
+/// if the register holds anything at all for that pair. One statement, so both parts see the
+/// same snapshot. The requested ids arrive as one JSON array, so the statement text (and its
+/// cached preparation) does not depend on how many fields were asked for.
+const SQLITE_FETCH: &str = "\
+SELECT field, value FROM records
+ WHERE offering = $1 AND subject = $2 AND field IN (SELECT value FROM json_each($3))
+UNION ALL
+SELECT NULL, NULL
+ WHERE EXISTS (SELECT 1 FROM records WHERE offering = $1 AND subject = $2)";
+
+/// [`SQLITE_FETCH`] with the requested ids as one text array.
+const POSTGRES_FETCH: &str = "\
+SELECT field, value FROM records
+ WHERE offering = $1 AND subject = $2 AND field = ANY($3)
+UNION ALL
+SELECT NULL, NULL
+ WHERE EXISTS (SELECT 1 FROM records WHERE offering = $1 AND subject = $2)";
+
+/// The requested ids as SQLite reads them: one JSON array.
+fn json_array(fields: &[&str]) -> String {
+    serde_json::Value::from(fields).to_string()
+}
+
+/// The requested ids as PostgreSQL reads them: a text array.
+fn text_array(fields: &[&str]) -> Vec<String> {
+    fields.iter().map(|field| (*field).to_owned()).collect()
+}
+
+const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = $1";
+
+macro_rules! engine {
+    ($engine:ty, $db:ty, $fetch:expr, $requested:expr, $foreign_key:expr) => {
+        const _: () = {
+            impl Register for $engine {
+                fn fetch<'a>(
+                    &'a self,
+                    offering: &'a str,
+                    subject: &'a SubjectId,
+                    fields: &'a [&'a str],
+                ) -> StoreFuture<'a, Option<Record>> {
+                    Box::pin(fetch(&self.pool, offering, subject, fields))
+                }
+
+                fn protected_identity<'a>(&'a self, subject: &'a SubjectId) -> StoreFuture<'a, bool> {
+                    Box::pin(async move {
+                        let flag: Option<(bool,)> = sqlx::query_as(PROTECTED_IDENTITY)
+                            .bind(subject.as_str())
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(StoreError::database("reading a protected-identity flag"))?;
+                        Ok(flag.is_some_and(|(protected,)| protected))
+                    })
+                }
+
+                fn insert<'a>(&'a self, batch: &'a RegisterBatch) -> StoreFuture<'a, ()> {
+                    Box::pin(insert(&self.pool, batch))
+                }
+            }
+
+            async fn fetch(
+                pool: &sqlx::Pool<$db>,
+                offering: &str,
+                subject: &SubjectId,
+                fields: &[&str],
+            ) -> Result<Option<Record>, StoreError> {
+                check_name("offering", offering)?;
+                for field in fields {
+                    check_name("field", field)?;
+                }
+                let requested = $requested(fields);
+                let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as($fetch)
+                    .bind(offering)
+                    .bind(subject.as_str())
+                    .bind(requested)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::database("fetching a record"))?;
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                let mut values = BTreeMap::new();
+                for (field, value) in rows {
+                    let (Some(field), Some(value)) = (field, value) else {
+                        continue; // the sentinel
+                    };
+                    let parsed = serde_json::from_str(&value).map_err(|source| StoreError::CorruptValue {
+                        offering: offering.to_owned(),
+                        field: field.clone(),
+                        source,
+                    })?;
+                    values.insert(field, parsed);
+                }
+                Ok(Some(Record::new(values)))
+            }
+
+            async fn insert(pool: &sqlx::Pool<$db>, batch: &RegisterBatch) -> Result<(), StoreError> {
+                let values = batch.validate()?;
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::database("starting a batch"))?;
+                insert_subjects(&mut tx, batch).await?;
+                insert_records(&mut tx, batch, &values).await?;
+                // Dropping `tx` on any error above rolls the whole batch back.
+                tx.commit()
+                    .await
+                    .map_err(StoreError::database("committing a batch"))
+            }
+
+            async fn insert_subjects(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                batch: &RegisterBatch,
+            ) -> Result<(), StoreError> {
+                let subjects = last_of_each(batch.subjects(), |entry| entry.subject.as_str());
+                for chunk in subjects.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = QueryBuilder::<$db>::new(
+                        "INSERT INTO subjects (subject, kind, protected_identity) ",
+                    );
+                    query.push_values(chunk, |mut row, entry| {
+                        row.push_bind(entry.subject.as_str())
+                            .push_bind(kind(&entry.subject))
+                            .push_bind(entry.protected_identity);
+                    });
+                    query.push(
+                        " ON CONFLICT (subject) DO UPDATE SET protected_identity = excluded.protected_identity",
+                    );
+                    query
+                        .build()
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(StoreError::database("writing subjects"))?;
+                }
+                Ok(())
+            }
+
+            async fn insert_records(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                batch: &RegisterBatch,
+                values: &[String],
+            ) -> Result<(), StoreError> {
+                let rows = last_of_each(batch.records().iter().zip(values), |(entry, _)| {
+                    (entry.offering.as_str(), entry.subject.as_str(), entry.field.as_str())
+                });
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut query =
+                        QueryBuilder::<$db>::new("INSERT INTO records (offering, subject, field, value) ");
+                    query.push_values(chunk, |mut row, (entry, value)| {
+                        row.push_bind(entry.offering.as_str())
+                            .push_bind(entry.subject.as_str())
+                            .push_bind(entry.field.as_str())
+                            .push_bind(value.as_str());
+                    });
+                    query.push(" ON CONFLICT (offering, subject, field) DO UPDATE SET value = excluded.value");
+                    query.build().execute(&mut **tx).await.map_err(|source| {
+                        let foreign_key = source
+                            .as_database_error()
+                            .and_then(|error| error.code())
+                            .is_some_and(|code| code == $foreign_key);
+                        if foreign_key {
+                            StoreError::UnknownSubject
+                        } else {
+                            StoreError::database("writing records")(source)
+                        }
+                    })?;
+                }
+                Ok(())
+            }
+        };
+    };
+}
+
+engine!(
+    RegisterStore,
+    sqlx::Sqlite,
+    SQLITE_FETCH,
+    json_array,
+    SQLITE_CONSTRAINT_FOREIGNKEY
+);
+engine!(
+    PgRegister,
+    sqlx::Postgres,
+    POSTGRES_FETCH,
+    text_array,
+    POSTGRES_FOREIGN_KEY_VIOLATION
+);
+
+/// The last of the items with each key, in the order of those last ones: what writing them one
+/// after another would leave. One `INSERT … ON CONFLICT DO UPDATE` may not touch a row twice on
+/// PostgreSQL, so a batch that names a subject or a value twice is reduced first.
+fn last_of_each<T, K: Ord>(items: impl IntoIterator<Item = T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let items: Vec<T> = items.into_iter().collect();
+    let mut last = BTreeMap::new();
+    for (position, item) in items.iter().enumerate() {
+        last.insert(key(item), position);
+    }
+    let keep: std::collections::BTreeSet<usize> = last.into_values().collect();
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(position, item)| keep.contains(&position).then_some(item))
+        .collect()
+}
+
+fn kind(subject: &SubjectId) -> &'static str {
+    match subject {
+        SubjectId::Personnummer(_) => "personnummer",
+        SubjectId::Samordningsnummer(_) => "samordningsnummer",
+        SubjectId::Organisationsnummer(_) => "organisationsnummer",
+    }
+}

@@ -1,0 +1,230 @@
+//! The provider side's review queue: every statement that reads or writes `reviews`, as
+//! [`ReviewQueue`] for both engines. The replay guard is in `replay`.
+//!
+//! Deciding a review is one conditional `UPDATE` (`WHERE state = 'pending'`): SQLite runs one
+//! writer at a time, and PostgreSQL re-checks the condition on the row it locked, so of two
+//! reviewers deciding the same ticket at once exactly one changes the row, and the other sees it
+//! decided.
+
+use super::time_of;
+use async_trait::async_trait;
+
+use crate::exchange::{check_id, check_index, check_json};
+use crate::page::{Cursor, Page};
+use crate::postgres::PgExchange;
+use crate::sqlite::SqliteExchange;
+use crate::{NewReview, ReviewDecided, ReviewQueue, ReviewState, StoreError, StoredReview};
+
+const ENQUEUE: &str = "\
+INSERT INTO reviews (ticket, requester, request_id, request_json, decision_json, ledger_index,
+                     created_at, state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')
+ON CONFLICT (ticket) DO NOTHING";
+
+const DECIDE: &str = "\
+UPDATE reviews
+   SET state = 'decided', reviewer = $2, review_json = $3, answer_json = $4,
+       decided_ledger_index = $5, decided_at = $6
+ WHERE ticket = $1 AND state = 'pending'";
+
+const EXISTS: &str = "SELECT 1 FROM reviews WHERE ticket = $1";
+
+const COLUMNS: &str = "ticket, requester, request_id, request_json, decision_json, ledger_index, \
+                       created_at, state, reviewer, review_json, answer_json, \
+                       decided_ledger_index, decided_at, rowid";
+
+/// A row as SQLite holds it; [`StoredReview`] once checked.
+#[derive(sqlx::FromRow)]
+struct Row {
+    ticket: String,
+    requester: String,
+    request_id: String,
+    request_json: String,
+    decision_json: String,
+    ledger_index: i64,
+    created_at: i64,
+    state: String,
+    reviewer: Option<String>,
+    review_json: Option<String>,
+    answer_json: Option<String>,
+    decided_ledger_index: Option<i64>,
+    decided_at: Option<i64>,
+    /// Where the row stands in a listing, with `created_at` or `decided_at`.
+    rowid: i64,
+}
+
+macro_rules! engine {
+    ($engine:ty, $db:ty) => {
+        const _: () = {
+            #[async_trait]
+            impl ReviewQueue for $engine {
+                async fn enqueue_review(&self, review: &NewReview) -> Result<(), StoreError> {
+                    check_id("review ticket", &review.ticket)?;
+                    check_id("requester authority id", &review.requester)?;
+                    check_id("request id", &review.request_id)?;
+                    check_json("request JSON", &review.request_json)?;
+                    check_json("decision JSON", &review.decision_json)?;
+                    let ledger_index = check_index("ledger index", review.ledger_index)?;
+                    let review = review.clone();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let inserted = sqlx::query(ENQUEUE)
+                                    .bind(&review.ticket)
+                                    .bind(&review.requester)
+                                    .bind(&review.request_id)
+                                    .bind(&review.request_json)
+                                    .bind(&review.decision_json)
+                                    .bind(ledger_index)
+                                    .bind(review.created_at.unix_timestamp())
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("queueing a review"))?
+                                    .rows_affected();
+                                if inserted == 0 {
+                                    return Err(StoreError::Duplicate {
+                                        what: "review ticket",
+                                    });
+                                }
+                                Ok(())
+                            })
+                        })
+                        .await
+                }
+
+                async fn review(&self, ticket: &str) -> Result<Option<StoredReview>, StoreError> {
+                    check_id("review ticket", ticket)?;
+                    let sql = format!("SELECT {COLUMNS} FROM reviews WHERE ticket = $1");
+                    sqlx::query_as::<_, Row>(&sql)
+                        .bind(ticket)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading a review"))?
+                        .map(Row::checked)
+                        .transpose()
+                }
+
+                async fn reviews(
+                    &self,
+                    state: ReviewState,
+                    limit: u32,
+                    after: Option<Cursor>,
+                ) -> Result<Page<StoredReview>, StoreError> {
+                    let (filter, order) = match state {
+                        ReviewState::Pending => (
+                            "state = 'pending' AND ($2 IS NULL OR (created_at, rowid) > ($2, $3))",
+                            "created_at, rowid",
+                        ),
+                        ReviewState::Decided => (
+                            "state = 'decided' AND ($2 IS NULL OR (decided_at, rowid) < ($2, $3))",
+                            "decided_at DESC, rowid DESC",
+                        ),
+                    };
+                    let sql = format!(
+                        "SELECT {COLUMNS} FROM reviews WHERE {filter} ORDER BY {order} LIMIT $1"
+                    );
+                    let rows = sqlx::query_as::<_, Row>(&sql)
+                        .bind(i64::from(limit) + 1)
+                        .bind(after.map(|c| c.key))
+                        .bind(after.map(|c| c.row))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing reviews"))?;
+                    Page::of(rows, limit, |row| Cursor {
+                        key: match state {
+                            ReviewState::Pending => row.created_at,
+                            ReviewState::Decided => row.decided_at.unwrap_or_default(),
+                        },
+                        row: row.rowid,
+                    })
+                    .try_map(Row::checked)
+                }
+
+                async fn decide_review(
+                    &self,
+                    ticket: &str,
+                    decided: &ReviewDecided,
+                ) -> Result<(), StoreError> {
+                    check_id("review ticket", ticket)?;
+                    check_id("reviewer id", &decided.reviewer)?;
+                    check_json("review JSON", &decided.review_json)?;
+                    check_json("answer JSON", &decided.answer_json)?;
+                    let ledger_index = check_index("ledger index", decided.ledger_index)?;
+                    let ticket = ticket.to_owned();
+                    let decided = decided.clone();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let changed = sqlx::query(DECIDE)
+                                    .bind(&ticket)
+                                    .bind(&decided.reviewer)
+                                    .bind(&decided.review_json)
+                                    .bind(&decided.answer_json)
+                                    .bind(ledger_index)
+                                    .bind(decided.decided_at.unix_timestamp())
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("deciding a review"))?
+                                    .rows_affected();
+                                if changed == 1 {
+                                    return Ok(());
+                                }
+                                let exists = sqlx::query(EXISTS)
+                                    .bind(&ticket)
+                                    .fetch_optional(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("reading a review"))?
+                                    .is_some();
+                                Err(if exists {
+                                    StoreError::AlreadyDecided
+                                } else {
+                                    StoreError::NotFound { what: "review" }
+                                })
+                            })
+                        })
+                        .await
+                }
+
+                async fn pending_review_count(&self) -> Result<i64, StoreError> {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM reviews WHERE state = 'pending'")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("counting pending reviews"))
+                }
+            }
+        };
+    };
+}
+
+engine!(SqliteExchange, sqlx::Sqlite);
+engine!(PgExchange, sqlx::Postgres);
+
+impl Row {
+    fn checked(self) -> Result<StoredReview, StoreError> {
+        let state = ReviewState::parse(&self.state).ok_or_else(|| corrupt("an unknown state"))?;
+        let index = |index: i64| u64::try_from(index).map_err(|_| corrupt("a negative index"));
+        let time = |seconds: i64| time_of(seconds).ok_or_else(|| corrupt("a time out of range"));
+        Ok(StoredReview {
+            ticket: self.ticket,
+            requester: self.requester,
+            request_id: self.request_id,
+            request_json: self.request_json,
+            decision_json: self.decision_json,
+            ledger_index: index(self.ledger_index)?,
+            created_at: time(self.created_at)?,
+            state,
+            reviewer: self.reviewer,
+            review_json: self.review_json,
+            answer_json: self.answer_json,
+            decided_ledger_index: self.decided_ledger_index.map(index).transpose()?,
+            decided_at: self.decided_at.map(time).transpose()?,
+        })
+    }
+}
+
+fn corrupt(reason: &str) -> StoreError {
+    StoreError::CorruptRow {
+        what: "review",
+        reason: reason.to_owned(),
+    }
+}
