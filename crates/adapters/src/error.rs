@@ -34,4 +34,37 @@ pub enum AdapterError {
         /// Why.
         reason: String,
     },
+
+    /// A PostgreSQL register's mapping is invalid in itself.
+    #[error("the PostgreSQL register mapping is invalid: {reason}")]
+    InvalidMapping {
+        /// What is wrong, naming the offering and the key (identifiers, never data).
+        reason: String,
+    },
+
+    /// A PostgreSQL register's connection URL cannot be used.
+    #[error("the PostgreSQL register URL cannot be used: {reason}")]
+    InvalidPostgresUrl {
+        /// Why. The URL is not quoted: it may hold a password.
+        reason: String,
+    },
+
+    /// A PostgreSQL register's database could not be reached or its catalog not read.
+    #[error("cannot set up the PostgreSQL register at {database}: {reason}")]
+    Postgres {
+        /// The database as `postgres://user@host:port/database`, without a password.
+        database: String,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// A PostgreSQL register's mapping names a relation or column the database does not have,
+    /// or one of the wrong kind.
+    #[error("the PostgreSQL register mapping does not match the database at {database}: {reason}")]
+    MappingMismatch {
+        /// The database as `postgres://user@host:port/database`, without a password.
+        database: String,
+        /// What is missing or wrong, naming the offering, relation and column.
+        reason: String,
+    },
 }
