@@ -9,7 +9,7 @@ use utbyte_node::{Listeners, NodeConfig, NodeSetup, PortalSite};
 use utbyte_portal::identity::Role;
 use utbyte_portal::oidc::{ClaimNames, OidcSettings, OidcSignIn};
 use utbyte_portal::{Portal, PortalConfig};
-use utbyte_store::AccountProfile;
+use utbyte_store::{AccountProfile, AccountStore};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum NodeCommand {
@@ -61,6 +61,15 @@ pub enum NodeCommand {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+/// The node's portal, its accounts where the configuration keeps them (`[store]`).
+async fn open_portal(config: &NodeConfig) -> anyhow::Result<Portal> {
+    let settings = portal_config(config)?;
+    Ok(match config.store.postgres(&config.authority) {
+        Some(postgres) => Portal::with_store(AccountStore::connect(&postgres).await?, settings)?,
+        None => Portal::open(&config.data_dir, settings).await?,
+    })
 }
 
 fn portal_config(config: &NodeConfig) -> anyhow::Result<PortalConfig> {
@@ -180,7 +189,7 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             runtime.block_on(async move {
-                let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
+                let portal = open_portal(&config).await?;
                 portal
                     .accounts()
                     .create(
@@ -211,7 +220,7 @@ async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
     let mut listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
     if let Some(settings) = &config.portal {
         utbyte_node::create_data_dir(&config.data_dir)?;
-        let portal = Portal::open(&config.data_dir, portal_config(&config)?).await?;
+        let portal = open_portal(&config).await?;
         let frontend = utbyte_node::Frontend::new(move |api| portal.router(api));
         setup.portal = Some(PortalSite::from_settings(settings, frontend)?);
         listeners = listeners.with_portal(settings.listen).await?;

@@ -40,6 +40,12 @@
 //! give_up_hours = 24
 //! answer_retention_hours = 48
 //!
+//! [store]                                  # optional: none keeps the exchange state and the
+//!                                          # portal accounts in SQLite files in data_dir
+//! postgres = "postgres://utbyte@db.fk.example:5432/utbyte"  # one database every instance shares
+//! schema = "forsakringskassan"             # prefix of the node's schemas (default: authority id)
+//! connections = 8                          # per store and instance
+//!
 //! [limits]                                 # all optional
 //! body_bytes = 262144
 //! request_timeout_ms = 30000
@@ -106,6 +112,54 @@ pub struct NodeConfig {
     pub recovery: crate::recovery::RecoveryConfig,
     /// How the local listener is reached and who may call it.
     pub access: crate::access::AccessConfig,
+    /// Where the exchange state and the portal accounts live.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// Where the exchange state and the portal accounts live: SQLite files in the data directory
+/// (the default), or a PostgreSQL database that several instances of the node share.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// A PostgreSQL connection URL; none: SQLite.
+    #[serde(default)]
+    pub postgres: Option<String>,
+    /// The prefix of the node's schemas; none: the authority id, `-` written `_`.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Connections per store and instance.
+    #[serde(default = "default_store_connections")]
+    pub connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            postgres: None,
+            schema: None,
+            connections: default_store_connections(),
+        }
+    }
+}
+
+fn default_store_connections() -> u32 {
+    8
+}
+
+impl StoreConfig {
+    /// The PostgreSQL database of `authority`'s node, if the configuration names one.
+    pub fn postgres(&self, authority: &str) -> Option<utbyte_store::Postgres> {
+        let url = self.postgres.as_ref()?;
+        let schema = self
+            .schema
+            .clone()
+            .unwrap_or_else(|| authority.replace('-', "_"));
+        Some(utbyte_store::Postgres {
+            connections: self.connections,
+            ..utbyte_store::Postgres::new(url.clone(), schema)
+        })
+    }
 }
 
 /// Where the federation configuration comes from and who signs it.
@@ -240,6 +294,13 @@ impl NodeConfig {
         self.recovery
             .validate(limits.request_timeout_ms)
             .map_err(ConfigFileError::Invalid)?;
+        if let Some(postgres) = self.store.postgres(&self.authority) {
+            postgres
+                .check()
+                .map_err(|error| ConfigFileError::Invalid(format!("store: {error}")))?;
+        } else if self.store.schema.is_some() {
+            return invalid("store: `schema` needs `postgres`".into());
+        }
         let mut served = std::collections::HashSet::new();
         for (i, register) in self.registers.iter().enumerate() {
             match (&register.sqlite, &register.http) {

@@ -143,6 +143,9 @@ pub struct NodeSetup {
     pub access: access::LocalAccess,
     /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
     pub review_units: std::collections::HashMap<String, Vec<String>>,
+    /// The PostgreSQL database the exchange state is in; none: `exchange.sqlite` in the data
+    /// directory.
+    pub postgres: Option<utbyte_store::Postgres>,
 }
 
 impl NodeSetup {
@@ -198,6 +201,7 @@ impl NodeSetup {
                 client.http(),
             )?,
             review_units,
+            postgres: config.store.postgres(&config.authority),
         })
     }
 }
@@ -380,7 +384,10 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             &format!("{}.utbyte.invalid/audit", setup.authority),
         )?
     };
-    let exchange = ExchangeStore::open(setup.data_dir.join("exchange.sqlite")).await?;
+    let exchange = match &setup.postgres {
+        Some(postgres) => ExchangeStore::connect(postgres).await?,
+        None => ExchangeStore::open(setup.data_dir.join("exchange.sqlite")).await?,
+    };
     let callbacks = callback::Callbacks::new(
         &setup.callbacks,
         setup.agency_trust.as_ref(),

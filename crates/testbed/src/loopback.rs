@@ -71,6 +71,9 @@ pub struct Plan {
     pub access: std::collections::BTreeMap<String, AccessConfig>,
     /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
     pub review_units: std::collections::HashMap<String, Vec<String>>,
+    /// Where every node keeps its exchange state: none, SQLite in its data directory; some, this
+    /// PostgreSQL database, each node in schemas prefixed with this prefix and its authority id.
+    pub postgres: Option<utbyte_store::Postgres>,
 }
 
 impl Plan {
@@ -103,6 +106,7 @@ impl Plan {
             clients: vec![crate::access::case_system()],
             access: Default::default(),
             review_units: Default::default(),
+            postgres: None,
         })
     }
 }
@@ -313,7 +317,6 @@ impl LoopbackFederation {
                 _ => None,
             };
             let setup = NodeSetup {
-                authority,
                 data_dir,
                 credentials: creds,
                 directory_endpoint: format!("https://{directory_addr}"),
@@ -330,6 +333,14 @@ impl LoopbackFederation {
                 recovery: plan.recovery,
                 access,
                 review_units: plan.review_units.clone(),
+                postgres: plan
+                    .postgres
+                    .as_ref()
+                    .map(|postgres| utbyte_store::Postgres {
+                        schema: format!("{}_{}", postgres.schema, authority.replace('-', "_")),
+                        ..postgres.clone()
+                    }),
+                authority,
             };
             nodes.push(start(setup, listeners).await?);
         }

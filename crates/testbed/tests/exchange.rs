@@ -44,7 +44,17 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pre_assessed_request_discloses_only_the_permitted_fields_and_both_sides_record_it() {
-    let (_dir, federation) = federation(&MALMO_FK).await;
+    a_pre_assessed_request_discloses_only_the_permitted_fields_on(Engine::Sqlite).await;
+}
+
+/// The same with every node's exchange state in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_pre_assessed_request_discloses_only_the_permitted_fields() {
+    a_pre_assessed_request_discloses_only_the_permitted_fields_on(Engine::Postgres).await;
+}
+
+async fn a_pre_assessed_request_discloses_only_the_permitted_fields_on(engine: Engine) {
+    let (_dir, federation) = federation_on(engine, &MALMO_FK).await;
     let malmo = federation.node("malmo-stad").unwrap().local_addr;
     let (open, _) = fk_subjects();
     let case = luffa_case(
@@ -144,7 +154,17 @@ async fn a_pre_assessed_request_discloses_only_the_permitted_fields_and_both_sid
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_identity_goes_to_review_and_the_reviewers_decision_is_delivered() {
-    let (_dir, federation) = federation(&MALMO_FK).await;
+    protected_identity_goes_to_review_on(Engine::Sqlite).await;
+}
+
+/// The same with every node's exchange state, the review queue among it, in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_protected_identity_goes_to_review_and_the_decision_is_delivered() {
+    protected_identity_goes_to_review_on(Engine::Postgres).await;
+}
+
+async fn protected_identity_goes_to_review_on(engine: Engine) {
+    let (_dir, federation) = federation_on(engine, &MALMO_FK).await;
     let malmo = federation.node("malmo-stad").unwrap().local_addr;
     let fk = federation.node("forsakringskassan").unwrap().local_addr;
     let (_, protected) = fk_subjects();

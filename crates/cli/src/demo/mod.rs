@@ -76,6 +76,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> anyhow::Result<Plan> {
         clients: vec![case_system()],
         access: Default::default(),
         review_units: Default::default(),
+        postgres: None,
     })
 }
 

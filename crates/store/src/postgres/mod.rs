@@ -36,8 +36,9 @@ static EXCHANGE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres/excha
 static ACCOUNTS_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres/accounts");
 static REGISTER_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres/register");
 
-/// The longest schema prefix accepted; PostgreSQL names are at most 63 bytes.
-const MAX_PREFIX: usize = 40;
+/// The longest schema prefix accepted: with `_exchange` after it, within the 63 bytes of a
+/// PostgreSQL name.
+const MAX_PREFIX: usize = 50;
 
 /// Where a node keeps its state in PostgreSQL.
 #[derive(Clone, PartialEq, Eq)]

@@ -50,6 +50,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         clients: vec![case_system()],
         access: Default::default(),
         review_units: Default::default(),
+        postgres: None,
     }
 }
 
@@ -67,11 +68,47 @@ pub fn case_system_token() -> &'static str {
 }
 
 pub async fn federation(authorities: &[&str]) -> (tempfile::TempDir, LoopbackFederation) {
+    federation_on(Engine::Sqlite, authorities).await
+}
+
+/// Where the nodes of a federation keep their exchange state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A federation whose nodes keep their exchange state on `engine`: on PostgreSQL in the test
+/// server (`UTBYTE_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`), in
+/// schemas of their own (the store's tests sweep old test schemas away).
+pub async fn federation_on(
+    engine: Engine,
+    authorities: &[&str],
+) -> (tempfile::TempDir, LoopbackFederation) {
     let dir = tempfile::tempdir().unwrap();
-    let federation = LoopbackFederation::start(plan(dir.path().join("f"), authorities))
-        .await
-        .unwrap();
+    let mut plan = plan(dir.path().join("f"), authorities);
+    if engine == Engine::Postgres {
+        plan.postgres = Some(scratch_postgres());
+    }
+    let federation = LoopbackFederation::start(plan).await.unwrap();
     (dir, federation)
+}
+
+/// A schema prefix of this process in the test database, named as the store's tests name
+/// theirs (`utbyte_test_<unix seconds>_<pid>_<n>`), so their sweep removes it once stale.
+pub fn scratch_postgres() -> utbyte_store::Postgres {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let url = std::env::var("UTBYTE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    utbyte_store::Postgres::new(
+        url,
+        format!("utbyte_test_{seconds}_{}_{n}", std::process::id()),
+    )
 }
 
 /// Persons of Försäkringskassan's benefit register: (unprotected, protected).
