@@ -26,6 +26,16 @@
 //! http = "http://127.0.0.1:8080"           # the authority's REST backend (docs/register-backend.md)
 //! timeout_ms = 2000
 //!
+//! [[register]]
+//! offerings = ["fk-bostadsbidrag"]
+//! postgres = "postgres://utbyte_reader@db.fk.example/formaner"  # the agency's own database
+//! [register.mapping.offerings.fk-bostadsbidrag]   # tables or views (docs/register-postgres.md)
+//! relation = "formaner.bostadsbidrag_v"
+//! subject = "personnummer"
+//! fields = { belopp = "belopp_kr", period = "period" }
+//!                                          # without `mapping`: the generic register layout,
+//!                                          # in the schema `<store schema>_register`
+//!
 //! [portal]                                 # optional: the portal's own listener, see `portal_site`
 //! name = "Försäkringskassan"               # the authority's name as people read it
 //! listen = "0.0.0.0:7601"
@@ -180,6 +190,13 @@ pub struct RegisterConfig {
     pub sqlite: Option<PathBuf>,
     #[serde(default)]
     pub http: Option<String>,
+    /// A PostgreSQL database: the agency's own tables through `mapping`, or without one the
+    /// generic register layout.
+    #[serde(default)]
+    pub postgres: Option<String>,
+    /// Which tables and columns of `postgres` hold the offerings' fields.
+    #[serde(default)]
+    pub mapping: Option<utbyte_adapters::PgMapping>,
     #[serde(default = "default_backend_timeout")]
     pub timeout_ms: u64,
     /// The units of this authority whose reviewers decide the reviews of these offerings;
@@ -303,17 +320,41 @@ impl NodeConfig {
         }
         let mut served = std::collections::HashSet::new();
         for (i, register) in self.registers.iter().enumerate() {
-            match (&register.sqlite, &register.http) {
-                (Some(_), None) | (None, Some(_)) => {}
-                _ => {
-                    return invalid(format!(
-                        "register {}: give exactly one of `sqlite` and `http`",
-                        i + 1
-                    ))
-                }
+            let backends = [
+                register.sqlite.is_some(),
+                register.http.is_some(),
+                register.postgres.is_some(),
+            ];
+            if backends.into_iter().filter(|given| *given).count() != 1 {
+                return invalid(format!(
+                    "register {}: give exactly one of `sqlite`, `http` and `postgres`",
+                    i + 1
+                ));
             }
             if register.offerings.is_empty() {
                 return invalid(format!("register {}: lists no offerings", i + 1));
+            }
+            match (&register.mapping, &register.postgres) {
+                (Some(_), None) => {
+                    return invalid(format!("register {}: `mapping` needs `postgres`", i + 1))
+                }
+                (Some(mapping), Some(_)) => {
+                    mapping
+                        .validate()
+                        .map_err(|error| ConfigFileError::Invalid(format!("register {}: {error}", i + 1)))?;
+                    let mapped: std::collections::HashSet<&str> = mapping.offerings().collect();
+                    if let Some(unmapped) = register
+                        .offerings
+                        .iter()
+                        .find(|offering| !mapped.contains(offering.as_str()))
+                    {
+                        return invalid(format!(
+                            "register {}: offering `{unmapped}` is not in its mapping",
+                            i + 1
+                        ));
+                    }
+                }
+                _ => {}
             }
             for offering in &register.offerings {
                 if !served.insert(offering.as_str()) {
@@ -422,6 +463,33 @@ plain_http = true
         );
         assert_eq!(config.registers[0].timeout_ms, 9);
         assert!(config.registers[1].sqlite.as_ref().unwrap().is_absolute());
+        assert_eq!(config.store.postgres("malmo-stad"), None);
+    }
+
+    #[test]
+    fn the_store_and_a_register_in_postgres_are_read() {
+        let config = parse(
+            "[store]
+postgres = \"postgres://utbyte@db:5432/u\"
+connections = 3
+\
+             [[register]]
+offerings = [\"a\"]
+postgres = \"postgres://reader@db/agency\"\n\
+             [register.mapping.offerings.a]
+relation = \"s.v\"
+subject = \"pnr\"\n\
+             fields = { namn = \"namn_kol\" }
+",
+        )
+        .unwrap();
+        let store = config.store.postgres("malmo-stad").unwrap();
+        assert_eq!(
+            (store.schema.as_str(), store.connections),
+            ("malmo_stad", 3)
+        );
+        let mapping = config.registers[0].mapping.as_ref().unwrap();
+        assert_eq!(mapping.offerings().collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]
@@ -450,6 +518,23 @@ plain_http = true
                 "two registers",
             ),
             ("[limits]\nbody_bytes = 10\n", "body_bytes"),
+            (
+                "[[register]]\nofferings = [\"a\"]\nhttp = \"http://x:1\"\npostgres = \"postgres://db/x\"\n",
+                "exactly one",
+            ),
+            (
+                "[[register]]\nofferings = [\"a\"]\nhttp = \"http://x:1\"\n[register.mapping.offerings.a]\nrelation = \"v\"\nsubject = \"s\"\nfields = { f = \"c\" }\n",
+                "`mapping` needs `postgres`",
+            ),
+            (
+                "[[register]]\nofferings = [\"a\", \"b\"]\npostgres = \"postgres://db/x\"\n[register.mapping.offerings.a]\nrelation = \"v\"\nsubject = \"s\"\nfields = { f = \"c\" }\n",
+                "offering `b` is not in its mapping",
+            ),
+            ("[store]\nschema = \"x\"\n", "`schema` needs `postgres`"),
+            (
+                "[store]\npostgres = \"postgres://db/x\"\nschema = \"Bad-Name\"\n",
+                "schema prefix",
+            ),
             ("[access.tokens]\nissuer = \"i\"\naudience = \"a\"\njwks = \"\"\n", "jwks is empty"),
             (
                 "[access.tokens]\nissuer = \"i\"\naudience = \"a\"\njwks = \"http://idp.example/jwks\"\n",

@@ -166,15 +166,37 @@ impl NodeSetup {
                     review_units.insert(offering.clone(), entry.reviewers.clone());
                 }
             }
-            let register: Arc<dyn utbyte_store::Register> = match (&entry.sqlite, &entry.http) {
-                (Some(path), _) => Arc::new(utbyte_store::RegisterStore::open(path).await?),
-                (None, Some(url)) => Arc::new(utbyte_adapters::HttpRegister::with_client(
-                    url,
-                    Duration::from_millis(entry.timeout_ms),
-                    client.clone(),
-                )?),
-                (None, None) => continue,
-            };
+            let timeout = Duration::from_millis(entry.timeout_ms);
+            let register: Arc<dyn utbyte_store::Register> =
+                match (&entry.sqlite, &entry.http, &entry.postgres) {
+                    (Some(path), _, _) => Arc::new(utbyte_store::RegisterStore::open(path).await?),
+                    (None, Some(url), _) => Arc::new(utbyte_adapters::HttpRegister::with_client(
+                        url,
+                        timeout,
+                        client.clone(),
+                    )?),
+                    (None, None, Some(url)) => match &entry.mapping {
+                        Some(mapping) => Arc::new(
+                            utbyte_adapters::PgTableRegister::connect(url, mapping.clone(), timeout)
+                                .await?,
+                        ),
+                        None => {
+                            let schema = config
+                                .store
+                                .schema
+                                .clone()
+                                .unwrap_or_else(|| config.authority.replace('-', "_"));
+                            Arc::new(
+                                utbyte_store::PgRegister::connect(&utbyte_store::Postgres::new(
+                                    url.clone(),
+                                    schema,
+                                ))
+                                .await?,
+                            )
+                        }
+                    },
+                    (None, None, None) => continue,
+                };
             for offering in &entry.offerings {
                 registers.insert(offering.clone(), Arc::clone(&register));
             }

@@ -124,6 +124,11 @@ fn walk(registry: &Registry, name: &str, prefix: &str, keys: &mut BTreeMap<Strin
             Format::Map { key, value } if **key == Format::Str && **value == Format::Str => {
                 vec!["table"]
             }
+            // Tables under names the operator chooses (`[register.mapping.offerings.<id>]`),
+            // their keys documented with the table.
+            Format::Map { key, value } if **key == Format::Str && table(value).is_some() => {
+                vec!["table"]
+            }
             other => panic!("{key}: no reference type for {other:?}"),
         };
         let nested = match format {
@@ -208,8 +213,12 @@ fn edit(table: &mut toml::Table, key: &str, change: &dyn Fn(&mut toml::Table, &s
         Some((head, rest)) => match table.get_mut(head) {
             Some(toml::Value::Table(inner)) => edit(inner, rest, change),
             Some(toml::Value::Array(items)) => {
+                // Only the tables of the array that hold the key's own table, if it is nested.
+                let inner = rest.split_once('.').map(|(inner, _)| inner);
                 for item in items.iter_mut().filter_map(|v| v.as_table_mut()) {
-                    edit(item, rest, change);
+                    if inner.is_none_or(|inner| item.contains_key(inner)) {
+                        edit(item, rest, change);
+                    }
                 }
             }
             _ => panic!("{key}: {head} is not a table"),
