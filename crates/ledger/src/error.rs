@@ -32,6 +32,8 @@ pub enum LedgerError {
     EntryTooLarge { len: usize, max: usize },
     #[error("the ledger has been closed")]
     Closed,
+    #[error("entries replicated from index {given} cannot follow a ledger of {expected} entries")]
+    OutOfOrder { expected: u64, given: u64 },
     #[error("the ledger stopped accepting appends after a storage failure: {0}")]
     Failed(String),
     #[error(

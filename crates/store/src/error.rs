@@ -14,6 +14,9 @@ pub(crate) const EXCHANGE: &str = "exchange";
 /// The portal accounts database's name in messages.
 pub(crate) const ACCOUNTS: &str = "accounts";
 
+/// The audit ledger's log's name in messages.
+pub(crate) const LEDGER: &str = "ledger";
+
 /// An error from a store operation.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -37,6 +40,11 @@ pub enum StoreError {
         /// What the migrator reported.
         source: sqlx::migrate::MigrateError,
     },
+
+    /// Another instance of the node has taken the ledger's sequencer lease: this one must stop
+    /// sequencing.
+    #[error("another instance now sequences the audit ledger; this one stopped")]
+    LeaseLost,
 
     /// A statement failed.
     #[error("{database} database error while {operation}: {source}")]

@@ -61,7 +61,9 @@ pub use exchange::{
     MAX_JSON_BYTES, MAX_URL_BYTES,
 };
 pub use page::{Cursor, Page};
-pub use postgres::{PgRegister, Postgres};
+pub use postgres::{
+    Heard, Notifications, PgLedgerLog, PgRegister, Postgres, Sequencer, MAX_LEDGER_ENTRY,
+};
 pub use reconciliation::{Finding, FindingKind, PeerReconciliation, ReconciliationLog};
 pub use register::{
     Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,

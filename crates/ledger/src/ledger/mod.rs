@@ -96,6 +96,56 @@ impl Ledger {
         slot.wait()
     }
 
+    /// Appends `entries` as the entries from index `first` on and returns once they are durable,
+    /// with the receipt of the last (none for no entries). For a ledger that is a replica of a
+    /// log kept elsewhere, whose indices were decided there: `first` must be this ledger's size,
+    /// with no append waiting, or nothing is appended ([`LedgerError::OutOfOrder`]).
+    pub fn replicate(
+        &self,
+        first: u64,
+        entries: &[Vec<u8>],
+    ) -> Result<Option<crate::Receipt>, LedgerError> {
+        let mut pending = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if entry.len() > MAX_ENTRY {
+                return Err(LedgerError::EntryTooLarge {
+                    len: entry.len(),
+                    max: MAX_ENTRY,
+                });
+            }
+            let leaf = leaf_hash(entry);
+            let mut frame = Vec::with_capacity(entry.len() + wal::FRAME_OVERHEAD);
+            encode_entry(&mut frame, entry, &leaf);
+            pending.push(Pending {
+                frame,
+                leaf,
+                slot: Arc::new(Slot::default()),
+            });
+        }
+        let Some(last) = pending.last().map(|p| Arc::clone(&p.slot)) else {
+            return Ok(None);
+        };
+        {
+            let mut q = lock(&self.shared.queue);
+            match &q.state {
+                QueueState::Open => {}
+                QueueState::Closing => return Err(LedgerError::Closed),
+                QueueState::Failed(msg) => return Err(LedgerError::Failed(msg.clone())),
+            }
+            let size = self.size();
+            if !q.pending.is_empty() || size != first {
+                return Err(LedgerError::OutOfOrder {
+                    expected: size,
+                    given: first,
+                });
+            }
+            q.pending.extend(pending);
+        }
+        self.shared.wake.notify_one();
+        // Batches commit in order: the last entry durable means every one before it is.
+        last.wait().map(Some)
+    }
+
     /// The directory the ledger lives in.
     pub fn dir(&self) -> &Path {
         &self.dir

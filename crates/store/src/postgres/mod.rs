@@ -14,6 +14,7 @@
 //! a conditional `UPDATE` or an `INSERT … ON CONFLICT`, which PostgreSQL re-checks on the row it
 //! locks, so two instances racing on one key or ticket cannot both win.
 
+mod ledger;
 mod register;
 
 use std::fmt;
@@ -25,6 +26,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 
+pub use ledger::{Heard, Notifications, PgLedgerLog, Sequencer, MAX_LEDGER_ENTRY};
 pub use register::PgRegister;
 
 use crate::engine::Engine;
