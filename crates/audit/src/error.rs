@@ -24,4 +24,11 @@ pub enum AuditError {
     IndexMismatch { index: u64 },
     #[error("entry {index} does not prove against the checkpoint: {source}")]
     Proof { index: u64, source: ProofError },
+    #[error("the shared log: {0}")]
+    Shared(String),
+    #[error(
+        "this ledger directory holds {local} entries that the shared log does not match \
+         (it has {shared}); it is not a replica of that log"
+    )]
+    NotAReplica { local: u64, shared: u64 },
 }

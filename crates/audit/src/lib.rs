@@ -20,7 +20,7 @@ mod stats;
 mod subject;
 
 pub use error::AuditError;
-pub use log::AuditLog;
+pub use log::{AuditLog, SharedLog};
 pub use reader::AuditDir;
 pub use record::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, Outcome, RecordError};
 pub use report::{subject_report, Page, ReportEntry, SubjectReport};

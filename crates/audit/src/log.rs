@@ -1,19 +1,47 @@
 //! [`AuditLog`]: the node's writable audit trail. Records go onto the ledger as canonical leaves
 //! with committed subjects, and into the restricted subject index.
+//!
+//! On one machine the ledger in the node's directory is the log itself. Several instances of a
+//! node share one log kept elsewhere ([`SharedLog`], PostgreSQL): an instance appends there,
+//! learns the index the log's sequencer gave the entry, and brings its own ledger directory —
+//! then a replica, with the same keys on every instance — up to that index before it answers,
+//! so the receipt it returns proves against its own checkpoint and tiles.
 
 use crate::error::AuditError;
 use crate::index::SubjectIndex;
 use crate::record::AuditRecord;
 use crate::subject::SubjectIdentifier;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use utbyte_ledger::{Ledger, LedgerOptions, Receipt};
 
+/// A log kept outside the node's directory that several instances of the node append to; the
+/// directory's ledger is then its replica.
+pub trait SharedLog: Send + Sync {
+    /// Makes `entry` durable in the log and returns the index the log placed it at. Blocks.
+    fn append(&self, entry: &[u8]) -> Result<u64, String>;
+    /// Up to `limit` entries from index `from` on, in order (fewer at the log's end). Blocks.
+    fn entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>, String>;
+}
+
+/// Entries read from the shared log at a time while catching up.
+const CATCH_UP_BATCH: u32 = 512;
+
 /// A writable audit trail over one ledger.
-#[derive(Debug)]
 pub struct AuditLog {
     ledger: Ledger,
     index: Mutex<SubjectIndex>,
+    /// The log this ledger replicates, if it is shared; the mutex orders catching up.
+    shared: Option<(Arc<dyn SharedLog>, Mutex<()>)>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("ledger", &self.ledger)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AuditLog {
@@ -36,6 +64,84 @@ impl AuditLog {
         Ok(AuditLog {
             ledger,
             index: Mutex::new(index),
+            shared: None,
+        })
+    }
+
+    /// Makes this ledger the replica of `shared`: from now on records are appended there, and
+    /// this directory follows. It must hold no entry the shared log does not hold at the same
+    /// index ([`AuditError::NotAReplica`]), and is brought up to the log's end.
+    pub fn sharing(mut self, shared: Arc<dyn SharedLog>) -> Result<Self, AuditError> {
+        let local = self.ledger.size();
+        if local > 0 {
+            let last = shared
+                .entries(local - 1, 1)
+                .map_err(AuditError::Shared)?
+                .pop();
+            if last.as_deref() != Some(self.ledger.entry(local - 1)?.as_slice()) {
+                return Err(AuditError::NotAReplica {
+                    local,
+                    shared: if last.is_some() { local } else { 0 },
+                });
+            }
+        }
+        self.shared = Some((shared, Mutex::new(())));
+        self.follow()?;
+        Ok(self)
+    }
+
+    /// Brings a replica up to the shared log's end (nothing for a ledger that is not shared),
+    /// and returns its size.
+    pub fn follow(&self) -> Result<u64, AuditError> {
+        self.catch_up(u64::MAX)
+    }
+
+    /// Replicates the shared log's entries until this ledger holds more than `index`, or to the
+    /// log's end if it has no more.
+    fn catch_up(&self, index: u64) -> Result<u64, AuditError> {
+        let Some((shared, order)) = &self.shared else {
+            return Ok(self.ledger.size());
+        };
+        let _order = order.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let size = self.ledger.size();
+            if size > index {
+                return Ok(size);
+            }
+            let entries = shared
+                .entries(size, CATCH_UP_BATCH)
+                .map_err(AuditError::Shared)?;
+            if entries.is_empty() {
+                return Ok(size);
+            }
+            self.ledger.replicate(size, &entries)?;
+            let mut subjects = self.index();
+            for (at, entry) in (size..).zip(&entries) {
+                let record = AuditRecord::from_leaf(entry)
+                    .map_err(|source| AuditError::Leaf { index: at, source })?;
+                subjects.add(at, &record)?;
+            }
+        }
+    }
+
+    /// Appends a leaf: to this ledger, or to the shared log and then here.
+    fn append(&self, leaf: &[u8], record: &AuditRecord) -> Result<Receipt, AuditError> {
+        let Some((shared, _)) = &self.shared else {
+            let receipt = self.ledger.append(leaf)?;
+            self.index().add(receipt.index, record)?;
+            return Ok(receipt);
+        };
+        let index = shared.append(leaf).map_err(AuditError::Shared)?;
+        if self.catch_up(index)? <= index {
+            return Err(AuditError::Shared(format!(
+                "entry {index} was placed but cannot be read back"
+            )));
+        }
+        let (tree_size, root) = self.ledger.head();
+        Ok(Receipt {
+            index,
+            tree_size,
+            root,
         })
     }
 
@@ -51,9 +157,7 @@ impl AuditLog {
         record.subjects.sort();
         record.subjects.dedup();
         let leaf = record.to_leaf()?;
-        let receipt = self.ledger.append(&leaf)?;
-        self.index().add(receipt.index, &record)?;
-        Ok(receipt)
+        self.append(&leaf, &record)
     }
 
     /// Records `record` with the commitments it already carries, which must have been made with
@@ -63,9 +167,7 @@ impl AuditLog {
         record.subjects.sort();
         record.subjects.dedup();
         let leaf = record.to_leaf()?;
-        let receipt = self.ledger.append(&leaf)?;
-        self.index().add(receipt.index, &record)?;
-        Ok(receipt)
+        self.append(&leaf, &record)
     }
 
     fn index(&self) -> MutexGuard<'_, SubjectIndex> {

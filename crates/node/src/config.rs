@@ -339,9 +339,9 @@ impl NodeConfig {
                     return invalid(format!("register {}: `mapping` needs `postgres`", i + 1))
                 }
                 (Some(mapping), Some(_)) => {
-                    mapping
-                        .validate()
-                        .map_err(|error| ConfigFileError::Invalid(format!("register {}: {error}", i + 1)))?;
+                    mapping.validate().map_err(|error| {
+                        ConfigFileError::Invalid(format!("register {}: {error}", i + 1))
+                    })?;
                     let mapped: std::collections::HashSet<&str> = mapping.offerings().collect();
                     if let Some(unmapped) = register
                         .offerings

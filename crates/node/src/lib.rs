@@ -40,6 +40,7 @@ mod reconcile;
 mod records;
 pub mod recovery;
 pub mod review;
+mod shared_ledger;
 mod state;
 mod sync;
 
@@ -177,8 +178,12 @@ impl NodeSetup {
                     )?),
                     (None, None, Some(url)) => match &entry.mapping {
                         Some(mapping) => Arc::new(
-                            utbyte_adapters::PgTableRegister::connect(url, mapping.clone(), timeout)
-                                .await?,
+                            utbyte_adapters::PgTableRegister::connect(
+                                url,
+                                mapping.clone(),
+                                timeout,
+                            )
+                            .await?,
                         ),
                         None => {
                             let schema = config
@@ -410,6 +415,35 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         Some(postgres) => ExchangeStore::connect(postgres).await?,
         None => ExchangeStore::open(setup.data_dir.join("exchange.sqlite")).await?,
     };
+    let (shutdown, watcher) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    // On PostgreSQL the ledger's log is shared by every instance; this directory replicates it.
+    // Its sequencer runs from here on: the first configuration pull below records already.
+    let (audit, shared_ledger) = match &setup.postgres {
+        Some(postgres) => {
+            let log = utbyte_store::PgLedgerLog::connect(postgres).await?;
+            let (shared, wakers, notifications) = shared_ledger::connect(log.clone()).await?;
+            let wakers = Arc::new(wakers);
+            tasks.spawn(shared_ledger::listen(
+                notifications,
+                Arc::clone(&wakers),
+                watcher.clone(),
+            ));
+            tasks.spawn(shared_ledger::sequence(
+                log,
+                Arc::clone(&wakers),
+                watcher.clone(),
+            ));
+            let audit = tokio::task::spawn_blocking(move || audit.sharing(shared))
+                .await
+                .map_err(|e| NodeError::Io {
+                    what: "replicating the shared audit ledger".into(),
+                    source: std::io::Error::other(e.to_string()),
+                })??;
+            (audit, Some(wakers))
+        }
+        None => (audit, None),
+    };
     let callbacks = callback::Callbacks::new(
         &setup.callbacks,
         setup.agency_trust.as_ref(),
@@ -459,11 +493,9 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     };
     let federation_addr = io_addr(&listeners.federation)?;
     let local_addr = io_addr(&listeners.local)?;
-    let (shutdown, watcher) = watch::channel(false);
     let stopped = |mut w: watch::Receiver<bool>| async move {
         let _ = w.wait_for(|stop| *stop).await;
     };
-    let mut tasks = JoinSet::new();
     let federation_app = api::never_cached(utbyte_http::with_limits(
         api::federation_router(Arc::clone(&state)),
         setup.limits,
@@ -543,6 +575,13 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             })
         }
     };
+    if let Some(wakers) = shared_ledger {
+        tasks.spawn(shared_ledger::follow(
+            Arc::clone(&state.audit),
+            wakers,
+            watcher.clone(),
+        ));
+    }
     tasks.spawn(background(
         Arc::clone(&state),
         callbacks,

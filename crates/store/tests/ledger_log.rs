@@ -9,7 +9,9 @@ mod common;
 use utbyte_store::{PgLedgerLog, StoreError};
 
 async fn log() -> PgLedgerLog {
-    PgLedgerLog::connect(&common::postgres().await).await.unwrap()
+    PgLedgerLog::connect(&common::postgres().await)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -51,7 +53,9 @@ async fn one_instance_holds_the_lease_and_the_next_takes_over_when_it_goes() {
     let first = one.try_lead().await.unwrap().unwrap();
     assert!(two.try_lead().await.unwrap().is_none());
     assert!(one.try_lead().await.unwrap().is_none(), "not even twice");
-    one.enqueue(b"queued while the holder goes", 1).await.unwrap();
+    one.enqueue(b"queued while the holder goes", 1)
+        .await
+        .unwrap();
     let epoch = first.epoch();
     first.resign().await;
     let mut second = two.try_lead().await.unwrap().unwrap();

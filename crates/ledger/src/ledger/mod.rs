@@ -179,6 +179,12 @@ impl Ledger {
         self.view().size
     }
 
+    /// The number of durable entries and the root of the tree they make, read together.
+    pub fn head(&self) -> (u64, Hash) {
+        let view = self.view();
+        (view.size, view.root)
+    }
+
     /// Publishes the current tree (partial tiles and `checkpoint` file) and returns its signed
     /// checkpoint.
     pub fn checkpoint(&self) -> Result<Note, LedgerError> {

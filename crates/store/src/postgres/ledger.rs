@@ -24,8 +24,7 @@ use super::{open, Postgres};
 use crate::error::LEDGER;
 use crate::StoreError;
 
-static LEDGER_MIGRATOR: sqlx::migrate::Migrator =
-    sqlx::migrate!("./migrations/postgres/ledger");
+static LEDGER_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres/ledger");
 
 /// The largest entry accepted, as the ledger on a file accepts.
 pub const MAX_LEDGER_ENTRY: usize = 1024 * 1024;
@@ -78,12 +77,15 @@ impl PgLedgerLog {
 
     /// The channel a batch's sequencing is announced on.
     fn sequenced_channel(&self) -> String {
-        format!("{}_sequenced", self.schema)
+        format!(
+            "utbyte_ledger_{:016x}_sequenced",
+            channel_hash(&self.schema)
+        )
     }
 
     /// The channel an appended entry is announced on.
     fn queued_channel(&self) -> String {
-        format!("{}_queued", self.schema)
+        format!("utbyte_ledger_{:016x}_queued", channel_hash(&self.schema))
     }
 
     /// Makes `entry` durable in the queue and returns its queue id: from here on it is the
@@ -148,14 +150,13 @@ impl PgLedgerLog {
             what: "ledger index",
             reason: "too large".into(),
         })?;
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT idx, entry FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
-        )
-        .bind(from)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(failed("reading entries"))?;
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT idx, entry FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
+                .bind(from)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(failed("reading entries"))?;
         let mut entries = Vec::with_capacity(rows.len());
         for (expected, (index, entry)) in (from..).zip(rows) {
             if index != expected {
@@ -342,6 +343,14 @@ impl Sequencer {
             .await;
         let _ = self.connection.close().await;
     }
+}
+
+/// FNV-1a of the schema's name: channel names are global to the database and at most 63 bytes,
+/// which a schema's name with a suffix can exceed, so a channel is named by this hash instead.
+fn channel_hash(schema: &str) -> u64 {
+    schema.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn unsigned(value: i64, column: &str) -> Result<u64, StoreError> {
