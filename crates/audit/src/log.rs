@@ -22,6 +22,9 @@ pub trait SharedLog: Send + Sync {
     fn append(&self, entry: &[u8]) -> Result<u64, String>;
     /// Up to `limit` entries from index `from` on, in order (fewer at the log's end). Blocks.
     fn entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>, String>;
+    /// Returns once every entry appended before the call, by any writer, has its place (an
+    /// appender that died after appending included). Blocks.
+    fn settle(&self) -> Result<(), String>;
 }
 
 /// Entries read from the shared log at a time while catching up.
@@ -88,6 +91,16 @@ impl AuditLog {
         self.shared = Some((shared, Mutex::new(())));
         self.follow()?;
         Ok(self)
+    }
+
+    /// Brings a replica up to every record any instance made before the call, even one whose
+    /// instance died before the record had its place: for a search of the ledger that must not
+    /// miss a record made elsewhere. Nothing for a ledger that is not shared.
+    pub fn settle(&self) -> Result<u64, AuditError> {
+        if let Some((shared, _)) = &self.shared {
+            shared.settle().map_err(AuditError::Shared)?;
+        }
+        self.follow()
     }
 
     /// Brings a replica up to the shared log's end (nothing for a ledger that is not shared),

@@ -217,13 +217,18 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: NodeConfig) -> anyhow::Result<ExitCode> {
     let mut setup = NodeSetup::from_config(&config).await?;
-    let mut listeners = Listeners::bind(config.federation_listen, config.local_listen).await?;
+    // Instances of one node on one database may share this host's addresses too.
+    let mut listeners = Listeners::bind_with(
+        config.federation_listen,
+        config.local_listen,
+        config.store.postgres.is_some(),
+    )?;
     if let Some(settings) = &config.portal {
         utbyte_node::create_data_dir(&config.data_dir)?;
         let portal = open_portal(&config).await?;
         let frontend = utbyte_node::Frontend::new(move |api| portal.router(api));
         setup.portal = Some(PortalSite::from_settings(settings, frontend)?);
-        listeners = listeners.with_portal(settings.listen).await?;
+        listeners = listeners.with_portal(settings.listen)?;
         if settings.plain_http {
             eprintln!(
                 "warning: portal.plain_http is on: the portal speaks plain HTTP on {} — for development only",

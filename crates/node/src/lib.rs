@@ -287,36 +287,56 @@ pub struct Listeners {
     pub local: TcpListener,
     /// The portal's, if the node serves one.
     pub portal: Option<TcpListener>,
+    /// Whether they are shared with other instances of the node (`SO_REUSEPORT`).
+    pub shared: bool,
 }
 
 impl Listeners {
     pub async fn bind(federation: SocketAddr, local: SocketAddr) -> Result<Self, NodeError> {
-        let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| NodeError::Io {
-                    what: format!("binding {addr}"),
-                    source,
-                })
-        };
+        Self::bind_with(federation, local, false)
+    }
+
+    /// Binds the listeners, with `shared` so that several instances of the node on one host
+    /// listen on the same addresses (`SO_REUSEPORT`): the kernel hands each new connection to
+    /// one of them, and to the others once one is gone.
+    pub fn bind_with(
+        federation: SocketAddr,
+        local: SocketAddr,
+        shared: bool,
+    ) -> Result<Self, NodeError> {
         Ok(Self {
-            federation: bind(federation).await?,
-            local: bind(local).await?,
+            federation: listen(federation, shared)?,
+            local: listen(local, shared)?,
             portal: None,
+            shared,
         })
     }
 
-    /// Binds the portal's listener too.
-    pub async fn with_portal(mut self, portal: SocketAddr) -> Result<Self, NodeError> {
-        let listener = TcpListener::bind(portal)
-            .await
-            .map_err(|source| NodeError::Io {
-                what: format!("binding {portal}"),
-                source,
-            })?;
-        self.portal = Some(listener);
+    /// Binds the portal's listener too (shared as the others are).
+    pub fn with_portal(mut self, portal: SocketAddr) -> Result<Self, NodeError> {
+        self.portal = Some(listen(portal, self.shared)?);
         Ok(self)
     }
+}
+
+/// A listening socket on `addr`, shared with other processes of this user if `shared`.
+fn listen(addr: SocketAddr, shared: bool) -> Result<TcpListener, NodeError> {
+    let failed = |source| NodeError::Io {
+        what: format!("binding {addr}"),
+        source,
+    };
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .map_err(failed)?;
+    // As std's and tokio's own `bind` do: a restarted node can bind at once.
+    socket.set_reuseaddr(true).map_err(failed)?;
+    if shared {
+        socket.set_reuseport(true).map_err(failed)?;
+    }
+    socket.bind(addr).map_err(failed)?;
+    socket.listen(1024).map_err(failed)
 }
 
 /// A running node.

@@ -70,6 +70,34 @@ impl SharedLog for PgShared {
             .block_on(self.log.entries(from, limit))
             .map_err(|e| e.to_string())
     }
+
+    fn settle(&self) -> Result<(), String> {
+        self.handle.block_on(async {
+            let mut sequenced = self.sequenced.clone();
+            let Some(last) = self.log.last_queued().await.map_err(|e| e.to_string())? else {
+                return Ok(());
+            };
+            let deadline = Instant::now() + PLACE_TIMEOUT;
+            loop {
+                sequenced.mark_unchanged();
+                if !self
+                    .log
+                    .queued_up_to(last)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    return Err(format!(
+                        "entries queued earlier were not placed within {} s",
+                        PLACE_TIMEOUT.as_secs()
+                    ));
+                }
+                let _ = tokio::time::timeout(NAP, sequenced.changed()).await;
+            }
+        })
+    }
 }
 
 /// The shared log's wake-ups: a counter per kind of notification.

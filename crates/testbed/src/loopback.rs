@@ -223,6 +223,7 @@ impl LoopbackFederation {
                     true => Some(bind(port(201 + offset)).await?),
                     false => None,
                 },
+                shared: false,
             };
             let federation_addr = listeners
                 .federation

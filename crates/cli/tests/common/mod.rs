@@ -7,6 +7,8 @@
 // Each test uses part of these.
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

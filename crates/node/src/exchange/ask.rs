@@ -423,6 +423,9 @@ async fn receipt_recorded(
     let digest = opened.sha256.clone();
     let unreadable = |e: &dyn std::fmt::Display| ExchangeError::Audit(e.to_string());
     tokio::task::spawn_blocking(move || {
+        // Another instance of this node may have recorded the receipt (and died before keeping
+        // it): its record must be in this instance's replica before the search.
+        audit.settle().map_err(|e| unreadable(&e))?;
         let dir = crate::audit_api::open_dir(&audit).map_err(|p| unreadable(&p.detail))?;
         for index in (0..dir.size()).rev() {
             let record = dir.record(index).map_err(|e| unreadable(&e))?;

@@ -135,6 +135,23 @@ impl PgLedgerLog {
         index.map(|index| unsigned(index, "idx")).transpose()
     }
 
+    /// The newest queue id, if any entry is queued: what [`Self::queued_up_to`] waits out.
+    pub async fn last_queued(&self) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT max(id) FROM queue")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(failed("reading the queue"))
+    }
+
+    /// Whether an entry queued as `queue_id` or earlier still waits for its place.
+    pub async fn queued_up_to(&self, queue_id: i64) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM queue WHERE id <= $1)")
+            .bind(queue_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(failed("reading the queue"))
+    }
+
     /// The number of sequenced entries.
     pub async fn size(&self) -> Result<u64, StoreError> {
         let size: i64 = sqlx::query_scalar("SELECT size FROM state")
