@@ -374,6 +374,11 @@ impl RunningNode {
         &self.state.audit
     }
 
+    /// This node's audit ledger, shared, for blocking work on it elsewhere.
+    pub fn audit_log(&self) -> Arc<AuditLog> {
+        Arc::clone(&self.state.audit)
+    }
+
     /// [`Self::stop_within`] the configuration's default deadline.
     pub async fn stop(self) {
         self.stop_within(Duration::from_secs(config::DEFAULT_SHUTDOWN_SECONDS))

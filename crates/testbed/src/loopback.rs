@@ -14,6 +14,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use utbyte_audit::AuditLog;
 use utbyte_directory::Publisher;
 use utbyte_federation::{FederationConfig, Member, RulebookBundle};
 use utbyte_http::Limits;
@@ -74,6 +75,9 @@ pub struct Plan {
     /// Where every node keeps its exchange state: none, SQLite in its data directory; some, this
     /// PostgreSQL database, each node in schemas prefixed with this prefix and its authority id.
     pub postgres: Option<utbyte_store::Postgres>,
+    /// Instances of each node, sharing its addresses, its database and its ledger's keys: more
+    /// than one needs `postgres`.
+    pub instances: usize,
 }
 
 impl Plan {
@@ -107,6 +111,7 @@ impl Plan {
             access: Default::default(),
             review_units: Default::default(),
             postgres: None,
+            instances: 1,
         })
     }
 }
@@ -120,6 +125,10 @@ pub enum LoopbackError {
     UnknownAuthority(String),
     #[error(transparent)]
     Node(#[from] NodeError),
+    #[error("several instances of a node need a PostgreSQL database to share")]
+    InstancesWithoutPostgres,
+    #[error("creating a node's ledger: {0}")]
+    Audit(String),
     #[error(transparent)]
     Pki(#[from] utbyte_pki::PkiError),
     #[error(transparent)]
@@ -203,6 +212,10 @@ impl LoopbackFederation {
             .local_addr()
             .map_err(io("reading the directory address"))?;
 
+        if plan.instances > 1 && plan.postgres.is_none() {
+            return Err(LoopbackError::InstancesWithoutPostgres);
+        }
+        let shared = plan.instances > 1;
         let mut members = Vec::new();
         let mut prepared = Vec::new();
         let mut registers = Vec::new();
@@ -216,19 +229,27 @@ impl LoopbackFederation {
             let data_dir = plan.dir.join("nodes").join(authority);
             let key = answer_key(&data_dir)?;
             let offset = u16::try_from(i).unwrap_or(0);
-            let listeners = Listeners {
-                federation: bind(port(1 + offset)).await?,
-                local: bind(port(101 + offset)).await?,
-                portal: match plan.frontends.contains_key(authority) {
-                    true => Some(bind(port(201 + offset)).await?),
-                    false => None,
-                },
-                shared: false,
+            let listeners = Listeners::bind_with(
+                SocketAddr::new(LOCALHOST, port(1 + offset)),
+                SocketAddr::new(LOCALHOST, port(101 + offset)),
+                shared,
+            )?;
+            let listeners = match plan.frontends.contains_key(authority) {
+                true => listeners.with_portal(SocketAddr::new(LOCALHOST, port(201 + offset)))?,
+                false => listeners,
             };
+            let address =
+                |listener: Option<&TcpListener>| -> Result<Option<SocketAddr>, LoopbackError> {
+                    listener
+                        .map(|l| l.local_addr().map_err(io("reading a node address")))
+                        .transpose()
+                };
             let federation_addr = listeners
                 .federation
                 .local_addr()
                 .map_err(io("reading a node address"))?;
+            let local_addr = address(Some(&listeners.local))?.unwrap_or(federation_addr);
+            let portal_addr = address(listeners.portal.as_ref())?;
             members.push(Member {
                 authority: authority.clone(),
                 name: known.name.clone(),
@@ -240,7 +261,43 @@ impl LoopbackFederation {
             let register =
                 Arc::new(register(&data_dir, &rulebook, authority, plan.population).await?);
             registers.push((authority.clone(), Arc::clone(&register)));
-            prepared.push((authority.clone(), data_dir, creds, listeners, register));
+            if shared {
+                // One ledger: its keys made once, and every instance's directory a copy.
+                let audit = data_dir.join("audit");
+                if !audit.exists() {
+                    AuditLog::create(&audit, &format!("{authority}.utbyte.invalid/audit"))
+                        .and_then(AuditLog::close)
+                        .map_err(|e| LoopbackError::Audit(e.to_string()))?;
+                }
+            }
+            prepared.push((
+                authority.clone(),
+                data_dir.clone(),
+                creds,
+                listeners,
+                Arc::clone(&register),
+            ));
+            for instance in 1..plan.instances {
+                let copy = plan
+                    .dir
+                    .join("nodes")
+                    .join(format!("{authority}-{instance}"));
+                if !copy.exists() {
+                    copy_dir(&data_dir, &copy)?;
+                }
+                let mut listeners = Listeners::bind_with(federation_addr, local_addr, true)?;
+                if let Some(portal) = portal_addr {
+                    listeners = listeners.with_portal(portal)?;
+                }
+                let creds = credentials(&ca, &pki, authority, &known.orgnr, &known.name)?;
+                prepared.push((
+                    authority.clone(),
+                    copy,
+                    creds,
+                    listeners,
+                    Arc::clone(&register),
+                ));
+            }
         }
 
         let now = OffsetDateTime::now_utc();
@@ -368,6 +425,11 @@ impl LoopbackFederation {
         self.nodes.iter().find(|n| n.authority == authority)
     }
 
+    /// Every instance of `authority`'s node.
+    pub fn instances<'a>(&'a self, authority: &'a str) -> impl Iterator<Item = &'a RunningNode> {
+        self.nodes.iter().filter(move |n| n.authority == authority)
+    }
+
     /// Stops every node, then the directory.
     pub async fn stop(self) {
         for node in self.nodes {
@@ -390,6 +452,30 @@ fn catalog_service(
     let catalog = utbyte_catalog::Catalog::build(rulebook, &data).map_err(|e| failed(&e))?;
     utbyte_directory::catalog_api::CatalogService::new(catalog, CATALOG_BASE)
         .map_err(|e| failed(&e))
+}
+
+/// Copies the directory `from` to `to` (created), with each file's permissions, directories
+/// 0700: an instance's data directory from the first's.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), LoopbackError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(to)
+        .map_err(io(format!("creating {}", to.display())))?;
+    for entry in std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))? {
+        let entry = entry.map_err(io(format!("reading {}", from.display())))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry
+            .file_type()
+            .map_err(io(format!("reading {}", source.display())))?
+            .is_dir()
+        {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(io(format!("copying {}", source.display())))?;
+        }
+    }
+    Ok(())
 }
 
 async fn bind(port: u16) -> Result<TcpListener, LoopbackError> {

@@ -326,3 +326,75 @@ async fn every_api_describes_itself_in_openapi_3_1() {
     assert_problem(&unknown, 404, "not-found");
     federation.stop().await;
 }
+
+/// Two instances of each node on one PostgreSQL database, sharing their addresses: every
+/// request is answered whichever instances take it, a retry under the same key is answered from
+/// the first attempt's record, and every answer's receipts prove in every instance's replica of
+/// both ledgers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_of_each_node_answer_for_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
+    plan.postgres = Some(scratch_postgres());
+    plan.instances = 2;
+    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
+        .await
+        .unwrap();
+    assert_eq!(federation.instances("malmo-stad").count(), 2);
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let mut answers = Vec::new();
+    for (n, subject) in open.iter().take(12).enumerate() {
+        let answer = submit(
+            malmo,
+            &format!("two-{n}"),
+            &luffa_case(subject, &["forman"]),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{:#}", answer.body);
+        answers.push(answer.body);
+    }
+    // Asked again, under the same keys: the same answers, with no new record.
+    for (n, subject) in open.iter().take(12).enumerate() {
+        let again = submit(
+            malmo,
+            &format!("two-{n}"),
+            &luffa_case(subject, &["forman"]),
+        )
+        .await;
+        assert_eq!(again.body, answers[n]);
+    }
+    for (authority, receipt) in [
+        ("forsakringskassan", "provider_receipt"),
+        ("malmo-stad", "receipt"),
+    ] {
+        for instance in federation.instances(authority) {
+            let audit = instance.audit_log();
+            let size = tokio::task::spawn_blocking(move || audit.settle())
+                .await
+                .unwrap()
+                .unwrap();
+            let ledger = instance.audit().ledger();
+            assert_eq!(ledger.size(), size);
+            for answer in &answers {
+                let index = answer[receipt]["index"].as_u64().unwrap();
+                let entry = ledger.entry(index).unwrap();
+                let proof = ledger.inclusion_proof(index, size).unwrap();
+                let root = ledger.root_at(size).unwrap();
+                proof
+                    .verify(&utbyte_ledger::leaf_hash(&entry), &root)
+                    .unwrap();
+            }
+        }
+    }
+    // Both instances sign with one key: their checkpoints at one size are one tree.
+    let roots: Vec<_> = federation
+        .instances("forsakringskassan")
+        .map(|instance| {
+            let ledger = instance.audit().ledger();
+            (ledger.verifier().clone(), ledger.root_at(1).unwrap())
+        })
+        .collect();
+    assert_eq!(roots[0], roots[1]);
+    federation.stop().await;
+}

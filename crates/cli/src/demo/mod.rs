@@ -77,6 +77,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> anyhow::Result<Plan> {
         access: Default::default(),
         review_units: Default::default(),
         postgres: None,
+        instances: 1,
     })
 }
 

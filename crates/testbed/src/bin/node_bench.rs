@@ -8,6 +8,10 @@
 //!    API: case system → consumer node → provider node (mutual TLS, HTTP/2) → SQLite register
 //!    → back, each node durably auditing every request. Only a 200 with disclosed values counts;
 //!    afterwards each ledger must have grown by one record (disclosure, receipt) per answer.
+//!    Measured on the embedded default (SQLite files), then with both nodes' state and ledgers
+//!    in PostgreSQL (`--postgres URL`, default the test database) as 1, 2 and 3 instances of
+//!    each node sharing its addresses (`--instances`, default `1,2,3`; `--instances 0` skips
+//!    PostgreSQL).
 //! 2. **direct adapter**: the same lookups on the provider's register, no network — the floor.
 //! 3. **nginx**: a plain mutual-TLS reverse proxy (TLS 1.3, client certificate required) in
 //!    front of the reference register backend over the same register, asked the same lookups
@@ -60,7 +64,7 @@ const WARM_UP: u64 = 200;
 const MAX_SECONDS: f64 = 3600.0;
 
 const USAGE: &str = "usage: node-bench [--requests N] [--seconds S] [--concurrency C] \
-                     [--persons P] [--rulebook DIR]";
+                     [--persons P] [--rulebook DIR] [--postgres URL] [--instances 1,2,3]";
 
 struct Options {
     requests: u64,
@@ -68,6 +72,10 @@ struct Options {
     concurrency: usize,
     persons: usize,
     rulebook: PathBuf,
+    /// The PostgreSQL server of the PostgreSQL rows.
+    postgres: String,
+    /// The numbers of instances measured on PostgreSQL (none: no PostgreSQL row).
+    instances: Vec<usize>,
 }
 
 impl Options {
@@ -78,6 +86,8 @@ impl Options {
             concurrency: 64,
             persons: 2000,
             rulebook: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebook"),
+            postgres: "postgres://postgres@127.0.0.1:5432/test".into(),
+            instances: vec![1, 2, 3],
         };
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
@@ -92,6 +102,14 @@ impl Options {
                 "--concurrency" => options.concurrency = value.parse().map_err(|_| bad())?,
                 "--persons" => options.persons = value.parse().map_err(|_| bad())?,
                 "--rulebook" => options.rulebook = PathBuf::from(value),
+                "--postgres" => options.postgres = value,
+                "--instances" => {
+                    options.instances = value
+                        .split(',')
+                        .map(|n| n.trim().parse::<usize>().map_err(|_| bad()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    options.instances.retain(|&n| n > 0);
+                }
                 _ => return Err(format!("unknown option {flag}").into()),
             }
         }
@@ -145,44 +163,85 @@ impl Drop for Scratch {
     }
 }
 
+/// Where a federation of the benchmark keeps its nodes' state, and how many instances each runs.
+#[derive(Clone, Copy)]
+pub enum Store {
+    Sqlite,
+    Postgres { instances: usize },
+}
+
+impl Store {
+    pub fn label(self) -> String {
+        match self {
+            Store::Sqlite => "SQLite, 1 instance".into(),
+            Store::Postgres { instances: 1 } => "PostgreSQL, 1 instance".into(),
+            Store::Postgres { instances } => format!("PostgreSQL, {instances} instances"),
+        }
+    }
+}
+
 async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
     let scratch = Scratch::new()?;
     let subjects = subjects(options.persons)?;
     eprintln!(
-        "starting a loopback federation ({CONSUMER}, {PROVIDER}) over {} persons; {} of them \
-         have a benefit and no protected identity",
+        "loopback federations ({CONSUMER}, {PROVIDER}) over {} persons; {} of them have a \
+         benefit and no protected identity",
         options.persons,
         subjects.len()
     );
-    let plan = plan(options, scratch.0.join("federation"))?;
-    // Malmö's case system authenticates as any would: a bearer access token, verified per call.
-    let authorization: Arc<str> = format!(
-        "Bearer {}",
-        plan.issuer
-            .access_token(utbyte_testbed::access::CASE_SYSTEM)?
-    )
-    .into();
-    let federation = LoopbackFederation::start(plan).await?;
-    let measured = measure(
-        options,
-        &federation,
-        &subjects,
-        nginx_binary,
-        &scratch.0,
-        &authorization,
-    )
-    .await;
-    federation.stop().await;
-    let report = measured?;
+    let stores = std::iter::once(Store::Sqlite).chain(
+        options
+            .instances
+            .iter()
+            .map(|&instances| Store::Postgres { instances }),
+    );
+    let mut runs = Vec::new();
+    let mut floors = None;
+    for (n, store) in stores.enumerate() {
+        let plan = plan(options, scratch.0.join(format!("federation-{n}")), store)?;
+        // Malmö's case system authenticates as any would: a bearer access token, verified per
+        // call.
+        let authorization: Arc<str> = format!(
+            "Bearer {}",
+            plan.issuer
+                .access_token(utbyte_testbed::access::CASE_SYSTEM)?
+        )
+        .into();
+        let postgres = plan.postgres.clone();
+        eprintln!("== {}", store.label());
+        let federation = LoopbackFederation::start(plan).await?;
+        let measured = end_to_end(options, &federation, &subjects, &authorization).await;
+        // The floors once, over the embedded default's register and certificates.
+        let floor = match (&measured, n) {
+            (Ok(_), 0) => Some(
+                measure_floors(options, &federation, &subjects, nginx_binary, &scratch.0).await,
+            ),
+            _ => None,
+        };
+        federation.stop().await;
+        if let Some(postgres) = postgres {
+            drop_schemas(&postgres).await;
+        }
+        runs.push((store, measured?));
+        if let Some(floor) = floor {
+            floors = Some(floor?);
+        }
+    }
+    let (direct, proxy) = floors.ok_or("the floors were not measured")?;
+    let report = Report {
+        runs,
+        direct,
+        proxy,
+    };
     print_report(options, &report);
-    if report.audited {
+    if report.runs.iter().all(|(_, run)| run.audited) {
         Ok(())
     } else {
         Err("the ledgers did not grow by one record per answer on both nodes".into())
     }
 }
 
-fn plan(options: &Options, dir: PathBuf) -> Result<Plan, BoxError> {
+fn plan(options: &Options, dir: PathBuf, store: Store) -> Result<Plan, BoxError> {
     let rulebook = utbyte_rules::rulebook::read_dir(&options.rulebook)
         .map_err(|e| format!("reading the rulebook {}: {e}", options.rulebook.display()))?;
     // Nothing goes to review in this run: the plan's hourly poll keeps the background quiet.
@@ -193,7 +252,34 @@ fn plan(options: &Options, dir: PathBuf) -> Result<Plan, BoxError> {
         population(options.persons),
     )?;
     plan.config_lifetime = time::Duration::hours(2);
+    if let Store::Postgres { instances } = store {
+        plan.postgres = Some(utbyte_store::Postgres::new(
+            options.postgres.clone(),
+            format!("utbyte_bench_{}_{instances}", std::process::id()),
+        ));
+        plan.instances = instances;
+    }
     Ok(plan)
+}
+
+/// Drops the schemas a PostgreSQL run made (`<prefix>_<authority>_<store>`).
+async fn drop_schemas(postgres: &utbyte_store::Postgres) {
+    use sqlx::Connection;
+    let Ok(mut connection) = sqlx::PgConnection::connect(&postgres.url).await else {
+        eprintln!("cannot connect to drop the benchmark's schemas");
+        return;
+    };
+    let schemas: Vec<(String,)> =
+        sqlx::query_as("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(format!("{}_", postgres.schema))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap_or_default();
+    for (schema,) in schemas {
+        let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(&mut connection)
+            .await;
+    }
 }
 
 fn population(persons: usize) -> Population {
@@ -233,16 +319,20 @@ fn subjects(persons: usize) -> Result<Vec<(String, SubjectId)>, BoxError> {
     Ok(subjects)
 }
 
-async fn measure(
+/// One configuration's end-to-end run and its audit check.
+pub struct EndToEnd {
+    pub outcome: Outcome,
+    pub audited: bool,
+    pub audit_detail: String,
+}
+
+async fn end_to_end(
     options: &Options,
     federation: &LoopbackFederation,
     subjects: &[(String, SubjectId)],
-    nginx_binary: &Path,
-    scratch: &Path,
     authorization: &Arc<str>,
-) -> Result<Report, BoxError> {
+) -> Result<EndToEnd, BoxError> {
     let names: Arc<Vec<String>> = Arc::new(subjects.iter().map(|(s, _)| s.clone()).collect());
-    let ids: Arc<Vec<SubjectId>> = Arc::new(subjects.iter().map(|(_, id)| *id).collect());
     let node = |authority: &str| {
         federation
             .node(authority)
@@ -250,15 +340,8 @@ async fn measure(
     };
     let consumer = node(CONSUMER)?;
     let provider = node(PROVIDER)?;
-    let register = federation
-        .registers
-        .iter()
-        .find(|(authority, _)| authority == PROVIDER)
-        .map(|(_, register)| Arc::clone(register))
-        .ok_or("the federation holds no register for the provider")?;
-
-    // 1. End to end. The ledgers are measured after the warm-up, whose requests are audited
-    // too, so the growth belongs to the measured run alone.
+    // The ledgers are measured after the warm-up, whose requests are audited too, so the
+    // growth belongs to the measured run alone.
     let workers = (0..options.concurrency)
         .map(|_| CaseSystem {
             http: Http1::new(Dial::Plain(consumer.local_addr)),
@@ -268,19 +351,47 @@ async fn measure(
         .collect();
     let what = "utbyte end to end";
     let workers = warm_up(what, workers, options).await?;
-    let before = (
-        provider.audit().ledger().size(),
-        consumer.audit().ledger().size(),
-    );
-    let end_to_end = measure_run(what, workers, options).await?;
+    let before = (settled(provider).await?, settled(consumer).await?);
+    let outcome = measure_run(what, workers, options).await?;
+    let after = (settled(provider).await?, settled(consumer).await?);
     let (audited, audit_detail) = audit_check(
         provider.audit(),
         consumer.audit(),
         before,
-        end_to_end.answered(),
+        after,
+        outcome.answered(),
     )?;
     eprintln!("audit: {audit_detail}");
+    Ok(EndToEnd {
+        outcome,
+        audited,
+        audit_detail,
+    })
+}
 
+/// The node's ledger size once every record made so far is in it (on PostgreSQL, once this
+/// instance's replica holds what every instance recorded).
+async fn settled(node: &utbyte_node::RunningNode) -> Result<u64, BoxError> {
+    let audit = node.audit_log();
+    Ok(tokio::task::spawn_blocking(move || audit.settle()).await??)
+}
+
+/// The floors: the register directly, and nginx in front of the reference backend over it.
+async fn measure_floors(
+    options: &Options,
+    federation: &LoopbackFederation,
+    subjects: &[(String, SubjectId)],
+    nginx_binary: &Path,
+    scratch: &Path,
+) -> Result<(Outcome, Outcome), BoxError> {
+    let names: Arc<Vec<String>> = Arc::new(subjects.iter().map(|(s, _)| s.clone()).collect());
+    let ids: Arc<Vec<SubjectId>> = Arc::new(subjects.iter().map(|(_, id)| *id).collect());
+    let register = federation
+        .registers
+        .iter()
+        .find(|(authority, _)| authority == PROVIDER)
+        .map(|(_, register)| Arc::clone(register))
+        .ok_or("the federation holds no register for the provider")?;
     // 2. The register directly.
     let workers = (0..options.concurrency)
         .map(|_| Direct {
@@ -336,13 +447,7 @@ async fn measure(
     }
     .await;
     backend_task.abort();
-    Ok(Report {
-        end_to_end,
-        direct,
-        proxy: proxy?,
-        audited,
-        audit_detail,
-    })
+    Ok((direct, proxy?))
 }
 
 /// Runs `workers` over the unmeasured warm-up requests; fails if none was answered.
@@ -390,21 +495,22 @@ fn audit_check(
     provider: &AuditLog,
     consumer: &AuditLog,
     before: (u64, u64),
+    after: (u64, u64),
     answered: u64,
 ) -> Result<(bool, String), BoxError> {
-    let count = |log: &AuditLog, from: u64, kind: EventKind| -> Result<(u64, u64), BoxError> {
-        let ledger = log.ledger();
-        let to = ledger.size();
-        let mut matching = 0;
-        for index in from..to {
-            if AuditRecord::from_leaf(&ledger.entry(index)?)?.event == kind {
-                matching += 1;
+    let count =
+        |log: &AuditLog, (from, to): (u64, u64), kind: EventKind| -> Result<(u64, u64), BoxError> {
+            let ledger = log.ledger();
+            let mut matching = 0;
+            for index in from..to {
+                if AuditRecord::from_leaf(&ledger.entry(index)?)?.event == kind {
+                    matching += 1;
+                }
             }
-        }
-        Ok((to - from, matching))
-    };
-    let (provider_new, disclosures) = count(provider, before.0, EventKind::Disclosure)?;
-    let (consumer_new, receipts) = count(consumer, before.1, EventKind::Receipt)?;
+            Ok((to - from, matching))
+        };
+    let (provider_new, disclosures) = count(provider, (before.0, after.0), EventKind::Disclosure)?;
+    let (consumer_new, receipts) = count(consumer, (before.1, after.1), EventKind::Receipt)?;
     let ok = provider_new == answered
         && disclosures == answered
         && consumer_new == answered

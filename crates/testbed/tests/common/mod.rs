@@ -51,6 +51,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         access: Default::default(),
         review_units: Default::default(),
         postgres: None,
+        instances: 1,
     }
 }
 
