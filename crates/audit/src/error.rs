@@ -27,8 +27,8 @@ pub enum AuditError {
     #[error("the shared log: {0}")]
     Shared(String),
     #[error(
-        "this ledger directory holds {local} entries that the shared log does not match \
-         (it has {shared}); it is not a replica of that log"
+        "this ledger directory holds {local} entries, and the shared log does not hold the \
+         same at those indices; it is not a replica of that log"
     )]
-    NotAReplica { local: u64, shared: u64 },
+    NotAReplica { local: u64 },
 }

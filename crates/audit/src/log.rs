@@ -82,10 +82,7 @@ impl AuditLog {
                 .map_err(AuditError::Shared)?
                 .pop();
             if last.as_deref() != Some(self.ledger.entry(local - 1)?.as_slice()) {
-                return Err(AuditError::NotAReplica {
-                    local,
-                    shared: if last.is_some() { local } else { 0 },
-                });
+                return Err(AuditError::NotAReplica { local });
             }
         }
         self.shared = Some((shared, Mutex::new(())));
