@@ -119,6 +119,18 @@ pub trait CallbackSchedule: Send + Sync {
         limit: u32,
     ) -> Result<Vec<StoredCallback>, StoreError>;
 
+    /// Claims up to `limit` pending notices due at `now`, the earliest due first, for one
+    /// deliverer: each is made due again only at `claimed_until`, so no other instance of the
+    /// node takes it meanwhile, and the deliverer records its attempt before then (if it dies
+    /// first, the notice is due again then). Of instances claiming at once, each notice goes to
+    /// one.
+    async fn claim_due_callbacks(
+        &self,
+        now: OffsetDateTime,
+        claimed_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StoredCallback>, StoreError>;
+
     /// A page of at most `limit` notices, newest first, starting after `after` (from the start
     /// without one): all, or those in `state`.
     async fn list_callbacks(

@@ -298,4 +298,68 @@ on_both_engines! {
         let still = store.callback(&id).await.unwrap().unwrap();
         assert_eq!((still.state, still.attempts), (CallbackState::Pending, 0));
     }
+
+    #[tokio::test]
+    async fn a_claimed_notice_is_not_due_again_until_its_claim_ends() {
+        let store = store().await;
+        answer(&store, "a", 5, true).await;
+        answer(&store, "b", 6, true).await;
+        let claimed = store.claim_due_callbacks(at(10), at(70), 10).await.unwrap();
+        assert_eq!(ids_of(&claimed), ["a", "b"]);
+        assert!(store
+            .claim_due_callbacks(at(11), at(71), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store.due_callbacks(at(69), 10).await.unwrap().is_empty());
+        // The deliverer records its attempt within the claim: delivered stays delivered.
+        store
+            .record_callback_attempt(&claimed[0].id, &CallbackAttempt::Delivered, at(12))
+            .await
+            .unwrap();
+        // One that no attempt was recorded for (its deliverer died) is due when the claim ends.
+        let again = store.claim_due_callbacks(at(70), at(130), 10).await.unwrap();
+        assert_eq!(ids_of(&again), ["b"]);
+        assert!(matches!(
+            store.claim_due_callbacks(at(200), at(200), 10).await,
+            Err(StoreError::InvalidInput { .. })
+        ));
+    }
+
+    /// Instances claiming at once: every due notice goes to exactly one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_instances_claiming_at_once_each_notice_goes_to_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = common::instances(&dir, 3).await;
+        let keys: Vec<String> = (0..30).map(|n| format!("k{n}")).collect();
+        for key in &keys {
+            answer(&stores[0], key, 5, true).await;
+        }
+        // Rounds of three claims at once, until every notice is claimed: one that lost a race
+        // for a notice takes fewer that round, never the same notice.
+        let mut claimed = Vec::new();
+        for _ in 0..30 {
+            let claims: Vec<_> = stores
+                .iter()
+                .map(|store| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.claim_due_callbacks(at(10), at(600), 4).await })
+                })
+                .collect();
+            for claim in claims {
+                claimed.extend(claim.await.unwrap().unwrap().into_iter().map(|c| c.key));
+            }
+            if claimed.len() >= keys.len() {
+                break;
+            }
+        }
+        let mut unique = claimed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), claimed.len(), "a notice claimed twice: {claimed:?}");
+        assert_eq!(unique.len(), keys.len(), "every notice claimed");
+        for store in stores {
+            store.close().await;
+        }
+    }
 }

@@ -39,6 +39,11 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many due notices one round sends at most.
 const ROUND: u32 = 100;
 
+/// How long a round's notices are claimed: long enough for every attempt of the round to time
+/// out one after another.
+const CLAIM: time::Duration =
+    time::Duration::seconds(ROUND as i64 * CALLBACK_TIMEOUT.as_secs() as i64 + 60);
+
 /// The node's callback delivery.
 pub(crate) struct Callbacks {
     client: AgencyClient,
@@ -78,12 +83,11 @@ impl Callbacks {
         })
     }
 
-    /// Sends every notice due now, recording each attempt.
+    /// Sends every notice due now, recording each attempt. The notices are claimed first, so
+    /// that another instance of the node sharing the database does not send them too.
     pub(crate) async fn deliver_due(&self, exchange: &ExchangeStore) {
-        let due = match exchange
-            .due_callbacks(OffsetDateTime::now_utc(), ROUND)
-            .await
-        {
+        let now = OffsetDateTime::now_utc();
+        let due = match exchange.claim_due_callbacks(now, now + CLAIM, ROUND).await {
             Ok(due) => due,
             Err(error) => {
                 tracing::warn!(%error, "due callbacks not read");

@@ -48,6 +48,15 @@ UPDATE callbacks
        updated_at = $2
  WHERE id = $1 AND state = 'pending'";
 
+/// Claiming due notices: each is due again only when the claim ends. PostgreSQL re-checks
+/// `next_attempt_at <= $1` on each row it locks, so of two instances claiming at once the second
+/// skips what the first took; SQLite runs one writer at a time.
+const CLAIM: &str = "\
+UPDATE callbacks SET next_attempt_at = $2
+ WHERE state = 'pending' AND next_attempt_at <= $1
+   AND id IN (SELECT id FROM callbacks WHERE state = 'pending' AND next_attempt_at <= $1
+              ORDER BY next_attempt_at, rowid LIMIT $3)";
+
 /// A replayed notice starts a whole schedule afresh; its last error is kept until the next one.
 const REPLAY: &str = "\
 UPDATE callbacks SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2
@@ -90,6 +99,41 @@ macro_rules! engine {
                         .await
                         .map_err(StoreError::exchange("listing due callbacks"))?;
                     rows.into_iter().map(Row::checked).collect()
+                }
+
+                async fn claim_due_callbacks(
+                    &self,
+                    now: OffsetDateTime,
+                    claimed_until: OffsetDateTime,
+                    limit: u32,
+                ) -> Result<Vec<StoredCallback>, StoreError> {
+                    if claimed_until <= now {
+                        return Err(StoreError::InvalidInput {
+                            what: "claim",
+                            reason: "a claim must end after it begins".into(),
+                        });
+                    }
+                    let sql = format!("{CLAIM} RETURNING {COLUMNS}");
+                    let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let rows = sqlx::query_as::<_, Row>(&sql)
+                                    .bind(now)
+                                    .bind(until)
+                                    .bind(i64::from(limit))
+                                    .fetch_all(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("claiming due callbacks"))?;
+                                let mut claimed = rows
+                                    .into_iter()
+                                    .map(Row::checked)
+                                    .collect::<Result<Vec<_>, _>>()?;
+                                claimed.sort_by_key(|callback| callback.created_at);
+                                Ok(claimed)
+                            })
+                        })
+                        .await
                 }
 
                 async fn list_callbacks(
