@@ -119,7 +119,9 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
             node_extra: RECOVERY,
         },
     );
-    // Both nodes on the test database, each in schemas of its own for this run.
+    // Both nodes on the test database, each in schemas of its own for this run; four
+    // connections per store and instance keep the six instances well inside PostgreSQL's
+    // default of 100 connections.
     let run = format!(
         "utbyte_test_{}_{}",
         std::time::SystemTime::now()
@@ -132,7 +134,7 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
         let config = root.join(node.dir).join("node.toml");
         let mut text = std::fs::read_to_string(&config).unwrap();
         text.push_str(&format!(
-            "\n[store]\npostgres = \"{}\"\nschema = \"{run}_{}\"\n",
+            "\n[store]\npostgres = \"{}\"\nschema = \"{run}_{}\"\nconnections = 4\n",
             postgres_url(),
             node.dir
         ));

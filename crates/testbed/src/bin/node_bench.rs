@@ -269,10 +269,15 @@ fn plan(options: &Options, dir: PathBuf, store: Store) -> Result<Plan, BoxError>
     )?;
     plan.config_lifetime = time::Duration::hours(2);
     if let Store::Postgres { instances } = store {
-        plan.postgres = Some(utbyte_store::Postgres::new(
-            options.postgres.clone(),
-            format!("utbyte_bench_{}_{instances}", std::process::id()),
-        ));
+        // Six connections per store and instance: three instances of two nodes stay inside
+        // PostgreSQL's default of 100 connections.
+        plan.postgres = Some(utbyte_store::Postgres {
+            connections: 6,
+            ..utbyte_store::Postgres::new(
+                options.postgres.clone(),
+                format!("utbyte_bench_{}_{instances}", std::process::id()),
+            )
+        });
         plan.instances = instances;
     }
     Ok(plan)
