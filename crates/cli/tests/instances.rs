@@ -21,10 +21,10 @@
 mod common;
 
 use common::load::{
-    load, record, unreconciled, until_ended, Pauses, Sent, Stopping, CLIENTS, FAILED, IN_FLIGHT,
-    NO_SUCH_REQUEST, RECOVERY, REGISTER,
+    ends, load, receipts, record, unreconciled, unrecorded, unverified, Ends, Pauses, Sent,
+    Stopping, CLIENTS, RECOVERY, REGISTER,
 };
-use common::{assert_paired, start, stop, try_utbyte, Call, Guide, Node, Process, Setup};
+use common::{start, stop, Guide, Node, Process, Setup};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -183,7 +183,7 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
             .collect()
     });
     let acknowledged: Vec<&Sent> = sent.iter().filter(|s| s.acknowledged()).collect();
-    let unacknowledged: Vec<&Sent> = sent.iter().filter(|s| !s.acknowledged()).collect();
+    let unacknowledged = sent.len() - acknowledged.len();
 
     // Failover: from each kill to the first answer to a request sent after it.
     let mut failover: Vec<Duration> = kills
@@ -200,46 +200,13 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
 
     // Every key ends and says so, to whichever instance is asked.
     let recipient = &guide.malmo;
-    let asked: Vec<Call> = sent
-        .iter()
-        .map(|s| Call::new("GET", &format!("/v1/requests/{}", s.key)))
-        .collect();
-    let ends = until_ended(recipient, root, &asked);
-    let mut stuck: Vec<&str> = Vec::new();
-    let mut lost: Vec<String> = Vec::new();
-    let mut unexpected: Vec<String> = Vec::new();
-    let mut failed = 0;
-    for (request, (status, end)) in sent.iter().zip(&ends) {
-        match (*status, end["type"].as_str()) {
-            (409, Some(IN_FLIGHT)) => stuck.push(&request.key),
-            (502, Some(FAILED)) => failed += 1,
-            (200 | 202, _) | (404, Some(NO_SUCH_REQUEST)) => {}
-            _ => unexpected.push(format!("GET {}: {status} {end}", request.key)),
-        }
-        if request.acknowledged() {
-            let same = *status == request.status
-                && end["provider_receipt"]["index"] == request.answer["provider_receipt"]["index"]
-                && end["receipt"]["index"] == request.answer["receipt"]["index"];
-            if !same {
-                lost.push(format!(
-                    "{}: acknowledged {} with provider receipt {}, now {status} {end}",
-                    request.key, request.status, request.answer["provider_receipt"]["index"]
-                ));
-            }
-        }
-    }
-    let again: Vec<Call> = unacknowledged
-        .iter()
-        .map(|s| Call::request(&s.key, &s.body))
-        .collect();
-    let retried = until_ended(recipient, root, &again);
-    for (request, (status, answer)) in unacknowledged.iter().zip(&retried) {
-        match (*status, answer["type"].as_str()) {
-            (200 | 202, _) | (502, Some(FAILED)) => {}
-            (409, Some(IN_FLIGHT)) => stuck.push(&request.key),
-            _ => unexpected.push(format!("POST {} again: {status} {answer}", request.key)),
-        }
-    }
+    let Ends {
+        lost,
+        stuck,
+        unexpected,
+        failed,
+        retried,
+    } = ends(recipient, root, &sent);
     let unreconciled = unreconciled(recipient, root);
 
     // Stopped, then the first instance of each once more: it brings its replica up to the
@@ -256,58 +223,23 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
     stop(directory);
 
     // Every replica verifies; the first ones hold both sides of every answer.
-    let mut unverified = Vec::new();
-    for (_, instance) in &all {
-        let verified = try_utbyte(
-            root,
-            &["audit", "verify", &instance.ledger().to_string_lossy()],
-        );
-        let said = String::from_utf8_lossy(&verified.stdout);
-        if !(verified.status.success() && said.starts_with("OK:")) {
-            let stderr = String::from_utf8_lossy(&verified.stderr);
-            unverified.push(format!("{}: {said}{stderr}", instance.dir.display()));
-        }
-    }
+    let ledgers: Vec<(String, String)> = all
+        .iter()
+        .map(|(_, instance)| {
+            let ledger = instance.ledger().to_string_lossy().into_owned();
+            (instance.dir.display().to_string(), ledger)
+        })
+        .collect();
+    let unverified = unverified(root, &ledgers);
     let provider = AuditDir::open(&all[0].1.ledger(), None).unwrap();
     let own = AuditDir::open(&all[INSTANCES].1.ledger(), None).unwrap();
-    let answers = acknowledged.iter().map(|s| &s.answer).chain(
-        retried
-            .iter()
-            .filter(|(s, _)| (200..300).contains(s))
-            .map(|(_, a)| a),
-    );
-    let mut unrecorded = Vec::new();
-    for answer in answers {
-        let (provider_index, own_index) = (
-            answer["provider_receipt"]["index"].as_u64().unwrap(),
-            answer["receipt"]["index"].as_u64().unwrap(),
-        );
-        match (record(&provider, provider_index), record(&own, own_index)) {
-            (Some(provided), Some(received))
-                if ["disclosure", "refusal"].contains(&provided["event"].as_str().unwrap_or("")) =>
-            {
-                assert_paired(&provided, &received, provider_index);
-            }
-            (provided, received) => unrecorded.push(format!(
-                "{}: provider's entry {provider_index} {provided:?}, own entry {own_index} {received:?}",
-                answer["idempotency_key"]
-            )),
-        }
-    }
+    let unrecorded = unrecorded(&provider, &own, &sent, &retried);
     // One answer per request left the provider (each request has a case reference of its own):
     // of the provider's answers to one request, one at most was received. An instance killed
     // after recording an answer and before sending it leaves a record that never left;
     // reconciliation records it on both sides as never delivered (checked above), and the
     // request's retry is answered anew.
-    let mut receipts: BTreeMap<u64, usize> = BTreeMap::new();
-    for index in 0..own.size() {
-        let received = record(&own, index).unwrap_or_default();
-        if received["event"] == "receipt" && received["provider"] == guide.fk.authority {
-            *receipts
-                .entry(received["refers_to"].as_u64().unwrap())
-                .or_default() += 1;
-        }
-    }
+    let receipts = receipts(&own, guide.fk.authority);
     let received_twice = receipts.values().filter(|&&n| n > 1).count();
     let mut received_per_request: BTreeMap<String, usize> = BTreeMap::new();
     let mut recorded_again = 0;
@@ -340,7 +272,7 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
         acknowledged.len(),
         lost.len(),
         stuck.len(),
-        unacknowledged.len(),
+        unacknowledged,
         disclosed_twice.len(),
         millis(failover.get(failover.len() / 2)),
         millis(failover.last()),

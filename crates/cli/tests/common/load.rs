@@ -3,6 +3,7 @@
 
 use super::{Call, Node};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -220,4 +221,141 @@ pub fn unreconciled(recipient: &Node, root: &Path) -> usize {
 /// One ledger's entry at `index`, as its record, if the ledger has it.
 pub fn record(ledger: &AuditDir, index: u64) -> Option<Value> {
     serde_json::from_slice(&ledger.entry(index).ok()?).ok()
+}
+
+/// What asking about every key sent found, and posting each unacknowledged one again.
+pub struct Ends<'a> {
+    /// Acknowledged answers not answered again under their key with the same receipts.
+    pub lost: Vec<String>,
+    /// Keys still in flight at the end.
+    pub stuck: Vec<&'a str>,
+    /// Answers that are none of the expected ones.
+    pub unexpected: Vec<String>,
+    /// Keys that ended failed.
+    pub failed: usize,
+    /// What posting each unacknowledged key again, with the same body, got, in order.
+    pub retried: Vec<(u16, Value)>,
+}
+
+/// Asks `recipient` about every key in `sent` until each has ended, then posts each
+/// unacknowledged key again with the same body until that has ended too: every key ends, within
+/// the bound, and says so to a GET; an acknowledged answer is answered again with the same
+/// receipts; an unacknowledged key gets an answer or a failure.
+pub fn ends<'a>(recipient: &Node, root: &Path, sent: &'a [Sent]) -> Ends<'a> {
+    let asked: Vec<Call> = sent
+        .iter()
+        .map(|s| Call::new("GET", &format!("/v1/requests/{}", s.key)))
+        .collect();
+    let mut ends = Ends {
+        lost: Vec::new(),
+        stuck: Vec::new(),
+        unexpected: Vec::new(),
+        failed: 0,
+        retried: Vec::new(),
+    };
+    for (request, (status, end)) in sent.iter().zip(until_ended(recipient, root, &asked)) {
+        match (status, end["type"].as_str()) {
+            (409, Some(IN_FLIGHT)) => ends.stuck.push(&request.key),
+            (502, Some(FAILED)) => ends.failed += 1,
+            (200 | 202, _) | (404, Some(NO_SUCH_REQUEST)) => {}
+            _ => ends
+                .unexpected
+                .push(format!("GET {}: {status} {end}", request.key)),
+        }
+        if request.acknowledged() {
+            let same = status == request.status
+                && end["provider_receipt"]["index"] == request.answer["provider_receipt"]["index"]
+                && end["receipt"]["index"] == request.answer["receipt"]["index"];
+            if !same {
+                ends.lost.push(format!(
+                    "{}: acknowledged {} with provider receipt {}, now {status} {end}",
+                    request.key, request.status, request.answer["provider_receipt"]["index"]
+                ));
+            }
+        }
+    }
+    let unacknowledged: Vec<&Sent> = sent.iter().filter(|s| !s.acknowledged()).collect();
+    let again: Vec<Call> = unacknowledged
+        .iter()
+        .map(|s| Call::request(&s.key, &s.body))
+        .collect();
+    ends.retried = until_ended(recipient, root, &again);
+    for (request, (status, answer)) in unacknowledged.iter().zip(&ends.retried) {
+        match (*status, answer["type"].as_str()) {
+            (200 | 202, _) | (502, Some(FAILED)) => {}
+            (409, Some(IN_FLIGHT)) => ends.stuck.push(&request.key),
+            _ => ends
+                .unexpected
+                .push(format!("POST {} again: {status} {answer}", request.key)),
+        }
+    }
+    ends
+}
+
+/// `utbyte audit verify` on each `(name, ledger directory)`: the ones that fail, with what it
+/// said.
+pub fn unverified(root: &Path, ledgers: &[(String, String)]) -> Vec<String> {
+    let mut unverified = Vec::new();
+    for (name, ledger) in ledgers {
+        let verified = super::try_utbyte(root, &["audit", "verify", ledger]);
+        let said = String::from_utf8_lossy(&verified.stdout);
+        if !(verified.status.success() && said.starts_with("OK:")) {
+            let stderr = String::from_utf8_lossy(&verified.stderr);
+            unverified.push(format!("{name}: {said}{stderr}"));
+        }
+    }
+    unverified
+}
+
+/// Every answer — acknowledged, or got on posting again — whose provider receipt is not an
+/// answer in the provider's ledger paired with its own receipt in the recipient's.
+pub fn unrecorded(
+    provider: &AuditDir,
+    own: &AuditDir,
+    sent: &[Sent],
+    retried: &[(u16, Value)],
+) -> Vec<String> {
+    let answers = sent
+        .iter()
+        .filter(|s| s.acknowledged())
+        .map(|s| &s.answer)
+        .chain(
+            retried
+                .iter()
+                .filter(|(s, _)| (200..300).contains(s))
+                .map(|(_, a)| a),
+        );
+    let mut unrecorded = Vec::new();
+    for answer in answers {
+        let (provider_index, own_index) = (
+            answer["provider_receipt"]["index"].as_u64().unwrap(),
+            answer["receipt"]["index"].as_u64().unwrap(),
+        );
+        match (record(provider, provider_index), record(own, own_index)) {
+            (Some(provided), Some(received))
+                if ["disclosure", "refusal"].contains(&provided["event"].as_str().unwrap_or("")) =>
+            {
+                super::assert_paired(&provided, &received, provider_index);
+            }
+            (provided, received) => unrecorded.push(format!(
+                "{}: provider's entry {provider_index} {provided:?}, own entry {own_index} {received:?}",
+                answer["idempotency_key"]
+            )),
+        }
+    }
+    unrecorded
+}
+
+/// Per entry of `provider`'s ledger, how many receipts of it the recipient's ledger `own` holds.
+pub fn receipts(own: &AuditDir, provider: &str) -> BTreeMap<u64, usize> {
+    let mut receipts: BTreeMap<u64, usize> = BTreeMap::new();
+    for index in 0..own.size() {
+        let received = record(own, index).unwrap_or_default();
+        if received["event"] == "receipt" && received["provider"] == provider {
+            *receipts
+                .entry(received["refers_to"].as_u64().unwrap())
+                .or_default() += 1;
+        }
+    }
+    receipts
 }
