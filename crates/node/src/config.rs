@@ -161,15 +161,24 @@ impl StoreConfig {
     /// The PostgreSQL database of `authority`'s node, if the configuration names one.
     pub fn postgres(&self, authority: &str) -> Option<utbyte_store::Postgres> {
         let url = self.postgres.as_ref()?;
-        let schema = self
-            .schema
-            .clone()
-            .unwrap_or_else(|| authority.replace('-', "_"));
         Some(utbyte_store::Postgres {
             connections: self.connections,
-            ..utbyte_store::Postgres::new(url.clone(), schema)
+            ..utbyte_store::Postgres::new(url.clone(), self.schema(authority))
         })
     }
+
+    /// The prefix of `authority`'s node's schemas: the configured one, or [`default_schema`].
+    pub fn schema(&self, authority: &str) -> String {
+        self.schema
+            .clone()
+            .unwrap_or_else(|| default_schema(authority))
+    }
+}
+
+/// The prefix of an authority's node's schemas when none is configured: its id, `-` written `_`
+/// (a schema prefix takes letters, digits and `_` only).
+pub fn default_schema(authority: &str) -> String {
+    authority.replace('-', "_")
 }
 
 /// Where the federation configuration comes from and who signs it.

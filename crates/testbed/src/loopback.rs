@@ -395,7 +395,11 @@ impl LoopbackFederation {
                     .postgres
                     .as_ref()
                     .map(|postgres| utbyte_store::Postgres {
-                        schema: format!("{}_{}", postgres.schema, authority.replace('-', "_")),
+                        schema: format!(
+                            "{}_{}",
+                            postgres.schema,
+                            utbyte_node::config::default_schema(&authority)
+                        ),
                         ..postgres.clone()
                     }),
                 authority,
