@@ -16,6 +16,7 @@
 //! notifications of [`PgLedgerLog::listen`].
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool};
 use sqlx::Connection;
@@ -35,10 +36,13 @@ pub const MAX_LEDGER_ENTRY: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct PgLedgerLog {
     pool: PgPool,
-    /// How to open the sequencer's and the listener's own connections.
+    /// How to open the sequencer's own connection.
     options: PgConnectOptions,
     /// The schema, which names the lease and the notification channels.
     schema: String,
+    /// The connection that asked for the lease last and did not get it, kept for the next ask:
+    /// an instance without the lease asks often, and a new connection is a new server process.
+    contender: Arc<Mutex<Option<PgConnection>>>,
 }
 
 impl fmt::Debug for PgLedgerLog {
@@ -72,6 +76,7 @@ impl PgLedgerLog {
             pool,
             options,
             schema,
+            contender: Arc::default(),
         })
     }
 
@@ -203,16 +208,25 @@ impl PgLedgerLog {
     /// Takes the lease if no instance holds it: the returned [`Sequencer`] is then the only
     /// one that can place entries, until it is dropped or its connection is lost.
     pub async fn try_lead(&self) -> Result<Option<Sequencer>, StoreError> {
-        let mut connection = PgConnection::connect_with(&self.options)
-            .await
-            .map_err(failed("connecting the sequencer"))?;
+        let kept = self
+            .contender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let mut connection = match kept {
+            Some(connection) => connection,
+            None => PgConnection::connect_with(&self.options)
+                .await
+                .map_err(failed("connecting the sequencer"))?,
+        };
+        // A connection that fails here is dropped, not kept: the next ask opens a new one.
         let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1), 1)")
             .bind(&self.schema)
             .fetch_one(&mut connection)
             .await
             .map_err(failed("taking the sequencer lease"))?;
         if !taken {
-            let _ = connection.close().await;
+            *self.contender.lock().unwrap_or_else(|p| p.into_inner()) = Some(connection);
             return Ok(None);
         }
         let epoch: i64 = sqlx::query_scalar("UPDATE state SET epoch = epoch + 1 RETURNING epoch")
