@@ -224,11 +224,15 @@ fn case_response(answer: &CaseAnswer) -> Response {
 /// ([`crate::exchange::recover`]), ask about every request in review, then deliver every
 /// callback notice that is due.
 pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callback::Callbacks) {
-    crate::exchange::recover::round(state, OffsetDateTime::now_utc()).await;
-    if let Ok(waiting) = state.exchange.outgoing_in_review(100).await {
-        for stored in waiting {
-            if let Err(err) = ask::poll_one(state, &stored).await {
-                tracing::info!(provider = %stored.provider, %err, "review poll failed");
+    // Recovery and review polls record receipts: one instance of a node runs them (callbacks
+    // are claimed notice by notice, so every instance delivers).
+    if state.leading.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::exchange::recover::round(state, OffsetDateTime::now_utc()).await;
+        if let Ok(waiting) = state.exchange.outgoing_in_review(100).await {
+            for stored in waiting {
+                if let Err(err) = ask::poll_one(state, &stored).await {
+                    tracing::info!(provider = %stored.provider, %err, "review poll failed");
+                }
             }
         }
     }

@@ -185,20 +185,13 @@ impl NodeSetup {
                             )
                             .await?,
                         ),
-                        None => {
-                            let schema = config
-                                .store
-                                .schema
-                                .clone()
-                                .unwrap_or_else(|| config.authority.replace('-', "_"));
-                            Arc::new(
-                                utbyte_store::PgRegister::connect(&utbyte_store::Postgres::new(
-                                    url.clone(),
-                                    schema,
-                                ))
-                                .await?,
-                            )
-                        }
+                        None => Arc::new(
+                            utbyte_store::PgRegister::connect(&utbyte_store::Postgres::new(
+                                url.clone(),
+                                config.store.schema(&config.authority),
+                            ))
+                            .await?,
+                        ),
                     },
                     (None, None, None) => continue,
                 };
@@ -442,6 +435,8 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     };
     let (shutdown, watcher) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    // Alone, this instance runs the once-per-node rounds; with others, while it sequences.
+    let leading = Arc::new(std::sync::atomic::AtomicBool::new(setup.postgres.is_none()));
     // On PostgreSQL the ledger's log is shared by every instance; this directory replicates it.
     // Its sequencer runs from here on: the first configuration pull below records already.
     let (audit, shared_ledger) = match &setup.postgres {
@@ -457,6 +452,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             tasks.spawn(shared_ledger::sequence(
                 log,
                 Arc::clone(&wakers),
+                Arc::clone(&leading),
                 watcher.clone(),
             ));
             let audit = tokio::task::spawn_blocking(move || audit.sharing(shared))
@@ -491,7 +487,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         endpoint: setup.directory_endpoint,
         authority: setup.directory_authority,
     };
-    let state = Arc::new(NodeState::new(
+    let mut state = NodeState::new(
         setup.authority.clone(),
         TrustedConfig::new(setup.directory_key),
         revocations,
@@ -505,7 +501,14 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         setup.recovery,
         setup.access.gate,
         setup.review_units,
-    ));
+    );
+    state.leading = leading;
+    if setup.postgres.is_some() {
+        // Other instances share the exchange state: a request begun before this one started
+        // may be theirs, in flight.
+        state.started_at = None;
+    }
+    let state = Arc::new(state);
     state.gate.load_keys().await?;
     if let Err(err) = sync::refresh(&state, &directory).await {
         tracing::warn!(%err, "no federation configuration yet");
@@ -663,7 +666,9 @@ async fn background(
             }
             _ = poll_tick.tick() => consumer::background_round(&state, &callbacks).await,
             _ = reconcile_tick.tick() => {
-                reconcile::round(&state, time::OffsetDateTime::now_utc()).await;
+                if state.leading.load(std::sync::atomic::Ordering::Relaxed) {
+                    reconcile::round(&state, time::OffsetDateTime::now_utc()).await;
+                }
             }
         }
     }

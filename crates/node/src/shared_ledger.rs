@@ -4,12 +4,15 @@
 //!
 //! Three tasks per instance. The *listener* hears the log's notifications and wakes whoever
 //! waits for them. The *sequencer* asks for the lease every [`LEASE_POLL`] until it gets it, then
-//! places queued entries in batches for as long as it holds it; when the instance holding it
+//! places queued entries in batches for as long as it holds it — and while it does, this
+//! instance also runs the rounds that must run once per node (recovery, review polls,
+//! reconciliation: `NodeState::leading`); when the instance holding it
 //! dies, PostgreSQL ends its session and another instance's next ask takes over, so the
 //! failover time is the time PostgreSQL takes to notice plus at most one poll. The *follower*
 //! brings this instance's replica up to the log's end when other instances have appended, so
 //! its audit API shows their records too.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,10 +148,12 @@ pub(crate) async fn listen(
     }
 }
 
-/// Takes the lease when it is free and sequences while holding it, until `stop`.
+/// Takes the lease when it is free and sequences while holding it, until `stop`; `leading` says
+/// whether it holds it.
 pub(crate) async fn sequence(
     log: PgLedgerLog,
     wakers: Arc<Wakers>,
+    leading: Arc<AtomicBool>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut queued = wakers.queued.subscribe();
@@ -175,6 +180,7 @@ pub(crate) async fn sequence(
             epoch = sequencer.epoch(),
             "sequencing the shared audit ledger"
         );
+        leading.store(true, Ordering::Relaxed);
         loop {
             queued.mark_unchanged();
             match sequencer.sequence(BATCH, unix_now()).await {
@@ -185,6 +191,7 @@ pub(crate) async fn sequence(
                         _ = tokio::time::sleep(NAP) => false,
                     };
                     if stopping {
+                        leading.store(false, Ordering::Relaxed);
                         sequencer.resign().await;
                         return;
                     }
@@ -192,6 +199,7 @@ pub(crate) async fn sequence(
                 Ok(_) => {}
                 Err(err) => {
                     tracing::warn!(%err, "stopped sequencing the shared audit ledger");
+                    leading.store(false, Ordering::Relaxed);
                     sequencer.resign().await;
                     break;
                 }

@@ -50,8 +50,13 @@ pub struct NodeState {
     /// When exchanges in flight are recovered, and how long answers are kept.
     pub(crate) recovery: crate::recovery::RecoveryConfig,
     /// When this run of the node started: a request still in flight that was begun before it
-    /// has no task sending it any more, whatever its age.
-    pub(crate) started_at: OffsetDateTime,
+    /// has no task sending it any more, whatever its age. None when other instances of the node
+    /// share its exchange state: one of them may be sending it.
+    pub(crate) started_at: Option<OffsetDateTime>,
+    /// Whether this instance runs the rounds that must run once per node — recovery, review
+    /// polls, reconciliation: always alone; with other instances, while it holds the audit
+    /// ledger's sequencer lease (`shared_ledger`).
+    pub(crate) leading: Arc<std::sync::atomic::AtomicBool>,
     /// One recovery at a time, so that an exchange is never recovered (and its receipt
     /// recorded) twice by the background round and a case system's retry at once.
     pub(crate) recovery_lock: tokio::sync::Mutex<()>,
@@ -111,7 +116,8 @@ impl NodeState {
             callback_targets,
             metrics,
             recovery,
-            started_at: OffsetDateTime::now_utc(),
+            started_at: Some(OffsetDateTime::now_utc()),
+            leading: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             recovery_lock: tokio::sync::Mutex::new(()),
             reconciler: crate::reconcile::Reconciler::default(),
             verifying: Arc::new(tokio::sync::Semaphore::new(1)),

@@ -43,11 +43,11 @@ pub(crate) fn orphaned(state: &NodeState, stored: &StoredOutgoing, now: OffsetDa
 /// taken to its second: a request begun in this run's first second is never taken for an
 /// earlier run's.
 fn cutoff(state: &NodeState, now: OffsetDateTime) -> OffsetDateTime {
-    let started = state
-        .started_at
-        .replace_nanosecond(0)
-        .unwrap_or(state.started_at);
-    started.max(now - state.recovery.grace())
+    let grace = now - state.recovery.grace();
+    match state.started_at {
+        Some(started) => started.replace_nanosecond(0).unwrap_or(started).max(grace),
+        None => grace,
+    }
 }
 
 /// One round: every orphaned request, oldest first, asked again or failed. Returns how many
