@@ -79,8 +79,8 @@ pub enum PkiError {
     /// A node certificate is a CA certificate.
     #[error("a CA certificate cannot be a node certificate")]
     CaAsNode,
-    /// A signing key file does not hold a 32-byte Ed25519 seed.
-    #[error("{} is not a 32-byte Ed25519 seed", path.display())]
+    /// A key file does not hold a 32-byte seed.
+    #[error("{} is not a 32-byte key seed", path.display())]
     SigningKey {
         /// The key file.
         path: PathBuf,

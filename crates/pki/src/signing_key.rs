@@ -1,7 +1,7 @@
-//! Ed25519 signing keys kept as files: a node's answer key and the directory's configuration
-//! key. Not X.509 material, but the same kind of secret as a node key, so it is kept the same
-//! way: a private file (0600), created atomically and never overwritten, refused when others
-//! can read it.
+//! Keys kept as 32-byte seeds in files: a node's Ed25519 answer key, the directory's
+//! configuration key and a node's X25519 message key (`seed`). Not X.509 material, but the same
+//! kind of secret as a node key, so they are kept the same way: a private file (0600), created
+//! atomically and never overwritten, refused when others can read it.
 //!
 //! The file holds the 32-byte seed and nothing else. Public keys travel as base64url without
 //! padding (the form the federation configuration and `node.toml` use).
@@ -15,6 +15,12 @@ use std::path::Path;
 
 /// The key in `path`, created (mode 0600, with its directory) when the file does not exist.
 pub fn load_or_create(path: &Path) -> Result<SigningKey, PkiError> {
+    seed_load_or_create(path).map(|seed| SigningKey::from_bytes(&seed))
+}
+
+/// The 32 random bytes in `path`, created (mode 0600, with its directory) when the file does
+/// not exist: the seed any 32-byte key is derived from.
+pub fn seed_load_or_create(path: &Path) -> Result<[u8; 32], PkiError> {
     match read_seed(path) {
         Err(PkiError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -23,15 +29,13 @@ pub fn load_or_create(path: &Path) -> Result<SigningKey, PkiError> {
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed)?;
             match files::write_new(path, &seed, PRIVATE_FILE_MODE) {
-                Ok(()) => Ok(SigningKey::from_bytes(&seed)),
+                Ok(()) => Ok(seed),
                 // Another process created it first: use that one, so both agree.
-                Err(PkiError::AlreadyExists { .. }) => {
-                    read_seed(path).map(|s| SigningKey::from_bytes(&s))
-                }
+                Err(PkiError::AlreadyExists { .. }) => read_seed(path),
                 Err(err) => Err(err),
             }
         }
-        other => other.map(|seed| SigningKey::from_bytes(&seed)),
+        other => other,
     }
 }
 
