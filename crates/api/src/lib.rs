@@ -9,6 +9,7 @@
 pub mod access;
 pub mod audit;
 pub mod health;
+pub mod messages;
 pub mod offerings;
 pub mod paths;
 pub mod requests;

@@ -22,7 +22,9 @@ mod subject;
 pub use error::AuditError;
 pub use log::{AuditLog, SharedLog};
 pub use reader::AuditDir;
-pub use record::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, Outcome, RecordError};
+pub use record::{
+    Actor, AuditRecord, Basis, EventKind, FieldOutcome, MessageRef, Outcome, RecordError,
+};
 pub use report::{subject_report, Page, ReportEntry, SubjectReport};
 pub use stats::{Stats, Turnaround, TurnaroundBucket, TURNAROUND_BUCKETS};
 pub use subject::{EmptyIdentifier, SubjectIdentifier};

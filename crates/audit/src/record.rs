@@ -37,6 +37,26 @@ pub enum EventKind {
     Undelivered,
     /// The node's configuration (rulebook, pre-assessments, offerings, keys) changed.
     ConfigurationChange,
+    /// A message left the sending node (for a notice: the fields its rulebook let go). Recorded
+    /// by the sender before the message is handed to delivery.
+    MessageSent,
+    /// The recipient's node holds the message. Recorded by the recipient when it takes the
+    /// message in, and by the sender when the recipient's signed receipt comes back
+    /// (`refers_to`: the sender's `message_sent` entry).
+    MessageDelivered,
+    /// A unit of the recipient (or its case system) took the message. Recorded by the
+    /// recipient, and by the sender when the signed receipt comes back.
+    MessageAccepted,
+}
+
+impl EventKind {
+    /// Whether the event is one of a message's.
+    pub fn is_message(self) -> bool {
+        matches!(
+            self,
+            Self::MessageSent | Self::MessageDelivered | Self::MessageAccepted
+        )
+    }
 }
 
 /// The decision for one field: disclose automatically, route to human review, or refuse.
@@ -85,6 +105,24 @@ pub struct Basis {
     pub purpose: String,
 }
 
+/// Which message a record concerns: its id, sender, recipient and kind. Present on every
+/// message event, and on the refusal or review of a notice at its sender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRef {
+    /// The sending authority.
+    pub from: String,
+    /// The message id the sending node chose.
+    pub id: String,
+    /// The notice kind, or `free_text`.
+    pub kind: String,
+    /// The recipient authority.
+    pub to: String,
+    /// The recipient unit, when one is addressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_unit: Option<String>,
+}
+
 /// One audit record (one ledger leaf). Field order is the canonical key order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +133,9 @@ pub struct AuditRecord {
     pub change: Option<String>,
     pub event: EventKind,
     pub fields: Vec<FieldOutcome>,
+    /// The message, for a message's events and a notice's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offering: Option<String>,
     /// SHA-256 (hex) of the answer payload that left the node, for disclosures.
@@ -258,11 +299,23 @@ impl AuditRecord {
         if let Some(p) = &self.payload_sha256 {
             digest("payload_sha256", p)?;
         }
+        if let Some(m) = &self.message {
+            text("message.from", &m.from)?;
+            text("message.id", &m.id)?;
+            text("message.kind", &m.kind)?;
+            text("message.to", &m.to)?;
+            if let Some(unit) = &m.to_unit {
+                text("message.to_unit", unit)?;
+            }
+        }
         self.validate_event()
     }
 
     /// The rules that depend on the kind of event.
     fn validate_event(&self) -> Result<(), RecordError> {
+        if self.event.is_message() {
+            return self.validate_message();
+        }
         let exchange = self.event != EventKind::ConfigurationChange;
         if exchange {
             if self.offering.is_none() {
@@ -339,6 +392,36 @@ impl AuditRecord {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A message's events: the message named and its envelope's digest; a letter in free text
+    /// has no fields to decide, a notice does.
+    fn validate_message(&self) -> Result<(), RecordError> {
+        let Some(message) = &self.message else {
+            return Err(invalid("message", "a message's event names the message"));
+        };
+        if self.payload_sha256.is_none() {
+            return Err(invalid(
+                "payload_sha256",
+                "a message's event records the digest of its envelope",
+            ));
+        }
+        if self.change.is_some() {
+            return Err(invalid("change", "only for configuration changes"));
+        }
+        let notice = message.kind != "free_text";
+        if notice && self.event == EventKind::MessageSent {
+            if self.offering.as_deref() != Some(message.kind.as_str()) {
+                return Err(invalid("offering", "a notice's record names its kind as the offering"));
+            }
+            if self.why.is_none() {
+                return Err(invalid("why", "a notice records its purpose and legal basis"));
+            }
+            if !self.fields.iter().any(|f| f.outcome == Outcome::Disclose) {
+                return Err(invalid("fields", "a notice sent carries at least one field"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -86,6 +86,7 @@ pub fn sample_record(i: u64, provider: &str) -> (AuditRecord, Vec<SubjectIdentif
         (i * 7) % 60
     );
     let mut record = AuditRecord {
+        message: None,
         actor: Actor {
             authority: authority.into(),
             client: None,

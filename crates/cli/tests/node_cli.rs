@@ -91,6 +91,7 @@ async fn a_node_from_a_configuration_file_joins_the_federation_and_asks() {
                 endpoint: format!("https://127.0.0.1:{federation_port}"),
                 certificates: vec![creds.certificate.fingerprint().to_string()],
                 answer_key: utbyte_node::encode_key(&key.verifying_key()),
+                message_keys: Vec::new(),
             })
         })
         .unwrap();

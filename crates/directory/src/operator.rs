@@ -106,6 +106,7 @@ pub fn admit(
         endpoint: endpoint.to_owned(),
         certificates: vec![fingerprint.clone()],
         answer_key: answer_key.trim().to_owned(),
+        message_keys: Vec::new(),
     };
     member.answer_key()?;
     config.members.push(member);

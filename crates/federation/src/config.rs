@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use time::OffsetDateTime;
 use utbyte_rules::source::SourceFile;
+use utbyte_message::RecipientKey;
 use utbyte_rules::Rulebook;
 
 /// The JWS content type of a federation configuration.
@@ -31,6 +32,11 @@ pub struct Member {
     pub certificates: Vec<String>,
     /// The Ed25519 public key (base64url, 32 bytes) the node signs its answers with.
     pub answer_key: String,
+    /// The X25519 public keys (base64url, 32 bytes) messages to the authority are sealed for,
+    /// newest first: senders seal for the first; the node keeps the others' private halves to
+    /// open what was sealed before a rotation. None: the authority takes no messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_keys: Vec<String>,
 }
 
 impl Member {
@@ -53,6 +59,18 @@ impl Member {
                 self.authority
             ))
         })
+    }
+
+    /// The key messages to the member are sealed for now (the newest), if it takes messages.
+    pub fn message_key(&self) -> Result<Option<RecipientKey>, ConfigError> {
+        self.message_keys
+            .first()
+            .map(|text| {
+                RecipientKey::decode(text).map_err(|e| {
+                    ConfigError::Invalid(format!("member `{}`: message key {e}", self.authority))
+                })
+            })
+            .transpose()
     }
 
     /// The member's certificates that `revoked` does not list.
@@ -193,6 +211,11 @@ impl FederationConfig {
                 ));
             }
             m.answer_key()?;
+            for key in &m.message_keys {
+                RecipientKey::decode(key).map_err(|e| {
+                    ConfigError::Invalid(format!("member `{}`: message key {e}", m.authority))
+                })?;
+            }
             for f in &m.certificates {
                 if !is_fingerprint(f) {
                     return invalid(format!(

@@ -31,6 +31,7 @@ fn config(version: u64) -> FederationConfig {
             certificates: vec!["ab".repeat(32)],
             answer_key: base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .encode(key(9).verifying_key().as_bytes()),
+            message_keys: vec![],
         }],
         revoked: vec![],
         rulebook: RulebookBundle::new(&rulebook, &files),

@@ -176,6 +176,7 @@ pub(crate) fn never_cached(router: Router) -> Router {
 pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
     provider::routes()
         .merge(crate::reconcile::federation_routes())
+        .merge(crate::messages::federation_routes())
         .route(utbyte_api::paths::OPENAPI, get(federation_openapi))
         .with_state(state)
 }
@@ -188,6 +189,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(audit_api::routes())
         .merge(crate::reconcile::local_routes())
         .merge(callbacks_api::routes())
+        .merge(crate::messages::local_routes())
         .merge(health::routes())
         .merge(crate::metrics::routes())
         .route(utbyte_api::paths::OPENAPI, get(local_openapi))

@@ -125,6 +125,51 @@ pub struct NodeConfig {
     /// Where the exchange state and the portal accounts live.
     #[serde(default)]
     pub store: StoreConfig,
+    /// How messages to other authorities are retried, and which kinds this node takes.
+    #[serde(default)]
+    pub messages: MessagesConfig,
+}
+
+/// How messages are delivered and which this node takes (`[messages]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesConfig {
+    /// How long a message is retried while its recipient is unreachable before it fails
+    /// (default 168: a week).
+    #[serde(default = "default_give_up_after_hours")]
+    pub give_up_after_hours: u32,
+    /// The first retry's delay; each further one doubles it (default 5000).
+    #[serde(default = "default_retry_first_millis")]
+    pub retry_first_millis: u64,
+    /// The longest delay between two attempts (default 3600).
+    #[serde(default = "default_retry_max_seconds")]
+    pub retry_max_seconds: u64,
+    /// The kinds of message this node takes: notice kinds and `free_text`; none: every kind.
+    #[serde(default)]
+    pub accept: Option<Vec<String>>,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        Self {
+            give_up_after_hours: default_give_up_after_hours(),
+            retry_first_millis: default_retry_first_millis(),
+            retry_max_seconds: default_retry_max_seconds(),
+            accept: None,
+        }
+    }
+}
+
+fn default_give_up_after_hours() -> u32 {
+    168
+}
+
+fn default_retry_first_millis() -> u64 {
+    5000
+}
+
+fn default_retry_max_seconds() -> u64 {
+    3600
 }
 
 /// Where the exchange state and the portal accounts live: SQLite files in the data directory

@@ -194,7 +194,7 @@ pub(crate) async fn list(
     .map_err(|e: ExchangeError| Problem::from(e))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<String, Problem> {
     let key = headers
         .get("idempotency-key")
         .ok_or_else(|| {

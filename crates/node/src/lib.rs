@@ -28,6 +28,7 @@ pub mod config;
 pub mod consumer;
 pub mod exchange;
 pub mod health;
+mod messages;
 mod metrics;
 mod observe;
 pub mod offerings;
@@ -140,6 +141,8 @@ pub struct NodeSetup {
     /// When exchanges left in flight are asked again or given up, and how long answers are
     /// kept for recipients that ask again.
     pub recovery: RecoveryConfig,
+    /// How messages are delivered and which this node takes.
+    pub messages: config::MessagesConfig,
     /// Who may call the local listener, and whether it speaks TLS.
     pub access: access::LocalAccess,
     /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
@@ -215,6 +218,7 @@ impl NodeSetup {
             agency_trust,
             callbacks: config.callbacks.clone(),
             recovery: config.recovery,
+            messages: config.messages.clone(),
             access: access::LocalAccess::from_config(
                 &config.access,
                 config.local_listen,
@@ -249,6 +253,13 @@ pub fn create_data_dir(dir: &Path) -> Result<(), NodeError> {
             what: format!("creating {}", dir.display()),
             source,
         })
+}
+
+/// The key messages to this node are sealed for, derived from the seed in `DIR/message.key`
+/// (created on first use); its public half is what the federation configuration lists.
+pub fn message_key(data_dir: &Path) -> Result<utbyte_message::MessageKey, NodeError> {
+    let seed = utbyte_pki::signing_key::seed_load_or_create(&data_dir.join("message.key"))?;
+    Ok(utbyte_message::MessageKey::from_seed(&seed))
 }
 
 /// The key this node signs answers with, from `DIR/answer.key`, created on first use.
@@ -503,6 +514,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         setup.review_units,
     );
     state.leading = leading;
+    state.messages = messages::Messages::new(vec![message_key(&setup.data_dir)?], &setup.messages);
     if setup.postgres.is_some() {
         // Other instances share the exchange state: a request begun before this one started
         // may be theirs, in flight.
@@ -610,6 +622,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
             watcher.clone(),
         ));
     }
+    tasks.spawn(messages::run(Arc::clone(&state), watcher.clone()));
     tasks.spawn(background(
         Arc::clone(&state),
         callbacks,

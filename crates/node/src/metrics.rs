@@ -39,6 +39,8 @@ pub(crate) enum Side {
     Provider,
     /// The node that asked, for its case system.
     Consumer,
+    /// A message's sender or recipient.
+    Messages,
 }
 
 impl Side {
@@ -46,6 +48,7 @@ impl Side {
         match self {
             Self::Provider => "provider",
             Self::Consumer => "consumer",
+            Self::Messages => "messages",
         }
     }
 }
@@ -298,6 +301,9 @@ impl Metrics {
             EventKind::ReviewDecision => (Side::Provider, "review_decision"),
             EventKind::Receipt => (Side::Consumer, "receipt"),
             EventKind::Undelivered => (Side::Consumer, "undelivered"),
+            EventKind::MessageSent => (Side::Messages, "message_sent"),
+            EventKind::MessageDelivered => (Side::Messages, "message_delivered"),
+            EventKind::MessageAccepted => (Side::Messages, "message_accepted"),
             EventKind::ConfigurationChange => return,
         };
         self.events

@@ -22,6 +22,18 @@ problem!(
     "The peer's certificate is not one the federation configuration lists"
 );
 problem!(
+    MESSAGE_REFUSED,
+    "message-refused",
+    422,
+    "The recipient's node does not take this message"
+);
+problem!(
+    NO_SUCH_MESSAGE,
+    "no-such-message",
+    404,
+    "No such message"
+);
+problem!(
     INVALID_REQUEST,
     "invalid-request",
     422,

@@ -24,6 +24,7 @@ impl ExchangeFacts<'_> {
         refers_to: Option<u64>,
     ) -> AuditRecord {
         AuditRecord {
+            message: None,
             actor: self.actor.clone(),
             change: None,
             event,
@@ -58,7 +59,7 @@ pub(crate) fn requester(request: &DisclosureRequest) -> Actor {
     }
 }
 
-fn field_outcome(verdict: &FieldVerdict) -> FieldOutcome {
+pub(crate) fn field_outcome(verdict: &FieldVerdict) -> FieldOutcome {
     FieldOutcome {
         citations: verdict.citations.clone(),
         field: verdict.field.clone(),
@@ -88,6 +89,7 @@ pub(crate) fn rulebook_activated(
     config_version: u64,
 ) -> AuditRecord {
     AuditRecord {
+        message: None,
         actor: Actor {
             authority: authority.to_owned(),
             client: None,

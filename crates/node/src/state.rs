@@ -66,6 +66,8 @@ pub struct NodeState {
     pub(crate) review_units: HashMap<String, Vec<String>>,
     /// Reconciliation of this node's receipts with its providers' ledgers.
     pub(crate) reconciler: crate::reconcile::Reconciler,
+    /// Messages: keys, delivery settings and the wake-up of the delivery rounds.
+    pub(crate) messages: crate::messages::Messages,
     /// One ledger verification at a time: it reads the whole ledger, and a second run at once
     /// would only take another core.
     pub(crate) verifying: Arc<tokio::sync::Semaphore>,
@@ -121,6 +123,10 @@ impl NodeState {
             recovery_lock: tokio::sync::Mutex::new(()),
             reconciler: crate::reconcile::Reconciler::default(),
             verifying: Arc::new(tokio::sync::Semaphore::new(1)),
+            messages: crate::messages::Messages::new(
+                Vec::new(),
+                &crate::config::MessagesConfig::default(),
+            ),
             gate,
             review_units,
         }

@@ -5,7 +5,7 @@
 //! configuration (SQLite files in its data directory, the embedded default, or one PostgreSQL
 //! database that several instances of the node share) and every caller sees the same contract.
 //! The contract is split by concern, one trait each, next to its types: [`OutgoingRequests`],
-//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`] and [`ReconciliationLog`] make up an
+//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`] and [`Mailbox`] make up an
 //! [`ExchangeEngine`]; [`Accounts`] an [`AccountEngine`]. [`Engine`] is what every engine does
 //! besides its concern. The handles dereference to the engine, so a call reads
 //! `store.begin_outgoing(&request)` whichever engine is behind it.
@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use crate::postgres::{PgAccounts, PgExchange, Postgres};
 use crate::sqlite::{SqliteAccounts, SqliteExchange};
 use crate::{
-    Accounts, CallbackSchedule, OutgoingRequests, ReconciliationLog, ReplayGuard, ReviewQueue,
+    Accounts, CallbackSchedule, Mailbox, OutgoingRequests, ReconciliationLog, ReplayGuard, ReviewQueue,
     StoreError,
 };
 
@@ -36,12 +36,24 @@ pub trait Engine: Send + Sync {
 
 /// Everything an agency node remembers about exchanges.
 pub trait ExchangeEngine:
-    OutgoingRequests + ReplayGuard + ReviewQueue + CallbackSchedule + ReconciliationLog + Engine
+    OutgoingRequests
+    + ReplayGuard
+    + ReviewQueue
+    + CallbackSchedule
+    + ReconciliationLog
+    + Mailbox
+    + Engine
 {
 }
 
 impl<T> ExchangeEngine for T where
-    T: OutgoingRequests + ReplayGuard + ReviewQueue + CallbackSchedule + ReconciliationLog + Engine
+    T: OutgoingRequests
+    + ReplayGuard
+    + ReviewQueue
+    + CallbackSchedule
+    + ReconciliationLog
+    + Mailbox
+    + Engine
 {
 }
 

@@ -15,14 +15,15 @@
 //!   signed for each, so a replay is refused and the same request asked again is answered again
 //!   ([`ReplayGuard`]); the review queue with each reviewer's decision ([`ReviewQueue`]); the
 //!   schedule of the callback notices owed to case systems ([`CallbackSchedule`]); and where
-//!   reconciliation with each provider stands ([`ReconciliationLog`]).
+//!   reconciliation with each provider stands ([`ReconciliationLog`]); and the messages it
+//!   sends and receives, sealed as they travel ([`Mailbox`]: the outbox and the inbox).
 //! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
 //!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
 //!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
 //!   provider ([`Accounts`]).
 //!
 //! Each contract is a trait next to its types (`exchange`, `replay`, `callbacks`,
-//! `reconciliation`, `accounts`, `register`); `engine` holds the handles and the traits that
+//! `reconciliation`, `mailbox`, `accounts`, `register`); `engine` holds the handles and the traits that
 //! group them. The SQL is written once for both engines (`sql`); what differs — opening,
 //! settings, schemas, the way a write is committed — is in `sqlite` and `postgres`.
 //!
@@ -39,6 +40,7 @@ mod callbacks;
 mod engine;
 mod error;
 mod exchange;
+mod mailbox;
 mod page;
 mod postgres;
 mod reconciliation;
@@ -59,6 +61,10 @@ pub use exchange::{
     Begun, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState, OutgoingUpdate,
     ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing, StoredReview, MAX_ID_BYTES,
     MAX_JSON_BYTES, MAX_URL_BYTES,
+};
+pub use mailbox::{
+    InboxEntry, InboxState, Mailbox, NewIncomingMessage, NewOutgoingMessage, OutboxEntry,
+    OutboxState, Posted, TakenIn, MAX_SEALED_BYTES,
 };
 pub use page::{Cursor, Page};
 pub use postgres::{

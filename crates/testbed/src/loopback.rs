@@ -64,6 +64,9 @@ pub struct Plan {
     pub agency_trust: Option<AgencyTrust>,
     /// When every node recovers exchanges left in flight, and how long it keeps answers.
     pub recovery: utbyte_node::RecoveryConfig,
+    /// How every node delivers messages (retries start at 200 ms here, not 5 s, so tests of
+    /// an unreachable recipient run in seconds).
+    pub messages: utbyte_node::config::MessagesConfig,
     /// Signs the access tokens and officer assertions every node accepts.
     pub issuer: Arc<LocalIssuer>,
     /// The clients every node's local API admits (see [`crate::access::case_system`]).
@@ -106,6 +109,11 @@ impl Plan {
             callbacks: Default::default(),
             agency_trust: None,
             recovery: utbyte_node::RecoveryConfig::default(),
+            messages: utbyte_node::config::MessagesConfig {
+                retry_first_millis: 200,
+                retry_max_seconds: 2,
+                ..Default::default()
+            },
             issuer: Arc::new(LocalIssuer::generate()?),
             clients: vec![crate::access::case_system()],
             access: Default::default(),
@@ -257,6 +265,7 @@ impl LoopbackFederation {
                 endpoint: format!("https://{federation_addr}"),
                 certificates: vec![creds.certificate.fingerprint().to_string()],
                 answer_key: encode_key(&key.verifying_key()),
+                message_keys: vec![utbyte_node::message_key(&data_dir)?.public().encode()],
             });
             let register =
                 Arc::new(register(&data_dir, &rulebook, authority, plan.population).await?);
@@ -389,6 +398,7 @@ impl LoopbackFederation {
                 agency_trust: plan.agency_trust.clone(),
                 callbacks: plan.callbacks.clone(),
                 recovery: plan.recovery,
+                messages: plan.messages.clone(),
                 access,
                 review_units: plan.review_units.clone(),
                 postgres: plan

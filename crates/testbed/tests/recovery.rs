@@ -55,6 +55,7 @@ async fn an_answer_received_before_a_crash_is_kept_with_its_receipt_not_received
     // ... and Malmö's node recorded its receipt of the answer, then went down before it kept
     // the answer: the request is still in flight in its exchange state.
     let receipt = AuditRecord {
+        message: None,
         event: EventKind::Receipt,
         refers_to: Some(provider_index),
         time: utbyte_audit::record::now(),

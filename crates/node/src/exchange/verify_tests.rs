@@ -23,6 +23,7 @@ fn member(signing: &SigningKey) -> Member {
         endpoint: "https://127.0.0.1:1".into(),
         certificates: vec![],
         answer_key: crate::encode_key(&signing.verifying_key()),
+        message_keys: Vec::new(),
     }
 }
 

@@ -107,6 +107,7 @@ fn scan(
             entries.push(ListedEntry {
                 index,
                 record: AuditRecord {
+                    message: None,
                     subjects: Vec::new(),
                     ..record
                 },
@@ -206,6 +207,7 @@ fn undelivered_record(
         }
     }
     Ok(Found::New(Box::new(AuditRecord {
+        message: None,
         event: EventKind::Undelivered,
         refers_to: Some(index),
         time: utbyte_audit::record::now(),

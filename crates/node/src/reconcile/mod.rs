@@ -90,7 +90,8 @@ impl<'a> Addressees<'a> {
         if let Some(known) = self.known.get(&index) {
             return Ok(known.clone());
         }
-        let addressee = if record.provider != self.own {
+        // Messages are paired by their signed receipts, not by reconciliation of answers.
+        let addressee = if record.provider != self.own || record.message.is_some() {
             None
         } else {
             match record.event {
@@ -113,7 +114,11 @@ impl<'a> Addressees<'a> {
                     }
                     _ => None,
                 },
-                EventKind::Receipt | EventKind::ConfigurationChange => None,
+                EventKind::Receipt
+                | EventKind::ConfigurationChange
+                | EventKind::MessageSent
+                | EventKind::MessageDelivered
+                | EventKind::MessageAccepted => None,
             }
         };
         self.known.insert(index, addressee.clone());
@@ -403,6 +408,7 @@ impl PeerRound<'_> {
             return Ok(Settled::Pending);
         }
         let ours = AuditRecord {
+            message: None,
             event: EventKind::Undelivered,
             refers_to: Some(index),
             time: utbyte_audit::record::now(),

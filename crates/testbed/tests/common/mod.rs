@@ -46,6 +46,11 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         callbacks: Default::default(),
         agency_trust: None,
         recovery: utbyte_node::RecoveryConfig::default(),
+        messages: utbyte_node::config::MessagesConfig {
+            retry_first_millis: 200,
+            retry_max_seconds: 2,
+            ..Default::default()
+        },
         issuer: issuer(),
         clients: vec![case_system()],
         access: Default::default(),

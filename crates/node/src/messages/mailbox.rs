@@ -1,0 +1,274 @@
+//! The local API's outbox and inbox: sending, listing per unit with paging, opening a received
+//! message for its unit, and accepting it.
+
+use super::receipt::ReceiptPayload;
+use super::{address_view, envelope_digest, kind_view, message_ref, sent_view};
+use crate::access::Who;
+use crate::exchange::ExchangeError;
+use crate::paging::{self, Listed};
+use crate::problems;
+use crate::state::NodeState;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use utbyte_api::access::Duty;
+use utbyte_api::messages::{
+    AcceptMessage, MessageContent, MessageListQuery, MessageState, ReceivedMessage, SendMessage,
+    SentMessage,
+};
+use utbyte_api::paths;
+use utbyte_audit::record::FORMAT_VERSION;
+use utbyte_audit::{Actor, AuditRecord, EventKind};
+use utbyte_http::{Json, Path, Problem, Query};
+use utbyte_message::Envelope;
+use utbyte_store::{InboxEntry, InboxState};
+
+pub(super) fn routes() -> Router<Arc<NodeState>> {
+    Router::new()
+        .route(paths::MESSAGES, post(send))
+        .route(paths::OUTBOX, get(outbox))
+        .route(paths::OUTBOX_MESSAGE, get(outgoing))
+        .route(paths::INBOX, get(inbox))
+        .route(paths::INBOX_MESSAGE, get(incoming))
+        .route(paths::INBOX_ACCEPT, post(accept))
+}
+
+/// Sends a message: 201 once posted for delivery (or held for review), 200 for a notice the
+/// rulebook refused in full (recorded, sent nowhere) and for a retry under the same key.
+async fn send(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    headers: HeaderMap,
+    Json(message): Json<SendMessage>,
+) -> Result<Response, Problem> {
+    who.require(Duty::Request)?;
+    let acting = who.acting(&message.officer, &message.unit, &message.role)?;
+    let key = crate::consumer::idempotency_key(&headers)?;
+    let (sent, posted) =
+        super::send::send(&state, &acting, &key, &message, OffsetDateTime::now_utc()).await?;
+    let status = if posted {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(sent)).into_response())
+}
+
+/// Refuses a caller that may not act for `unit`.
+fn may_see(who: &Who, unit: Option<&str>) -> Result<(), Problem> {
+    let units = &who.caller.units;
+    match unit {
+        _ if units.is_empty() => Ok(()),
+        Some(unit) if units.iter().any(|u| u == unit) => Ok(()),
+        Some(unit) => Err(who.forbid(
+            "unit-not-allowed",
+            &format!("client `{}` may not act for unit `{unit}`", who.caller.client),
+        )),
+        None => Err(who.forbid(
+            "unit-not-allowed",
+            &format!(
+                "client `{}` acts for some units only: name one with `unit`",
+                who.caller.client
+            ),
+        )),
+    }
+}
+
+async fn outbox(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    uri: Uri,
+    Query(query): Query<MessageListQuery>,
+) -> Result<Listed<SentMessage>, Problem> {
+    who.require(Duty::Request)?;
+    may_see(&who, query.unit.as_deref())?;
+    let limit = paging::limit(query.limit)?;
+    let after = paging::after(query.after.as_deref())?;
+    let page = state
+        .exchange
+        .list_outbox(query.unit.as_deref(), limit, after)
+        .await
+        .map_err(ExchangeError::from)?;
+    let page = page.try_map(|entry| sent_view(&entry, Vec::new()))?;
+    Ok(Listed::new(&uri, page))
+}
+
+async fn outgoing(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    Path(id): Path<String>,
+) -> Result<Json<SentMessage>, Problem> {
+    who.require(Duty::Request)?;
+    let no_such = || problems::NO_SUCH_MESSAGE.with(format!("no message `{id}` in the outbox"));
+    let entry = state
+        .exchange
+        .outgoing_message(&id)
+        .await
+        .map_err(|_| no_such())?
+        .ok_or_else(no_such)?;
+    may_see(&who, Some(&entry.message.sender_unit)).map_err(|_| no_such())?;
+    Ok(Json(sent_view(&entry, Vec::new())?))
+}
+
+async fn inbox(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    uri: Uri,
+    Query(query): Query<MessageListQuery>,
+) -> Result<Listed<ReceivedMessage>, Problem> {
+    who.require(Duty::Request)?;
+    may_see(&who, query.unit.as_deref())?;
+    let limit = paging::limit(query.limit)?;
+    let after = paging::after(query.after.as_deref())?;
+    let page = state
+        .exchange
+        .list_inbox(query.unit.as_deref(), limit, after)
+        .await
+        .map_err(ExchangeError::from)?;
+    let page = page.try_map(|entry| received_view(&entry, None))?;
+    Ok(Listed::new(&uri, page))
+}
+
+/// A received message of a unit the caller may act for (or addressed to the authority).
+async fn held(
+    state: &NodeState,
+    who: &Who,
+    sender: &str,
+    id: &str,
+) -> Result<InboxEntry, Problem> {
+    let no_such =
+        || problems::NO_SUCH_MESSAGE.with(format!("no message `{id}` from `{sender}` in the inbox"));
+    let entry = state
+        .exchange
+        .incoming_message(sender, id)
+        .await
+        .map_err(|_| no_such())?
+        .filter(|e| e.state != InboxState::Receiving)
+        .ok_or_else(no_such)?;
+    if let Some(unit) = &entry.message.unit {
+        may_see(who, Some(unit)).map_err(|_| no_such())?;
+    }
+    Ok(entry)
+}
+
+async fn incoming(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    Path((sender, id)): Path<(String, String)>,
+) -> Result<Json<ReceivedMessage>, Problem> {
+    who.require(Duty::Request)?;
+    let entry = held(&state, &who, &sender, &id).await?;
+    let content = utbyte_message::seal::open(
+        &state.messages.keys,
+        &entry.message.envelope,
+        &entry.message.sealed,
+    )
+    .map_err(|e| ExchangeError::Internal(format!("a held message does not open: {e}")))?;
+    let content = MessageContent {
+        title: content.title,
+        subjects: content.subjects,
+        values: content.values,
+        text: content.text,
+        purpose: content.purpose,
+        legal_basis: content.legal_basis,
+        officer: content.officer,
+        role: content.role,
+    };
+    Ok(Json(received_view(&entry, Some(content))?))
+}
+
+/// A unit takes a received message: recorded here, and the signed receipt goes back to the
+/// sender.
+async fn accept(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    Path((sender, id)): Path<(String, String)>,
+    Json(by): Json<AcceptMessage>,
+) -> Result<Json<ReceivedMessage>, Problem> {
+    who.require(Duty::Request)?;
+    let acting = who.acting(&by.officer, &by.unit, &by.role)?;
+    let entry = held(&state, &who, &sender, &id).await?;
+    if entry.message.unit.as_ref().is_some_and(|u| u != &acting.unit) {
+        return Err(problems::INVALID_REQUEST
+            .with("the message is addressed to another unit")
+            .with_extension("field", "unit"));
+    }
+    if entry.state == InboxState::Accepted {
+        return Ok(Json(received_view(&entry, None)?));
+    }
+    let ctx = state.exchange_context()?;
+    let envelope = Envelope::from_json(&entry.message.envelope)
+        .map_err(|e| ExchangeError::Internal(format!("a held envelope is unreadable: {e}")))?;
+    let digest = envelope_digest(&entry.message.envelope);
+    let record = AuditRecord {
+        actor: Actor {
+            authority: state.authority.clone(),
+            client: Some(acting.client.clone()),
+            role: acting.role.clone(),
+            unit: acting.unit.clone(),
+            vouch: Some(acting.vouch.as_str().to_owned()),
+        },
+        change: None,
+        event: EventKind::MessageAccepted,
+        fields: Vec::new(),
+        message: Some(message_ref(&envelope)),
+        offering: None,
+        payload_sha256: Some(digest.clone()),
+        provider: state.authority.clone(),
+        refers_to: None,
+        rulebook_sha256: ctx.rulebook.hash().to_owned(),
+        subjects: Vec::new(),
+        time: utbyte_audit::record::now(),
+        v: FORMAT_VERSION,
+        why: None,
+    };
+    let recorded = state.record_committed(record).await?;
+    let now = OffsetDateTime::now_utc();
+    let signed = ReceiptPayload {
+        event: "accepted".into(),
+        message_id: id.clone(),
+        sender: sender.clone(),
+        recipient: state.authority.clone(),
+        envelope_sha256: digest,
+        at: now,
+        receipt: state.receipt(&recorded),
+    }
+    .sign(&state)?;
+    let by = format!("{}/{}", acting.unit, acting.client);
+    state
+        .exchange
+        .accept_incoming(&sender, &id, &by, &signed, now)
+        .await
+        .map_err(ExchangeError::from)?;
+    state.messages.wake.notify_one();
+    let entry = held(&state, &who, &sender, &id).await?;
+    Ok(Json(received_view(&entry, None)?))
+}
+
+fn received_view(
+    entry: &InboxEntry,
+    content: Option<MessageContent>,
+) -> Result<ReceivedMessage, ExchangeError> {
+    let envelope = Envelope::from_json(&entry.message.envelope)
+        .map_err(|e| ExchangeError::Internal(format!("a held envelope is unreadable: {e}")))?;
+    Ok(ReceivedMessage {
+        id: envelope.id.clone(),
+        from: address_view(&envelope.from),
+        to: address_view(&envelope.to),
+        kind: kind_view(&envelope.kind),
+        sender_case_ref: envelope.sender_case_ref,
+        recipient_case_ref: envelope.recipient_case_ref,
+        in_reply_to: envelope.in_reply_to,
+        received_at: entry.received_at,
+        state: match entry.state {
+            InboxState::Accepted => MessageState::Accepted,
+            _ => MessageState::Delivered,
+        },
+        accepted_by: entry.accepted_by.clone(),
+        content,
+    })
+}
