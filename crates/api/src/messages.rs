@@ -21,7 +21,9 @@ pub struct MessageAddress {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MessageKind {
     /// `notice` names a notice kind (an offering of the sender marked `notice`).
-    Notice { notice: String },
+    Notice {
+        notice: String,
+    },
     FreeText,
 }
 

@@ -412,13 +412,22 @@ impl AuditRecord {
         let notice = message.kind != "free_text";
         if notice && self.event == EventKind::MessageSent {
             if self.offering.as_deref() != Some(message.kind.as_str()) {
-                return Err(invalid("offering", "a notice's record names its kind as the offering"));
+                return Err(invalid(
+                    "offering",
+                    "a notice's record names its kind as the offering",
+                ));
             }
             if self.why.is_none() {
-                return Err(invalid("why", "a notice records its purpose and legal basis"));
+                return Err(invalid(
+                    "why",
+                    "a notice records its purpose and legal basis",
+                ));
             }
             if !self.fields.iter().any(|f| f.outcome == Outcome::Disclose) {
-                return Err(invalid("fields", "a notice sent carries at least one field"));
+                return Err(invalid(
+                    "fields",
+                    "a notice sent carries at least one field",
+                ));
             }
         }
         Ok(())

@@ -11,8 +11,8 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use time::OffsetDateTime;
-use utbyte_rules::source::SourceFile;
 use utbyte_message::RecipientKey;
+use utbyte_rules::source::SourceFile;
 use utbyte_rules::Rulebook;
 
 /// The JWS content type of a federation configuration.

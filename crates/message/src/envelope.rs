@@ -194,7 +194,13 @@ mod tests {
         let mut e = envelope();
         e.from.unit = None;
         assert!(
-            matches!(e.validate(), Err(EnvelopeError::Invalid { field: "from.unit", .. })),
+            matches!(
+                e.validate(),
+                Err(EnvelopeError::Invalid {
+                    field: "from.unit",
+                    ..
+                })
+            ),
             "{:?}",
             e.validate()
         );

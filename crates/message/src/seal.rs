@@ -40,7 +40,9 @@ pub enum SealError {
     Format,
     #[error("the content is sealed for message key `{0}`, which this node does not hold")]
     UnknownKey(String),
-    #[error("the envelope names message key `{envelope}` but the content is sealed for `{sealed}`")]
+    #[error(
+        "the envelope names message key `{envelope}` but the content is sealed for `{sealed}`"
+    )]
     KeyMismatch { envelope: String, sealed: String },
     #[error("the sealed content does not open: altered, or sealed under another envelope")]
     Opening,

@@ -39,7 +39,8 @@ const ENC: &str = "37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4
 const VECTOR_INFO: &str = "4f6465206f6e2061204772656369616e2055726e";
 const PT: &str = "4265617574792069732074727574682c20747275746820626561757479";
 const AAD: &str = "436f756e742d30";
-const CT: &str = "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a96d8770ac83d07bea87e13c512a";
+const CT: &str =
+    "f938558b5d72f1a23810b4be2ab4f84331acc02fc97babc53a52ae8218a355a96d8770ac83d07bea87e13c512a";
 
 #[test]
 fn the_suite_reproduces_rfc_9180_vector_a_1_1() {
@@ -125,7 +126,10 @@ fn content_opens_only_with_the_recipients_key_under_its_own_envelope() {
     ));
     // Under another envelope (another id) it does not open.
     let moved = envelope(&published, "m-2");
-    assert!(matches!(open(&keys, &moved, &sealed), Err(SealError::Opening)));
+    assert!(matches!(
+        open(&keys, &moved, &sealed),
+        Err(SealError::Opening)
+    ));
     // An envelope naming another key than the one sealed for is told apart.
     let other = envelope(keys[0].public(), "m-1");
     assert!(matches!(

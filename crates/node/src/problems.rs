@@ -27,12 +27,7 @@ problem!(
     422,
     "The recipient's node does not take this message"
 );
-problem!(
-    NO_SUCH_MESSAGE,
-    "no-such-message",
-    404,
-    "No such message"
-);
+problem!(NO_SUCH_MESSAGE, "no-such-message", 404, "No such message");
 problem!(
     INVALID_REQUEST,
     "invalid-request",

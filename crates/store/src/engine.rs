@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use crate::postgres::{PgAccounts, PgExchange, Postgres};
 use crate::sqlite::{SqliteAccounts, SqliteExchange};
 use crate::{
-    Accounts, CallbackSchedule, Mailbox, OutgoingRequests, ReconciliationLog, ReplayGuard, ReviewQueue,
-    StoreError,
+    Accounts, CallbackSchedule, Mailbox, OutgoingRequests, ReconciliationLog, ReplayGuard,
+    ReviewQueue, StoreError,
 };
 
 /// What every engine does besides its concern.
@@ -48,12 +48,12 @@ pub trait ExchangeEngine:
 
 impl<T> ExchangeEngine for T where
     T: OutgoingRequests
-    + ReplayGuard
-    + ReviewQueue
-    + CallbackSchedule
-    + ReconciliationLog
-    + Mailbox
-    + Engine
+        + ReplayGuard
+        + ReviewQueue
+        + CallbackSchedule
+        + ReconciliationLog
+        + Mailbox
+        + Engine
 {
 }
 

@@ -186,10 +186,30 @@ macro_rules! sealed_debug {
     };
 }
 
-sealed_debug!(NewOutgoingMessage, "NewOutgoingMessage", sealed, [message_id, recipient, kind, state]);
-sealed_debug!(NewIncomingMessage, "NewIncomingMessage", sealed, [sender, message_id, unit, kind]);
-sealed_debug!(OutboxEntry, "OutboxEntry", message.sealed, [state, attempts, next_attempt_at]);
-sealed_debug!(InboxEntry, "InboxEntry", message.sealed, [state, received_at, return_at]);
+sealed_debug!(
+    NewOutgoingMessage,
+    "NewOutgoingMessage",
+    sealed,
+    [message_id, recipient, kind, state]
+);
+sealed_debug!(
+    NewIncomingMessage,
+    "NewIncomingMessage",
+    sealed,
+    [sender, message_id, unit, kind]
+);
+sealed_debug!(
+    OutboxEntry,
+    "OutboxEntry",
+    message.sealed,
+    [state, attempts, next_attempt_at]
+);
+sealed_debug!(
+    InboxEntry,
+    "InboxEntry",
+    message.sealed,
+    [state, received_at, return_at]
+);
 
 /// The sender's outbox and the recipient's inbox.
 #[async_trait]

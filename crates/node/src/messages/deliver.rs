@@ -255,7 +255,15 @@ async fn return_one(state: &NodeState, ctx: &Exchange, entry: InboxEntry) {
             .clone()
             .ok_or_else(|| ExchangeError::Internal("an accepted message has no receipt".into()))?;
         let path = super::ACCEPTED_PATH.replace("{id}", &id);
-        let response = call(state, ctx, member, Method::POST, &path, Some(body.into_bytes())).await?;
+        let response = call(
+            state,
+            ctx,
+            member,
+            Method::POST,
+            &path,
+            Some(body.into_bytes()),
+        )
+        .await?;
         if response.status.is_success() {
             Ok(())
         } else {

@@ -66,7 +66,10 @@ fn may_see(who: &Who, unit: Option<&str>) -> Result<(), Problem> {
         Some(unit) if units.iter().any(|u| u == unit) => Ok(()),
         Some(unit) => Err(who.forbid(
             "unit-not-allowed",
-            &format!("client `{}` may not act for unit `{unit}`", who.caller.client),
+            &format!(
+                "client `{}` may not act for unit `{unit}`",
+                who.caller.client
+            ),
         )),
         None => Err(who.forbid(
             "unit-not-allowed",
@@ -134,14 +137,10 @@ async fn inbox(
 }
 
 /// A received message of a unit the caller may act for (or addressed to the authority).
-async fn held(
-    state: &NodeState,
-    who: &Who,
-    sender: &str,
-    id: &str,
-) -> Result<InboxEntry, Problem> {
-    let no_such =
-        || problems::NO_SUCH_MESSAGE.with(format!("no message `{id}` from `{sender}` in the inbox"));
+async fn held(state: &NodeState, who: &Who, sender: &str, id: &str) -> Result<InboxEntry, Problem> {
+    let no_such = || {
+        problems::NO_SUCH_MESSAGE.with(format!("no message `{id}` from `{sender}` in the inbox"))
+    };
     let entry = state
         .exchange
         .incoming_message(sender, id)
@@ -192,7 +191,12 @@ async fn accept(
     who.require(Duty::Request)?;
     let acting = who.acting(&by.officer, &by.unit, &by.role)?;
     let entry = held(&state, &who, &sender, &id).await?;
-    if entry.message.unit.as_ref().is_some_and(|u| u != &acting.unit) {
+    if entry
+        .message
+        .unit
+        .as_ref()
+        .is_some_and(|u| u != &acting.unit)
+    {
         return Err(problems::INVALID_REQUEST
             .with("the message is addressed to another unit")
             .with_extension("field", "unit"));

@@ -75,7 +75,10 @@ async fn deliver(
     let kind = envelope.kind.name().to_owned();
     if let Some(accepts) = &state.messages.accepts {
         if !accepts.contains(&kind) {
-            return refuse(format!("`{}` does not take messages of kind `{kind}`", state.authority));
+            return refuse(format!(
+                "`{}` does not take messages of kind `{kind}`",
+                state.authority
+            ));
         }
     }
     let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -186,7 +189,8 @@ async fn accepted(
     else {
         return Err(problems::NOT_A_MEMBER.with("the certificate is not a listed member's"));
     };
-    let no_such = || problems::NO_SUCH_MESSAGE.with(format!("no message `{id}` to `{}`", peer.authority));
+    let no_such =
+        || problems::NO_SUCH_MESSAGE.with(format!("no message `{id}` to `{}`", peer.authority));
     let entry = state
         .exchange
         .outgoing_message(&id)
@@ -197,8 +201,8 @@ async fn accepted(
     if entry.accepted_receipt.is_some() {
         return Ok(Json(serde_json::json!({"recorded": true})));
     }
-    let signed = serde_json::to_string(&signed)
-        .map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let signed =
+        serde_json::to_string(&signed).map_err(|e| ExchangeError::Internal(e.to_string()))?;
     let digest = envelope_digest(&entry.message.envelope);
     let payload =
         ReceiptPayload::verify(&signed, member, &state.authority, &id, &digest, "accepted")?;

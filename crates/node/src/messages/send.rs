@@ -12,13 +12,13 @@ use super::message_ref;
 use crate::access::Acting;
 use crate::exchange::answer::{new_id, subject_identifier, verdicts};
 use crate::exchange::ExchangeError;
+use crate::records::field_outcome;
 use crate::state::NodeState;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use utbyte_api::messages::{MessageKind, MessageState, SendMessage, SentMessage};
 use utbyte_api::{FieldVerdict, Outcome};
 use utbyte_audit::record::FORMAT_VERSION;
-use crate::records::field_outcome;
 use utbyte_audit::{Actor, AuditRecord, Basis, EventKind};
 use utbyte_message::{Address, Content, Envelope, Kind};
 use utbyte_rules::request::Subject;
@@ -37,11 +37,7 @@ pub(crate) async fn send(
     let request_hash = hex::encode(Sha256::digest(
         serde_json::to_vec(message).map_err(|e| ExchangeError::Internal(e.to_string()))?,
     ));
-    if let Some(earlier) = state
-        .exchange
-        .outgoing_by_key(&acting.client, key)
-        .await?
-    {
+    if let Some(earlier) = state.exchange.outgoing_by_key(&acting.client, key).await? {
         if earlier.message.request_hash != request_hash {
             return Err(ExchangeError::IdempotencyConflict);
         }
@@ -164,20 +160,23 @@ pub(crate) async fn send(
     let decision = state.record(record, identifiers).await?;
     let state_posted = match event {
         EventKind::Refusal => {
-            return Ok((SentMessage {
-                id: envelope.id,
-                state: MessageState::Refused,
-                from_unit: acting.unit.clone(),
-                to: message.to.clone(),
-                kind: message.kind.clone(),
-                fields,
-                decision_index: decision.index,
-                attempts: 0,
-                last_error: None,
-                created_at: now,
-                delivered: None,
-                accepted: None,
-            }, false))
+            return Ok((
+                SentMessage {
+                    id: envelope.id,
+                    state: MessageState::Refused,
+                    from_unit: acting.unit.clone(),
+                    to: message.to.clone(),
+                    kind: message.kind.clone(),
+                    fields,
+                    decision_index: decision.index,
+                    attempts: 0,
+                    last_error: None,
+                    created_at: now,
+                    delivered: None,
+                    accepted: None,
+                },
+                false,
+            ))
         }
         EventKind::ReviewRequest => OutboxState::Held,
         _ => OutboxState::Pending,

@@ -1,0 +1,319 @@
+//! Messages between two real nodes over mutual TLS: a notice decided by the sender's rulebook,
+//! sealed for the recipient, delivered once, accepted, and both receipts in both ledgers.
+
+mod common;
+
+use common::{assert_problem, call, federation_on, Engine};
+use serde_json::{json, Value};
+use std::time::Duration;
+use utbyte_audit::{AuditRecord, EventKind};
+
+const UBM: &str = "utbetalningsmyndigheten";
+const FK: &str = "forsakringskassan";
+const SUBJECT: &str = "196708121139";
+
+/// Who sends the notice, and what: a field the rulebook lets go (`kept`) and one it refuses.
+struct Sender {
+    authority: &'static str,
+    unit: &'static str,
+    role: &'static str,
+    kind: &'static str,
+    kept: &'static str,
+    refused: &'static str,
+}
+
+/// The payments authority's notice of a suspected double payment (SFS 2008:206).
+const UBM_NOTICE: Sender = Sender {
+    authority: UBM,
+    unit: "ubm-kontroll",
+    role: "kontrollant",
+    kind: "ubm-underrattelse",
+    kept: "belopp",
+    refused: "inloggningar",
+};
+
+/// Skatteverket's notice of changed circumstances (a shorter authority id, which leaves room
+/// for the test schemas' prefix on PostgreSQL).
+const SKV_NOTICE: Sender = Sender {
+    authority: "skatteverket",
+    unit: "skv-kontroll",
+    role: "handlaggare",
+    kind: "skv-underrattelse",
+    kept: "utflyttad",
+    refused: "revisionsiakttagelser",
+};
+
+fn notice(fields: Value) -> Value {
+    notice_from(&UBM_NOTICE, fields)
+}
+
+fn notice_from(sender: &Sender, fields: Value) -> Value {
+    json!({
+        "officer": "kontrollant-3",
+        "unit": sender.unit,
+        "role": sender.role,
+        "to": {"authority": FK, "unit": "fk-kontroll"},
+        "kind": {"type": "notice", "notice": sender.kind},
+        "title": "Misstänkt dubbelutbetalning av bostadsbidrag",
+        "subjects": [SUBJECT],
+        "values": fields,
+        "text": "Se underlaget nedan.",
+        "purpose": "underrattelse-felaktig-utbetalning",
+        "legal_basis": "sfs-2008-206",
+        "case_ref": "UBM 2026/01207",
+    })
+}
+
+async fn send(addr: std::net::SocketAddr, key: &str, body: &Value) -> common::Response {
+    call(
+        addr,
+        "POST",
+        "/v1/messages",
+        &[("idempotency-key", key)],
+        Some(serde_json::to_vec(body).unwrap()),
+    )
+    .await
+}
+
+fn records(
+    federation: &utbyte_testbed::loopback::LoopbackFederation,
+    authority: &str,
+) -> Vec<AuditRecord> {
+    let ledger = federation.node(authority).unwrap().audit().ledger();
+    (0..ledger.size())
+        .map(|i| AuditRecord::from_leaf(&ledger.entry(i).unwrap()).unwrap())
+        .collect()
+}
+
+async fn until(mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not reached within 10 s");
+}
+
+async fn a_notice_is_decided_sealed_delivered_once_and_receipted_in_both_ledgers(
+    engine: Engine,
+    from: &Sender,
+) {
+    let (_dir, federation) = federation_on(engine, &[from.authority, FK]).await;
+    let ubm = federation.node(from.authority).unwrap().local_addr;
+    let fk = federation.node(FK).unwrap().local_addr;
+    let body = notice_from(
+        from,
+        json!({
+            "grund": "samma period utbetald två gånger",
+            from.kept: 4200,
+            from.refused: "enhet 7f3a, 14 inloggningar",
+        }),
+    );
+    let sent = send(ubm, "n-1", &body).await;
+    assert_eq!(sent.status, 201, "{:#}", sent.body);
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    // The rulebook let the grounds go and kept the login data back.
+    let outcome = |field: &str| {
+        sent.body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == field)
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(outcome(from.kept), "disclose");
+    assert_eq!(outcome(from.refused), "refuse");
+    // A retry under the same key is the same message, not a second one.
+    let again = send(ubm, "n-1", &body).await;
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    assert_eq!(again.body["id"], id.as_str());
+    // The same key for another message is a conflict.
+    let other = send(ubm, "n-1", &notice_from(from, json!({"grund": "annat"}))).await;
+    assert_problem(&other, 422, "idempotency-key-reused");
+
+    let path = format!("/v1/messages/inbox/{}/{id}", from.authority);
+    until(async || call(fk, "GET", &path, &[], None).await.status == 200).await;
+    let held = call(fk, "GET", &path, &[], None).await;
+    let content = &held.body["content"];
+    // Checked and written in its canonical form by the sending node.
+    assert_eq!(content["subjects"], json!(["19670812-1139"]));
+    assert_eq!(content["values"][from.kept], 4200);
+    assert!(
+        content["values"].get(from.refused).is_none(),
+        "a refused field never leaves the sender: {:#}",
+        held.body
+    );
+    assert_eq!(held.body["state"], "delivered");
+    let listed = call(fk, "GET", "/v1/messages/inbox?unit=fk-kontroll", &[], None).await;
+    assert_eq!(
+        listed.body.as_array().unwrap().len(),
+        1,
+        "{:#}",
+        listed.body
+    );
+    assert!(
+        listed.body[0].get("content").is_none(),
+        "listings carry no content"
+    );
+    let elsewhere = call(
+        fk,
+        "GET",
+        "/v1/messages/inbox?unit=fk-bostadsbidrag",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(elsewhere.body, json!([]));
+
+    // The sender sees the delivered receipt, signed by the recipient and recorded.
+    until(async || {
+        call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None)
+            .await
+            .body["state"]
+            == "delivered"
+    })
+    .await;
+    let accept = call(
+        fk,
+        "POST",
+        &format!("{path}/accept"),
+        &[],
+        Some(
+            serde_json::to_vec(
+                &json!({"officer": "handlaggare-9", "unit": "fk-kontroll", "role": "handlaggare"}),
+            )
+            .unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(accept.status, 200, "{:#}", accept.body);
+    assert_eq!(accept.body["state"], "accepted");
+    until(async || {
+        call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None)
+            .await
+            .body["state"]
+            == "accepted"
+    })
+    .await;
+    let outgoing = call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None).await;
+    for event in ["delivered", "accepted"] {
+        let receipt = &outgoing.body[event];
+        assert_eq!(receipt["event"], event, "{:#}", outgoing.body);
+        assert!(receipt["recorded"]["index"].is_u64(), "{:#}", outgoing.body);
+    }
+
+    // Both ledgers: the sender's sending and both receipts; the recipient's delivery and
+    // acceptance; every record names the message and carries the same envelope digest.
+    let sender = records(&federation, from.authority);
+    let recipient = records(&federation, FK);
+    let of = |records: &[AuditRecord], event: EventKind| -> Vec<AuditRecord> {
+        records
+            .iter()
+            .filter(|r| r.event == event && r.message.as_ref().is_some_and(|m| m.id == id))
+            .cloned()
+            .collect()
+    };
+    let sent_record = of(&sender, EventKind::MessageSent);
+    assert_eq!(
+        sent_record.len(),
+        1,
+        "one decision recorded for one message"
+    );
+    assert_eq!(sent_record[0].subjects.len(), 1);
+    let digest = sent_record[0].payload_sha256.clone();
+    for (records, event) in [
+        (&sender, EventKind::MessageDelivered),
+        (&sender, EventKind::MessageAccepted),
+        (&recipient, EventKind::MessageDelivered),
+        (&recipient, EventKind::MessageAccepted),
+    ] {
+        let found = of(records, event);
+        assert_eq!(found.len(), 1, "{event:?} recorded once");
+        assert_eq!(
+            found[0].payload_sha256, digest,
+            "{event:?} pairs by the envelope"
+        );
+    }
+    let refused = sent_record[0]
+        .fields
+        .iter()
+        .find(|f| f.field == from.refused)
+        .unwrap();
+    assert_eq!(refused.outcome, utbyte_audit::Outcome::Refuse);
+    federation.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_travels_end_to_end_on_sqlite() {
+    a_notice_is_decided_sealed_delivered_once_and_receipted_in_both_ledgers(
+        Engine::Sqlite,
+        &UBM_NOTICE,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_travels_end_to_end_on_postgres() {
+    a_notice_is_decided_sealed_delivered_once_and_receipted_in_both_ledgers(
+        Engine::Postgres,
+        &SKV_NOTICE,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_the_rulebook_refuses_never_leaves_and_stored_content_is_ciphertext() {
+    let (dir, federation) = federation_on(Engine::Sqlite, &[UBM, FK, "polismyndigheten"]).await;
+    let ubm = federation.node(UBM).unwrap().local_addr;
+    // SFS 2008:206 gives no basis for telling the police: every field refused.
+    let mut body = notice(json!({"forman": "bostadsbidrag", "grund": "dubbel"}));
+    body["to"] = json!({"authority": "polismyndigheten", "unit": "pm-syd"});
+    let refused = send(ubm, "r-1", &body).await;
+    assert_eq!(refused.status, 200, "{:#}", refused.body);
+    assert_eq!(refused.body["state"], "refused");
+    let outbox = call(ubm, "GET", "/v1/messages/outbox", &[], None).await;
+    assert_eq!(outbox.body, json!([]), "nothing refused is posted");
+    let last = common::last_record(&federation, UBM);
+    assert_eq!(last.event, EventKind::Refusal);
+    assert!(last.message.is_some());
+
+    // A letter to Försäkringskassan: its text is nowhere in either node's files in clear.
+    let secret = "Kalle Anka bor på Paradisäppelvägen 111";
+    let letter = json!({
+        "officer": "kontrollant-3", "unit": "ubm-kontroll", "role": "kontrollant",
+        "to": {"authority": FK},
+        "kind": {"type": "free_text"},
+        "title": "Fråga om ärende",
+        "text": secret,
+        "case_ref": "UBM 2026/2",
+    });
+    let sent = send(ubm, "l-1", &letter).await;
+    assert_eq!(sent.status, 201, "{:#}", sent.body);
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    let fk = federation.node(FK).unwrap().local_addr;
+    let path = format!("/v1/messages/inbox/{UBM}/{id}");
+    until(async || call(fk, "GET", &path, &[], None).await.status == 200).await;
+    assert_eq!(
+        call(fk, "GET", &path, &[], None).await.body["content"]["text"],
+        secret
+    );
+    federation.stop().await;
+    let needle = secret.as_bytes();
+    let mut files = vec![dir.path().to_path_buf()];
+    let mut checked = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            checked += 1;
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds the letter in clear",
+                path.display()
+            );
+        }
+    }
+    assert!(checked > 10, "the nodes' files were read");
+}
