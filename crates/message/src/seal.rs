@@ -143,7 +143,7 @@ fn seal_bytes(
     recipient: &RecipientKey,
     envelope_json: &str,
     plaintext: &[u8],
-    rng: &mut (impl rand_core::CryptoRng + rand_core::RngCore),
+    rng: &mut impl rand_core::CryptoRng,
 ) -> Result<Vec<u8>, SealError> {
     let (enc, mut context) = hpke::setup_sender::<AesGcm128, HkdfSha256, Kem, _>(
         &OpModeS::Base,

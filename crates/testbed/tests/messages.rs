@@ -1,6 +1,8 @@
 //! Messages between two real nodes over mutual TLS: a notice decided by the sender's rulebook,
 //! sealed for the recipient, delivered once, accepted, and both receipts in both ledgers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{assert_problem, call, federation_on, Engine};

@@ -58,9 +58,9 @@ impl Messages {
     pub(crate) fn new(keys: Vec<MessageKey>, config: &crate::config::MessagesConfig) -> Self {
         Self {
             keys,
-            give_up_after: time::Duration::hours(i64::from(config.give_up_after_hours)),
-            retry_first: std::time::Duration::from_millis(config.retry_first_millis),
-            retry_max: std::time::Duration::from_secs(config.retry_max_seconds),
+            give_up_after: time::Duration::hours(i64::from(config.give_up_after_hours.max(1))),
+            retry_first: std::time::Duration::from_millis(config.retry_first_millis.max(1)),
+            retry_max: std::time::Duration::from_secs(config.retry_max_seconds.max(1)),
             accepts: config.accept.clone(),
             wake: tokio::sync::Notify::new(),
         }
