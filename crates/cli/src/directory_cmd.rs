@@ -78,6 +78,19 @@ pub enum DirectoryCommand {
         #[arg(long)]
         endpoint: String,
     },
+    /// Publish the key messages to a member are sealed for (`utbyte node message-key`).
+    SetMessageKey {
+        #[command(flatten)]
+        at: StateArgs,
+        #[arg(long)]
+        authority: String,
+        /// The node's message key (base64url X25519 public key).
+        #[arg(long, allow_hyphen_values = true)]
+        key: String,
+        /// Keep the previous key listed too, so messages sealed for it still open.
+        #[arg(long)]
+        keep_old: bool,
+    },
     /// Replace a member's certificate(s) with a new certificate's fingerprint.
     Rotate {
         #[command(flatten)]
@@ -243,6 +256,14 @@ pub fn run(cmd: DirectoryCommand) -> anyhow::Result<ExitCode> {
             authority,
             endpoint,
         } => publish(&at, |c| operator::set_endpoint(c, &authority, &endpoint)),
+        DirectoryCommand::SetMessageKey {
+            at,
+            authority,
+            key,
+            keep_old,
+        } => publish(&at, |c| {
+            operator::set_message_key(c, &authority, &key, keep_old)
+        }),
         DirectoryCommand::Rotate {
             at,
             authority,

@@ -45,6 +45,12 @@ pub enum NodeCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print the node's message key (base64url X25519 public key) for the directory's
+    /// `set-message-key`; the key is created if missing.
+    MessageKey {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Load register data for one offering from an NDJSON file into the SQLite register that
     /// serves it (see `node_import` for the format); all of the file or nothing.
     ImportRegister {
@@ -148,6 +154,12 @@ pub fn run(cmd: NodeCommand) -> anyhow::Result<ExitCode> {
             let config = NodeConfig::load(&config)?;
             let key = utbyte_node::answer_key(&config.data_dir)?;
             println!("{}", utbyte_node::encode_key(&key.verifying_key()));
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::MessageKey { config } => {
+            let config = NodeConfig::load(&config)?;
+            let key = utbyte_node::message_key(&config.data_dir)?;
+            println!("{}", key.public().encode());
             Ok(ExitCode::SUCCESS)
         }
         NodeCommand::ImportRegister {

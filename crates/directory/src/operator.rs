@@ -131,6 +131,43 @@ pub fn set_endpoint(
     Ok(format!("moved {authority} from {was} to {endpoint}"))
 }
 
+/// Publishes `key` (a base64url X25519 public key, `utbyte node message-key`) as the key
+/// messages to `authority` are sealed for from now on; with `keep_old` the key it had stays
+/// listed after it, so the node still opens what was sealed before (it keeps the private half
+/// as long as it is listed).
+pub fn set_message_key(
+    config: &mut FederationConfig,
+    authority: &str,
+    key: &str,
+    keep_old: bool,
+) -> Result<String, StateError> {
+    let key = key.trim();
+    let id = utbyte_message::RecipientKey::decode(key)
+        .map_err(|e| refused(e.to_string()))?
+        .id();
+    let member = member_mut(config, authority)?;
+    if member.message_keys.first().map(String::as_str) == Some(key) {
+        return Err(refused(format!(
+            "`{authority}`'s messages are sealed for key {id} already"
+        )));
+    }
+    let old = std::mem::take(&mut member.message_keys);
+    member.message_keys.push(key.to_owned());
+    if keep_old {
+        member
+            .message_keys
+            .extend(old.into_iter().filter(|k| k != key).take(1));
+    }
+    Ok(format!(
+        "messages to {authority} are sealed for key {id}{}",
+        if member.message_keys.len() > 1 {
+            " (the previous key stays listed)"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// Replaces `authority`'s certificates with `certificate`; with `keep_old` the ones it had stay
 /// valid beside it (an overlap while the node switches), until the next rotation without it.
 pub fn rotate(

@@ -208,6 +208,43 @@ fn rotation_can_keep_the_old_certificate_during_an_overlap() {
 }
 
 #[test]
+fn a_message_key_is_published_newest_first_and_the_old_one_kept_only_when_asked() {
+    let f = fixture();
+    admit_fk(&f);
+    let key = |seed: u8| {
+        utbyte_message::MessageKey::from_seed(&[seed; 32])
+            .public()
+            .encode()
+    };
+    let set = |k: &str, keep_old: bool| {
+        f.state.change(OffsetDateTime::now_utc(), |c| {
+            operator::set_message_key(c, "forsakringskassan", k, keep_old)
+        })
+    };
+    let first = set(&key(1), false).unwrap();
+    assert_eq!(first.config.members[0].message_keys, [key(1)]);
+    let rotated = set(&key(2), true).unwrap();
+    assert_eq!(rotated.config.members[0].message_keys, [key(2), key(1)]);
+    assert_eq!(
+        rotated.config.members[0].message_key().unwrap(),
+        Some(utbyte_message::RecipientKey::decode(&key(2)).unwrap()),
+        "senders seal for the newest"
+    );
+    let done = set(&key(3), false).unwrap();
+    assert_eq!(done.config.members[0].message_keys, [key(3)]);
+    let before = f.state.latest_version().unwrap();
+    for (bad, why) in [(key(3), "already"), ("not-a-key".to_owned(), "X25519")] {
+        let err = set(&bad, false).unwrap_err().to_string();
+        assert!(err.contains(why), "{err}");
+    }
+    assert_eq!(
+        f.state.latest_version().unwrap(),
+        before,
+        "a refusal publishes nothing"
+    );
+}
+
+#[test]
 fn a_broken_rulebook_is_refused_with_its_problems() {
     let f = fixture();
     let broken = f.dir.path().join("broken");
