@@ -9,7 +9,9 @@ use crate::{
 use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
-use utbyte_api::{audit, health as health_api, offerings as offerings_api, requests, reviews};
+use utbyte_api::{
+    audit, health as health_api, messages, offerings as offerings_api, requests, reviews,
+};
 use utbyte_http::openapi::{EdgeProblems, MutualTls};
 use utbyte_http::{Json, Problem};
 use utoipa::OpenApi;
@@ -27,6 +29,8 @@ use utoipa::OpenApi;
         provider::review_state,
         crate::reconcile::listing::listing,
         crate::reconcile::listing::undelivered,
+        crate::messages::receive::deliver,
+        crate::messages::receive::accepted,
         federation_openapi
     ),
     components(schemas(
@@ -43,6 +47,7 @@ use utoipa::OpenApi;
         protocol::UndeliveredNotice,
         protocol::UndeliveredRecorded,
         utbyte_federation::Jws,
+        crate::messages::receive::ParcelSchema,
         Problem
     ))
 )]
@@ -52,7 +57,7 @@ struct FederationApi;
 #[openapi(
     info(
         title = "utbyte node — local API",
-        description = "What the authority's own systems call, over TLS with a client certificate or an access token from the agency: case systems ask other authorities (consumer), reviewers work the review queue (review), auditors read the ledger (audit), administrators see and replay callback notices (callbacks). Which client may call what is the node's [access] configuration (docs/access.md)."
+        description = "What the authority's own systems call, over TLS with a client certificate or an access token from the agency: case systems ask other authorities (consumer), reviewers work the review queue (review), auditors read the ledger (audit), administrators see and replay callback notices (callbacks); units send and take messages to and from other authorities (messages). Which client may call what is the node's [access] configuration (docs/access.md)."
     ),
     modifiers(&EdgeProblems, &LocalAccess),
     servers((url = "https://{node}", description = "The node's local listener (`local_listen`)", variables(("node" = (default = "127.0.0.1:7501", description = "host and port"))))),
@@ -76,6 +81,12 @@ struct FederationApi;
         crate::reconcile::api::findings,
         callbacks_api::list,
         callbacks_api::replay,
+        crate::messages::mailbox::send,
+        crate::messages::mailbox::outbox,
+        crate::messages::mailbox::outgoing,
+        crate::messages::mailbox::inbox,
+        crate::messages::mailbox::incoming,
+        crate::messages::mailbox::accept,
         health::alive,
         health::ready,
         crate::metrics::scrape,
@@ -120,6 +131,15 @@ struct FederationApi;
         audit::ReconciliationFinding,
         callbacks_api::CallbackView,
         callbacks_api::CallbackStatus,
+        messages::SendMessage,
+        messages::SentMessage,
+        messages::MessageAddress,
+        messages::MessageKind,
+        messages::MessageState,
+        messages::MessageReceipt,
+        messages::ReceivedMessage,
+        messages::MessageContent,
+        messages::AcceptMessage,
         health_api::Health,
         health_api::HealthStatus,
         utbyte_api::FieldVerdict,

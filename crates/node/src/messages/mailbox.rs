@@ -37,9 +37,25 @@ pub(super) fn routes() -> Router<Arc<NodeState>> {
         .route(paths::INBOX_ACCEPT, post(accept))
 }
 
-/// Sends a message: 201 once posted for delivery (or held for review), 200 for a notice the
-/// rulebook refused in full (recorded, sent nowhere) and for a retry under the same key.
-async fn send(
+/// Sends a notice or a letter to another authority.
+#[utoipa::path(
+    operation_id = "messages_send",
+    post,
+    path = paths::MESSAGES,
+    tag = "messages",
+    request_body = SendMessage,
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 128, pattern = "^[!-~]+$", description = "Chosen by the case system; a retry with the same key and body is the same message")),
+    responses(
+        (status = 201, description = "Posted for delivery, or held for the sender's reviewer", body = SentMessage),
+        (status = 200, description = "A notice the rulebook refused in full (recorded, sent nowhere), or a retry under the same key", body = SentMessage),
+        (status = 400, description = "Missing Idempotency-Key or malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the unit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid message, subject or recipient, or the key reused for another message", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn send(
     State(state): State<Arc<NodeState>>,
     who: Who,
     headers: HeaderMap,
@@ -81,7 +97,24 @@ fn may_see(who: &Who, unit: Option<&str>) -> Result<(), Problem> {
     }
 }
 
-async fn outbox(
+/// The messages this node sent, newest first.
+#[utoipa::path(
+    operation_id = "messages_outbox",
+    get,
+    path = paths::OUTBOX,
+    tag = "messages",
+    params(MessageListQuery),
+    responses(
+        (status = 200, description = "Sent messages, newest first", body = Vec<SentMessage>, headers(
+            ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
+        )),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the unit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn outbox(
     State(state): State<Arc<NodeState>>,
     who: Who,
     uri: Uri,
@@ -100,7 +133,21 @@ async fn outbox(
     Ok(Listed::new(&uri, page))
 }
 
-async fn outgoing(
+/// One message this node sent, with its receipts.
+#[utoipa::path(
+    operation_id = "messages_outgoing",
+    get,
+    path = paths::OUTBOX_MESSAGE,
+    tag = "messages",
+    params(("id" = String, Path, min_length = 1, max_length = 256, description = "The message id")),
+    responses(
+        (status = 200, description = "The message", body = SentMessage),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message (or one of a unit the client may not act for)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn outgoing(
     State(state): State<Arc<NodeState>>,
     who: Who,
     Path(id): Path<String>,
@@ -117,7 +164,24 @@ async fn outgoing(
     Ok(Json(sent_view(&entry, Vec::new())?))
 }
 
-async fn inbox(
+/// The messages this node received, newest first, without their content.
+#[utoipa::path(
+    operation_id = "messages_inbox",
+    get,
+    path = paths::INBOX,
+    tag = "messages",
+    params(MessageListQuery),
+    responses(
+        (status = 200, description = "Received messages, newest first", body = Vec<ReceivedMessage>, headers(
+            ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
+        )),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the unit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn inbox(
     State(state): State<Arc<NodeState>>,
     who: Who,
     uri: Uri,
@@ -154,7 +218,24 @@ async fn held(state: &NodeState, who: &Who, sender: &str, id: &str) -> Result<In
     Ok(entry)
 }
 
-async fn incoming(
+/// One received message, opened.
+#[utoipa::path(
+    operation_id = "messages_incoming",
+    get,
+    path = paths::INBOX_MESSAGE,
+    tag = "messages",
+    params(
+        ("sender" = String, Path, min_length = 1, max_length = 256, description = "The sending authority"),
+        ("id" = String, Path, min_length = 1, max_length = 256, description = "The message id"),
+    ),
+    responses(
+        (status = 200, description = "The message with its content", body = ReceivedMessage),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message (or one of a unit the client may not act for)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn incoming(
     State(state): State<Arc<NodeState>>,
     who: Who,
     Path((sender, id)): Path<(String, String)>,
@@ -180,9 +261,27 @@ async fn incoming(
     Ok(Json(received_view(&entry, Some(content))?))
 }
 
-/// A unit takes a received message: recorded here, and the signed receipt goes back to the
-/// sender.
-async fn accept(
+/// A unit takes a received message; the signed receipt goes back to the sender.
+#[utoipa::path(
+    operation_id = "messages_accept",
+    post,
+    path = paths::INBOX_ACCEPT,
+    tag = "messages",
+    request_body = AcceptMessage,
+    params(
+        ("sender" = String, Path, min_length = 1, max_length = 256, description = "The sending authority"),
+        ("id" = String, Path, min_length = 1, max_length = 256, description = "The message id"),
+    ),
+    responses(
+        (status = 200, description = "Accepted (or accepted before)", body = ReceivedMessage),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The message is addressed to another unit", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn accept(
     State(state): State<Arc<NodeState>>,
     who: Who,
     Path((sender, id)): Path<(String, String)>,

@@ -21,9 +21,9 @@
 //! receipt it gives.
 
 mod deliver;
-mod mailbox;
+pub(crate) mod mailbox;
 mod receipt;
-mod receive;
+pub(crate) mod receive;
 mod send;
 
 use crate::exchange::ExchangeError;

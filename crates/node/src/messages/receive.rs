@@ -35,8 +35,34 @@ pub(super) fn routes() -> Router<Arc<NodeState>> {
         .route(ACCEPTED_PATH, post(accepted))
 }
 
+/// A message as it travels: the envelope's exact JSON text and the content sealed for this
+/// authority (base64url), per docs/message-encryption.md.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Parcel)]
+#[allow(dead_code)] // the document's description of `utbyte_message::Parcel`
+pub(crate) struct ParcelSchema {
+    /// The envelope's JSON text, exactly as sealed.
+    envelope: String,
+    /// The sealed content, base64url without padding.
+    content: String,
+}
+
 /// Takes in a message from another member and answers with the signed delivered receipt.
-async fn deliver(
+#[utoipa::path(
+    operation_id = "federation_message_deliver",
+    post,
+    path = MESSAGES_PATH,
+    tag = "federation",
+    request_body = ParcelSchema,
+    responses(
+        (status = 200, description = "Held here: the signed delivered receipt (also for a message delivered before)", body = utbyte_federation::Jws),
+        (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another delivery of the message is being taken in; send again shortly", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused: another sender than the certificate, another recipient, an unknown unit, a kind not taken, or content that does not open", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn deliver(
     State(state): State<Arc<NodeState>>,
     Extension(Peer(peer)): Extension<Peer>,
     Json(parcel): Json<Parcel>,
@@ -176,7 +202,21 @@ fn read_jws(text: &str) -> Result<Jws, ExchangeError> {
 }
 
 /// Takes the accepted receipt of a message this node sent.
-async fn accepted(
+#[utoipa::path(
+    operation_id = "federation_message_accepted",
+    post,
+    path = ACCEPTED_PATH,
+    tag = "federation",
+    request_body = utbyte_federation::Jws,
+    params(("id" = String, Path, description = "The message id")),
+    responses(
+        (status = 200, description = "Recorded (or recorded before)", body = Object),
+        (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No message with this id was sent to the peer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The receipt does not verify or names another message", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn accepted(
     State(state): State<Arc<NodeState>>,
     Extension(Peer(peer)): Extension<Peer>,
     Path(id): Path<String>,
