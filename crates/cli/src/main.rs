@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a whole federation on this machine (directory and seven authority nodes), or with
+    /// Start a whole federation on this machine (directory and nine authority nodes), or with
     /// --scenario run a narrated sequence of exchanges and exit.
     Demo(demo::DemoArgs),
     /// The legal expert's toolbox: check, test, explain and analyse a rulebook, and compare two

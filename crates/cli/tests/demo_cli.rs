@@ -44,8 +44,8 @@ impl Drop for Running {
 }
 
 /// A base port whose directory, node, local-API and portal ports are all free right now (the
-/// demo's layout: the directory at the base, then each authority's node at 1–7, its local API
-/// at 101–107 and its portal at 201–207).
+/// demo's layout: the directory at the base, then each authority's node at 1–9, its local API
+/// at 101–109 and its portal at 201–209).
 ///
 /// The range lies below the ports the kernel hands out on its own (32768 and up on Linux):
 /// there, the other test's federation, which binds port 0, and every outgoing connection take
@@ -57,9 +57,9 @@ fn free_base_port() -> u16 {
     let start = (std::process::id() % u32::from(BASES)) as u16;
     for n in 0..BASES {
         let base = LOWEST + (start + n) % BASES * SPAN;
-        let ports: Vec<u16> = (0..=7)
-            .chain(101..=107)
-            .chain(201..=207)
+        let ports: Vec<u16> = (0..=9)
+            .chain(101..=109)
+            .chain(201..=209)
             .map(|o| base + o)
             .collect();
         let held: Vec<_> = ports
@@ -159,6 +159,53 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
         found["hits"].as_array().is_some_and(|h| !h.is_empty()),
         "{found:#}"
     );
+
+    // The messages as printed: two notices sent automatically (what the rulebook refuses
+    // dropped), one held for the sender's jurist, a letter; the notice then in Försäkringskassan's
+    // inbox and delivered in the sender's outbox.
+    let messages: Vec<&str> = printed
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("curl ") && l.contains("/v1/messages"))
+        .collect();
+    assert_eq!(messages.len(), 7, "{output}");
+    let sent: Vec<serde_json::Value> = messages[..5].iter().map(|c| run(c)).collect();
+    let states: Vec<&str> = sent
+        .iter()
+        .map(|m| m["state"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        states,
+        ["pending", "pending", "pending", "held", "pending"],
+        "{sent:#?}"
+    );
+    let refused: Vec<&str> = sent[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"] == "refuse")
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused, ["inloggningar"], "{:#}", sent[0]);
+    let mut arrived = serde_json::Value::Null;
+    for _ in 0..100 {
+        arrived = run(messages[5]);
+        if arrived.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(arrived[0]["id"], sent[0]["id"], "{arrived:#}");
+    let mut outbox = serde_json::Value::Null;
+    for _ in 0..100 {
+        outbox = run(messages[6]);
+        if outbox[0]["state"] == "delivered" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(outbox[0]["state"], "delivered", "{outbox:#}");
+    assert_eq!(outbox[0]["delivered"]["event"], "delivered", "{outbox:#}");
 
     Command::new("kill")
         .args(["-INT", &demo.0.id().to_string()])

@@ -1,4 +1,4 @@
-//! `utbyte demo` — a whole federation on this machine: the directory and seven authority nodes
+//! `utbyte demo` — a whole federation on this machine: the directory and nine authority nodes
 //! on loopback, certificates issued on first run, registers filled with a synthetic Sweden,
 //! the example rulebook shared. It prints what runs and three commands to try, and serves until
 //! interrupted. `utbyte demo --scenario` instead runs a narrated sequence of exchanges in a
@@ -19,7 +19,7 @@ use utbyte_testbed::access::{case_system, LocalIssuer, CASE_SYSTEM};
 use utbyte_testbed::loopback::{subjects_with, LoopbackFederation, Plan};
 
 /// The authorities of the demo, in the order their ports are given.
-pub const AUTHORITIES: [&str; 7] = [
+pub const AUTHORITIES: [&str; 9] = [
     "skatteverket",
     "forsakringskassan",
     "polismyndigheten",
@@ -27,6 +27,8 @@ pub const AUTHORITIES: [&str; 7] = [
     "bolagsverket",
     "utbetalningsmyndigheten",
     "malmo-stad",
+    "kriminalvarden",
+    "pensionsmyndigheten",
 ];
 
 /// The synthetic Sweden every register describes.
@@ -176,6 +178,10 @@ async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow:
         "\nThe review waits in Försäkringskassan's queue: curl -s {bearer} http://{}/v1/reviews",
         node_addr(&federation, "forsakringskassan")?
     );
+    println!("\nMessages between authorities (notices decided by the sender's rulebook, sealed end to end):");
+    for (title, command) in write_message_examples(&federation, &rulebook, dir, &bearer)? {
+        println!("\n  # {title}\n  {command}");
+    }
     println!(
         "Audit: utbyte audit verify {}/nodes/forsakringskassan/audit",
         dir.display()
@@ -288,6 +294,130 @@ fn write_examples(
             ),
         ));
     }
+    Ok(commands)
+}
+
+/// A notice from `unit` of the sending authority to `to`, about `subject`.
+#[allow(clippy::too_many_arguments)]
+fn notice(
+    unit: &str,
+    to: (&str, &str),
+    kind: &str,
+    values: Value,
+    purpose: &str,
+    legal_basis: &str,
+    subject: &str,
+    case_ref: &str,
+    title: &str,
+) -> Value {
+    json!({
+        "officer": format!("{unit}-handlaggare-1"),
+        "unit": unit,
+        "role": if unit.starts_with("ubm") { "kontrollant" } else { "handlaggare" },
+        "to": {"authority": to.0, "unit": to.1},
+        "kind": {"type": "notice", "notice": kind},
+        "title": title,
+        "subjects": [subject],
+        "values": values,
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "case_ref": case_ref,
+    })
+}
+
+/// Writes the example messages and returns the commands that send them and read the inbox.
+fn write_message_examples(
+    federation: &LoopbackFederation,
+    rulebook: &Rulebook,
+    dir: &Path,
+    bearer: &str,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let subject = first(subjects_with(
+        rulebook,
+        POPULATION,
+        "fk-formaner",
+        "forman",
+        false,
+    )?)?;
+    let messages = dir.join("messages");
+    std::fs::create_dir_all(&messages)?;
+    let sfs = ("underrattelse-felaktig-utbetalning", "sfs-2008-206");
+    let examples = [
+        (
+            "A notice: Utbetalningsmyndigheten tells Försäkringskassan of a suspected double payment (SFS 2008:206); the grounds go automatically, the login data stays",
+            "ubm-notice",
+            "utbetalningsmyndigheten",
+            notice("ubm-kontroll", ("forsakringskassan", "fk-kontroll"), "ubm-underrattelse",
+                json!({"forman": "bostadsbidrag", "belopp": 4200, "utbetalningsdag": "2026-11-25",
+                       "grund": "Samma period utbetald två gånger", "inloggningar": "enhet 7f3a"}),
+                sfs.0, sfs.1, &subject, "UBM 2026/01207", "Misstänkt dubbelutbetalning av bostadsbidrag"),
+        ),
+        (
+            "A notice: Kriminalvården tells Försäkringskassan that a person was admitted to prison; what the case was about stays",
+            "kv-fk-notice",
+            "kriminalvarden",
+            notice("kv-verkstallighet", ("forsakringskassan", "fk-sjukforsakring"), "kv-underrattelse-intagen",
+                json!({"intagen-fran": "2026-11-30", "beraknad-frigivning": "2027-05-30", "brott": "grovt bedrägeri"}),
+                sfs.0, sfs.1, &subject, "KV 2026-3-1120", "Intagen i anstalt"),
+        ),
+        (
+            "A notice: Kriminalvården tells Pensionsmyndigheten the same",
+            "kv-pens-notice",
+            "kriminalvarden",
+            notice("kv-verkstallighet", ("pensionsmyndigheten", "pens-kontroll"), "kv-underrattelse-intagen",
+                json!({"intagen-fran": "2026-11-30", "beraknad-frigivning": "2027-05-30"}),
+                sfs.0, sfs.1, &subject, "KV 2026-3-1122", "Intagen i anstalt"),
+        ),
+        (
+            "A notice held for review: Kriminalvården would tell the Police that a convicted person did not report; OSL 10:27 needs its own jurist first",
+            "kv-pm-notice",
+            "kriminalvarden",
+            notice("kv-verkstallighet", ("polismyndigheten", "pm-syd"), "kv-underrattelse-uteblivit",
+                json!({"pafoljd": "fängelse 1 år", "installelsedag": "2026-11-15"}),
+                "verkstallighet", "osl-10-27", &subject, "KV 2026-3-1121", "Uteblivit från verkställighet"),
+        ),
+        (
+            "A letter: Polismyndigheten writes to Kronofogden in free text",
+            "pm-kfm-letter",
+            "polismyndigheten",
+            json!({
+                "officer": "pm-utredare-12", "unit": "pm-syd", "role": "utredare",
+                "to": {"authority": "kronofogden", "unit": "kfm-brottsbekampning"},
+                "kind": {"type": "free_text"},
+                "title": "Begäran om samråd",
+                "subjects": [subject],
+                "text": "Vi utreder ett ärende där gäldenären kan ha dolt tillgångar. Kan ni kontakta oss för samråd?",
+                "case_ref": "5000-K998877-26",
+            }),
+        ),
+    ];
+    let mut commands = Vec::new();
+    for (title, name, from, body) in examples {
+        let file = messages.join(format!("{name}.json"));
+        std::fs::write(&file, serde_json::to_vec_pretty(&body)?)?;
+        commands.push((
+            title,
+            format!(
+                "curl -s -X POST http://{}/v1/messages {bearer} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-{name}' --data @{}",
+                node_addr(federation, from)?,
+                file.display()
+            ),
+        ));
+    }
+    commands.push((
+        "Försäkringskassan's control unit reads its inbox (then GET …/inbox/{sender}/{id} opens one, POST …/accept takes it)",
+        format!(
+            "curl -s {bearer} 'http://{}/v1/messages/inbox?unit=fk-kontroll'",
+            node_addr(federation, "forsakringskassan")?
+        ),
+    ));
+    commands.push((
+        "Utbetalningsmyndigheten's outbox: the notice, delivered, with Försäkringskassan's signed receipt",
+        format!(
+            "curl -s {bearer} http://{}/v1/messages/outbox",
+            node_addr(federation, "utbetalningsmyndigheten")?
+        ),
+    ));
     Ok(commands)
 }
 

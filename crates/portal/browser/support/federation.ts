@@ -85,6 +85,8 @@ export const AUTHORITIES = [
   'bolagsverket',
   'utbetalningsmyndigheten',
   'malmo-stad',
+  'kriminalvarden',
+  'pensionsmyndigheten',
 ] as const;
 export type Authority = (typeof AUTHORITIES)[number];
 

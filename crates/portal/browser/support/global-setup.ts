@@ -6,8 +6,8 @@
 //
 // Environment:
 //   UTBYTE_BIN          the utbyte binary (default: <repo>/target/debug/utbyte)
-//   UTBYTE_BASE_PORT    the demo's base port (default 17400; local APIs on base+101 … base+107,
-//                       portals on base+201 … base+207)
+//   UTBYTE_BASE_PORT    the demo's base port (default 17400; local APIs on base+101 … base+109,
+//                       portals on base+201 … base+209)
 //   UTBYTE_IDP_PORT     the Demo-IdP's port (default base+300)
 //   UTBYTE_START_TIMEOUT_S  how long the first start may take (default 300)
 //   UTBYTE_KEEP_DEMO    set to 1 to keep the demo's directory after the run
