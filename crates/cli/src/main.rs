@@ -6,6 +6,7 @@ mod directory_cmd;
 mod example;
 mod generate;
 mod logging;
+mod message_cmd;
 mod node_cmd;
 mod node_health;
 mod node_import;
@@ -45,9 +46,12 @@ enum Command {
     #[command(subcommand)]
     Node(node_cmd::NodeCommand),
     /// The federation's directory: serve it from a configuration file, and change its state
-    /// (admit, set-endpoint, rotate, revoke, publish-rulebook, versions, show).
+    /// (admit, set-endpoint, set-message-key, rotate, revoke, publish-rulebook, versions, show).
     #[command(subcommand)]
     Directory(directory_cmd::DirectoryCommand),
+    /// A case system's messages through a node's local API: send, list, fetch, accept.
+    #[command(subcommand)]
+    Message(message_cmd::MessageCommand),
     /// Shell completions and man pages, generated from this command line (for packagers).
     #[command(subcommand, hide = true)]
     Generate(generate::GenerateCommand),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Pki(cmd) => pki_cmd::run(cmd),
         Command::Node(cmd) => node_cmd::run(cmd),
         Command::Directory(cmd) => directory_cmd::run(cmd),
+        Command::Message(cmd) => message_cmd::run(cmd),
         Command::Generate(cmd) => generate::run(cmd, Cli::command()),
     };
     match result {

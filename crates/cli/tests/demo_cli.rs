@@ -206,6 +206,58 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
     }
     assert_eq!(outbox[0]["state"], "delivered", "{outbox:#}");
     assert_eq!(outbox[0]["delivered"]["event"], "delivered", "{outbox:#}");
+    // The same through `utbyte message`, as a case system on the command line.
+    let fk_api = messages[5]
+        .split_whitespace()
+        .find_map(|w| {
+            w.trim_matches('\'')
+                .split("/v1/")
+                .next()
+                .filter(|u| u.starts_with("http://"))
+        })
+        .unwrap()
+        .to_owned();
+    let cli = |args: &[&str]| {
+        let mut all = vec!["message"];
+        all.extend_from_slice(&args[..1]);
+        all.extend([
+            "--api",
+            &fk_api,
+            "--token-file",
+            "state/access/case-system.token",
+        ]);
+        all.extend_from_slice(&args[1..]);
+        let out = Command::new(env!("CARGO_BIN_EXE_utbyte"))
+            .args(&all)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{all:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let id = sent[0]["id"].as_str().unwrap();
+    let listed = cli(&["list", "inbox", "--unit", "fk-kontroll"]);
+    assert!(
+        listed.contains(id) && listed.contains("from utbetalningsmyndigheten/ubm-kontroll"),
+        "{listed}"
+    );
+    let fetched: serde_json::Value =
+        serde_json::from_str(&cli(&["fetch", "--sender", "utbetalningsmyndigheten", id])).unwrap();
+    assert_eq!(fetched["content"]["values"]["belopp"], 4200, "{fetched:#}");
+    let accepted: serde_json::Value = serde_json::from_str(&cli(&[
+        "accept",
+        "--sender",
+        "utbetalningsmyndigheten",
+        "--officer",
+        "fk-h1",
+        "--unit",
+        "fk-kontroll",
+        "--role",
+        "handlaggare",
+        id,
+    ]))
+    .unwrap();
+    assert_eq!(accepted["state"], "accepted", "{accepted:#}");
 
     Command::new("kill")
         .args(["-INT", &demo.0.id().to_string()])
