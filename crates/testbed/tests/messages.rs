@@ -319,3 +319,88 @@ async fn a_notice_the_rulebook_refuses_never_leaves_and_stored_content_is_cipher
     }
     assert!(checked > 10, "the nodes' files were read");
 }
+
+/// The recipients a payments-authority notice can be addressed to: one the duty runs to, one
+/// it does not.
+const RECIPIENTS: [(&str, &str); 2] = [(FK, "fk-kontroll"), ("polismyndigheten", "pm-syd")];
+/// The fields of the payments authority's notice kind.
+const NOTICE_FIELDS: [&str; 5] = [
+    "forman",
+    "belopp",
+    "utbetalningsdag",
+    "grund",
+    "inloggningar",
+];
+
+/// Whatever fields a notice proposes and whoever it is addressed to, no field the sender's
+/// rulebook did not decide `disclose` reaches the recipient, and a notice refused in full
+/// reaches no one.
+#[test]
+fn no_field_the_senders_rulebook_refuses_ever_reaches_the_recipient() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_dir, federation) = runtime.block_on(federation_on(
+        Engine::Sqlite,
+        &[UBM, FK, "polismyndigheten"],
+    ));
+    let ubm = federation.node(UBM).unwrap().local_addr;
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let delivered = std::sync::atomic::AtomicUsize::new(0);
+    let config = ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(
+        mask in 1u8..(1 << NOTICE_FIELDS.len()),
+        recipient in 0..RECIPIENTS.len(),
+    )| {
+        let (to, unit) = RECIPIENTS[recipient];
+        let values: serde_json::Map<String, Value> = NOTICE_FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, f)| (f.to_string(), json!(format!("uppgift {f}"))))
+            .collect();
+        let mut body = notice(Value::Object(values.clone()));
+        body["to"] = json!({"authority": to, "unit": unit});
+        let key = format!("prop-{}", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        let sent = runtime.block_on(send(ubm, &key, &body));
+        prop_assert!(sent.status == 200 || sent.status == 201, "{:#}", sent.body);
+        let disclosed: Vec<&str> = sent.body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["outcome"] == "disclose")
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        let id = sent.body["id"].as_str().unwrap().to_owned();
+        let inbox = federation.node(to).unwrap().local_addr;
+        let path = format!("/v1/messages/inbox/{UBM}/{id}");
+        if disclosed.is_empty() {
+            prop_assert_eq!(&sent.body["state"], "refused");
+            // Never posted, so never delivered: the recipient does not know the id.
+            std::thread::sleep(Duration::from_millis(100));
+            let asked = runtime.block_on(call(inbox, "GET", &path, &[], None));
+            prop_assert_eq!(asked.status, 404, "{:#}", asked.body);
+        } else {
+            runtime.block_on(until(async || call(inbox, "GET", &path, &[], None).await.status == 200));
+            let held = runtime.block_on(call(inbox, "GET", &path, &[], None));
+            let arrived = held.body["content"]["values"].as_object().unwrap();
+            for field in arrived.keys() {
+                prop_assert!(disclosed.contains(&field.as_str()), "`{field}` reached {to}: {:#}", held.body);
+            }
+            prop_assert_eq!(arrived.len(), disclosed.len());
+            delivered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert!(
+        delivered.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the property held only vacuously"
+    );
+    runtime.block_on(federation.stop());
+}
