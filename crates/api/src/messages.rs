@@ -167,6 +167,23 @@ pub struct ReceivedMessage {
     pub content: Option<MessageContent>,
 }
 
+/// A notice held for this authority's own reviewer: each field with the rulebook's outcome
+/// and, for those under review, the provisions a reviewer may let it go under and what must be
+/// weighed; and the notice as it would leave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeldMessage {
+    pub id: String,
+    pub from_unit: String,
+    pub to: MessageAddress,
+    pub kind: MessageKind,
+    pub case_ref: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub fields: Vec<crate::reviews::ReviewField>,
+    pub content: MessageContent,
+}
+
 /// Who takes a received message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -168,7 +168,7 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
         .map(|l| l.trim())
         .filter(|l| l.starts_with("curl ") && l.contains("/v1/messages"))
         .collect();
-    assert_eq!(messages.len(), 7, "{output}");
+    assert_eq!(messages.len(), 8, "{output}");
     let sent: Vec<serde_json::Value> = messages[..5].iter().map(|c| run(c)).collect();
     let states: Vec<&str> = sent
         .iter()
@@ -196,9 +196,11 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(arrived[0]["id"], sent[0]["id"], "{arrived:#}");
+    let held = run(messages[6]);
+    assert_eq!(held[0]["id"], sent[3]["id"], "{held:#}");
     let mut outbox = serde_json::Value::Null;
     for _ in 0..100 {
-        outbox = run(messages[6]);
+        outbox = run(messages[7]);
         if outbox[0]["state"] == "delivered" {
             break;
         }

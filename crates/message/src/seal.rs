@@ -131,10 +131,20 @@ pub fn seal(
     content: &Content,
 ) -> Result<Vec<u8>, SealError> {
     let plaintext = serde_json::to_vec(content).map_err(|e| SealError::Content(e.to_string()))?;
+    seal_raw(recipient, envelope_json, &plaintext)
+}
+
+/// Seals any bytes the same way: what a node keeps for itself only (a notice held for its own
+/// reviewer is sealed for its own key).
+pub fn seal_raw(
+    recipient: &RecipientKey,
+    envelope_json: &str,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, SealError> {
     seal_bytes(
         recipient,
         envelope_json,
-        &plaintext,
+        plaintext,
         &mut rand_core::UnwrapErr(rand_core::OsRng),
     )
 }
@@ -181,6 +191,15 @@ pub fn open(keys: &[MessageKey], envelope_json: &str, sealed: &[u8]) -> Result<C
         .validate()
         .map_err(|e| SealError::Content(e.to_string()))?;
     Ok(content)
+}
+
+/// Opens bytes sealed with [`seal_raw`].
+pub fn open_raw(
+    keys: &[MessageKey],
+    envelope_json: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    open_bytes(keys, envelope_json, sealed)
 }
 
 fn open_bytes(

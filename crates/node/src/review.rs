@@ -129,9 +129,26 @@ pub(crate) async fn decide(
     Json(input): Json<ReviewDecisionInput>,
 ) -> Result<Json<ReviewView>, Problem> {
     who.require(Duty::Review)?;
-    let reviewer = &input.reviewer;
-    let acting = who.acting(&reviewer.officer, &reviewer.unit, &reviewer.role)?;
     let case = case_of(&load(&state, &ticket).await?)?;
+    let acting = check_reviewer(&state, &who, &input.reviewer, &case.request.offering)?;
+    let vouched = VouchedBy {
+        client: acting.client,
+        vouch: acting.vouch,
+    };
+    apply::decide(&state, &ticket, &input, &vouched, OffsetDateTime::now_utc()).await?;
+    let review = load(&state, &ticket).await?;
+    view(&review, Vec::new()).map(Json)
+}
+
+/// Who may decide a review of `offering` here: a unit of this authority, a role the rulebook
+/// gives competence to review it, of the units `review_units` names for it if any.
+pub(crate) fn check_reviewer(
+    state: &NodeState,
+    who: &Who,
+    reviewer: &utbyte_api::reviews::Reviewer,
+    offering: &str,
+) -> Result<crate::access::Acting, Problem> {
+    let acting = who.acting(&reviewer.officer, &reviewer.unit, &reviewer.role)?;
     let own_unit = state.rulebook().is_some_and(|rulebook| {
         rulebook
             .vocabulary
@@ -155,7 +172,7 @@ pub(crate) async fn decide(
                 unit: &reviewer.unit,
                 role: &reviewer.role,
             },
-            &case.request.offering,
+            offering,
         )
     });
     if !competent {
@@ -163,30 +180,24 @@ pub(crate) async fn decide(
             "role-not-reviewer",
             &format!(
                 "the role `{}` at `{}` has no competence to decide reviews of `{}` under the rulebook",
-                reviewer.role, reviewer.unit, case.request.offering
+                reviewer.role, reviewer.unit, offering
             ),
         ));
     }
-    if let Some(units) = state.review_units.get(&case.request.offering) {
+    if let Some(units) = state.review_units.get(offering) {
         if !units.contains(&reviewer.unit) {
             return Err(who.forbid(
                 "unit-not-reviewer",
                 &format!(
                     "reviews of `{}` are decided by reviewers of {}, not of `{}`",
-                    case.request.offering,
+                    offering,
                     units.join(", "),
                     reviewer.unit
                 ),
             ));
         }
     }
-    let vouched = VouchedBy {
-        client: acting.client,
-        vouch: acting.vouch,
-    };
-    apply::decide(&state, &ticket, &input, &vouched, OffsetDateTime::now_utc()).await?;
-    let review = load(&state, &ticket).await?;
-    view(&review, Vec::new()).map(Json)
+    Ok(acting)
 }
 
 /// The review `ticket` names; a ticket no review can have is not looked up.

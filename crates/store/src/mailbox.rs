@@ -265,6 +265,32 @@ pub trait Mailbox: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
+    /// The notices held for this authority's own reviewers, oldest first.
+    async fn held_messages(
+        &self,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Page<OutboxEntry>, StoreError>;
+
+    /// A reviewer let a held notice go: it is to be delivered, as `envelope` and `sealed` (now
+    /// sealed for the recipient), at once. `false` if it was not held (decided meanwhile).
+    async fn release_held(
+        &self,
+        message_id: &str,
+        envelope: &str,
+        sealed: &[u8],
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// A reviewer refused every field of a held notice: it fails with `reason` and never
+    /// leaves. `false` if it was not held.
+    async fn refuse_held(
+        &self,
+        message_id: &str,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// The outbox, newest first; of one sending unit if given.
     async fn list_outbox(
         &self,

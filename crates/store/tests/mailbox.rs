@@ -1201,4 +1201,52 @@ on_both_engines! {
             InboxState::Receiving
         );
     }
+
+    #[tokio::test]
+    async fn a_held_notice_is_released_once_with_its_new_sealing_or_refused_for_good() {
+        let store = store().await;
+        for (id, seconds) in [("h-2", 20), ("h-1", 10), ("h-3", 30)] {
+            let mut held = outgoing(id, id, "enhet-1", seconds);
+            held.state = OutboxState::Held;
+            post(&store, &held).await;
+        }
+        post(&store, &outgoing("p-1", "p-1", "enhet-1", 5)).await;
+        // Only held notices are listed, oldest first, page by page.
+        let first = store.held_messages(2, None).await.unwrap();
+        assert_eq!(out_ids(&first.items), ["h-1", "h-2"]);
+        let rest = store.held_messages(2, first.next).await.unwrap();
+        assert_eq!(out_ids(&rest.items), ["h-3"]);
+        assert!(rest.next.is_none());
+
+        // Released: pending at once, with the envelope and sealing it now leaves with.
+        let sealed = vec![0u8, 1, 2, 255];
+        assert!(store.release_held("h-1", r#"{"id":"h-1","key":"k"}"#, &sealed, at(40)).await.unwrap());
+        let released = store.outgoing_message("h-1").await.unwrap().unwrap();
+        assert_eq!(released.state, OutboxState::Pending);
+        assert_eq!(released.next_attempt_at, Some(at(40)));
+        assert_eq!(released.message.sealed, sealed);
+        assert_eq!(released.message.envelope, r#"{"id":"h-1","key":"k"}"#);
+        let claimed = store.claim_due_messages(at(40), at(100), 10).await.unwrap();
+        assert!(out_ids(&claimed).contains(&"h-1"), "{:?}", out_ids(&claimed));
+        // Decided once: a second release, or a refusal after it, changes nothing.
+        assert!(!store.release_held("h-1", r#"{"id":"x"}"#, &[9], at(41)).await.unwrap());
+        assert!(!store.refuse_held("h-1", "too late", at(41)).await.unwrap());
+        assert_eq!(store.outgoing_message("h-1").await.unwrap().unwrap().message.sealed, sealed);
+
+        // Refused: failed with the reason, never claimed, never released.
+        assert!(store.refuse_held("h-2", "every field was refused at review", at(42)).await.unwrap());
+        let refused = store.outgoing_message("h-2").await.unwrap().unwrap();
+        assert_eq!(refused.state, OutboxState::Failed);
+        assert_eq!(refused.last_error.as_deref(), Some("every field was refused at review"));
+        assert!(!store.release_held("h-2", r#"{"id":"h-2"}"#, &[1], at(43)).await.unwrap());
+        let due = store.claim_due_messages(at(1000), at(2000), 10).await.unwrap();
+        assert!(!out_ids(&due).contains(&"h-2"));
+        assert_eq!(out_ids(&store.held_messages(10, None).await.unwrap().items), ["h-3"]);
+        // A pending message is not held: it cannot be released or refused.
+        assert!(!store.release_held("p-1", r#"{"id":"p-1"}"#, &[1], at(44)).await.unwrap());
+        assert!(matches!(
+            store.release_held("h-3", "not json", &[1], at(45)).await,
+            Err(StoreError::InvalidInput { .. })
+        ));
+    }
 }

@@ -404,3 +404,139 @@ fn no_field_the_senders_rulebook_refuses_ever_reaches_the_recipient() {
     );
     runtime.block_on(federation.stop());
 }
+
+/// Kriminalvården's notice to the Police that a convicted person did not report: OSL 10:27
+/// needs its own jurist's interest balancing first. Held, decided field by field with reasons,
+/// then only what the jurist let go reaches the Police; every step in Kriminalvården's ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_held_for_the_senders_jurist_leaves_with_what_the_jurist_let_go() {
+    const KV: &str = "kriminalvarden";
+    const PM: &str = "polismyndigheten";
+    let (_dir, federation) = federation_on(Engine::Sqlite, &[KV, PM]).await;
+    let kv = federation.node(KV).unwrap().local_addr;
+    let pm = federation.node(PM).unwrap().local_addr;
+    let body = json!({
+        "officer": "kv-h1", "unit": "kv-verkstallighet", "role": "handlaggare",
+        "to": {"authority": PM, "unit": "pm-syd"},
+        "kind": {"type": "notice", "notice": "kv-underrattelse-uteblivit"},
+        "title": "Uteblivit från verkställighet",
+        "subjects": [SUBJECT],
+        "values": {"pafoljd": "fängelse 1 år", "installelsedag": "2026-11-15",
+                   "senast-kanda-adress": "Storgatan 1, Malmö"},
+        "purpose": "verkstallighet", "legal_basis": "osl-10-27", "case_ref": "KV 2026-3-1121",
+    });
+    let sent = send(kv, "held-1", &body).await;
+    assert_eq!(sent.status, 201, "{:#}", sent.body);
+    assert_eq!(sent.body["state"], "held");
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+
+    // The jurist sees the notice, what is under review and what must be weighed.
+    let held = call(kv, "GET", "/v1/messages/held", &[], None).await;
+    assert_eq!(held.status, 200, "{:#}", held.body);
+    let notice = &held.body[0];
+    assert_eq!(notice["id"], id.as_str());
+    let under_review: Vec<&str> = notice["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"] == "review")
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert!(under_review.contains(&"pafoljd"), "{notice:#}");
+    assert!(
+        notice["fields"][0]["candidates"][0]["weigh"].is_string(),
+        "{notice:#}"
+    );
+    // Nothing has reached the Police.
+    let path = format!("/v1/messages/inbox/{KV}/{id}");
+    assert_eq!(call(pm, "GET", &path, &[], None).await.status, 404);
+
+    let decide = |fields: Value| {
+        json!({"reviewer": {"officer": "kv-jurist-1", "unit": "kv-verkstallighet", "role": "jurist"},
+               "fields": fields})
+    };
+    let decision_path = format!("/v1/messages/held/{id}/decision");
+    // Every field under review must be decided.
+    let partial = call(
+        kv,
+        "POST",
+        &decision_path,
+        &[],
+        Some(
+            serde_json::to_vec(&decide(
+                json!([{"field": "pafoljd", "outcome": "disclose", "reason": "behövs"}]),
+            ))
+            .unwrap(),
+        ),
+    )
+    .await;
+    assert_problem(&partial, 422, "invalid-review-decision");
+    let fields: Vec<Value> = under_review
+        .iter()
+        .map(|f| {
+            let outcome = if *f == "pafoljd" { "disclose" } else { "refuse" };
+            json!({"field": f, "outcome": outcome, "reason": "Polisens intresse väger tyngre bara för påföljden."})
+        })
+        .collect();
+    let decided = call(
+        kv,
+        "POST",
+        &decision_path,
+        &[],
+        Some(serde_json::to_vec(&decide(json!(fields))).unwrap()),
+    )
+    .await;
+    assert_eq!(decided.status, 200, "{:#}", decided.body);
+    assert_eq!(decided.body["state"], "pending");
+    let again = call(
+        kv,
+        "POST",
+        &decision_path,
+        &[],
+        Some(serde_json::to_vec(&decide(json!(fields))).unwrap()),
+    )
+    .await;
+    assert_problem(&again, 409, "review-already-decided");
+
+    until(async || call(pm, "GET", &path, &[], None).await.status == 200).await;
+    let arrived = call(pm, "GET", &path, &[], None).await;
+    let values = arrived.body["content"]["values"].as_object().unwrap();
+    assert_eq!(
+        values.keys().collect::<Vec<_>>(),
+        ["pafoljd"],
+        "only what the jurist let go: {:#}",
+        arrived.body
+    );
+    // Kriminalvården's ledger: routed to review, decided, sent — each naming the one before.
+    let kv_records = records(&federation, KV);
+    let chain: Vec<&AuditRecord> = kv_records
+        .iter()
+        .filter(|r| r.message.as_ref().is_some_and(|m| m.id == id))
+        .collect();
+    let events: Vec<EventKind> = chain.iter().map(|r| r.event).collect();
+    assert_eq!(
+        &events[..3],
+        [
+            EventKind::ReviewRequest,
+            EventKind::ReviewDecision,
+            EventKind::MessageSent
+        ]
+    );
+    let index_of = |event| {
+        (0..kv_records.len() as u64)
+            .find(|&i| {
+                kv_records[i as usize].event == event
+                    && kv_records[i as usize]
+                        .message
+                        .as_ref()
+                        .is_some_and(|m| m.id == id)
+            })
+            .unwrap()
+    };
+    assert_eq!(chain[1].refers_to, Some(index_of(EventKind::ReviewRequest)));
+    assert_eq!(
+        chain[2].refers_to,
+        Some(index_of(EventKind::ReviewDecision))
+    );
+    federation.stop().await;
+}

@@ -412,6 +412,13 @@ fn write_message_examples(
         ),
     ));
     commands.push((
+        "Kriminalvården's jurist sees the held notice with what must be weighed (POST …/held/{id}/decision decides it, field by field with reasons)",
+        format!(
+            "curl -s {bearer} http://{}/v1/messages/held",
+            node_addr(federation, "kriminalvarden")?
+        ),
+    ));
+    commands.push((
         "Utbetalningsmyndigheten's outbox: the notice, delivered, with Försäkringskassan's signed receipt",
         format!(
             "curl -s {bearer} http://{}/v1/messages/outbox",

@@ -388,7 +388,7 @@ fn citations(field: &utbyte_rules::FieldDecision) -> Vec<String> {
     out
 }
 
-fn review_fields(decision: &Decision) -> Vec<ReviewField> {
+pub(crate) fn review_fields(decision: &Decision) -> Vec<ReviewField> {
     decision
         .fields
         .iter()

@@ -104,7 +104,7 @@ pub(crate) async fn decide(
 /// is read: each non-empty, within its size, and without control characters (C0 — line breaks
 /// too —, DEL, C1). A reason is recorded, signed and shown to the requester as one line of
 /// text; the portal turns a text area's line breaks into spaces before it sends one.
-fn check_texts(input: &ReviewDecisionInput) -> Result<(), ExchangeError> {
+pub(crate) fn check_texts(input: &ReviewDecisionInput) -> Result<(), ExchangeError> {
     let reviewer = [
         ("reviewer.officer", input.reviewer.officer.as_str()),
         ("reviewer.unit", input.reviewer.unit.as_str()),
@@ -134,7 +134,7 @@ fn check_texts(input: &ReviewDecisionInput) -> Result<(), ExchangeError> {
 }
 
 /// The final verdicts: the rulebook's, with the reviewer's decision on each field under review.
-fn verdicts(
+pub(crate) fn verdicts(
     fields: &[ReviewField],
     input: &ReviewDecisionInput,
 ) -> Result<Vec<FieldVerdict>, ExchangeError> {

@@ -13,6 +13,8 @@
 //!   checked, taken into the inbox once however often it arrives, recorded and receipted.
 //! - `mailbox` — the local API's outbox and inbox: listings per unit with paging, a message
 //!   opened for its unit, and acceptance (recorded, receipted to the sender).
+//! - `held` — notices held for this authority's own reviewer: listed with the rulebook's
+//!   decision support, decided field by field with reasons, then sent or refused.
 //! - `receipt` — the signed receipts and their check.
 //!
 //! Delivery is at least once and reception idempotent (the inbox keeps one copy per sender and
@@ -21,6 +23,7 @@
 //! receipt it gives.
 
 mod deliver;
+pub(crate) mod held;
 pub(crate) mod mailbox;
 mod receipt;
 pub(crate) mod receive;
@@ -68,7 +71,7 @@ impl Messages {
 }
 
 pub(crate) fn local_routes() -> Router<Arc<NodeState>> {
-    mailbox::routes()
+    mailbox::routes().merge(held::routes())
 }
 
 pub(crate) fn federation_routes() -> Router<Arc<NodeState>> {

@@ -17,7 +17,7 @@ use crate::state::NodeState;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use utbyte_api::messages::{MessageKind, MessageState, SendMessage, SentMessage};
-use utbyte_api::{FieldVerdict, Outcome};
+use utbyte_api::Outcome;
 use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, Basis, EventKind};
 use utbyte_message::{Address, Content, Envelope, Kind};
@@ -63,16 +63,19 @@ pub(crate) async fn send(
                 message.to.authority
             ))
         })?;
-    let (subjects, decided) = decide(state, &ctx.rulebook, acting, message, now).await?;
-    let fields = decided.as_ref().map(|(v, _)| v.clone()).unwrap_or_default();
-    let outcome = decided.as_ref().map(|(_, o)| *o);
+    let (subjects, ruling) = decide(state, &ctx.rulebook, acting, message, now).await?;
+    let fields = ruling.as_ref().map(verdicts).unwrap_or_default();
+    let outcome = ruling.as_ref().map(utbyte_rules::Decision::overall);
+    // What may go now; held for review, also what the reviewer may let go.
+    let held = outcome == Some(utbyte_rules::Outcome::Review);
     let values = message
         .values
         .iter()
         .filter(|(field, _)| {
-            fields
-                .iter()
-                .any(|v| &v.field == *field && v.outcome == Outcome::Disclose)
+            fields.iter().any(|v| {
+                &v.field == *field
+                    && (v.outcome == Outcome::Disclose || (held && v.outcome == Outcome::Review))
+            })
         })
         .map(|(f, v)| (f.clone(), v.clone()))
         .collect();
@@ -89,6 +92,11 @@ pub(crate) async fn send(
     content
         .validate()
         .map_err(|e| ExchangeError::InvalidRequest(e.to_string()))?;
+    // Held, the notice is sealed for this node's own key until a reviewer lets it go.
+    let own_key = held
+        .then(|| state.messages.keys.first().map(|k| k.public().clone()))
+        .flatten();
+    let sealing_key = own_key.as_ref().unwrap_or(&recipient_key);
     let envelope = Envelope {
         id: new_id()?,
         from: Address {
@@ -109,7 +117,7 @@ pub(crate) async fn send(
         recipient_case_ref: message.recipient_case_ref.clone(),
         in_reply_to: message.in_reply_to.clone(),
         sent_at: utbyte_audit::record::now(),
-        key: recipient_key.id(),
+        key: sealing_key.id(),
     };
     envelope
         .validate()
@@ -181,8 +189,16 @@ pub(crate) async fn send(
         EventKind::ReviewRequest => OutboxState::Held,
         _ => OutboxState::Pending,
     };
-    let sealed = utbyte_message::seal::seal(&recipient_key, &envelope_json, &content)
-        .map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let sealed = match (&ruling, held) {
+        (Some(ruling), true) => super::held::seal_held(
+            sealing_key,
+            &envelope_json,
+            content,
+            crate::exchange::answer::review_fields(ruling),
+        )?,
+        _ => utbyte_message::seal::seal(sealing_key, &envelope_json, &content)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+    };
     let posted = NewOutgoingMessage {
         message_id: envelope.id.clone(),
         client: acting.client.clone(),
@@ -213,7 +229,7 @@ pub(crate) async fn send(
     }
 }
 
-/// The subjects, checked, and for a notice its decision (verdicts and overall outcome).
+/// The subjects, checked, and for a notice its decision.
 async fn decide(
     state: &NodeState,
     rulebook: &utbyte_rules::Rulebook,
@@ -223,7 +239,7 @@ async fn decide(
 ) -> Result<
     (
         Vec<utbyte_domain::SubjectId>,
-        Option<(Vec<FieldVerdict>, utbyte_rules::Outcome)>,
+        Option<utbyte_rules::Decision>,
     ),
     ExchangeError,
 > {
@@ -285,6 +301,5 @@ async fn decide(
     let decision = rulebook
         .decide_notice(&request)
         .map_err(|e| ExchangeError::InvalidRequest(e.to_string()))?;
-    let overall = decision.overall();
-    Ok((subjects, Some((verdicts(&decision), overall))))
+    Ok((subjects, Some(decision)))
 }

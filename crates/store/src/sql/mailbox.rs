@@ -59,6 +59,14 @@ const ACCEPTED: &str = "\
 UPDATE outbox SET state = 'accepted', next_attempt_at = NULL, accepted_receipt = $2, updated_at = $3
  WHERE message_id = $1 AND state IN ('pending', 'delivered')";
 
+const RELEASE: &str = "\
+UPDATE outbox SET state = 'pending', envelope = $2, sealed = $3, next_attempt_at = $4, updated_at = $4
+ WHERE message_id = $1 AND state = 'held'";
+
+const REFUSE_HELD: &str = "\
+UPDATE outbox SET state = 'failed', last_error = $2, updated_at = $3
+ WHERE message_id = $1 AND state = 'held'";
+
 const TAKE_IN: &str = "\
 INSERT INTO inbox (sender, message_id, unit, kind, envelope, sealed, state, claimed_at, received_at)
 VALUES ($1, $2, $3, $4, $5, $6, 'receiving', $7, $7)
@@ -330,6 +338,72 @@ macro_rules! engine {
                     check_id("message id", message_id)?;
                     check_json("accepted receipt", receipt)?;
                     self.outbox_update(ACCEPTED, message_id, Some(receipt.to_owned()), None, at)
+                        .await
+                }
+
+                async fn held_messages(
+                    &self,
+                    limit: u32,
+                    after: Option<Cursor>,
+                ) -> Result<Page<OutboxEntry>, StoreError> {
+                    let sql = format!(
+                        "SELECT {OUT_COLUMNS} FROM outbox WHERE state = 'held' \
+                         AND ($2 IS NULL OR (created_at, rowid) > ($2, $3)) \
+                         ORDER BY created_at, rowid LIMIT $1"
+                    );
+                    let rows = sqlx::query_as::<_, OutRow>(&sql)
+                        .bind(i64::from(limit) + 1)
+                        .bind(after.map(|c| c.key))
+                        .bind(after.map(|c| c.row))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing held messages"))?;
+                    Page::of(rows, limit, |row| Cursor {
+                        key: row.created_at,
+                        row: row.rowid,
+                    })
+                    .try_map(OutRow::checked)
+                }
+
+                async fn release_held(
+                    &self,
+                    message_id: &str,
+                    envelope: &str,
+                    sealed: &[u8],
+                    at: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    check_id("message id", message_id)?;
+                    check_json("envelope", envelope)?;
+                    check_sealed(sealed)?;
+                    let (id, envelope, sealed) =
+                        (message_id.to_owned(), envelope.to_owned(), sealed.to_vec());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let changed = sqlx::query(RELEASE)
+                                    .bind(&id)
+                                    .bind(&envelope)
+                                    .bind(&sealed)
+                                    .bind(at.unix_timestamp())
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("releasing a held message"))?
+                                    .rows_affected();
+                                Ok(changed == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn refuse_held(
+                    &self,
+                    message_id: &str,
+                    reason: &str,
+                    at: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    check_id("message id", message_id)?;
+                    check_error(reason)?;
+                    self.outbox_update(REFUSE_HELD, message_id, Some(reason.to_owned()), None, at)
                         .await
                 }
 
