@@ -167,6 +167,9 @@ pub struct InboxEntry {
 pub enum TakenIn {
     /// This call holds the message and is to record its receipt.
     Claimed,
+    /// This call took over a claim made at `since` by a node that stopped before keeping the
+    /// receipt: it may have recorded the delivery already, after `since`.
+    TakenOver { since: OffsetDateTime },
     /// Received before: the receipt given then.
     Received(Box<InboxEntry>),
     /// Another delivery of it is being recorded right now; ask again shortly.

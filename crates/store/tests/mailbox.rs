@@ -613,10 +613,11 @@ on_both_engines! {
             store.take_in(&message, at(11), at(5)).await.unwrap(),
             TakenIn::Busy
         );
-        // The first node stopped: a claim older than the limit is taken over, once.
+        // The first node stopped: a claim older than the limit is taken over, once, saying
+        // since when the first held it.
         assert_eq!(
             store.take_in(&message, at(100), at(11)).await.unwrap(),
-            TakenIn::Claimed
+            TakenIn::TakenOver { since: at(10) }
         );
         assert_eq!(
             store.take_in(&message, at(101), at(50)).await.unwrap(),

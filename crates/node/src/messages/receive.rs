@@ -135,7 +135,7 @@ pub(crate) async fn deliver(
         }
         TakenIn::Busy => Err(problems::IN_FLIGHT
             .with("this message is being taken in by another delivery; send it again shortly")),
-        TakenIn::Claimed => {
+        TakenIn::Claimed | TakenIn::TakenOver { .. } => {
             let reference = utbyte_domain::legal_time::swedish_reference_date(now)
                 .map_err(|e| ExchangeError::Internal(e.to_string()))?;
             let subjects = content
@@ -175,7 +175,27 @@ pub(crate) async fn deliver(
                 v: FORMAT_VERSION,
                 why: None,
             };
-            let recorded = state.record(record, subjects).await?;
+            // Taken over from a node that stopped: it may have recorded the delivery already.
+            let earlier = match taken {
+                TakenIn::TakenOver { since } => {
+                    let audit = Arc::clone(&state.audit);
+                    let (sender, id, digest) = (
+                        envelope.from.authority.clone(),
+                        envelope.id.clone(),
+                        digest.clone(),
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        recorded_since(&audit, &sender, &id, &digest, since)
+                    })
+                    .await
+                    .map_err(|e| ExchangeError::Internal(e.to_string()))?
+                }
+                _ => None,
+            };
+            let recorded = match earlier {
+                Some(recorded) => recorded,
+                None => state.record(record, subjects).await?,
+            };
             let payload = ReceiptPayload {
                 event: "delivered".into(),
                 message_id: envelope.id.clone(),
@@ -194,6 +214,47 @@ pub(crate) async fn deliver(
             Ok(Json(read_jws(&signed)?))
         }
     }
+}
+
+/// The entry recording the delivery of message `id` from `sender` (its envelope's digest), if
+/// this ledger holds one appended since `since`: read from the end back to then. The receipt
+/// names the smallest tree holding it.
+fn recorded_since(
+    audit: &utbyte_audit::AuditLog,
+    sender: &str,
+    id: &str,
+    digest: &str,
+    since: OffsetDateTime,
+) -> Option<utbyte_ledger::Receipt> {
+    let ledger = audit.ledger();
+    // Record times have whole seconds; a little slack covers the rounding.
+    let from = since - time::Duration::seconds(2);
+    for index in (0..ledger.size()).rev() {
+        let record = ledger
+            .entry(index)
+            .ok()
+            .and_then(|leaf| AuditRecord::from_leaf(&leaf).ok())?;
+        let at =
+            OffsetDateTime::parse(&record.time, &time::format_description::well_known::Rfc3339)
+                .ok()?;
+        if at < from {
+            return None;
+        }
+        let same = record.event == EventKind::MessageDelivered
+            && record.payload_sha256.as_deref() == Some(digest)
+            && record
+                .message
+                .as_ref()
+                .is_some_and(|m| m.id == id && m.from == sender);
+        if same {
+            return Some(utbyte_ledger::Receipt {
+                index,
+                tree_size: index + 1,
+                root: ledger.root_at(index + 1).ok()?,
+            });
+        }
+    }
+    None
 }
 
 fn read_jws(text: &str) -> Result<Jws, ExchangeError> {

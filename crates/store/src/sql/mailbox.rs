@@ -472,6 +472,14 @@ macro_rules! engine {
                                 if held.state != InboxState::Receiving {
                                     return Ok(TakenIn::Received(Box::new(held)));
                                 }
+                                let (since,): (i64,) = sqlx::query_as(
+                                    "SELECT claimed_at FROM inbox WHERE sender = $1 AND message_id = $2",
+                                )
+                                .bind(&m.sender)
+                                .bind(&m.message_id)
+                                .fetch_one(&mut *connection)
+                                .await
+                                .map_err(StoreError::exchange("reading a claim"))?;
                                 let taken = sqlx::query(TAKE_OVER)
                                     .bind(&m.sender)
                                     .bind(&m.message_id)
@@ -481,7 +489,11 @@ macro_rules! engine {
                                     .await
                                     .map_err(StoreError::exchange("taking over a message"))?
                                     .rows_affected();
-                                Ok(if taken == 1 { TakenIn::Claimed } else { TakenIn::Busy })
+                                Ok(if taken == 1 {
+                                    TakenIn::TakenOver { since: time(since)? }
+                                } else {
+                                    TakenIn::Busy
+                                })
                             })
                         })
                         .await
