@@ -3,6 +3,7 @@
 mod admin;
 mod auditor;
 mod auth;
+mod messages;
 mod officer;
 mod provider;
 mod reviewer;
@@ -35,6 +36,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/requests", get(officer::requests).post(officer::submit))
         .route("/requests/new", get(officer::new_request))
         .route("/requests/{key}", get(officer::request))
+        .route("/messages", get(messages::list))
+        .route("/messages/{sender}/{id}", get(messages::show))
+        .route("/messages/{sender}/{id}/accept", post(messages::accept))
         .route("/review", get(reviewer::queue))
         .route(
             "/review/{ticket}",
@@ -117,6 +121,7 @@ impl Chrome {
         items.extend([
             ("/portal/offerings", "nav.offerings", Some(Role::Officer)),
             ("/portal/requests", "nav.requests", Some(Role::Officer)),
+            ("/portal/messages", "nav.messages", Some(Role::Officer)),
             ("/portal/review", "nav.review", Some(Role::Reviewer)),
             ("/portal/audit", "nav.audit", Some(Role::Auditor)),
             ("/portal/admin/users", "nav.users", Some(Role::Admin)),
@@ -147,6 +152,7 @@ fn section(path: &str) -> &str {
     [
         "/portal/offerings",
         "/portal/requests",
+        "/portal/messages",
         "/portal/review",
         "/portal/audit",
         "/portal/admin/users",
