@@ -147,6 +147,10 @@ pub struct MessagesConfig {
     /// The kinds of message this node takes: notice kinds and `free_text`; none: every kind.
     #[serde(default)]
     pub accept: Option<Vec<String>>,
+    /// Where the case systems are told of each message that arrives (a signed CloudEvent, as
+    /// callbacks are sent); must lie under `[callbacks] allow`. None: they list the inbox.
+    #[serde(default)]
+    pub callback: Option<String>,
 }
 
 impl Default for MessagesConfig {
@@ -156,6 +160,7 @@ impl Default for MessagesConfig {
             retry_first_millis: default_retry_first_millis(),
             retry_max_seconds: default_retry_max_seconds(),
             accept: None,
+            callback: None,
         }
     }
 }

@@ -222,7 +222,7 @@ fn case_response(answer: &CaseAnswer) -> Response {
 
 /// One round of the background work: drive every request left in flight to an end
 /// ([`crate::exchange::recover`]), ask about every request in review, then deliver every
-/// callback notice that is due.
+/// callback notice that is due and announce every message that arrived.
 pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callback::Callbacks) {
     // Recovery and review polls record receipts: one instance of a node runs them (callbacks
     // are claimed notice by notice, so every instance delivers).
@@ -237,4 +237,7 @@ pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callb
         }
     }
     callbacks.deliver_due(&state.exchange).await;
+    if let Some(url) = &state.messages.callback {
+        callbacks.announce_arrivals(&state.exchange, url).await;
+    }
 }

@@ -482,6 +482,13 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         &setup.data_dir,
         &setup.authority,
     )?;
+    if let Some(url) = &setup.messages.callback {
+        callbacks.check_target(url).map_err(|refused| {
+            NodeError::Config(config::ConfigFileError::Invalid(format!(
+                "[messages] callback: {refused}"
+            )))
+        })?;
+    }
     let callback_targets = setup
         .callbacks
         .targets()

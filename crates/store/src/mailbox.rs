@@ -159,6 +159,8 @@ pub struct InboxEntry {
     pub accepted_by: Option<String>,
     /// When the accepted receipt is next to be returned to the sender; `None` once returned.
     pub return_at: Option<OffsetDateTime>,
+    /// Attempts so far to announce the arrival to the case system's callback.
+    pub announce_attempts: u32,
     pub(crate) row: i64,
 }
 
@@ -312,12 +314,30 @@ pub trait Mailbox: Send + Sync {
         stale_before: OffsetDateTime,
     ) -> Result<TakenIn, StoreError>;
 
-    /// Keeps the delivered receipt of a message taken in.
+    /// Keeps the delivered receipt of a message taken in; with `announce_at`, its arrival is
+    /// to be announced to the case systems' callback from then.
     async fn keep_delivered_receipt(
         &self,
         sender: &str,
         message_id: &str,
         receipt: &str,
+        announce_at: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` arrivals due to be announced at `now`, until `claimed_until`.
+    async fn claim_due_announcements(
+        &self,
+        now: OffsetDateTime,
+        claimed_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<InboxEntry>, StoreError>;
+
+    /// How an announcement attempt went: delivered, due again, or given up (a dead letter).
+    async fn announcement_attempted(
+        &self,
+        sender: &str,
+        message_id: &str,
+        attempt: &crate::CallbackAttempt,
     ) -> Result<(), StoreError>;
 
     /// The message in the inbox from `sender` with this id.

@@ -76,7 +76,12 @@ async fn receive(store: &ExchangeStore, message: &NewIncomingMessage, seconds: i
         TakenIn::Claimed
     );
     store
-        .keep_delivered_receipt(&message.sender, &message.message_id, DELIVERED_RECEIPT)
+        .keep_delivered_receipt(
+            &message.sender,
+            &message.message_id,
+            DELIVERED_RECEIPT,
+            None,
+        )
         .await
         .unwrap();
 }
@@ -625,7 +630,7 @@ on_both_engines! {
         );
 
         store
-            .keep_delivered_receipt("skatteverket", "m-1", DELIVERED_RECEIPT)
+            .keep_delivered_receipt("skatteverket", "m-1", DELIVERED_RECEIPT, None)
             .await
             .unwrap();
         let delivered = store
@@ -649,12 +654,12 @@ on_both_engines! {
 
         // The receipt is kept once: the node that lost the take-over cannot overwrite it.
         let error = store
-            .keep_delivered_receipt("skatteverket", "m-1", r#"{"receipt":"second"}"#)
+            .keep_delivered_receipt("skatteverket", "m-1", r#"{"receipt":"second"}"#, None)
             .await
             .unwrap_err();
         assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
         let error = store
-            .keep_delivered_receipt("skatteverket", "nope", DELIVERED_RECEIPT)
+            .keep_delivered_receipt("skatteverket", "nope", DELIVERED_RECEIPT, None)
             .await
             .unwrap_err();
         assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
@@ -869,7 +874,7 @@ on_both_engines! {
 
         // Received once the receipt is kept.
         store
-            .keep_delivered_receipt("polisen", "arriving", DELIVERED_RECEIPT)
+            .keep_delivered_receipt("polisen", "arriving", DELIVERED_RECEIPT, None)
             .await
             .unwrap();
         assert_eq!(
@@ -1188,7 +1193,7 @@ on_both_engines! {
             TakenIn::Claimed
         );
         let error = store
-            .keep_delivered_receipt("skatteverket", "m-1", "not json")
+            .keep_delivered_receipt("skatteverket", "m-1", "not json", None)
             .await
             .unwrap_err();
         assert!(matches!(error, StoreError::InvalidInput { .. }), "{error}");

@@ -369,3 +369,65 @@ async fn a_failing_target_is_retried_with_backoff_ends_dead_and_a_replay_deliver
     assert_problem(&unknown, 404, "callback-not-found");
     federation.stop().await;
 }
+
+/// A message arriving at Försäkringskassan is announced to its case system: a thin CloudEvent
+/// (`se.utbyte.message.received`: sender, id, unit, kind and where to fetch it — no content),
+/// signed per Standard Webhooks, verified with the peer libraries; the link opens the message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arriving_message_is_announced_signed_and_as_a_thin_cloudevent() {
+    let case = CaseSystem::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
+    plan.callbacks = CallbacksConfig {
+        allow: vec![case.prefix()],
+        secret_file: Some(dir.path().join("callback.secret")),
+        ..CallbacksConfig::default()
+    };
+    plan.messages.callback = Some(format!("{}arrivals", case.prefix()));
+    plan.agency_trust = Some(AgencyTrust::from_pem(case.ca_pem.as_bytes()).unwrap());
+    let federation = LoopbackFederation::start(plan).await.unwrap();
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    let secret_text = "Uppgifterna finns i bifogat underlag.";
+    let letter = serde_json::json!({
+        "officer": "malmo-h4711", "unit": "malmo-ekonomiskt-bistand", "role": "handlaggare",
+        "to": {"authority": "forsakringskassan", "unit": "fk-kontroll"},
+        "kind": {"type": "free_text"},
+        "title": "Fråga", "text": secret_text, "case_ref": "ASN-2026-1",
+    });
+    let sent = call(
+        malmo,
+        "POST",
+        "/v1/messages",
+        &[("idempotency-key", "letter-1")],
+        Some(serde_json::to_vec(&letter).unwrap()),
+    )
+    .await;
+    assert_eq!(sent.status, 201, "{:#}", sent.body);
+    let id = sent.body["id"].as_str().unwrap();
+
+    let received = case.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(received.len(), 1, "one announcement");
+    assert!(
+        !received[0].body.contains(secret_text) && !received[0].body.contains("Fråga"),
+        "an announcement carries no content: {}",
+        received[0].body
+    );
+    let secret = std::fs::read_to_string(dir.path().join("callback.secret")).unwrap();
+    let events = verify(secret.trim(), &received).unwrap();
+    let event = &events[0];
+    assert_eq!(event["type"], "se.utbyte.message.received");
+    assert_eq!(event["source"], "urn:utbyte:node:forsakringskassan");
+    assert_eq!(event["subject"], id);
+    assert_eq!(event["data"]["sender"], "malmo-stad");
+    assert_eq!(event["data"]["unit"], "fk-kontroll");
+    assert_eq!(event["data"]["kind"], "free_text");
+    let href = event["data"]["href"].as_str().unwrap();
+    let opened = call(fk, "GET", href, &[], None).await;
+    assert_eq!(opened.status, 200, "{:#}", opened.body);
+    assert_eq!(opened.body["content"]["text"], secret_text);
+    // Delivered once: no second announcement follows.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(case.received().len(), 1);
+    federation.stop().await;
+}

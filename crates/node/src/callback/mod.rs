@@ -97,36 +97,12 @@ impl Callbacks {
         for callback in due {
             let outcome = self.attempt(&callback).await;
             let now = OffsetDateTime::now_utc();
-            let attempt = match outcome {
-                Ok(()) => CallbackAttempt::Delivered,
-                Err(Failure { error, fatal }) => {
-                    let failures = callback.attempts.saturating_add(1);
-                    let after = if fatal {
-                        AfterFailure::GiveUp
-                    } else {
-                        self.schedule.after_failure(
-                            failures,
-                            callback.created_at,
-                            now,
-                            schedule::random_jitter(),
-                        )
-                    };
-                    let error = bounded(error);
-                    match after {
-                        AfterFailure::RetryAt(next_attempt_at) => {
-                            tracing::info!(callback = %callback.id, attempts = failures, %error, "callback not delivered; retrying");
-                            CallbackAttempt::Retry {
-                                error,
-                                next_attempt_at,
-                            }
-                        }
-                        AfterFailure::GiveUp => {
-                            tracing::warn!(callback = %callback.id, attempts = failures, %error, "callback not delivered; it is a dead letter now");
-                            CallbackAttempt::GiveUp { error }
-                        }
-                    }
-                }
-            };
+            let attempt = self.settle(
+                &callback.id,
+                outcome,
+                callback.attempts,
+                callback.created_at,
+            );
             if let Err(error) = exchange
                 .record_callback_attempt(&callback.id, &attempt, now)
                 .await
@@ -136,23 +112,103 @@ impl Callbacks {
         }
     }
 
+    /// Whether `url` may be called back now (the allow-list).
+    pub(crate) fn check_target(&self, url: &str) -> Result<(), String> {
+        self.targets
+            .check(url)
+            .map_err(|refused| refused.to_string())
+    }
+
+    /// Announces every arrival due now to the messages' callback (`[messages] callback`), as
+    /// request notices are delivered: claimed, signed, retried with backoff, a dead letter at
+    /// the end.
+    pub(crate) async fn announce_arrivals(&self, exchange: &ExchangeStore, url: &str) {
+        let now = OffsetDateTime::now_utc();
+        let due = match exchange
+            .claim_due_announcements(now, now + CLAIM, ROUND)
+            .await
+        {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "due arrival announcements not read");
+                return;
+            }
+        };
+        for entry in due {
+            let id = notice::arrival_id(&entry.message.sender, &entry.message.message_id);
+            let outcome = match notice::arrival_body(&entry, &self.authority) {
+                Ok(body) => self.post(url, &id, body).await,
+                Err(error) => Err(Failure::fatal(format!(
+                    "the announcement cannot be written: {error}"
+                ))),
+            };
+            let attempt = self.settle(&id, outcome, entry.announce_attempts, entry.received_at);
+            if let Err(error) = exchange
+                .announcement_attempted(&entry.message.sender, &entry.message.message_id, &attempt)
+                .await
+            {
+                tracing::warn!(callback = %id, %error, "announcement attempt not recorded");
+            }
+        }
+    }
+
+    /// What an attempt comes to: delivered, again later, or a dead letter.
+    fn settle(
+        &self,
+        id: &str,
+        outcome: Result<(), Failure>,
+        attempts: u32,
+        created_at: OffsetDateTime,
+    ) -> CallbackAttempt {
+        let Err(Failure { error, fatal }) = outcome else {
+            return CallbackAttempt::Delivered;
+        };
+        let failures = attempts.saturating_add(1);
+        let now = OffsetDateTime::now_utc();
+        let after = if fatal {
+            AfterFailure::GiveUp
+        } else {
+            self.schedule
+                .after_failure(failures, created_at, now, schedule::random_jitter())
+        };
+        let error = bounded(error);
+        match after {
+            AfterFailure::RetryAt(next_attempt_at) => {
+                tracing::info!(callback = %id, attempts = failures, %error, "callback not delivered; retrying");
+                CallbackAttempt::Retry {
+                    error,
+                    next_attempt_at,
+                }
+            }
+            AfterFailure::GiveUp => {
+                tracing::warn!(callback = %id, attempts = failures, %error, "callback not delivered; it is a dead letter now");
+                CallbackAttempt::GiveUp { error }
+            }
+        }
+    }
+
     /// One POST of the notice; the failure says why, without the URL.
     async fn attempt(&self, callback: &StoredCallback) -> Result<(), Failure> {
-        // Checked again: the allow-list may have shrunk since the request was made.
-        self.targets
-            .check(&callback.url)
-            .map_err(|refused| Failure::fatal(format!("the callback URL is refused: {refused}")))?;
         let body = notice::body(callback, &self.authority)
             .map_err(|error| Failure::fatal(format!("the notice cannot be written: {error}")))?;
+        self.post(&callback.url, &callback.id, body).await
+    }
+
+    /// One signed POST of `body` as notice `id` to `url`, checked against the allow-list first
+    /// (it may have shrunk since the notice was scheduled).
+    async fn post(&self, url: &str, id: &str, body: Vec<u8>) -> Result<(), Failure> {
+        self.targets
+            .check(url)
+            .map_err(|refused| Failure::fatal(format!("the callback URL is refused: {refused}")))?;
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-        let signature = self.secret.sign(&callback.id, timestamp, &body);
+        let signature = self.secret.sign(id, timestamp, &body);
         let response = self
             .client
             .http()
-            .post(&callback.url)
+            .post(url)
             .timeout(CALLBACK_TIMEOUT)
             .header(http::header::CONTENT_TYPE, notice::CONTENT_TYPE)
-            .header("webhook-id", &callback.id)
+            .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(body)

@@ -14,9 +14,12 @@ pub const CONTENT_TYPE: &str = "application/cloudevents+json";
 /// The type of the event sent when a request is decided.
 pub const REQUEST_DECIDED: &str = "se.utbyte.request.decided";
 
+/// The type of the event sent when a message arrives.
+pub const MESSAGE_RECEIVED: &str = "se.utbyte.message.received";
+
 /// A CloudEvents 1.0 event with its required attributes and the optional ones used here.
 #[derive(Debug, Serialize)]
-struct CloudEvent<'a> {
+struct CloudEvent<'a, D> {
     specversion: &'static str,
     id: &'a str,
     source: String,
@@ -27,7 +30,7 @@ struct CloudEvent<'a> {
     /// identifier.
     subject: &'a str,
     datacontenttype: &'static str,
-    data: Decided<'a>,
+    data: D,
 }
 
 /// What the event says: which request, its status, where to fetch the answer.
@@ -36,6 +39,52 @@ struct Decided<'a> {
     idempotency_key: &'a str,
     status: &'static str,
     href: String,
+}
+
+/// What an arrival says: which message, from whom, for which unit, where to fetch it — never
+/// its content.
+#[derive(Debug, Serialize)]
+struct Arrived<'a> {
+    sender: &'a str,
+    message_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+    kind: &'a str,
+    href: String,
+}
+
+/// The id of the announcement of message `id` from `sender`: the same on every attempt.
+pub fn arrival_id(sender: &str, id: &str) -> String {
+    format!("message-{sender}-{id}")
+}
+
+/// The body of the announcement that message `entry` arrived at the node of `authority`.
+pub fn arrival_body(
+    entry: &utbyte_store::InboxEntry,
+    authority: &str,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let m = &entry.message;
+    let id = arrival_id(&m.sender, &m.message_id);
+    serde_json::to_vec(&CloudEvent {
+        specversion: "1.0",
+        id: &id,
+        source: source(authority),
+        kind: MESSAGE_RECEIVED,
+        time: entry.received_at.format(&Rfc3339).unwrap_or_default(),
+        subject: &m.message_id,
+        datacontenttype: "application/json",
+        data: Arrived {
+            sender: &m.sender,
+            message_id: &m.message_id,
+            unit: m.unit.as_deref(),
+            kind: &m.kind,
+            href: format!(
+                "/v1/messages/inbox/{}/{}",
+                path_segment(&m.sender),
+                path_segment(&m.message_id)
+            ),
+        },
+    })
 }
 
 /// The event's `source` for a node of `authority`.

@@ -53,6 +53,8 @@ pub(crate) struct Messages {
     pub retry_max: std::time::Duration,
     /// The kinds this node takes (notice kinds, `free_text`); `None`: every kind.
     pub accepts: Option<Vec<String>>,
+    /// Where arrivals are announced to the case systems, if anywhere.
+    pub callback: Option<String>,
     /// Wakes the delivery rounds when a message is posted or accepted.
     pub wake: tokio::sync::Notify,
 }
@@ -65,6 +67,7 @@ impl Messages {
             retry_first: std::time::Duration::from_millis(config.retry_first_millis.max(1)),
             retry_max: std::time::Duration::from_secs(config.retry_max_seconds.max(1)),
             accepts: config.accept.clone(),
+            callback: config.callback.clone(),
             wake: tokio::sync::Notify::new(),
         }
     }

@@ -208,7 +208,12 @@ pub(crate) async fn deliver(
             let signed = payload.sign(&state)?;
             state
                 .exchange
-                .keep_delivered_receipt(&envelope.from.authority, &envelope.id, &signed)
+                .keep_delivered_receipt(
+                    &envelope.from.authority,
+                    &envelope.id,
+                    &signed,
+                    state.messages.callback.is_some().then_some(now),
+                )
                 .await
                 .map_err(ExchangeError::from)?;
             Ok(Json(read_jws(&signed)?))

@@ -42,7 +42,9 @@ CREATE INDEX outbox_by_created ON outbox (created_at);
 -- inbox: one row per sender and message id, however often it was delivered. `receiving` while
 -- its receipt is recorded (`claimed_at` says since when, so a node that stopped meanwhile is
 -- taken over), then `delivered`, then `accepted`; `return_at` is when the accepted receipt is
--- next to be returned to the sender (NULL once it was, or before acceptance).
+-- next to be returned to the sender (NULL once it was, or before acceptance). With an arrival
+-- callback configured, `announce_state` is `pending` (due at `announce_at`) until the case
+-- system took the announcement (`delivered`) or the node gave up (`dead`).
 CREATE TABLE inbox (
     sender            TEXT    NOT NULL CHECK (length(sender) BETWEEN 1 AND 256),
     message_id        TEXT    NOT NULL CHECK (length(message_id) BETWEEN 1 AND 256),
@@ -57,12 +59,18 @@ CREATE TABLE inbox (
     accepted_receipt  TEXT             CHECK (json_valid(accepted_receipt)),
     accepted_by       TEXT             CHECK (length(accepted_by) BETWEEN 1 AND 256),
     return_at         INTEGER,
+    announce_state    TEXT             CHECK (announce_state IN ('pending', 'delivered', 'dead')),
+    announce_at       INTEGER,
+    announce_attempts INTEGER NOT NULL DEFAULT 0 CHECK (announce_attempts >= 0),
+    announce_error    TEXT             CHECK (length(announce_error) BETWEEN 1 AND 512),
     PRIMARY KEY (sender, message_id),
     CHECK (state = 'receiving' OR delivered_receipt IS NOT NULL),
     CHECK ((state = 'accepted') = (accepted_receipt IS NOT NULL)),
-    CHECK (return_at IS NULL OR state = 'accepted')
+    CHECK (return_at IS NULL OR state = 'accepted'),
+    CHECK ((announce_state IS 'pending') = (announce_at IS NOT NULL))
 ) STRICT;
 
 CREATE INDEX inbox_by_unit ON inbox (unit, received_at);
 CREATE INDEX inbox_by_received ON inbox (received_at);
 CREATE INDEX inbox_returns ON inbox (return_at) WHERE return_at IS NOT NULL;
+CREATE INDEX inbox_announcements ON inbox (announce_at) WHERE announce_at IS NOT NULL;

@@ -28,7 +28,7 @@ const OUT_COLUMNS: &str = "message_id, client, idempotency_key, request_hash, se
     decision_index, delivered_receipt, accepted_receipt, created_at, updated_at, rowid";
 
 const IN_COLUMNS: &str = "sender, message_id, unit, kind, envelope, sealed, state, received_at, \
-    delivered_receipt, accepted_receipt, accepted_by, return_at, rowid";
+    delivered_receipt, accepted_receipt, accepted_by, return_at, announce_attempts, rowid";
 
 const POST: &str = "\
 INSERT INTO outbox (message_id, client, idempotency_key, request_hash, sender_unit, recipient,
@@ -77,8 +77,29 @@ UPDATE inbox SET claimed_at = $3
  WHERE sender = $1 AND message_id = $2 AND state = 'receiving' AND claimed_at < $4";
 
 const KEEP_DELIVERED: &str = "\
-UPDATE inbox SET state = 'delivered', delivered_receipt = $3
+UPDATE inbox SET state = 'delivered', delivered_receipt = $3,
+                 announce_state = CASE WHEN $4 IS NULL THEN NULL ELSE 'pending' END, announce_at = $4
  WHERE sender = $1 AND message_id = $2 AND state = 'receiving'";
+
+const CLAIM_ANNOUNCEMENTS: &str = "\
+UPDATE inbox SET announce_at = $2
+ WHERE announce_state = 'pending' AND announce_at <= $1
+   AND (sender, message_id) IN (SELECT sender, message_id FROM inbox
+                                 WHERE announce_state = 'pending' AND announce_at <= $1
+                                 ORDER BY announce_at, rowid LIMIT $3)";
+
+const ANNOUNCED: &str = "\
+UPDATE inbox SET announce_state = 'delivered', announce_at = NULL, announce_attempts = announce_attempts + 1
+ WHERE sender = $1 AND message_id = $2 AND announce_state = 'pending'";
+
+const ANNOUNCE_AGAIN: &str = "\
+UPDATE inbox SET announce_at = $3, announce_error = $4, announce_attempts = announce_attempts + 1
+ WHERE sender = $1 AND message_id = $2 AND announce_state = 'pending'";
+
+const ANNOUNCE_DEAD: &str = "\
+UPDATE inbox SET announce_state = 'dead', announce_at = NULL, announce_error = $3,
+                 announce_attempts = announce_attempts + 1
+ WHERE sender = $1 AND message_id = $2 AND announce_state = 'pending'";
 
 const ACCEPT: &str = "\
 UPDATE inbox SET state = 'accepted', accepted_by = $3, accepted_receipt = $4, return_at = $5
@@ -131,6 +152,7 @@ struct InRow {
     accepted_receipt: Option<String>,
     accepted_by: Option<String>,
     return_at: Option<i64>,
+    announce_attempts: i64,
     rowid: i64,
 }
 
@@ -504,13 +526,15 @@ macro_rules! engine {
                     sender: &str,
                     message_id: &str,
                     receipt: &str,
+                    announce_at: Option<OffsetDateTime>,
                 ) -> Result<(), StoreError> {
                     check_id("sender", sender)?;
                     check_id("message id", message_id)?;
                     check_json("delivered receipt", receipt)?;
                     let (s, id, r) = (sender.to_owned(), message_id.to_owned(), receipt.to_owned());
+                    let announce = announce_at.map(OffsetDateTime::unix_timestamp);
                     let kept = self
-                        .inbox_update(KEEP_DELIVERED, s, id, move |q| q.bind(r))
+                        .inbox_update(KEEP_DELIVERED, s, id, move |q| q.bind(r).bind(announce))
                         .await?;
                     if kept {
                         Ok(())
@@ -519,6 +543,57 @@ macro_rules! engine {
                             what: "message being received",
                         })
                     }
+                }
+
+                async fn claim_due_announcements(
+                    &self,
+                    now: OffsetDateTime,
+                    claimed_until: OffsetDateTime,
+                    limit: u32,
+                ) -> Result<Vec<InboxEntry>, StoreError> {
+                    check_claim(now, claimed_until)?;
+                    let sql = format!("{CLAIM_ANNOUNCEMENTS} RETURNING {IN_COLUMNS}");
+                    let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let rows = sqlx::query_as::<_, InRow>(&sql)
+                                    .bind(now)
+                                    .bind(until)
+                                    .bind(i64::from(limit))
+                                    .fetch_all(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("claiming arrivals to announce"))?;
+                                rows.into_iter().map(InRow::checked).collect()
+                            })
+                        })
+                        .await
+                }
+
+                async fn announcement_attempted(
+                    &self,
+                    sender: &str,
+                    message_id: &str,
+                    attempt: &crate::CallbackAttempt,
+                ) -> Result<(), StoreError> {
+                    check_id("sender", sender)?;
+                    check_id("message id", message_id)?;
+                    attempt.check()?;
+                    let (s, id) = (sender.to_owned(), message_id.to_owned());
+                    match attempt.clone() {
+                        crate::CallbackAttempt::Delivered => {
+                            self.inbox_update(ANNOUNCED, s, id, |q| q).await
+                        }
+                        crate::CallbackAttempt::Retry { error, next_attempt_at } => {
+                            let next = next_attempt_at.unix_timestamp();
+                            self.inbox_update(ANNOUNCE_AGAIN, s, id, move |q| q.bind(next).bind(error))
+                                .await
+                        }
+                        crate::CallbackAttempt::GiveUp { error } => {
+                            self.inbox_update(ANNOUNCE_DEAD, s, id, move |q| q.bind(error)).await
+                        }
+                    }
+                    .map(|_| ())
                 }
 
                 async fn incoming_message(
@@ -791,6 +866,7 @@ impl InRow {
             accepted_receipt: self.accepted_receipt,
             accepted_by: self.accepted_by,
             return_at: self.return_at.map(time).transpose()?,
+            announce_attempts: u32::try_from(self.announce_attempts).unwrap_or(u32::MAX),
             row: self.rowid,
         })
     }

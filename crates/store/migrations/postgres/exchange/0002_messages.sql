@@ -19,7 +19,7 @@ CREATE TABLE outbox (
     state             TEXT    NOT NULL
                               CHECK (state IN ('held', 'pending', 'delivered', 'accepted', 'failed')),
     attempts          BIGINT  NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    next_attempt_at   BIGINT ,
+    next_attempt_at   BIGINT,
     give_up_at        BIGINT  NOT NULL,
     last_error        TEXT             CHECK (length(last_error) BETWEEN 1 AND 512),
     decision_index    BIGINT  NOT NULL CHECK (decision_index >= 0),
@@ -43,7 +43,9 @@ CREATE INDEX outbox_by_created ON outbox (created_at);
 -- inbox: one row per sender and message id, however often it was delivered. `receiving` while
 -- its receipt is recorded (`claimed_at` says since when, so a node that stopped meanwhile is
 -- taken over), then `delivered`, then `accepted`; `return_at` is when the accepted receipt is
--- next to be returned to the sender (NULL once it was, or before acceptance).
+-- next to be returned to the sender (NULL once it was, or before acceptance). With an arrival
+-- callback configured, `announce_state` is `pending` (due at `announce_at`) until the case
+-- system took the announcement (`delivered`) or the node gave up (`dead`).
 CREATE TABLE inbox (
     sender            TEXT    NOT NULL CHECK (length(sender) BETWEEN 1 AND 256),
     message_id        TEXT    NOT NULL CHECK (length(message_id) BETWEEN 1 AND 256),
@@ -57,14 +59,20 @@ CREATE TABLE inbox (
     delivered_receipt TEXT             CHECK (delivered_receipt IS NULL OR delivered_receipt::jsonb IS NOT NULL),
     accepted_receipt  TEXT             CHECK (accepted_receipt IS NULL OR accepted_receipt::jsonb IS NOT NULL),
     accepted_by       TEXT             CHECK (length(accepted_by) BETWEEN 1 AND 256),
-    return_at         BIGINT ,
+    return_at         BIGINT,
+    announce_state    TEXT             CHECK (announce_state IN ('pending', 'delivered', 'dead')),
+    announce_at       BIGINT,
+    announce_attempts BIGINT  NOT NULL DEFAULT 0 CHECK (announce_attempts >= 0),
+    announce_error    TEXT             CHECK (length(announce_error) BETWEEN 1 AND 512),
     rowid             BIGINT  GENERATED ALWAYS AS IDENTITY UNIQUE,
     PRIMARY KEY (sender, message_id),
     CHECK (state = 'receiving' OR delivered_receipt IS NOT NULL),
     CHECK ((state = 'accepted') = (accepted_receipt IS NOT NULL)),
-    CHECK (return_at IS NULL OR state = 'accepted')
+    CHECK (return_at IS NULL OR state = 'accepted'),
+    CHECK ((announce_state IS NOT DISTINCT FROM 'pending') = (announce_at IS NOT NULL))
 );
 
 CREATE INDEX inbox_by_unit ON inbox (unit, received_at);
 CREATE INDEX inbox_by_received ON inbox (received_at);
 CREATE INDEX inbox_returns ON inbox (return_at) WHERE return_at IS NOT NULL;
+CREATE INDEX inbox_announcements ON inbox (announce_at) WHERE announce_at IS NOT NULL;
