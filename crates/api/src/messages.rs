@@ -17,8 +17,10 @@ pub struct MessageAddress {
 }
 
 /// A structured notice of a kind the rulebook defines, or a letter in free text.
+// Other members of the object are ignored rather than refused: the OpenAPI document cannot say
+// `additionalProperties: false` for the variants of an internally tagged enum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum MessageKind {
     /// `notice` names a notice kind (an offering of the sender marked `notice`).
     Notice {
@@ -193,13 +195,32 @@ pub struct AcceptMessage {
     pub role: String,
 }
 
+/// Which held notices to list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HeldListQuery {
+    /// 1 to 500; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Where the page starts: the cursor in the previous page's `Link` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(min_length = 32, max_length = 32, pattern = r"^[0-9a-f]{32}$")]
+    pub after: Option<String>,
+}
+
 /// Which messages to list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct MessageListQuery {
-    /// Only this unit's messages (for the inbox: those addressed to it or to the authority).
+    /// Only this unit's messages (for the inbox: those addressed to it or to the authority): a
+    /// unit id, printable text of at most 256 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(min_length = 1, max_length = 256)]
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub unit: Option<String>,
     /// 1 to 500; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
-use utbyte_api::messages::{HeldMessage, MessageContent, MessageListQuery, SentMessage};
+use utbyte_api::messages::{HeldListQuery, HeldMessage, MessageContent, SentMessage};
 use utbyte_api::paths;
 use utbyte_api::reviews::{ReviewDecisionInput, ReviewField};
 use utbyte_api::Outcome;
@@ -105,7 +105,7 @@ fn view(state: &NodeState, entry: &OutboxEntry) -> Result<HeldMessage, ExchangeE
     get,
     path = paths::HELD,
     tag = "messages",
-    params(MessageListQuery),
+    params(HeldListQuery),
     responses(
         (status = 200, description = "Held notices, oldest first, each with the rulebook's decision support", body = Vec<HeldMessage>, headers(
             ("Link" = String, description = "The next page, `rel=\"next\"`, when there is one (RFC 8288)")
@@ -120,7 +120,7 @@ pub(crate) async fn list(
     State(state): State<Arc<NodeState>>,
     who: Who,
     uri: Uri,
-    Query(query): Query<MessageListQuery>,
+    Query(query): Query<HeldListQuery>,
 ) -> Result<Listed<HeldMessage>, Problem> {
     who.require(Duty::Review)?;
     let limit = paging::limit(query.limit)?;

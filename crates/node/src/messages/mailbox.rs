@@ -74,6 +74,19 @@ pub(crate) async fn send(
     Ok((status, Json(sent)).into_response())
 }
 
+/// The unit a listing asks for: a unit id (printable, at most 256 bytes), or a mistake to point
+/// out rather than a filter that matches nothing.
+fn unit_filter(query: &MessageListQuery) -> Result<Option<&str>, Problem> {
+    match query.unit.as_deref() {
+        Some(unit) if unit.is_empty() || unit.len() > 256 || unit.chars().any(char::is_control) => {
+            Err(utbyte_http::INVALID_QUERY
+                .with("`unit` must be a unit id: 1 to 256 bytes of printable text")
+                .with_extension("field", "unit"))
+        }
+        unit => Ok(unit),
+    }
+}
+
 /// Refuses a caller that may not act for `unit`.
 fn may_see(who: &Who, unit: Option<&str>) -> Result<(), Problem> {
     let units = &who.caller.units;
@@ -121,12 +134,13 @@ pub(crate) async fn outbox(
     Query(query): Query<MessageListQuery>,
 ) -> Result<Listed<SentMessage>, Problem> {
     who.require(Duty::Request)?;
-    may_see(&who, query.unit.as_deref())?;
+    let unit = unit_filter(&query)?;
+    may_see(&who, unit)?;
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
     let page = state
         .exchange
-        .list_outbox(query.unit.as_deref(), limit, after)
+        .list_outbox(unit, limit, after)
         .await
         .map_err(ExchangeError::from)?;
     let page = page.try_map(|entry| sent_view(&entry, Vec::new()))?;
@@ -188,12 +202,13 @@ pub(crate) async fn inbox(
     Query(query): Query<MessageListQuery>,
 ) -> Result<Listed<ReceivedMessage>, Problem> {
     who.require(Duty::Request)?;
-    may_see(&who, query.unit.as_deref())?;
+    let unit = unit_filter(&query)?;
+    may_see(&who, unit)?;
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
     let page = state
         .exchange
-        .list_inbox(query.unit.as_deref(), limit, after)
+        .list_inbox(unit, limit, after)
         .await
         .map_err(ExchangeError::from)?;
     let page = page.try_map(|entry| received_view(&entry, None))?;

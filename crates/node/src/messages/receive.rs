@@ -37,7 +37,8 @@ pub(super) fn routes() -> Router<Arc<NodeState>> {
 
 /// A message as it travels: the envelope's exact JSON text and the content sealed for this
 /// authority (base64url), per docs/message-encryption.md.
-#[derive(utoipa::ToSchema)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = Parcel)]
 #[allow(dead_code)] // the document's description of `utbyte_message::Parcel`
 pub(crate) struct ParcelSchema {
