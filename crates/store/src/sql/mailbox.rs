@@ -551,22 +551,7 @@ macro_rules! engine {
                     claimed_until: OffsetDateTime,
                     limit: u32,
                 ) -> Result<Vec<InboxEntry>, StoreError> {
-                    check_claim(now, claimed_until)?;
-                    let sql = format!("{CLAIM_ANNOUNCEMENTS} RETURNING {IN_COLUMNS}");
-                    let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
-                    self.writer
-                        .write(move |connection| {
-                            Box::pin(async move {
-                                let rows = sqlx::query_as::<_, InRow>(&sql)
-                                    .bind(now)
-                                    .bind(until)
-                                    .bind(i64::from(limit))
-                                    .fetch_all(&mut *connection)
-                                    .await
-                                    .map_err(StoreError::exchange("claiming arrivals to announce"))?;
-                                rows.into_iter().map(InRow::checked).collect()
-                            })
-                        })
+                    self.claim_inbox(CLAIM_ANNOUNCEMENTS, "claiming arrivals to announce", now, claimed_until, limit)
                         .await
                 }
 
@@ -672,22 +657,7 @@ macro_rules! engine {
                     claimed_until: OffsetDateTime,
                     limit: u32,
                 ) -> Result<Vec<InboxEntry>, StoreError> {
-                    check_claim(now, claimed_until)?;
-                    let sql = format!("{CLAIM_RETURNS} RETURNING {IN_COLUMNS}");
-                    let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
-                    self.writer
-                        .write(move |connection| {
-                            Box::pin(async move {
-                                let rows = sqlx::query_as::<_, InRow>(&sql)
-                                    .bind(now)
-                                    .bind(until)
-                                    .bind(i64::from(limit))
-                                    .fetch_all(&mut *connection)
-                                    .await
-                                    .map_err(StoreError::exchange("claiming receipts to return"))?;
-                                rows.into_iter().map(InRow::checked).collect()
-                            })
-                        })
+                    self.claim_inbox(CLAIM_RETURNS, "claiming receipts to return", now, claimed_until, limit)
                         .await
                 }
 
@@ -709,6 +679,35 @@ macro_rules! engine {
             }
 
             impl $engine {
+                /// Claims up to `limit` inbox rows `statement` finds due at `now`, until
+                /// `claimed_until` (`$1`, `$2`, `$3`).
+                async fn claim_inbox(
+                    &self,
+                    statement: &'static str,
+                    what: &'static str,
+                    now: OffsetDateTime,
+                    claimed_until: OffsetDateTime,
+                    limit: u32,
+                ) -> Result<Vec<InboxEntry>, StoreError> {
+                    check_claim(now, claimed_until)?;
+                    let sql = format!("{statement} RETURNING {IN_COLUMNS}");
+                    let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let rows = sqlx::query_as::<_, InRow>(&sql)
+                                    .bind(now)
+                                    .bind(until)
+                                    .bind(i64::from(limit))
+                                    .fetch_all(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange(what))?;
+                                rows.into_iter().map(InRow::checked).collect()
+                            })
+                        })
+                        .await
+                }
+
                 /// Runs one of the outbox's state changes: `$1` the id, `$2` the receipt or
                 /// error, then the next attempt if given, and the time.
                 async fn outbox_update(
