@@ -1,5 +1,6 @@
 //! The content: what only the recipient's node may read.
 
+use crate::attachment::{Attachment, MAX_ATTACHMENTS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub struct Content {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub officer: Option<String>,
     pub role: String,
+    /// The attached files, in the order the envelope lists their transfers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// What is wrong with a message's content.
@@ -117,8 +121,39 @@ impl Content {
                 ));
             }
         }
+        if self.attachments.len() > MAX_ATTACHMENTS {
+            return Err(invalid(
+                "attachments",
+                format!("lists more than {MAX_ATTACHMENTS} files"),
+            ));
+        }
+        for attachment in &self.attachments {
+            file_name(&attachment.name)?;
+            short("attachments.media_type", &attachment.media_type)?;
+            if attachment.sha256.len() != 64
+                || !attachment.sha256.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(invalid("attachments.sha256", "is not 64 hex digits"));
+            }
+        }
         Ok(())
     }
+}
+
+/// A file's name: one path component, printable, at most 255 bytes.
+pub fn file_name(name: &str) -> Result<(), ContentError> {
+    let problem = if name.trim().is_empty() {
+        "must not be empty"
+    } else if name.len() > 255 {
+        "is longer than 255 bytes"
+    } else if name.chars().any(char::is_control) {
+        "contains a control character"
+    } else if name.contains(['/', '\\']) || name == "." || name == ".." {
+        "must be a file name, not a path"
+    } else {
+        return Ok(());
+    };
+    Err(invalid("attachments.name", problem))
 }
 
 #[cfg(test)]
@@ -135,6 +170,7 @@ mod tests {
             legal_basis: None,
             officer: Some("Handläggare 7".into()),
             role: "utredare".into(),
+            attachments: Vec::new(),
         }
     }
 

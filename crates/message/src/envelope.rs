@@ -1,5 +1,6 @@
 //! The envelope: what routes a message, in clear, and the parcel that carries it between nodes.
 
+use crate::attachment::{Transfer, MAX_ATTACHMENTS};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -60,6 +61,9 @@ pub struct Envelope {
     pub sent_at: String,
     /// The id of the recipient's message key the content is sealed for.
     pub key: String,
+    /// The sealed attachments to move before the message itself, in the content's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Transfer>,
 }
 
 /// What is wrong with an envelope.
@@ -118,7 +122,24 @@ impl Envelope {
             }
         }
         check("sent_at", &self.sent_at)?;
-        check("key", &self.key)
+        check("key", &self.key)?;
+        if self.attachments.len() > MAX_ATTACHMENTS {
+            return Err(EnvelopeError::Invalid {
+                field: "attachments",
+                problem: "lists more than 20 files",
+            });
+        }
+        for transfer in &self.attachments {
+            let hex = transfer.chunks_sha256.len() == 64
+                && transfer.chunks_sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex || !transfer.is_consistent() {
+                return Err(EnvelopeError::Invalid {
+                    field: "attachments",
+                    problem: "holds a transfer whose size or digest is impossible",
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The envelope as the JSON text that travels and is stored; the content is bound to
@@ -174,6 +195,7 @@ mod tests {
             in_reply_to: None,
             sent_at: "2026-03-02T09:00:00Z".into(),
             key: "0123456789abcdef".into(),
+            attachments: Vec::new(),
         }
     }
 

@@ -12,10 +12,12 @@
 //! This crate owns the formats and their checks; it does no I/O and knows nothing of the
 //! rulebook, the ledger or HTTP. The byte layout is specified in `docs/message-encryption.md`.
 
+pub mod attachment;
 mod content;
 mod envelope;
 pub mod seal;
 
-pub use content::{Content, ContentError, MAX_SUBJECTS, MAX_TEXT, MAX_VALUES};
+pub use attachment::{Attachment, AttachmentKey, Transfer};
+pub use content::{file_name, Content, ContentError, MAX_SUBJECTS, MAX_TEXT, MAX_VALUES};
 pub use envelope::{Address, Envelope, EnvelopeError, Kind, Parcel};
 pub use seal::{MessageKey, RecipientKey, SealError};

@@ -149,9 +149,35 @@ pub fn seal_raw(
     )
 }
 
+/// Seals bytes a node keeps for itself only, outside any message (a file being uploaded), for
+/// one of its own keys; `label` names what they are and is bound as the associated data, so
+/// they open only as what they were sealed as.
+pub fn seal_local(own: &RecipientKey, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
+    seal_with(
+        own,
+        &digest(label),
+        plaintext,
+        &mut rand_core::UnwrapErr(rand_core::OsRng),
+    )
+}
+
+/// Opens bytes sealed with [`seal_local`] under the same `label`.
+pub fn open_local(keys: &[MessageKey], label: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    open_with(keys, &digest(label), sealed)
+}
+
 fn seal_bytes(
     recipient: &RecipientKey,
     envelope_json: &str,
+    plaintext: &[u8],
+    rng: &mut impl rand_core::CryptoRng,
+) -> Result<Vec<u8>, SealError> {
+    seal_with(recipient, &digest(envelope_json), plaintext, rng)
+}
+
+fn seal_with(
+    recipient: &RecipientKey,
+    aad: &[u8; 32],
     plaintext: &[u8],
     rng: &mut impl rand_core::CryptoRng,
 ) -> Result<Vec<u8>, SealError> {
@@ -163,7 +189,7 @@ fn seal_bytes(
     )
     .map_err(|e| SealError::Hpke(e.to_string()))?;
     let ciphertext = context
-        .seal(plaintext, &digest(envelope_json))
+        .seal(plaintext, aad)
         .map_err(|e| SealError::Hpke(e.to_string()))?;
     let mut sealed = Vec::with_capacity(HEADER + ciphertext.len());
     sealed.push(FORMAT);
@@ -217,6 +243,11 @@ fn open_bytes(
             sealed: id,
         });
     }
+    open_with(keys, &digest(envelope_json), sealed)
+}
+
+fn open_with(keys: &[MessageKey], aad: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    let id = sealed_for(sealed)?;
     let key = keys
         .iter()
         .find(|k| k.public.id() == id)
@@ -227,7 +258,7 @@ fn open_bytes(
         hpke::setup_receiver::<AesGcm128, HkdfSha256, Kem>(&OpModeR::Base, &key.secret, &enc, INFO)
             .map_err(|_| SealError::Opening)?;
     context
-        .open(&sealed[HEADER..], &digest(envelope_json))
+        .open(&sealed[HEADER..], aad)
         .map_err(|_| SealError::Opening)
 }
 

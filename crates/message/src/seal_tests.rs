@@ -89,6 +89,7 @@ fn envelope(key: &RecipientKey, id: &str) -> String {
         in_reply_to: None,
         sent_at: "2026-03-02T09:00:00Z".into(),
         key: key.id(),
+        attachments: Vec::new(),
     }
     .to_json()
 }
@@ -103,6 +104,7 @@ fn content(text: &str) -> Content {
         legal_basis: None,
         officer: None,
         role: "utredare".into(),
+        attachments: Vec::new(),
     }
 }
 
@@ -159,4 +161,23 @@ proptest! {
         altered[i] ^= 1 << bit;
         prop_assert!(open(std::slice::from_ref(&key), &env, &altered).is_err());
     }
+}
+
+#[test]
+fn local_bytes_open_only_under_their_label_and_for_the_own_key() {
+    let own = MessageKey::from_seed(&[7; 32]);
+    let other = MessageKey::from_seed(&[8; 32]);
+    let sealed = crate::seal::seal_local(own.public(), "upload key u-1", b"nyckel").unwrap();
+    assert_eq!(
+        crate::seal::open_local(std::slice::from_ref(&own), "upload key u-1", &sealed).unwrap(),
+        b"nyckel"
+    );
+    assert!(matches!(
+        crate::seal::open_local(std::slice::from_ref(&own), "upload key u-2", &sealed),
+        Err(SealError::Opening)
+    ));
+    assert!(matches!(
+        crate::seal::open_local(&[other], "upload key u-1", &sealed),
+        Err(SealError::UnknownKey(_))
+    ));
 }
