@@ -63,6 +63,22 @@ pub struct SendMessage {
     /// The id of the message this one answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_reply_to: Option<String>,
+    /// Files to attach: the ids of this client's finished uploads (`/v1/uploads`), in order.
+    /// Each moves into the message and is no longer an upload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+}
+
+/// What a message says of one attached file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub media_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
 }
 
 /// Where a sent message stands.
@@ -144,6 +160,9 @@ pub struct MessageContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub officer: Option<String>,
     pub role: String,
+    /// The attached files; each is fetched from the message's `attachments/{n}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<AttachmentInfo>,
 }
 
 /// A message in the inbox: the envelope, and when fetched one by one, the content.

@@ -25,6 +25,11 @@ pub const HELD_DECISION: &str = "/v1/messages/held/{id}/decision";
 pub const INBOX: &str = "/v1/messages/inbox";
 pub const INBOX_MESSAGE: &str = "/v1/messages/inbox/{sender}/{id}";
 pub const INBOX_ACCEPT: &str = "/v1/messages/inbox/{sender}/{id}/accept";
+/// A received message's attached file `n` (from 0), streamed.
+pub const INBOX_ATTACHMENT: &str = "/v1/messages/inbox/{sender}/{id}/attachments/{n}";
+/// tus 1.0 uploads of files to attach: created here, written at `UPLOAD`.
+pub const UPLOADS: &str = "/v1/uploads";
+pub const UPLOAD: &str = "/v1/uploads/{id}";
 pub const CALLBACKS: &str = "/v1/callbacks";
 pub const CALLBACK_REPLAY: &str = "/v1/callbacks/{id}/replay";
 pub const HEALTHZ: &str = "/healthz";

@@ -160,10 +160,25 @@ impl FederationClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<FederationResponse, ClientError> {
+        self.send_with(endpoint, expected, method, path, body, HeaderMap::new())
+            .await
+    }
+
+    /// [`send`](Self::send) with further request headers; a body is JSON unless `headers`
+    /// name its `Content-Type`.
+    pub async fn send_with(
+        &self,
+        endpoint: &str,
+        expected: ExpectedPeer<'_>,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        headers: HeaderMap,
+    ) -> Result<FederationResponse, ClientError> {
         let timeout = self.timeout;
         let result = match tokio::time::timeout(
             timeout,
-            self.exchange(endpoint, expected, method, path, body),
+            self.exchange(endpoint, expected, method, path, body, headers),
         )
         .await
         {
@@ -190,17 +205,21 @@ impl FederationClient {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+        headers: HeaderMap,
     ) -> Result<FederationResponse, ClientError> {
         let mut channel = self.channel(endpoint, expected).await?;
         let uri: Uri = format!("{endpoint}{path}")
             .parse()
             .map_err(|_| ClientError::Endpoint(format!("{endpoint}{path}")))?;
         let mut request = Request::builder().method(method).uri(uri);
-        if body.is_some() {
+        if body.is_some() && !headers.contains_key(header::CONTENT_TYPE) {
             request = request.header(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+        }
+        if let Some(all) = request.headers_mut() {
+            all.extend(headers);
         }
         let mut request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

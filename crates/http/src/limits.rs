@@ -15,6 +15,9 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Longest a request may take from its head arriving to its response being ready.
     pub request_timeout: Duration,
+    /// Paths (by prefix) whose requests stream a body of any size and take as long as it
+    /// takes: their handlers read the body themselves and bound the wait for each part.
+    pub untimed: &'static [&'static str],
 }
 
 impl Default for Limits {
@@ -24,13 +27,14 @@ impl Default for Limits {
         Self {
             body_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
+            untimed: &[],
         }
     }
 }
 
 /// `router` with `limits` applied, and problem answers for unknown paths and methods.
 pub fn with_limits(router: Router, limits: Limits) -> Router {
-    let timeout = limits.request_timeout;
+    let (timeout, untimed) = (limits.request_timeout, limits.untimed);
     router
         .fallback(|| async { types::NOT_FOUND.with("no resource at this path") })
         .method_not_allowed_fallback(|| async {
@@ -38,12 +42,18 @@ pub fn with_limits(router: Router, limits: Limits) -> Router {
         })
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            time_limited(request, next, timeout)
+            let streamed = untimed
+                .iter()
+                .any(|prefix| request.uri().path().starts_with(prefix));
+            time_limited(request, next, (!streamed).then_some(timeout))
         }))
         .layer(middleware::from_fn(crate::trace::traced))
 }
 
-async fn time_limited(request: Request, next: Next, timeout: Duration) -> Response {
+async fn time_limited(request: Request, next: Next, timeout: Option<Duration>) -> Response {
+    let Some(timeout) = timeout else {
+        return next.run(request).await;
+    };
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => types::TIMEOUT

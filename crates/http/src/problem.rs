@@ -75,7 +75,7 @@ pub mod types {
     pub const UNSUPPORTED_MEDIA_TYPE: ProblemType = ProblemType {
         slug: "unsupported-media-type",
         status: 415,
-        title: "The request body must be application/json",
+        title: "The request body is not of the media type this endpoint takes",
     };
     pub const MALFORMED_BODY: ProblemType = ProblemType {
         slug: "malformed-body",

@@ -41,6 +41,7 @@ async fn serve() -> SocketAddr {
         Limits {
             body_bytes: 64,
             request_timeout: Duration::from_millis(200),
+            untimed: &[],
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

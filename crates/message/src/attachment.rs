@@ -11,8 +11,9 @@
 //! The key travels inside the message's content, which is sealed with HPKE for the recipient
 //! authority; what the content says of a file ([`Attachment`]: name, media type, size, SHA-256
 //! of the plaintext) is therefore readable by the recipient's node only. What the federation
-//! needs to move the sealed bytes ([`Transfer`]: the sealed size and the SHA-256 of the chunks'
-//! SHA-256 digests) is in the envelope, in clear, and says nothing of what the file holds.
+//! needs to move the sealed bytes ([`Transfer`]: the sealed size) is in the envelope, in clear,
+//! and says nothing of what the file holds. Each chunk travels with its SHA-256
+//! (`Content-Digest`), and the recipient's node opens it with the key before keeping it.
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
@@ -56,14 +57,12 @@ pub struct Attachment {
     pub key: String,
 }
 
-/// What the envelope says of one attachment: enough to move and check its sealed bytes.
+/// What the envelope says of one attachment: enough to move its sealed bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// Sealed bytes: the plaintext size and one tag per chunk.
     pub sealed_size: u64,
-    /// SHA-256 over the SHA-256 digests of the sealed chunks, in order, hex.
-    pub chunks_sha256: String,
 }
 
 impl Transfer {
@@ -122,7 +121,8 @@ impl AttachmentKey {
         Ok(Self::from_bytes(bytes))
     }
 
-    fn from_bytes(bytes: [u8; 16]) -> Self {
+    /// The key from its 16 bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
         Self {
             cipher: Aes128Gcm::new(GenericArray::from_slice(&bytes)),
             bytes,
@@ -136,6 +136,11 @@ impl AttachmentKey {
             .map_err(|_| AttachmentError::Key)?;
         let bytes: [u8; 16] = bytes.try_into().map_err(|_| AttachmentError::Key)?;
         Ok(Self::from_bytes(bytes))
+    }
+
+    /// The key's 16 bytes.
+    pub fn to_bytes(&self) -> [u8; 16] {
+        self.bytes
     }
 
     /// The key as base64url (unpadded).
@@ -244,7 +249,6 @@ mod tests {
         assert_eq!(sealed_size(CHUNK as u64 + 1), CHUNK as u64 + 1 + 32);
         let t = Transfer {
             sealed_size: sealed_size(3 * CHUNK as u64 + 5),
-            chunks_sha256: String::new(),
         };
         assert_eq!(t.chunks(), 4);
         assert_eq!(t.chunk_len(0), SEALED_CHUNK);
@@ -252,7 +256,6 @@ mod tests {
         assert!(t.is_consistent());
         let bad = Transfer {
             sealed_size: 2 * SEALED_CHUNK as u64 + 3,
-            chunks_sha256: String::new(),
         };
         assert!(!bad.is_consistent(), "a last chunk shorter than a tag");
     }
@@ -278,7 +281,10 @@ mod tests {
         let same = AttachmentKey::decode(&key.encode()).unwrap();
         same.open_chunk(3, false, &mut chunk).unwrap();
         assert_eq!(chunk, b"rad 1\nrad 2\n");
-        assert_eq!(AttachmentKey::decode("kort").unwrap_err(), AttachmentError::Key);
+        assert_eq!(
+            AttachmentKey::decode("kort").unwrap_err(),
+            AttachmentError::Key
+        );
     }
 
     proptest! {

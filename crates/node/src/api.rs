@@ -31,6 +31,7 @@ use utoipa::OpenApi;
         crate::reconcile::listing::undelivered,
         crate::messages::receive::deliver,
         crate::messages::receive::accepted,
+        crate::messages::attachments::incoming::chunk,
         federation_openapi
     ),
     components(schemas(
@@ -87,6 +88,12 @@ struct FederationApi;
         crate::messages::mailbox::inbox,
         crate::messages::mailbox::incoming,
         crate::messages::mailbox::accept,
+        crate::messages::mailbox::attachment,
+        crate::messages::attachments::upload::capabilities,
+        crate::messages::attachments::upload::create,
+        crate::messages::attachments::upload::offset,
+        crate::messages::attachments::upload::append,
+        crate::messages::attachments::upload::terminate,
         crate::messages::held::list,
         crate::messages::held::decide,
         health::alive,
@@ -141,6 +148,7 @@ struct FederationApi;
         messages::MessageReceipt,
         messages::ReceivedMessage,
         messages::MessageContent,
+        messages::AttachmentInfo,
         messages::AcceptMessage,
         messages::HeldMessage,
         health_api::Health,

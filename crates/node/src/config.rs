@@ -151,6 +151,23 @@ pub struct MessagesConfig {
     /// callbacks are sent); must lie under `[callbacks] allow`. None: they list the inbox.
     #[serde(default)]
     pub callback: Option<String>,
+    /// Where attached files are kept (default: `attachments` in the data directory). Every
+    /// instance of the node must see the same directory.
+    #[serde(default)]
+    pub attachments_dir: Option<PathBuf>,
+    /// The largest file one upload may hold, in MiB (default 51200: 50 GiB).
+    #[serde(default = "default_max_attachment_mib")]
+    pub max_attachment_mib: u64,
+    /// The most one client's unsent uploads may hold together, in MiB (default 102400).
+    #[serde(default = "default_quota_mib")]
+    pub upload_quota_mib: u64,
+    /// The most one sending authority's files not yet whole may hold here, in MiB (default
+    /// 102400).
+    #[serde(default = "default_quota_mib")]
+    pub incoming_quota_mib: u64,
+    /// How long an upload not attached to a message is kept, in hours (default 72).
+    #[serde(default = "default_upload_expiry_hours")]
+    pub upload_expiry_hours: u32,
 }
 
 impl Default for MessagesConfig {
@@ -161,8 +178,25 @@ impl Default for MessagesConfig {
             retry_max_seconds: default_retry_max_seconds(),
             accept: None,
             callback: None,
+            attachments_dir: None,
+            max_attachment_mib: default_max_attachment_mib(),
+            upload_quota_mib: default_quota_mib(),
+            incoming_quota_mib: default_quota_mib(),
+            upload_expiry_hours: default_upload_expiry_hours(),
         }
     }
+}
+
+fn default_max_attachment_mib() -> u64 {
+    50 * 1024
+}
+
+fn default_quota_mib() -> u64 {
+    100 * 1024
+}
+
+fn default_upload_expiry_hours() -> u32 {
+    72
 }
 
 fn default_give_up_after_hours() -> u32 {
@@ -432,6 +466,7 @@ impl NodeConfig {
         utbyte_http::Limits {
             body_bytes: self.limits.body_bytes,
             request_timeout: Duration::from_millis(self.limits.request_timeout_ms),
+            untimed: crate::UNTIMED,
         }
     }
 }

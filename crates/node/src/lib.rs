@@ -46,6 +46,9 @@ mod state;
 mod sync;
 
 pub use callback::CallbacksConfig;
+/// Paths of the local API whose requests stream bodies of any size (tus uploads): not held to
+/// the request time limit.
+pub const UNTIMED: &[&str] = &[utbyte_api::paths::UPLOADS];
 pub use config::NodeConfig;
 pub use portal_site::{PortalSettings, PortalSite};
 pub use recovery::RecoveryConfig;
@@ -522,6 +525,14 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     );
     state.leading = leading;
     state.messages = messages::Messages::new(vec![message_key(&setup.data_dir)?], &setup.messages);
+    state.attachments = messages::attachments::Attachments::new(&setup.data_dir, &setup.messages);
+    state
+        .attachments
+        .create_dirs()
+        .map_err(|source| NodeError::Io {
+            what: "creating the attachments directory".into(),
+            source,
+        })?;
     if setup.postgres.is_some() {
         // Other instances share the exchange state: a request begun before this one started
         // may be theirs, in flight.

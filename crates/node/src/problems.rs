@@ -1,6 +1,8 @@
 //! Every problem a node answers with, by type. `docs/problems.md` lists them for client authors.
 
-pub use utbyte_http::problem::types::{BODY_TOO_LARGE, INTERNAL, MALFORMED_BODY, NOT_FOUND};
+pub use utbyte_http::problem::types::{
+    BODY_TOO_LARGE, INTERNAL, MALFORMED_BODY, NOT_FOUND, UNSUPPORTED_MEDIA_TYPE,
+};
 use utbyte_http::problem_type as problem;
 
 problem!(
@@ -227,4 +229,47 @@ problem!(
     "issuer-keys-unavailable",
     503,
     "The token issuer's keys cannot be read"
+);
+problem!(
+    INVALID_HEADER,
+    "invalid-header",
+    400,
+    "A request header is missing or not what this endpoint takes"
+);
+problem!(
+    TUS_VERSION,
+    "tus-version-unsupported",
+    412,
+    "This node speaks tus 1.0.0 only"
+);
+problem!(
+    UPLOAD_TOO_LARGE,
+    "upload-too-large",
+    413,
+    "The file is larger than this node takes, or beyond the client's quota"
+);
+problem!(NO_SUCH_UPLOAD, "no-such-upload", 404, "No such upload");
+problem!(
+    UPLOAD_CONFLICT,
+    "upload-conflict",
+    409,
+    "The upload is not at that offset, or another request is writing it"
+);
+problem!(
+    ATTACHMENTS_INCOMPLETE,
+    "attachments-incomplete",
+    409,
+    "The message's files have not all arrived; send the missing chunks, then the message again"
+);
+problem!(
+    CHUNK_REFUSED,
+    "chunk-refused",
+    422,
+    "The chunk does not match its digest or does not open with its file's key; send it again"
+);
+problem!(
+    ATTACHMENT_QUOTA,
+    "attachment-quota-exceeded",
+    507,
+    "The sender's files not yet whole would hold more than this node keeps for it"
 );

@@ -68,6 +68,7 @@ pub struct NodeState {
     pub(crate) reconciler: crate::reconcile::Reconciler,
     /// Messages: keys, delivery settings and the wake-up of the delivery rounds.
     pub(crate) messages: crate::messages::Messages,
+    pub(crate) attachments: crate::messages::attachments::Attachments,
     /// One ledger verification at a time: it reads the whole ledger, and a second run at once
     /// would only take another core.
     pub(crate) verifying: Arc<tokio::sync::Semaphore>,
@@ -125,6 +126,11 @@ impl NodeState {
             verifying: Arc::new(tokio::sync::Semaphore::new(1)),
             messages: crate::messages::Messages::new(
                 Vec::new(),
+                &crate::config::MessagesConfig::default(),
+            ),
+            // Replaced by the node's own when it starts (`crate::run`).
+            attachments: crate::messages::attachments::Attachments::new(
+                std::path::Path::new("."),
                 &crate::config::MessagesConfig::default(),
             ),
             gate,

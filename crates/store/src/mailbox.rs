@@ -243,6 +243,16 @@ pub trait Mailbox: Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxEntry>, StoreError>;
 
+    /// Extends the claim on a pending message until `claimed_until`: a delivery that takes
+    /// longer than its claim (a large attachment on its way) keeps other instances off it.
+    /// `false` if the message is no longer pending.
+    async fn extend_message_claim(
+        &self,
+        message_id: &str,
+        claimed_until: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// A pending message was delivered: keeps the recipient's receipt. `false` if it was not
     /// pending (delivered meanwhile by another attempt: the first receipt stays).
     async fn message_delivered(

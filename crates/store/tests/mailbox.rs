@@ -195,6 +195,32 @@ on_both_engines! {
     }
 
     #[tokio::test]
+    async fn an_extended_claim_keeps_other_deliverers_off_until_it_ends() {
+        let store = store().await;
+        post(&store, &outgoing("gross", "k-1", "enhet-1", 1)).await;
+        assert_eq!(
+            out_ids(&store.claim_due_messages(at(2), at(62), 10).await.unwrap()),
+            ["gross"]
+        );
+        assert!(store.extend_message_claim("gross", at(200), at(50)).await.unwrap());
+        assert!(
+            store.claim_due_messages(at(100), at(160), 10).await.unwrap().is_empty(),
+            "the first claim ended, the extension did not"
+        );
+        let stored = store.outgoing_message("gross").await.unwrap().unwrap();
+        assert_eq!((stored.attempts, stored.last_error), (1, None));
+        assert_eq!(
+            out_ids(&store.claim_due_messages(at(200), at(260), 10).await.unwrap()),
+            ["gross"]
+        );
+        store.message_delivered("gross", "{}", at(210)).await.unwrap();
+        assert!(
+            !store.extend_message_claim("gross", at(400), at(220)).await.unwrap(),
+            "a delivered message has no claim to extend"
+        );
+    }
+
+    #[tokio::test]
     async fn a_pending_message_is_claimed_once_per_claim_and_a_held_one_never() {
         let store = store().await;
         let mut held = outgoing("held", "k-0", "enhet-1", 1);

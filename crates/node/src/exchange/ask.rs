@@ -8,7 +8,7 @@ use super::{CheckedRequest, ExchangeError};
 use crate::protocol::{AnswerStatus, ExchangeRequest, OpenedAnswer, ReviewState};
 use crate::records::{requester, ExchangeFacts};
 use crate::state::{Exchange, NodeState};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -261,6 +261,19 @@ pub(crate) async fn call(
     path: &str,
     body: Option<Vec<u8>>,
 ) -> Result<FederationResponse, ExchangeError> {
+    call_with(state, ctx, member, method, path, body, HeaderMap::new()).await
+}
+
+/// [`call`] with further request headers (a body's own `Content-Type`, its digest).
+pub(crate) async fn call_with(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+    headers: HeaderMap,
+) -> Result<FederationResponse, ExchangeError> {
     let fingerprints = member.current_certificates(&ctx.config.revoked);
     let expected = ExpectedPeer {
         authority: &member.authority,
@@ -268,7 +281,7 @@ pub(crate) async fn call(
     };
     state
         .client
-        .send(&member.endpoint, expected, method, path, body)
+        .send_with(&member.endpoint, expected, method, path, body, headers)
         .await
         .map_err(|err| client_error(&member.authority, &err))
 }

@@ -7,6 +7,7 @@
 //! `retry_max`, or failed once the message's time is up. A recipient that refuses the message
 //! outright (4xx) fails it at once with the recipient's reason: sending again would not help.
 
+use super::attachments::outgoing::TransferError;
 use super::receipt::{KeptReceipt, ReceiptPayload};
 use super::{envelope_digest, message_ref};
 use crate::exchange::ask::call;
@@ -26,14 +27,33 @@ use utbyte_store::{InboxEntry, OutboxEntry};
 
 /// How many messages one round claims.
 const BATCH: u32 = 64;
-/// How long a claim lasts: longer than one delivery can take.
-const CLAIM: time::Duration = time::Duration::seconds(60);
+/// How long a claim lasts: longer than one delivery can take (a delivery moving files extends
+/// it as it goes).
+pub(super) const CLAIM: time::Duration = time::Duration::seconds(60);
+/// How often expired uploads are looked for.
+const SWEEP: Duration = Duration::from_secs(60);
 /// How often the outbox is looked at when nothing wakes the rounds.
 const IDLE: Duration = Duration::from_secs(1);
 
 /// Runs delivery rounds until `stop`.
 pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
+    let mut swept = std::time::Instant::now();
     loop {
+        if swept.elapsed() > SWEEP {
+            swept = std::time::Instant::now();
+            let sweeper = Arc::clone(&state);
+            let now = OffsetDateTime::now_utc();
+            let removed = tokio::task::spawn_blocking(move || {
+                super::attachments::upload::sweep(&sweeper.attachments, now)
+            })
+            .await;
+            match removed {
+                Ok(Ok(0)) => {}
+                Ok(Ok(removed)) => tracing::info!(removed, "expired uploads removed"),
+                Ok(Err(err)) => tracing::warn!(%err, "expired uploads cannot be removed"),
+                Err(err) => tracing::warn!(%err, "the upload sweep stopped"),
+            }
+        }
         let busy = round(&state).await;
         if busy {
             continue;
@@ -100,11 +120,14 @@ async fn deliver_one(state: &NodeState, ctx: &Exchange, entry: OutboxEntry) {
     let now = OffsetDateTime::now_utc();
     let settled = match outcome {
         Ok(kept) => match kept.to_json() {
-            Ok(json) => state
-                .exchange
-                .message_delivered(&id, &json, now)
-                .await
-                .map(|_| ()),
+            Ok(json) => {
+                let settled = state.exchange.message_delivered(&id, &json, now).await;
+                if settled.is_ok() {
+                    // The recipient holds the files now.
+                    super::attachments::outgoing::forget(&state.attachments, &id).await;
+                }
+                settled.map(|_| ())
+            }
             Err(err) => {
                 tracing::error!(%err, "a delivered receipt cannot be kept");
                 return;
@@ -160,15 +183,30 @@ async fn try_deliver(
         content: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&entry.message.sealed),
     };
     let body = serde_json::to_vec(&parcel).map_err(|e| Failure::Transient(e.to_string()))?;
-    let response = call(
-        state,
-        ctx,
-        member,
-        Method::POST,
-        super::MESSAGES_PATH,
-        Some(body),
-    )
-    .await?;
+    let post = || {
+        call(
+            state,
+            ctx,
+            member,
+            Method::POST,
+            super::MESSAGES_PATH,
+            Some(body.clone()),
+        )
+    };
+    let mut response = post().await?;
+    if let Some(held) = incomplete(&response) {
+        // The recipient has the message and waits for its files: send what it lacks, then
+        // the message again.
+        let envelope = Envelope::from_json(&entry.message.envelope)
+            .map_err(|e| Failure::Transient(format!("a stored envelope is unreadable: {e}")))?;
+        super::attachments::outgoing::transfer(state, ctx, member, &envelope, &held)
+            .await
+            .map_err(|e| match e {
+                TransferError::Refused(why) => Failure::Refused(why),
+                TransferError::Transient(why) => Failure::Transient(why),
+            })?;
+        response = post().await?;
+    }
     if response.status.is_client_error() && response.status.as_u16() != 409 {
         let detail = serde_json::from_slice::<serde_json::Value>(&response.body)
             .ok()
@@ -199,6 +237,19 @@ async fn try_deliver(
         payload,
         recorded: Some(state.receipt(&recorded)),
     })
+}
+
+/// The chunks held per file, if the recipient answered that a message's files are incomplete.
+fn incomplete(response: &utbyte_http::FederationResponse) -> Option<Vec<u64>> {
+    if response.status.as_u16() != 409 {
+        return None;
+    }
+    let problem: serde_json::Value = serde_json::from_slice(&response.body).ok()?;
+    let kind = problem["type"].as_str()?;
+    if !kind.ends_with(crate::problems::ATTACHMENTS_INCOMPLETE.slug) {
+        return None;
+    }
+    serde_json::from_value(problem["held"].clone()).ok()
 }
 
 /// Records a recipient's receipt for a message sent from here in this node's ledger, naming

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
-use utbyte_api::messages::{HeldListQuery, HeldMessage, MessageContent, SentMessage};
+use utbyte_api::messages::{HeldListQuery, HeldMessage, SentMessage};
 use utbyte_api::paths;
 use utbyte_api::reviews::{ReviewDecisionInput, ReviewField};
 use utbyte_api::Outcome;
@@ -77,7 +77,6 @@ fn view(state: &NodeState, entry: &OutboxEntry) -> Result<HeldMessage, ExchangeE
     let envelope = Envelope::from_json(&entry.message.envelope)
         .map_err(|e| ExchangeError::Internal(format!("a stored envelope is unreadable: {e}")))?;
     let held = open_held(state, entry)?;
-    let c = held.content;
     Ok(HeldMessage {
         id: envelope.id,
         from_unit: entry.message.sender_unit.clone(),
@@ -86,16 +85,7 @@ fn view(state: &NodeState, entry: &OutboxEntry) -> Result<HeldMessage, ExchangeE
         case_ref: envelope.sender_case_ref,
         created_at: entry.message.created_at,
         fields: held.fields,
-        content: MessageContent {
-            title: c.title,
-            subjects: c.subjects,
-            values: c.values,
-            text: c.text,
-            purpose: c.purpose,
-            legal_basis: c.legal_basis,
-            officer: c.officer,
-            role: c.role,
-        },
+        content: super::content_view(held.content),
     })
 }
 

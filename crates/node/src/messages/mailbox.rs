@@ -35,6 +35,7 @@ pub(super) fn routes() -> Router<Arc<NodeState>> {
         .route(paths::INBOX, get(inbox))
         .route(paths::INBOX_MESSAGE, get(incoming))
         .route(paths::INBOX_ACCEPT, post(accept))
+        .route(paths::INBOX_ATTACHMENT, get(attachment))
 }
 
 /// Sends a notice or a letter to another authority.
@@ -263,17 +264,47 @@ pub(crate) async fn incoming(
         &entry.message.sealed,
     )
     .map_err(|e| ExchangeError::Internal(format!("a held message does not open: {e}")))?;
-    let content = MessageContent {
-        title: content.title,
-        subjects: content.subjects,
-        values: content.values,
-        text: content.text,
-        purpose: content.purpose,
-        legal_basis: content.legal_basis,
-        officer: content.officer,
-        role: content.role,
-    };
+    let content = super::content_view(content);
     Ok(Json(received_view(&entry, Some(content))?))
+}
+
+/// One file of a received message, streamed as it was sent (`Repr-Digest` holds its SHA-256).
+#[utoipa::path(
+    operation_id = "messages_attachment",
+    get,
+    path = paths::INBOX_ATTACHMENT,
+    tag = "messages",
+    params(
+        ("sender" = String, Path, min_length = 1, max_length = 256, description = "The sending authority"),
+        ("id" = String, Path, min_length = 1, max_length = 256, description = "The message id"),
+        ("n" = usize, Path, description = "The file, from 0, in the order the message lists them"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", headers(
+            ("Repr-Digest" = String, description = "`sha-256=:…:` of the file (RFC 9530)"),
+            ("Content-Disposition" = String, description = "The file's name")
+        )),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message or file (or one of a unit the client may not act for)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn attachment(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    Path((sender, id, n)): Path<(String, String, usize)>,
+) -> Result<Response, Problem> {
+    who.require(Duty::Request)?;
+    let entry = held(&state, &who, &sender, &id).await?;
+    let content = utbyte_message::seal::open(
+        &state.messages.keys,
+        &entry.message.envelope,
+        &entry.message.sealed,
+    )
+    .map_err(|e| ExchangeError::Internal(format!("a held message does not open: {e}")))?;
+    let envelope = Envelope::from_json(&entry.message.envelope)
+        .map_err(|e| ExchangeError::Internal(format!("a stored envelope is unreadable: {e}")))?;
+    super::attachments::incoming::fetch(&state.attachments, &sender, &envelope, &content, n).await
 }
 
 /// A unit takes a received message; the signed receipt goes back to the sender.

@@ -22,6 +22,7 @@
 //! ledgers: the sender records sending and each receipt it gets back, the recipient each
 //! receipt it gives.
 
+pub(crate) mod attachments;
 mod deliver;
 pub(crate) mod held;
 pub(crate) mod mailbox;
@@ -74,11 +75,13 @@ impl Messages {
 }
 
 pub(crate) fn local_routes() -> Router<Arc<NodeState>> {
-    mailbox::routes().merge(held::routes())
+    mailbox::routes()
+        .merge(held::routes())
+        .merge(attachments::upload::routes())
 }
 
 pub(crate) fn federation_routes() -> Router<Arc<NodeState>> {
-    receive::routes()
+    receive::routes().merge(attachments::incoming::routes())
 }
 
 /// The message as the audit record names it.
@@ -105,6 +108,30 @@ fn address_view(address: &utbyte_message::Address) -> MessageAddress {
     MessageAddress {
         authority: address.authority.clone(),
         unit: address.unit.clone(),
+    }
+}
+
+/// Opened content as the local API shows it (without the files' keys).
+fn content_view(content: utbyte_message::Content) -> utbyte_api::messages::MessageContent {
+    utbyte_api::messages::MessageContent {
+        title: content.title,
+        subjects: content.subjects,
+        values: content.values,
+        text: content.text,
+        purpose: content.purpose,
+        legal_basis: content.legal_basis,
+        officer: content.officer,
+        role: content.role,
+        attachments: content
+            .attachments
+            .into_iter()
+            .map(|a| utbyte_api::messages::AttachmentInfo {
+                name: a.name,
+                media_type: a.media_type,
+                size: a.size,
+                sha256: a.sha256,
+            })
+            .collect(),
     }
 }
 

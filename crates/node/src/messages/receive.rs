@@ -58,7 +58,8 @@ pub(crate) struct ParcelSchema {
     responses(
         (status = 200, description = "Held here: the signed delivered receipt (also for a message delivered before)", body = utbyte_federation::Jws),
         (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Another delivery of the message is being taken in; send again shortly", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another delivery of the message is being taken in, or its files have not all arrived (`attachments-incomplete`, with the chunks held per file); send them, then the message again", body = Problem, content_type = "application/problem+json"),
+        (status = 507, description = "The sender's files not yet whole would exceed what this node keeps for it", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Refused: another sender than the certificate, another recipient, an unknown unit, a kind not taken, or content that does not open", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
     )
@@ -113,6 +114,7 @@ pub(crate) async fn deliver(
         .map_err(|_| problems::MESSAGE_REFUSED.with("the content is not base64url"))?;
     let content = utbyte_message::seal::open(&state.messages.keys, &parcel.envelope, &sealed)
         .map_err(|e| problems::MESSAGE_REFUSED.with(e.to_string()))?;
+    super::attachments::incoming::check_whole(&state, &envelope, &content, &parcel).await?;
     let now = OffsetDateTime::now_utc();
     let incoming = NewIncomingMessage {
         sender: envelope.from.authority.clone(),

@@ -64,6 +64,12 @@ pub(crate) async fn send(
             ))
         })?;
     let (subjects, ruling) = decide(state, &ctx.rulebook, acting, message, now).await?;
+    if ruling.is_some() && !message.attachments.is_empty() {
+        return Err(ExchangeError::InvalidRequest(
+            "a notice carries the fields its rulebook decides; files go with a letter".into(),
+        ));
+    }
+    let taken = super::attachments::outgoing::take(state, acting, &message.attachments).await?;
     let fields = ruling.as_ref().map(verdicts).unwrap_or_default();
     let outcome = ruling.as_ref().map(utbyte_rules::Decision::overall);
     // What may go now; held for review, also what the reviewer may let go.
@@ -88,6 +94,7 @@ pub(crate) async fn send(
         legal_basis: message.legal_basis.clone(),
         officer: Some(acting.officer.clone()),
         role: acting.role.clone(),
+        attachments: taken.attachments.clone(),
     };
     content
         .validate()
@@ -118,6 +125,7 @@ pub(crate) async fn send(
         in_reply_to: message.in_reply_to.clone(),
         sent_at: utbyte_audit::record::now(),
         key: sealing_key.id(),
+        attachments: taken.transfers.clone(),
     };
     envelope
         .validate()
@@ -214,6 +222,7 @@ pub(crate) async fn send(
         created_at: now,
         give_up_at: now + state.messages.give_up_after,
     };
+    super::attachments::outgoing::keep(&state.attachments, &posted.message_id, taken).await?;
     match state.exchange.post_message(&posted).await? {
         Posted::New => {
             state.messages.wake.notify_one();

@@ -51,6 +51,10 @@ const RETRY: &str = "\
 UPDATE outbox SET next_attempt_at = $3, last_error = $2, updated_at = $4
  WHERE message_id = $1 AND state = 'pending'";
 
+const EXTEND: &str = "\
+UPDATE outbox SET last_error = COALESCE($2, last_error), next_attempt_at = $3, updated_at = $4
+ WHERE message_id = $1 AND state = 'pending'";
+
 const FAILED: &str = "\
 UPDATE outbox SET state = 'failed', next_attempt_at = NULL, last_error = $2, updated_at = $3
  WHERE message_id = $1 AND state = 'pending'";
@@ -333,6 +337,17 @@ macro_rules! engine {
                     check_id("message id", message_id)?;
                     check_json("delivered receipt", receipt)?;
                     self.outbox_update(DELIVERED, message_id, Some(receipt.to_owned()), None, at)
+                        .await
+                }
+
+                async fn extend_message_claim(
+                    &self,
+                    message_id: &str,
+                    claimed_until: OffsetDateTime,
+                    at: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    check_id("message id", message_id)?;
+                    self.outbox_update(EXTEND, message_id, None, Some(claimed_until), at)
                         .await
                 }
 

@@ -41,6 +41,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         limits: utbyte_http::Limits {
             body_bytes: 64 * 1024,
             request_timeout: Duration::from_secs(20),
+            untimed: utbyte_node::UNTIMED,
         },
         frontends: Default::default(),
         callbacks: Default::default(),

@@ -1,0 +1,410 @@
+//! The recipient's side: a message's files arriving chunk by chunk, checked as they come, and
+//! streamed to the case system that fetches them.
+//!
+//! A message with files arrives first on its own (`receive`): it is checked and opened as any
+//! message is, kept as `parcel.json` in its inbox directory, and answered
+//! `attachments-incomplete` with how many chunks of each file are held. Its chunks then arrive
+//! in order at [`CHUNK_PATH`](super::outgoing::CHUNK_PATH); each must match its
+//! `Content-Digest` and open with its file's key at its place, or it is refused and sent again.
+//! When the last chunk of a file has come, the SHA-256 of the whole plaintext must be the one
+//! the content declares. The message is taken in only when every file is whole.
+
+use super::outgoing::CHUNK_PATH;
+use super::{
+    content_digest, create_private_dir, hold, open_private, read_chunk, read_json, write_json,
+    Attachments, Progress,
+};
+use crate::problems;
+use crate::state::NodeState;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use axum::{Extension, Router};
+use base64::Engine as _;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use utbyte_http::{Path as UrlPath, Peer, Problem};
+use utbyte_message::attachment::{AttachmentKey, SEALED_CHUNK};
+use utbyte_message::{Content, Envelope, Parcel};
+
+pub(crate) fn routes() -> Router<Arc<NodeState>> {
+    Router::new().route(
+        CHUNK_PATH,
+        put(chunk).layer(DefaultBodyLimit::max(SEALED_CHUNK + 1024)),
+    )
+}
+
+fn parcel_path(dir: &Path) -> PathBuf {
+    dir.join("parcel.json")
+}
+
+fn data_path(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("{n}.data"))
+}
+
+fn progress_path(dir: &Path, n: usize) -> PathBuf {
+    dir.join(format!("{n}.progress.json"))
+}
+
+/// How many chunks of each file of the message in `dir` are held, and whether all are whole.
+fn held(dir: &Path, files: usize) -> io::Result<(Vec<u64>, bool)> {
+    let mut held = Vec::with_capacity(files);
+    let mut whole = true;
+    for n in 0..files {
+        let progress = read_json::<Progress>(&progress_path(dir, n))?.unwrap_or_default();
+        whole &= progress.done.is_some();
+        held.push(progress.chunks);
+    }
+    Ok((held, whole))
+}
+
+/// Runs file work off the async threads; a failure is the node's own.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, Problem> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => {
+            tracing::error!(%err, "a message's files cannot be written or read");
+            Err(problems::INTERNAL.with("the node cannot keep attachment files now"))
+        }
+        Err(err) => Err(problems::INTERNAL.with(err.to_string())),
+    }
+}
+
+/// Whether a message that arrived with `content` may be taken in: it has no files, or every
+/// file is whole. Otherwise the message is kept to receive its files and the answer says which
+/// chunks are held.
+pub(crate) async fn check_whole(
+    state: &Arc<NodeState>,
+    envelope: &Envelope,
+    content: &Content,
+    parcel: &Parcel,
+) -> Result<(), Problem> {
+    if envelope.attachments.is_empty() && content.attachments.is_empty() {
+        return Ok(());
+    }
+    let matches = envelope.attachments.len() == content.attachments.len()
+        && envelope
+            .attachments
+            .iter()
+            .zip(&content.attachments)
+            .all(|(t, a)| {
+                t.sealed_size == utbyte_message::attachment::sealed_size(a.size)
+                    && AttachmentKey::decode(&a.key).is_ok()
+            });
+    if !matches {
+        return Err(problems::MESSAGE_REFUSED
+            .with("the envelope's files are not the ones the content describes"));
+    }
+    let dir = state
+        .attachments
+        .inbox(&envelope.from.authority, &envelope.id);
+    let sender_dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    let files = envelope.attachments.len();
+    let incoming: u64 = envelope.attachments.iter().map(|t| t.sealed_size).sum();
+    let quota = state.attachments.incoming_quota;
+    let parcel = parcel.clone();
+    enum Found {
+        Whole,
+        Held(Vec<u64>),
+        Other,
+        Quota,
+    }
+    let found = blocking(move || {
+        let (held_now, whole) = held(&dir, files)?;
+        if whole {
+            return Ok(Found::Whole);
+        }
+        match read_json::<Parcel>(&parcel_path(&dir))? {
+            Some(kept) if kept != parcel => return Ok(Found::Other),
+            Some(_) => {}
+            None => {
+                if pending_bytes(&sender_dir)?.saturating_add(incoming) > quota {
+                    return Ok(Found::Quota);
+                }
+                create_private_dir(&dir)?;
+                write_json(&parcel_path(&dir), &parcel)?;
+            }
+        }
+        Ok(Found::Held(held_now))
+    })
+    .await?;
+    match found {
+        Found::Whole => Ok(()),
+        Found::Held(held) => Err(problems::ATTACHMENTS_INCOMPLETE
+            .with("send the chunks not yet held, then the message again")
+            .with_extension("held", held)),
+        Found::Other => Err(problems::MESSAGE_REFUSED
+            .with("another message with this id is arriving from this sender")),
+        Found::Quota => Err(problems::ATTACHMENT_QUOTA.with(format!(
+            "files from this sender not yet whole would hold more than {quota} bytes"
+        ))),
+    }
+}
+
+/// Sealed bytes of the files not yet whole of the messages in one sender's directory.
+fn pending_bytes(sender_dir: &Path) -> io::Result<u64> {
+    let entries = match std::fs::read_dir(sender_dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let mut pending = 0u64;
+    for entry in entries {
+        let dir = entry?.path();
+        let Some(parcel) = read_json::<Parcel>(&parcel_path(&dir))? else {
+            continue;
+        };
+        let Ok(envelope) = Envelope::from_json(&parcel.envelope) else {
+            continue;
+        };
+        let (_, whole) = held(&dir, envelope.attachments.len())?;
+        if !whole {
+            pending =
+                pending.saturating_add(envelope.attachments.iter().map(|t| t.sealed_size).sum());
+        }
+    }
+    Ok(pending)
+}
+
+/// What a chunk's request was answered.
+enum Taken {
+    Kept,
+    Ahead(Vec<u64>),
+    Refused(String),
+    Busy,
+}
+
+/// Takes chunk `i` of file `n` of message `id` from the member the certificate names.
+#[utoipa::path(
+    operation_id = "federation_message_chunk",
+    put,
+    path = CHUNK_PATH,
+    tag = "federation",
+    params(
+        ("id" = String, Path, description = "The message's id"),
+        ("n" = usize, Path, description = "The file, from 0"),
+        ("i" = u64, Path, description = "The chunk, from 0"),
+        ("Content-Digest" = String, Header, description = "`sha-256=:…:` of the sealed chunk (RFC 9530)"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 204, description = "Held (also a chunk held before)"),
+        (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such message is arriving from this sender, or no such file", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not the next chunk (`held` says which is), or another delivery is writing the file", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The chunk does not match its digest or does not open; send it again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn chunk(
+    State(state): State<Arc<NodeState>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    UrlPath((id, n, i)): UrlPath<(String, usize, u64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, Problem> {
+    let ctx = state.exchange_context()?;
+    if ctx
+        .config
+        .member_by_certificate(&peer.fingerprint.to_string())
+        .is_none()
+    {
+        return Err(problems::NOT_A_MEMBER.with("the certificate is not a listed member's"));
+    }
+    let digest = headers
+        .get("content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            problems::INVALID_HEADER
+                .with("a chunk carries its `Content-Digest` (sha-256)")
+                .with_extension("header", "Content-Digest")
+        })?;
+    let dir = state.attachments.inbox(peer.authority.as_str(), &id);
+    let none = || {
+        problems::NO_SUCH_MESSAGE
+            .with("no such message or file is arriving from this sender; send the message first")
+    };
+    let parcel = {
+        let dir = dir.clone();
+        blocking(move || read_json::<Parcel>(&parcel_path(&dir)))
+            .await?
+            .ok_or_else(none)?
+    };
+    let envelope = Envelope::from_json(&parcel.envelope).map_err(|_| none())?;
+    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&parcel.content)
+        .map_err(|_| none())?;
+    let content = utbyte_message::seal::open(&state.messages.keys, &parcel.envelope, &sealed)
+        .map_err(|_| none())?;
+    let (Some(transfer), Some(attachment)) =
+        (envelope.attachments.get(n), content.attachments.get(n))
+    else {
+        return Err(none());
+    };
+    let key = AttachmentKey::decode(&attachment.key).map_err(|_| none())?;
+    let (transfer, expected_sha) = (transfer.clone(), attachment.sha256.clone());
+    let files = envelope.attachments.len();
+    let taken = blocking(move || {
+        let Some(_hold) = hold(&dir.join(format!("{n}.lock")))? else {
+            return Ok(Taken::Busy);
+        };
+        let mut progress = read_json::<Progress>(&progress_path(&dir, n))?.unwrap_or_default();
+        if progress.done.is_some() || i < progress.chunks {
+            return Ok(Taken::Kept);
+        }
+        if i >= transfer.chunks() {
+            return Ok(Taken::Refused(format!("file {n} has {} chunks", transfer.chunks())));
+        }
+        if i > progress.chunks {
+            return Ok(Taken::Ahead(held(&dir, files)?.0));
+        }
+        if body.len() != transfer.chunk_len(i) {
+            return Ok(Taken::Refused(format!(
+                "chunk {i} holds {} bytes where {} were expected",
+                body.len(),
+                transfer.chunk_len(i)
+            )));
+        }
+        if content_digest(&body) != digest {
+            return Ok(Taken::Refused(format!(
+                "chunk {i} does not match its Content-Digest"
+            )));
+        }
+        let last = i + 1 == transfer.chunks();
+        let mut plain = body.to_vec();
+        if key.open_chunk(i, last, &mut plain).is_err() {
+            return Ok(Taken::Refused(format!(
+                "chunk {i} does not open with its file's key"
+            )));
+        }
+        let data = open_private(&data_path(&dir, n))?;
+        {
+            use std::os::unix::fs::FileExt as _;
+            data.write_all_at(&body, i * SEALED_CHUNK as u64)?;
+        }
+        data.sync_data()?;
+        if last {
+            let whole = hex::encode(progress.sha256.finish(&plain));
+            if whole != expected_sha {
+                data.set_len(0)?;
+                write_json(&progress_path(&dir, n), &Progress::default())?;
+                return Ok(Taken::Refused(format!(
+                    "file {n} is whole but not the file its SHA-256 names; send it again from the start"
+                )));
+            }
+            progress.done = Some(whole);
+        } else {
+            progress.sha256.update_blocks(&plain);
+        }
+        progress.chunks = i + 1;
+        write_json(&progress_path(&dir, n), &progress)?;
+        Ok(Taken::Kept)
+    })
+    .await?;
+    match taken {
+        Taken::Kept => Ok(StatusCode::NO_CONTENT),
+        Taken::Ahead(held) => Err(problems::ATTACHMENTS_INCOMPLETE
+            .with("not the next chunk: send from the one after those held")
+            .with_extension("held", held)),
+        Taken::Refused(why) => Err(problems::CHUNK_REFUSED.with(why)),
+        Taken::Busy => Err(problems::ATTACHMENTS_INCOMPLETE
+            .with("another delivery is writing this file; send again shortly")),
+    }
+}
+
+/// Streams file `n` of a received message to a case system: each chunk opened with the file's
+/// key as it is read, one chunk in memory at a time.
+pub(crate) async fn fetch(
+    attachments: &Attachments,
+    sender: &str,
+    envelope: &Envelope,
+    content: &Content,
+    n: usize,
+) -> Result<Response, Problem> {
+    let none = || problems::NO_SUCH_MESSAGE.with("the message has no such file");
+    let (Some(transfer), Some(attachment)) =
+        (envelope.attachments.get(n), content.attachments.get(n))
+    else {
+        return Err(none());
+    };
+    let key = AttachmentKey::decode(&attachment.key).map_err(|_| none())?;
+    let path = data_path(&attachments.inbox(sender, &envelope.id), n);
+    let file = blocking(move || std::fs::File::open(path)).await?;
+    let transfer = transfer.clone();
+    let (sender_tx, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(2);
+    tokio::task::spawn_blocking(move || {
+        for i in 0..transfer.chunks() {
+            let last = i + 1 == transfer.chunks();
+            let chunk = read_chunk(&file, transfer.sealed_size, i).and_then(|mut chunk| {
+                key.open_chunk(i, last, &mut chunk)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                Ok(chunk)
+            });
+            let failed = chunk.is_err();
+            if let Err(err) = &chunk {
+                tracing::error!(%err, chunk = i, "a received file cannot be read; its fetch is cut short");
+            }
+            if sender_tx.blocking_send(chunk.map(Bytes::from)).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let mut response = Response::new(Body::new(ChannelBody(receiver)));
+    let headers = response.headers_mut();
+    let media_type = HeaderValue::from_str(&attachment.media_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, media_type);
+    headers.insert(header::CONTENT_LENGTH, attachment.size.into());
+    if let Ok(disposition) = HeaderValue::from_str(&format!(
+        "attachment; filename*=UTF-8''{}",
+        percent(&attachment.name)
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    if let Ok(digest) = hex::decode(&attachment.sha256) {
+        let value = format!(
+            "sha-256=:{}:",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert("repr-digest", value);
+        }
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response.into_response())
+}
+
+/// RFC 8187 value characters: everything but attr-chars percent-encoded.
+fn percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A response body fed chunk by chunk from the reading task.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>);
+
+impl axum::body::HttpBody for ChannelBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|next| next.map(|chunk| chunk.map(http_body::Frame::data)))
+    }
+}

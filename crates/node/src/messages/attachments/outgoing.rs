@@ -1,0 +1,276 @@
+//! The sender's side: finished uploads taken into a message, and their chunks moved to the
+//! recipient before the message itself.
+
+use super::upload::{Files, Upload};
+use super::{content_digest, create_private_dir, hold, read_chunk, Attachments, Hold};
+use crate::access::Acting;
+use crate::exchange::ask::call_with;
+use crate::exchange::ExchangeError;
+use crate::state::{Exchange, NodeState};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use std::io;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use utbyte_federation::Member;
+use utbyte_message::attachment::{self, Attachment, Transfer};
+use utbyte_message::Envelope;
+
+/// Where the recipient takes chunk `i` of a message's file `n`.
+pub(crate) const CHUNK_PATH: &str = "/federation/v1/messages/{id}/attachments/{n}/chunks/{i}";
+const CONTENT_DIGEST: HeaderName = HeaderName::from_static("content-digest");
+/// How often a chunk the recipient refused is sent again before the attempt fails.
+const RESENDS: u32 = 3;
+
+/// Uploads taken for a message, held until they are moved into its outbox directory.
+pub(crate) struct Taken {
+    pub attachments: Vec<Attachment>,
+    pub transfers: Vec<Transfer>,
+    dirs: Vec<PathBuf>,
+    _holds: Vec<Hold>,
+}
+
+/// Takes `ids` — finished uploads of `acting`'s client (and officer, if one was vouched for
+/// when it was created) — for a message: their descriptions for the content and the envelope.
+pub(crate) async fn take(
+    state: &NodeState,
+    acting: &Acting,
+    ids: &[String],
+) -> Result<Taken, ExchangeError> {
+    if ids.len() > attachment::MAX_ATTACHMENTS {
+        return Err(ExchangeError::InvalidRequest(format!(
+            "a message carries at most {} files",
+            attachment::MAX_ATTACHMENTS
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = ids.iter().find(|id| !seen.insert(*id)) {
+        return Err(ExchangeError::InvalidRequest(format!(
+            "upload `{}` is named twice",
+            twice.chars().take(64).collect::<String>()
+        )));
+    }
+    let files: Vec<Files> = ids
+        .iter()
+        .map(|id| {
+            Files::new(&state.attachments, id).ok_or_else(|| {
+                ExchangeError::InvalidRequest("an attachment is not an upload's id".into())
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let (client, officer) = (acting.client.clone(), acting.officer.clone());
+    let mut taken = Taken {
+        attachments: Vec::new(),
+        transfers: Vec::new(),
+        dirs: Vec::new(),
+        _holds: Vec::new(),
+    };
+    for (n, files) in files.into_iter().enumerate() {
+        let refuse = |why: &str| ExchangeError::InvalidRequest(format!("attachment {n}: {why}"));
+        let hold = hold(&files.meta())
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => refuse("no upload of this client has that id"),
+                _ => ExchangeError::Internal(e.to_string()),
+            })?
+            .ok_or_else(|| refuse("the upload is being written"))?;
+        let (upload, progress) = files
+            .read()
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?
+            .ok_or_else(|| refuse("no upload of this client has that id"))?;
+        if upload.client != client {
+            return Err(refuse("no upload of this client has that id"));
+        }
+        if upload.officer.as_ref().is_some_and(|o| *o != officer) {
+            return Err(refuse("the upload is another officer's"));
+        }
+        let Some(sha256) = progress.done else {
+            return Err(refuse("the upload is not finished"));
+        };
+        let key = upload
+            .open_key(&state.messages.keys)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?;
+        taken.attachments.push(description(&upload, sha256, &key));
+        taken.transfers.push(Transfer {
+            sealed_size: attachment::sealed_size(upload.length),
+        });
+        taken.dirs.push(files.dir);
+        taken._holds.push(hold);
+    }
+    Ok(taken)
+}
+
+fn description(upload: &Upload, sha256: String, key: &attachment::AttachmentKey) -> Attachment {
+    Attachment {
+        name: upload.name.clone(),
+        media_type: upload.media_type.clone(),
+        size: upload.length,
+        sha256,
+        key: key.encode(),
+    }
+}
+
+/// Moves taken uploads into the outbox directory of `message_id` (before the message is
+/// posted: a message in the outbox always finds its files).
+pub(crate) async fn keep(
+    attachments: &Attachments,
+    message_id: &str,
+    taken: Taken,
+) -> Result<(), ExchangeError> {
+    if taken.dirs.is_empty() {
+        return Ok(());
+    }
+    let target = attachments.outbox(message_id);
+    tokio::task::spawn_blocking(move || {
+        create_private_dir(&target)?;
+        for (n, dir) in taken.dirs.iter().enumerate() {
+            std::fs::rename(dir, target.join(n.to_string()))?;
+        }
+        drop(taken);
+        Ok::<_, io::Error>(())
+    })
+    .await
+    .map_err(|e| ExchangeError::Internal(e.to_string()))?
+    .map_err(|e| ExchangeError::Internal(format!("uploads cannot be moved to the outbox: {e}")))
+}
+
+/// Removes a delivered message's files from the outbox.
+pub(crate) async fn forget(attachments: &Attachments, message_id: &str) {
+    let dir = attachments.outbox(message_id);
+    let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    })
+    .await;
+    if let Ok(Err(err)) = removed {
+        tracing::warn!(%err, "a delivered message's files cannot be removed");
+    }
+}
+
+/// Why moving a file did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransferError {
+    #[error("refused by the recipient: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Transient(String),
+}
+
+/// Moves every chunk of `envelope`'s files that the recipient does not hold (`held[n]` of file
+/// `n`), in order, each with its digest; extends the message's claim as it goes.
+pub(crate) async fn transfer(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    envelope: &Envelope,
+    held: &[u64],
+) -> Result<(), TransferError> {
+    let transient = |e: &dyn std::fmt::Display| TransferError::Transient(e.to_string());
+    let dir = state.attachments.outbox(&envelope.id);
+    let mut claimed_at = Instant::now();
+    for (n, transfer) in envelope.attachments.iter().enumerate() {
+        let from = held.get(n).copied().unwrap_or(0);
+        let path = dir.join(n.to_string()).join("data");
+        let file = tokio::task::spawn_blocking(move || std::fs::File::open(path))
+            .await
+            .map_err(|e| transient(&e))?
+            .map_err(|e| transient(&format!("the outbox's file {n} cannot be read: {e}")))?;
+        let file = std::sync::Arc::new(file);
+        let sealed_size = transfer.sealed_size;
+        for i in from..transfer.chunks() {
+            let reader = std::sync::Arc::clone(&file);
+            let (chunk, digest) = tokio::task::spawn_blocking(move || {
+                let chunk = read_chunk(&reader, sealed_size, i)?;
+                let digest = content_digest(&chunk);
+                Ok::<_, io::Error>((chunk, digest))
+            })
+            .await
+            .map_err(|e| transient(&e))?
+            .map_err(|e| transient(&format!("the outbox's file {n} cannot be read: {e}")))?;
+            send_chunk(state, ctx, member, &envelope.id, n, i, chunk, &digest).await?;
+            if claimed_at.elapsed() > Duration::from_secs(20) {
+                let now = time::OffsetDateTime::now_utc();
+                state
+                    .exchange
+                    .extend_message_claim(&envelope.id, now + super::super::deliver::CLAIM, now)
+                    .await
+                    .map_err(|e| transient(&e))?;
+                claimed_at = Instant::now();
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_chunk(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    id: &str,
+    n: usize,
+    i: u64,
+    chunk: Vec<u8>,
+    digest: &str,
+) -> Result<(), TransferError> {
+    let path = CHUNK_PATH
+        .replace("{id}", &utf8_percent(id))
+        .replace("{n}", &n.to_string())
+        .replace("{i}", &i.to_string());
+    let mut refused = 0;
+    loop {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        headers.insert(
+            CONTENT_DIGEST,
+            HeaderValue::from_str(digest).map_err(|e| TransferError::Transient(e.to_string()))?,
+        );
+        let response = call_with(
+            state,
+            ctx,
+            member,
+            Method::PUT,
+            &path,
+            Some(chunk.clone()),
+            headers,
+        )
+        .await
+        .map_err(|e: ExchangeError| TransferError::Transient(e.to_string()))?;
+        let detail = || {
+            serde_json::from_slice::<serde_json::Value>(&response.body)
+                .ok()
+                .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| response.status.to_string())
+        };
+        match response.status {
+            s if s.is_success() => return Ok(()),
+            // Damaged on the way: the same bytes again, a few times.
+            StatusCode::UNPROCESSABLE_ENTITY if refused < RESENDS => {
+                refused += 1;
+                tracing::warn!(
+                    chunk = i,
+                    file = n,
+                    "the recipient refused a chunk; sending it again"
+                );
+            }
+            s if s.is_client_error() && s != StatusCode::CONFLICT && s != StatusCode::NOT_FOUND => {
+                return Err(TransferError::Refused(detail()))
+            }
+            _ => return Err(TransferError::Transient(detail())),
+        }
+    }
+}
+
+/// A message id as one path segment: everything but unreserved characters percent-encoded.
+fn utf8_percent(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
