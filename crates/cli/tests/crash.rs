@@ -44,6 +44,7 @@ fn killed_nodes_lose_no_acknowledged_answer_and_leave_no_key_stuck() {
         &Setup {
             register: REGISTER,
             malmo_duties: "\"request\", \"audit\"",
+            fk_duties: common::FK_DUTIES,
             node_extra: RECOVERY,
         },
     );

@@ -26,6 +26,7 @@ fn the_deployment_guide_works() {
         &Setup {
             register: "{\"subject\": \"19121212-1212\", \"fields\": {\"forman\": \"sjukpenning\", \"belopp\": 14250, \"diagnos\": \"F32\"}}\n",
             malmo_duties: "\"request\"",
+            fk_duties: common::FK_DUTIES,
             node_extra: "",
         },
     );

@@ -116,6 +116,7 @@ fn instances_killed_at_random_lose_nothing_and_answer_for_each_other() {
         &Setup {
             register: REGISTER,
             malmo_duties: "\"request\", \"audit\"",
+            fk_duties: common::FK_DUTIES,
             node_extra: RECOVERY,
         },
     );

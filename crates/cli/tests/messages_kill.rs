@@ -16,7 +16,7 @@
 mod common;
 
 use common::load::{call_all, unverified, Pauses, Stopping, REGISTER};
-use common::{stop, utbyte, Call, Guide, Node, Setup};
+use common::{stop, Call, Guide, Node, Setup};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -80,27 +80,6 @@ fn send_all(sender: &Node, root: &Path, client: usize, stopping: &AtomicBool) ->
     posted
 }
 
-fn publish_message_keys(root: &Path, guide: &Guide) {
-    for node in [&guide.fk, &guide.malmo] {
-        let config = format!("{}/node.toml", node.dir);
-        let key = utbyte(root, &["node", "message-key", "--config", &config]);
-        let said = utbyte(
-            root,
-            &[
-                "directory",
-                "set-message-key",
-                "--config",
-                "directory/directory.toml",
-                "--authority",
-                node.authority,
-                "--key",
-                key.trim(),
-            ],
-        );
-        assert!(said.contains("sealed for key"), "{said}");
-    }
-}
-
 #[test]
 fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -110,10 +89,11 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
         &Setup {
             register: REGISTER,
             malmo_duties: "\"request\"",
+            fk_duties: common::FK_DUTIES,
             node_extra: MESSAGES,
         },
     );
-    publish_message_keys(root, &guide);
+    guide.publish_message_keys();
     let (directory, first) = guide.start_directory();
     assert!(first.contains("version 5"), "{first}");
     let mut nodes = [

@@ -199,7 +199,7 @@ impl Default for Sha256State {
 impl Sha256State {
     /// Hashes `data`, whose length must be a multiple of 64 bytes (a full chunk always is).
     pub fn update_blocks(&mut self, data: &[u8]) {
-        assert!(data.len() % 64 == 0, "whole blocks only");
+        assert!(data.len().is_multiple_of(64), "whole blocks only");
         for block in data.chunks_exact(64) {
             sha2::compress256(
                 &mut self.state,
@@ -285,6 +285,33 @@ mod tests {
             AttachmentKey::decode("kort").unwrap_err(),
             AttachmentError::Key
         );
+    }
+
+    /// Computed with another implementation of AES-128-GCM (Python's `cryptography`), with the
+    /// key, nonces and associated data of this profile; also in docs/message-encryption.md.
+    #[test]
+    fn chunks_seal_as_the_profile_specifies() {
+        let key = AttachmentKey::from_bytes(std::array::from_fn(|i| i as u8));
+        for (index, last, plain, sealed) in [
+            (
+                0,
+                false,
+                "bilaga, del 1\n",
+                "2bbfeb32fefa8aac87ec1648518bbd43aabed038e1e25c3a379b1b18f175",
+            ),
+            (
+                1,
+                true,
+                "bilaga, del 2 (sista)\n",
+                "a32dfdd4cb985cbab9be50c481cfe9c254d9bf6f7b8fb2e4596e15b35c4c60c99d1a80a0666a",
+            ),
+        ] {
+            let mut chunk = plain.as_bytes().to_vec();
+            key.seal_chunk(index, last, &mut chunk);
+            assert_eq!(hex::encode(&chunk), sealed);
+            key.open_chunk(index, last, &mut chunk).unwrap();
+            assert_eq!(chunk, plain.as_bytes());
+        }
     }
 
     proptest! {

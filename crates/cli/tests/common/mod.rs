@@ -57,6 +57,11 @@ pub fn try_utbyte(dir: &Path, args: &[&str]) -> Output {
 pub struct Process(Child);
 
 impl Process {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// SIGKILL: it gets no chance to finish anything.
     pub fn kill(&mut self) {
         self.0.kill().unwrap();
@@ -419,12 +424,18 @@ impl<'a> Call<'a> {
     }
 }
 
+/// What Försäkringskassan's own system may do in most tests: review and audit.
+pub const FK_DUTIES: &str = "\"review\", \"audit\"";
+
 /// What a test sets in the guide.
 pub struct Setup<'a> {
     /// Försäkringskassan's register data for `fk-formaner`: NDJSON, one subject a line.
     pub register: &'a str,
     /// The duties of Malmö stad's case system, as TOML strings (`"\"request\""`).
     pub malmo_duties: &'a str,
+    /// The duties of Försäkringskassan's own system (its reviewers and auditors:
+    /// [`FK_DUTIES`]).
+    pub fk_duties: &'a str,
     /// Tables appended to both nodes' `node.toml` (`[limits]`, `[recovery]`, …).
     pub node_extra: &'a str,
 }
@@ -531,10 +542,10 @@ impl Guide {
             .to_owned();
 
         // 3. The nodes' configurations, Försäkringskassan's register data, and their admission.
-        let fk_duties = "\"review\", \"audit\"";
-        for (node, duties, register) in
-            [(&fk, fk_duties, true), (&malmo, setup.malmo_duties, false)]
-        {
+        for (node, duties, register) in [
+            (&fk, setup.fk_duties, true),
+            (&malmo, setup.malmo_duties, false),
+        ] {
             std::fs::write(
                 root.join(node.dir).join("node.toml"),
                 node.toml(
@@ -599,6 +610,28 @@ impl Guide {
     }
 
     /// Step 4: serves the directory; its first line.
+    /// Both nodes' message keys published in the directory's next configuration.
+    pub fn publish_message_keys(&self) {
+        for node in [&self.fk, &self.malmo] {
+            let config = format!("{}/node.toml", node.dir);
+            let key = utbyte(&self.root, &["node", "message-key", "--config", &config]);
+            let said = utbyte(
+                &self.root,
+                &[
+                    "directory",
+                    "set-message-key",
+                    "--config",
+                    DIRECTORY_CONFIG,
+                    "--authority",
+                    node.authority,
+                    "--key",
+                    key.trim(),
+                ],
+            );
+            assert!(said.contains("sealed for key"), "{said}");
+        }
+    }
+
     pub fn start_directory(&self) -> (Process, String) {
         start(
             &self.root,

@@ -114,7 +114,7 @@ fn backoff(state: &NodeState, attempts: u32) -> Duration {
     doubled.min(state.messages.retry_max)
 }
 
-async fn deliver_one(state: &NodeState, ctx: &Exchange, entry: OutboxEntry) {
+async fn deliver_one(state: &Arc<NodeState>, ctx: &Exchange, entry: OutboxEntry) {
     let id = entry.message.message_id.clone();
     let outcome = try_deliver(state, ctx, &entry).await;
     let now = OffsetDateTime::now_utc();
@@ -170,7 +170,7 @@ impl From<ExchangeError> for Failure {
 }
 
 async fn try_deliver(
-    state: &NodeState,
+    state: &Arc<NodeState>,
     ctx: &Exchange,
     entry: &OutboxEntry,
 ) -> Result<KeptReceipt, Failure> {

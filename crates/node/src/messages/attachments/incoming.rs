@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use utbyte_http::{Path as UrlPath, Peer, Problem};
 use utbyte_message::attachment::{AttachmentKey, SEALED_CHUNK};
-use utbyte_message::{Content, Envelope, Parcel};
+use utbyte_message::{Content, Envelope, Parcel, Transfer};
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
     Router::new().route(
@@ -179,6 +179,117 @@ enum Taken {
     Busy,
 }
 
+/// How long a chunk waits for those before it to be appended.
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Chunks that arrived before their predecessors were appended wait here for their turn: the
+/// sender keeps a few chunks of a file in flight, each is checked and opened as it comes, and
+/// they are appended in order. The progress of a file being appended is kept here too, and
+/// saved beside the file (after the chunks are made durable) every [`SAVE_EVERY`] chunks and
+/// at the end; a node that stops in between resumes from the last save, and the sender sends
+/// the chunks after it again.
+#[derive(Default)]
+pub(super) struct Turns(std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<Turn>>>);
+
+#[derive(Default)]
+struct Turn {
+    moved: tokio::sync::Notify,
+    /// What the message says of the file, opened once.
+    opened: std::sync::OnceLock<Opened>,
+    /// The file's progress, ahead of the saved one.
+    progress: std::sync::Mutex<Option<Progress>>,
+}
+
+/// What the recipient needs of one arriving file, from its message.
+#[derive(Clone)]
+struct Opened {
+    transfer: Transfer,
+    key: AttachmentKey,
+    /// The plaintext's SHA-256, hex.
+    sha256: String,
+    /// How many files the message has.
+    files: usize,
+}
+
+/// File `n` of the message arriving in `dir`, as its kept parcel describes it; `None` if no
+/// such message or file is arriving.
+async fn open_file(state: &NodeState, dir: &Path, n: usize) -> Result<Option<Opened>, Problem> {
+    let parcel = {
+        let dir = dir.to_path_buf();
+        blocking(move || read_json::<Parcel>(&parcel_path(&dir))).await?
+    };
+    let Some(parcel) = parcel else {
+        return Ok(None);
+    };
+    let opened = (|| {
+        let envelope = Envelope::from_json(&parcel.envelope).ok()?;
+        let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&parcel.content)
+            .ok()?;
+        let content =
+            utbyte_message::seal::open(&state.messages.keys, &parcel.envelope, &sealed).ok()?;
+        let (transfer, attachment) = (envelope.attachments.get(n)?, content.attachments.get(n)?);
+        Some(Opened {
+            transfer: transfer.clone(),
+            key: AttachmentKey::decode(&attachment.key).ok()?,
+            sha256: attachment.sha256.clone(),
+            files: envelope.attachments.len(),
+        })
+    })();
+    Ok(opened)
+}
+
+/// Chunks appended between two saves of a file's progress.
+const SAVE_EVERY: u64 = 16;
+
+impl Turns {
+    fn of(&self, file: &Path) -> Arc<Turn> {
+        let mut turns = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(turns.entry(file.to_path_buf()).or_default())
+    }
+
+    /// A chunk of `file` was appended (or the file is whole): whoever waits looks again.
+    fn moved(&self, file: &Path, whole: bool) {
+        let mut turns = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let turn = if whole {
+            turns.remove(file)
+        } else {
+            turns.get(file).cloned()
+        };
+        if let Some(turn) = turn {
+            turn.moved.notify_waiters();
+        }
+    }
+}
+
+impl Turn {
+    /// The file's progress: as appended here, or as last saved.
+    fn progress(&self, file: &Path) -> io::Result<Progress> {
+        let kept = self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match kept {
+            Some(progress) => Ok(progress),
+            None => Ok(read_json::<Progress>(file)?.unwrap_or_default()),
+        }
+    }
+
+    fn keep(&self, progress: Progress) {
+        *self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(progress);
+    }
+}
+
 /// Takes chunk `i` of file `n` of message `id` from the member the certificate names.
 #[utoipa::path(
     operation_id = "federation_message_chunk",
@@ -194,9 +305,10 @@ enum Taken {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
         (status = 204, description = "Held (also a chunk held before)"),
+        (status = 400, description = "No `Content-Digest`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message is arriving from this sender, or no such file", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not the next chunk (`held` says which is), or another delivery is writing the file", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too far ahead of the chunks held (`held` says how many are), or another delivery is writing the file", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The chunk does not match its digest or does not open; send it again", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -229,92 +341,158 @@ pub(crate) async fn chunk(
         problems::NO_SUCH_MESSAGE
             .with("no such message or file is arriving from this sender; send the message first")
     };
-    let parcel = {
-        let dir = dir.clone();
-        blocking(move || read_json::<Parcel>(&parcel_path(&dir)))
-            .await?
-            .ok_or_else(none)?
-    };
-    let envelope = Envelope::from_json(&parcel.envelope).map_err(|_| none())?;
-    let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(&parcel.content)
-        .map_err(|_| none())?;
-    let content = utbyte_message::seal::open(&state.messages.keys, &parcel.envelope, &sealed)
-        .map_err(|_| none())?;
-    let (Some(transfer), Some(attachment)) =
-        (envelope.attachments.get(n), content.attachments.get(n))
-    else {
-        return Err(none());
-    };
-    let key = AttachmentKey::decode(&attachment.key).map_err(|_| none())?;
-    let (transfer, expected_sha) = (transfer.clone(), attachment.sha256.clone());
-    let files = envelope.attachments.len();
-    let taken = blocking(move || {
-        let Some(_hold) = hold(&dir.join(format!("{n}.lock")))? else {
-            return Ok(Taken::Busy);
-        };
-        let mut progress = read_json::<Progress>(&progress_path(&dir, n))?.unwrap_or_default();
-        if progress.done.is_some() || i < progress.chunks {
-            return Ok(Taken::Kept);
-        }
-        if i >= transfer.chunks() {
-            return Ok(Taken::Refused(format!("file {n} has {} chunks", transfer.chunks())));
-        }
-        if i > progress.chunks {
-            return Ok(Taken::Ahead(held(&dir, files)?.0));
-        }
-        if body.len() != transfer.chunk_len(i) {
-            return Ok(Taken::Refused(format!(
-                "chunk {i} holds {} bytes where {} were expected",
-                body.len(),
-                transfer.chunk_len(i)
-            )));
-        }
-        if content_digest(&body) != digest {
-            return Ok(Taken::Refused(format!(
-                "chunk {i} does not match its Content-Digest"
-            )));
-        }
-        let last = i + 1 == transfer.chunks();
-        let mut plain = body.to_vec();
-        if key.open_chunk(i, last, &mut plain).is_err() {
-            return Ok(Taken::Refused(format!(
-                "chunk {i} does not open with its file's key"
-            )));
-        }
-        let data = open_private(&data_path(&dir, n))?;
-        {
-            use std::os::unix::fs::FileExt as _;
-            data.write_all_at(&body, i * SEALED_CHUNK as u64)?;
-        }
-        data.sync_data()?;
-        if last {
-            let whole = hex::encode(progress.sha256.finish(&plain));
-            if whole != expected_sha {
-                data.set_len(0)?;
-                write_json(&progress_path(&dir, n), &Progress::default())?;
-                return Ok(Taken::Refused(format!(
-                    "file {n} is whole but not the file its SHA-256 names; send it again from the start"
-                )));
-            }
-            progress.done = Some(whole);
-        } else {
-            progress.sha256.update_blocks(&plain);
-        }
-        progress.chunks = i + 1;
-        write_json(&progress_path(&dir, n), &progress)?;
-        Ok(Taken::Kept)
-    })
-    .await?;
-    match taken {
+    let answer = |taken: Taken| match taken {
         Taken::Kept => Ok(StatusCode::NO_CONTENT),
         Taken::Ahead(held) => Err(problems::ATTACHMENTS_INCOMPLETE
-            .with("not the next chunk: send from the one after those held")
+            .with("too far ahead: send from the chunk after those held")
             .with_extension("held", held)),
         Taken::Refused(why) => Err(problems::CHUNK_REFUSED.with(why)),
         Taken::Busy => Err(problems::ATTACHMENTS_INCOMPLETE
             .with("another delivery is writing this file; send again shortly")),
+    };
+    let progress_file = progress_path(&dir, n);
+    let turn = state.attachments.turns.of(&progress_file);
+    let opened = match turn.opened.get() {
+        Some(opened) => opened.clone(),
+        None => {
+            let opened = open_file(&state, &dir, n).await?.ok_or_else(none)?;
+            turn.opened.get_or_init(|| opened).clone()
+        }
+    };
+    let Opened {
+        transfer,
+        key,
+        sha256: expected_sha,
+        files,
+    } = opened;
+
+    // First what needs no order: the chunk's size, digest and seal. A chunk is written at its
+    // place at once (its bytes are the same however often it comes); only its plaintext's
+    // hashing and the progress wait for the chunks before it.
+    let checked = {
+        let (dir, turn, progress_file, transfer) = (
+            dir.clone(),
+            Arc::clone(&turn),
+            progress_file.clone(),
+            transfer.clone(),
+        );
+        blocking(move || {
+            let progress = turn.progress(&progress_file)?;
+            let (held_now, whole) = (progress.chunks, progress.done.is_some());
+            if whole || i < held_now {
+                return Ok(Err(Taken::Kept));
+            }
+            if i >= transfer.chunks() {
+                return Ok(Err(Taken::Refused(format!(
+                    "file {n} has {} chunks",
+                    transfer.chunks()
+                ))));
+            }
+            if i >= held_now + 2 * super::outgoing::IN_FLIGHT {
+                return Ok(Err(Taken::Ahead(held(&dir, files)?.0)));
+            }
+            if body.len() != transfer.chunk_len(i) {
+                return Ok(Err(Taken::Refused(format!(
+                    "chunk {i} holds {} bytes where {} were expected",
+                    body.len(),
+                    transfer.chunk_len(i)
+                ))));
+            }
+            if content_digest(&body) != digest {
+                return Ok(Err(Taken::Refused(format!(
+                    "chunk {i} does not match its Content-Digest"
+                ))));
+            }
+            let last = i + 1 == transfer.chunks();
+            let mut plain = body.to_vec();
+            if key.open_chunk(i, last, &mut plain).is_err() {
+                return Ok(Err(Taken::Refused(format!(
+                    "chunk {i} does not open with its file's key"
+                ))));
+            }
+            {
+                use std::os::unix::fs::FileExt as _;
+                let data = open_private(&data_path(&dir, n))?;
+                data.write_all_at(&body, i * SEALED_CHUNK as u64)?;
+            }
+            Ok(Ok((plain, last)))
+        })
+        .await?
+    };
+    let (plain, last) = match checked {
+        Ok(checked) => checked,
+        Err(taken) => return answer(taken),
+    };
+
+    // Then its turn: the chunks before it appended.
+    let deadline = tokio::time::Instant::now() + TURN_WAIT;
+    loop {
+        let moved = turn.moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        let (held_now, whole) = {
+            let (turn, progress_file) = (Arc::clone(&turn), progress_file.clone());
+            let progress = blocking(move || turn.progress(&progress_file)).await?;
+            (progress.chunks, progress.done.is_some())
+        };
+        if whole || i < held_now {
+            return answer(Taken::Kept);
+        }
+        if i == held_now {
+            break;
+        }
+        if tokio::time::timeout_at(deadline, moved).await.is_err() {
+            let dir = dir.clone();
+            let held = blocking(move || held(&dir, files)).await?.0;
+            return answer(Taken::Ahead(held));
+        }
     }
+
+    // Appended in order, under the file's lock (which other instances respect too).
+    let appended = {
+        let (dir, turn, progress_file) = (dir.clone(), Arc::clone(&turn), progress_file.clone());
+        blocking(move || {
+            let Some(_hold) = hold(&dir.join(format!("{n}.lock")))? else {
+                return Ok((Taken::Busy, false));
+            };
+            let mut progress = turn.progress(&progress_file)?;
+            if progress.done.is_some() || i < progress.chunks {
+                return Ok((Taken::Kept, progress.done.is_some()));
+            }
+            if i > progress.chunks {
+                return Ok((Taken::Ahead(held(&dir, files)?.0), false));
+            }
+            let data = open_private(&data_path(&dir, n))?;
+            if last {
+                let whole = hex::encode(progress.sha256.finish(&plain));
+                if whole != expected_sha {
+                    data.set_len(0)?;
+                    turn.keep(Progress::default());
+                    write_json(&progress_file, &Progress::default())?;
+                    return Ok((
+                        Taken::Refused(format!(
+                            "file {n} is whole but not the file its SHA-256 names; send it again from the start"
+                        )),
+                        false,
+                    ));
+                }
+                progress.done = Some(whole);
+            } else {
+                progress.sha256.update_blocks(&plain);
+            }
+            progress.chunks = i + 1;
+            if last || progress.chunks.is_multiple_of(SAVE_EVERY) {
+                data.sync_data()?;
+                write_json(&progress_file, &progress)?;
+            }
+            let whole = progress.done.is_some();
+            turn.keep(progress);
+            Ok((Taken::Kept, whole))
+        })
+        .await?
+    };
+    state.attachments.turns.moved(&progress_file, appended.1);
+    answer(appended.0)
 }
 
 /// Streams file `n` of a received message to a case system: each chunk opened with the file's

@@ -44,6 +44,8 @@ pub(crate) struct Attachments {
     pub incoming_quota: u64,
     /// How long an upload not attached to a message is kept.
     pub upload_expiry: time::Duration,
+    /// Chunks waiting for their turn to be appended, by file.
+    turns: incoming::Turns,
 }
 
 impl Attachments {
@@ -58,6 +60,7 @@ impl Attachments {
             upload_quota: config.upload_quota_mib.saturating_mul(MIB),
             incoming_quota: config.incoming_quota_mib.saturating_mul(MIB),
             upload_expiry: time::Duration::hours(i64::from(config.upload_expiry_hours.max(1))),
+            turns: incoming::Turns::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::state::{Exchange, NodeState};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use utbyte_federation::Member;
 use utbyte_message::attachment::{self, Attachment, Transfer};
@@ -154,10 +155,16 @@ pub(crate) enum TransferError {
     Transient(String),
 }
 
+/// Chunk requests of one file in flight at once: the recipient checks and opens each as it
+/// comes and appends them in order, so the line, the sender's reading and the recipient's work
+/// overlap.
+pub(crate) const IN_FLIGHT: u64 = 4;
+
 /// Moves every chunk of `envelope`'s files that the recipient does not hold (`held[n]` of file
-/// `n`), in order, each with its digest; extends the message's claim as it goes.
+/// `n`), in order, each with its digest, [`IN_FLIGHT`] at a time; extends the message's claim
+/// as it goes.
 pub(crate) async fn transfer(
-    state: &NodeState,
+    state: &Arc<NodeState>,
     ctx: &Exchange,
     member: &Member,
     envelope: &Envelope,
@@ -165,7 +172,6 @@ pub(crate) async fn transfer(
 ) -> Result<(), TransferError> {
     let transient = |e: &dyn std::fmt::Display| TransferError::Transient(e.to_string());
     let dir = state.attachments.outbox(&envelope.id);
-    let mut claimed_at = Instant::now();
     for (n, transfer) in envelope.attachments.iter().enumerate() {
         let from = held.get(n).copied().unwrap_or(0);
         let path = dir.join(n.to_string()).join("data");
@@ -173,19 +179,56 @@ pub(crate) async fn transfer(
             .await
             .map_err(|e| transient(&e))?
             .map_err(|e| transient(&format!("the outbox's file {n} cannot be read: {e}")))?;
-        let file = std::sync::Arc::new(file);
-        let sealed_size = transfer.sealed_size;
-        for i in from..transfer.chunks() {
-            let reader = std::sync::Arc::clone(&file);
-            let (chunk, digest) = tokio::task::spawn_blocking(move || {
-                let chunk = read_chunk(&reader, sealed_size, i)?;
-                let digest = content_digest(&chunk);
-                Ok::<_, io::Error>((chunk, digest))
-            })
-            .await
-            .map_err(|e| transient(&e))?
-            .map_err(|e| transient(&format!("the outbox's file {n} cannot be read: {e}")))?;
-            send_chunk(state, ctx, member, &envelope.id, n, i, chunk, &digest).await?;
+        let file = Arc::new(file);
+        // Each lane sends every IN_FLIGHT-th chunk; the recipient takes them in order.
+        let mut lanes = tokio::task::JoinSet::new();
+        for lane in 0..IN_FLIGHT {
+            let (state, ctx, member) = (Arc::clone(state), ctx.clone(), member.clone());
+            let (file, id, sealed_size) =
+                (Arc::clone(&file), envelope.id.clone(), transfer.sealed_size);
+            let chunks = transfer.chunks();
+            lanes.spawn(async move {
+                let mut i = from + lane;
+                while i < chunks {
+                    let reader = Arc::clone(&file);
+                    let (chunk, digest) = tokio::task::spawn_blocking(move || {
+                        let chunk = read_chunk(&reader, sealed_size, i)?;
+                        let digest = content_digest(&chunk);
+                        Ok::<_, io::Error>((chunk, digest))
+                    })
+                    .await
+                    .map_err(|e| TransferError::Transient(e.to_string()))?
+                    .map_err(|e| {
+                        TransferError::Transient(format!(
+                            "the outbox's file {n} cannot be read: {e}"
+                        ))
+                    })?;
+                    send_chunk(&state, &ctx, &member, &id, n, i, chunk, &digest).await?;
+                    i += IN_FLIGHT;
+                }
+                Ok::<_, TransferError>(())
+            });
+        }
+        let mut claimed_at = Instant::now();
+        let mut failed = None;
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), lanes.join_next()).await;
+            match next {
+                Ok(None) => break,
+                Ok(Some(Ok(Ok(())))) => {}
+                Ok(Some(Ok(Err(err)))) => {
+                    // One lane failed: the others stop too, and the next attempt resumes at
+                    // the first chunk the recipient lacks.
+                    failed.get_or_insert(err);
+                    lanes.abort_all();
+                }
+                Ok(Some(Err(err))) if err.is_cancelled() => {}
+                Ok(Some(Err(err))) => {
+                    failed.get_or_insert(transient(&err));
+                    lanes.abort_all();
+                }
+                Err(_) => {}
+            }
             if claimed_at.elapsed() > Duration::from_secs(20) {
                 let now = time::OffsetDateTime::now_utc();
                 state
@@ -195,6 +238,9 @@ pub(crate) async fn transfer(
                     .map_err(|e| transient(&e))?;
                 claimed_at = Instant::now();
             }
+        }
+        if let Some(err) = failed {
+            return Err(err);
         }
     }
     Ok(())
@@ -211,8 +257,7 @@ async fn send_chunk(
     chunk: Vec<u8>,
     digest: &str,
 ) -> Result<(), TransferError> {
-    let path = CHUNK_PATH
-        .replace("{id}", &utf8_percent(id))
+    let path = utbyte_api::paths::with(CHUNK_PATH, id)
         .replace("{n}", &n.to_string())
         .replace("{i}", &i.to_string());
     let mut refused = 0;
@@ -260,17 +305,4 @@ async fn send_chunk(
             _ => return Err(TransferError::Transient(detail())),
         }
     }
-}
-
-/// A message id as one path segment: everything but unreserved characters percent-encoded.
-fn utf8_percent(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }

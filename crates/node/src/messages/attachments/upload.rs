@@ -228,7 +228,7 @@ impl Writer {
             self.key.seal_chunk(self.chunks, false, &mut chunk);
             write_at(&self.data, self.chunks, &chunk)?;
             self.chunks += 1;
-            if self.chunks % SAVE_EVERY == 0 {
+            if self.chunks.is_multiple_of(SAVE_EVERY) {
                 self.save_progress(Vec::new())?;
             }
         }
@@ -534,7 +534,11 @@ async fn owned(state: &Arc<NodeState>, who: &Who, id: &str) -> Result<(Upload, P
     params(("id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
     responses(
         (status = 200, description = "`Upload-Offset` and `Upload-Length`"),
+        (status = 400, description = "A tus header missing or malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No upload of this client has that id"),
+        (status = 412, description = "Another tus version"),
     )
 )]
 pub(crate) async fn offset(
@@ -571,6 +575,8 @@ pub(crate) async fn offset(
     responses(
         (status = 204, description = "Saved; `Upload-Offset` is the new offset"),
         (status = 400, description = "A tus header missing or malformed, or more bytes than the upload's length", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No upload of this client has that id", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`Upload-Offset` is not the upload's offset, or another request is writing it", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Another tus version", body = Problem, content_type = "application/problem+json"),
@@ -677,8 +683,12 @@ pub(crate) async fn append(
     params(("id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
     responses(
         (status = 204, description = "Removed"),
+        (status = 400, description = "A tus header missing or malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No upload of this client has that id", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request is writing it", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Another tus version", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn terminate(
