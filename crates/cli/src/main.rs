@@ -7,6 +7,7 @@ mod example;
 mod generate;
 mod logging;
 mod message_cmd;
+mod message_files;
 mod node_cmd;
 mod node_health;
 mod node_import;

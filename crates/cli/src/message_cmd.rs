@@ -1,8 +1,10 @@
 //! `utbyte message`: a case system's messages from the command line, through the node's local
 //! API — send a notice or a letter, list the inbox or the outbox, fetch one message, accept it.
 //! It is a client like any case system: it authenticates with an access token (`--token-file`)
-//! and trusts the agency CA it is given for `https://`.
+//! and trusts the agency CA it is given for `https://`. Files go up with tus before the letter
+//! that carries them, and come down streamed (`message_files`).
 
+use crate::message_files;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
@@ -43,6 +45,9 @@ pub enum MessageCommand {
         /// The idempotency key: sending again with the same key is the same message.
         #[arg(long)]
         key: String,
+        /// A file to attach (a letter only), uploaded first with a progress bar; repeatable.
+        #[arg(long = "attach", value_name = "FILE")]
+        attach: Vec<PathBuf>,
         file: PathBuf,
     },
     /// List received or sent messages, newest first, one a line.
@@ -57,13 +62,20 @@ pub enum MessageCommand {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Print one received message with its content (JSON).
+    /// Print one received message with its content (JSON), or with `--attachment`, save one
+    /// of its files (checked against its SHA-256 before it is kept).
     Fetch {
         #[command(flatten)]
         api: Api,
         /// The sending authority.
         #[arg(long)]
         sender: String,
+        /// The file to save, from 0, in the order the message lists them.
+        #[arg(long, requires = "out")]
+        attachment: Option<usize>,
+        /// Where to save it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         id: String,
     },
     /// Take a received message for a unit; the sender gets the signed receipt.
@@ -88,11 +100,33 @@ pub fn run(command: MessageCommand) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async {
         match command {
-            MessageCommand::Send { api, key, file } => {
+            MessageCommand::Send {
+                api,
+                key,
+                attach,
+                file,
+            } => {
                 let body =
                     std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-                serde_json::from_slice::<Value>(&body)
+                let mut message = serde_json::from_slice::<Value>(&body)
                     .with_context(|| format!("{} is not JSON", file.display()))?;
+                if !attach.is_empty() {
+                    let (client, token) = connect(&api)?;
+                    let local = message_files::Local {
+                        client: client.http(),
+                        base: api.api.trim_end_matches('/'),
+                        token: &token,
+                    };
+                    let mut ids = Vec::new();
+                    for path in &attach {
+                        ids.push(Value::String(message_files::upload(&local, path).await?));
+                    }
+                    match message.get_mut("attachments") {
+                        Some(Value::Array(named)) => named.extend(ids),
+                        _ => message["attachments"] = Value::Array(ids),
+                    }
+                }
+                let body = serde_json::to_vec(&message)?;
                 let sent = call(&api, "POST", "/v1/messages", Some(&key), Some(body)).await?;
                 println!("{}", serde_json::to_string_pretty(&sent)?);
             }
@@ -114,10 +148,31 @@ pub fn run(command: MessageCommand) -> anyhow::Result<ExitCode> {
                     println!("{}", line(message, mailbox));
                 }
             }
-            MessageCommand::Fetch { api, sender, id } => {
+            MessageCommand::Fetch {
+                api,
+                sender,
+                attachment,
+                out,
+                id,
+            } => {
                 let path = format!("/v1/messages/inbox/{}/{}", encode(&sender), encode(&id));
-                let message = call(&api, "GET", &path, None, None).await?;
-                println!("{}", serde_json::to_string_pretty(&message)?);
+                match (attachment, out) {
+                    (Some(n), Some(out)) => {
+                        let (client, token) = connect(&api)?;
+                        let local = message_files::Local {
+                            client: client.http(),
+                            base: api.api.trim_end_matches('/'),
+                            token: &token,
+                        };
+                        let path = format!("{path}/attachments/{n}");
+                        let bytes = message_files::fetch(&local, &path, &out).await?;
+                        println!("{} ({bytes} bytes, SHA-256 checked)", out.display());
+                    }
+                    _ => {
+                        let message = call(&api, "GET", &path, None, None).await?;
+                        println!("{}", serde_json::to_string_pretty(&message)?);
+                    }
+                }
             }
             MessageCommand::Accept {
                 api,
@@ -178,14 +233,8 @@ fn encode(text: &str) -> String {
     utbyte_api::paths::with("{v}", text)
 }
 
-/// One call of the local API: the answer's JSON, or an error with the problem's detail.
-async fn call(
-    api: &Api,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<Value> {
+/// The client for `api` and the access token.
+fn connect(api: &Api) -> anyhow::Result<(AgencyClient, String)> {
     let trust = api
         .ca
         .as_deref()
@@ -194,12 +243,24 @@ async fn call(
     let client = AgencyClient::new(trust.as_ref())?;
     let token = std::fs::read_to_string(&api.token_file)
         .with_context(|| format!("reading {}", api.token_file.display()))?;
+    Ok((client, token.trim().to_owned()))
+}
+
+/// One call of the local API: the answer's JSON, or an error with the problem's detail.
+async fn call(
+    api: &Api,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> anyhow::Result<Value> {
+    let (client, token) = connect(api)?;
     let url = format!("{}{path}", api.api.trim_end_matches('/'));
     let mut request = client
         .http()
         .request(method.parse()?, &url)
         .timeout(CALL_TIMEOUT)
-        .bearer_auth(token.trim());
+        .bearer_auth(&token);
     if let Some(key) = key {
         request = request.header("Idempotency-Key", key);
     }

@@ -261,6 +261,53 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
     .unwrap();
     assert_eq!(accepted["state"], "accepted", "{accepted:#}");
 
+    // The 200 MB file as printed: uploaded and sent by `utbyte message send --attach`, then
+    // fetched at Kronofogden, its SHA-256 checked, and the same bytes.
+    let line = |start: &str| {
+        printed
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` command: {output}"))
+            .to_owned()
+    };
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_utbyte"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap_or_default());
+    let shell = |command: &str| {
+        Command::new("sh")
+            .args(["-c", command])
+            .env("PATH", &path)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let send = shell(&line("utbyte message send"));
+    assert!(send.status.success(), "{}", text(&send.stderr));
+    let letter: serde_json::Value = serde_json::from_slice(&send.stdout).unwrap();
+    assert_eq!(letter["state"], "pending", "{letter:#}");
+    let fetch = line("utbyte message fetch").replace("<id>", letter["id"].as_str().unwrap());
+    let mut fetched = shell(&fetch);
+    for _ in 0..300 {
+        if fetched.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fetched = shell(&fetch);
+    }
+    assert!(fetched.status.success(), "{}", text(&fetched.stderr));
+    let digest = |name: &str| {
+        use sha2::Digest as _;
+        let bytes = std::fs::read(dir.path().join("state/messages").join(name)).unwrap();
+        (bytes.len(), hex_digest(&sha2::Sha256::digest(&bytes)))
+    };
+    let sent_file = digest("beslag-2026-11-30.bin");
+    assert_eq!(sent_file.0, 200_000_000);
+    assert_eq!(digest("beslag-mottaget.bin"), sent_file);
+
     Command::new("kill")
         .args(["-INT", &demo.0.id().to_string()])
         .status()
@@ -270,4 +317,8 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
         status.success(),
         "the demo did not stop cleanly on Ctrl-C: {status}"
     );
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -182,6 +182,9 @@ async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow:
     for (title, command) in write_message_examples(&federation, &rulebook, dir, &bearer)? {
         println!("\n  # {title}\n  {command}");
     }
+    for (title, command) in write_file_example(&federation, dir, &token)? {
+        println!("\n  # {title}\n  {command}");
+    }
     println!(
         "Audit: utbyte audit verify {}/nodes/forsakringskassan/audit",
         dir.display()
@@ -426,6 +429,72 @@ fn write_message_examples(
         ),
     ));
     Ok(commands)
+}
+
+/// Size of the demo's seized material: a file no SDK message could carry (its cap is 30 MB).
+const SEIZED_BYTES: u64 = 200_000_000;
+
+/// Writes a letter with a 200 MB file from Polismyndigheten to Kronofogden, and returns the
+/// commands that send it (uploaded with tus first) and fetch the file at Kronofogden.
+fn write_file_example(
+    federation: &LoopbackFederation,
+    dir: &Path,
+    token: &Path,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    let messages = dir.join("messages");
+    let file = messages.join("beslag-2026-11-30.bin");
+    if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(SEIZED_BYTES) {
+        // Synthetic material: noise, so nothing on the way can shrink it.
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut block = vec![0u8; 1 << 20];
+        let mut left = SEIZED_BYTES;
+        while left > 0 {
+            for word in block.chunks_exact_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.to_le_bytes());
+            }
+            let n = left.min(block.len() as u64) as usize;
+            std::io::Write::write_all(&mut out, &block[..n])?;
+            left -= n as u64;
+        }
+        std::io::Write::flush(&mut out)?;
+    }
+    let letter = messages.join("pm-kfm-file.json");
+    std::fs::write(
+        &letter,
+        serde_json::to_vec_pretty(&json!({
+            "officer": "pm-utredare-12", "unit": "pm-syd", "role": "utredare",
+            "to": {"authority": "kronofogden", "unit": "kfm-brottsbekampning"},
+            "kind": {"type": "free_text"},
+            "title": "Beslagtaget material",
+            "text": "Bifogat finns en kopia av det material som togs i beslag den 30 november.",
+            "case_ref": "5000-K998877-26",
+        }))?,
+    )?;
+    Ok(vec![
+        (
+            "A letter with a 200 MB file: Polismyndigheten sends Kronofogden seized material (uploaded with tus, sealed in chunks, moved chunk by chunk)",
+            format!(
+                "utbyte message send --api http://{} --token-file {} --key demo-pm-kfm-file --attach {} {}",
+                node_addr(federation, "polismyndigheten")?,
+                token.display(),
+                file.display(),
+                letter.display()
+            ),
+        ),
+        (
+            "Kronofogden fetches the file (its SHA-256 checked before it is kept); <id> is the letter's id",
+            format!(
+                "utbyte message fetch --api http://{} --token-file {} --sender polismyndigheten --attachment 0 --out {} <id>",
+                node_addr(federation, "kronofogden")?,
+                token.display(),
+                messages.join("beslag-mottaget.bin").display()
+            ),
+        ),
+    ])
 }
 
 fn first(subjects: Vec<String>) -> anyhow::Result<String> {
