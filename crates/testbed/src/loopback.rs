@@ -81,6 +81,9 @@ pub struct Plan {
     /// Instances of each node, sharing its addresses, its database and its ledger's keys: more
     /// than one needs `postgres`.
     pub instances: usize,
+    /// Endpoints to publish for some authorities instead of their own listener's (a test puts
+    /// something on the line between two nodes); empty for most.
+    pub endpoints: std::collections::BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -120,6 +123,7 @@ impl Plan {
             review_units: Default::default(),
             postgres: None,
             instances: 1,
+            endpoints: Default::default(),
         })
     }
 }
@@ -262,7 +266,11 @@ impl LoopbackFederation {
                 authority: authority.clone(),
                 name: known.name.clone(),
                 orgnr: known.orgnr.clone(),
-                endpoint: format!("https://{federation_addr}"),
+                endpoint: plan
+                    .endpoints
+                    .get(authority)
+                    .cloned()
+                    .unwrap_or_else(|| format!("https://{federation_addr}")),
                 certificates: vec![creds.certificate.fingerprint().to_string()],
                 answer_key: encode_key(&key.verifying_key()),
                 message_keys: vec![utbyte_node::message_key(&data_dir)?.public().encode()],

@@ -278,3 +278,70 @@ async fn tus_requests_that_break_the_protocol_get_problems() {
     .await;
     assert_eq!(nobody.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_chunk_is_sent_again_and_a_cut_line_resumes_where_it_broke() {
+    let dir = tempfile::tempdir().unwrap();
+    let on_the_line = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut plan = common::plan(dir.path().join("f"), &[UBM, FK]);
+    plan.endpoints.insert(
+        FK.to_owned(),
+        format!("https://{}", on_the_line.local_addr().unwrap()),
+    );
+    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
+        .await
+        .unwrap();
+    let line = common::line::Line::start(
+        on_the_line,
+        &dir.path().join("f").join("pki"),
+        FK,
+        UBM,
+        federation.node(FK).unwrap().federation_addr,
+    );
+    // Chunk 2 arrives with one byte flipped; the connection breaks as chunk 9 passes.
+    line.damage.store(2, std::sync::atomic::Ordering::SeqCst);
+    line.cut.store(9, std::sync::atomic::Ordering::SeqCst);
+
+    let ubm = federation.node(UBM).unwrap().local_addr;
+    let fk = federation.node(FK).unwrap().local_addr;
+    let file = noise(16 * (1 << 20) + 5, 11);
+    let path = dir.path().join("register.bin");
+    std::fs::write(&path, &file).unwrap();
+    let report = tus_upload(ubm, &path, "register.bin", "application/octet-stream");
+    let upload = report["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let sent = call(
+        ubm,
+        "POST",
+        "/v1/messages",
+        &[("idempotency-key", "l-1")],
+        Some(serde_json::to_vec(&letter(&[upload])).unwrap()),
+    )
+    .await;
+    assert_eq!(sent.status, 201, "{:#}", sent.body);
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    until("delivered", async || {
+        let out = call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None).await;
+        out.body["state"] == "delivered"
+    })
+    .await;
+
+    assert_eq!(
+        line.passed(2),
+        [422, 204],
+        "the damaged chunk is refused, then sent again and taken"
+    );
+    let cut = line.passed(9);
+    assert_eq!(cut.first(), Some(&0), "{cut:?}");
+    assert_eq!(cut.last(), Some(&204), "sent again after the cut: {cut:?}");
+    for i in [0, 1, 3, 4, 5] {
+        assert_eq!(
+            line.passed(i),
+            [204],
+            "chunk {i}, held before the cut, is not sent again: resumed, not restarted"
+        );
+    }
+    let (status, _, fetched) =
+        fetch(fk, &format!("/v1/messages/inbox/{UBM}/{id}/attachments/0")).await;
+    assert_eq!(status, 200);
+    assert!(fetched == file, "the file arrives whole and unaltered");
+}

@@ -81,6 +81,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> anyhow::Result<Plan> {
         review_units: Default::default(),
         postgres: None,
         instances: 1,
+        endpoints: Default::default(),
     })
 }
 

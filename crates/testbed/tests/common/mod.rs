@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod line;
 pub mod scrape;
 
 use bytes::Bytes;
@@ -58,6 +59,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
         review_units: Default::default(),
         postgres: None,
         instances: 1,
+        endpoints: Default::default(),
     }
 }
 

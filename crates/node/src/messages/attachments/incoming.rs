@@ -49,12 +49,17 @@ fn progress_path(dir: &Path, n: usize) -> PathBuf {
     dir.join(format!("{n}.progress.json"))
 }
 
-/// How many chunks of each file of the message in `dir` are held, and whether all are whole.
-fn held(dir: &Path, files: usize) -> io::Result<(Vec<u64>, bool)> {
+/// How many chunks of each file of the message in `dir` are held (as appended here, or as last
+/// saved), and whether all are whole.
+fn held(turns: &Turns, dir: &Path, files: usize) -> io::Result<(Vec<u64>, bool)> {
     let mut held = Vec::with_capacity(files);
     let mut whole = true;
     for n in 0..files {
-        let progress = read_json::<Progress>(&progress_path(dir, n))?.unwrap_or_default();
+        let file = progress_path(dir, n);
+        let progress = match turns.peek(&file) {
+            Some(progress) => progress,
+            None => read_json::<Progress>(&file)?.unwrap_or_default(),
+        };
         whole &= progress.done.is_some();
         held.push(progress.chunks);
     }
@@ -108,6 +113,7 @@ pub(crate) async fn check_whole(
     let incoming: u64 = envelope.attachments.iter().map(|t| t.sealed_size).sum();
     let quota = state.attachments.incoming_quota;
     let parcel = parcel.clone();
+    let turns = Arc::clone(&state.attachments.turns);
     enum Found {
         Whole,
         Held(Vec<u64>),
@@ -115,7 +121,7 @@ pub(crate) async fn check_whole(
         Quota,
     }
     let found = blocking(move || {
-        let (held_now, whole) = held(&dir, files)?;
+        let (held_now, whole) = held(&turns, &dir, files)?;
         if whole {
             return Ok(Found::Whole);
         }
@@ -123,7 +129,7 @@ pub(crate) async fn check_whole(
             Some(kept) if kept != parcel => return Ok(Found::Other),
             Some(_) => {}
             None => {
-                if pending_bytes(&sender_dir)?.saturating_add(incoming) > quota {
+                if pending_bytes(&turns, &sender_dir)?.saturating_add(incoming) > quota {
                     return Ok(Found::Quota);
                 }
                 create_private_dir(&dir)?;
@@ -147,7 +153,7 @@ pub(crate) async fn check_whole(
 }
 
 /// Sealed bytes of the files not yet whole of the messages in one sender's directory.
-fn pending_bytes(sender_dir: &Path) -> io::Result<u64> {
+fn pending_bytes(turns: &Turns, sender_dir: &Path) -> io::Result<u64> {
     let entries = match std::fs::read_dir(sender_dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -162,7 +168,7 @@ fn pending_bytes(sender_dir: &Path) -> io::Result<u64> {
         let Ok(envelope) = Envelope::from_json(&parcel.envelope) else {
             continue;
         };
-        let (_, whole) = held(&dir, envelope.attachments.len())?;
+        let (_, whole) = held(turns, &dir, envelope.attachments.len())?;
         if !whole {
             pending =
                 pending.saturating_add(envelope.attachments.iter().map(|t| t.sealed_size).sum());
@@ -249,6 +255,21 @@ impl Turns {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(turns.entry(file.to_path_buf()).or_default())
+    }
+
+    /// The progress of `file` as appended here, if it is being appended.
+    fn peek(&self, file: &Path) -> Option<Progress> {
+        let turns = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let turn = turns.get(file)?;
+        let progress = turn
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        progress
     }
 
     /// A chunk of `file` was appended (or the file is whole): whoever waits looks again.
@@ -352,6 +373,7 @@ pub(crate) async fn chunk(
     };
     let progress_file = progress_path(&dir, n);
     let turn = state.attachments.turns.of(&progress_file);
+    let turns = &state.attachments.turns;
     let opened = match turn.opened.get() {
         Some(opened) => opened.clone(),
         None => {
@@ -370,11 +392,12 @@ pub(crate) async fn chunk(
     // place at once (its bytes are the same however often it comes); only its plaintext's
     // hashing and the progress wait for the chunks before it.
     let checked = {
-        let (dir, turn, progress_file, transfer) = (
+        let (dir, turn, progress_file, transfer, state_turns) = (
             dir.clone(),
             Arc::clone(&turn),
             progress_file.clone(),
             transfer.clone(),
+            Arc::clone(turns),
         );
         blocking(move || {
             let progress = turn.progress(&progress_file)?;
@@ -389,7 +412,7 @@ pub(crate) async fn chunk(
                 ))));
             }
             if i >= held_now + 2 * super::outgoing::IN_FLIGHT {
-                return Ok(Err(Taken::Ahead(held(&dir, files)?.0)));
+                return Ok(Err(Taken::Ahead(held(&state_turns, &dir, files)?.0)));
             }
             if body.len() != transfer.chunk_len(i) {
                 return Ok(Err(Taken::Refused(format!(
@@ -442,15 +465,20 @@ pub(crate) async fn chunk(
             break;
         }
         if tokio::time::timeout_at(deadline, moved).await.is_err() {
-            let dir = dir.clone();
-            let held = blocking(move || held(&dir, files)).await?.0;
+            let (dir, state_turns) = (dir.clone(), Arc::clone(turns));
+            let held = blocking(move || held(&state_turns, &dir, files)).await?.0;
             return answer(Taken::Ahead(held));
         }
     }
 
     // Appended in order, under the file's lock (which other instances respect too).
     let appended = {
-        let (dir, turn, progress_file) = (dir.clone(), Arc::clone(&turn), progress_file.clone());
+        let (dir, turn, progress_file, state_turns) = (
+            dir.clone(),
+            Arc::clone(&turn),
+            progress_file.clone(),
+            Arc::clone(turns),
+        );
         blocking(move || {
             let Some(_hold) = hold(&dir.join(format!("{n}.lock")))? else {
                 return Ok((Taken::Busy, false));
@@ -460,7 +488,7 @@ pub(crate) async fn chunk(
                 return Ok((Taken::Kept, progress.done.is_some()));
             }
             if i > progress.chunks {
-                return Ok((Taken::Ahead(held(&dir, files)?.0), false));
+                return Ok((Taken::Ahead(held(&state_turns, &dir, files)?.0), false));
             }
             let data = open_private(&data_path(&dir, n))?;
             if last {

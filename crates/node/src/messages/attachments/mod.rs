@@ -45,7 +45,7 @@ pub(crate) struct Attachments {
     /// How long an upload not attached to a message is kept.
     pub upload_expiry: time::Duration,
     /// Chunks waiting for their turn to be appended, by file.
-    turns: incoming::Turns,
+    turns: std::sync::Arc<incoming::Turns>,
 }
 
 impl Attachments {
@@ -60,7 +60,7 @@ impl Attachments {
             upload_quota: config.upload_quota_mib.saturating_mul(MIB),
             incoming_quota: config.incoming_quota_mib.saturating_mul(MIB),
             upload_expiry: time::Duration::hours(i64::from(config.upload_expiry_hours.max(1))),
-            turns: incoming::Turns::default(),
+            turns: std::sync::Arc::default(),
         }
     }
 
