@@ -1,7 +1,8 @@
 """schemathesis hooks for scripts/api-fuzz (loaded through SCHEMATHESIS_HOOKS).
 
 One check of utbyte's own on top of schemathesis' checks: every error answer (4xx, 5xx) is RFC
-9457 problem+json. Every answer is also counted, per status class and media type, into the file
+9457 problem+json (but for HEAD, whose answers have no body by definition). tus bytes
+(`application/offset+octet-stream`) are sent as generated, like any octet stream. Every answer is also counted, per status class and media type, into the file
 named by UTBYTE_FUZZ_TALLY (one JSON line per answer), for the figures the script prints.
 """
 
@@ -10,6 +11,7 @@ import os
 import threading
 
 import schemathesis
+from hypothesis import strategies as st
 
 PROBLEM = "application/problem+json"
 _LOCK = threading.Lock()
@@ -40,7 +42,7 @@ def problem_json_errors(ctx, response, case):
     """Every error answer is application/problem+json with the problem's members."""
     media_type = _media_type(response)
     _tally(response, case, media_type)
-    if response.status_code < 400:
+    if response.status_code < 400 or case.method.upper() == "HEAD":
         return None
     if media_type != PROBLEM:
         raise AssertionError(
@@ -59,3 +61,7 @@ def problem_json_errors(ctx, response, case):
             f"problem says status {problem['status']}, answer is {response.status_code}"
         )
     return None
+
+
+# A tus PATCH body is bytes, as an octet stream is.
+schemathesis.openapi.media_type("application/offset+octet-stream", st.binary(max_size=256))

@@ -67,53 +67,10 @@ fn noise(size: u64, out: &mut impl Write) -> [u8; 32] {
     hash.finalize().into()
 }
 
-/// curl's TLS arguments for `node`'s case system.
-fn tls(root: &Path, node: &Node) -> Vec<String> {
-    let file = |name: &str| root.join(node.dir).join(name).display().to_string();
-    vec![
-        "--silent".into(),
-        "--show-error".into(),
-        "--cacert".into(),
-        file("agency-ca.pem"),
-        "--cert".into(),
-        file(&format!("{}.crt", node.client)),
-        "--key".into(),
-        file(&format!("{}.key", node.client)),
-    ]
-}
-
-fn url(node: &Node, path: &str) -> String {
-    format!("https://127.0.0.1:{}{path}", node.local)
-}
-
-/// One curl call: its headers (lower-cased names) and body.
-fn curl(args: &[String]) -> (Vec<(String, String)>, String) {
-    let out = Command::new("curl")
-        .args(["--dump-header", "-"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "curl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let headers = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
-        .collect();
-    (headers, body.to_owned())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no `{name}` in {headers:?}"))
+/// curl's TLS arguments, without the progress meter.
+fn quiet(mut tls: Vec<String>) -> Vec<String> {
+    tls.extend(["--silent".into(), "--show-error".into()]);
+    tls
 }
 
 /// Megabytes (10^6 bytes) per second.
@@ -288,7 +245,7 @@ fn main() {
 
     // 2. The upload, tus, one PATCH streamed from the generator.
     eprintln!("== upload to Malmö stad's node");
-    let mut create = tls(root, sender);
+    let mut create = quiet(sender.tls(root));
     create.extend([
         "-X".into(),
         "POST".into(),
@@ -298,12 +255,12 @@ fn main() {
         format!("Upload-Length: {size}"),
         "-H".into(),
         "Upload-Metadata: filename YmlsYWdhLmJpbg==".into(),
-        url(sender, "/v1/uploads"),
+        sender.url("/v1/uploads"),
     ]);
-    let (headers, _) = curl(&create);
-    let location = header(&headers, "location").to_owned();
+    let (headers, _) = common::curl_headers(&create);
+    let location = common::header(&headers, "location").to_owned();
     let upload = location.rsplit('/').next().unwrap().to_owned();
-    let mut patch = tls(root, sender);
+    let mut patch = quiet(sender.tls(root));
     patch.extend([
         "--fail".into(),
         "-X".into(),
@@ -318,7 +275,7 @@ fn main() {
         format!("Content-Length: {size}"),
         "-T".into(),
         "-".into(),
-        url(sender, &location),
+        sender.url(&location),
     ]);
     let started = Instant::now();
     let mut child = Command::new("curl")
@@ -376,13 +333,13 @@ fn main() {
 
     // 4. The recipient's case system fetches it.
     eprintln!("== fetch from Försäkringskassan's node");
-    let mut fetch = tls(root, recipient);
+    let mut fetch = quiet(recipient.tls(root));
     fetch.extend([
         "--fail".into(),
-        url(
-            recipient,
-            &format!("/v1/messages/inbox/{}/{id}/attachments/0", sender.authority),
-        ),
+        recipient.url(&format!(
+            "/v1/messages/inbox/{}/{id}/attachments/0",
+            sender.authority
+        )),
     ]);
     let started = Instant::now();
     let mut child = Command::new("curl")

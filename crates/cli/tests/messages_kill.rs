@@ -9,6 +9,9 @@
 //!   killed between recording it and keeping its receipt, and the next delivery took over — and
 //!   the sender's ledger records its sending and the receipt it got back, with the same envelope
 //!   digest;
+//! - a fourth client sends letters with a file of several chunks each, uploaded with tus and
+//!   resumed from the node's offset whenever the node died under it: every acknowledged letter's
+//!   file arrives at the recipient whole, with the sender's SHA-256;
 //! - both ledgers verify.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -46,6 +49,131 @@ fn letter(client: usize, n: usize) -> Value {
         "text": "Vi behöver uppgift om utbetald ersättning för perioden.",
         "case_ref": format!("ASN-2026-{client}{n:05}"),
     })
+}
+
+/// Size of each file sent while the nodes are killed: six chunks, small enough that many travel.
+const FILE: usize = 5 * (1 << 20) + 4321;
+
+/// `size` bytes of noise.
+fn noise(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Uploads `data` with tus through curl, going on from the node's offset whenever the node
+/// died under it; the upload's id, or `None` if the test stopped first.
+fn upload(sender: &Node, root: &Path, data: &[u8], stopping: &AtomicBool) -> Option<String> {
+    let tus = |method: &str, url: &str, extra: &[String]| {
+        let mut args = sender.tls(root);
+        args.extend(["--silent".into(), "-X".into(), method.into()]);
+        args.extend(["-H".into(), "Tus-Resumable: 1.0.0".into()]);
+        args.extend_from_slice(extra);
+        args.push(url.to_owned());
+        common::try_curl_headers(&args)
+    };
+    let found = |headers: &[(String, String)], name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let location = loop {
+        if stopping.load(Ordering::Relaxed) {
+            return None;
+        }
+        let created = tus(
+            "POST",
+            &sender.url("/v1/uploads"),
+            &["-H".into(), format!("Upload-Length: {}", data.len())],
+        );
+        if let Some(location) = created.and_then(|(h, _)| found(&h, "location")) {
+            break location;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let url = sender.url(&location);
+    let rest = root.join(format!("rest-{}", location.rsplit('/').next()?));
+    let mut offset = 0usize;
+    for _ in 0..500 {
+        if offset == data.len() {
+            let _ = std::fs::remove_file(&rest);
+            return Some(location.rsplit('/').next()?.to_owned());
+        }
+        std::fs::write(&rest, &data[offset..]).unwrap();
+        let sent = tus(
+            "PATCH",
+            &url,
+            &[
+                "-H".into(),
+                format!("Upload-Offset: {offset}"),
+                "-H".into(),
+                "Content-Type: application/offset+octet-stream".into(),
+                "--data-binary".into(),
+                format!("@{}", rest.display()),
+            ],
+        );
+        match sent.and_then(|(h, _)| found(&h, "upload-offset")) {
+            Some(saved) => offset = saved.parse().unwrap(),
+            None => {
+                // The node died under the request: ask where the upload stands.
+                std::thread::sleep(Duration::from_millis(300));
+                let asked = tus("HEAD", &url, &["--head".into()]);
+                if let Some(saved) = asked.and_then(|(h, _)| found(&h, "upload-offset")) {
+                    offset = saved.parse().unwrap();
+                }
+            }
+        }
+    }
+    panic!("an upload did not end in 500 attempts");
+}
+
+/// Letters with a file each, until `stopping`: what was posted, and each file's SHA-256.
+fn send_files(
+    sender: &Node,
+    root: &Path,
+    stopping: &AtomicBool,
+) -> (Vec<Posted>, BTreeMap<String, String>) {
+    let mut posted = Vec::new();
+    let mut files = BTreeMap::new();
+    while !stopping.load(Ordering::Relaxed) {
+        let n = posted.len();
+        let data = noise(FILE + n, n as u64 + 1);
+        let Some(id) = upload(sender, root, &data, stopping) else {
+            break;
+        };
+        let key = format!("file-{n}");
+        let mut body = letter(9, n);
+        body["attachments"] = json!([id]);
+        let call = Call {
+            key: Some(&key),
+            body: Some(&body),
+            ..Call::new("POST", "/v1/messages")
+        };
+        let (status, answer) = sender.calls(root, &[call]).remove(0);
+        files.insert(key.clone(), sha256_hex(&data));
+        posted.push(Posted {
+            key,
+            body,
+            status,
+            answer,
+        });
+    }
+    (posted, files)
 }
 
 struct Posted {
@@ -89,7 +217,8 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
         &Setup {
             register: REGISTER,
             malmo_duties: "\"request\"",
-            fk_duties: common::FK_DUTIES,
+            // Its case system fetches the files it receives.
+            fk_duties: "\"request\", \"review\", \"audit\"",
             node_extra: MESSAGES,
         },
     );
@@ -104,6 +233,7 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
     let stopping = AtomicBool::new(false);
     let mut pauses = Pauses::new();
     let mut kills = [0usize; 2];
+    let mut files = BTreeMap::new();
     let posted: Vec<Posted> = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..SENDERS)
             .map(|client| {
@@ -111,6 +241,10 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
                 scope.spawn(move || send_all(sender, root, client, stopping))
             })
             .collect();
+        let filer = {
+            let (sender, stopping) = (&guide.malmo, &stopping);
+            scope.spawn(move || send_files(sender, root, stopping))
+        };
         let stop_clients = Stopping(&stopping);
         for _ in 0..ROUNDS {
             for victims in [&[0][..], &[1], &[0, 1]] {
@@ -128,10 +262,10 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
         }
         std::thread::sleep(pauses.between(500, 1500));
         drop(stop_clients);
-        clients
-            .into_iter()
-            .flat_map(|c| c.join().unwrap())
-            .collect()
+        let (mut posted, sent_files) = filer.join().unwrap();
+        files = sent_files;
+        posted.extend(clients.into_iter().flat_map(|c| c.join().unwrap()));
+        posted
     });
     let acknowledged: Vec<&Posted> = posted
         .iter()
@@ -189,6 +323,36 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
             std::thread::sleep(Duration::from_millis(500));
         }
     }
+    // Every acknowledged letter's file, fetched at the recipient: whole, the sender's bytes.
+    let with_files: Vec<(&Posted, &String)> = acknowledged
+        .iter()
+        .filter_map(|p| files.get(&p.key).map(|sha| (*p, sha)))
+        .collect();
+    let files_lost: Vec<&str> = with_files
+        .iter()
+        .filter(|(p, sha)| {
+            let id = p.answer["id"].as_str().unwrap_or_default();
+            let out = root.join("fetched.bin");
+            let _ = std::fs::remove_file(&out);
+            let mut args = guide.fk.tls(root);
+            args.extend([
+                "--silent".to_owned(),
+                "--fail".to_owned(),
+                "-o".to_owned(),
+                out.display().to_string(),
+                guide
+                    .fk
+                    .url(&format!("/v1/messages/inbox/malmo-stad/{id}/attachments/0")),
+            ]);
+            let fetched = std::process::Command::new("curl")
+                .args(&args)
+                .status()
+                .unwrap();
+            !fetched.success()
+                || std::fs::read(&out).map(|b| sha256_hex(&b)).ok().as_ref() != Some(*sha)
+        })
+        .map(|(p, _)| p.key.as_str())
+        .collect();
     let [(_, fk), (_, malmo)] = nodes;
     for child in [malmo, fk, directory] {
         stop(child);
@@ -225,7 +389,7 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
         .collect();
     let recorded_twice = received.values().filter(|d| d.len() > 1).count();
     println!(
-        "message kill test: kills={} (recipient {}, sender {}) posted={} acknowledged={} lost={} stuck={} undelivered={} recorded_twice={recorded_twice}",
+        "message kill test: kills={} (recipient {}, sender {}) posted={} acknowledged={} lost={} stuck={} undelivered={} recorded_twice={recorded_twice} files_acknowledged={} files_lost={}",
         kills[0] + kills[1],
         kills[0],
         kills[1],
@@ -234,6 +398,8 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
         lost.len(),
         stuck.len(),
         undelivered.len(),
+        with_files.len(),
+        files_lost.len(),
     );
     assert!(acknowledged.len() > 20, "the senders got answers");
     assert!(lost.is_empty(), "acknowledged messages lost: {lost:?}");
@@ -241,5 +407,10 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
     assert!(undelivered.is_empty(), "never delivered: {undelivered:?}");
     assert!(unpaired.is_empty(), "not in both ledgers: {unpaired:?}");
     assert_eq!(recorded_twice, 0, "messages recorded as delivered twice");
+    assert!(with_files.len() >= 3, "letters with files got through");
+    assert!(
+        files_lost.is_empty(),
+        "files not whole at the recipient: {files_lost:?}"
+    );
     assert!(unverified.is_empty(), "{unverified:?}");
 }

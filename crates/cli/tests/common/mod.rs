@@ -132,6 +132,39 @@ pub fn curl<S: AsRef<str>>(transfers: &[Vec<S>]) -> Vec<(u16, String)> {
     answers
 }
 
+/// One curl call: its headers (lower-cased names) and body.
+pub fn curl_headers(args: &[String]) -> (Vec<(String, String)>, String) {
+    try_curl_headers(args).unwrap_or_else(|| panic!("curl {args:?} failed"))
+}
+
+/// [`curl_headers`], or `None` when no answer came (the node is down).
+pub fn try_curl_headers(args: &[String]) -> Option<(Vec<(String, String)>, String)> {
+    let out = Command::new("curl")
+        .args(["--dump-header", "-", "--max-time", "60"])
+        .args(args)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let headers = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+        .collect();
+    Some((headers, body.to_owned()))
+}
+
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no `{name}` in {headers:?}"))
+}
+
 /// Polls `probe` every 200 ms until it holds, for at most `limit`.
 pub fn eventually(limit: Duration, what: &str, mut probe: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -296,20 +329,7 @@ impl Node {
     /// Its case system calls the local API, once per call, over as few connections as curl
     /// needs: for each, the status (0 when no answer came) and the body as JSON (null if none).
     pub fn calls(&self, root: &Path, calls: &[Call]) -> Vec<(u16, serde_json::Value)> {
-        let file = |name: &str| {
-            root.join(self.dir)
-                .join(name)
-                .to_string_lossy()
-                .into_owned()
-        };
-        let tls = [
-            "--cacert".to_owned(),
-            file("agency-ca.pem"),
-            "--cert".to_owned(),
-            file(&format!("{}.crt", self.client)),
-            "--key".to_owned(),
-            file(&format!("{}.key", self.client)),
-        ];
+        let tls = self.tls(root);
         let transfers: Vec<Vec<String>> = calls
             .iter()
             .map(|call| {
@@ -317,7 +337,7 @@ impl Node {
                 args.extend([
                     "-X".to_owned(),
                     call.method.to_owned(),
-                    format!("https://127.0.0.1:{}{}", self.local, call.path),
+                    self.url(&call.path),
                 ]);
                 if let Some(key) = call.key {
                     args.extend(["-H".to_owned(), format!("Idempotency-Key: {key}")]);
@@ -337,6 +357,29 @@ impl Node {
             .into_iter()
             .map(|(status, text)| (status, serde_json::from_str(&text).unwrap_or_default()))
             .collect()
+    }
+
+    /// curl's arguments for its case system's mutual TLS with the local API.
+    pub fn tls(&self, root: &Path) -> Vec<String> {
+        let file = |name: &str| {
+            root.join(self.dir)
+                .join(name)
+                .to_string_lossy()
+                .into_owned()
+        };
+        vec![
+            "--cacert".to_owned(),
+            file("agency-ca.pem"),
+            "--cert".to_owned(),
+            file(&format!("{}.crt", self.client)),
+            "--key".to_owned(),
+            file(&format!("{}.key", self.client)),
+        ]
+    }
+
+    /// The local API's URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.local)
     }
 
     /// One call of its case system: `METHOD PATH`, without a body.

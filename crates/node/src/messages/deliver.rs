@@ -124,7 +124,12 @@ async fn deliver_one(state: &Arc<NodeState>, ctx: &Exchange, entry: OutboxEntry)
                 let settled = state.exchange.message_delivered(&id, &json, now).await;
                 if settled.is_ok() {
                     // The recipient holds the files now.
-                    super::attachments::outgoing::forget(&state.attachments, &id).await;
+                    super::attachments::outgoing::forget(
+                        &state.attachments,
+                        &entry.message.client,
+                        &entry.message.idempotency_key,
+                    )
+                    .await;
                 }
                 settled.map(|_| ())
             }
@@ -199,7 +204,7 @@ async fn try_deliver(
         // the message again.
         let envelope = Envelope::from_json(&entry.message.envelope)
             .map_err(|e| Failure::Transient(format!("a stored envelope is unreadable: {e}")))?;
-        super::attachments::outgoing::transfer(state, ctx, member, &envelope, &held)
+        super::attachments::outgoing::transfer(state, ctx, member, entry, &envelope, &held)
             .await
             .map_err(|e| match e {
                 TransferError::Refused(why) => Failure::Refused(why),

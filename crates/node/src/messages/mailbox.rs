@@ -277,7 +277,7 @@ pub(crate) async fn incoming(
     params(
         ("sender" = String, Path, min_length = 1, max_length = 256, description = "The sending authority"),
         ("id" = String, Path, min_length = 1, max_length = 256, description = "The message id"),
-        ("n" = usize, Path, description = "The file, from 0, in the order the message lists them"),
+        ("n" = usize, Path, minimum = 0, maximum = 19, description = "The file, from 0, in the order the message lists them"),
     ),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", headers(

@@ -69,7 +69,8 @@ pub(crate) async fn send(
             "a notice carries the fields its rulebook decides; files go with a letter".into(),
         ));
     }
-    let taken = super::attachments::outgoing::take(state, acting, &message.attachments).await?;
+    let taken =
+        super::attachments::outgoing::take(state, acting, key, &message.attachments).await?;
     let fields = ruling.as_ref().map(verdicts).unwrap_or_default();
     let outcome = ruling.as_ref().map(utbyte_rules::Decision::overall);
     // What may go now; held for review, also what the reviewer may let go.
@@ -222,7 +223,7 @@ pub(crate) async fn send(
         created_at: now,
         give_up_at: now + state.messages.give_up_after,
     };
-    super::attachments::outgoing::keep(&state.attachments, &posted.message_id, taken).await?;
+    super::attachments::outgoing::keep(&state.attachments, &acting.client, key, taken).await?;
     match state.exchange.post_message(&posted).await? {
         Posted::New => {
             state.messages.wake.notify_one();

@@ -319,8 +319,8 @@ impl Turn {
     tag = "federation",
     params(
         ("id" = String, Path, description = "The message's id"),
-        ("n" = usize, Path, description = "The file, from 0"),
-        ("i" = u64, Path, description = "The chunk, from 0"),
+        ("n" = usize, Path, minimum = 0, maximum = 19, description = "The file, from 0"),
+        ("i" = u64, Path, minimum = 0, maximum = 1_048_576, description = "The chunk, from 0"),
         ("Content-Digest" = String, Header, description = "`sha-256=:…:` of the sealed chunk (RFC 9530)"),
     ),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),

@@ -8,7 +8,8 @@
 //!   unfinished last chunk is kept sealed for the node's own message key. Quotas per client,
 //!   a size limit, expiry.
 //! - `outgoing` — sending: a finished upload named in a message moves into the outbox (a rename:
-//!   the sealed bytes are already what travels) and its key and digest go into the sealed
+//!   the sealed bytes are already what travels; named by the client's idempotency key, so a
+//!   retried send finds what an interrupted one moved) and its key and digest go into the sealed
 //!   content; delivery moves the chunks the recipient does not yet hold, each with its
 //!   `Content-Digest`, before the message itself.
 //! - `incoming` — the recipient: the message arrives first and is checked and opened (so a
@@ -68,9 +69,13 @@ impl Attachments {
         self.dir.join("uploads")
     }
 
-    /// Where a message sent from here keeps its files (`{n}/`, one per attachment).
-    fn outbox(&self, message_id: &str) -> PathBuf {
-        self.dir.join("outbox").join(dir_name(message_id))
+    /// Where a message sent from here keeps its files (`{n}/`, one per attachment): named by
+    /// the client and its idempotency key, so a send retried after the node stopped half-way
+    /// finds the files the first attempt moved.
+    fn outbox(&self, client: &str, idempotency_key: &str) -> PathBuf {
+        self.dir
+            .join("outbox")
+            .join(dir_name(&format!("{client}\n{idempotency_key}")))
     }
 
     /// Where a message from `sender` keeps its files while they arrive and after.

@@ -26,15 +26,19 @@ const RESENDS: u32 = 3;
 pub(crate) struct Taken {
     pub attachments: Vec<Attachment>,
     pub transfers: Vec<Transfer>,
-    dirs: Vec<PathBuf>,
+    /// Each upload's directory, unless it is in the outbox already.
+    dirs: Vec<Option<PathBuf>>,
     _holds: Vec<Hold>,
 }
 
 /// Takes `ids` — finished uploads of `acting`'s client (and officer, if one was vouched for
-/// when it was created) — for a message: their descriptions for the content and the envelope.
+/// when it was created) — for the message the client sends under `idempotency_key`: their
+/// descriptions for the content and the envelope. An upload an earlier, interrupted attempt
+/// under the same key already moved into the outbox is found there.
 pub(crate) async fn take(
     state: &NodeState,
     acting: &Acting,
+    idempotency_key: &str,
     ids: &[String],
 ) -> Result<Taken, ExchangeError> {
     if ids.len() > attachment::MAX_ATTACHMENTS {
@@ -50,14 +54,7 @@ pub(crate) async fn take(
             twice.chars().take(64).collect::<String>()
         )));
     }
-    let files: Vec<Files> = ids
-        .iter()
-        .map(|id| {
-            Files::new(&state.attachments, id).ok_or_else(|| {
-                ExchangeError::InvalidRequest("an attachment is not an upload's id".into())
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let outbox = state.attachments.outbox(&acting.client, idempotency_key);
     let (client, officer) = (acting.client.clone(), acting.officer.clone());
     let mut taken = Taken {
         attachments: Vec::new(),
@@ -65,8 +62,18 @@ pub(crate) async fn take(
         dirs: Vec::new(),
         _holds: Vec::new(),
     };
-    for (n, files) in files.into_iter().enumerate() {
+    for (n, id) in ids.iter().enumerate() {
         let refuse = |why: &str| ExchangeError::InvalidRequest(format!("attachment {n}: {why}"));
+        let mut files =
+            Files::new(&state.attachments, id).ok_or_else(|| refuse("not an upload's id"))?;
+        let moved = Files {
+            dir: outbox.join(n.to_string()),
+        };
+        let already = !files.meta().exists()
+            && matches!(moved.read(), Ok(Some((upload, _))) if upload.id == *id);
+        if already {
+            files = moved;
+        }
         let hold = hold(&files.meta())
             .map_err(|e| match e.kind() {
                 io::ErrorKind::NotFound => refuse("no upload of this client has that id"),
@@ -93,7 +100,8 @@ pub(crate) async fn take(
         taken.transfers.push(Transfer {
             sealed_size: attachment::sealed_size(upload.length),
         });
-        taken.dirs.push(files.dir);
+        // Already in place: nothing to move.
+        taken.dirs.push((!already).then_some(files.dir));
         taken._holds.push(hold);
     }
     Ok(taken)
@@ -109,21 +117,25 @@ fn description(upload: &Upload, sha256: String, key: &attachment::AttachmentKey)
     }
 }
 
-/// Moves taken uploads into the outbox directory of `message_id` (before the message is
-/// posted: a message in the outbox always finds its files).
+/// Moves taken uploads into the outbox directory of the message `client` sends under
+/// `idempotency_key` (before the message is posted: a message in the outbox always finds its
+/// files, and a retry after a stop in between finds them moved).
 pub(crate) async fn keep(
     attachments: &Attachments,
-    message_id: &str,
+    client: &str,
+    idempotency_key: &str,
     taken: Taken,
 ) -> Result<(), ExchangeError> {
-    if taken.dirs.is_empty() {
+    if taken.dirs.iter().all(Option::is_none) {
         return Ok(());
     }
-    let target = attachments.outbox(message_id);
+    let target = attachments.outbox(client, idempotency_key);
     tokio::task::spawn_blocking(move || {
         create_private_dir(&target)?;
         for (n, dir) in taken.dirs.iter().enumerate() {
-            std::fs::rename(dir, target.join(n.to_string()))?;
+            if let Some(dir) = dir {
+                std::fs::rename(dir, target.join(n.to_string()))?;
+            }
         }
         drop(taken);
         Ok::<_, io::Error>(())
@@ -134,8 +146,8 @@ pub(crate) async fn keep(
 }
 
 /// Removes a delivered message's files from the outbox.
-pub(crate) async fn forget(attachments: &Attachments, message_id: &str) {
-    let dir = attachments.outbox(message_id);
+pub(crate) async fn forget(attachments: &Attachments, client: &str, idempotency_key: &str) {
+    let dir = attachments.outbox(client, idempotency_key);
     let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
         Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
         _ => Ok(()),
@@ -167,11 +179,14 @@ pub(crate) async fn transfer(
     state: &Arc<NodeState>,
     ctx: &Exchange,
     member: &Member,
+    entry: &utbyte_store::OutboxEntry,
     envelope: &Envelope,
     held: &[u64],
 ) -> Result<(), TransferError> {
     let transient = |e: &dyn std::fmt::Display| TransferError::Transient(e.to_string());
-    let dir = state.attachments.outbox(&envelope.id);
+    let dir = state
+        .attachments
+        .outbox(&entry.message.client, &entry.message.idempotency_key);
     for (n, transfer) in envelope.attachments.iter().enumerate() {
         let from = held.get(n).copied().unwrap_or(0);
         let path = dir.join(n.to_string()).join("data");

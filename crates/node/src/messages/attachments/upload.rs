@@ -294,14 +294,30 @@ fn expires(at: OffsetDateTime) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// A tus request names the protocol version it speaks; this node speaks 1.0.0 only.
+/// A tus request names the protocol version it speaks; this node speaks 1.0.0 only. A value
+/// that is not a version at all is a malformed header.
 fn check_version(headers: &HeaderMap) -> Result<(), Problem> {
-    match headers.get(&TUS_RESUMABLE).map(HeaderValue::to_str) {
-        Some(Ok(VERSION)) => Ok(()),
-        Some(_) => Err(problems::TUS_VERSION.with("this node speaks tus 1.0.0 only")),
-        None => Err(problems::INVALID_HEADER
+    let malformed = || {
+        problems::INVALID_HEADER
             .with("a tus request carries `Tus-Resumable: 1.0.0`")
-            .with_extension("header", "Tus-Resumable")),
+            .with_extension("header", "Tus-Resumable")
+    };
+    let value = headers
+        .get(&TUS_RESUMABLE)
+        .ok_or_else(malformed)?
+        .to_str()
+        .map_err(|_| malformed())?;
+    if value == VERSION {
+        return Ok(());
+    }
+    let is_version = value.split('.').count() == 3
+        && value
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if is_version {
+        Err(problems::TUS_VERSION.with("this node speaks tus 1.0.0 only"))
+    } else {
+        Err(malformed())
     }
 }
 
@@ -375,9 +391,17 @@ fn metadata(headers: &HeaderMap) -> Result<(String, String), Problem> {
     options,
     path = paths::UPLOADS,
     tag = "messages",
-    responses((status = 204, description = "`Tus-Version`, `Tus-Extension` and `Tus-Max-Size`")),
+    responses(
+        (status = 204, description = "`Tus-Version`, `Tus-Extension` and `Tus-Max-Size`"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
-pub(crate) async fn capabilities(State(state): State<Arc<NodeState>>) -> Response {
+pub(crate) async fn capabilities(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+) -> Result<Response, Problem> {
+    who.require(Duty::Request)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     tus_headers(headers);
@@ -387,7 +411,7 @@ pub(crate) async fn capabilities(State(state): State<Arc<NodeState>>) -> Respons
         HeaderValue::from_static("creation,termination,expiration"),
     );
     headers.insert(TUS_MAX_SIZE, state.attachments.max_size.into());
-    response
+    Ok(response)
 }
 
 /// Creates an upload (tus `creation`).
@@ -397,7 +421,7 @@ pub(crate) async fn capabilities(State(state): State<Arc<NodeState>>) -> Respons
     path = paths::UPLOADS,
     tag = "messages",
     params(
-        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`"),
         ("Upload-Length" = u64, Header, description = "The file's size in bytes"),
         ("Upload-Metadata" = Option<String>, Header, description = "`filename` and `filetype`, base64"),
     ),
@@ -531,7 +555,7 @@ async fn owned(state: &Arc<NodeState>, who: &Who, id: &str) -> Result<(Upload, P
     head,
     path = paths::UPLOAD,
     tag = "messages",
-    params(("id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The upload's id"), ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`")),
     responses(
         (status = 200, description = "`Upload-Offset` and `Upload-Length`"),
         (status = 400, description = "A tus header missing or malformed", body = Problem, content_type = "application/problem+json"),
@@ -567,8 +591,8 @@ pub(crate) async fn offset(
     path = paths::UPLOAD,
     tag = "messages",
     params(
-        ("id" = String, Path),
-        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The upload's id"),
+        ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`"),
         ("Upload-Offset" = u64, Header, description = "Where these bytes go: the offset the node reported"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
@@ -680,7 +704,7 @@ pub(crate) async fn append(
     delete,
     path = paths::UPLOAD,
     tag = "messages",
-    params(("id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "The upload's id"), ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`")),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "A tus header missing or malformed", body = Problem, content_type = "application/problem+json"),
