@@ -335,7 +335,11 @@ fn number_header(headers: &HeaderMap, name: &HeaderName, shown: &str) -> Result<
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
-    text.parse().map_err(|_| invalid())
+    // Beyond what a signed 64-bit integer (JSON's and OpenAPI's int64) holds, no size is meant.
+    text.parse::<i64>()
+        .ok()
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(invalid)
 }
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs; `filename` (or `name`) and
