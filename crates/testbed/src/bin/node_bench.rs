@@ -17,6 +17,12 @@
 //!    front of the reference register backend over the same register, asked the same lookups
 //!    by C keep-alive HTTP/1.1 clients presenting Malmö's certificate.
 //!
+//! 4. **small messages** (`--messages M`, default 5,000; 0 skips): on the embedded default,
+//!    C clients send letters from Malmö's case system to Försäkringskassan while
+//!    Försäkringskassan's case system takes each that arrives; timed from the first send to the
+//!    last *accepted* receipt recorded in Malmö's ledger (each message: sent, delivered and
+//!    accepted recorded by both nodes). Goal: 1,000 a second.
+//!
 //! Each path gets a short unmeasured warm-up, then at most `--requests` requests or
 //! `--seconds` seconds, whichever ends first. Everything listens on loopback only.
 //!
@@ -44,6 +50,8 @@
 mod clients;
 #[path = "node_bench/load.rs"]
 mod load;
+#[path = "node_bench/messages.rs"]
+mod messages;
 #[path = "node_bench/nginx.rs"]
 mod nginx;
 #[path = "node_bench/report.rs"]
@@ -80,7 +88,8 @@ const WARM_UP: u64 = 200;
 const MAX_SECONDS: f64 = 3600.0;
 
 const USAGE: &str = "usage: node-bench [--requests N] [--seconds S] [--concurrency C] \
-                     [--persons P] [--rulebook DIR] [--postgres URL] [--instances 1,2,3]";
+                     [--persons P] [--rulebook DIR] [--postgres URL] [--instances 1,2,3] \
+                     [--messages M]";
 
 struct Options {
     requests: u64,
@@ -92,6 +101,8 @@ struct Options {
     postgres: String,
     /// The numbers of instances measured on PostgreSQL (none: no PostgreSQL row).
     instances: Vec<usize>,
+    /// Small messages sent on the embedded default, both receipts awaited (0: none).
+    messages: u64,
 }
 
 impl Options {
@@ -104,6 +115,7 @@ impl Options {
             rulebook: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebook"),
             postgres: "postgres://postgres@127.0.0.1:5432/test".into(),
             instances: vec![1, 2, 3],
+            messages: 5000,
         };
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
@@ -118,6 +130,7 @@ impl Options {
                 "--concurrency" => options.concurrency = value.parse().map_err(|_| bad())?,
                 "--persons" => options.persons = value.parse().map_err(|_| bad())?,
                 "--rulebook" => options.rulebook = PathBuf::from(value),
+                "--messages" => options.messages = value.parse().map_err(|_| bad())?,
                 "--postgres" => options.postgres = value,
                 "--instances" => {
                     options.instances = value
@@ -213,6 +226,7 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
     );
     let mut runs = Vec::new();
     let mut floors = None;
+    let mut message_run = None;
     for (n, store) in stores.enumerate() {
         let plan = plan(options, scratch.0.join(format!("federation-{n}")), store)?;
         // Malmö's case system authenticates as any would: a bearer access token, verified per
@@ -234,6 +248,17 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
             ),
             _ => None,
         };
+        if n == 0 && options.messages > 0 {
+            eprintln!("== small messages, both receipts ({})", store.label());
+            let run = messages::measure(
+                &federation,
+                &authorization,
+                options.messages,
+                options.concurrency,
+            )
+            .await;
+            message_run = Some(run?);
+        }
         federation.stop().await;
         if let Some(postgres) = postgres {
             drop_schemas(&postgres).await;
@@ -250,6 +275,23 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
         proxy,
     };
     print_report(options, &report);
+    if let Some(run) = &message_run {
+        println!(
+            "{:<44} {:>12.0} {:>14.0} {:>8.2}",
+            "small messages, both receipts recorded, /s",
+            run.rate(),
+            messages::GOAL,
+            run.rate() / messages::GOAL
+        );
+        println!(
+            "({} letters: sent in {:.1} s, the last accepted receipt recorded at {:.1} s; \
+             embedded default, {} clients)",
+            run.messages,
+            run.sending.as_secs_f64(),
+            run.took.as_secs_f64(),
+            options.concurrency
+        );
+    }
     if report.runs.iter().all(|(_, run)| run.audited) {
         Ok(())
     } else {
