@@ -277,19 +277,18 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
     print_report(options, &report);
     if let Some(run) = &message_run {
         println!(
-            "{:<44} {:>12.0} {:>14.0} {:>8.2}",
-            "small messages, both receipts recorded, /s",
+            "| small messages with both receipts recorded (SQLite, 1 instance) | {:.0} /s | {:.0} /s (goal) | {:.2} |",
             run.rate(),
             messages::GOAL,
             run.rate() / messages::GOAL
         );
         println!(
-            "({} letters: sent in {:.1} s, the last accepted receipt recorded at {:.1} s; \
-             embedded default, {} clients)",
+            "\n{} letters from {} clients: sends acknowledged within {:.1} s, the last accepted \
+             receipt recorded at {:.1} s",
             run.messages,
+            options.concurrency,
             run.sending.as_secs_f64(),
-            run.took.as_secs_f64(),
-            options.concurrency
+            run.took.as_secs_f64()
         );
     }
     if report.runs.iter().all(|(_, run)| run.audited) {
