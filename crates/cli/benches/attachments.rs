@@ -46,25 +46,32 @@ retry_first_millis = 200
 retry_max_seconds = 1
 ";
 
-/// Writes `size` bytes of noise (xorshift64, seeded) to `out`, hashing them.
-fn noise(size: u64, out: &mut impl Write) -> [u8; 32] {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut hash = Sha256::new();
-    let mut block = vec![0u8; 8 * MIB as usize];
-    let mut left = size;
-    while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            word.copy_from_slice(&state.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        hash.update(&block[..n]);
-        out.write_all(&block[..n]).unwrap();
-        left -= n as u64;
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    out: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(bytes)?;
+        self.hash.update(&bytes[..n]);
+        Ok(n)
     }
-    hash.finalize().into()
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// Writes `size` bytes of noise to `out`; their SHA-256.
+fn noise(size: u64, out: impl Write) -> [u8; 32] {
+    let mut hashing = Hashing {
+        out,
+        hash: Sha256::new(),
+    };
+    utbyte_synthetic::material::write_noise(&mut hashing, size, 7).unwrap();
+    hashing.hash.finalize().into()
 }
 
 /// curl's TLS arguments, without the progress meter.
@@ -205,8 +212,7 @@ fn main() {
         &Setup {
             register: REGISTER,
             malmo_duties: "\"request\"",
-            // Its case system fetches the file it receives.
-            fk_duties: "\"request\", \"review\", \"audit\"",
+            fk_duties: common::FK_RECEIVES,
             node_extra: MESSAGES,
         },
     );
@@ -284,7 +290,7 @@ fn main() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let sha256 = noise(size, &mut child.stdin.take().unwrap());
+    let sha256 = noise(size, child.stdin.take().unwrap());
     assert!(child.wait().unwrap().success(), "the upload failed");
     let upload_took = started.elapsed();
 

@@ -26,6 +26,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use utbyte_audit::{AuditDir, EventKind};
+use utbyte_synthetic::material::noise;
 
 /// Rounds of kills, each of the recipient, then the sender, then both.
 const ROUNDS: usize = 5;
@@ -53,19 +54,6 @@ fn letter(client: usize, n: usize) -> Value {
 
 /// Size of each file sent while the nodes are killed: six chunks, small enough that many travel.
 const FILE: usize = 5 * (1 << 20) + 4321;
-
-/// `size` bytes of noise.
-fn noise(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
@@ -217,8 +205,7 @@ fn killed_nodes_lose_no_acknowledged_message_and_deliver_each_once() {
         &Setup {
             register: REGISTER,
             malmo_duties: "\"request\"",
-            // Its case system fetches the files it receives.
-            fk_duties: "\"request\", \"review\", \"audit\"",
+            fk_duties: common::FK_RECEIVES,
             node_extra: MESSAGES,
         },
     );

@@ -26,6 +26,7 @@ mod calendar;
 mod facts;
 mod fields;
 mod identifiers;
+pub mod material;
 mod rng;
 mod vocabulary;
 mod world;

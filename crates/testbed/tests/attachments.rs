@@ -12,22 +12,10 @@ use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use utbyte_synthetic::material::noise;
 
 const UBM: &str = "utbetalningsmyndigheten";
 const FK: &str = "forsakringskassan";
-
-/// `size` bytes no compressor or pattern search would find twice.
-fn noise(size: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..size)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
-}
 
 /// Uploads `file` with `scripts/tus-upload` (tuspy), which cuts its line once mid-request and
 /// resumes; the script's report.
@@ -79,6 +67,33 @@ fn letter(attachments: &[&str]) -> Value {
         "case_ref": "UBM 2026/01300",
         "attachments": attachments,
     })
+}
+
+/// Sends a letter carrying `upload` from `sender`'s case system; its id once it is delivered.
+async fn send_until_delivered(sender: SocketAddr, upload: &str) -> String {
+    let sent = call(
+        sender,
+        "POST",
+        "/v1/messages",
+        &[("idempotency-key", "l-1")],
+        Some(serde_json::to_vec(&letter(&[upload])).unwrap()),
+    )
+    .await;
+    assert_eq!(sent.status, 201, "{:#}", sent.body);
+    let id = sent.body["id"].as_str().unwrap().to_owned();
+    until("delivered", async || {
+        let out = call(
+            sender,
+            "GET",
+            &format!("/v1/messages/outbox/{id}"),
+            &[],
+            None,
+        )
+        .await;
+        out.body["state"] == "delivered"
+    })
+    .await;
+    id
 }
 
 /// Every file under `dir`.
@@ -139,21 +154,7 @@ async fn a_file_uploaded_over_a_broken_line_travels_sealed_and_arrives_whole() {
     .await;
     assert_problem(&sent, 422, "invalid-request");
 
-    let sent = call(
-        ubm,
-        "POST",
-        "/v1/messages",
-        &[("idempotency-key", "l-1")],
-        Some(serde_json::to_vec(&letter(&[upload])).unwrap()),
-    )
-    .await;
-    assert_eq!(sent.status, 201, "{:#}", sent.body);
-    let id = sent.body["id"].as_str().unwrap().to_owned();
-    until("delivered", async || {
-        let out = call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None).await;
-        out.body["state"] == "delivered"
-    })
-    .await;
+    let id = send_until_delivered(ubm, upload).await;
 
     // Delivered: the sender no longer keeps the file, the recipient keeps it sealed.
     until("the sender's copy removed", async || {
@@ -309,21 +310,7 @@ async fn a_damaged_chunk_is_sent_again_and_a_cut_line_resumes_where_it_broke() {
     std::fs::write(&path, &file).unwrap();
     let report = tus_upload(ubm, &path, "register.bin", "application/octet-stream");
     let upload = report["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    let sent = call(
-        ubm,
-        "POST",
-        "/v1/messages",
-        &[("idempotency-key", "l-1")],
-        Some(serde_json::to_vec(&letter(&[upload])).unwrap()),
-    )
-    .await;
-    assert_eq!(sent.status, 201, "{:#}", sent.body);
-    let id = sent.body["id"].as_str().unwrap().to_owned();
-    until("delivered", async || {
-        let out = call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None).await;
-        out.body["state"] == "delivered"
-    })
-    .await;
+    let id = send_until_delivered(ubm, upload).await;
 
     assert_eq!(
         line.passed(2),

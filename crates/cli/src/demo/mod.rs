@@ -447,21 +447,7 @@ fn write_file_example(
     if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(SEIZED_BYTES) {
         // Synthetic material: noise, so nothing on the way can shrink it.
         let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut block = vec![0u8; 1 << 20];
-        let mut left = SEIZED_BYTES;
-        while left > 0 {
-            for word in block.chunks_exact_mut(8) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                word.copy_from_slice(&state.to_le_bytes());
-            }
-            let n = left.min(block.len() as u64) as usize;
-            std::io::Write::write_all(&mut out, &block[..n])?;
-            left -= n as u64;
-        }
-        std::io::Write::flush(&mut out)?;
+        utbyte_synthetic::material::write_noise(&mut out, SEIZED_BYTES, POPULATION.seed)?;
     }
     let letter = messages.join("pm-kfm-file.json");
     std::fs::write(

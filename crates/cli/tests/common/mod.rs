@@ -469,6 +469,8 @@ impl<'a> Call<'a> {
 
 /// What Försäkringskassan's own system may do in most tests: review and audit.
 pub const FK_DUTIES: &str = "\"review\", \"audit\"";
+/// [`FK_DUTIES`] and taking messages: its case system fetches the files it receives.
+pub const FK_RECEIVES: &str = "\"request\", \"review\", \"audit\"";
 
 /// What a test sets in the guide.
 pub struct Setup<'a> {

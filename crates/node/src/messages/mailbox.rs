@@ -234,6 +234,16 @@ async fn held(state: &NodeState, who: &Who, sender: &str, id: &str) -> Result<In
     Ok(entry)
 }
 
+/// The content of a message this node received.
+fn opened(state: &NodeState, entry: &InboxEntry) -> Result<utbyte_message::Content, ExchangeError> {
+    utbyte_message::seal::open(
+        &state.messages.keys,
+        &entry.message.envelope,
+        &entry.message.sealed,
+    )
+    .map_err(|e| ExchangeError::Internal(format!("a held message does not open: {e}")))
+}
+
 /// One received message, opened.
 #[utoipa::path(
     operation_id = "messages_incoming",
@@ -258,12 +268,7 @@ pub(crate) async fn incoming(
 ) -> Result<Json<ReceivedMessage>, Problem> {
     who.require(Duty::Request)?;
     let entry = held(&state, &who, &sender, &id).await?;
-    let content = utbyte_message::seal::open(
-        &state.messages.keys,
-        &entry.message.envelope,
-        &entry.message.sealed,
-    )
-    .map_err(|e| ExchangeError::Internal(format!("a held message does not open: {e}")))?;
+    let content = opened(&state, &entry)?;
     let content = super::content_view(content);
     Ok(Json(received_view(&entry, Some(content))?))
 }
@@ -296,12 +301,7 @@ pub(crate) async fn attachment(
 ) -> Result<Response, Problem> {
     who.require(Duty::Request)?;
     let entry = held(&state, &who, &sender, &id).await?;
-    let content = utbyte_message::seal::open(
-        &state.messages.keys,
-        &entry.message.envelope,
-        &entry.message.sealed,
-    )
-    .map_err(|e| ExchangeError::Internal(format!("a held message does not open: {e}")))?;
+    let content = opened(&state, &entry)?;
     let envelope = Envelope::from_json(&entry.message.envelope)
         .map_err(|e| ExchangeError::Internal(format!("a stored envelope is unreadable: {e}")))?;
     super::attachments::incoming::fetch(&state.attachments, &sender, &envelope, &content, n).await

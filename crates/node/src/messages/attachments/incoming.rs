@@ -11,8 +11,8 @@
 
 use super::outgoing::CHUNK_PATH;
 use super::{
-    content_digest, create_private_dir, hold, open_private, read_chunk, read_json, write_json,
-    Attachments, Progress,
+    blocking, content_digest, create_private_dir, hold, open_private, read_chunk, read_json,
+    write_json, Attachments, Progress,
 };
 use crate::problems;
 use crate::state::NodeState;
@@ -64,20 +64,6 @@ fn held(turns: &Turns, dir: &Path, files: usize) -> io::Result<(Vec<u64>, bool)>
         held.push(progress.chunks);
     }
     Ok((held, whole))
-}
-
-/// Runs file work off the async threads; a failure is the node's own.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> Result<T, Problem> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => {
-            tracing::error!(%err, "a message's files cannot be written or read");
-            Err(problems::INTERNAL.with("the node cannot keep attachment files now"))
-        }
-        Err(err) => Err(problems::INTERNAL.with(err.to_string())),
-    }
 }
 
 /// Whether a message that arrived with `content` may be taken in: it has no files, or every

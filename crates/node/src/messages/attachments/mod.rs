@@ -26,12 +26,14 @@ pub(crate) mod incoming;
 pub(crate) mod outgoing;
 pub(crate) mod upload;
 
+use crate::problems;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use utbyte_http::Problem;
 use utbyte_message::attachment::Sha256State;
 
 /// How this node keeps and moves attachments.
@@ -195,6 +197,23 @@ fn read_chunk(file: &File, sealed_size: u64, index: u64) -> io::Result<Vec<u8>> 
         index * utbyte_message::attachment::SEALED_CHUNK as u64,
     )?;
     Ok(chunk)
+}
+
+/// Runs file work off the async threads; a failure is the node's, answered 500 and logged.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, Problem> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => {
+            tracing::error!(%err, "attachment files cannot be written or read");
+            Err(problems::INTERNAL.with("the node cannot keep attachment files now"))
+        }
+        Err(err) => {
+            tracing::error!(%err, "attachment file work stopped");
+            Err(problems::INTERNAL.with("the node cannot keep attachment files now"))
+        }
+    }
 }
 
 /// `Content-Digest` (RFC 9530) of one chunk: `sha-256=:…:`.

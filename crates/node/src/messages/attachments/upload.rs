@@ -10,7 +10,8 @@
 //! on `upload.json`, which other instances sharing the directory respect too).
 
 use super::{
-    create_private_dir, hold, open_private, read_json, write_json, Attachments, Hold, Progress,
+    blocking, create_private_dir, hold, open_private, read_json, write_json, Attachments, Hold,
+    Progress,
 };
 use crate::access::Who;
 use crate::problems;
@@ -523,23 +524,6 @@ fn used_by(attachments: &Attachments, client: &str) -> io::Result<u64> {
         }
     }
     Ok(used)
-}
-
-/// Runs file work off the async threads; a failure is the node's, answered 500 and logged.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> Result<T, Problem> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => {
-            tracing::error!(%err, "attachment files cannot be written or read");
-            Err(problems::INTERNAL.with("the node cannot keep attachment files now"))
-        }
-        Err(err) => {
-            tracing::error!(%err, "attachment file work stopped");
-            Err(problems::INTERNAL.with("the node cannot keep attachment files now"))
-        }
-    }
 }
 
 /// The upload `id` if `who` owns it.
