@@ -16,6 +16,25 @@ pub struct MessageAddress {
     pub unit: Option<String>,
 }
 
+/// One authority of the address book: the federation's members that take messages, with the
+/// units the shared rulebook names for each (a message may go to the authority or one unit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBookEntry {
+    pub authority: String,
+    pub name: String,
+    #[serde(default)]
+    pub units: Vec<AddressBookUnit>,
+}
+
+/// A unit's functional address in the address book.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBookUnit {
+    pub id: String,
+    pub name: String,
+}
+
 /// A structured notice of a kind the rulebook defines, or a letter in free text.
 // Other members of the object are ignored rather than refused: the OpenAPI document cannot say
 // `additionalProperties: false` for the variants of an internally tagged enum.

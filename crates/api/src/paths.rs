@@ -18,6 +18,8 @@ pub const AUDIT_STATS: &str = "/v1/audit/stats";
 pub const AUDIT_RECONCILIATION: &str = "/v1/audit/reconciliation";
 pub const AUDIT_RECONCILIATION_FINDINGS: &str = "/v1/audit/reconciliation/findings";
 pub const MESSAGES: &str = "/v1/messages";
+/// The address book: who takes messages, from the signed federation configuration.
+pub const ADDRESSES: &str = "/v1/messages/addresses";
 pub const OUTBOX: &str = "/v1/messages/outbox";
 pub const OUTBOX_MESSAGE: &str = "/v1/messages/outbox/{id}";
 pub const HELD: &str = "/v1/messages/held";

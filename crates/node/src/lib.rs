@@ -46,9 +46,9 @@ mod state;
 mod sync;
 
 pub use callback::CallbacksConfig;
-/// Paths of the local API whose requests stream bodies of any size (tus uploads): not held to
-/// the request time limit.
-pub const UNTIMED: &[&str] = &[utbyte_api::paths::UPLOADS];
+/// Paths whose requests stream bodies of any size (tus uploads, on the local API and relayed by
+/// the portal): not held to the request time limit.
+pub const UNTIMED: &[&str] = &[utbyte_api::paths::UPLOADS, "/portal/uploads"];
 pub use config::NodeConfig;
 pub use portal_site::{PortalSettings, PortalSite};
 pub use recovery::RecoveryConfig;

@@ -116,6 +116,29 @@ impl NodeApi {
         self.call(Method::POST, path, Some(body), headers).await
     }
 
+    /// `request` passed to the API as it is, its body and the answer's streamed: for what the
+    /// portal relays rather than reads (a file uploaded from the browser, a file fetched).
+    pub async fn forward(&self, mut request: Request<Body>) -> http::Response<Body> {
+        if let Some(caller) = &self.caller {
+            request.extensions_mut().insert(caller.clone());
+        }
+        match self.router.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// A failed answer's problem, read from its body.
+    pub async fn problem_of(response: http::Response<Body>) -> ApiProblem {
+        let status = response.status();
+        let bytes = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        problem(status, &bytes)
+    }
+
     async fn call<T: DeserializeOwned, B: Serialize>(
         &self,
         method: Method,
@@ -160,18 +183,23 @@ impl NodeApi {
             .map_err(|e| ApiProblem::internal(e.to_string()))?
             .to_bytes();
         if !status.is_success() {
-            let problem: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let text = |key: &str| problem[key].as_str().unwrap_or_default().to_owned();
-            return Err(ApiProblem {
-                status,
-                title: text("title"),
-                detail: text("detail"),
-                problem_type: text("type"),
-            });
+            return Err(problem(status, &bytes));
         }
         let body = serde_json::from_slice(&bytes)
             .map_err(|e| ApiProblem::internal(format!("the node's answer to {path}: {e}")))?;
         Ok(Answer { status, body, next })
+    }
+}
+
+/// The problem+json of an answer that is not a success.
+fn problem(status: StatusCode, body: &[u8]) -> ApiProblem {
+    let problem: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let text = |key: &str| problem[key].as_str().unwrap_or_default().to_owned();
+    ApiProblem {
+        status,
+        title: text("title"),
+        detail: text("detail"),
+        problem_type: text("type"),
     }
 }
 

@@ -4,8 +4,9 @@
 //! up, and administrators who keep the accounts.
 //!
 //! Server-rendered HTML (askama templates under `templates/`), Swedish first with English
-//! beside, every core flow usable without JavaScript; the one script only checks an
-//! identifier as it is typed. The portal owns sign-in ([`identity`], `session`, and
+//! beside, every core flow usable without JavaScript; the one script checks an identifier as
+//! it is typed and uploads a letter's files with tus, with progress, before the letter is sent
+//! (without it, a letter goes without files). The portal owns sign-in ([`identity`], `session`, and
 //! [`throttle`], which keeps sign-in from being turned against the node) and presentation;
 //! everything about exchanges goes through the node's own local API ([`api::NodeApi`]), so the
 //! rules and the audit trail apply exactly as for case systems.

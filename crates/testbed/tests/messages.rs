@@ -540,3 +540,32 @@ async fn a_notice_held_for_the_senders_jurist_leaves_with_what_the_jurist_let_go
     );
     federation.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_book_lists_the_other_members_that_take_messages_with_their_units() {
+    let (_dir, federation) = federation_on(Engine::Sqlite, &[UBM, FK]).await;
+    let ubm = federation.node(UBM).unwrap().local_addr;
+    let book = call(ubm, "GET", "/v1/messages/addresses", &[], None).await;
+    assert_eq!(book.status, 200, "{:#}", book.body);
+    let entries = book.body.as_array().unwrap();
+    let authorities: Vec<&str> = entries
+        .iter()
+        .map(|e| e["authority"].as_str().unwrap())
+        .collect();
+    // Only Försäkringskassan: the sender itself is not an address.
+    assert_eq!(authorities, [FK]);
+    assert_eq!(entries[0]["name"], "Försäkringskassan");
+    // Its units are the shared rulebook's, each with a name to show.
+    let units: Vec<&str> = entries[0]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert!(units.contains(&"fk-kontroll"), "{units:?}");
+    assert!(entries[0]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| !u["name"].as_str().unwrap().is_empty()));
+}

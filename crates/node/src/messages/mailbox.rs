@@ -17,8 +17,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
 use utbyte_api::messages::{
-    AcceptMessage, MessageContent, MessageListQuery, MessageState, ReceivedMessage, SendMessage,
-    SentMessage,
+    AcceptMessage, AddressBookEntry, AddressBookUnit, MessageContent, MessageListQuery,
+    MessageState, ReceivedMessage, SendMessage, SentMessage,
 };
 use utbyte_api::paths;
 use utbyte_audit::record::FORMAT_VERSION;
@@ -30,6 +30,7 @@ use utbyte_store::{InboxEntry, InboxState};
 pub(super) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
         .route(paths::MESSAGES, post(send))
+        .route(paths::ADDRESSES, get(addresses))
         .route(paths::OUTBOX, get(outbox))
         .route(paths::OUTBOX_MESSAGE, get(outgoing))
         .route(paths::INBOX, get(inbox))
@@ -73,6 +74,53 @@ pub(crate) async fn send(
         StatusCode::OK
     };
     Ok((status, Json(sent)).into_response())
+}
+
+/// The address book: every other member of the federation that takes messages (it publishes a
+/// message key), by name, with the units the shared rulebook names for it.
+#[utoipa::path(
+    operation_id = "messages_addresses",
+    get,
+    path = paths::ADDRESSES,
+    tag = "messages",
+    responses(
+        (status = 200, description = "The authorities messages may be sent to", body = [AddressBookEntry]),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn addresses(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+) -> Result<Json<Vec<AddressBookEntry>>, Problem> {
+    who.require(Duty::Request)?;
+    let exchange = state.exchange_context()?;
+    let authorities = &exchange.rulebook.vocabulary.authorities;
+    let mut book: Vec<AddressBookEntry> = exchange
+        .config
+        .members
+        .iter()
+        .filter(|m| m.authority != state.authority && !m.message_keys.is_empty())
+        .map(|m| AddressBookEntry {
+            authority: m.authority.clone(),
+            name: m.name.clone(),
+            units: authorities
+                .get(&m.authority)
+                .map(|a| {
+                    a.units
+                        .iter()
+                        .map(|u| AddressBookUnit {
+                            id: u.id.clone(),
+                            name: u.name.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    book.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(book))
 }
 
 /// The unit a listing asks for: a unit id (printable, at most 256 bytes), or a mistake to point

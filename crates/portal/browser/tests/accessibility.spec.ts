@@ -199,3 +199,16 @@ test('the first Tab reaches a skip link that moves focus to the main content', a
   await page.keyboard.press('Enter');
   await expect(page.locator('main')).toBeFocused();
 });
+
+test('a letter the node refuses, in English', async ({ as, portalOf }) => {
+  const p = portalOf('malmo-stad');
+  const page = await as('malmo-stad', 'officer');
+  await page.goto(at(p, '/portal/messages/new'));
+  await page.getByRole('link', { name: 'English' }).click();
+  await page.locator('#title').fill('Without a case reference');
+  const response = await submit(page, page.getByRole('button', { name: 'Send the message' }));
+  expect(response.status()).toBe(422);
+  await expect(page.getByRole('alert')).toContainText('The message was not sent');
+  await expect(page.locator('#title')).toHaveValue('Without a case reference');
+  await expectAccessible(page, 'compose-refused-en');
+});

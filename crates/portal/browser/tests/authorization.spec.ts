@@ -11,6 +11,8 @@ const PAGES: [string, Role][] = [
   ['/portal/offerings', 'officer'],
   ['/portal/requests', 'officer'],
   ['/portal/requests/new?offering=fk-formaner', 'officer'],
+  ['/portal/messages', 'officer'],
+  ['/portal/messages/new', 'officer'],
   ['/portal/review', 'reviewer'],
   ['/portal/audit', 'auditor'],
   ['/portal/audit/subject', 'auditor'],
@@ -190,6 +192,7 @@ test('every form of every role checks the CSRF token', async ({ as, fed, portalO
   const jurist = await as('forsakringskassan', 'reviewer');
   const auditor = await as('forsakringskassan', 'auditor');
   const admin = await as('forsakringskassan', 'admin');
+  const fkOfficer = await as('forsakringskassan', 'officer');
   const intruder = `csrf-${Math.random().toString(36).slice(2, 8)}`;
 
   const posts: [Page, string, Record<string, string>][] = [
@@ -199,6 +202,7 @@ test('every form of every role checks the CSRF token', async ({ as, fed, portalO
     [admin, '/portal/admin/users', { username: intruder, display_name: 'X', unit: 'x', officer_role: 'handlaggare', roles: 'admin', password: 'Ett-långt-lösenord-2026' }],
     [admin, '/portal/admin/users/jurist', { action: 'password', password: 'Ett-långt-lösenord-2026' }],
     [admin, '/portal/admin/users/jurist', { action: 'save', display_name: 'Kapad', unit: 'x', officer_role: 'jurist', roles: 'admin' }],
+    [fkOfficer, '/portal/messages/new', { key: intruder, to: 'skatteverket', case_ref: intruder, title: 'X', text: 'X' }],
     [jurist, '/portal/logout', {}],
   ];
   const refused: string[] = [];
@@ -206,6 +210,12 @@ test('every form of every role checks the CSRF token', async ({ as, fed, portalO
     const response = await page.request.post(at(fk, path), { form, maxRedirects: 0 });
     if (response.status() !== 403) refused.push(`POST ${path} without csrf: ${response.status()} ${(await response.text()).slice(0, 120)}`);
   }
+  // Files are uploaded by the page's script, which sends the token in a header instead.
+  const upload = await fkOfficer.request.post(at(fk, '/portal/uploads'), {
+    headers: { 'tus-resumable': '1.0.0', 'upload-length': '5', 'upload-metadata': 'filename eC50eHQ=' },
+    maxRedirects: 0,
+  });
+  if (upload.status() !== 403) refused.push(`POST /portal/uploads without X-CSRF-Token: ${upload.status()}`);
   expect(refused, 'forms accepted or refused otherwise than with 403').toEqual([]);
 
   // None of them did anything.

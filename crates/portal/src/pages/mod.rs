@@ -8,6 +8,7 @@ mod officer;
 mod provider;
 mod reviewer;
 mod shown_time;
+mod uploads;
 
 pub(crate) use shown_time::{when, when_text};
 
@@ -37,6 +38,21 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/requests/new", get(officer::new_request))
         .route("/requests/{key}", get(officer::request))
         .route("/messages", get(messages::list))
+        .route("/messages/new", get(messages::compose).post(messages::send))
+        .route(
+            "/messages/{sender}/{id}/attachments/{n}",
+            get(messages::attachment),
+        )
+        .route(
+            "/uploads",
+            axum::routing::post(uploads::create).options(uploads::create),
+        )
+        .route(
+            "/uploads/{id}",
+            axum::routing::patch(uploads::upload)
+                .head(uploads::upload)
+                .delete(uploads::upload),
+        )
         .route("/messages/{sender}/{id}", get(messages::show))
         .route("/messages/{sender}/{id}/accept", post(messages::accept))
         .route("/review", get(reviewer::queue))
@@ -346,7 +362,7 @@ pub(crate) fn render_status(status: StatusCode, page: impl Template) -> Response
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(
-                    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                 ),
             );
             headers.insert(
