@@ -134,9 +134,7 @@ async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow:
         "authority", "federation (mTLS)", "local API (case systems)"
     );
     for node in &federation.nodes {
-        let portal = node
-            .portal_addr
-            .map_or_else(String::new, |addr| format!("http://{addr}/portal/"));
+        let portal = portal_url(&federation, &node.authority).unwrap_or_default();
         println!(
             "  {:<27} https://{:<16} http://{:<16} {portal}",
             node.authority, node.federation_addr, node.local_addr
@@ -481,7 +479,22 @@ fn write_file_example(
                 messages.join("beslag-mottaget.bin").display()
             ),
         ),
+        (
+            "In the portal: Kronofogden's officer (handlaggare) opens the letter and fetches its file; Polismyndigheten's writes one with files at …/portal/messages/new",
+            format!("{}messages", portal_url(federation, "kronofogden")?),
+        ),
     ])
+}
+
+/// The portal of `authority`'s node, as a browser reaches it.
+fn portal_url(federation: &LoopbackFederation, authority: &str) -> anyhow::Result<String> {
+    let node = federation
+        .node(authority)
+        .ok_or_else(|| anyhow::anyhow!("no node for {authority}"))?;
+    let addr = node
+        .portal_addr
+        .ok_or_else(|| anyhow::anyhow!("{authority} serves no portal"))?;
+    Ok(format!("http://{addr}/portal/"))
 }
 
 fn first(subjects: Vec<String>) -> anyhow::Result<String> {
