@@ -260,6 +260,10 @@ pub struct MessageListQuery {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
     )]
     pub unit: Option<String>,
+    /// Only messages in this state: for the inbox `delivered` (not taken yet) or `accepted`;
+    /// for the outbox any state but `refused` (a notice refused in full is not kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<MessageState>,
     /// 1 to 500; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 500)]

@@ -59,6 +59,10 @@ pub enum MessageCommand {
         /// Only this unit's messages.
         #[arg(long)]
         unit: Option<String>,
+        /// Only messages in this state (`delivered`: received and not taken yet; `pending`,
+        /// `failed`, … for the outbox).
+        #[arg(long)]
+        state: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
@@ -134,6 +138,7 @@ pub fn run(command: MessageCommand) -> anyhow::Result<ExitCode> {
                 api,
                 mailbox,
                 unit,
+                state,
                 limit,
             } => {
                 let mut path = match mailbox {
@@ -142,6 +147,9 @@ pub fn run(command: MessageCommand) -> anyhow::Result<ExitCode> {
                 };
                 if let Some(unit) = unit {
                     path.push_str(&format!("&unit={}", encode(&unit)));
+                }
+                if let Some(state) = state {
+                    path.push_str(&format!("&state={}", encode(&state)));
                 }
                 let listed = call(&api, "GET", &path, None, None).await?;
                 for message in listed.as_array().into_iter().flatten() {

@@ -306,10 +306,11 @@ pub trait Mailbox: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
-    /// The outbox, newest first; of one sending unit if given.
+    /// The outbox, newest first; of one sending unit, and in one state, if given.
     async fn list_outbox(
         &self,
         unit: Option<&str>,
+        state: Option<OutboxState>,
         limit: u32,
         after: Option<Cursor>,
     ) -> Result<Page<OutboxEntry>, StoreError>;
@@ -358,10 +359,12 @@ pub trait Mailbox: Send + Sync {
     ) -> Result<Option<InboxEntry>, StoreError>;
 
     /// The inbox (delivered and accepted messages), newest first; of one unit if given
-    /// (messages addressed to the authority as a whole are in every unit's inbox).
+    /// (messages addressed to the authority as a whole are in every unit's inbox), and in one
+    /// state if given (a case system asks for the `Delivered` ones it has not taken yet).
     async fn list_inbox(
         &self,
         unit: Option<&str>,
+        state: Option<InboxState>,
         limit: u32,
         after: Option<Cursor>,
     ) -> Result<Page<InboxEntry>, StoreError>;

@@ -91,7 +91,7 @@ async fn whole_outbox(store: &ExchangeStore, unit: Option<&str>, limit: u32) -> 
     let mut ids = Vec::new();
     let mut after = None;
     for _ in 0..100 {
-        let page = store.list_outbox(unit, limit, after).await.unwrap();
+        let page = store.list_outbox(unit, None, limit, after).await.unwrap();
         assert!(page.items.len() <= limit as usize);
         ids.extend(page.items.iter().map(|e| e.message.message_id.clone()));
         match page.next {
@@ -107,7 +107,7 @@ async fn whole_inbox(store: &ExchangeStore, unit: Option<&str>, limit: u32) -> V
     let mut ids = Vec::new();
     let mut after = None;
     for _ in 0..100 {
-        let page = store.list_inbox(unit, limit, after).await.unwrap();
+        let page = store.list_inbox(unit, None, limit, after).await.unwrap();
         assert!(page.items.len() <= limit as usize);
         ids.extend(page.items.iter().map(|e| e.message.message_id.clone()));
         match page.next {
@@ -569,17 +569,28 @@ on_both_engines! {
         post(&store, &outgoing("m-6a", "k-6a", "enhet-1", 60)).await;
         post(&store, &outgoing("m-6b", "k-6b", "enhet-1", 60)).await;
 
-        let all = store.list_outbox(None, 100, None).await.unwrap();
+        let all = store.list_outbox(None, None, 100, None).await.unwrap();
         assert_eq!(
             out_ids(&all.items),
             ["m-6b", "m-6a", "m-5", "m-4", "m-3", "m-2", "m-1", "m-0"]
         );
         assert_eq!(all.next, None);
+        // Every one is pending; none has failed.
+        let pending = store
+            .list_outbox(None, Some(OutboxState::Pending), 100, None)
+            .await
+            .unwrap();
+        assert_eq!(out_ids(&pending.items), out_ids(&all.items));
+        let failed = store
+            .list_outbox(None, Some(OutboxState::Failed), 100, None)
+            .await
+            .unwrap();
+        assert!(failed.items.is_empty());
         let one = ["m-6b", "m-6a", "m-5", "m-3", "m-2", "m-0"];
         assert_eq!(
             out_ids(
                 &store
-                    .list_outbox(Some("enhet-1"), 100, None)
+                    .list_outbox(Some("enhet-1"), None, 100, None)
                     .await
                     .unwrap()
                     .items
@@ -603,19 +614,19 @@ on_both_engines! {
             ["m-4", "m-1"]
         );
         assert!(store
-            .list_outbox(Some("enhet-3"), 10, None)
+            .list_outbox(Some("enhet-3"), None, 10, None)
             .await
             .unwrap()
             .items
             .is_empty());
 
-        let first = store.list_outbox(Some("enhet-1"), 2, None).await.unwrap();
+        let first = store.list_outbox(Some("enhet-1"), None, 2, None).await.unwrap();
         assert_eq!(out_ids(&first.items), ["m-6b", "m-6a"]);
         assert!(first.next.is_some());
         // A message posted after the first page does not shift the next one.
         post(&store, &outgoing("m-7", "k-7", "enhet-1", 70)).await;
         let second = store
-            .list_outbox(Some("enhet-1"), 2, first.next)
+            .list_outbox(Some("enhet-1"), None, 2, first.next)
             .await
             .unwrap();
         assert_eq!(out_ids(&second.items), ["m-5", "m-3"]);
@@ -846,7 +857,7 @@ on_both_engines! {
             .await
             .unwrap());
 
-        let all = store.list_inbox(None, 100, None).await.unwrap();
+        let all = store.list_inbox(None, None, 100, None).await.unwrap();
         assert_eq!(in_ids(&all.items), ["to-1-later", "to-2", "to-all", "to-1"]);
         assert_eq!(all.next, None);
         assert_eq!(
@@ -854,11 +865,22 @@ on_both_engines! {
             InboxState::Accepted,
             "accepted ones are listed"
         );
+        // What a case system has not taken yet, and what it has, each on its own.
+        let waiting = store
+            .list_inbox(Some("enhet-1"), Some(InboxState::Delivered), 100, None)
+            .await
+            .unwrap();
+        assert_eq!(in_ids(&waiting.items), ["to-1-later", "to-all"]);
+        let taken = store
+            .list_inbox(None, Some(InboxState::Accepted), 100, None)
+            .await
+            .unwrap();
+        assert_eq!(in_ids(&taken.items), ["to-1"]);
         let one = ["to-1-later", "to-all", "to-1"];
         assert_eq!(
             in_ids(
                 &store
-                    .list_inbox(Some("enhet-1"), 100, None)
+                    .list_inbox(Some("enhet-1"), None, 100, None)
                     .await
                     .unwrap()
                     .items
@@ -868,7 +890,7 @@ on_both_engines! {
         assert_eq!(
             in_ids(
                 &store
-                    .list_inbox(Some("enhet-2"), 100, None)
+                    .list_inbox(Some("enhet-2"), None, 100, None)
                     .await
                     .unwrap()
                     .items
@@ -878,7 +900,7 @@ on_both_engines! {
         assert_eq!(
             in_ids(
                 &store
-                    .list_inbox(Some("enhet-3"), 100, None)
+                    .list_inbox(Some("enhet-3"), None, 100, None)
                     .await
                     .unwrap()
                     .items
@@ -906,7 +928,7 @@ on_both_engines! {
         assert_eq!(
             in_ids(
                 &store
-                    .list_inbox(Some("enhet-1"), 1, None)
+                    .list_inbox(Some("enhet-1"), None, 1, None)
                     .await
                     .unwrap()
                     .items
@@ -1134,7 +1156,7 @@ on_both_engines! {
             bytes
         );
         assert_eq!(
-            store.list_inbox(None, 1, None).await.unwrap().items[0]
+            store.list_inbox(None, None, 1, None).await.unwrap().items[0]
                 .message
                 .sealed,
             bytes
@@ -1185,7 +1207,7 @@ on_both_engines! {
         }
         assert_eq!(store.outgoing_message("m-1").await.unwrap(), None);
         assert!(store
-            .list_outbox(None, 10, None)
+            .list_outbox(None, None, 10, None)
             .await
             .unwrap()
             .items

@@ -25,7 +25,7 @@ use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, EventKind};
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_message::Envelope;
-use utbyte_store::{InboxEntry, InboxState};
+use utbyte_store::{InboxEntry, InboxState, OutboxState};
 
 pub(super) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
@@ -136,6 +136,44 @@ fn unit_filter(query: &MessageListQuery) -> Result<Option<&str>, Problem> {
     }
 }
 
+/// The `state` a listing asks for, in the store's terms; a state the list never holds is a
+/// mistake to point out rather than a filter that matches nothing.
+fn state_filter<T>(
+    query: &MessageListQuery,
+    list: &str,
+    of: impl Fn(MessageState) -> Option<T>,
+) -> Result<Option<T>, Problem> {
+    query
+        .state
+        .map(|wanted| {
+            of(wanted).ok_or_else(|| {
+                utbyte_http::INVALID_QUERY
+                    .with(format!("the {list} holds no message in that state"))
+                    .with_extension("field", "state")
+            })
+        })
+        .transpose()
+}
+
+fn outbox_state(state: MessageState) -> Option<OutboxState> {
+    match state {
+        MessageState::Held => Some(OutboxState::Held),
+        MessageState::Pending => Some(OutboxState::Pending),
+        MessageState::Delivered => Some(OutboxState::Delivered),
+        MessageState::Accepted => Some(OutboxState::Accepted),
+        MessageState::Failed => Some(OutboxState::Failed),
+        MessageState::Refused => None,
+    }
+}
+
+fn inbox_state(state: MessageState) -> Option<InboxState> {
+    match state {
+        MessageState::Delivered => Some(InboxState::Delivered),
+        MessageState::Accepted => Some(InboxState::Accepted),
+        _ => None,
+    }
+}
+
 /// Refuses a caller that may not act for `unit`.
 fn may_see(who: &Who, unit: Option<&str>) -> Result<(), Problem> {
     let units = &who.caller.units;
@@ -187,9 +225,10 @@ pub(crate) async fn outbox(
     may_see(&who, unit)?;
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
+    let wanted = state_filter(&query, "outbox", outbox_state)?;
     let page = state
         .exchange
-        .list_outbox(unit, limit, after)
+        .list_outbox(unit, wanted, limit, after)
         .await
         .map_err(ExchangeError::from)?;
     let page = page.try_map(|entry| sent_view(&entry, Vec::new()))?;
@@ -255,9 +294,10 @@ pub(crate) async fn inbox(
     may_see(&who, unit)?;
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
+    let wanted = state_filter(&query, "inbox", inbox_state)?;
     let page = state
         .exchange
-        .list_inbox(unit, limit, after)
+        .list_inbox(unit, wanted, limit, after)
         .await
         .map_err(ExchangeError::from)?;
     let page = page.try_map(|entry| received_view(&entry, None))?;

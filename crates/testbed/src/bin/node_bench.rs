@@ -19,7 +19,8 @@
 //!
 //! 4. **small messages** (`--messages M`, default 5,000; 0 skips): on the embedded default,
 //!    C clients send letters from Malmö's case system to Försäkringskassan while
-//!    Försäkringskassan's case system takes each that arrives; timed from the first send to the
+//!    Försäkringskassan's case system takes each that arrives (asking the inbox for what it
+//!    has not taken yet, `state=delivered`); timed from the first send to the
 //!    last *accepted* receipt recorded in Malmö's ledger (each message: sent, delivered and
 //!    accepted recorded by both nodes). Goal: 1,000 a second.
 //!

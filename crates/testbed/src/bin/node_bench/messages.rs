@@ -170,8 +170,8 @@ pub async fn measure(
     })
 }
 
-/// Försäkringskassan's case system: lists its unit's inbox (newest first) and takes every
-/// message not yet taken, `concurrency` at a time, until `messages` are taken.
+/// Försäkringskassan's case system: lists what its unit's inbox holds not yet taken (newest
+/// first) and takes each, `concurrency` at a time, until `messages` are taken.
 async fn accept_all(
     http: Http,
     addr: SocketAddr,
@@ -186,7 +186,8 @@ async fn accept_all(
             return Err(format!("only {} of {messages} letters arrived", taken.len()).into());
         }
         let mut fresh = Vec::new();
-        let mut path = Some("/v1/messages/inbox?unit=fk-kontroll&limit=500".to_owned());
+        let mut path =
+            Some("/v1/messages/inbox?unit=fk-kontroll&state=delivered&limit=500".to_owned());
         while let Some(page) = path.take() {
             let (status, listed, next) =
                 call(&http, addr, &authorization, Method::GET, &page, None, None).await?;
