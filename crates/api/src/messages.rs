@@ -261,7 +261,8 @@ pub struct MessageListQuery {
     )]
     pub unit: Option<String>,
     /// Only messages in this state: for the inbox `delivered` (not taken yet) or `accepted`;
-    /// for the outbox any state but `refused` (a notice refused in full is not kept).
+    /// for the outbox any state but `refused` (a notice refused in full is not kept). A state
+    /// the list never holds matches nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<MessageState>,
     /// 1 to 500; default 50.

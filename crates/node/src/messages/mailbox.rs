@@ -25,7 +25,7 @@ use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, EventKind};
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_message::Envelope;
-use utbyte_store::{InboxEntry, InboxState, OutboxState};
+use utbyte_store::{InboxEntry, InboxState, OutboxState, Page};
 
 pub(super) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
@@ -136,23 +136,16 @@ fn unit_filter(query: &MessageListQuery) -> Result<Option<&str>, Problem> {
     }
 }
 
-/// The `state` a listing asks for, in the store's terms; a state the list never holds is a
-/// mistake to point out rather than a filter that matches nothing.
+/// The `state` a listing asks for, in the store's terms: `Ok(None)` for none asked,
+/// `Err(())` for a state the list never holds (the listing is then empty).
 fn state_filter<T>(
     query: &MessageListQuery,
-    list: &str,
     of: impl Fn(MessageState) -> Option<T>,
-) -> Result<Option<T>, Problem> {
-    query
-        .state
-        .map(|wanted| {
-            of(wanted).ok_or_else(|| {
-                utbyte_http::INVALID_QUERY
-                    .with(format!("the {list} holds no message in that state"))
-                    .with_extension("field", "state")
-            })
-        })
-        .transpose()
+) -> Result<Option<T>, ()> {
+    match query.state {
+        None => Ok(None),
+        Some(wanted) => of(wanted).map(Some).ok_or(()),
+    }
 }
 
 fn outbox_state(state: MessageState) -> Option<OutboxState> {
@@ -225,7 +218,15 @@ pub(crate) async fn outbox(
     may_see(&who, unit)?;
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
-    let wanted = state_filter(&query, "outbox", outbox_state)?;
+    let Ok(wanted) = state_filter(&query, outbox_state) else {
+        return Ok(Listed::new(
+            &uri,
+            Page {
+                items: Vec::new(),
+                next: None,
+            },
+        ));
+    };
     let page = state
         .exchange
         .list_outbox(unit, wanted, limit, after)
@@ -294,7 +295,15 @@ pub(crate) async fn inbox(
     may_see(&who, unit)?;
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
-    let wanted = state_filter(&query, "inbox", inbox_state)?;
+    let Ok(wanted) = state_filter(&query, inbox_state) else {
+        return Ok(Listed::new(
+            &uri,
+            Page {
+                items: Vec::new(),
+                next: None,
+            },
+        ));
+    };
     let page = state
         .exchange
         .list_inbox(unit, wanted, limit, after)
