@@ -52,6 +52,14 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// A page with nothing on it and nothing after it.
+    pub fn empty() -> Self {
+        Self {
+            items: Vec::new(),
+            next: None,
+        }
+    }
+
     /// The page of at most `limit` rows from `rows`, which were fetched with one row more than
     /// `limit` so as to tell whether a next page exists; `position` gives a row's cursor.
     pub(crate) fn of(mut rows: Vec<T>, limit: u32, position: impl Fn(&T) -> Cursor) -> Self {

@@ -219,13 +219,7 @@ pub(crate) async fn outbox(
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
     let Ok(wanted) = state_filter(&query, outbox_state) else {
-        return Ok(Listed::new(
-            &uri,
-            Page {
-                items: Vec::new(),
-                next: None,
-            },
-        ));
+        return Ok(Listed::new(&uri, Page::empty()));
     };
     let page = state
         .exchange
@@ -296,13 +290,7 @@ pub(crate) async fn inbox(
     let limit = paging::limit(query.limit)?;
     let after = paging::after(query.after.as_deref())?;
     let Ok(wanted) = state_filter(&query, inbox_state) else {
-        return Ok(Listed::new(
-            &uri,
-            Page {
-                items: Vec::new(),
-                next: None,
-            },
-        ));
+        return Ok(Listed::new(&uri, Page::empty()));
     };
     let page = state
         .exchange
