@@ -169,8 +169,8 @@ pub struct InboxEntry {
 pub enum TakenIn {
     /// This call holds the message and is to record its receipt.
     Claimed,
-    /// This call took over a claim made at `since` by a node that stopped before keeping the
-    /// receipt: it may have recorded the delivery already, after `since`.
+    /// This call took over a claim by a node that stopped before keeping the receipt: that
+    /// claim, or any before it since the first at `since`, may have recorded the delivery.
     TakenOver { since: OffsetDateTime },
     /// Received before: the receipt given then.
     Received(Box<InboxEntry>),

@@ -665,6 +665,12 @@ on_both_engines! {
             store.take_in(&message, at(101), at(50)).await.unwrap(),
             TakenIn::Busy
         );
+        // The node that took over stopped too: the next take-over still says since the first
+        // claim, which may be the one that recorded the delivery.
+        assert_eq!(
+            store.take_in(&message, at(300), at(200)).await.unwrap(),
+            TakenIn::TakenOver { since: at(10) }
+        );
 
         store
             .keep_delivered_receipt("skatteverket", "m-1", DELIVERED_RECEIPT, None)

@@ -235,17 +235,22 @@ fn recorded_since(
     since: OffsetDateTime,
 ) -> Option<utbyte_ledger::Receipt> {
     let ledger = audit.ledger();
-    // Record times have whole seconds; a little slack covers the rounding.
-    let from = since - time::Duration::seconds(2);
+    // A record's time is taken when it is made, in whole seconds, and it may wait behind others
+    // for the group commit: entries appended after the one sought can carry earlier times. Read
+    // on past `since` by a claim's lifetime, which no append outlasts.
+    let from = since - STALE_CLAIM;
     for index in (0..ledger.size()).rev() {
-        let record = ledger
+        let Some(record) = ledger
             .entry(index)
             .ok()
-            .and_then(|leaf| AuditRecord::from_leaf(&leaf).ok())?;
+            .and_then(|leaf| AuditRecord::from_leaf(&leaf).ok())
+        else {
+            continue;
+        };
         let at =
             OffsetDateTime::parse(&record.time, &time::format_description::well_known::Rfc3339)
-                .ok()?;
-        if at < from {
+                .ok();
+        if at.is_some_and(|at| at < from) {
             return None;
         }
         let same = record.event == EventKind::MessageDelivered

@@ -522,8 +522,9 @@ macro_rules! engine {
                                 if held.state != InboxState::Receiving {
                                     return Ok(TakenIn::Received(Box::new(held)));
                                 }
+                                // The first claim's time: every claim since may have recorded it.
                                 let (since,): (i64,) = sqlx::query_as(
-                                    "SELECT claimed_at FROM inbox WHERE sender = $1 AND message_id = $2",
+                                    "SELECT received_at FROM inbox WHERE sender = $1 AND message_id = $2",
                                 )
                                 .bind(&m.sender)
                                 .bind(&m.message_id)
