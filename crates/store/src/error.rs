@@ -142,9 +142,9 @@ pub enum StoreError {
         to: &'static str,
     },
 
-    /// A row of the exchange database is not one the store writes.
+    /// A row of a database is not one the store writes.
     #[error(
-        "the exchange database holds a {what} the store cannot read ({reason}); was the file \
+        "the database holds a {what} the store cannot read ({reason}); was the file \
          changed outside the store?"
     )]
     CorruptRow {

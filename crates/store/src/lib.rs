@@ -6,7 +6,8 @@
 //!
 //! - [`Register`] — the provider side's view of a register that backs offerings: fetch exactly
 //!   the requested fields of one subject in one offering, tell whether a person has protected
-//!   identity, and write batches atomically. [`RegisterStore`] is the built-in engine on SQLite
+//!   identity, and write batches atomically; the built-in engines keep a [`ChangeFeed`] of which
+//!   values each write changed, in the write's own transaction. [`RegisterStore`] is the built-in engine on SQLite
 //!   (WAL, foreign keys on, busy timeout), [`PgRegister`] the same layout on PostgreSQL; an
 //!   agency's own systems sit behind the same trait elsewhere (`utbyte-adapters`).
 //! - [`ExchangeStore`] — what an agency node remembers about exchanges: the requests it sent for
@@ -72,8 +73,8 @@ pub use postgres::{
 };
 pub use reconciliation::{Finding, FindingKind, PeerReconciliation, ReconciliationLog};
 pub use register::{
-    Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry, MAX_NAME_BYTES,
-    MAX_VALUE_BYTES,
+    Change, ChangeFeed, Record, RecordEntry, Register, RegisterBatch, StoreFuture, SubjectEntry,
+    MAX_NAME_BYTES, MAX_VALUE_BYTES,
 };
 pub use replay::{KeptAnswer, KeptStatus, KnownRequest, ReplayGuard};
 pub use sqlite::RegisterStore;

@@ -51,7 +51,61 @@ pub trait Register: Send + Sync {
 
     /// Writes a batch in one transaction: all of it, or (on any error) none of it. Subjects
     /// already held get the batch's protected-identity flag; values already held are replaced.
+    /// A register with a [`ChangeFeed`] records in the same transaction which values changed.
     fn insert<'a>(&'a self, batch: &'a RegisterBatch) -> StoreFuture<'a, ()>;
+
+    /// The register's change feed, if it keeps one (the built-in registers do).
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        None
+    }
+}
+
+/// What changed in a register, in the order the changes were committed: the source of the
+/// notices subscribers get.
+///
+/// Every write that gives a value of a subject in an offering a new or different value adds one
+/// [`Change`] per (offering, subject) in the same transaction, naming the fields changed (never
+/// the values). A write that stores the values already held adds nothing. A reader that keeps
+/// the `seq` of the last change it handled and asks for those after it sees every committed
+/// change once, in order.
+pub trait ChangeFeed: Send + Sync {
+    /// At most `limit` changes with a `seq` greater than `after`, oldest first. `after = 0`
+    /// starts at the oldest change kept.
+    fn changes_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<Change>>;
+
+    /// Forgets the changes up to and including `through` (every reader has handled them);
+    /// returns how many were forgotten.
+    fn forget_changes(&self, through: u64) -> StoreFuture<'_, u64>;
+
+    /// The `seq` of the newest change, or 0 when the feed has never held one.
+    fn last_change(&self) -> StoreFuture<'_, u64>;
+}
+
+/// One committed change to a register: new or different values of `fields` of `subject` in
+/// `offering`. `Debug` leaves the subject out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its place in the feed: increasing, never reused.
+    pub seq: u64,
+    /// The offering id.
+    pub offering: String,
+    /// Whom the changed values are about.
+    pub subject: SubjectId,
+    /// The field ids whose values changed, sorted.
+    pub fields: Vec<String>,
+    /// When the write was made (millisecond precision).
+    pub at: time::OffsetDateTime,
+}
+
+impl fmt::Debug for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Change")
+            .field("seq", &self.seq)
+            .field("offering", &self.offering)
+            .field("fields", &self.fields)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The fields of one subject in one offering, as a register returned them.

@@ -280,4 +280,134 @@ on_both_engines! {
             "invalid field id: it is 200 bytes long; the limit is 128"
         );
     }
+
+    #[tokio::test]
+    async fn each_write_records_which_values_changed_in_order() {
+        let store = common::register().await;
+        let feed = store.change_feed().expect("the built-in register keeps a change feed");
+        assert_eq!(feed.last_change().await.unwrap(), 0);
+        assert!(feed.changes_after(0, 100).await.unwrap().is_empty());
+
+        let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        store.insert(&sample()).await.unwrap();
+        let first = feed.changes_after(0, 100).await.unwrap();
+        // One change per (offering, subject), each naming every field written, sorted.
+        assert_eq!(first.len(), 4, "{first:?}");
+        let mut sorted = STORED.map(str::to_owned).to_vec();
+        sorted.sort();
+        for change in &first {
+            assert_eq!(change.fields, sorted);
+            assert!(change.at >= before && change.at <= time::OffsetDateTime::now_utc());
+        }
+        let pairs: BTreeSet<(String, String)> = first
+            .iter()
+            .map(|c| (c.offering.clone(), c.subject.as_str().to_owned()))
+            .collect();
+        assert_eq!(pairs.len(), 4);
+        assert!(first.windows(2).all(|w| w[0].seq < w[1].seq));
+
+        // The same values again change nothing; one different value is one change, of that field.
+        store.insert(&sample()).await.unwrap();
+        let last = first.last().unwrap().seq;
+        assert!(feed.changes_after(last, 100).await.unwrap().is_empty());
+        let mut batch = RegisterBatch::new();
+        batch
+            .record(OFFERING, tolvan(), "adress", json!("Storgatan 1"))
+            .record(OFFERING, tolvan(), "namn", value_of("namn", &tolvan(), OFFERING));
+        store.insert(&batch).await.unwrap();
+        let second = feed.changes_after(last, 100).await.unwrap();
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].offering, OFFERING);
+        assert_eq!(second[0].subject, tolvan());
+        assert_eq!(second[0].fields, ["adress"]);
+        assert_eq!(feed.last_change().await.unwrap(), second[0].seq);
+
+        // A failing batch records no change.
+        let mut failing = RegisterBatch::new();
+        failing
+            .record(OFFERING, tolvan(), "adress", json!("Lillgatan 2"))
+            .record(OFFERING, synthetic_person(99), "namn", json!("okänd"));
+        assert!(store.insert(&failing).await.is_err());
+        assert!(feed.changes_after(second[0].seq, 100).await.unwrap().is_empty());
+
+        // Paging by seq, then forgetting what was handled: the rest stays, seq is never reused.
+        let page = feed.changes_after(0, 2).await.unwrap();
+        assert_eq!(page.len(), 2);
+        assert_eq!(page, first[..2]);
+        assert_eq!(feed.forget_changes(page[1].seq).await.unwrap(), 2);
+        let rest = feed.changes_after(0, 100).await.unwrap();
+        assert_eq!(rest.len(), 3);
+        assert_eq!(rest[0], first[2]);
+        assert_eq!(feed.forget_changes(u64::MAX).await.unwrap(), 3);
+        assert_eq!(feed.last_change().await.unwrap(), second[0].seq);
+        store.insert(&batch).await.unwrap();
+        assert!(feed.changes_after(0, 100).await.unwrap().is_empty(), "unchanged");
+        let mut moved = RegisterBatch::new();
+        moved.record(OFFERING, tolvan(), "adress", json!("Torget 3"));
+        store.insert(&moved).await.unwrap();
+        let after = feed.changes_after(0, 100).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert!(after[0].seq > second[0].seq);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_reader_following_seq_while_writers_commit_sees_each_change_once() {
+        const ROUNDS: usize = 25;
+        let store = common::register().await;
+        let mut people = RegisterBatch::new();
+        let persons: Vec<SubjectId> = (0..40).map(synthetic_person).collect();
+        for person in &persons {
+            people.subject(*person, false);
+        }
+        store.insert(&people).await.unwrap();
+        let writers: Vec<_> = persons
+            .iter()
+            .map(|person| {
+                let (store, person) = (Arc::clone(&store), *person);
+                tokio::spawn(async move {
+                    for round in 0..ROUNDS {
+                        let mut batch = RegisterBatch::new();
+                        batch.record(OFFERING, person, "adress", json!(round));
+                        store.insert(&batch).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let feed = store.change_feed().unwrap();
+        let (mut after, mut seen) = (0, Vec::new());
+        loop {
+            // Whether every writer had finished before this read: then the read is the last.
+            let finished = writers.iter().all(tokio::task::JoinHandle::is_finished);
+            let page = feed.changes_after(after, 7).await.unwrap();
+            if page.is_empty() && finished {
+                break;
+            }
+            for change in page {
+                after = change.seq;
+                seen.push(change);
+            }
+            tokio::task::yield_now().await;
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let all = feed.changes_after(0, 10_000).await.unwrap();
+        assert_eq!(all.len(), persons.len() * ROUNDS);
+        assert_eq!(seen, all, "the reader missed or reordered a change");
+    }
+}
+
+/// A valid personnummer per `n`, born in 1980.
+fn synthetic_person(n: u32) -> SubjectId {
+    let body = format!("800101{:03}", 100 + n);
+    let digits: Vec<u32> = body.chars().filter_map(|c| c.to_digit(10)).collect();
+    let sum: u32 = digits
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let p = if i % 2 == 0 { d * 2 } else { *d };
+            p / 10 + p % 10
+        })
+        .sum();
+    subject(&format!("19{body}{}", (10 - sum % 10) % 10))
 }

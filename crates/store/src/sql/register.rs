@@ -10,7 +10,9 @@ use sqlx::QueryBuilder;
 use utbyte_domain::SubjectId;
 
 use crate::postgres::PgRegister;
-use crate::register::{check_name, Record, Register, RegisterBatch, StoreFuture};
+use crate::register::{
+    check_name, Change, ChangeFeed, Record, Register, RegisterBatch, StoreFuture,
+};
 use crate::sqlite::RegisterStore;
 use crate::StoreError;
 
@@ -53,10 +55,30 @@ fn text_array(fields: &[&str]) -> Vec<String> {
     fields.iter().map(|field| (*field).to_owned()).collect()
 }
 
+/// Taken before a write adds its first change and held to its commit, so changes commit in
+/// `seq` order on PostgreSQL, where identity values are handed out before commit and two
+/// writers could otherwise commit out of order (a reader following `seq` would skip the later
+/// one's change for good). SQLite needs nothing: a writer holds the database's one write lock
+/// from its first write to its commit.
+const POSTGRES_CHANGES_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7305221100017)");
+
+const CHANGES_AFTER: &str = "\
+SELECT seq, offering, subject, fields, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+const FORGET_CHANGES: &str = "DELETE FROM changes WHERE seq <= $1";
+
+/// The newest change's `seq`; SQLite's own sequence, so it survives the feed being emptied.
+const SQLITE_LAST_CHANGE: &str =
+    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)";
+
+/// The newest change's `seq` from the identity's sequence (0 before its first use).
+const POSTGRES_LAST_CHANGE: &str = "\
+SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM changes_seq_seq";
+
 const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = $1";
 
 macro_rules! engine {
-    ($engine:ty, $db:ty, $fetch:expr, $requested:expr, $foreign_key:expr) => {
+    ($engine:ty, $db:ty, $fetch:expr, $requested:expr, $foreign_key:expr, $lock:expr, $last:expr) => {
         const _: () = {
             impl Register for $engine {
                 fn fetch<'a>(
@@ -81,6 +103,47 @@ macro_rules! engine {
 
                 fn insert<'a>(&'a self, batch: &'a RegisterBatch) -> StoreFuture<'a, ()> {
                     Box::pin(insert(&self.pool, batch))
+                }
+
+                fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+                    Some(self)
+                }
+            }
+
+            impl ChangeFeed for $engine {
+                fn changes_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<Change>> {
+                    Box::pin(async move {
+                        let after = i64::try_from(after).unwrap_or(i64::MAX);
+                        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(CHANGES_AFTER)
+                            .bind(after)
+                            .bind(i64::from(limit))
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(StoreError::database("reading the change feed"))?;
+                        rows.into_iter().map(change_of).collect()
+                    })
+                }
+
+                fn forget_changes(&self, through: u64) -> StoreFuture<'_, u64> {
+                    Box::pin(async move {
+                        let through = i64::try_from(through).unwrap_or(i64::MAX);
+                        let done = sqlx::query(FORGET_CHANGES)
+                            .bind(through)
+                            .execute(&self.pool)
+                            .await
+                            .map_err(StoreError::database("forgetting changes"))?;
+                        Ok(done.rows_affected())
+                    })
+                }
+
+                fn last_change(&self) -> StoreFuture<'_, u64> {
+                    Box::pin(async move {
+                        let (last,): (i64,) = sqlx::query_as($last)
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(StoreError::database("reading the change feed"))?;
+                        Ok(u64::try_from(last).unwrap_or(0))
+                    })
                 }
             }
 
@@ -130,7 +193,8 @@ macro_rules! engine {
                     .await
                     .map_err(StoreError::database("starting a batch"))?;
                 insert_subjects(&mut tx, batch).await?;
-                insert_records(&mut tx, batch, &values).await?;
+                let changed = insert_records(&mut tx, batch, &values).await?;
+                insert_changes(&mut tx, changed).await?;
                 // Dropping `tx` on any error above rolls the whole batch back.
                 tx.commit()
                     .await
@@ -163,11 +227,14 @@ macro_rules! engine {
                 Ok(())
             }
 
+            /// Writes the values; returns the (offering, subject, field) of each value that is
+            /// new or different.
             async fn insert_records(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 batch: &RegisterBatch,
                 values: &[String],
-            ) -> Result<(), StoreError> {
+            ) -> Result<Vec<(String, String, String)>, StoreError> {
+                let mut changed = Vec::new();
                 let rows = last_of_each(batch.records().iter().zip(values), |(entry, _)| {
                     (entry.offering.as_str(), entry.subject.as_str(), entry.field.as_str())
                 });
@@ -180,8 +247,11 @@ macro_rules! engine {
                             .push_bind(entry.field.as_str())
                             .push_bind(value.as_str());
                     });
-                    query.push(" ON CONFLICT (offering, subject, field) DO UPDATE SET value = excluded.value");
-                    query.build().execute(&mut **tx).await.map_err(|source| {
+                    query.push(
+                        " ON CONFLICT (offering, subject, field) DO UPDATE SET value = excluded.value \
+                         WHERE records.value <> excluded.value RETURNING offering, subject, field",
+                    );
+                    let rows = query.build_query_as::<(String, String, String)>().fetch_all(&mut **tx).await.map_err(|source| {
                         let foreign_key = source
                             .as_database_error()
                             .and_then(|error| error.code())
@@ -192,6 +262,51 @@ macro_rules! engine {
                             StoreError::database("writing records")(source)
                         }
                     })?;
+                    changed.extend(rows);
+                }
+                Ok(changed)
+            }
+
+            /// One change per (offering, subject) among `changed`, naming its fields.
+            async fn insert_changes(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                changed: Vec<(String, String, String)>,
+            ) -> Result<(), StoreError> {
+                if changed.is_empty() {
+                    return Ok(());
+                }
+                if let Some(lock) = $lock {
+                    sqlx::query(lock)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(StoreError::database("ordering changes"))?;
+                }
+                let at = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+                let mut by_pair: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+                for (offering, subject, field) in changed {
+                    by_pair.entry((offering, subject)).or_default().push(field);
+                }
+                let rows: Vec<((String, String), String)> = by_pair
+                    .into_iter()
+                    .map(|(pair, mut fields)| {
+                        fields.sort();
+                        (pair, serde_json::Value::from(fields).to_string())
+                    })
+                    .collect();
+                for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut query =
+                        QueryBuilder::<$db>::new("INSERT INTO changes (offering, subject, fields, at) ");
+                    query.push_values(chunk, |mut row, ((offering, subject), fields)| {
+                        row.push_bind(offering.as_str())
+                            .push_bind(subject.as_str())
+                            .push_bind(fields.as_str())
+                            .push_bind(at);
+                    });
+                    query
+                        .build()
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(StoreError::database("recording changes"))?;
                 }
                 Ok(())
             }
@@ -199,19 +314,41 @@ macro_rules! engine {
     };
 }
 
+/// A change row as read back; a row that does not parse is corruption, not a client's error.
+fn change_of(
+    (seq, offering, subject, fields, at): (i64, String, String, String, i64),
+) -> Result<Change, StoreError> {
+    let corrupt = |reason: &str| StoreError::CorruptRow {
+        what: "register change",
+        reason: reason.to_owned(),
+    };
+    Ok(Change {
+        seq: u64::try_from(seq).map_err(|_| corrupt("a negative seq"))?,
+        offering,
+        subject: subject.parse().map_err(|_| corrupt("an invalid subject"))?,
+        fields: serde_json::from_str(&fields).map_err(|_| corrupt("unreadable fields"))?,
+        at: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
+            .map_err(|_| corrupt("a time out of range"))?,
+    })
+}
+
 engine!(
     RegisterStore,
     sqlx::Sqlite,
     SQLITE_FETCH,
     json_array,
-    SQLITE_CONSTRAINT_FOREIGNKEY
+    SQLITE_CONSTRAINT_FOREIGNKEY,
+    None::<&str>,
+    SQLITE_LAST_CHANGE
 );
 engine!(
     PgRegister,
     sqlx::Postgres,
     POSTGRES_FETCH,
     text_array,
-    POSTGRES_FOREIGN_KEY_VIOLATION
+    POSTGRES_FOREIGN_KEY_VIOLATION,
+    POSTGRES_CHANGES_LOCK,
+    POSTGRES_LAST_CHANGE
 );
 
 /// The last of the items with each key, in the order of those last ones: what writing them one

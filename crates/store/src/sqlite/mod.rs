@@ -296,12 +296,15 @@ mod tests {
         let store = RegisterStore::open(dir.path().join("register.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
         assert_eq!(pragma(&store.pool, "synchronous").await, "2");
-        assert_eq!(tables(&store.pool).await, ["records", "subjects"]);
+        assert_eq!(
+            tables(&store.pool).await,
+            ["changes", "records", "sqlite_sequence", "subjects"]
+        );
     }
 
     async fn tables(pool: &SqlitePool) -> Vec<String> {
@@ -457,7 +460,7 @@ mod tests {
         let path = dir.path().join("register.db");
         RegisterStore::open(&path).await.unwrap().close().await;
         let store = RegisterStore::open(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
     }
 
     #[tokio::test]
@@ -474,7 +477,7 @@ mod tests {
     #[tokio::test]
     async fn memory_gets_the_schema_and_foreign_keys() {
         let store = RegisterStore::open_in_memory().await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
     }
 }
