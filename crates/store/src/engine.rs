@@ -5,7 +5,7 @@
 //! configuration (SQLite files in its data directory, the embedded default, or one PostgreSQL
 //! database that several instances of the node share) and every caller sees the same contract.
 //! The contract is split by concern, one trait each, next to its types: [`OutgoingRequests`],
-//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`] and [`Mailbox`] make up an
+//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`], [`Mailbox`] and [`Subscriptions`] make up an
 //! [`ExchangeEngine`]; [`Accounts`] an [`AccountEngine`]. [`Engine`] is what every engine does
 //! besides its concern. The handles dereference to the engine, so a call reads
 //! `store.begin_outgoing(&request)` whichever engine is behind it.
@@ -20,7 +20,7 @@ use crate::postgres::{PgAccounts, PgExchange, Postgres};
 use crate::sqlite::{SqliteAccounts, SqliteExchange};
 use crate::{
     Accounts, CallbackSchedule, Mailbox, OutgoingRequests, ReconciliationLog, ReplayGuard,
-    ReviewQueue, StoreError,
+    ReviewQueue, StoreError, Subscriptions,
 };
 
 /// What every engine does besides its concern.
@@ -42,6 +42,7 @@ pub trait ExchangeEngine:
     + CallbackSchedule
     + ReconciliationLog
     + Mailbox
+    + Subscriptions
     + Engine
 {
 }
@@ -53,6 +54,7 @@ impl<T> ExchangeEngine for T where
         + CallbackSchedule
         + ReconciliationLog
         + Mailbox
+        + Subscriptions
         + Engine
 {
 }

@@ -17,7 +17,9 @@
 //!   ([`ReplayGuard`]); the review queue with each reviewer's decision ([`ReviewQueue`]); the
 //!   schedule of the callback notices owed to case systems ([`CallbackSchedule`]); and where
 //!   reconciliation with each provider stands ([`ReconciliationLog`]); and the messages it
-//!   sends and receives, sealed as they travel ([`Mailbox`]: the outbox and the inbox).
+//!   sends and receives, sealed as they travel ([`Mailbox`]: the outbox and the inbox); and the
+//!   subscriptions it granted as a provider, the subjects each covers, how far each register's
+//!   change feed was matched and the notices matching queued ([`Subscriptions`]).
 //! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
 //!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
 //!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
@@ -49,6 +51,7 @@ mod register;
 mod replay;
 mod sql;
 mod sqlite;
+mod subscriptions;
 
 pub use accounts::{
     Account, AccountProfile, Accounts, Failure, Session, SignInFlow, MAX_ACCOUNT_TEXT,
@@ -78,3 +81,7 @@ pub use register::{
 };
 pub use replay::{KeptAnswer, KeptStatus, KnownRequest, ReplayGuard};
 pub use sqlite::RegisterStore;
+pub use subscriptions::{
+    ChangeToMatch, NewSubscription, Notice, StoredSubscription, SubscriptionState, Subscriptions,
+    MAX_SUBJECTS_PER_CALL,
+};

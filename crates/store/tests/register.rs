@@ -326,7 +326,7 @@ on_both_engines! {
         let mut failing = RegisterBatch::new();
         failing
             .record(OFFERING, tolvan(), "adress", json!("Lillgatan 2"))
-            .record(OFFERING, synthetic_person(99), "namn", json!("okänd"));
+            .record(OFFERING, common::person(99), "namn", json!("okänd"));
         assert!(store.insert(&failing).await.is_err());
         assert!(feed.changes_after(second[0].seq, 100).await.unwrap().is_empty());
 
@@ -355,7 +355,7 @@ on_both_engines! {
         const ROUNDS: usize = 25;
         let store = common::register().await;
         let mut people = RegisterBatch::new();
-        let persons: Vec<SubjectId> = (0..40).map(synthetic_person).collect();
+        let persons: Vec<SubjectId> = (0..40).map(common::person).collect();
         for person in &persons {
             people.subject(*person, false);
         }
@@ -395,19 +395,4 @@ on_both_engines! {
         assert_eq!(all.len(), persons.len() * ROUNDS);
         assert_eq!(seen, all, "the reader missed or reordered a change");
     }
-}
-
-/// A valid personnummer per `n`, born in 1980.
-fn synthetic_person(n: u32) -> SubjectId {
-    let body = format!("800101{:03}", 100 + n);
-    let digits: Vec<u32> = body.chars().filter_map(|c| c.to_digit(10)).collect();
-    let sum: u32 = digits
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let p = if i % 2 == 0 { d * 2 } else { *d };
-            p / 10 + p % 10
-        })
-        .sum();
-    subject(&format!("19{body}{}", (10 - sum % 10) % 10))
 }

@@ -21,6 +21,7 @@ pub(crate) mod reconciliation;
 pub(crate) mod register;
 pub(crate) mod replay;
 pub(crate) mod review;
+pub(crate) mod subscriptions;
 
 /// A stored time: whole unix seconds, read back in UTC.
 pub(crate) fn time_of(seconds: i64) -> Option<time::OffsetDateTime> {

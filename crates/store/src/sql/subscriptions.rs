@@ -1,0 +1,459 @@
+//! Subscriptions, the subjects they cover, change cursors and notices: every statement that
+//! reads or writes them, as [`Subscriptions`] for both engines.
+//!
+//! Matching is one `INSERT … SELECT` per batch of changes: the batch arrives as one JSON array,
+//! read as rows (`json_each` on SQLite, `jsonb_to_recordset` on PostgreSQL — the one place the
+//! engines' SQL differs), and joined to `subscribed` on its key, so each change costs one index
+//! lookup whatever the number of pairs held. On PostgreSQL a matcher holds a transaction-level
+//! advisory lock, so two instances never match one feed at once and notices commit in `seq`
+//! order; on SQLite the one writer does the same.
+
+use async_trait::async_trait;
+use sqlx::QueryBuilder;
+use time::OffsetDateTime;
+use utbyte_domain::SubjectId;
+
+use super::time_of;
+use crate::exchange::check_id;
+use crate::postgres::PgExchange;
+use crate::sqlite::SqliteExchange;
+use crate::subscriptions::{
+    check_feed, check_subjects, ChangeToMatch, NewSubscription, Notice, StoredSubscription,
+    SubscriptionState, Subscriptions,
+};
+use crate::StoreError;
+
+/// Rows per multi-row `INSERT` of subjects: three parameters each.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+const SUBSCRIPTION_COLUMNS: &str = "id, subscriber, offering, events, fields, request, \
+    decision_index, state, created_at, ends_at";
+
+const CREATE: &str = "\
+INSERT INTO subscriptions (id, subscriber, offering, events, fields, request, decision_index, state,
+                           created_at, ends_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9)
+ON CONFLICT (id) DO NOTHING";
+
+const CANCEL: &str =
+    "UPDATE subscriptions SET state = 'cancelled' WHERE id = $1 AND state = 'active'";
+
+const ACTIVE_OFFERING: &str =
+    "SELECT offering FROM subscriptions WHERE id = $1 AND state = 'active'";
+
+const COUNT_SUBJECTS: &str = "SELECT COUNT(*) FROM subscribed WHERE subscription = $1";
+
+const CURSOR: &str = "SELECT after FROM change_cursors WHERE feed = $1";
+
+const ADVANCE: &str = "\
+INSERT INTO change_cursors (feed, after) VALUES ($1, $2)
+ON CONFLICT (feed) DO UPDATE SET after = excluded.after WHERE change_cursors.after < excluded.after";
+
+const NOTICE_COLUMNS: &str = "seq, subscription, subscriber, feed, change_seq, offering, subject, \
+    events, fields, changed_at";
+
+/// The notices of a batch of changes ($1, a JSON array), for feed $2, after its cursor $3: each
+/// (subscription, change) where the subscription covers the subject, holds one of the change's
+/// event types (the notice names those it holds) and was active when the change was made.
+const SQLITE_MATCH: &str = "\
+INSERT INTO notices (subscription, subscriber, feed, change_seq, offering, subject, events, fields,
+                     changed_at)
+SELECT s.id, s.subscriber, $2, c.seq, c.offering, c.subject,
+       (SELECT json_group_array(value) FROM
+          (SELECT e.value FROM json_each(c.events) AS e
+            WHERE e.value IN (SELECT value FROM json_each(s.events)) ORDER BY e.value)),
+       c.fields, c.at
+  FROM (SELECT json_extract(j.value, '$.seq') AS seq, json_extract(j.value, '$.offering') AS offering,
+               json_extract(j.value, '$.subject') AS subject, json_extract(j.value, '$.events') AS events,
+               json_extract(j.value, '$.fields') AS fields, json_extract(j.value, '$.at') AS at
+          FROM json_each($1) AS j) AS c
+  JOIN subscribed AS p ON p.offering = c.offering AND p.subject = c.subject
+  JOIN subscriptions AS s ON s.id = p.subscription
+ WHERE c.seq > $3 AND s.state = 'active' AND s.created_at * 1000 <= c.at AND c.at < s.ends_at * 1000
+   AND EXISTS (SELECT 1 FROM json_each(c.events) AS e WHERE e.value IN (SELECT value FROM json_each(s.events)))
+ ORDER BY c.seq, s.id
+ON CONFLICT DO NOTHING";
+
+/// [`SQLITE_MATCH`] on PostgreSQL.
+const POSTGRES_MATCH: &str = "\
+INSERT INTO notices (subscription, subscriber, feed, change_seq, offering, subject, events, fields,
+                     changed_at)
+SELECT s.id, s.subscriber, $2, c.seq, c.offering, c.subject,
+       (SELECT jsonb_agg(e ORDER BY e) FROM jsonb_array_elements_text(c.events) AS e
+         WHERE s.events::jsonb ? e)::text,
+       c.fields::text, c.at
+  FROM jsonb_to_recordset($1::jsonb)
+       AS c(seq BIGINT, offering TEXT, subject TEXT, events JSONB, fields JSONB, at BIGINT)
+  JOIN subscribed AS p ON p.offering = c.offering AND p.subject = c.subject
+  JOIN subscriptions AS s ON s.id = p.subscription
+ WHERE c.seq > $3 AND s.state = 'active' AND s.created_at * 1000 <= c.at AND c.at < s.ends_at * 1000
+   AND s.events::jsonb ?| ARRAY(SELECT jsonb_array_elements_text(c.events))
+ ORDER BY c.seq, s.id
+ON CONFLICT DO NOTHING";
+
+/// Serializes matchers on PostgreSQL (see the module's text).
+const POSTGRES_MATCH_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7305221100018)");
+
+#[derive(sqlx::FromRow)]
+struct SubscriptionRow {
+    id: String,
+    subscriber: String,
+    offering: String,
+    events: String,
+    fields: String,
+    request: String,
+    decision_index: i64,
+    state: String,
+    created_at: i64,
+    ends_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct NoticeRow {
+    seq: i64,
+    subscription: String,
+    subscriber: String,
+    feed: String,
+    change_seq: i64,
+    offering: String,
+    subject: String,
+    events: String,
+    fields: String,
+    changed_at: i64,
+}
+
+macro_rules! engine {
+    ($engine:ty, $db:ty, $match:expr, $lock:expr) => {
+        const _: () = {
+            #[async_trait]
+            impl Subscriptions for $engine {
+                async fn create_subscription(
+                    &self,
+                    subscription: &NewSubscription,
+                ) -> Result<bool, StoreError> {
+                    subscription.check()?;
+                    let new = subscription.clone();
+                    let inserted = self
+                        .writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let done = sqlx::query(CREATE)
+                                    .bind(&new.id)
+                                    .bind(&new.subscriber)
+                                    .bind(&new.offering)
+                                    .bind(json_list(&new.events))
+                                    .bind(json_list(&new.fields))
+                                    .bind(&new.request)
+                                    .bind(index(new.decision_index)?)
+                                    .bind(new.created_at.unix_timestamp())
+                                    .bind(new.ends_at.unix_timestamp())
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("keeping a subscription"))?;
+                                Ok(done.rows_affected() == 1)
+                            })
+                        })
+                        .await?;
+                    if inserted {
+                        return Ok(true);
+                    }
+                    match self.subscription(&subscription.id).await? {
+                        Some(held) if same_grant(&held.subscription, subscription) => Ok(false),
+                        _ => Err(StoreError::Duplicate {
+                            what: "subscription id",
+                        }),
+                    }
+                }
+
+                async fn add_subjects(
+                    &self,
+                    id: &str,
+                    subjects: &[SubjectId],
+                ) -> Result<u64, StoreError> {
+                    check_id("subscription id", id)?;
+                    check_subjects(subjects)?;
+                    let id = id.to_owned();
+                    let subjects: Vec<String> =
+                        subjects.iter().map(|s| s.as_str().to_owned()).collect();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let offering: Option<(String,)> = sqlx::query_as(ACTIVE_OFFERING)
+                                    .bind(&id)
+                                    .fetch_optional(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("reading a subscription"))?;
+                                let Some((offering,)) = offering else {
+                                    return Err(StoreError::NotFound {
+                                        what: "active subscription",
+                                    });
+                                };
+                                let mut added = 0;
+                                for chunk in subjects.chunks(ROWS_PER_STATEMENT) {
+                                    let mut query = QueryBuilder::<$db>::new(
+                                        "INSERT INTO subscribed (offering, subject, subscription) ",
+                                    );
+                                    query.push_values(chunk, |mut row, subject| {
+                                        row.push_bind(offering.as_str())
+                                            .push_bind(subject.as_str())
+                                            .push_bind(id.as_str());
+                                    });
+                                    query.push(" ON CONFLICT DO NOTHING");
+                                    added += query
+                                        .build()
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange("adding subjects"))?
+                                        .rows_affected();
+                                }
+                                Ok(added)
+                            })
+                        })
+                        .await
+                }
+
+                async fn subscription(
+                    &self,
+                    id: &str,
+                ) -> Result<Option<StoredSubscription>, StoreError> {
+                    check_id("subscription id", id)?;
+                    let sql =
+                        format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
+                    let Some(row) = sqlx::query_as::<_, SubscriptionRow>(&sql)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading a subscription"))?
+                    else {
+                        return Ok(None);
+                    };
+                    let (subjects,): (i64,) = sqlx::query_as(COUNT_SUBJECTS)
+                        .bind(id)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("counting a subscription's subjects"))?;
+                    row.checked(u64::try_from(subjects).unwrap_or(0)).map(Some)
+                }
+
+                async fn cancel_subscription(&self, id: &str) -> Result<bool, StoreError> {
+                    check_id("subscription id", id)?;
+                    let id = id.to_owned();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let done = sqlx::query(CANCEL)
+                                    .bind(&id)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("cancelling a subscription"))?;
+                                Ok(done.rows_affected() == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn change_cursor(&self, feed: &str) -> Result<u64, StoreError> {
+                    check_feed(feed)?;
+                    let after: Option<(i64,)> = sqlx::query_as(CURSOR)
+                        .bind(feed)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading a change cursor"))?;
+                    Ok(after.map_or(0, |(after,)| u64::try_from(after).unwrap_or(0)))
+                }
+
+                async fn match_changes(
+                    &self,
+                    feed: &str,
+                    changes: &[ChangeToMatch],
+                ) -> Result<u64, StoreError> {
+                    check_feed(feed)?;
+                    let Some(last) = changes.iter().map(|c| c.seq).max() else {
+                        return Ok(0);
+                    };
+                    let (feed, batch, last) = (feed.to_owned(), batch_json(changes)?, index(last)?);
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                if let Some(lock) = $lock {
+                                    sqlx::query(lock)
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange("ordering matchers"))?;
+                                }
+                                let after: Option<(i64,)> = sqlx::query_as(CURSOR)
+                                    .bind(&feed)
+                                    .fetch_optional(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("reading a change cursor"))?;
+                                let after = after.map_or(0, |(after,)| after);
+                                if last <= after {
+                                    return Ok(0);
+                                }
+                                let queued = sqlx::query($match)
+                                    .bind(&batch)
+                                    .bind(&feed)
+                                    .bind(after)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("matching changes"))?
+                                    .rows_affected();
+                                sqlx::query(ADVANCE)
+                                    .bind(&feed)
+                                    .bind(last)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("advancing a change cursor"))?;
+                                Ok(queued)
+                            })
+                        })
+                        .await
+                }
+
+                async fn notices_after(
+                    &self,
+                    subscriber: &str,
+                    after: u64,
+                    limit: u32,
+                ) -> Result<Vec<Notice>, StoreError> {
+                    check_id("subscriber", subscriber)?;
+                    let sql = format!(
+                        "SELECT {NOTICE_COLUMNS} FROM notices WHERE subscriber = $1 AND seq > $2 \
+                         ORDER BY seq LIMIT $3"
+                    );
+                    sqlx::query_as::<_, NoticeRow>(&sql)
+                        .bind(subscriber)
+                        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading notices"))?
+                        .into_iter()
+                        .map(NoticeRow::checked)
+                        .collect()
+                }
+            }
+        };
+    };
+}
+
+engine!(SqliteExchange, sqlx::Sqlite, SQLITE_MATCH, None::<&str>);
+engine!(
+    PgExchange,
+    sqlx::Postgres,
+    POSTGRES_MATCH,
+    POSTGRES_MATCH_LOCK
+);
+
+/// Whether two grants are the same (what a retried creation sends again).
+fn same_grant(held: &NewSubscription, new: &NewSubscription) -> bool {
+    let (mut new, mut held) = (new.clone(), held.clone());
+    // Times are kept in whole seconds.
+    for grant in [&mut new, &mut held] {
+        grant.created_at = grant
+            .created_at
+            .replace_nanosecond(0)
+            .unwrap_or(grant.created_at);
+        grant.ends_at = grant.ends_at.replace_nanosecond(0).unwrap_or(grant.ends_at);
+        grant.request = serde_json::from_str::<serde_json::Value>(&grant.request)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+    }
+    held == new
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::Value::from(items).to_string()
+}
+
+fn index(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::InvalidInput {
+        what: "index",
+        reason: "it is out of range".to_owned(),
+    })
+}
+
+/// The batch as the matching statement reads it.
+fn batch_json(changes: &[ChangeToMatch]) -> Result<String, StoreError> {
+    let rows: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "seq": c.seq,
+                "offering": c.offering,
+                "subject": c.subject.as_str(),
+                "events": c.events,
+                "fields": c.fields,
+                "at": millis(c.at),
+            })
+        })
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::InvalidInput {
+        what: "changes",
+        reason: e.to_string(),
+    })
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn corrupt(what: &'static str, reason: &str) -> StoreError {
+    StoreError::CorruptRow {
+        what,
+        reason: reason.to_owned(),
+    }
+}
+
+fn list(what: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| corrupt(what, "an unreadable list"))
+}
+
+impl SubscriptionRow {
+    fn checked(self, subjects: u64) -> Result<StoredSubscription, StoreError> {
+        let what = "subscription";
+        let time = |s| time_of(s).ok_or_else(|| corrupt(what, "a time out of range"));
+        Ok(StoredSubscription {
+            subscription: NewSubscription {
+                id: self.id,
+                subscriber: self.subscriber,
+                offering: self.offering,
+                events: list(what, &self.events)?,
+                fields: list(what, &self.fields)?,
+                request: self.request,
+                decision_index: u64::try_from(self.decision_index)
+                    .map_err(|_| corrupt(what, "a negative index"))?,
+                created_at: time(self.created_at)?,
+                ends_at: time(self.ends_at)?,
+            },
+            state: SubscriptionState::parse(&self.state)
+                .ok_or_else(|| corrupt(what, "an unknown state"))?,
+            subjects,
+        })
+    }
+}
+
+impl NoticeRow {
+    fn checked(self) -> Result<Notice, StoreError> {
+        let what = "notice";
+        let number = |n: i64| u64::try_from(n).map_err(|_| corrupt(what, "a negative number"));
+        Ok(Notice {
+            seq: number(self.seq)?,
+            subscription: self.subscription,
+            subscriber: self.subscriber,
+            feed: self.feed,
+            change_seq: number(self.change_seq)?,
+            offering: self.offering,
+            subject: self
+                .subject
+                .parse()
+                .map_err(|_| corrupt(what, "an invalid subject"))?,
+            events: list(what, &self.events)?,
+            fields: list(what, &self.fields)?,
+            changed_at: OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(self.changed_at) * 1_000_000,
+            )
+            .map_err(|_| corrupt(what, "a time out of range"))?,
+        })
+    }
+}

@@ -1,0 +1,240 @@
+//! The provider side of subscriptions: what was granted to whom ([`NewSubscription`]), the
+//! subjects each covers, how far each register's change feed has been matched, and the notices
+//! matching queued ([`Notice`]). Engine-neutral; the SQL is in `sql::subscriptions`.
+//!
+//! Matching is set-based and keyed: the subjects a subscription covers are rows keyed by
+//! (offering, subject, subscription), so the subscriptions a change concerns are found by one
+//! index lookup per change, whatever the number of pairs held. The change cursor advances in
+//! the same transaction as the notices it queued: a batch of changes matched twice (a node
+//! stopped after matching, before it learnt so) queues nothing the second time.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use utbyte_domain::SubjectId;
+
+use crate::exchange::{check_id, check_json, check_text};
+use crate::register::check_name;
+use crate::StoreError;
+
+/// The most subjects one call adds to a subscription; larger lists arrive in several calls.
+pub const MAX_SUBJECTS_PER_CALL: usize = 50_000;
+
+/// A subscription the provider's rulebook granted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSubscription {
+    /// Its id (chosen by the provider's node).
+    pub id: String,
+    /// The subscribing authority.
+    pub subscriber: String,
+    /// The offering whose changes it follows.
+    pub offering: String,
+    /// The event types granted, sorted.
+    pub events: Vec<String>,
+    /// The fields a notice may carry values of (empty: thin notices only), sorted.
+    pub fields: Vec<String>,
+    /// The request as decided (unit, officer, purpose, legal basis, case reference), JSON.
+    pub request: String,
+    /// The ledger entry that recorded the decision.
+    pub decision_index: u64,
+    /// When it was granted; changes before then are not its concern.
+    pub created_at: OffsetDateTime,
+    /// When it ends; changes from then on are not its concern.
+    pub ends_at: OffsetDateTime,
+}
+
+impl NewSubscription {
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        check_id("subscription id", &self.id)?;
+        check_id("subscriber", &self.subscriber)?;
+        check_name("offering", &self.offering)?;
+        if self.events.is_empty() {
+            return Err(StoreError::InvalidInput {
+                what: "event types",
+                reason: "none was granted".to_owned(),
+            });
+        }
+        for name in self.events.iter().chain(&self.fields) {
+            check_name("event type or field", name)?;
+        }
+        check_json("subscription request", &self.request)?;
+        if self.ends_at <= self.created_at {
+            return Err(StoreError::InvalidInput {
+                what: "subscription end",
+                reason: "it is not after the start".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for NewSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSubscription")
+            .field("id", &self.id)
+            .field("subscriber", &self.subscriber)
+            .field("offering", &self.offering)
+            .field("events", &self.events)
+            .field("fields", &self.fields)
+            .field("request_bytes", &self.request.len())
+            .field("decision_index", &self.decision_index)
+            .field("created_at", &self.created_at)
+            .field("ends_at", &self.ends_at)
+            .finish()
+    }
+}
+
+/// Whether a subscription still gets notices (until it ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionState {
+    /// Notices are queued for changes before it ends.
+    Active,
+    /// Cancelled by the subscriber or the provider: nothing more is queued.
+    Cancelled,
+}
+
+impl SubscriptionState {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A subscription as held, with its state and how many subjects it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSubscription {
+    /// What was granted.
+    pub subscription: NewSubscription,
+    /// Active or cancelled.
+    pub state: SubscriptionState,
+    /// The (offering, subject) pairs it covers.
+    pub subjects: u64,
+}
+
+/// A change as matching sees it: the register's change with the event types it stands for
+/// (from the rulebook's definition of the offering's events).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChangeToMatch {
+    /// Its place in its feed.
+    pub seq: u64,
+    /// The offering id.
+    pub offering: String,
+    /// Whom it is about.
+    pub subject: SubjectId,
+    /// The event types it stands for, sorted.
+    pub events: Vec<String>,
+    /// The fields changed, sorted.
+    pub fields: Vec<String>,
+    /// When the register was written.
+    pub at: OffsetDateTime,
+}
+
+impl fmt::Debug for ChangeToMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangeToMatch")
+            .field("seq", &self.seq)
+            .field("offering", &self.offering)
+            .field("events", &self.events)
+            .field("fields", &self.fields)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A notice queued for a subscriber: that `subject` changed in `offering` — the event types and
+/// field names, never values. `Debug` leaves the subject out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Its place among this node's notices: increasing, so ordered per subject too.
+    pub seq: u64,
+    /// The subscription it is for.
+    pub subscription: String,
+    /// The subscribing authority.
+    pub subscriber: String,
+    /// The change it tells of: its feed and place there.
+    pub feed: String,
+    /// The change's `seq` in its feed.
+    pub change_seq: u64,
+    /// The offering id.
+    pub offering: String,
+    /// Whom it is about.
+    pub subject: SubjectId,
+    /// The event types, of those the subscription was granted.
+    pub events: Vec<String>,
+    /// The fields changed.
+    pub fields: Vec<String>,
+    /// When the register was written.
+    pub changed_at: OffsetDateTime,
+}
+
+impl fmt::Debug for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notice")
+            .field("seq", &self.seq)
+            .field("subscription", &self.subscription)
+            .field("subscriber", &self.subscriber)
+            .field("change_seq", &self.change_seq)
+            .field("offering", &self.offering)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The subscriptions a provider's node granted and the notices they are owed.
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// Keeps a granted subscription. The same subscription again is a no-op (`false`); another
+    /// one under the same id is [`StoreError::Duplicate`].
+    async fn create_subscription(&self, subscription: &NewSubscription)
+        -> Result<bool, StoreError>;
+
+    /// Adds subjects (at most [`MAX_SUBJECTS_PER_CALL`]) to an active subscription; returns
+    /// how many it did not cover before. [`StoreError::NotFound`] for no active subscription.
+    async fn add_subjects(&self, id: &str, subjects: &[SubjectId]) -> Result<u64, StoreError>;
+
+    /// The subscription with this id.
+    async fn subscription(&self, id: &str) -> Result<Option<StoredSubscription>, StoreError>;
+
+    /// Cancels an active subscription: no notice is queued for it from now on. `false` when
+    /// there is no active subscription with this id.
+    async fn cancel_subscription(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The `seq` of the last change of `feed` matched (0 before the first).
+    async fn change_cursor(&self, feed: &str) -> Result<u64, StoreError>;
+
+    /// Matches changes of `feed` (in `seq` order) against the active subscriptions and queues
+    /// one notice per (subscription, change) where the subscription covers the change's
+    /// subject, was granted one of its event types, and was in force when the change was made;
+    /// advances the feed's cursor to the last change, in the same transaction. Changes at or
+    /// before the cursor are skipped. Returns the number of notices queued.
+    async fn match_changes(&self, feed: &str, changes: &[ChangeToMatch])
+        -> Result<u64, StoreError>;
+
+    /// At most `limit` notices for `subscriber` after `after` (a notice's `seq`), oldest first.
+    async fn notices_after(
+        &self,
+        subscriber: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Notice>, StoreError>;
+}
+
+pub(crate) fn check_feed(feed: &str) -> Result<(), StoreError> {
+    check_text("change feed", feed, 128)
+}
+
+pub(crate) fn check_subjects(subjects: &[SubjectId]) -> Result<(), StoreError> {
+    if subjects.len() > MAX_SUBJECTS_PER_CALL {
+        return Err(StoreError::InvalidInput {
+            what: "subjects",
+            reason: format!(
+                "{} in one call; the limit is {MAX_SUBJECTS_PER_CALL}",
+                subjects.len()
+            ),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Subscriptions through the exchange store's public contract: a grant is kept once, subjects
+//! are added idempotently, and matching a batch of changes queues one notice per (subscription,
+//! change) the subscription covers — its subject, one of its event types, while in force — in
+//! the changes' order, exactly once however often the batch is matched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use utbyte_domain::SubjectId;
+use utbyte_store::{
+    ChangeToMatch, NewSubscription, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
+};
+
+const OFFERING: &str = "skv-folkbokforing";
+const FEED: &str = "register";
+
+fn grant(id: &str, subscriber: &str, events: &[&str], from: i64, to: i64) -> NewSubscription {
+    NewSubscription {
+        id: id.to_owned(),
+        subscriber: subscriber.to_owned(),
+        offering: OFFERING.to_owned(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        fields: Vec::new(),
+        request: format!(r#"{{"purpose":"kontroll","case":"{id}"}}"#),
+        decision_index: 7,
+        created_at: at(from),
+        ends_at: at(to),
+    }
+}
+
+fn change(seq: u64, subject: SubjectId, events: &[&str], seconds: i64) -> ChangeToMatch {
+    ChangeToMatch {
+        seq,
+        offering: OFFERING.to_owned(),
+        subject,
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        fields: vec!["adress".to_owned()],
+        at: at(seconds),
+    }
+}
+
+on_both_engines! {
+    #[tokio::test]
+    async fn a_grant_is_kept_once_and_its_subjects_are_counted_once() {
+        let store = store().await;
+        let a = grant("sub-a", "forsakringskassan", &["adress-andrad"], 0, 1000);
+        assert!(store.create_subscription(&a).await.unwrap());
+        assert!(!store.create_subscription(&a).await.unwrap(), "the same grant again");
+        let mut other = a.clone();
+        other.subscriber = "kronofogden".to_owned();
+        let error = store.create_subscription(&other).await.unwrap_err();
+        assert!(matches!(error, StoreError::Duplicate { .. }), "{error}");
+
+        let subjects: Vec<SubjectId> = (0..1500).map(person).collect();
+        assert_eq!(store.add_subjects("sub-a", &subjects).await.unwrap(), 1500);
+        assert_eq!(store.add_subjects("sub-a", &subjects[1000..]).await.unwrap(), 0);
+        let held = store.subscription("sub-a").await.unwrap().unwrap();
+        assert_eq!(held.subscription, a);
+        assert_eq!(held.state, SubscriptionState::Active);
+        assert_eq!(held.subjects, 1500);
+
+        let too_many = vec![person(1); MAX_SUBJECTS_PER_CALL + 1];
+        assert!(matches!(
+            store.add_subjects("sub-a", &too_many).await,
+            Err(StoreError::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            store.add_subjects("nope", &subjects[..1]).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.cancel_subscription("sub-a").await.unwrap());
+        assert!(!store.cancel_subscription("sub-a").await.unwrap());
+        assert!(matches!(
+            store.add_subjects("sub-a", &subjects[..1]).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert_eq!(
+            store.subscription("sub-a").await.unwrap().unwrap().state,
+            SubscriptionState::Cancelled
+        );
+        assert!(store.subscription("nope").await.unwrap().is_none());
+
+        let mut backwards = grant("sub-b", "kronofogden", &["avliden"], 10, 10);
+        assert!(store.create_subscription(&backwards).await.is_err());
+        backwards.events.clear();
+        backwards.ends_at = at(20);
+        assert!(store.create_subscription(&backwards).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn matching_queues_a_notice_per_covering_subscription_once_in_order() {
+        let store = store().await;
+        let (p1, p2, p3) = (person(1), person(2), person(3));
+        store
+            .create_subscription(&grant("sub-a", "forsakringskassan", &["adress-andrad"], 100, 1000))
+            .await
+            .unwrap();
+        store.add_subjects("sub-a", &[p1, p2]).await.unwrap();
+        store
+            .create_subscription(&grant("sub-b", "kronofogden", &["adress-andrad", "avliden"], 100, 500))
+            .await
+            .unwrap();
+        store.add_subjects("sub-b", &[p2]).await.unwrap();
+        store
+            .create_subscription(&grant("sub-c", "forsakringskassan", &["avliden"], 100, 1000))
+            .await
+            .unwrap();
+        store.add_subjects("sub-c", &[p3]).await.unwrap();
+        store.cancel_subscription("sub-c").await.unwrap();
+
+        let batch = vec![
+            change(1, p1, &["adress-andrad"], 50),          // before any grant
+            change(2, p1, &["adress-andrad"], 200),         // sub-a
+            change(3, p2, &["adress-andrad", "avliden"], 300), // sub-a (adress), sub-b (both)
+            change(4, p3, &["avliden"], 300),               // sub-c cancelled
+            change(5, p2, &["avliden"], 400),               // sub-b only
+            change(6, p2, &["adress-andrad"], 600),         // sub-a; sub-b has ended
+            change(7, person(4), &["adress-andrad"], 600),  // nobody's subject
+        ];
+        assert_eq!(store.change_cursor(FEED).await.unwrap(), 0);
+        assert_eq!(store.match_changes(FEED, &batch).await.unwrap(), 5);
+        assert_eq!(store.change_cursor(FEED).await.unwrap(), 7);
+        // Matched again (a node stopped before it learnt the batch was matched): nothing new.
+        assert_eq!(store.match_changes(FEED, &batch).await.unwrap(), 0);
+        assert_eq!(store.match_changes(FEED, &batch[..3]).await.unwrap(), 0);
+        assert_eq!(store.change_cursor(FEED).await.unwrap(), 7);
+        // Another feed has its own cursor.
+        assert_eq!(store.change_cursor("annan").await.unwrap(), 0);
+
+        let fk = store.notices_after("forsakringskassan", 0, 100).await.unwrap();
+        let seen: Vec<(&str, u64, SubjectId, Vec<String>)> = fk
+            .iter()
+            .map(|n| (n.subscription.as_str(), n.change_seq, n.subject, n.events.clone()))
+            .collect();
+        let adress = vec!["adress-andrad".to_owned()];
+        assert_eq!(
+            seen,
+            [
+                ("sub-a", 2, p1, adress.clone()),
+                ("sub-a", 3, p2, adress.clone()),
+                ("sub-a", 6, p2, adress.clone()),
+            ]
+        );
+        let kfm = store.notices_after("kronofogden", 0, 100).await.unwrap();
+        let seen: Vec<(u64, Vec<String>)> =
+            kfm.iter().map(|n| (n.change_seq, n.events.clone())).collect();
+        assert_eq!(
+            seen,
+            [
+                (3, vec!["adress-andrad".to_owned(), "avliden".to_owned()]),
+                (5, vec!["avliden".to_owned()]),
+            ]
+        );
+        let all: Vec<u64> = fk.iter().chain(&kfm).map(|n| n.seq).collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 5, "each notice has its own seq");
+        assert!(fk.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(fk[0].fields, ["adress"]);
+        assert_eq!(fk[0].feed, FEED);
+        assert_eq!(fk[0].changed_at, at(200));
+
+        // Paging by seq.
+        let first = store.notices_after("forsakringskassan", 0, 2).await.unwrap();
+        assert_eq!(first, fk[..2]);
+        let rest = store
+            .notices_after("forsakringskassan", first[1].seq, 10)
+            .await
+            .unwrap();
+        assert_eq!(rest, fk[2..]);
+
+        // The next batch continues after the cursor; a change in it at or before is skipped.
+        let next = vec![change(7, p1, &["adress-andrad"], 700), change(8, p1, &["adress-andrad"], 700)];
+        assert_eq!(store.match_changes(FEED, &next).await.unwrap(), 1);
+        assert_eq!(store.change_cursor(FEED).await.unwrap(), 8);
+        assert_eq!(store.match_changes(FEED, &[]).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn instances_matching_one_feed_at_once_queue_each_notice_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = instances(&dir, 2).await;
+        stores[0]
+            .create_subscription(&grant("sub-a", "forsakringskassan", &["adress-andrad"], 0, 10_000))
+            .await
+            .unwrap();
+        let subjects: Vec<SubjectId> = (0..50).map(person).collect();
+        stores[0].add_subjects("sub-a", &subjects).await.unwrap();
+        let batches: Vec<Vec<ChangeToMatch>> = (0..20u64)
+            .map(|b| {
+                (0..10u64)
+                    .map(|i| change(b * 10 + i + 1, subjects[((b * 10 + i) % 50) as usize], &["adress-andrad"], 100))
+                    .collect()
+            })
+            .collect();
+        // Both instances match every batch, in order, at the same time.
+        let runs: Vec<_> = stores
+            .iter()
+            .map(|store| {
+                let (store, batches) = (store.clone(), batches.clone());
+                tokio::spawn(async move {
+                    let mut queued = 0;
+                    for batch in batches {
+                        queued += store.match_changes(FEED, &batch).await.unwrap();
+                    }
+                    queued
+                })
+            })
+            .collect();
+        let mut queued = 0;
+        for run in runs {
+            queued += run.await.unwrap();
+        }
+        assert_eq!(queued, 200);
+        let notices = stores[1].notices_after("forsakringskassan", 0, 1000).await.unwrap();
+        let changes: Vec<u64> = notices.iter().map(|n| n.change_seq).collect();
+        assert_eq!(changes, (1..=200).collect::<Vec<u64>>());
+    }
+}
