@@ -155,6 +155,20 @@ pub struct Offering {
     pub notice: bool,
     #[serde(rename = "category")]
     pub categories: Vec<Category>,
+    /// The kinds of change a subscriber may be told of (address changed, deceased, …), each
+    /// the change of any of its fields.
+    #[serde(default, rename = "event")]
+    pub events: Vec<EventType>,
+}
+
+/// A kind of change to an offering's information that subscriptions follow: a change of any of
+/// `fields` is one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventType {
+    pub id: String,
+    pub title: String,
+    pub fields: Vec<String>,
 }
 
 impl Offering {
@@ -163,6 +177,13 @@ impl Offering {
         self.categories
             .iter()
             .find(|c| c.fields.iter().any(|f| f.id == field))
+    }
+
+    /// The event types a change of `changed` fields is, in the order the rulebook lists them.
+    pub fn events_of<'a>(&'a self, changed: &'a [String]) -> impl Iterator<Item = &'a EventType> {
+        self.events
+            .iter()
+            .filter(move |event| event.fields.iter().any(|f| changed.contains(f)))
     }
 
     pub fn fields(&self) -> impl Iterator<Item = (&Category, &Field)> {
@@ -465,6 +486,35 @@ impl Vocabulary {
                         &format!("\"{}\"", field.id),
                         "field and category ids may not contain `/`",
                     ));
+                }
+            }
+            let mut events = HashSet::new();
+            for event in &offering.events {
+                if !events.insert(event.id.as_str()) {
+                    problems.push(file.problem_near(
+                        &format!("\"{}\"", event.id),
+                        format!(
+                            "event type `{}` appears twice in offering `{}`",
+                            event.id, offering.id
+                        ),
+                    ));
+                }
+                if event.fields.is_empty() {
+                    problems.push(file.problem_near(
+                        &format!("\"{}\"", event.id),
+                        format!("event type `{}` names no field", event.id),
+                    ));
+                }
+                for field in &event.fields {
+                    if !seen.contains(field.as_str()) {
+                        problems.push(file.problem_near(
+                            &format!("\"{}\"", event.id),
+                            format!(
+                                "event type `{}` names field `{field}`, which offering `{}` does not have",
+                                event.id, offering.id
+                            ),
+                        ));
+                    }
                 }
             }
             let id = offering.id.clone();

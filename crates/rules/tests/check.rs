@@ -86,6 +86,61 @@ fn vocabulary_errors_point_into_the_data_file() {
     assert_eq!(p.line, 5, "{p}");
 }
 
+/// The fixture with event types added to offering `reg`.
+fn with_events(events: &str) -> Vec<utbyte_rules::source::SourceFile> {
+    let mut files = fixture::files("", "");
+    files[4].text = files[4].text.replace(
+        "fields = [{ id = \"k1\", title = \"K1\" }]\n",
+        &format!("fields = [{{ id = \"k1\", title = \"K1\" }}]\n{events}"),
+    );
+    files
+}
+
+#[test]
+fn a_change_is_each_event_type_naming_one_of_its_fields() {
+    let files = with_events(
+        "[[offering.event]]\nid = \"ett\"\ntitle = \"Ett\"\nfields = [\"f1\", \"f2\"]\n\n\
+         [[offering.event]]\nid = \"kansligt\"\ntitle = \"K\"\nfields = [\"k1\"]\n",
+    );
+    let rulebook = utbyte_rules::Rulebook::from_sources(&files).unwrap_or_else(|e| panic!("{e}"));
+    let offering = &rulebook.vocabulary.offerings["reg"];
+    let events = |changed: &[&str]| -> Vec<String> {
+        let changed: Vec<String> = changed.iter().map(|f| (*f).to_owned()).collect();
+        offering.events_of(&changed).map(|e| e.id.clone()).collect()
+    };
+    assert_eq!(events(&["f2"]), ["ett"]);
+    assert_eq!(events(&["k1", "f1"]), ["ett", "kansligt"]);
+    assert!(events(&["f3"]).is_empty());
+}
+
+#[test]
+fn an_event_type_naming_a_field_the_offering_lacks_is_refused() {
+    let files =
+        with_events("[[offering.event]]\nid = \"ett\"\ntitle = \"Ett\"\nfields = [\"f9\"]\n");
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.file, "offerings.toml");
+    assert!(
+        p.message
+            .contains("event type `ett` names field `f9`, which offering `reg` does not have"),
+        "{p}"
+    );
+    let files = with_events(
+        "[[offering.event]]\nid = \"ett\"\ntitle = \"Ett\"\nfields = [\"f1\"]\n\n\
+         [[offering.event]]\nid = \"ett\"\ntitle = \"Igen\"\nfields = []\n",
+    );
+    let err = utbyte_rules::Rulebook::from_sources(&files).unwrap_err();
+    let messages: Vec<&str> = err.problems.iter().map(|p| p.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("appears twice")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("names no field")),
+        "{messages:?}"
+    );
+}
+
 #[test]
 fn an_invalid_organisationsnummer_is_rejected() {
     let mut files = fixture::files("", "");

@@ -17,6 +17,8 @@ pub(super) const FOLKBOKFORING_FIELDS: &[&str] = &[
     "civilstand",
     "barn",
     "hushallsmedlemmar",
+    "dodsdatum",
+    "utvandringsdatum",
 ];
 
 pub(super) const INKOMST: &str = "skv-inkomst";
@@ -67,6 +69,10 @@ pub(super) fn folkbokforing(world: &World, person: &Person, field: &str) -> Opti
             None => Value::Null,
         },
         "flyttdatum" => json!(household.moved_in.max(person.birth).to_string()),
+        // A few in a thousand have died or emigrated (chosen by their number's serial, so no
+        // one else changes); everyone else's arrives later, as a change.
+        "dodsdatum" => departure(person, 7, person.age() >= 50),
+        "utvandringsdatum" => departure(person, 11, person.is_adult()),
         "civilstand" => json!(if person.married {
             "gift"
         } else if !person.is_adult() {
@@ -92,6 +98,23 @@ pub(super) fn folkbokforing(world: &World, person: &Person, field: &str) -> Opti
         "hushallsmedlemmar" => Value::Array(others.map(person_reference).collect()),
         _ => return None,
     })
+}
+
+/// The date of `person`'s death or emigration (per `which`), if they are among the few whose
+/// number's serial picks it and `plausible`.
+fn departure(person: &Person, which: u32, plausible: bool) -> Value {
+    let serial: u32 = person.id.as_str()[9..13]
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .fold(0, |n, d| n * 10 + d);
+    if serial % 250 == which && plausible {
+        json!(AS_OF
+            .months_before(serial % 24 + 1)
+            .month_start()
+            .to_string())
+    } else {
+        Value::Null
+    }
 }
 
 pub(super) fn inkomst(world: &World, subject: Subject<'_>, field: &str) -> Option<Value> {
