@@ -43,6 +43,7 @@ pub mod recovery;
 pub mod review;
 mod shared_ledger;
 mod state;
+pub mod subscriptions;
 mod sync;
 
 pub use callback::CallbacksConfig;
@@ -641,6 +642,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         ));
     }
     tasks.spawn(messages::run(Arc::clone(&state), watcher.clone()));
+    tasks.spawn(subscriptions::run(Arc::clone(&state), watcher.clone()));
     tasks.spawn(background(
         Arc::clone(&state),
         callbacks,

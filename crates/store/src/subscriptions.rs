@@ -205,13 +205,18 @@ pub trait Subscriptions: Send + Sync {
     /// The `seq` of the last change of `feed` matched (0 before the first).
     async fn change_cursor(&self, feed: &str) -> Result<u64, StoreError>;
 
-    /// Matches changes of `feed` (in `seq` order) against the active subscriptions and queues
-    /// one notice per (subscription, change) where the subscription covers the change's
-    /// subject, was granted one of its event types, and was in force when the change was made;
-    /// advances the feed's cursor to the last change, in the same transaction. Changes at or
-    /// before the cursor are skipped. Returns the number of notices queued.
-    async fn match_changes(&self, feed: &str, changes: &[ChangeToMatch])
-        -> Result<u64, StoreError>;
+    /// Matches changes of `feed` against the active subscriptions and queues one notice per
+    /// (subscription, change) where the subscription covers the change's subject, was granted
+    /// one of its event types, and was in force when the change was made; advances the feed's
+    /// cursor to `through` (the last change read, whether or not it is among `changes`: a
+    /// change of no event type is not), in the same transaction. Changes at or before the
+    /// cursor are skipped. Returns the number of notices queued.
+    async fn match_changes(
+        &self,
+        feed: &str,
+        through: u64,
+        changes: &[ChangeToMatch],
+    ) -> Result<u64, StoreError>;
 
     /// At most `limit` notices for `subscriber` after `after` (a notice's `seq`), oldest first.
     async fn notices_after(

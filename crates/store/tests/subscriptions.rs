@@ -120,11 +120,11 @@ on_both_engines! {
             change(7, person(4), &["adress-andrad"], 600),  // nobody's subject
         ];
         assert_eq!(store.change_cursor(FEED).await.unwrap(), 0);
-        assert_eq!(store.match_changes(FEED, &batch).await.unwrap(), 5);
+        assert_eq!(store.match_changes(FEED, 7, &batch).await.unwrap(), 5);
         assert_eq!(store.change_cursor(FEED).await.unwrap(), 7);
         // Matched again (a node stopped before it learnt the batch was matched): nothing new.
-        assert_eq!(store.match_changes(FEED, &batch).await.unwrap(), 0);
-        assert_eq!(store.match_changes(FEED, &batch[..3]).await.unwrap(), 0);
+        assert_eq!(store.match_changes(FEED, 7, &batch).await.unwrap(), 0);
+        assert_eq!(store.match_changes(FEED, 3, &batch[..3]).await.unwrap(), 0);
         assert_eq!(store.change_cursor(FEED).await.unwrap(), 7);
         // Another feed has its own cursor.
         assert_eq!(store.change_cursor("annan").await.unwrap(), 0);
@@ -174,9 +174,17 @@ on_both_engines! {
 
         // The next batch continues after the cursor; a change in it at or before is skipped.
         let next = vec![change(7, p1, &["adress-andrad"], 700), change(8, p1, &["adress-andrad"], 700)];
-        assert_eq!(store.match_changes(FEED, &next).await.unwrap(), 1);
+        assert_eq!(store.match_changes(FEED, 8, &next).await.unwrap(), 1);
         assert_eq!(store.change_cursor(FEED).await.unwrap(), 8);
-        assert_eq!(store.match_changes(FEED, &[]).await.unwrap(), 0);
+        // Changes of no event type still move the cursor; a change past `through` is refused.
+        assert_eq!(store.match_changes(FEED, 12, &[]).await.unwrap(), 0);
+        assert_eq!(store.change_cursor(FEED).await.unwrap(), 12);
+        let late = [change(14, p1, &["adress-andrad"], 700)];
+        assert!(matches!(
+            store.match_changes(FEED, 13, &late).await,
+            Err(StoreError::InvalidInput { .. })
+        ));
+        assert_eq!(store.match_changes(FEED, 14, &late).await.unwrap(), 1);
     }
 
     #[tokio::test]
@@ -204,7 +212,8 @@ on_both_engines! {
                 tokio::spawn(async move {
                     let mut queued = 0;
                     for batch in batches {
-                        queued += store.match_changes(FEED, &batch).await.unwrap();
+                        let through = batch.last().unwrap().seq;
+                        queued += store.match_changes(FEED, through, &batch).await.unwrap();
                     }
                     queued
                 })

@@ -265,13 +265,18 @@ macro_rules! engine {
                 async fn match_changes(
                     &self,
                     feed: &str,
+                    through: u64,
                     changes: &[ChangeToMatch],
                 ) -> Result<u64, StoreError> {
                     check_feed(feed)?;
-                    let Some(last) = changes.iter().map(|c| c.seq).max() else {
-                        return Ok(0);
-                    };
-                    let (feed, batch, last) = (feed.to_owned(), batch_json(changes)?, index(last)?);
+                    if changes.iter().any(|c| c.seq > through) {
+                        return Err(StoreError::InvalidInput {
+                            what: "changes",
+                            reason: "one is after the position matched through".to_owned(),
+                        });
+                    }
+                    let (feed, batch, last) =
+                        (feed.to_owned(), batch_json(changes)?, index(through)?);
                     self.writer
                         .write(move |connection| {
                             Box::pin(async move {
@@ -290,14 +295,18 @@ macro_rules! engine {
                                 if last <= after {
                                     return Ok(0);
                                 }
-                                let queued = sqlx::query($match)
-                                    .bind(&batch)
-                                    .bind(&feed)
-                                    .bind(after)
-                                    .execute(&mut *connection)
-                                    .await
-                                    .map_err(StoreError::exchange("matching changes"))?
-                                    .rows_affected();
+                                let queued = if batch == "[]" {
+                                    0
+                                } else {
+                                    sqlx::query($match)
+                                        .bind(&batch)
+                                        .bind(&feed)
+                                        .bind(after)
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange("matching changes"))?
+                                        .rows_affected()
+                                };
                                 sqlx::query(ADVANCE)
                                     .bind(&feed)
                                     .bind(last)
