@@ -10,17 +10,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use utbyte_domain::SubjectId;
 use utbyte_store::{Register, StoreError};
 
-use crate::contract::{check_name, decode, MAX_FIELDS};
+use crate::contract::{check_name, decode, MAX_CHANGES, MAX_FIELDS};
 
 /// Every problem type is this prefix followed by its slug, as everywhere in utbyte.
 const PROBLEM_BASE: &str = "urn:utbyte:problem:";
@@ -34,11 +34,14 @@ pub fn router(register: Arc<dyn Register>) -> Router {
             "/subjects/{subject}/protected-identity",
             get(protected_identity),
         )
+        .route("/changes", get(changes))
+        .route("/changes/handled", post(handled))
         .fallback(|| async {
             NO_SUCH_ENDPOINT.with("the backend serves only the register contract")
         })
         .method_not_allowed_fallback(|| async {
-            METHOD_NOT_ALLOWED.with("the register contract is read-only: use GET")
+            METHOD_NOT_ALLOWED
+                .with("the register contract reads with GET; only /changes/handled takes a POST")
         })
         .with_state(register)
 }
@@ -82,6 +85,95 @@ async fn protected_identity(
         Ok(flag) => Ok(Json(json!({ "protected_identity": flag })).into_response()),
         Err(error) => Err(register_error(error)),
     }
+}
+
+async fn changes(
+    State(register): State<Arc<dyn Register>>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Problem> {
+    let (after, limit) = feed_position(query.as_deref())?;
+    let feed = register
+        .change_feed()
+        .ok_or_else(|| NO_CHANGE_FEED.with("this register keeps no change feed"))?;
+    let changes = feed
+        .changes_after(after, limit)
+        .await
+        .map_err(register_error)?;
+    let changes: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|change| {
+            let at = change
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .map_err(|error| REGISTER_FAILED.with(error.to_string()))?;
+            Ok(json!({
+                "seq": change.seq,
+                "offering": change.offering,
+                "subject": change.subject.as_str(),
+                "fields": change.fields,
+                "at": at,
+            }))
+        })
+        .collect::<Result<_, Problem>>()?;
+    Ok(Json(json!({ "changes": changes })).into_response())
+}
+
+/// What the node reports it has handled.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Handled {
+    through: u64,
+}
+
+async fn handled(
+    State(register): State<Arc<dyn Register>>,
+    body: Result<Json<Handled>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(handled) = body.map_err(|rejection| {
+        MALFORMED_BODY.with(format!(
+            "the body is not {{\"through\": <change seq>}}: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let feed = register
+        .change_feed()
+        .ok_or_else(|| NO_CHANGE_FEED.with("this register keeps no change feed"))?;
+    let forgotten = feed
+        .forget_changes(handled.through)
+        .await
+        .map_err(register_error)?;
+    Ok(Json(json!({ "forgotten": forgotten })).into_response())
+}
+
+/// `after` (a change seq, 0 for the oldest kept) and `limit` (1 to [`MAX_CHANGES`]): the only
+/// query parameters of a read of the change feed, each exactly once.
+fn feed_position(query: Option<&str>) -> Result<(u64, u32), Problem> {
+    let (mut after, mut limit) = (None, None);
+    for parameter in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (slot, value) = match parameter.split_once('=') {
+            Some(("after", value)) if after.is_none() => (&mut after, value),
+            Some(("limit", value)) if limit.is_none() => (&mut limit, value),
+            _ => {
+                return Err(MALFORMED_POSITION
+                    .with("the query is `after=<change seq>&limit=<1 to 1000>`, each once"))
+            }
+        };
+        *slot = Some(
+            value
+                .parse::<u64>()
+                .map_err(|_| MALFORMED_POSITION.with("`after` and `limit` are whole numbers"))?,
+        );
+    }
+    let limit = match limit {
+        Some(limit @ 1..) if limit <= u64::from(MAX_CHANGES) => limit as u32,
+        None => MAX_CHANGES,
+        Some(_) => return Err(MALFORMED_POSITION.with(format!("`limit` is 1 to {MAX_CHANGES}"))),
+    };
+    Ok((after.unwrap_or(0), limit))
 }
 
 const PATH_NOT_UTF8: &str = "a path segment is not percent-encoded UTF-8";
@@ -205,6 +297,21 @@ const METHOD_NOT_ALLOWED: ProblemType = ProblemType {
     status: StatusCode::METHOD_NOT_ALLOWED,
     title: "Method not allowed on this resource",
 };
+const MALFORMED_POSITION: ProblemType = ProblemType {
+    slug: "malformed-position",
+    status: StatusCode::BAD_REQUEST,
+    title: "The position in the change feed cannot be read",
+};
+const MALFORMED_BODY: ProblemType = ProblemType {
+    slug: "malformed-body",
+    status: StatusCode::BAD_REQUEST,
+    title: "The body is not what the contract prescribes",
+};
+const NO_CHANGE_FEED: ProblemType = ProblemType {
+    slug: "no-change-feed",
+    status: StatusCode::NOT_FOUND,
+    title: "The register keeps no change feed",
+};
 const REGISTER_FAILED: ProblemType = ProblemType {
     slug: "register-failed",
     status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -281,6 +388,25 @@ mod tests {
             .starts_with("too-many-fields: more than 256 distinct fields"));
         let repeated = vec!["f"; 1000].join(",");
         assert_eq!(fields(&format!("fields={repeated}")).unwrap(), ["f"]);
+    }
+
+    #[test]
+    fn the_feed_position_is_after_and_limit_each_once() {
+        let position =
+            |query: &str| feed_position(Some(query)).map_err(|problem| problem.kind.slug);
+        assert_eq!(position("after=7&limit=10"), Ok((7, 10)));
+        assert_eq!(position("limit=1"), Ok((0, 1)));
+        assert_eq!(position(""), Ok((0, MAX_CHANGES)));
+        for bad in [
+            "after=-1",
+            "limit=0",
+            "limit=1001",
+            "after=1&after=2",
+            "since=1",
+            "after=x",
+        ] {
+            assert_eq!(position(bad), Err("malformed-position"), "{bad}");
+        }
     }
 
     #[test]

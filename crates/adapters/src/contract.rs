@@ -39,6 +39,17 @@ pub(crate) fn record_path<'a>(
     path
 }
 
+/// The most changes one read of the change feed may return.
+pub const MAX_CHANGES: u32 = 1000;
+
+/// The path (below the base URL) and query of a read of the change feed.
+pub(crate) fn changes_path(after: u64, limit: u32) -> String {
+    format!("/changes?after={after}&limit={limit}")
+}
+
+/// The path (below the base URL) the node posts the last change it handled to.
+pub(crate) const HANDLED_PATH: &str = "/changes/handled";
+
 /// The path (below the base URL) of a protected-identity lookup.
 pub(crate) fn protected_identity_path(subject: &SubjectId) -> String {
     let mut path = String::from("/subjects/");

@@ -18,25 +18,29 @@ use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use utbyte_domain::SubjectId;
-use utbyte_store::{Record, Register, RegisterBatch, StoreError, StoreFuture};
+use utbyte_store::{Change, ChangeFeed, Record, Register, RegisterBatch, StoreError, StoreFuture};
 
 use crate::client::{describe, AgencyClient};
-use crate::contract::{self, check_name, MAX_FIELDS, MAX_RESPONSE_BYTES};
+use crate::contract::{self, check_name, MAX_CHANGES, MAX_FIELDS, MAX_RESPONSE_BYTES};
 use crate::AdapterError;
 
 const FETCHING: &str = "fetching a record";
 const READING_FLAG: &str = "reading a protected-identity flag";
+const READING_CHANGES: &str = "reading the change feed";
+const HANDING_BACK: &str = "telling which changes were handled";
 
 /// A register kept in an authority's own REST backend.
 ///
 /// Cheap to clone: clones share one connection pool (keep-alive), so a node needs one per
-/// backend. Read-only: [`Register::insert`] fails with [`StoreError::ReadOnly`].
+/// backend. Read-only: [`Register::insert`] fails with [`StoreError::ReadOnly`]. Its change
+/// feed is the backend's, when the backend serves one ([`HttpRegister::with_change_feed`]).
 #[derive(Clone)]
 pub struct HttpRegister {
     client: AgencyClient,
     /// `http[s]://authority[/path]`, without a trailing slash.
     base: String,
     timeout: Duration,
+    change_feed: bool,
 }
 
 impl HttpRegister {
@@ -63,7 +67,115 @@ impl HttpRegister {
             client,
             base,
             timeout,
+            change_feed: false,
         })
+    }
+
+    /// The same adapter, following the backend's change feed (`GET /changes`), which a backend
+    /// of the contract's second version serves.
+    pub fn with_change_feed(mut self) -> Self {
+        self.change_feed = true;
+        self
+    }
+
+    async fn read_changes(&self, after: u64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        let limit = limit.clamp(1, MAX_CHANGES);
+        let path = contract::changes_path(after, limit);
+        let Some(body) = self.get(READING_CHANGES, &path, false).await? else {
+            return Err(unexpected_status(READING_CHANGES, StatusCode::NOT_FOUND));
+        };
+        let answer: ChangesAnswer = parse(READING_CHANGES, &body)?;
+        if answer.changes.len() > limit as usize {
+            return Err(backend(
+                READING_CHANGES,
+                format!(
+                    "it sent {} changes; {limit} were asked for",
+                    answer.changes.len()
+                ),
+            ));
+        }
+        let mut previous = after;
+        answer
+            .changes
+            .into_iter()
+            .map(|change| {
+                if change.seq <= previous {
+                    return Err(backend(
+                        READING_CHANGES,
+                        "its changes are not in increasing order after the one asked for"
+                            .to_owned(),
+                    ));
+                }
+                previous = change.seq;
+                check_name("offering", &change.offering)?;
+                if change.fields.is_empty() {
+                    return Err(backend(
+                        READING_CHANGES,
+                        "a change names no field".to_owned(),
+                    ));
+                }
+                for field in &change.fields {
+                    check_name("field", field)?;
+                }
+                let subject = change.subject.parse().map_err(|_| {
+                    backend(
+                        READING_CHANGES,
+                        "a change's subject is not valid".to_owned(),
+                    )
+                })?;
+                let mut fields = change.fields;
+                fields.sort();
+                fields.dedup();
+                Ok(Change {
+                    seq: change.seq,
+                    offering: change.offering,
+                    subject,
+                    fields,
+                    at: change.at,
+                })
+            })
+            .collect()
+    }
+
+    /// Tells the backend the changes through `through` were handled; it may forget them.
+    async fn hand_back(&self, through: u64) -> Result<u64, StoreError> {
+        let url = format!("{}{}", self.base, contract::HANDLED_PATH);
+        let body = serde_json::json!({ "through": through }).to_string();
+        let exchange = async {
+            let response = self
+                .client
+                .http()
+                .post(url)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(|error| {
+                    backend(
+                        HANDING_BACK,
+                        format!("cannot reach it: {}", describe(error)),
+                    )
+                })?;
+            match response.status() {
+                StatusCode::OK => {
+                    let body = response.bytes().await.map_err(|error| {
+                        backend(
+                            HANDING_BACK,
+                            format!("its answer broke off: {}", describe(error)),
+                        )
+                    })?;
+                    let answer: HandledAnswer = parse(HANDING_BACK, &body)?;
+                    Ok(answer.forgotten)
+                }
+                status => Err(unexpected_status(HANDING_BACK, status)),
+            }
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| StoreError::BackendTimeout {
+                operation: HANDING_BACK,
+                timeout: self.timeout,
+            })?
     }
 
     async fn fetch_record(
@@ -198,6 +310,20 @@ impl Register for HttpRegister {
     fn insert<'a>(&'a self, _batch: &'a RegisterBatch) -> StoreFuture<'a, ()> {
         Box::pin(async { Err(StoreError::ReadOnly) })
     }
+
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        self.change_feed.then_some(self as &dyn ChangeFeed)
+    }
+}
+
+impl ChangeFeed for HttpRegister {
+    fn changes_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<Change>> {
+        Box::pin(self.read_changes(after, limit))
+    }
+
+    fn forget_changes(&self, through: u64) -> StoreFuture<'_, u64> {
+        Box::pin(self.hand_back(through))
+    }
 }
 
 impl fmt::Debug for HttpRegister {
@@ -266,6 +392,31 @@ fn parse_base_url(url: &str, https: bool) -> Result<String, AdapterError> {
 struct FieldsAnswer {
     #[serde(deserialize_with = "unique_fields")]
     fields: BTreeMap<String, Value>,
+}
+
+/// The answer to a read of the change feed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesAnswer {
+    changes: Vec<ChangeItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeItem {
+    seq: u64,
+    offering: String,
+    subject: String,
+    fields: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    at: time::OffsetDateTime,
+}
+
+/// The answer to a report of handled changes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandledAnswer {
+    forgotten: u64,
 }
 
 /// The answer to a protected-identity lookup.

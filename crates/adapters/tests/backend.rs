@@ -98,6 +98,12 @@ async fn the_reference_backend_answers_problems_for_malformed_requests() {
             404,
             "subject-not-held",
         ),
+        (
+            "/changes?after=1&limit=0".to_owned(),
+            400,
+            "malformed-position",
+        ),
+        ("/changes?from=1".to_owned(), 400, "malformed-position"),
     ] {
         let (got, content_type, problem) = raw_get(&base, &path).await;
         assert_eq!(

@@ -326,3 +326,82 @@ fn https_needs_an_agency_ca_and_other_schemes_are_refused() {
     );
     assert!(HttpRegister::new("http://backend.local:8080/register/", TIMEOUT).is_ok());
 }
+
+/// The backend's change feed read through the adapter is the register's own, page by page, and
+/// what the node reports handled is forgotten.
+#[tokio::test]
+async fn the_change_feed_is_the_registers_own_and_handled_changes_are_forgotten() {
+    let store = Arc::new(RegisterStore::open_in_memory().await.unwrap());
+    store.insert(&sample()).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(backend::serve(listener, store.clone()));
+    let plain = HttpRegister::new(&format!("http://{address}"), TIMEOUT).unwrap();
+    assert!(plain.change_feed().is_none(), "only when configured");
+    let register = plain.with_change_feed();
+    let feed = register.change_feed().unwrap();
+
+    let own = store
+        .change_feed()
+        .unwrap()
+        .changes_after(0, 100)
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 3);
+    let first = feed.changes_after(0, 2).await.unwrap();
+    let rest = feed.changes_after(first[1].seq, 100).await.unwrap();
+    // Times travel in RFC 3339 to the nanosecond, so the changes compare equal.
+    assert_eq!([first.clone(), rest].concat(), own);
+    let company_change = own.iter().find(|c| c.subject == company()).unwrap();
+    assert_eq!(company_change.offering, "bolagsverket/styrelse");
+    assert_eq!(company_change.fields, ["ledamöter, alla"]);
+
+    assert_eq!(feed.forget_changes(first[1].seq).await.unwrap(), 2);
+    assert_eq!(feed.changes_after(0, 100).await.unwrap(), own[2..]);
+    assert_eq!(feed.forget_changes(first[1].seq).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_change_feed_outside_the_contract_is_refused() {
+    let change = |seq: u64, subject: &str| {
+        json!({"seq": seq, "offering": OFFERING, "subject": subject, "fields": ["namn"],
+               "at": "2026-12-06T09:00:00Z"})
+    };
+    let answers = [
+        (
+            json!({"changes": [change(5, "19121212-1212"), change(4, "19121212-1212")]}),
+            "its changes are not in increasing order after the one asked for",
+        ),
+        (
+            json!({"changes": [change(1, "19121212-1212")]}),
+            "its changes are not in increasing order after the one asked for",
+        ),
+        (
+            json!({"changes": [change(3, "121212-1212")]}),
+            "a change's subject is not valid",
+        ),
+        (
+            json!({"changes": [change(3, "19121212-1212"), change(4, "19121212-1212"), change(5, "19121212-1212")]}),
+            "it sent 3 changes; 2 were asked for",
+        ),
+        (
+            json!({"changes": [{"seq": 3, "offering": OFFERING, "subject": "19121212-1212",
+                             "fields": [], "at": "2026-12-06T09:00:00Z"}]}),
+            "a change names no field",
+        ),
+    ];
+    for (answer, reason) in answers {
+        let body = answer.to_string();
+        let app = Router::new().route("/changes", get(move || async move { body }));
+        let register = rogue(app, TIMEOUT).await.with_change_feed();
+        let error = register
+            .change_feed()
+            .unwrap()
+            .changes_after(2, 2)
+            .await
+            .unwrap_err();
+        let got = backend_reason(error);
+        assert_eq!(got, reason);
+        assert!(!got.contains("1212"), "{got}");
+    }
+}

@@ -283,6 +283,9 @@ pub struct RegisterConfig {
     pub sqlite: Option<PathBuf>,
     #[serde(default)]
     pub http: Option<String>,
+    /// Whether the `http` backend serves the contract's change feed.
+    #[serde(default)]
+    pub change_feed: bool,
     /// A PostgreSQL database: the agency's own tables through `mapping`, or without one the
     /// generic register layout.
     #[serde(default)]
@@ -426,6 +429,12 @@ impl NodeConfig {
             }
             if register.offerings.is_empty() {
                 return invalid(format!("register {}: lists no offerings", i + 1));
+            }
+            if register.change_feed && register.http.is_none() {
+                return invalid(format!(
+                    "register {}: `change_feed` is for an `http` backend (a built-in register always keeps one)",
+                    i + 1
+                ));
             }
             match (&register.mapping, &register.postgres) {
                 (Some(_), None) => {
@@ -623,6 +632,10 @@ subject = \"pnr\"\n\
             (
                 "[[register]]\nofferings = [\"a\", \"b\"]\npostgres = \"postgres://db/x\"\n[register.mapping.offerings.a]\nrelation = \"v\"\nsubject = \"s\"\nfields = { f = \"c\" }\n",
                 "offering `b` is not in its mapping",
+            ),
+            (
+                "[[register]]\nofferings = [\"a\"]\nsqlite = \"r\"\nchange_feed = true\n",
+                "`change_feed` is for an `http` backend",
             ),
             ("[store]\nschema = \"x\"\n", "`schema` needs `postgres`"),
             (

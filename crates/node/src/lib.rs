@@ -178,11 +178,18 @@ impl NodeSetup {
             let register: Arc<dyn utbyte_store::Register> =
                 match (&entry.sqlite, &entry.http, &entry.postgres) {
                     (Some(path), _, _) => Arc::new(utbyte_store::RegisterStore::open(path).await?),
-                    (None, Some(url), _) => Arc::new(utbyte_adapters::HttpRegister::with_client(
-                        url,
-                        timeout,
-                        client.clone(),
-                    )?),
+                    (None, Some(url), _) => {
+                        let register = utbyte_adapters::HttpRegister::with_client(
+                            url,
+                            timeout,
+                            client.clone(),
+                        )?;
+                        Arc::new(if entry.change_feed {
+                            register.with_change_feed()
+                        } else {
+                            register
+                        })
+                    }
                     (None, None, Some(url)) => match &entry.mapping {
                         Some(mapping) => Arc::new(
                             utbyte_adapters::PgTableRegister::connect(

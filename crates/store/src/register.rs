@@ -76,9 +76,6 @@ pub trait ChangeFeed: Send + Sync {
     /// Forgets the changes up to and including `through` (every reader has handled them);
     /// returns how many were forgotten.
     fn forget_changes(&self, through: u64) -> StoreFuture<'_, u64>;
-
-    /// The `seq` of the newest change, or 0 when the feed has never held one.
-    fn last_change(&self) -> StoreFuture<'_, u64>;
 }
 
 /// One committed change to a register: new or different values of `fields` of `subject` in

@@ -285,7 +285,6 @@ on_both_engines! {
     async fn each_write_records_which_values_changed_in_order() {
         let store = common::register().await;
         let feed = store.change_feed().expect("the built-in register keeps a change feed");
-        assert_eq!(feed.last_change().await.unwrap(), 0);
         assert!(feed.changes_after(0, 100).await.unwrap().is_empty());
 
         let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
@@ -320,7 +319,6 @@ on_both_engines! {
         assert_eq!(second[0].offering, OFFERING);
         assert_eq!(second[0].subject, tolvan());
         assert_eq!(second[0].fields, ["adress"]);
-        assert_eq!(feed.last_change().await.unwrap(), second[0].seq);
 
         // A failing batch records no change.
         let mut failing = RegisterBatch::new();
@@ -339,7 +337,6 @@ on_both_engines! {
         assert_eq!(rest.len(), 3);
         assert_eq!(rest[0], first[2]);
         assert_eq!(feed.forget_changes(u64::MAX).await.unwrap(), 3);
-        assert_eq!(feed.last_change().await.unwrap(), second[0].seq);
         store.insert(&batch).await.unwrap();
         assert!(feed.changes_after(0, 100).await.unwrap().is_empty(), "unchanged");
         let mut moved = RegisterBatch::new();

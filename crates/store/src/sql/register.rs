@@ -67,18 +67,10 @@ SELECT seq, offering, subject, fields, at FROM changes WHERE seq > $1 ORDER BY s
 
 const FORGET_CHANGES: &str = "DELETE FROM changes WHERE seq <= $1";
 
-/// The newest change's `seq`; SQLite's own sequence, so it survives the feed being emptied.
-const SQLITE_LAST_CHANGE: &str =
-    "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)";
-
-/// The newest change's `seq` from the identity's sequence (0 before its first use).
-const POSTGRES_LAST_CHANGE: &str = "\
-SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM changes_seq_seq";
-
 const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = $1";
 
 macro_rules! engine {
-    ($engine:ty, $db:ty, $fetch:expr, $requested:expr, $foreign_key:expr, $lock:expr, $last:expr) => {
+    ($engine:ty, $db:ty, $fetch:expr, $requested:expr, $foreign_key:expr, $lock:expr) => {
         const _: () = {
             impl Register for $engine {
                 fn fetch<'a>(
@@ -133,16 +125,6 @@ macro_rules! engine {
                             .await
                             .map_err(StoreError::database("forgetting changes"))?;
                         Ok(done.rows_affected())
-                    })
-                }
-
-                fn last_change(&self) -> StoreFuture<'_, u64> {
-                    Box::pin(async move {
-                        let (last,): (i64,) = sqlx::query_as($last)
-                            .fetch_one(&self.pool)
-                            .await
-                            .map_err(StoreError::database("reading the change feed"))?;
-                        Ok(u64::try_from(last).unwrap_or(0))
                     })
                 }
             }
@@ -338,8 +320,7 @@ engine!(
     SQLITE_FETCH,
     json_array,
     SQLITE_CONSTRAINT_FOREIGNKEY,
-    None::<&str>,
-    SQLITE_LAST_CHANGE
+    None::<&str>
 );
 engine!(
     PgRegister,
@@ -347,8 +328,7 @@ engine!(
     POSTGRES_FETCH,
     text_array,
     POSTGRES_FOREIGN_KEY_VIOLATION,
-    POSTGRES_CHANGES_LOCK,
-    POSTGRES_LAST_CHANGE
+    POSTGRES_CHANGES_LOCK
 );
 
 /// The last of the items with each key, in the order of those last ones: what writing them one

@@ -1,0 +1,414 @@
+//! The subscription benchmark's first stage — change capture and matching at the provider —
+//! beside NATS JetStream in the same run.
+//!
+//! Run: `scripts/bench-changes [--changes N] [--pairs N] [--rate N]` (defaults 200,000 changes,
+//! 1,000,000 (subscription, subject) pairs, 20,000 changes/s for the latency run).
+//!
+//! **utbyte**: a register (SQLite, `synchronous=FULL`) written in batches of 500 subjects,
+//! each write recording its change in its own transaction; the node's matcher
+//! (`subscriptions::matcher::round`) following the feed, naming each change's event types from
+//! the example rulebook, matching it against the subscriptions' pairs in the exchange store
+//! (SQLite) and queuing the notices; a reader taking the queued notices as a delivery would.
+//! Half the changes concern a subscribed subject. Timed from the first write to the last
+//! change matched and its notices read.
+//!
+//! **JetStream** (127.0.0.1:4222): the same number of events, of the size of a change, published
+//! to a file-backed stream with every publish acknowledged by the server, and taken by a
+//! durable pull consumer that acknowledges each explicitly. Timed from the first publish to the
+//! last acknowledgement.
+//!
+//! Each is run flat out (capacity) and paced at `--rate` (latency: change written to notice
+//! read; event published to event consumed). The same capacity run with 10,000 pairs shows
+//! whether matching costs more with more pairs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use futures_util::StreamExt;
+use serde_json::json;
+use time::OffsetDateTime;
+use utbyte_domain::SubjectId;
+use utbyte_node::subscriptions::matcher::{round, Feed, BATCH};
+use utbyte_rules::Rulebook;
+use utbyte_store::{ExchangeStore, NewSubscription, Register, RegisterBatch, RegisterStore};
+
+const OFFERING: &str = "skv-folkbokforing";
+const SUBSCRIBER: &str = "forsakringskassan";
+/// Subjects per register write.
+const WRITE_BATCH: usize = 500;
+/// Subjects per subscription.
+const PER_SUBSCRIPTION: usize = 100_000;
+const GOAL_PER_SECOND: f64 = 20_000.0;
+const NATS: &str = "127.0.0.1:4222";
+
+struct Args {
+    changes: usize,
+    pairs: usize,
+    rate: usize,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        changes: 200_000,
+        pairs: 1_000_000,
+        rate: 20_000,
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(name) = given.next() {
+        let mut value = || -> usize {
+            given
+                .next()
+                .and_then(|v| v.replace('_', "").parse().ok())
+                .unwrap_or_else(|| panic!("{name} takes a number"))
+        };
+        match name.as_str() {
+            "--changes" => args.changes = value(),
+            "--pairs" => args.pairs = value(),
+            "--rate" => args.rate = value(),
+            "--bench" => {}
+            other => panic!("unknown option {other}; use --changes, --pairs, --rate"),
+        }
+    }
+    args
+}
+
+/// A distinct valid personnummer per `n`: born from 1 January 1950 on, 900 a day.
+fn person(n: usize) -> SubjectId {
+    let day = time::Date::from_calendar_date(1950, time::Month::January, 1).unwrap()
+        + time::Duration::days((n / 900) as i64);
+    let short = format!(
+        "{:02}{:02}{:02}{:03}",
+        day.year() % 100,
+        u8::from(day.month()),
+        day.day(),
+        100 + n % 900
+    );
+    let sum: u32 = short
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| {
+            let p = if i % 2 == 0 { d * 2 } else { d };
+            p / 10 + p % 10
+        })
+        .sum();
+    format!(
+        "{}{}-{}{}",
+        day.year() / 100,
+        &short[..6],
+        &short[6..],
+        (10 - sum % 10) % 10
+    )
+    .parse()
+    .unwrap()
+}
+
+/// A cheap deterministic sequence (xorshift), so every run writes the same changes.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below as u64) as usize
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Run {
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    notices: u64,
+}
+
+struct Provider {
+    _dir: tempfile::TempDir,
+    register: Arc<RegisterStore>,
+    exchange: ExchangeStore,
+    rulebook: Rulebook,
+    pairs: usize,
+    written: usize,
+}
+
+impl Provider {
+    async fn new(pairs: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let register = Arc::new(
+            RegisterStore::open(dir.path().join("register.sqlite"))
+                .await
+                .unwrap(),
+        );
+        let exchange = ExchangeStore::open(dir.path().join("exchange.sqlite"))
+            .await
+            .unwrap();
+        let rulebook = Rulebook::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebook"),
+        )
+        .unwrap();
+        let now = OffsetDateTime::now_utc();
+        let started = Instant::now();
+        for (index, first) in (0..pairs).step_by(PER_SUBSCRIPTION).enumerate() {
+            let id = format!("sub-{index}");
+            exchange
+                .create_subscription(&NewSubscription {
+                    id: id.clone(),
+                    subscriber: SUBSCRIBER.into(),
+                    offering: OFFERING.into(),
+                    events: vec!["adress-andrad".into(), "avliden".into()],
+                    fields: Vec::new(),
+                    request: r#"{"purpose":"bostadsbidrag"}"#.into(),
+                    decision_index: index as u64,
+                    created_at: now - time::Duration::minutes(1),
+                    ends_at: now + time::Duration::days(365),
+                })
+                .await
+                .unwrap();
+            let last = (first + PER_SUBSCRIPTION).min(pairs);
+            let subjects: Vec<SubjectId> = (first..last).map(person).collect();
+            for chunk in subjects.chunks(utbyte_store::MAX_SUBJECTS_PER_CALL) {
+                exchange.add_subjects(&id, chunk).await.unwrap();
+            }
+        }
+        eprintln!(
+            "   {pairs} pairs kept in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Self {
+            _dir: dir,
+            register,
+            exchange,
+            rulebook,
+            pairs,
+            written: 0,
+        }
+    }
+
+    /// Writes `changes` changes (at `rate` a second, or flat out) while the matcher follows.
+    async fn run(&mut self, changes: usize, rate: Option<usize>) -> Run {
+        let feed = Feed::new(OFFERING, self.register.clone() as Arc<dyn Register>).unwrap();
+        let register = Arc::clone(&self.register);
+        let (universe, generation) = (self.pairs * 2, self.written);
+        self.written += changes;
+        let started = Instant::now();
+        let writer = tokio::spawn(async move {
+            let mut draw = Draw(0x9e37_79b9_7f4a_7c15 ^ generation as u64);
+            let mut done = 0;
+            while done < changes {
+                if let Some(rate) = rate {
+                    let due = Duration::from_secs_f64(done as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                let mut batch = RegisterBatch::new();
+                let count = WRITE_BATCH.min(changes - done);
+                for i in 0..count {
+                    let subject = person(draw.next(universe));
+                    batch.subject(subject, false).record(
+                        OFFERING,
+                        subject,
+                        "flyttdatum",
+                        json!(format!("{generation}-{}", done + i)),
+                    );
+                }
+                register.insert(&batch).await.unwrap();
+                done += count;
+            }
+        });
+        let (mut matched, mut notices, mut read_after) = (0, 0u64, 0u64);
+        let mut latencies = Vec::with_capacity(changes);
+        // A subject drawn twice in one write is one change: count changes until the feed is
+        // drained after the writer has finished.
+        loop {
+            let finished = writer.is_finished();
+            let done = round(&feed, &self.exchange, &self.rulebook, BATCH)
+                .await
+                .unwrap();
+            matched += done.changes;
+            notices += done.notices;
+            let now = OffsetDateTime::now_utc();
+            for notice in self
+                .exchange
+                .notices_after(SUBSCRIBER, read_after, u32::MAX)
+                .await
+                .unwrap()
+            {
+                read_after = notice.seq;
+                latencies.push((now - notice.changed_at).as_seconds_f64() * 1000.0);
+            }
+            if done.changes == 0 {
+                if finished {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        writer.await.unwrap();
+        let took = started.elapsed().as_secs_f64();
+        latencies.sort_by(f64::total_cmp);
+        Run {
+            per_second: matched as f64 / took,
+            p50_ms: percentile(&latencies, 0.5),
+            p99_ms: percentile(&latencies, 0.99),
+            notices,
+        }
+    }
+}
+
+/// JetStream: `events` published and consumed with explicit acknowledgements.
+async fn jetstream(events: usize, rate: Option<usize>) -> Run {
+    let client = async_nats::connect(NATS)
+        .await
+        .unwrap_or_else(|e| panic!("NATS with JetStream must run at {NATS}: {e}"));
+    let js = jetstream::new(client);
+    let name = format!("UTBYTE_BENCH_{}", std::process::id());
+    let _ = js.delete_stream(&name).await;
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: name.clone(),
+            subjects: vec![format!("{}.>", name.to_lowercase())],
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("matcher".into()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let subject = format!("{}.changes", name.to_lowercase());
+    let started = Instant::now();
+    let publisher = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            let mut draw = Draw(0x9e37_79b9_7f4a_7c15);
+            let mut done = 0;
+            while done < events {
+                if let Some(rate) = rate {
+                    let due = Duration::from_secs_f64(done as f64 / rate as f64);
+                    if let Some(wait) = due.checked_sub(started.elapsed()) {
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                let count = WRITE_BATCH.min(events - done);
+                let mut acks = Vec::with_capacity(count);
+                for _ in 0..count {
+                    // What a change carries: offering, subject, fields, time.
+                    let payload = json!({
+                        "offering": OFFERING,
+                        "subject": person(draw.next(2_000_000)).as_str(),
+                        "fields": ["flyttdatum"],
+                        "at": OffsetDateTime::now_utc().unix_timestamp_nanos() as u64,
+                    });
+                    acks.push(
+                        js.publish(subject.clone(), payload.to_string().into())
+                            .await
+                            .unwrap(),
+                    );
+                }
+                for ack in acks {
+                    ack.await.unwrap();
+                }
+                done += count;
+            }
+        })
+    };
+    let mut messages = consumer.messages().await.unwrap();
+    let mut latencies = Vec::with_capacity(events);
+    while latencies.len() < events {
+        let message = messages.next().await.unwrap().unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        let at = body["at"].as_u64().unwrap() as i128;
+        let now = OffsetDateTime::now_utc().unix_timestamp_nanos();
+        latencies.push((now - at) as f64 / 1e6);
+        message.ack().await.unwrap();
+    }
+    publisher.await.unwrap();
+    let took = started.elapsed().as_secs_f64();
+    js.delete_stream(&name).await.unwrap();
+    latencies.sort_by(f64::total_cmp);
+    Run {
+        per_second: events as f64 / took,
+        p50_ms: percentile(&latencies, 0.5),
+        p99_ms: percentile(&latencies, 0.99),
+        notices: events as u64,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = args();
+    eprintln!("== JetStream: {} events flat out", args.changes);
+    let jet = jetstream(args.changes, None).await;
+    eprintln!("== JetStream: {} events at {}/s", args.changes, args.rate);
+    let jet_paced = jetstream(args.changes, Some(args.rate)).await;
+
+    eprintln!("== utbyte, 10,000 pairs: {} changes flat out", args.changes);
+    let few = Provider::new(10_000).await.run(args.changes, None).await;
+    eprintln!("== utbyte, {} pairs", args.pairs);
+    let mut provider = Provider::new(args.pairs).await;
+    eprintln!("   {} changes flat out", args.changes);
+    let many = provider.run(args.changes, None).await;
+    eprintln!("   {} changes at {}/s", args.changes, args.rate);
+    let paced = provider.run(args.changes, Some(args.rate)).await;
+
+    println!();
+    println!(
+        "subscriptions, capture and match: {} changes, {} pairs, loopback, 2 cores",
+        args.changes, args.pairs
+    );
+    println!(
+        "{:<58} {:>10} {:>10} {:>7}",
+        "figure", "value", "anchor", "ratio"
+    );
+    let row = |figure: &str, value: f64, anchor: f64| {
+        println!(
+            "{figure:<58} {value:>10.1} {anchor:>10.1} {:>7.2}",
+            value / anchor
+        );
+    };
+    row(
+        "changes/s captured and matched (goal 20,000)",
+        many.per_second,
+        GOAL_PER_SECOND,
+    );
+    row(
+        "changes/s captured and matched / JetStream events/s",
+        many.per_second,
+        jet.per_second,
+    );
+    row(
+        "changes/s with 10,000 pairs / with all pairs",
+        few.per_second,
+        many.per_second,
+    );
+    row(
+        &format!("p50 ms change to notice at {}/s / JetStream", args.rate),
+        paced.p50_ms,
+        jet_paced.p50_ms,
+    );
+    row(
+        &format!("p99 ms change to notice at {}/s / JetStream", args.rate),
+        paced.p99_ms,
+        jet_paced.p99_ms,
+    );
+    println!(
+        "(notices queued: {} flat out, {} paced, {} with 10,000 pairs; JetStream flat out p50 {:.1} ms p99 {:.1} ms; utbyte flat out p50 {:.1} ms p99 {:.1} ms)",
+        many.notices, paced.notices, few.notices, jet.p50_ms, jet.p99_ms, many.p50_ms, many.p99_ms
+    );
+}
