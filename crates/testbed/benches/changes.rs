@@ -4,8 +4,9 @@
 //! Run: `scripts/bench-changes [--changes N] [--pairs N] [--rate N]` (defaults 200,000 changes,
 //! 1,000,000 (subscription, subject) pairs, 20,000 changes/s for the latency run).
 //!
-//! **utbyte**: a register (SQLite, `synchronous=FULL`) written in batches of 500 subjects,
-//! each write recording its change in its own transaction; the node's matcher
+//! **utbyte**: a register (SQLite, `synchronous=FULL`) holding twice as many subjects as there
+//! are pairs, written in batches of 500 subjects (every write an update), each write recording
+//! its changes in its own transaction; the node's matcher
 //! (`subscriptions::matcher::round`) following the feed, naming each change's event types from
 //! the example rulebook, matching it against the subscriptions' pairs in the exchange store
 //! (SQLite) and queuing the notices; a reader taking the queued notices as a delivery would.
@@ -33,7 +34,9 @@ use time::OffsetDateTime;
 use utbyte_domain::SubjectId;
 use utbyte_node::subscriptions::matcher::{round, Feed, BATCH};
 use utbyte_rules::Rulebook;
-use utbyte_store::{ExchangeStore, NewSubscription, Register, RegisterBatch, RegisterStore};
+use utbyte_store::{
+    ChangeToMatch, ExchangeStore, NewSubscription, Register, RegisterBatch, RegisterStore,
+};
 
 const OFFERING: &str = "skv-folkbokforing";
 const SUBSCRIBER: &str = "forsakringskassan";
@@ -132,30 +135,70 @@ struct Run {
     notices: u64,
 }
 
+/// The provider's register, filled with every subject the run writes to (so every write is
+/// an update, whatever the number of pairs), and the rulebook.
 struct Provider {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     register: Arc<RegisterStore>,
-    exchange: ExchangeStore,
     rulebook: Rulebook,
-    pairs: usize,
+    universe: usize,
     written: usize,
 }
 
+/// Subscriptions covering subjects `0..pairs` of the universe, in an exchange state of their
+/// own.
+struct Subscribed {
+    exchange: ExchangeStore,
+    pairs: usize,
+}
+
 impl Provider {
-    async fn new(pairs: usize) -> Self {
+    async fn new(universe: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let register = Arc::new(
             RegisterStore::open(dir.path().join("register.sqlite"))
                 .await
                 .unwrap(),
         );
-        let exchange = ExchangeStore::open(dir.path().join("exchange.sqlite"))
-            .await
-            .unwrap();
         let rulebook = Rulebook::load_dir(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebook"),
         )
         .unwrap();
+        let started = Instant::now();
+        for first in (0..universe).step_by(20_000) {
+            let mut batch = RegisterBatch::new();
+            for n in first..(first + 20_000).min(universe) {
+                let subject = person(n);
+                batch.subject(subject, false).record(
+                    OFFERING,
+                    subject,
+                    "flyttdatum",
+                    json!("2020-01-01"),
+                );
+            }
+            register.insert(&batch).await.unwrap();
+        }
+        // The filling is not what is measured: its changes are forgotten unmatched.
+        let feed = register.change_feed().unwrap();
+        feed.forget_changes(u64::MAX).await.unwrap();
+        eprintln!(
+            "   register of {universe} subjects filled in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Self {
+            dir,
+            register,
+            rulebook,
+            universe,
+            written: 0,
+        }
+    }
+
+    async fn subscribe(&self, pairs: usize) -> Subscribed {
+        let exchange =
+            ExchangeStore::open(self.dir.path().join(format!("exchange-{pairs}.sqlite")))
+                .await
+                .unwrap();
         let now = OffsetDateTime::now_utc();
         let started = Instant::now();
         for (index, first) in (0..pairs).step_by(PER_SUBSCRIPTION).enumerate() {
@@ -184,21 +227,19 @@ impl Provider {
             "   {pairs} pairs kept in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        Self {
-            _dir: dir,
-            register,
-            exchange,
-            rulebook,
-            pairs,
-            written: 0,
-        }
+        Subscribed { exchange, pairs }
     }
 
-    /// Writes `changes` changes (at `rate` a second, or flat out) while the matcher follows.
-    async fn run(&mut self, changes: usize, rate: Option<usize>) -> Run {
-        let feed = Feed::new(OFFERING, self.register.clone() as Arc<dyn Register>).unwrap();
+    /// Writes `changes` changes (at `rate` a second, or flat out) while the matcher follows:
+    /// half of them to covered subjects, half to others.
+    async fn run(&mut self, subscribed: &Subscribed, changes: usize, rate: Option<usize>) -> Run {
+        let feed = Feed::new(
+            format!("{OFFERING}-{}", subscribed.pairs),
+            self.register.clone() as Arc<dyn Register>,
+        )
+        .unwrap();
         let register = Arc::clone(&self.register);
-        let (universe, generation) = (self.pairs * 2, self.written);
+        let (universe, pairs, generation) = (self.universe, subscribed.pairs, self.written);
         self.written += changes;
         let started = Instant::now();
         let writer = tokio::spawn(async move {
@@ -214,7 +255,12 @@ impl Provider {
                 let mut batch = RegisterBatch::new();
                 let count = WRITE_BATCH.min(changes - done);
                 for i in 0..count {
-                    let subject = person(draw.next(universe));
+                    let n = if i % 2 == 0 {
+                        draw.next(pairs)
+                    } else {
+                        pairs + draw.next(universe - pairs)
+                    };
+                    let subject = person(n);
                     batch.subject(subject, false).record(
                         OFFERING,
                         subject,
@@ -226,20 +272,25 @@ impl Provider {
                 done += count;
             }
         });
-        let (mut matched, mut notices, mut read_after) = (0, 0u64, 0u64);
+        let exchange = &subscribed.exchange;
+        // Notices of an earlier run are not this one's.
+        let earlier = exchange
+            .notices_after(SUBSCRIBER, 0, u32::MAX)
+            .await
+            .unwrap()
+            .last()
+            .map_or(0, |n| n.seq);
+        let (mut matched, mut notices, mut read_after) = (0, 0u64, earlier);
         let mut latencies = Vec::with_capacity(changes);
         // A subject drawn twice in one write is one change: count changes until the feed is
         // drained after the writer has finished.
         loop {
             let finished = writer.is_finished();
-            let done = round(&feed, &self.exchange, &self.rulebook, BATCH)
-                .await
-                .unwrap();
+            let done = round(&feed, exchange, &self.rulebook, BATCH).await.unwrap();
             matched += done.changes;
             notices += done.notices;
             let now = OffsetDateTime::now_utc();
-            for notice in self
-                .exchange
+            for notice in exchange
                 .notices_after(SUBSCRIBER, read_after, u32::MAX)
                 .await
                 .unwrap()
@@ -264,6 +315,49 @@ impl Provider {
             notices,
         }
     }
+}
+
+/// Matching alone: the same number of changes, half to covered subjects, matched in batches
+/// of [`BATCH`] against `subscribed`; microseconds per change.
+async fn matching_alone(subscribed: &Subscribed, changes: usize) -> f64 {
+    let now = OffsetDateTime::now_utc();
+    let mut draw = Draw(0x2545_f491_4f6c_dd1d);
+    let batches: Vec<Vec<ChangeToMatch>> = (0..changes)
+        .collect::<Vec<_>>()
+        .chunks(BATCH as usize)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|&i| {
+                    let n = if i % 2 == 0 {
+                        draw.next(subscribed.pairs)
+                    } else {
+                        // Never covered, in either run.
+                        3_000_000 + draw.next(1_000_000)
+                    };
+                    ChangeToMatch {
+                        seq: i as u64 + 1,
+                        offering: OFFERING.into(),
+                        subject: person(n),
+                        events: vec!["adress-andrad".into()],
+                        fields: vec!["flyttdatum".into()],
+                        at: now,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let feed = format!("matching-alone-{}", subscribed.pairs);
+    let started = Instant::now();
+    for batch in &batches {
+        let through = batch.last().map_or(0, |c| c.seq);
+        subscribed
+            .exchange
+            .match_changes(&feed, through, batch)
+            .await
+            .unwrap();
+    }
+    started.elapsed().as_secs_f64() * 1e6 / changes as f64
 }
 
 /// JetStream: `events` published and consumed with explicit acknowledgements.
@@ -331,7 +425,18 @@ async fn jetstream(events: usize, rate: Option<usize>) -> Run {
     let mut messages = consumer.messages().await.unwrap();
     let mut latencies = Vec::with_capacity(events);
     while latencies.len() < events {
-        let message = messages.next().await.unwrap().unwrap();
+        let message = match messages.next().await.expect("the consumer's stream ended") {
+            Ok(message) => message,
+            // A heartbeat missed while the machine is busy is reported and the stream goes on;
+            // the durable consumer redelivers whatever was not acknowledged.
+            Err(error)
+                if error.kind()
+                    == jetstream::consumer::pull::MessagesErrorKind::MissingHeartbeat =>
+            {
+                continue;
+            }
+            Err(error) => panic!("JetStream consumer: {error}"),
+        };
         let body: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
         let at = body["at"].as_u64().unwrap() as i128;
         let now = OffsetDateTime::now_utc().unix_timestamp_nanos();
@@ -358,14 +463,21 @@ async fn main() {
     eprintln!("== JetStream: {} events at {}/s", args.changes, args.rate);
     let jet_paced = jetstream(args.changes, Some(args.rate)).await;
 
-    eprintln!("== utbyte, 10,000 pairs: {} changes flat out", args.changes);
-    let few = Provider::new(10_000).await.run(args.changes, None).await;
+    eprintln!("== utbyte: the provider's register");
+    let mut provider = Provider::new(args.pairs.max(10_000) * 2).await;
     eprintln!("== utbyte, {} pairs", args.pairs);
-    let mut provider = Provider::new(args.pairs).await;
+    let subscribed = provider.subscribe(args.pairs).await;
     eprintln!("   {} changes flat out", args.changes);
-    let many = provider.run(args.changes, None).await;
+    let many = provider.run(&subscribed, args.changes, None).await;
     eprintln!("   {} changes at {}/s", args.changes, args.rate);
-    let paced = provider.run(args.changes, Some(args.rate)).await;
+    let paced = provider
+        .run(&subscribed, args.changes, Some(args.rate))
+        .await;
+    let alone_many = matching_alone(&subscribed, args.changes).await;
+    eprintln!("== utbyte, 10,000 pairs: {} changes flat out", args.changes);
+    let subscribed = provider.subscribe(10_000).await;
+    let few = provider.run(&subscribed, args.changes, None).await;
+    let alone_few = matching_alone(&subscribed, args.changes).await;
 
     println!();
     println!(
@@ -396,6 +508,11 @@ async fn main() {
         "changes/s with 10,000 pairs / with all pairs",
         few.per_second,
         many.per_second,
+    );
+    row(
+        "matching alone, µs a change, all pairs / 10,000 pairs",
+        alone_many,
+        alone_few,
     );
     row(
         &format!("p50 ms change to notice at {}/s / JetStream", args.rate),
