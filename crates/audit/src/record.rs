@@ -47,6 +47,10 @@ pub enum EventKind {
     /// A unit of the recipient (or its case system) took the message. Recorded by the
     /// recipient, and by the sender when the signed receipt comes back.
     MessageAccepted,
+    /// A provider decided a subscription: the fields its event types are made of, each with its
+    /// outcome (an event type is granted when all of its fields are disclosed), and the digest
+    /// of the signed verdict. Recorded whether anything was granted or not.
+    SubscriptionDecision,
 }
 
 impl EventKind {
@@ -366,6 +370,10 @@ impl AuditRecord {
             EventKind::Receipt if self.payload_sha256.is_none() => Err(invalid(
                 "payload_sha256",
                 "a receipt records the digest of the answer received",
+            )),
+            EventKind::SubscriptionDecision if self.payload_sha256.is_none() => Err(invalid(
+                "payload_sha256",
+                "a subscription decision records the digest of the verdict sent",
             )),
             EventKind::Undelivered if self.refers_to.is_none() => Err(invalid(
                 "refers_to",

@@ -32,6 +32,9 @@ use utoipa::OpenApi;
         crate::messages::receive::deliver,
         crate::messages::receive::accepted,
         crate::messages::attachments::incoming::chunk,
+        crate::subscriptions::grant::subscribe,
+        crate::subscriptions::grant::add_subjects,
+        crate::subscriptions::grant::cancel,
         federation_openapi
     ),
     components(schemas(
@@ -49,6 +52,12 @@ use utoipa::OpenApi;
         protocol::UndeliveredRecorded,
         utbyte_federation::Jws,
         crate::messages::receive::ParcelSchema,
+        crate::subscriptions::grant::SubscriptionRequest,
+        crate::subscriptions::grant::SubscriptionGrant,
+        crate::subscriptions::grant::EventVerdict,
+        crate::subscriptions::grant::MoreSubjects,
+        crate::subscriptions::grant::SubjectsAdded,
+        crate::subscriptions::grant::Cancelled,
         Problem
     ))
 )]
@@ -211,6 +220,7 @@ pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
     provider::routes()
         .merge(crate::reconcile::federation_routes())
         .merge(crate::messages::federation_routes())
+        .merge(crate::subscriptions::federation_routes())
         .route(utbyte_api::paths::OPENAPI, get(federation_openapi))
         .with_state(state)
 }

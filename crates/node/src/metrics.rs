@@ -304,6 +304,7 @@ impl Metrics {
             EventKind::MessageSent => (Side::Messages, "message_sent"),
             EventKind::MessageDelivered => (Side::Messages, "message_delivered"),
             EventKind::MessageAccepted => (Side::Messages, "message_accepted"),
+            EventKind::SubscriptionDecision => (Side::Provider, "subscription_decision"),
             EventKind::ConfigurationChange => return,
         };
         self.events

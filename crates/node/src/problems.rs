@@ -31,6 +31,18 @@ problem!(
 );
 problem!(NO_SUCH_MESSAGE, "no-such-message", 404, "No such message");
 problem!(
+    SUBSCRIPTION_ID_USED,
+    "subscription-id-used",
+    409,
+    "This subscription id was used before with another request"
+);
+problem!(
+    NO_SUCH_SUBSCRIPTION,
+    "no-such-subscription",
+    404,
+    "No such subscription"
+);
+problem!(
     INVALID_REQUEST,
     "invalid-request",
     422,

@@ -23,11 +23,6 @@ fn client(tls: Arc<rustls::ClientConfig>) -> FederationClient {
     FederationClient::new(tls, Duration::from_secs(10), 1 << 20)
 }
 
-fn client_as(federation: &LoopbackFederation, authority: &str) -> FederationClient {
-    let creds = NodeCredentials::load(&federation.dir.join("pki").join(authority)).unwrap();
-    client(creds.client_config(&Revocations::new()).unwrap())
-}
-
 fn exchange_request(subject: &str, sent_at: OffsetDateTime) -> Value {
     json!({
         "request_id": format!("{:032x}", rand_id()),

@@ -118,7 +118,8 @@ impl<'a> Addressees<'a> {
                 | EventKind::ConfigurationChange
                 | EventKind::MessageSent
                 | EventKind::MessageDelivered
-                | EventKind::MessageAccepted => None,
+                | EventKind::MessageAccepted
+                | EventKind::SubscriptionDecision => None,
             }
         };
         self.known.insert(index, addressee.clone());

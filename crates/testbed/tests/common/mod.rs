@@ -332,6 +332,22 @@ pub fn last_record(
     utbyte_audit::AuditRecord::from_leaf(&audit.ledger().entry(size - 1).unwrap()).unwrap()
 }
 
+/// A federation client with `authority`'s own node certificate.
+pub fn client_as(
+    federation: &LoopbackFederation,
+    authority: &str,
+) -> utbyte_http::FederationClient {
+    let creds =
+        utbyte_pki::NodeCredentials::load(&federation.dir.join("pki").join(authority)).unwrap();
+    utbyte_http::FederationClient::new(
+        creds
+            .client_config(&utbyte_pki::Revocations::new())
+            .unwrap(),
+        Duration::from_secs(10),
+        1 << 20,
+    )
+}
+
 /// Malmö's node speaking to Försäkringskassan's federation listener with its own certificate.
 pub async fn as_malmo(
     federation: &LoopbackFederation,
@@ -339,18 +355,15 @@ pub async fn as_malmo(
     path: &str,
     body: Option<Vec<u8>>,
 ) -> utbyte_http::FederationResponse {
-    let creds =
-        utbyte_pki::NodeCredentials::load(&federation.dir.join("pki").join("malmo-stad")).unwrap();
-    let client = utbyte_http::FederationClient::new(
-        creds
-            .client_config(&utbyte_pki::Revocations::new())
-            .unwrap(),
-        Duration::from_secs(10),
-        1 << 20,
-    );
-    to_fk(&client, federation, method, path, body)
-        .await
-        .unwrap()
+    to_fk(
+        &client_as(federation, "malmo-stad"),
+        federation,
+        method,
+        path,
+        body,
+    )
+    .await
+    .unwrap()
 }
 
 /// One request to Försäkringskassan's federation listener, dialled with `client`.
