@@ -112,6 +112,7 @@ async fn changes(
                 "subject": change.subject.as_str(),
                 "fields": change.fields,
                 "at": at,
+                "protected_identity": change.protected_identity,
             }))
         })
         .collect::<Result<_, Problem>>()?;

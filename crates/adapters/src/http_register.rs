@@ -132,6 +132,7 @@ impl HttpRegister {
                     subject,
                     fields,
                     at: change.at,
+                    protected_identity: change.protected_identity,
                 })
             })
             .collect()
@@ -410,6 +411,7 @@ struct ChangeItem {
     fields: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     at: time::OffsetDateTime,
+    protected_identity: bool,
 }
 
 /// The answer to a report of handled changes.

@@ -353,6 +353,10 @@ async fn the_change_feed_is_the_registers_own_and_handled_changes_are_forgotten(
     // Times travel in RFC 3339 to the nanosecond, so the changes compare equal.
     assert_eq!([first.clone(), rest].concat(), own);
     let company_change = own.iter().find(|c| c.subject == company()).unwrap();
+    // Tolvan has protected identity in the sample; the flag travels with the change.
+    let tolvans = own.iter().find(|c| c.subject == tolvan()).unwrap();
+    assert!(tolvans.protected_identity);
+    assert!(!company_change.protected_identity);
     assert_eq!(company_change.offering, "bolagsverket/styrelse");
     assert_eq!(company_change.fields, ["ledamöter, alla"]);
 
@@ -365,7 +369,7 @@ async fn the_change_feed_is_the_registers_own_and_handled_changes_are_forgotten(
 async fn a_change_feed_outside_the_contract_is_refused() {
     let change = |seq: u64, subject: &str| {
         json!({"seq": seq, "offering": OFFERING, "subject": subject, "fields": ["namn"],
-               "at": "2026-12-06T09:00:00Z"})
+               "at": "2026-12-06T09:00:00Z", "protected_identity": false})
     };
     let answers = [
         (
@@ -386,7 +390,7 @@ async fn a_change_feed_outside_the_contract_is_refused() {
         ),
         (
             json!({"changes": [{"seq": 3, "offering": OFFERING, "subject": "19121212-1212",
-                             "fields": [], "at": "2026-12-06T09:00:00Z"}]}),
+                             "fields": [], "at": "2026-12-06T09:00:00Z", "protected_identity": false}]}),
             "a change names no field",
         ),
     ];

@@ -92,6 +92,8 @@ pub struct Change {
     pub fields: Vec<String>,
     /// When the write was made (millisecond precision).
     pub at: time::OffsetDateTime,
+    /// Whether the subject had protected identity after the write: no notice tells of it.
+    pub protected_identity: bool,
 }
 
 impl fmt::Debug for Change {
@@ -101,6 +103,7 @@ impl fmt::Debug for Change {
             .field("offering", &self.offering)
             .field("fields", &self.fields)
             .field("at", &self.at)
+            .field("protected_identity", &self.protected_identity)
             .finish_non_exhaustive()
     }
 }

@@ -345,6 +345,17 @@ on_both_engines! {
         let after = feed.changes_after(0, 100).await.unwrap();
         assert_eq!(after.len(), 1);
         assert!(after[0].seq > second[0].seq);
+        assert!(!after[0].protected_identity);
+
+        // A change carries the subject's protected identity as the write left it.
+        let mut hidden = RegisterBatch::new();
+        hidden
+            .subject(tolvan(), true)
+            .record(OFFERING, tolvan(), "adress", json!("Okänd"));
+        store.insert(&hidden).await.unwrap();
+        let hidden = feed.changes_after(after[0].seq, 100).await.unwrap();
+        assert_eq!(hidden.len(), 1);
+        assert!(hidden[0].protected_identity);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

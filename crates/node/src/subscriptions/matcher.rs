@@ -4,8 +4,9 @@
 //! backs, so the name stays the same as long as the configuration does. A round reads a batch
 //! of changes after the feed's cursor, names each change's event types from the rulebook's
 //! definition of its offering (a change of no event type queues nothing but is still passed
-//! over), matches the batch in one store transaction (notices queued and cursor advanced
-//! together), then lets the register forget the changes up to the cursor. A node that stops
+//! over, as is a change to a subject with protected identity), matches the batch in one store
+//! transaction (notices queued and cursor advanced together), then lets the register forget
+//! the changes up to the cursor. A node that stops
 //! between the two forgets them next round; one that stops before the store commits matches the
 //! same batch again.
 
@@ -91,6 +92,8 @@ pub async fn round(
     let count = read.len();
     let to_match: Vec<ChangeToMatch> = read
         .into_iter()
+        // A subject with protected identity is told of to no one.
+        .filter(|change| !change.protected_identity)
         .filter_map(|change| {
             let offering = rulebook.vocabulary.offerings.get(&change.offering)?;
             let mut events: Vec<String> = offering
@@ -153,9 +156,13 @@ mod tests {
 
     const FOLKBOKFORING: &str = "skv-folkbokforing";
 
-    fn rulebook() -> Rulebook {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebook");
-        Rulebook::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
+    /// The example rulebook, loaded once for all the tests.
+    fn rulebook() -> &'static Rulebook {
+        static LOADED: std::sync::OnceLock<Rulebook> = std::sync::OnceLock::new();
+        LOADED.get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rulebook");
+            Rulebook::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
+        })
     }
 
     fn person(text: &str) -> SubjectId {
@@ -223,9 +230,27 @@ mod tests {
         write(&register, tolvan, "civilstand", json!("gift")).await; // not granted
         write(&register, other, "dodsdatum", json!("2026-12-01")).await; // not covered
         write(&register, tolvan, "namn", json!({"fornamn": "Tolvan"})).await; // no event type
+                                                                              // Tolvan gains protected identity and moves: no one is told.
+        let mut hidden = RegisterBatch::new();
+        hidden.subject(tolvan, true).record(
+            FOLKBOKFORING,
+            tolvan,
+            "flyttdatum",
+            json!("2026-12-02"),
+        );
+        register
+            .insert(&hidden)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut open = RegisterBatch::new();
+        open.subject(tolvan, false);
+        register
+            .insert(&open)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         write(&register, tolvan, "dodsdatum", json!("2026-12-01")).await; // avliden
 
-        let done = round(feed, &store, &rulebook, 3)
+        let done = round(feed, &store, rulebook, 3)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -235,18 +260,18 @@ mod tests {
                 notices: 1
             }
         );
-        let done = round(feed, &store, &rulebook, 100)
+        let done = round(feed, &store, rulebook, 100)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             done,
             Round {
-                changes: 2,
+                changes: 3,
                 notices: 1
             }
         );
         assert_eq!(
-            round(feed, &store, &rulebook, 100).await.ok(),
+            round(feed, &store, rulebook, 100).await.ok(),
             Some(Round::default())
         );
 
@@ -276,5 +301,170 @@ mod tests {
             None => panic!("no feed"),
         };
         assert!(kept.is_empty(), "{kept:?}");
+    }
+
+    /// What the property test does, step by step.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A new address for subject `n`, which has protected identity after the write or not.
+        Write { subject: usize, protected: bool },
+        /// The subscriber cancels subscription `sub-c`.
+        Cancel,
+        /// The matcher runs a round.
+        Match,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (0..4usize, proptest::bool::weighted(0.3))
+                .prop_map(|(subject, protected)| Step::Write { subject, protected }),
+            1 => Just(Step::Cancel),
+            3 => Just(Step::Match),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(48))]
+
+        /// No notice tells of a subject with protected identity, of a change after a
+        /// subscription was cancelled, or for a subscription that has ended; every other change
+        /// to a covered subject is told once.
+        #[test]
+        fn no_notice_after_an_end_or_of_protected_identity(
+            steps in proptest::collection::vec(step(), 1..40)
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+            runtime.block_on(follow(steps));
+        }
+    }
+
+    async fn follow(steps: Vec<Step>) {
+        let register = Arc::new(
+            RegisterStore::open_in_memory()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let store = ExchangeStore::open_in_memory()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rulebook = rulebook();
+        let feed = Feed::new(FOLKBOKFORING, register.clone() as Arc<dyn Register>)
+            .unwrap_or_else(|| panic!("no feed"));
+        let people = [
+            "19121212-1212",
+            "19811228-9874",
+            "19701063-2391",
+            "19900101-0017",
+        ]
+        .map(person);
+        let now = OffsetDateTime::now_utc();
+        for (id, from, to) in [
+            (
+                "sub-a",
+                now - time::Duration::minutes(1),
+                now + time::Duration::days(1),
+            ),
+            (
+                "sub-b",
+                now - time::Duration::hours(2),
+                now - time::Duration::hours(1),
+            ),
+            (
+                "sub-c",
+                now - time::Duration::minutes(1),
+                now + time::Duration::days(1),
+            ),
+        ] {
+            let granted = NewSubscription {
+                id: id.into(),
+                subscriber: "forsakringskassan".into(),
+                offering: FOLKBOKFORING.into(),
+                events: vec!["adress-andrad".into()],
+                fields: Vec::new(),
+                request: "{}".into(),
+                decision_index: 1,
+                created_at: from,
+                ends_at: to,
+            };
+            store
+                .create_subscription(&granted)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            store
+                .add_subjects(id, &people)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        // Per write: its subject, whether protected, and whether `sub-c` was cancelled before.
+        let mut writes: Vec<(SubjectId, bool, bool)> = Vec::new();
+        let mut cancelled = false;
+        for step in steps.into_iter().chain([Step::Match]) {
+            match step {
+                Step::Write { subject, protected } => {
+                    let mut batch = RegisterBatch::new();
+                    batch.subject(people[subject], protected).record(
+                        FOLKBOKFORING,
+                        people[subject],
+                        "flyttdatum",
+                        json!(
+                            format!("2026-12-{:02}", writes.len() % 28 + 1)
+                                + &writes.len().to_string()
+                        ),
+                    );
+                    register
+                        .insert(&batch)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    writes.push((people[subject], protected, cancelled));
+                }
+                Step::Cancel => {
+                    store
+                        .cancel_subscription("sub-c")
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    cancelled = true;
+                }
+                Step::Match => {
+                    while round(&feed, &store, rulebook, 3)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"))
+                        .changes
+                        > 0
+                    {}
+                }
+            }
+        }
+        let notices = store
+            .notices_after("forsakringskassan", 0, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let told = |id: &str| -> Vec<SubjectId> {
+            notices
+                .iter()
+                .filter(|n| n.subscription == id)
+                .map(|n| n.subject)
+                .collect()
+        };
+        let unprotected: Vec<SubjectId> = writes.iter().filter(|w| !w.1).map(|w| w.0).collect();
+        // Every unprotected change, once, in order, to the subscription in force.
+        assert_eq!(told("sub-a"), unprotected);
+        // None for the subscription that had ended.
+        assert!(told("sub-b").is_empty());
+        // For the cancelled one: at most the unprotected changes made before the cancellation,
+        // each once, in order.
+        let before: Vec<SubjectId> = writes
+            .iter()
+            .filter(|w| !w.1 && !w.2)
+            .map(|w| w.0)
+            .collect();
+        let c = told("sub-c");
+        assert!(
+            before.starts_with(&c),
+            "{c:?} is not a prefix of {before:?}"
+        );
+        if !cancelled {
+            assert_eq!(c, before);
+        }
     }
 }

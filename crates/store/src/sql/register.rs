@@ -63,7 +63,7 @@ fn text_array(fields: &[&str]) -> Vec<String> {
 const POSTGRES_CHANGES_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7305221100017)");
 
 const CHANGES_AFTER: &str = "\
-SELECT seq, offering, subject, fields, at FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2";
+SELECT seq, offering, subject, fields, at, protected FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2";
 
 const FORGET_CHANGES: &str = "DELETE FROM changes WHERE seq <= $1";
 
@@ -106,7 +106,7 @@ macro_rules! engine {
                 fn changes_after(&self, after: u64, limit: u32) -> StoreFuture<'_, Vec<Change>> {
                     Box::pin(async move {
                         let after = i64::try_from(after).unwrap_or(i64::MAX);
-                        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(CHANGES_AFTER)
+                        let rows: Vec<(i64, String, String, String, i64, bool)> = sqlx::query_as(CHANGES_AFTER)
                             .bind(after)
                             .bind(i64::from(limit))
                             .fetch_all(&self.pool)
@@ -276,14 +276,20 @@ macro_rules! engine {
                     })
                     .collect();
                 for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                    let mut query =
-                        QueryBuilder::<$db>::new("INSERT INTO changes (offering, subject, fields, at) ");
+                    // Each change carries its subject's protected-identity flag as the write
+                    // left it, read in the same transaction.
+                    let mut query = QueryBuilder::<$db>::new(
+                        "INSERT INTO changes (offering, subject, fields, at, protected) \
+                         SELECT v.column1, v.column2, v.column3, v.column4, s.protected_identity \
+                         FROM (",
+                    );
                     query.push_values(chunk, |mut row, ((offering, subject), fields)| {
                         row.push_bind(offering.as_str())
                             .push_bind(subject.as_str())
                             .push_bind(fields.as_str())
                             .push_bind(at);
                     });
+                    query.push(") AS v JOIN subjects AS s ON s.subject = v.column2");
                     query
                         .build()
                         .execute(&mut **tx)
@@ -298,7 +304,7 @@ macro_rules! engine {
 
 /// A change row as read back; a row that does not parse is corruption, not a client's error.
 fn change_of(
-    (seq, offering, subject, fields, at): (i64, String, String, String, i64),
+    (seq, offering, subject, fields, at, protected): (i64, String, String, String, i64, bool),
 ) -> Result<Change, StoreError> {
     let corrupt = |reason: &str| StoreError::CorruptRow {
         what: "register change",
@@ -311,6 +317,7 @@ fn change_of(
         fields: serde_json::from_str(&fields).map_err(|_| corrupt("unreadable fields"))?,
         at: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
             .map_err(|_| corrupt("a time out of range"))?,
+        protected_identity: protected,
     })
 }
 

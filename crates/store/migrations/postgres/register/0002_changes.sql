@@ -6,5 +6,6 @@ CREATE TABLE changes (
     offering TEXT    NOT NULL CHECK (length(offering) BETWEEN 1 AND 128),
     subject  TEXT    NOT NULL,
     fields   TEXT    NOT NULL CHECK (fields::jsonb IS NOT NULL),
-    at       BIGINT  NOT NULL
+    at       BIGINT  NOT NULL,
+    protected BOOLEAN NOT NULL
 );
