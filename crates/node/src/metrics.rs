@@ -90,6 +90,11 @@ struct PeerLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedLabels {
+    feed: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProblemLabels {
     listener: &'static str,
     problem: String,
@@ -108,6 +113,8 @@ pub(crate) struct Metrics {
     reconciliation_pending: Family<PeerLabels, Gauge>,
     reconciliation_findings: Family<PeerLabels, Gauge>,
     reconciliation_undelivered: Family<PeerLabels, Gauge>,
+    feed_changes: Family<FeedLabels, Counter>,
+    feed_notices: Family<FeedLabels, Counter>,
     pub(crate) provider_decision: Histogram,
     pub(crate) consumer_request: Histogram,
     pub(crate) register_fetch: Histogram,
@@ -149,6 +156,8 @@ impl Metrics {
             reconciliation_pending: Family::default(),
             reconciliation_findings: Family::default(),
             reconciliation_undelivered: Family::default(),
+            feed_changes: Family::default(),
+            feed_notices: Family::default(),
             provider_decision: latency(),
             consumer_request: latency(),
             register_fetch: latency(),
@@ -206,6 +215,16 @@ impl Metrics {
             "reconciliation_undelivered",
             "Answers recorded on both sides as never delivered, by provider",
             m.reconciliation_undelivered.clone(),
+        );
+        registry.register(
+            "subscription_changes",
+            "Register changes read from a change feed and matched against the subscriptions granted, by feed (named by the first offering its register backs)",
+            m.feed_changes.clone(),
+        );
+        registry.register(
+            "subscription_notices",
+            "Notices queued for subscribers by matching, by feed",
+            m.feed_notices.clone(),
         );
         registry.register_with_unit(
             "provider_decision",
@@ -314,6 +333,17 @@ impl Metrics {
                 event,
             })
             .inc();
+    }
+
+    /// A matching round over `feed` read `changes` changes and queued `notices` notices.
+    pub(crate) fn matched(&self, feed: &str, changes: usize, notices: u64) {
+        let labels = FeedLabels {
+            feed: feed.to_owned(),
+        };
+        self.feed_changes
+            .get_or_create(&labels)
+            .inc_by(changes as u64);
+        self.feed_notices.get_or_create(&labels).inc_by(notices);
     }
 
     /// Where reconciliation with `peer` stands after a round, with `findings` kept in all.

@@ -11,6 +11,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::scrape::scrape;
 use common::*;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -155,6 +156,23 @@ async fn a_subscription_is_decided_recorded_and_kept_and_its_changes_become_noti
     assert_eq!(notices[0].fields, ["belopp"]);
     assert_eq!(notices[0].subscription, "malmo-stad/bidrag-1");
     assert_eq!(notices[0].events, ["utbetalning-andrad"]);
+    // Counted by feed, never by subject.
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    let feed = [("feed", "fk-formaner")];
+    let counted = scrape(fk).await;
+    assert!(counted.get("utbyte_subscription_changes_total", &feed) >= 2.0);
+    assert!(counted.get("utbyte_subscription_notices_total", &feed) >= 1.0);
+    assert_eq!(
+        counted.get(
+            "utbyte_exchange_events_total",
+            &[
+                ("side", "provider"),
+                ("offering", "fk-formaner"),
+                ("event", "subscription_decision")
+            ]
+        ),
+        1.0
+    );
 
     // Subjects added by the subscriber that holds it; not by another member.
     let path = "/federation/v1/subscriptions/bidrag-1/subjects";

@@ -129,7 +129,12 @@ pub(crate) async fn run(state: Arc<NodeState>, feeds: Vec<Feed>, mut stop: watch
         if let Ok(ctx) = state.exchange_context() {
             for feed in &feeds {
                 match round(feed, &state.exchange, &ctx.rulebook, BATCH).await {
-                    Ok(done) => busy |= done.changes == BATCH as usize,
+                    Ok(done) => {
+                        state
+                            .metrics
+                            .matched(&feed.name, done.changes, done.notices);
+                        busy |= done.changes == BATCH as usize;
+                    }
                     Err(err) => {
                         tracing::warn!(feed = %feed.name, %err, "a change feed cannot be matched")
                     }
