@@ -281,6 +281,19 @@ async fn subscriptions_outside_what_is_allowed_are_refused_with_the_reason() {
             "{detail}"
         );
     }
+    // An id no subscription can have names none, in a path.
+    for (method, path) in [
+        (Method::DELETE, "/federation/v1/subscriptions/%C3%A5%22Q"),
+        (Method::POST, "/federation/v1/subscriptions/a.b/subjects"),
+    ] {
+        let more = json!({"subjects": [open[0].clone()]});
+        let answered = as_malmo(&federation, method, path, body(&more)).await;
+        assert_eq!(answered.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            problem_type(&answered),
+            "urn:utbyte:problem:no-such-subscription"
+        );
+    }
     // An offering this node does not publish.
     let mut elsewhere = request("j", &["adress-andrad"], &one, 30);
     elsewhere["offering"] = json!("skv-folkbokforing");

@@ -205,7 +205,8 @@ pub(crate) async fn subscribe(
             detail: "`sent_at` is not an RFC 3339 date-time".into(),
         }
     })?;
-    let id = store_id(&member.authority, &request.subscription_id)?;
+    let id = store_id(&member.authority, &request.subscription_id)
+        .ok_or_else(|| invalid("`subscription_id` is 1 to 128 letters, digits, `-` and `_`"))?;
     let request_sha256 = request_hash(&request)?;
     if let Some(held) = state
         .exchange
@@ -453,8 +454,8 @@ pub(crate) async fn add_subjects(
 ) -> Result<Json<SubjectsAdded>, Problem> {
     let ctx = state.exchange_context()?;
     let member = member(&ctx, &peer)?;
+    let stored = held_id(&member.authority, &id)?;
     let subjects = subjects(&more.subjects, OffsetDateTime::now_utc())?;
-    let stored = store_id(&member.authority, &id)?;
     let no_such = || problems::NO_SUCH_SUBSCRIPTION.with(format!("no active subscription `{id}`"));
     let added = match state.exchange.add_subjects(&stored, &subjects).await {
         Ok(added) => added,
@@ -501,7 +502,7 @@ pub(crate) async fn cancel(
 ) -> Result<Json<Cancelled>, Problem> {
     let ctx = state.exchange_context()?;
     let member = member(&ctx, &peer)?;
-    let stored = store_id(&member.authority, &id)?;
+    let stored = held_id(&member.authority, &id)?;
     let held = state
         .exchange
         .subscription(&stored)
@@ -536,19 +537,21 @@ fn member<'a>(
 }
 
 /// A subscription's id in this node's store: the subscriber's own id under its authority, so
-/// two subscribers' ids never meet.
-fn store_id(subscriber: &str, id: &str) -> Result<String, ExchangeError> {
-    if id.is_empty()
-        || id.len() > 128
-        || !id
+/// two subscribers' ids never meet. `None` for an id no subscription can have.
+fn store_id(subscriber: &str, id: &str) -> Option<String> {
+    let valid = !id.is_empty()
+        && id.len() <= 128
+        && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(invalid(
-            "a subscription id is 1 to 128 letters, digits, `-` and `_`",
-        ));
-    }
-    Ok(format!("{subscriber}/{id}"))
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    valid.then(|| format!("{subscriber}/{id}"))
+}
+
+/// The stored id of the subscription `id` of `subscriber` named in a path: an id no
+/// subscription can have names none.
+fn held_id(subscriber: &str, id: &str) -> Result<String, Problem> {
+    store_id(subscriber, id)
+        .ok_or_else(|| problems::NO_SUCH_SUBSCRIPTION.with("no subscription has this id"))
 }
 
 /// The subjects named, parsed: 1 to [`MAX_SUBJECTS_PER_CALL`], each valid. An error names the
