@@ -19,7 +19,9 @@
 //!   reconciliation with each provider stands ([`ReconciliationLog`]); and the messages it
 //!   sends and receives, sealed as they travel ([`Mailbox`]: the outbox and the inbox); and the
 //!   subscriptions it granted as a provider, the subjects each covers, how far each register's
-//!   change feed was matched and the notices matching queued ([`Subscriptions`]).
+//!   change feed was matched and the notices matching queued ([`Subscriptions`]); and how far
+//!   each subscriber acknowledged its notices and, as a subscriber, the notices it took
+//!   ([`NoticeDelivery`]).
 //! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
 //!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
 //!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
@@ -82,6 +84,6 @@ pub use register::{
 pub use replay::{KeptAnswer, KeptStatus, KnownRequest, ReplayGuard};
 pub use sqlite::RegisterStore;
 pub use subscriptions::{
-    ChangeToMatch, NewSubscription, Notice, StoredSubscription, SubscriptionState, Subscriptions,
-    MAX_SUBJECTS_PER_CALL,
+    ChangeToMatch, NewSubscription, Notice, NoticeDelivery, ReceivedNotice, StoredSubscription,
+    SubscriptionState, Subscriptions, MAX_SUBJECTS_PER_CALL,
 };

@@ -227,6 +227,78 @@ pub trait Subscriptions: Send + Sync {
     ) -> Result<Vec<Notice>, StoreError>;
 }
 
+/// A notice as the subscriber's node took it. `Debug` leaves the subject out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReceivedNotice {
+    /// Its place among the notices this node took: increasing (the feed case systems follow).
+    pub seq: u64,
+    /// The providing authority.
+    pub provider: String,
+    /// Its place among the provider's notices.
+    pub provider_seq: u64,
+    /// The subscriber's own id of the subscription.
+    pub subscription: String,
+    /// The offering id.
+    pub offering: String,
+    /// Whom it is about.
+    pub subject: SubjectId,
+    /// The event types.
+    pub events: Vec<String>,
+    /// The fields changed.
+    pub fields: Vec<String>,
+    /// When the provider's register was written.
+    pub changed_at: OffsetDateTime,
+    /// When this node took it.
+    pub received_at: OffsetDateTime,
+}
+
+impl fmt::Debug for ReceivedNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceivedNotice")
+            .field("seq", &self.seq)
+            .field("provider", &self.provider)
+            .field("provider_seq", &self.provider_seq)
+            .field("subscription", &self.subscription)
+            .field("offering", &self.offering)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Delivering notices: the provider's cursor per subscriber, and the subscriber's side, which
+/// takes each notice once and keeps them in the order taken.
+#[async_trait]
+pub trait NoticeDelivery: Send + Sync {
+    /// The last notice `subscriber` acknowledged (0 before the first).
+    async fn delivery_cursor(&self, subscriber: &str) -> Result<u64, StoreError>;
+
+    /// `subscriber` acknowledged every notice through `through`. The cursor only moves forward.
+    async fn notices_delivered(&self, subscriber: &str, through: u64) -> Result<(), StoreError>;
+
+    /// Subscribers owed notices (queued after their cursor), at most `limit`, in name order.
+    async fn subscribers_owed(&self, limit: u32) -> Result<Vec<String>, StoreError>;
+
+    /// Takes notices from `provider`, as its subscriber: each once by the provider's `seq`, in
+    /// the order given (a notice's `subscription` is the subscriber's own id; its `subscriber`,
+    /// `feed` and `change_seq` are the provider's and not kept). Returns how many were new.
+    async fn take_notices(
+        &self,
+        provider: &str,
+        notices: &[Notice],
+        received_at: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// The highest provider `seq` taken from `provider` (0 before the first).
+    async fn taken_through(&self, provider: &str) -> Result<u64, StoreError>;
+
+    /// At most `limit` notices taken after `after` (this node's `seq`), oldest first.
+    async fn received_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<ReceivedNotice>, StoreError>;
+}
+
 pub(crate) fn check_feed(feed: &str) -> Result<(), StoreError> {
     check_text("change feed", feed, 128)
 }

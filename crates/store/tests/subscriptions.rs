@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use utbyte_domain::SubjectId;
 use utbyte_store::{
-    ChangeToMatch, NewSubscription, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
+    ChangeToMatch, NewSubscription, Notice, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
 };
 
 const OFFERING: &str = "skv-folkbokforing";
@@ -227,5 +227,87 @@ on_both_engines! {
         let notices = stores[1].notices_after("forsakringskassan", 0, 1000).await.unwrap();
         let changes: Vec<u64> = notices.iter().map(|n| n.change_seq).collect();
         assert_eq!(changes, (1..=200).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn a_subscribers_cursor_only_moves_forward_and_says_what_is_owed() {
+        let store = store().await;
+        for (id, subscriber) in [("sub-a", "forsakringskassan"), ("sub-b", "kronofogden")] {
+            store
+                .create_subscription(&grant(id, subscriber, &["adress-andrad"], 0, 1000))
+                .await
+                .unwrap();
+            store.add_subjects(id, &[person(1)]).await.unwrap();
+        }
+        assert!(store.subscribers_owed(10).await.unwrap().is_empty());
+        let batch: Vec<ChangeToMatch> =
+            (1..=3).map(|seq| change(seq, person(1), &["adress-andrad"], 100)).collect();
+        store.match_changes(FEED, 3, &batch).await.unwrap();
+        assert_eq!(
+            store.subscribers_owed(10).await.unwrap(),
+            ["forsakringskassan", "kronofogden"]
+        );
+        assert_eq!(store.subscribers_owed(1).await.unwrap(), ["forsakringskassan"]);
+
+        let fk = store.notices_after("forsakringskassan", 0, 10).await.unwrap();
+        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), 0);
+        store.notices_delivered("forsakringskassan", fk[1].seq).await.unwrap();
+        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), fk[1].seq);
+        // An older acknowledgement arriving late does not move it back.
+        store.notices_delivered("forsakringskassan", fk[0].seq).await.unwrap();
+        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), fk[1].seq);
+        store.notices_delivered("forsakringskassan", fk[2].seq).await.unwrap();
+        assert_eq!(store.subscribers_owed(10).await.unwrap(), ["kronofogden"]);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_takes_each_notice_once_in_the_order_taken() {
+        let store = store().await;
+        let notice = |seq: u64, subject: u32| Notice {
+            seq,
+            subscription: "bidrag-1".into(),
+            subscriber: "malmo-stad".into(),
+            feed: "fk-formaner".into(),
+            change_seq: seq * 10,
+            offering: "fk-formaner".into(),
+            subject: person(subject),
+            events: vec!["utbetalning-andrad".into()],
+            fields: vec!["belopp".into()],
+            changed_at: at(seq as i64),
+        };
+        assert_eq!(store.taken_through("forsakringskassan").await.unwrap(), 0);
+        let first = [notice(1, 1), notice(2, 2)];
+        assert_eq!(store.take_notices("forsakringskassan", &first, at(50)).await.unwrap(), 2);
+        // Delivered again (the provider did not hear the acknowledgement), with one more.
+        let again = [notice(2, 2), notice(3, 1)];
+        assert_eq!(store.take_notices("forsakringskassan", &again, at(60)).await.unwrap(), 1);
+        // Another provider's seq 1 is another notice.
+        assert_eq!(store.take_notices("skatteverket", &[notice(1, 3)], at(70)).await.unwrap(), 1);
+        assert_eq!(store.taken_through("forsakringskassan").await.unwrap(), 3);
+        assert_eq!(store.taken_through("skatteverket").await.unwrap(), 1);
+
+        let taken = store.received_after(0, 10).await.unwrap();
+        let seen: Vec<(&str, u64, u32)> = taken
+            .iter()
+            .map(|n| {
+                let subject = [1, 2, 3].into_iter().find(|k| person(*k) == n.subject).unwrap();
+                (n.provider.as_str(), n.provider_seq, subject)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("forsakringskassan", 1, 1),
+                ("forsakringskassan", 2, 2),
+                ("forsakringskassan", 3, 1),
+                ("skatteverket", 1, 3)
+            ]
+        );
+        assert!(taken.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(taken[0].subscription, "bidrag-1");
+        assert_eq!(taken[0].fields, ["belopp"]);
+        assert_eq!(taken[0].changed_at, at(1));
+        assert_eq!(taken[0].received_at, at(50));
+        assert_eq!(store.received_after(taken[1].seq, 1).await.unwrap(), taken[2..3]);
     }
 }

@@ -55,3 +55,26 @@ CREATE TABLE notices (
 ) STRICT;
 
 CREATE INDEX notices_by_subscriber ON notices (subscriber, seq);
+
+-- notice_cursors: the last notice each subscriber's node acknowledged (provider side); notices
+-- after it are owed.
+CREATE TABLE notice_cursors (
+    subscriber TEXT    NOT NULL PRIMARY KEY,
+    through    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- received_notices: the notices this node took from providers as a subscriber, each once
+-- (provider, provider_seq), in the order taken (`seq`, the feed case systems follow).
+CREATE TABLE received_notices (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    provider     TEXT    NOT NULL,
+    provider_seq INTEGER NOT NULL,
+    subscription TEXT    NOT NULL,
+    offering     TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    events       TEXT    NOT NULL CHECK (json_valid(events)),
+    fields       TEXT    NOT NULL CHECK (json_valid(fields)),
+    changed_at   INTEGER NOT NULL,
+    received_at  INTEGER NOT NULL,
+    UNIQUE (provider, provider_seq)
+) STRICT;

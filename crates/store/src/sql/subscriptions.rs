@@ -18,8 +18,8 @@ use crate::exchange::check_id;
 use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::subscriptions::{
-    check_feed, check_subjects, ChangeToMatch, NewSubscription, Notice, StoredSubscription,
-    SubscriptionState, Subscriptions,
+    check_feed, check_subjects, ChangeToMatch, NewSubscription, Notice, NoticeDelivery,
+    ReceivedNotice, StoredSubscription, SubscriptionState, Subscriptions,
 };
 use crate::StoreError;
 
@@ -94,6 +94,35 @@ ON CONFLICT DO NOTHING";
 /// Serializes matchers on PostgreSQL (see the module's text).
 const POSTGRES_MATCH_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7305221100018)");
 
+/// Serializes takers of notices on PostgreSQL, so the notices taken commit in `seq` order and
+/// a case system following the feed never skips one.
+const POSTGRES_TAKE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7305221100019)");
+
+const DELIVERY_CURSOR: &str = "SELECT through FROM notice_cursors WHERE subscriber = $1";
+
+const DELIVERED: &str = "\
+INSERT INTO notice_cursors (subscriber, through) VALUES ($1, $2)
+ON CONFLICT (subscriber) DO UPDATE SET through = excluded.through
+ WHERE notice_cursors.through < excluded.through";
+
+const OWED: &str = "\
+SELECT DISTINCT n.subscriber FROM notices AS n
+  LEFT JOIN notice_cursors AS c ON c.subscriber = n.subscriber
+ WHERE n.seq > COALESCE(c.through, 0)
+ ORDER BY n.subscriber LIMIT $1";
+
+const TAKE: &str = "\
+INSERT INTO received_notices (provider, provider_seq, subscription, offering, subject, events,
+                              fields, changed_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (provider, provider_seq) DO NOTHING";
+
+const TAKEN_THROUGH: &str =
+    "SELECT COALESCE(MAX(provider_seq), 0) FROM received_notices WHERE provider = $1";
+
+const RECEIVED_COLUMNS: &str = "seq, provider, provider_seq, subscription, offering, subject, \
+    events, fields, changed_at, received_at";
+
 #[derive(sqlx::FromRow)]
 struct SubscriptionRow {
     id: String,
@@ -122,8 +151,22 @@ struct NoticeRow {
     changed_at: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct ReceivedRow {
+    seq: i64,
+    provider: String,
+    provider_seq: i64,
+    subscription: String,
+    offering: String,
+    subject: String,
+    events: String,
+    fields: String,
+    changed_at: i64,
+    received_at: i64,
+}
+
 macro_rules! engine {
-    ($engine:ty, $db:ty, $match:expr, $lock:expr) => {
+    ($engine:ty, $db:ty, $match:expr, $lock:expr, $take_lock:expr) => {
         const _: () = {
             #[async_trait]
             impl Subscriptions for $engine {
@@ -342,16 +385,142 @@ macro_rules! engine {
                         .collect()
                 }
             }
+
+            #[async_trait]
+            impl NoticeDelivery for $engine {
+                async fn delivery_cursor(&self, subscriber: &str) -> Result<u64, StoreError> {
+                    check_id("subscriber", subscriber)?;
+                    let through: Option<(i64,)> = sqlx::query_as(DELIVERY_CURSOR)
+                        .bind(subscriber)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading a delivery cursor"))?;
+                    Ok(through.map_or(0, |(through,)| u64::try_from(through).unwrap_or(0)))
+                }
+
+                async fn notices_delivered(
+                    &self,
+                    subscriber: &str,
+                    through: u64,
+                ) -> Result<(), StoreError> {
+                    check_id("subscriber", subscriber)?;
+                    let (subscriber, through) = (subscriber.to_owned(), index(through)?);
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                sqlx::query(DELIVERED)
+                                    .bind(&subscriber)
+                                    .bind(through)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("advancing a delivery cursor"))?;
+                                Ok(())
+                            })
+                        })
+                        .await
+                }
+
+                async fn subscribers_owed(&self, limit: u32) -> Result<Vec<String>, StoreError> {
+                    let owed: Vec<(String,)> = sqlx::query_as(OWED)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing subscribers owed notices"))?;
+                    Ok(owed.into_iter().map(|(subscriber,)| subscriber).collect())
+                }
+
+                async fn take_notices(
+                    &self,
+                    provider: &str,
+                    notices: &[Notice],
+                    received_at: OffsetDateTime,
+                ) -> Result<u64, StoreError> {
+                    check_id("provider", provider)?;
+                    for notice in notices {
+                        check_id("subscription id", &notice.subscription)?;
+                        crate::register::check_name("offering", &notice.offering)?;
+                    }
+                    let (provider, notices) = (provider.to_owned(), notices.to_vec());
+                    let received_at = received_at.unix_timestamp();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                if let Some(lock) = $take_lock {
+                                    sqlx::query(lock)
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange("ordering takers"))?;
+                                }
+                                let mut taken = 0;
+                                for notice in &notices {
+                                    taken += sqlx::query(TAKE)
+                                        .bind(&provider)
+                                        .bind(index(notice.seq)?)
+                                        .bind(&notice.subscription)
+                                        .bind(&notice.offering)
+                                        .bind(notice.subject.as_str())
+                                        .bind(json_list(&notice.events))
+                                        .bind(json_list(&notice.fields))
+                                        .bind(millis(notice.changed_at))
+                                        .bind(received_at)
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange("taking notices"))?
+                                        .rows_affected();
+                                }
+                                Ok(taken)
+                            })
+                        })
+                        .await
+                }
+
+                async fn taken_through(&self, provider: &str) -> Result<u64, StoreError> {
+                    check_id("provider", provider)?;
+                    let (through,): (i64,) = sqlx::query_as(TAKEN_THROUGH)
+                        .bind(provider)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading the notices taken"))?;
+                    Ok(u64::try_from(through).unwrap_or(0))
+                }
+
+                async fn received_after(
+                    &self,
+                    after: u64,
+                    limit: u32,
+                ) -> Result<Vec<ReceivedNotice>, StoreError> {
+                    let sql = format!(
+                        "SELECT {RECEIVED_COLUMNS} FROM received_notices WHERE seq > $1 \
+                         ORDER BY seq LIMIT $2"
+                    );
+                    sqlx::query_as::<_, ReceivedRow>(&sql)
+                        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading the notices taken"))?
+                        .into_iter()
+                        .map(ReceivedRow::checked)
+                        .collect()
+                }
+            }
         };
     };
 }
 
-engine!(SqliteExchange, sqlx::Sqlite, SQLITE_MATCH, None::<&str>);
+engine!(
+    SqliteExchange,
+    sqlx::Sqlite,
+    SQLITE_MATCH,
+    None::<&str>,
+    None::<&str>
+);
 engine!(
     PgExchange,
     sqlx::Postgres,
     POSTGRES_MATCH,
-    POSTGRES_MATCH_LOCK
+    POSTGRES_MATCH_LOCK,
+    POSTGRES_TAKE_LOCK
 );
 
 /// Whether two grants are the same (what a retried creation sends again).
@@ -463,6 +632,32 @@ impl NoticeRow {
                 i128::from(self.changed_at) * 1_000_000,
             )
             .map_err(|_| corrupt(what, "a time out of range"))?,
+        })
+    }
+}
+
+impl ReceivedRow {
+    fn checked(self) -> Result<ReceivedNotice, StoreError> {
+        let what = "received notice";
+        let number = |n: i64| u64::try_from(n).map_err(|_| corrupt(what, "a negative number"));
+        Ok(ReceivedNotice {
+            seq: number(self.seq)?,
+            provider: self.provider,
+            provider_seq: number(self.provider_seq)?,
+            subscription: self.subscription,
+            offering: self.offering,
+            subject: self
+                .subject
+                .parse()
+                .map_err(|_| corrupt(what, "an invalid subject"))?,
+            events: list(what, &self.events)?,
+            fields: list(what, &self.fields)?,
+            changed_at: OffsetDateTime::from_unix_timestamp_nanos(
+                i128::from(self.changed_at) * 1_000_000,
+            )
+            .map_err(|_| corrupt(what, "a time out of range"))?,
+            received_at: time_of(self.received_at)
+                .ok_or_else(|| corrupt(what, "a time out of range"))?,
         })
     }
 }

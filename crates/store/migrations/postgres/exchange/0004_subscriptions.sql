@@ -46,3 +46,22 @@ CREATE TABLE notices (
 );
 
 CREATE INDEX notices_by_subscriber ON notices (subscriber, seq);
+
+CREATE TABLE notice_cursors (
+    subscriber TEXT   NOT NULL PRIMARY KEY,
+    through    BIGINT NOT NULL
+);
+
+CREATE TABLE received_notices (
+    seq          BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    provider     TEXT    NOT NULL,
+    provider_seq BIGINT  NOT NULL,
+    subscription TEXT    NOT NULL,
+    offering     TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    events       TEXT    NOT NULL CHECK (events::jsonb IS NOT NULL),
+    fields       TEXT    NOT NULL CHECK (fields::jsonb IS NOT NULL),
+    changed_at   BIGINT  NOT NULL,
+    received_at  BIGINT  NOT NULL,
+    UNIQUE (provider, provider_seq)
+);
