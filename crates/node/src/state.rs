@@ -26,6 +26,26 @@ pub(crate) struct Exchange {
     pub rulebook: Arc<Rulebook>,
 }
 
+impl Exchange {
+    /// The listed, unrevoked member whose certificate `peer` presented, for the authority the
+    /// certificate names.
+    pub(crate) fn listed_member(
+        &self,
+        peer: &utbyte_pki::NodeIdentity,
+    ) -> Result<&utbyte_federation::Member, crate::exchange::ExchangeError> {
+        let fingerprint = peer.fingerprint.to_string();
+        self.config
+            .member_by_certificate(&fingerprint)
+            .filter(|m| m.authority == peer.authority.as_str())
+            .ok_or_else(|| {
+                crate::exchange::ExchangeError::NotAMember(format!(
+                    "certificate {fingerprint} of `{}` is not listed for it in federation configuration version {}, or is revoked",
+                    peer.authority, self.config.version
+                ))
+            })
+    }
+}
+
 pub struct NodeState {
     pub(crate) authority: String,
     pub(crate) trusted: TrustedConfig,

@@ -51,17 +51,7 @@ pub(crate) async fn answer(
 ) -> Result<Answered, ExchangeError> {
     let _timed = Metrics::time(&state.metrics.provider_decision);
     let ctx = state.exchange_context()?;
-    let fingerprint = peer.fingerprint.to_string();
-    let member = ctx
-        .config
-        .member_by_certificate(&fingerprint)
-        .filter(|m| m.authority == peer.authority.as_str())
-        .ok_or_else(|| {
-            ExchangeError::NotAMember(format!(
-                "certificate {fingerprint} of `{}` is not listed for it in federation configuration version {}, or is revoked",
-                peer.authority, ctx.config.version
-            ))
-        })?;
+    let member = ctx.listed_member(peer)?;
     let sent_at = OffsetDateTime::parse(&incoming.sent_at, &Rfc3339).map_err(|_| {
         ExchangeError::InvalidText {
             field: "sent_at",

@@ -29,7 +29,7 @@ use time::{Duration, OffsetDateTime};
 use utbyte_api::{Outcome, Receipt};
 use utbyte_audit::EventKind;
 use utbyte_domain::SubjectId;
-use utbyte_federation::{Jws, Member};
+use utbyte_federation::Jws;
 use utbyte_http::{Json, Path, Peer, Problem};
 use utbyte_store::{NewSubscription, StoreError, SubscriptionState};
 
@@ -38,7 +38,7 @@ use crate::exchange::{CheckedRequest, ExchangeError};
 use crate::problems;
 use crate::protocol::{ExchangeRequest, FieldVerdict};
 use crate::records::{requester, ExchangeFacts};
-use crate::state::{Exchange, NodeState};
+use crate::state::NodeState;
 
 /// Where a provider's node takes subscriptions.
 pub const SUBSCRIPTIONS_PATH: &str = "/federation/v1/subscriptions";
@@ -197,7 +197,7 @@ pub(crate) async fn subscribe(
     Json(request): Json<SubscriptionRequest>,
 ) -> Result<Json<Jws>, Problem> {
     let ctx = state.exchange_context()?;
-    let member = member(&ctx, &peer)?;
+    let member = ctx.listed_member(&peer)?;
     let now = OffsetDateTime::now_utc();
     let sent_at = OffsetDateTime::parse(&request.sent_at, &Rfc3339).map_err(|_| {
         ExchangeError::InvalidText {
@@ -453,7 +453,7 @@ pub(crate) async fn add_subjects(
     Json(more): Json<MoreSubjects>,
 ) -> Result<Json<SubjectsAdded>, Problem> {
     let ctx = state.exchange_context()?;
-    let member = member(&ctx, &peer)?;
+    let member = ctx.listed_member(&peer)?;
     let stored = held_id(&member.authority, &id)?;
     let subjects = subjects(&more.subjects, OffsetDateTime::now_utc())?;
     let no_such = || problems::NO_SUCH_SUBSCRIPTION.with(format!("no active subscription `{id}`"));
@@ -501,7 +501,7 @@ pub(crate) async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Cancelled>, Problem> {
     let ctx = state.exchange_context()?;
-    let member = member(&ctx, &peer)?;
+    let member = ctx.listed_member(&peer)?;
     let stored = held_id(&member.authority, &id)?;
     let held = state
         .exchange
@@ -517,23 +517,6 @@ pub(crate) async fn cancel(
             .map_err(ExchangeError::from)?;
     }
     Ok(Json(Cancelled { cancelled: true }))
-}
-
-/// The listed member the peer's certificate names.
-fn member<'a>(
-    ctx: &'a Exchange,
-    peer: &utbyte_pki::NodeIdentity,
-) -> Result<&'a Member, ExchangeError> {
-    let fingerprint = peer.fingerprint.to_string();
-    ctx.config
-        .member_by_certificate(&fingerprint)
-        .filter(|m| m.authority == peer.authority.as_str())
-        .ok_or_else(|| {
-            ExchangeError::NotAMember(format!(
-                "certificate {fingerprint} of `{}` is not listed for it in federation configuration version {}, or is revoked",
-                peer.authority, ctx.config.version
-            ))
-        })
 }
 
 /// A subscription's id in this node's store: the subscriber's own id under its authority, so

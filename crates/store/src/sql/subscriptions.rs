@@ -576,6 +576,11 @@ fn millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// The time [`millis`] stored.
+fn from_millis(millis: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
+}
+
 fn corrupt(what: &'static str, reason: &str) -> StoreError {
     StoreError::CorruptRow {
         what,
@@ -628,10 +633,8 @@ impl NoticeRow {
                 .map_err(|_| corrupt(what, "an invalid subject"))?,
             events: list(what, &self.events)?,
             fields: list(what, &self.fields)?,
-            changed_at: OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(self.changed_at) * 1_000_000,
-            )
-            .map_err(|_| corrupt(what, "a time out of range"))?,
+            changed_at: from_millis(self.changed_at)
+                .ok_or_else(|| corrupt(what, "a time out of range"))?,
         })
     }
 }
@@ -652,10 +655,8 @@ impl ReceivedRow {
                 .map_err(|_| corrupt(what, "an invalid subject"))?,
             events: list(what, &self.events)?,
             fields: list(what, &self.fields)?,
-            changed_at: OffsetDateTime::from_unix_timestamp_nanos(
-                i128::from(self.changed_at) * 1_000_000,
-            )
-            .map_err(|_| corrupt(what, "a time out of range"))?,
+            changed_at: from_millis(self.changed_at)
+                .ok_or_else(|| corrupt(what, "a time out of range"))?,
             received_at: time_of(self.received_at)
                 .ok_or_else(|| corrupt(what, "a time out of range"))?,
         })
