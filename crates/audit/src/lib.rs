@@ -23,7 +23,8 @@ pub use error::AuditError;
 pub use log::{AuditLog, SharedLog};
 pub use reader::AuditDir;
 pub use record::{
-    Actor, AuditRecord, Basis, EventKind, FieldOutcome, MessageRef, Outcome, RecordError,
+    Actor, AuditRecord, Basis, EventKind, FieldOutcome, MessageRef, NoticeBatch, Outcome,
+    RecordError,
 };
 pub use report::{subject_report, Page, ReportEntry, SubjectReport};
 pub use stats::{Stats, Turnaround, TurnaroundBucket, TURNAROUND_BUCKETS};

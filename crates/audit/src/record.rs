@@ -51,6 +51,18 @@ pub enum EventKind {
     /// outcome (an event type is granted when all of its fields are disclosed), and the digest
     /// of the signed verdict. Recorded whether anything was granted or not.
     SubscriptionDecision,
+    /// A provider's node told a subscriber that subjects changed: one record per subscription
+    /// and batch of notices (`notices`), the changed fields as disclosed (their names, never
+    /// values), a commitment per subject, the digest of the notices as sent, and `refers_to`
+    /// the subscription's decision. Recorded before the notices leave.
+    NoticeSent,
+    /// A subscriber's node took the notices a `notice_sent` record names: the same fields,
+    /// subjects and digest, `refers_to` the provider's entry.
+    NoticeReceived,
+    /// A provider's node held notices back at delivery — the subscription was cancelled or had
+    /// ended, or the rulebook in force no longer grants their event types: the fields as
+    /// refused, a commitment per subject, `refers_to` the subscription's decision.
+    NoticeWithheld,
 }
 
 impl EventKind {
@@ -59,6 +71,14 @@ impl EventKind {
         matches!(
             self,
             Self::MessageSent | Self::MessageDelivered | Self::MessageAccepted
+        )
+    }
+
+    /// Whether the event is about a batch of subscription notices.
+    pub fn is_notice(self) -> bool {
+        matches!(
+            self,
+            Self::NoticeSent | Self::NoticeReceived | Self::NoticeWithheld
         )
     }
 }
@@ -127,6 +147,23 @@ pub struct MessageRef {
     pub to_unit: Option<String>,
 }
 
+/// Which notices of a subscription a record concerns: the provider's notices `first` through
+/// `last` (its own numbering), `count` of them, for subscription `subscription` (the
+/// subscriber's id) of `to`, told by `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeBatch {
+    pub count: u32,
+    pub first: u64,
+    /// The providing authority.
+    pub from: String,
+    pub last: u64,
+    /// The subscriber's id of the subscription.
+    pub subscription: String,
+    /// The subscribing authority.
+    pub to: String,
+}
+
 /// One audit record (one ledger leaf). Field order is the canonical key order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +177,9 @@ pub struct AuditRecord {
     /// The message, for a message's events and a notice's decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<MessageRef>,
+    /// The notices, for a subscription notice's events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices: Option<NoticeBatch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offering: Option<String>,
     /// SHA-256 (hex) of the answer payload that left the node, for disclosures.
@@ -312,6 +352,11 @@ impl AuditRecord {
                 text("message.to_unit", unit)?;
             }
         }
+        if let Some(n) = &self.notices {
+            text("notices.from", &n.from)?;
+            text("notices.to", &n.to)?;
+            text("notices.subscription", &n.subscription)?;
+        }
         self.validate_event()
     }
 
@@ -319,6 +364,12 @@ impl AuditRecord {
     fn validate_event(&self) -> Result<(), RecordError> {
         if self.event.is_message() {
             return self.validate_message();
+        }
+        if self.event.is_notice() != self.notices.is_some() {
+            return Err(invalid(
+                "notices",
+                "present exactly on a subscription notice's events",
+            ));
         }
         let exchange = self.event != EventKind::ConfigurationChange;
         if exchange {
@@ -375,6 +426,23 @@ impl AuditRecord {
                 "payload_sha256",
                 "a subscription decision records the digest of the verdict sent",
             )),
+            EventKind::NoticeSent | EventKind::NoticeReceived | EventKind::NoticeWithheld
+                if self.refers_to.is_none() =>
+            {
+                Err(invalid(
+                    "refers_to",
+                    "a notice's record names the entry it follows from",
+                ))
+            }
+            EventKind::NoticeSent | EventKind::NoticeReceived if self.payload_sha256.is_none() => {
+                Err(invalid(
+                    "payload_sha256",
+                    "a notice's record holds the digest of the notices told",
+                ))
+            }
+            EventKind::NoticeWithheld if disclosed => {
+                Err(invalid("fields", "notices withheld disclose nothing"))
+            }
             EventKind::Undelivered if self.refers_to.is_none() => Err(invalid(
                 "refers_to",
                 "an undelivered answer names the provider's ledger entry",

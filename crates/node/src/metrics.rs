@@ -95,6 +95,11 @@ struct FeedLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProblemLabels {
     listener: &'static str,
     problem: String,
@@ -115,6 +120,7 @@ pub(crate) struct Metrics {
     reconciliation_undelivered: Family<PeerLabels, Gauge>,
     feed_changes: Family<FeedLabels, Counter>,
     feed_notices: Family<FeedLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
     pub(crate) provider_decision: Histogram,
     pub(crate) consumer_request: Histogram,
     pub(crate) register_fetch: Histogram,
@@ -158,6 +164,7 @@ impl Metrics {
             reconciliation_undelivered: Family::default(),
             feed_changes: Family::default(),
             feed_notices: Family::default(),
+            deliveries: Family::default(),
             provider_decision: latency(),
             consumer_request: latency(),
             register_fetch: latency(),
@@ -225,6 +232,11 @@ impl Metrics {
             "subscription_notices",
             "Notices queued for subscribers by matching, by feed",
             m.feed_notices.clone(),
+        );
+        registry.register(
+            "subscription_deliveries",
+            "Notices delivered to subscribers' nodes (`sent`), held back at delivery (`withheld`), and taken from providers (`received`)",
+            m.deliveries.clone(),
         );
         registry.register_with_unit(
             "provider_decision",
@@ -324,6 +336,9 @@ impl Metrics {
             EventKind::MessageDelivered => (Side::Messages, "message_delivered"),
             EventKind::MessageAccepted => (Side::Messages, "message_accepted"),
             EventKind::SubscriptionDecision => (Side::Provider, "subscription_decision"),
+            EventKind::NoticeSent => (Side::Provider, "notice_sent"),
+            EventKind::NoticeWithheld => (Side::Provider, "notice_withheld"),
+            EventKind::NoticeReceived => (Side::Consumer, "notice_received"),
             EventKind::ConfigurationChange => return,
         };
         self.events
@@ -344,6 +359,15 @@ impl Metrics {
             .get_or_create(&labels)
             .inc_by(changes as u64);
         self.feed_notices.get_or_create(&labels).inc_by(notices);
+    }
+
+    /// `count` notices went `outcome`: sent, withheld or received.
+    pub(crate) fn notices(&self, outcome: &'static str, count: u64) {
+        if count > 0 {
+            self.deliveries
+                .get_or_create(&DeliveryLabels { outcome })
+                .inc_by(count);
+        }
     }
 
     /// Where reconciliation with `peer` stands after a round, with `findings` kept in all.

@@ -25,6 +25,7 @@ impl ExchangeFacts<'_> {
     ) -> AuditRecord {
         AuditRecord {
             message: None,
+            notices: None,
             actor: self.actor.clone(),
             change: None,
             event,
@@ -90,6 +91,7 @@ pub(crate) fn rulebook_activated(
 ) -> AuditRecord {
     AuditRecord {
         message: None,
+        notices: None,
         actor: Actor {
             authority: authority.to_owned(),
             client: None,

@@ -89,6 +89,8 @@ pub struct NodeState {
     /// Messages: keys, delivery settings and the wake-up of the delivery rounds.
     pub(crate) messages: crate::messages::Messages,
     pub(crate) attachments: crate::messages::attachments::Attachments,
+    /// Subscriptions: the wake-ups of delivery and of the notice feed, and the webhook.
+    pub(crate) notices: crate::subscriptions::Notices,
     /// One ledger verification at a time: it reads the whole ledger, and a second run at once
     /// would only take another core.
     pub(crate) verifying: Arc<tokio::sync::Semaphore>,
@@ -153,6 +155,7 @@ impl NodeState {
                 std::path::Path::new("."),
                 &crate::config::MessagesConfig::default(),
             ),
+            notices: crate::subscriptions::Notices::default(),
             gate,
             review_units,
         }

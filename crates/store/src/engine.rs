@@ -5,7 +5,7 @@
 //! configuration (SQLite files in its data directory, the embedded default, or one PostgreSQL
 //! database that several instances of the node share) and every caller sees the same contract.
 //! The contract is split by concern, one trait each, next to its types: [`OutgoingRequests`],
-//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`], [`Mailbox`], [`Subscriptions`] and [`NoticeDelivery`] make up an
+//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`], [`Mailbox`], [`Subscriptions`], [`NoticeDelivery`] and [`HeldSubscriptions`] make up an
 //! [`ExchangeEngine`]; [`Accounts`] an [`AccountEngine`]. [`Engine`] is what every engine does
 //! besides its concern. The handles dereference to the engine, so a call reads
 //! `store.begin_outgoing(&request)` whichever engine is behind it.
@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use crate::postgres::{PgAccounts, PgExchange, Postgres};
 use crate::sqlite::{SqliteAccounts, SqliteExchange};
 use crate::{
-    Accounts, CallbackSchedule, Mailbox, NoticeDelivery, OutgoingRequests, ReconciliationLog,
-    ReplayGuard, ReviewQueue, StoreError, Subscriptions,
+    Accounts, CallbackSchedule, HeldSubscriptions, Mailbox, NoticeDelivery, OutgoingRequests,
+    ReconciliationLog, ReplayGuard, ReviewQueue, StoreError, Subscriptions,
 };
 
 /// What every engine does besides its concern.
@@ -44,6 +44,7 @@ pub trait ExchangeEngine:
     + Mailbox
     + Subscriptions
     + NoticeDelivery
+    + HeldSubscriptions
     + Engine
 {
 }
@@ -57,6 +58,7 @@ impl<T> ExchangeEngine for T where
         + Mailbox
         + Subscriptions
         + NoticeDelivery
+        + HeldSubscriptions
         + Engine
 {
 }

@@ -21,7 +21,8 @@
 //!   subscriptions it granted as a provider, the subjects each covers, how far each register's
 //!   change feed was matched and the notices matching queued ([`Subscriptions`]); and how far
 //!   each subscriber acknowledged its notices and, as a subscriber, the notices it took
-//!   ([`NoticeDelivery`]).
+//!   ([`NoticeDelivery`]); and, as a subscriber, the subscriptions it holds at providers and
+//!   how far the notices taken were pushed to a case system ([`HeldSubscriptions`]).
 //! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
 //!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
 //!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
@@ -84,6 +85,7 @@ pub use register::{
 pub use replay::{KeptAnswer, KeptStatus, KnownRequest, ReplayGuard};
 pub use sqlite::RegisterStore;
 pub use subscriptions::{
-    ChangeToMatch, NewSubscription, Notice, NoticeDelivery, ReceivedNotice, StoredSubscription,
+    ChangeToMatch, DeliveryCursor, HeldSubscription, HeldSubscriptions, NewSubscription, Notice,
+    NoticeDelivery, PushState, ReceivedNotice, RecordedPart, StoredHeld, StoredSubscription,
     SubscriptionState, Subscriptions, MAX_SUBJECTS_PER_CALL,
 };

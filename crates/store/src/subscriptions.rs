@@ -269,11 +269,20 @@ impl fmt::Debug for ReceivedNotice {
 /// takes each notice once and keeps them in the order taken.
 #[async_trait]
 pub trait NoticeDelivery: Send + Sync {
-    /// The last notice `subscriber` acknowledged (0 before the first).
-    async fn delivery_cursor(&self, subscriber: &str) -> Result<u64, StoreError>;
+    /// How far delivery to `subscriber` stands (zeros before the first notice).
+    async fn delivery_cursor(&self, subscriber: &str) -> Result<DeliveryCursor, StoreError>;
 
     /// `subscriber` acknowledged every notice through `through`. The cursor only moves forward.
     async fn notices_delivered(&self, subscriber: &str, through: u64) -> Result<(), StoreError>;
+
+    /// Every notice to `subscriber` through `through` is recorded in the ledger (as sent or
+    /// withheld), those after the delivery cursor in `parts`. Only moves forward.
+    async fn notices_recorded(
+        &self,
+        subscriber: &str,
+        through: u64,
+        parts: &[RecordedPart],
+    ) -> Result<(), StoreError>;
 
     /// Subscribers owed notices (queued after their cursor), at most `limit`, in name order.
     async fn subscribers_owed(&self, limit: u32) -> Result<Vec<String>, StoreError>;
@@ -291,12 +300,162 @@ pub trait NoticeDelivery: Send + Sync {
     /// The highest provider `seq` taken from `provider` (0 before the first).
     async fn taken_through(&self, provider: &str) -> Result<u64, StoreError>;
 
-    /// At most `limit` notices taken after `after` (this node's `seq`), oldest first.
+    /// At most `limit` notices taken after `after` (this node's `seq`), oldest first: those of
+    /// the subscriptions `unit` holds, or every one when `None`.
     async fn received_after(
         &self,
+        unit: Option<&str>,
         after: u64,
         limit: u32,
     ) -> Result<Vec<ReceivedNotice>, StoreError>;
+}
+
+/// How far delivery to one subscriber stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryCursor {
+    /// The last notice the subscriber acknowledged.
+    pub delivered: u64,
+    /// The last notice recorded in the ledger; at or after `delivered`.
+    pub recorded: u64,
+    /// How the notices after `delivered` through `recorded` were recorded (empty when none
+    /// are): sent again after a failure, they are sent as recorded.
+    pub parts: Vec<RecordedPart>,
+}
+
+/// Notices `first` through `last` to one subscriber, recorded in one ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedPart {
+    pub first: u64,
+    pub last: u64,
+    /// The ledger entry.
+    pub index: u64,
+    /// Recorded as sent (`true`) or withheld.
+    pub told: bool,
+}
+
+/// A subscription this node holds at a provider, as a subscriber.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HeldSubscription {
+    /// The id this node chose (the provider knows it by the same id).
+    pub id: String,
+    /// The providing authority.
+    pub provider: String,
+    /// The offering followed.
+    pub offering: String,
+    /// The unit that asked, and in which role.
+    pub unit: String,
+    pub role: String,
+    /// The officer that asked, where one did.
+    pub officer: Option<String>,
+    /// Why: purpose, legal basis, case reference.
+    pub purpose: String,
+    pub legal_basis: String,
+    pub case_ref: String,
+    /// The event types the provider granted, sorted.
+    pub events: Vec<String>,
+    /// How many subjects the provider says it covers.
+    pub subjects: u64,
+    /// The provider's signed verdict (JSON).
+    pub verdict: String,
+    /// When it was granted and when it ends.
+    pub created_at: OffsetDateTime,
+    pub ends_at: OffsetDateTime,
+}
+
+impl HeldSubscription {
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        check_id("subscription id", &self.id)?;
+        check_id("provider", &self.provider)?;
+        check_name("offering", &self.offering)?;
+        check_text("unit", &self.unit, 256)?;
+        check_text("role", &self.role, 256)?;
+        if let Some(officer) = &self.officer {
+            check_text("officer", officer, 256)?;
+        }
+        check_text("purpose", &self.purpose, 512)?;
+        check_text("legal basis", &self.legal_basis, 512)?;
+        check_text("case reference", &self.case_ref, 256)?;
+        for name in &self.events {
+            check_name("event type", name)?;
+        }
+        check_json("verdict", &self.verdict)?;
+        if self.ends_at <= self.created_at {
+            return Err(StoreError::InvalidInput {
+                what: "subscription end",
+                reason: "it is not after the start".to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HeldSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeldSubscription")
+            .field("id", &self.id)
+            .field("provider", &self.provider)
+            .field("offering", &self.offering)
+            .field("unit", &self.unit)
+            .field("events", &self.events)
+            .field("subjects", &self.subjects)
+            .field("ends_at", &self.ends_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A held subscription with its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHeld {
+    pub held: HeldSubscription,
+    pub state: SubscriptionState,
+}
+
+/// Where pushing the notices taken to a case system stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushState {
+    /// The last notice (this node's `seq`) the case system accepted.
+    pub through: u64,
+    /// Failed attempts since the last success.
+    pub attempts: u32,
+    /// When to try again after a failure.
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// The last failure, without the URL or anything about a subject.
+    pub error: Option<String>,
+    /// Given up: nothing is pushed until an administrator re-enables it.
+    pub dead: bool,
+}
+
+/// The subscriber's side: the subscriptions this node holds at providers, and the push of the
+/// notices it took to a case system.
+#[async_trait]
+pub trait HeldSubscriptions: Send + Sync {
+    /// Keeps a granted subscription. The same one again is a no-op (`false`); another under the
+    /// same id is [`StoreError::Duplicate`].
+    async fn hold_subscription(&self, held: &HeldSubscription) -> Result<bool, StoreError>;
+
+    /// The held subscription with this id.
+    async fn held_subscription(&self, id: &str) -> Result<Option<StoredHeld>, StoreError>;
+
+    /// At most `limit` held subscriptions of `unit` (every unit's when `None`) with ids after
+    /// `after`, in id order.
+    async fn held_subscriptions(
+        &self,
+        unit: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredHeld>, StoreError>;
+
+    /// The provider now covers `subjects` subjects under subscription `id`.
+    async fn held_subjects(&self, id: &str, subjects: u64) -> Result<(), StoreError>;
+
+    /// Marks a held subscription cancelled; `false` when none was active.
+    async fn end_held_subscription(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Where pushing to the webhook `name` stands (the default before the first push).
+    async fn push_state(&self, name: &str) -> Result<PushState, StoreError>;
+
+    /// Keeps where pushing to `name` stands.
+    async fn set_push_state(&self, name: &str, state: &PushState) -> Result<(), StoreError>;
 }
 
 pub(crate) fn check_feed(feed: &str) -> Result<(), StoreError> {

@@ -10,7 +10,8 @@ mod common;
 use common::*;
 use utbyte_domain::SubjectId;
 use utbyte_store::{
-    ChangeToMatch, NewSubscription, Notice, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
+    ChangeToMatch, DeliveryCursor, HeldSubscription, NewSubscription, Notice, PushState,
+    RecordedPart, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
 };
 
 const OFFERING: &str = "skv-folkbokforing";
@@ -250,13 +251,39 @@ on_both_engines! {
         assert_eq!(store.subscribers_owed(1).await.unwrap(), ["forsakringskassan"]);
 
         let fk = store.notices_after("forsakringskassan", 0, 10).await.unwrap();
-        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), 0);
-        store.notices_delivered("forsakringskassan", fk[1].seq).await.unwrap();
-        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), fk[1].seq);
-        // An older acknowledgement arriving late does not move it back.
+        let part = |first, last| RecordedPart { first, last, index: 40 + first, told: true };
+        let cursor = |delivered, recorded, parts: Vec<RecordedPart>| DeliveryCursor {
+            delivered,
+            recorded,
+            parts,
+        };
+        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), cursor(0, 0, vec![]));
+        // Recorded ahead of delivery: sent again after a failure as recorded, not recorded again.
+        let parts = vec![part(fk[0].seq, fk[0].seq), part(fk[1].seq, fk[1].seq)];
+        store.notices_recorded("forsakringskassan", fk[1].seq, &parts).await.unwrap();
+        assert_eq!(
+            store.delivery_cursor("forsakringskassan").await.unwrap(),
+            cursor(0, fk[1].seq, parts.clone())
+        );
         store.notices_delivered("forsakringskassan", fk[0].seq).await.unwrap();
-        assert_eq!(store.delivery_cursor("forsakringskassan").await.unwrap(), fk[1].seq);
+        assert_eq!(
+            store.delivery_cursor("forsakringskassan").await.unwrap(),
+            cursor(fk[0].seq, fk[1].seq, parts.clone())
+        );
+        store.notices_delivered("forsakringskassan", fk[1].seq).await.unwrap();
+        // An older acknowledgement or record arriving late does not move them back.
+        store.notices_delivered("forsakringskassan", fk[0].seq).await.unwrap();
+        store.notices_recorded("forsakringskassan", fk[0].seq, &parts[..1]).await.unwrap();
+        assert_eq!(
+            store.delivery_cursor("forsakringskassan").await.unwrap(),
+            cursor(fk[1].seq, fk[1].seq, vec![])
+        );
+        // Delivered is recorded too.
         store.notices_delivered("forsakringskassan", fk[2].seq).await.unwrap();
+        assert_eq!(
+            store.delivery_cursor("forsakringskassan").await.unwrap(),
+            cursor(fk[2].seq, fk[2].seq, vec![])
+        );
         assert_eq!(store.subscribers_owed(10).await.unwrap(), ["kronofogden"]);
     }
 
@@ -286,7 +313,7 @@ on_both_engines! {
         assert_eq!(store.taken_through("forsakringskassan").await.unwrap(), 3);
         assert_eq!(store.taken_through("skatteverket").await.unwrap(), 1);
 
-        let taken = store.received_after(0, 10).await.unwrap();
+        let taken = store.received_after(None, 0, 10).await.unwrap();
         let seen: Vec<(&str, u64, u32)> = taken
             .iter()
             .map(|n| {
@@ -308,6 +335,91 @@ on_both_engines! {
         assert_eq!(taken[0].fields, ["belopp"]);
         assert_eq!(taken[0].changed_at, at(1));
         assert_eq!(taken[0].received_at, at(50));
-        assert_eq!(store.received_after(taken[1].seq, 1).await.unwrap(), taken[2..3]);
+        assert_eq!(store.received_after(None, taken[1].seq, 1).await.unwrap(), taken[2..3]);
+    }
+
+    #[tokio::test]
+    async fn a_held_subscription_is_kept_once_listed_per_unit_and_ended() {
+        let store = store().await;
+        let held = |id: &str, unit: &str| HeldSubscription {
+            id: id.to_owned(),
+            provider: "skatteverket".into(),
+            offering: OFFERING.into(),
+            unit: unit.to_owned(),
+            role: "handlaggare".into(),
+            officer: Some("handlaggare-7".into()),
+            purpose: "kontroll av bostadsbidrag".into(),
+            legal_basis: "SFS 2001:454".into(),
+            case_ref: format!("FK-{id}"),
+            events: vec!["adress-andrad".into(), "avliden".into()],
+            subjects: 2,
+            verdict: format!(r#"{{"signed":"{id}"}}"#),
+            created_at: at(100),
+            ends_at: at(10_000),
+        };
+        let a = held("sub-a", "bostadsbidrag");
+        assert!(store.hold_subscription(&a).await.unwrap());
+        assert!(!store.hold_subscription(&a).await.unwrap(), "the same verdict again");
+        let other = HeldSubscription {
+            verdict: r#"{"signed":"another"}"#.into(),
+            ..a.clone()
+        };
+        assert!(matches!(
+            store.hold_subscription(&other).await,
+            Err(StoreError::Duplicate { .. })
+        ));
+        store.hold_subscription(&held("sub-b", "kontroll")).await.unwrap();
+        store.hold_subscription(&held("sub-c", "bostadsbidrag")).await.unwrap();
+
+        let stored = store.held_subscription("sub-a").await.unwrap().unwrap();
+        assert_eq!(stored.held, a);
+        assert_eq!(stored.state, SubscriptionState::Active);
+        assert!(store.held_subscription("sub-x").await.unwrap().is_none());
+
+        let ids = |list: Vec<utbyte_store::StoredHeld>| {
+            list.into_iter().map(|h| h.held.id).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(store.held_subscriptions(Some("bostadsbidrag"), None, 10).await.unwrap()),
+            ["sub-a", "sub-c"]
+        );
+        assert_eq!(ids(store.held_subscriptions(None, None, 2).await.unwrap()), ["sub-a", "sub-b"]);
+        assert_eq!(
+            ids(store.held_subscriptions(None, Some("sub-b"), 10).await.unwrap()),
+            ["sub-c"]
+        );
+
+        store.held_subjects("sub-a", 50_000).await.unwrap();
+        assert!(store.end_held_subscription("sub-a").await.unwrap());
+        assert!(!store.end_held_subscription("sub-a").await.unwrap(), "ended before");
+        let ended = store.held_subscription("sub-a").await.unwrap().unwrap();
+        assert_eq!(ended.state, SubscriptionState::Cancelled);
+        assert_eq!(ended.held.subjects, 50_000);
+    }
+
+    #[tokio::test]
+    async fn where_pushing_stands_is_kept() {
+        let store = store().await;
+        assert_eq!(store.push_state("notices").await.unwrap(), PushState::default());
+        let failing = PushState {
+            through: 41,
+            attempts: 3,
+            next_attempt_at: Some(at(500)),
+            error: Some("it answered with status 503".into()),
+            dead: false,
+        };
+        store.set_push_state("notices", &failing).await.unwrap();
+        assert_eq!(store.push_state("notices").await.unwrap(), failing);
+        let dead = PushState {
+            dead: true,
+            next_attempt_at: None,
+            error: Some("é".repeat(400)),
+            ..failing
+        };
+        store.set_push_state("notices", &dead).await.unwrap();
+        let kept = store.push_state("notices").await.unwrap();
+        assert!(kept.dead);
+        assert_eq!(kept.error.as_deref().map(str::len), Some(500), "cut on a character boundary");
+        assert_eq!(store.push_state("other").await.unwrap(), PushState::default());
     }
 }

@@ -108,6 +108,7 @@ fn scan(
                 index,
                 record: AuditRecord {
                     message: None,
+                    notices: None,
                     subjects: Vec::new(),
                     ..record
                 },
@@ -208,6 +209,7 @@ fn undelivered_record(
     }
     Ok(Found::New(Box::new(AuditRecord {
         message: None,
+        notices: None,
         event: EventKind::Undelivered,
         refers_to: Some(index),
         time: utbyte_audit::record::now(),

@@ -90,7 +90,8 @@ impl<'a> Addressees<'a> {
         if let Some(known) = self.known.get(&index) {
             return Ok(known.clone());
         }
-        // Messages are paired by their signed receipts, not by reconciliation of answers.
+        // Messages and notices are paired by their signed receipts and acknowledgements, not by
+        // reconciliation of answers.
         let addressee = if record.provider != self.own || record.message.is_some() {
             None
         } else {
@@ -119,7 +120,10 @@ impl<'a> Addressees<'a> {
                 | EventKind::MessageSent
                 | EventKind::MessageDelivered
                 | EventKind::MessageAccepted
-                | EventKind::SubscriptionDecision => None,
+                | EventKind::SubscriptionDecision
+                | EventKind::NoticeSent
+                | EventKind::NoticeReceived
+                | EventKind::NoticeWithheld => None,
             }
         };
         self.known.insert(index, addressee.clone());
@@ -410,6 +414,7 @@ impl PeerRound<'_> {
         }
         let ours = AuditRecord {
             message: None,
+            notices: None,
             event: EventKind::Undelivered,
             refers_to: Some(index),
             time: utbyte_audit::record::now(),

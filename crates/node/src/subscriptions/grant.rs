@@ -38,7 +38,7 @@ use crate::exchange::{CheckedRequest, ExchangeError};
 use crate::problems;
 use crate::protocol::{ExchangeRequest, FieldVerdict};
 use crate::records::{requester, ExchangeFacts};
-use crate::state::NodeState;
+use crate::state::{Exchange, NodeState};
 
 /// Where a provider's node takes subscriptions.
 pub const SUBSCRIPTIONS_PATH: &str = "/federation/v1/subscriptions";
@@ -166,12 +166,18 @@ pub fn open_grant(signed: &Jws, key: &ed25519_dalek::VerifyingKey) -> Result<Ope
 }
 
 /// What the provider keeps with a granted subscription: the request's digest (to know the same
-/// request sent again) and the signed verdict (to send it again).
+/// request sent again), the signed verdict (to send it again), and the request and rulebook
+/// that decided it (to decide it again under another rulebook).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Kept {
+pub(crate) struct Kept {
     request_sha256: String,
-    verdict: Jws,
+    pub verdict: Jws,
+    /// The request as decided, with its first subject only: decided again at delivery when
+    /// the rulebook changes.
+    pub request: SubscriptionRequest,
+    /// The rulebook that decided it.
+    pub rulebook_sha256: String,
 }
 
 /// Decides a subscription and answers with the signed verdict.
@@ -242,108 +248,12 @@ pub(crate) async fn subscribe(
         .into());
     }
     let subjects = subjects(&request.subjects, now)?;
-    let offering = ctx
-        .rulebook
-        .vocabulary
-        .offerings
-        .get(&request.offering)
-        .filter(|o| o.provider == state.authority)
-        .filter(|o| state.registers.contains_key(&o.id))
-        .ok_or_else(|| {
-            ExchangeError::OfferingNotHere(format!(
-                "`{}` does not publish offering `{}`",
-                state.authority, request.offering
-            ))
-        })?;
-    if state
-        .registers
-        .get(&offering.id)
-        .and_then(|r| r.change_feed())
-        .is_none()
-    {
-        return Err(invalid(format!(
-            "the register behind `{}` keeps no change feed here, so it cannot be subscribed to",
-            offering.id
-        ))
-        .into());
-    }
-    let asked: BTreeSet<&str> = request.events.iter().map(String::as_str).collect();
-    if asked.is_empty() {
-        return Err(invalid("`events` names no event type").into());
-    }
-    let mut events = Vec::new();
-    for name in &asked {
-        let event = offering
-            .events
-            .iter()
-            .find(|e| e.id == *name)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "offering `{}` has no event type `{name}`",
-                    offering.id
-                ))
-            })?;
-        events.push(event);
-    }
-    let fields: BTreeSet<String> = events
-        .iter()
-        .flat_map(|e| e.fields.iter().cloned())
-        .collect();
-
-    // The decision does not depend on who is covered: it is made as a request for the event
-    // types' fields about the first subject, as a person without protected identity. Whether a
-    // subject has protected identity is read again for every notice.
-    let as_request = ExchangeRequest {
-        request_id: request.subscription_id.clone(),
-        sent_at: request.sent_at.clone(),
-        unit: request.unit.clone(),
-        role: request.role.clone(),
-        officer: request.officer.clone(),
-        vouched_by: request.vouched_by.clone(),
-        offering: request.offering.clone(),
-        fields: fields.into_iter().collect(),
-        purpose: request.purpose.clone(),
-        legal_basis: request.legal_basis.clone(),
-        case_ref: request.case_ref.clone(),
-        operation: request.operation.clone(),
-        subject: request.subjects[0].clone(),
-    };
-    let checked = CheckedRequest::from_peer(&member.authority, &as_request, now)
-        .map_err(ExchangeError::from)?;
-    let decision = ctx
-        .rulebook
-        .decide(checked.request())
-        .map_err(ExchangeError::from)?;
-    let fields = verdicts(&decision);
-    let outcome_of = |field: &str| {
-        fields
-            .iter()
-            .find(|v| v.field == field)
-            .map_or(Outcome::Refuse, |v| v.outcome)
-    };
-    let verdicts: Vec<EventVerdict> = events
-        .iter()
-        .map(|event| {
-            let outcomes: Vec<Outcome> = event.fields.iter().map(|f| outcome_of(f)).collect();
-            let outcome = if outcomes.iter().all(|o| *o == Outcome::Disclose) {
-                Outcome::Disclose
-            } else if outcomes.contains(&Outcome::Refuse) {
-                Outcome::Refuse
-            } else {
-                Outcome::Review
-            };
-            EventVerdict {
-                event: event.id.clone(),
-                outcome,
-                fields: event.fields.clone(),
-            }
-        })
-        .collect();
-    let granted: Vec<String> = verdicts
-        .iter()
-        .filter(|v| v.outcome == Outcome::Disclose)
-        .map(|v| v.event.clone())
-        .collect();
+    let Decided {
+        checked,
+        fields,
+        verdicts,
+        granted,
+    } = decide(&state, &ctx, &member.authority, &request, now)?;
     let grant = SubscriptionGrant {
         subscription_id: request.subscription_id.clone(),
         provider: state.authority.clone(),
@@ -387,6 +297,11 @@ pub(crate) async fn subscribe(
         let kept = Kept {
             request_sha256,
             verdict: verdict.clone(),
+            request: SubscriptionRequest {
+                subjects: request.subjects[..1].to_vec(),
+                ..request.clone()
+            },
+            rulebook_sha256: ctx.rulebook.hash().to_owned(),
         };
         let new = NewSubscription {
             id: id.clone(),
@@ -411,6 +326,138 @@ pub(crate) async fn subscribe(
             .map_err(ExchangeError::from)?;
     }
     Ok(Json(verdict))
+}
+
+/// A subscription as the rulebook decided it.
+pub(crate) struct Decided {
+    pub checked: CheckedRequest,
+    /// Each field's outcome, with the provisions that decided it.
+    pub fields: Vec<FieldVerdict>,
+    pub verdicts: Vec<EventVerdict>,
+    /// The event types granted.
+    pub granted: Vec<String>,
+}
+
+/// Decides `request` from `subscriber` with the rulebook in force: an event type is granted
+/// when every one of its fields is disclosed automatically.
+pub(crate) fn decide(
+    state: &NodeState,
+    ctx: &Exchange,
+    subscriber: &str,
+    request: &SubscriptionRequest,
+    now: OffsetDateTime,
+) -> Result<Decided, ExchangeError> {
+    let offering = ctx
+        .rulebook
+        .vocabulary
+        .offerings
+        .get(&request.offering)
+        .filter(|o| o.provider == state.authority)
+        .filter(|o| state.registers.contains_key(&o.id))
+        .ok_or_else(|| {
+            ExchangeError::OfferingNotHere(format!(
+                "`{}` does not publish offering `{}`",
+                state.authority, request.offering
+            ))
+        })?;
+    if state
+        .registers
+        .get(&offering.id)
+        .and_then(|r| r.change_feed())
+        .is_none()
+    {
+        return Err(invalid(format!(
+            "the register behind `{}` keeps no change feed here, so it cannot be subscribed to",
+            offering.id
+        )));
+    }
+    let asked: BTreeSet<&str> = request.events.iter().map(String::as_str).collect();
+    if asked.is_empty() {
+        return Err(invalid("`events` names no event type"));
+    }
+    let mut events = Vec::new();
+    for name in &asked {
+        let event = offering
+            .events
+            .iter()
+            .find(|e| e.id == *name)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "offering `{}` has no event type `{name}`",
+                    offering.id
+                ))
+            })?;
+        events.push(event);
+    }
+    let fields: BTreeSet<String> = events
+        .iter()
+        .flat_map(|e| e.fields.iter().cloned())
+        .collect();
+
+    // The decision does not depend on who is covered: it is made as a request for the event
+    // types' fields about the first subject, as a person without protected identity. Whether a
+    // subject has protected identity is read again for every notice.
+    let as_request = ExchangeRequest {
+        request_id: request.subscription_id.clone(),
+        sent_at: request.sent_at.clone(),
+        unit: request.unit.clone(),
+        role: request.role.clone(),
+        officer: request.officer.clone(),
+        vouched_by: request.vouched_by.clone(),
+        offering: request.offering.clone(),
+        fields: fields.into_iter().collect(),
+        purpose: request.purpose.clone(),
+        legal_basis: request.legal_basis.clone(),
+        case_ref: request.case_ref.clone(),
+        operation: request.operation.clone(),
+        subject: request
+            .subjects
+            .first()
+            .cloned()
+            .ok_or_else(|| invalid("`subjects` names no subject"))?,
+    };
+    let checked =
+        CheckedRequest::from_peer(subscriber, &as_request, now).map_err(ExchangeError::from)?;
+    let decision = ctx
+        .rulebook
+        .decide(checked.request())
+        .map_err(ExchangeError::from)?;
+    let fields = verdicts(&decision);
+    let outcome_of = |field: &str| {
+        fields
+            .iter()
+            .find(|v| v.field == field)
+            .map_or(Outcome::Refuse, |v| v.outcome)
+    };
+    let verdicts: Vec<EventVerdict> = events
+        .iter()
+        .map(|event| {
+            let outcomes: Vec<Outcome> = event.fields.iter().map(|f| outcome_of(f)).collect();
+            let outcome = if outcomes.iter().all(|o| *o == Outcome::Disclose) {
+                Outcome::Disclose
+            } else if outcomes.contains(&Outcome::Refuse) {
+                Outcome::Refuse
+            } else {
+                Outcome::Review
+            };
+            EventVerdict {
+                event: event.id.clone(),
+                outcome,
+                fields: event.fields.clone(),
+            }
+        })
+        .collect();
+    let granted: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.outcome == Outcome::Disclose)
+        .map(|v| v.event.clone())
+        .collect();
+    Ok(Decided {
+        checked,
+        fields,
+        verdicts,
+        granted,
+    })
 }
 
 /// Subjects added to a subscription.

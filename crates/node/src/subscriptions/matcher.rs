@@ -133,6 +133,9 @@ pub(crate) async fn run(state: Arc<NodeState>, feeds: Vec<Feed>, mut stop: watch
                         state
                             .metrics
                             .matched(&feed.name, done.changes, done.notices);
+                        if done.notices > 0 {
+                            state.notices.queued.notify_one();
+                        }
                         busy |= done.changes == BATCH as usize;
                     }
                     Err(err) => {

@@ -16,6 +16,7 @@
 pub(crate) mod accounts;
 pub(crate) mod callbacks;
 pub(crate) mod exchange;
+pub(crate) mod held;
 pub(crate) mod mailbox;
 pub(crate) mod reconciliation;
 pub(crate) mod register;

@@ -18,8 +18,9 @@ use crate::exchange::check_id;
 use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::subscriptions::{
-    check_feed, check_subjects, ChangeToMatch, NewSubscription, Notice, NoticeDelivery,
-    ReceivedNotice, StoredSubscription, SubscriptionState, Subscriptions,
+    check_feed, check_subjects, ChangeToMatch, DeliveryCursor, NewSubscription, Notice,
+    NoticeDelivery, ReceivedNotice, RecordedPart, StoredSubscription, SubscriptionState,
+    Subscriptions,
 };
 use crate::StoreError;
 
@@ -98,12 +99,23 @@ const POSTGRES_MATCH_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(730
 /// a case system following the feed never skips one.
 const POSTGRES_TAKE_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(7305221100019)");
 
-const DELIVERY_CURSOR: &str = "SELECT through FROM notice_cursors WHERE subscriber = $1";
+const DELIVERY_CURSOR: &str =
+    "SELECT through, recorded, parts FROM notice_cursors WHERE subscriber = $1";
 
+/// Delivered through $2; what was recorded beyond it keeps its parts.
 const DELIVERED: &str = "\
-INSERT INTO notice_cursors (subscriber, through) VALUES ($1, $2)
-ON CONFLICT (subscriber) DO UPDATE SET through = excluded.through
+INSERT INTO notice_cursors (subscriber, through, recorded, parts) VALUES ($1, $2, $2, '[]')
+ON CONFLICT (subscriber) DO UPDATE SET through = excluded.through,
+       recorded = CASE WHEN notice_cursors.recorded < excluded.through
+                       THEN excluded.through ELSE notice_cursors.recorded END,
+       parts = CASE WHEN notice_cursors.recorded <= excluded.through
+                    THEN '[]' ELSE notice_cursors.parts END
  WHERE notice_cursors.through < excluded.through";
+
+const RECORDED: &str = "\
+INSERT INTO notice_cursors (subscriber, through, recorded, parts) VALUES ($1, 0, $2, $3)
+ON CONFLICT (subscriber) DO UPDATE SET recorded = excluded.recorded, parts = excluded.parts
+ WHERE notice_cursors.recorded < excluded.recorded";
 
 const OWED: &str = "\
 SELECT DISTINCT n.subscriber FROM notices AS n
@@ -120,8 +132,14 @@ ON CONFLICT (provider, provider_seq) DO NOTHING";
 const TAKEN_THROUGH: &str =
     "SELECT COALESCE(MAX(provider_seq), 0) FROM received_notices WHERE provider = $1";
 
-const RECEIVED_COLUMNS: &str = "seq, provider, provider_seq, subscription, offering, subject, \
-    events, fields, changed_at, received_at";
+/// The notices taken after $1, of the subscriptions unit $2 holds (every unit's when null).
+const RECEIVED_AFTER: &str = "\
+SELECT r.seq, r.provider, r.provider_seq, r.subscription, r.offering, r.subject, r.events,
+       r.fields, r.changed_at, r.received_at
+  FROM received_notices AS r
+  LEFT JOIN held_subscriptions AS h ON h.id = r.subscription
+ WHERE r.seq > $1 AND ($2 IS NULL OR h.unit = $2)
+ ORDER BY r.seq LIMIT $3";
 
 #[derive(sqlx::FromRow)]
 struct SubscriptionRow {
@@ -388,14 +406,25 @@ macro_rules! engine {
 
             #[async_trait]
             impl NoticeDelivery for $engine {
-                async fn delivery_cursor(&self, subscriber: &str) -> Result<u64, StoreError> {
+                async fn delivery_cursor(
+                    &self,
+                    subscriber: &str,
+                ) -> Result<DeliveryCursor, StoreError> {
                     check_id("subscriber", subscriber)?;
-                    let through: Option<(i64,)> = sqlx::query_as(DELIVERY_CURSOR)
+                    let cursor: Option<(i64, i64, String)> = sqlx::query_as(DELIVERY_CURSOR)
                         .bind(subscriber)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(StoreError::exchange("reading a delivery cursor"))?;
-                    Ok(through.map_or(0, |(through,)| u64::try_from(through).unwrap_or(0)))
+                    let Some((through, recorded, parts)) = cursor else {
+                        return Ok(DeliveryCursor::default());
+                    };
+                    Ok(DeliveryCursor {
+                        delivered: u64::try_from(through).unwrap_or(0),
+                        recorded: u64::try_from(recorded).unwrap_or(0),
+                        parts: serde_json::from_str(&parts)
+                            .map_err(|_| corrupt("delivery cursor", "unreadable parts"))?,
+                    })
                 }
 
                 async fn notices_delivered(
@@ -403,20 +432,22 @@ macro_rules! engine {
                     subscriber: &str,
                     through: u64,
                 ) -> Result<(), StoreError> {
-                    check_id("subscriber", subscriber)?;
-                    let (subscriber, through) = (subscriber.to_owned(), index(through)?);
-                    self.writer
-                        .write(move |connection| {
-                            Box::pin(async move {
-                                sqlx::query(DELIVERED)
-                                    .bind(&subscriber)
-                                    .bind(through)
-                                    .execute(&mut *connection)
-                                    .await
-                                    .map_err(StoreError::exchange("advancing a delivery cursor"))?;
-                                Ok(())
-                            })
-                        })
+                    self.advance_cursor(DELIVERED, subscriber, through, None)
+                        .await
+                }
+
+                async fn notices_recorded(
+                    &self,
+                    subscriber: &str,
+                    through: u64,
+                    parts: &[RecordedPart],
+                ) -> Result<(), StoreError> {
+                    let parts =
+                        serde_json::to_string(parts).map_err(|e| StoreError::InvalidInput {
+                            what: "recorded parts",
+                            reason: e.to_string(),
+                        })?;
+                    self.advance_cursor(RECORDED, subscriber, through, Some(parts))
                         .await
                 }
 
@@ -486,15 +517,16 @@ macro_rules! engine {
 
                 async fn received_after(
                     &self,
+                    unit: Option<&str>,
                     after: u64,
                     limit: u32,
                 ) -> Result<Vec<ReceivedNotice>, StoreError> {
-                    let sql = format!(
-                        "SELECT {RECEIVED_COLUMNS} FROM received_notices WHERE seq > $1 \
-                         ORDER BY seq LIMIT $2"
-                    );
-                    sqlx::query_as::<_, ReceivedRow>(&sql)
+                    if let Some(unit) = unit {
+                        crate::exchange::check_text("unit", unit, 256)?;
+                    }
+                    sqlx::query_as::<_, ReceivedRow>(RECEIVED_AFTER)
                         .bind(i64::try_from(after).unwrap_or(i64::MAX))
+                        .bind(unit)
                         .bind(i64::from(limit))
                         .fetch_all(&self.pool)
                         .await
@@ -507,6 +539,43 @@ macro_rules! engine {
         };
     };
 }
+
+macro_rules! cursors {
+    ($engine:ty) => {
+        impl $engine {
+            /// Moves one of a subscriber's delivery cursors forward with `sql` (which takes the
+            /// parts recorded as `$3` when there are some).
+            async fn advance_cursor(
+                &self,
+                sql: &'static str,
+                subscriber: &str,
+                through: u64,
+                parts: Option<String>,
+            ) -> Result<(), StoreError> {
+                check_id("subscriber", subscriber)?;
+                let (subscriber, through) = (subscriber.to_owned(), index(through)?);
+                self.writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            let mut query = sqlx::query(sql).bind(&subscriber).bind(through);
+                            if let Some(parts) = &parts {
+                                query = query.bind(parts);
+                            }
+                            query
+                                .execute(&mut *connection)
+                                .await
+                                .map_err(StoreError::exchange("advancing a delivery cursor"))?;
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+        }
+    };
+}
+
+cursors!(SqliteExchange);
+cursors!(PgExchange);
 
 engine!(
     SqliteExchange,
@@ -540,11 +609,11 @@ fn same_grant(held: &NewSubscription, new: &NewSubscription) -> bool {
     held == new
 }
 
-fn json_list(items: &[String]) -> String {
+pub(super) fn json_list(items: &[String]) -> String {
     serde_json::Value::from(items).to_string()
 }
 
-fn index(value: u64) -> Result<i64, StoreError> {
+pub(super) fn index(value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::InvalidInput {
         what: "index",
         reason: "it is out of range".to_owned(),
@@ -581,14 +650,14 @@ fn from_millis(millis: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()
 }
 
-fn corrupt(what: &'static str, reason: &str) -> StoreError {
+pub(super) fn corrupt(what: &'static str, reason: &str) -> StoreError {
     StoreError::CorruptRow {
         what,
         reason: reason.to_owned(),
     }
 }
 
-fn list(what: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
+pub(super) fn list(what: &'static str, text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|_| corrupt(what, "an unreadable list"))
 }
 
