@@ -32,6 +32,13 @@ pub const INBOX_ATTACHMENT: &str = "/v1/messages/inbox/{sender}/{id}/attachments
 /// tus 1.0 uploads of files to attach: created here, written at `UPLOAD`.
 pub const UPLOADS: &str = "/v1/uploads";
 pub const UPLOAD: &str = "/v1/uploads/{id}";
+pub const SUBSCRIPTIONS: &str = "/v1/subscriptions";
+pub const SUBSCRIPTION: &str = "/v1/subscriptions/{id}";
+pub const SUBSCRIPTION_SUBJECTS: &str = "/v1/subscriptions/{id}/subjects";
+/// The feed of notices taken from providers: a cursor and long-poll.
+pub const NOTICES: &str = "/v1/notices";
+/// Where pushing notices to the case system's webhook stands; `POST` re-enables it.
+pub const NOTICE_PUSH: &str = "/v1/notices/push";
 pub const CALLBACKS: &str = "/v1/callbacks";
 pub const CALLBACK_REPLAY: &str = "/v1/callbacks/{id}/replay";
 pub const HEALTHZ: &str = "/healthz";

@@ -11,6 +11,7 @@ use axum::Router;
 use std::sync::Arc;
 use utbyte_api::{
     audit, health as health_api, messages, offerings as offerings_api, requests, reviews,
+    subscriptions,
 };
 use utbyte_http::openapi::{EdgeProblems, MutualTls};
 use utbyte_http::{Json, Problem};
@@ -35,6 +36,7 @@ use utoipa::OpenApi;
         crate::subscriptions::grant::subscribe,
         crate::subscriptions::grant::add_subjects,
         crate::subscriptions::grant::cancel,
+        crate::subscriptions::receive::take,
         federation_openapi
     ),
     components(schemas(
@@ -58,6 +60,9 @@ use utoipa::OpenApi;
         crate::subscriptions::grant::MoreSubjects,
         crate::subscriptions::grant::SubjectsAdded,
         crate::subscriptions::grant::Cancelled,
+        crate::subscriptions::notice::NoticeEvent,
+        crate::subscriptions::notice::NoticeData,
+        crate::subscriptions::receive::NoticesAck,
         Problem
     ))
 )]
@@ -67,7 +72,7 @@ struct FederationApi;
 #[openapi(
     info(
         title = "utbyte node — local API",
-        description = "What the authority's own systems call, over TLS with a client certificate or an access token from the agency: case systems ask other authorities (consumer), reviewers work the review queue (review), auditors read the ledger (audit), administrators see and replay callback notices (callbacks); units send and take messages to and from other authorities (messages). Which client may call what is the node's [access] configuration (docs/access.md)."
+        description = "What the authority's own systems call, over TLS with a client certificate or an access token from the agency: case systems ask other authorities (consumer), reviewers work the review queue (review), auditors read the ledger (audit), administrators see and replay callback notices (callbacks); units send and take messages to and from other authorities (messages), and subscribe to changes at other authorities and follow the notices (subscriptions). Which client may call what is the node's [access] configuration (docs/access.md)."
     ),
     modifiers(&EdgeProblems, &LocalAccess),
     servers((url = "https://{node}", description = "The node's local listener (`local_listen`)", variables(("node" = (default = "127.0.0.1:7501", description = "host and port"))))),
@@ -106,6 +111,14 @@ struct FederationApi;
         crate::messages::attachments::upload::terminate,
         crate::messages::held::list,
         crate::messages::held::decide,
+        crate::subscriptions::held::subscribe,
+        crate::subscriptions::held::list,
+        crate::subscriptions::held::show,
+        crate::subscriptions::held::add_subjects,
+        crate::subscriptions::held::cancel,
+        crate::subscriptions::held::feed,
+        crate::subscriptions::held::push_state,
+        crate::subscriptions::held::re_enable,
         health::alive,
         health::ready,
         crate::metrics::scrape,
@@ -163,6 +176,14 @@ struct FederationApi;
         messages::AttachmentInfo,
         messages::AcceptMessage,
         messages::HeldMessage,
+        subscriptions::Subscribe,
+        subscriptions::AddSubjects,
+        subscriptions::EventOutcome,
+        subscriptions::SubscriptionStatus,
+        subscriptions::SubscriptionView,
+        subscriptions::NoticeView,
+        subscriptions::NoticePage,
+        subscriptions::PushView,
         health_api::Health,
         health_api::HealthStatus,
         utbyte_api::FieldVerdict,
@@ -234,6 +255,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(crate::reconcile::local_routes())
         .merge(callbacks_api::routes())
         .merge(crate::messages::local_routes())
+        .merge(crate::subscriptions::local_routes())
         .merge(health::routes())
         .merge(crate::metrics::routes())
         .route(utbyte_api::paths::OPENAPI, get(local_openapi))

@@ -45,6 +45,9 @@
 //! [callbacks]                              # see `callback::config`; none allows no callback
 //! allow = ["https://case.fk.example/callbacks/"]
 //!
+//! [subscriptions]                          # optional: push the notices taken to a case system
+//! webhook = "https://case.fk.example/callbacks/notices"   # under `[callbacks] allow`
+//!
 //! [recovery]                               # all optional; see `recovery`
 //! grace_seconds = 60
 //! give_up_hours = 24
@@ -128,6 +131,20 @@ pub struct NodeConfig {
     /// How messages to other authorities are retried, and which kinds this node takes.
     #[serde(default)]
     pub messages: MessagesConfig,
+    /// Where the notices of this node's subscriptions are pushed.
+    #[serde(default)]
+    pub subscriptions: SubscriptionsConfig,
+}
+
+/// Where the notices of this node's subscriptions go (`[subscriptions]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionsConfig {
+    /// The case system's webhook the notices taken are pushed to, in batches of signed
+    /// CloudEvents (as callbacks are sent); must lie under `[callbacks] allow`. None: case
+    /// systems read the feed (`GET /v1/notices`).
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 /// How messages are delivered and which this node takes (`[messages]`).

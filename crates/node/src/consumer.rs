@@ -222,7 +222,8 @@ fn case_response(answer: &CaseAnswer) -> Response {
 
 /// One round of the background work: drive every request left in flight to an end
 /// ([`crate::exchange::recover`]), ask about every request in review, then deliver every
-/// callback notice that is due and announce every message that arrived.
+/// callback notice that is due, announce every message that arrived, and push the notices
+/// of subscriptions taken.
 pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callback::Callbacks) {
     // Recovery and review polls record receipts: one instance of a node runs them (callbacks
     // are claimed notice by notice, so every instance delivers).
@@ -239,5 +240,11 @@ pub(crate) async fn background_round(state: &NodeState, callbacks: &crate::callb
     callbacks.deliver_due(&state.exchange).await;
     if let Some(url) = &state.messages.callback {
         callbacks.announce_arrivals(&state.exchange, url).await;
+    }
+    // Pushed in order: by one instance.
+    if let Some(url) = &state.notices.webhook {
+        if state.leading.load(std::sync::atomic::Ordering::Relaxed) {
+            callbacks.push_notices(&state.exchange, url).await;
+        }
     }
 }

@@ -147,6 +147,8 @@ pub struct NodeSetup {
     pub recovery: RecoveryConfig,
     /// How messages are delivered and which this node takes.
     pub messages: config::MessagesConfig,
+    /// Where the notices of this node's subscriptions are pushed.
+    pub subscriptions: config::SubscriptionsConfig,
     /// Who may call the local listener, and whether it speaks TLS.
     pub access: access::LocalAccess,
     /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
@@ -230,6 +232,7 @@ impl NodeSetup {
             callbacks: config.callbacks.clone(),
             recovery: config.recovery,
             messages: config.messages.clone(),
+            subscriptions: config.subscriptions.clone(),
             access: access::LocalAccess::from_config(
                 &config.access,
                 config.local_listen,
@@ -493,12 +496,15 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
         &setup.data_dir,
         &setup.authority,
     )?;
-    if let Some(url) = &setup.messages.callback {
-        callbacks.check_target(url).map_err(|refused| {
-            NodeError::Config(config::ConfigFileError::Invalid(format!(
-                "[messages] callback: {refused}"
-            )))
-        })?;
+    for (what, url) in [
+        ("[messages] callback", &setup.messages.callback),
+        ("[subscriptions] webhook", &setup.subscriptions.webhook),
+    ] {
+        if let Some(url) = url {
+            callbacks.check_target(url).map_err(|refused| {
+                NodeError::Config(config::ConfigFileError::Invalid(format!("{what}: {refused}")))
+            })?;
+        }
     }
     let callback_targets = setup
         .callbacks
@@ -534,6 +540,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     state.leading = leading;
     state.messages = messages::Messages::new(vec![message_key(&setup.data_dir)?], &setup.messages);
     state.attachments = messages::attachments::Attachments::new(&setup.data_dir, &setup.messages);
+    state.notices.webhook = setup.subscriptions.webhook.clone();
     state
         .attachments
         .create_dirs()

@@ -67,6 +67,8 @@ pub struct Plan {
     /// How every node delivers messages (retries start at 200 ms here, not 5 s, so tests of
     /// an unreachable recipient run in seconds).
     pub messages: utbyte_node::config::MessagesConfig,
+    /// Where every node pushes the notices of its subscriptions (none by default).
+    pub subscriptions: utbyte_node::config::SubscriptionsConfig,
     /// Signs the access tokens and officer assertions every node accepts.
     pub issuer: Arc<LocalIssuer>,
     /// The clients every node's local API admits (see [`crate::access::case_system`]).
@@ -117,6 +119,7 @@ impl Plan {
                 retry_max_seconds: 2,
                 ..Default::default()
             },
+            subscriptions: Default::default(),
             issuer: Arc::new(LocalIssuer::generate()?),
             clients: vec![crate::access::case_system()],
             access: Default::default(),
@@ -407,6 +410,7 @@ impl LoopbackFederation {
                 callbacks: plan.callbacks.clone(),
                 recovery: plan.recovery,
                 messages: plan.messages.clone(),
+                subscriptions: plan.subscriptions.clone(),
                 access,
                 review_units: plan.review_units.clone(),
                 postgres: plan

@@ -75,6 +75,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> anyhow::Result<Plan> {
         agency_trust: None,
         recovery: utbyte_node::RecoveryConfig::default(),
         messages: Default::default(),
+        subscriptions: Default::default(),
         issuer: std::sync::Arc::new(issuer),
         clients: vec![case_system()],
         access: Default::default(),

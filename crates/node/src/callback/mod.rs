@@ -25,7 +25,9 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 use utbyte_adapters::{describe, AgencyClient, AgencyTrust};
-use utbyte_store::{CallbackAttempt, ExchangeStore, StoredCallback, MAX_CALLBACK_ERROR_BYTES};
+use utbyte_store::{
+    CallbackAttempt, ExchangeStore, PushState, StoredCallback, MAX_CALLBACK_ERROR_BYTES,
+};
 
 use crate::NodeError;
 pub use config::CallbacksConfig;
@@ -38,6 +40,11 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many due notices one round sends at most.
 const ROUND: u32 = 100;
+
+/// How many notices one push to the subscriptions' webhook carries, and how many pushes one
+/// round makes at most.
+const PUSH_BATCH: u32 = 100;
+const PUSH_ROUNDS: usize = 20;
 
 /// How long a round's notices are claimed: long enough for every attempt of the round to time
 /// out one after another.
@@ -137,7 +144,7 @@ impl Callbacks {
         for entry in due {
             let id = notice::arrival_id(&entry.message.sender, &entry.message.message_id);
             let outcome = match notice::arrival_body(&entry, &self.authority) {
-                Ok(body) => self.post(url, &id, body).await,
+                Ok(body) => self.post(url, &id, notice::CONTENT_TYPE, body).await,
                 Err(error) => Err(Failure::fatal(format!(
                     "the announcement cannot be written: {error}"
                 ))),
@@ -148,6 +155,76 @@ impl Callbacks {
                 .await
             {
                 tracing::warn!(callback = %id, %error, "announcement attempt not recorded");
+            }
+        }
+    }
+
+    /// Pushes the notices taken from providers that the case system has not accepted yet to
+    /// the subscriptions' webhook (`[subscriptions] webhook`), in order, a batch of CloudEvents
+    /// at a time (`application/cloudevents-batch+json`). A failure waits with backoff, as a
+    /// callback does; at the end of its attempts or age pushing stops (`dead`) until an
+    /// administrator re-enables it, and the notices wait in the feed meanwhile.
+    pub(crate) async fn push_notices(&self, exchange: &ExchangeStore, url: &str) {
+        use crate::subscriptions::{held, notice as notices};
+        let mut push = match exchange.push_state(held::PUSH).await {
+            Ok(push) => push,
+            Err(error) => {
+                tracing::warn!(%error, "where pushing notices stands cannot be read");
+                return;
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        if push.dead || push.next_attempt_at.is_some_and(|at| at > now) {
+            return;
+        }
+        for _ in 0..PUSH_ROUNDS {
+            let notices = match exchange.received_after(None, push.through, PUSH_BATCH).await {
+                Ok(notices) if !notices.is_empty() => notices,
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "notices to push cannot be read");
+                    return;
+                }
+            };
+            let (first, last) = (notices[0].seq, notices[notices.len() - 1].seq);
+            let oldest = notices[0].received_at;
+            let events: Vec<notices::CaseEvent> = notices
+                .into_iter()
+                .map(|n| notices::CaseEvent::new(held::notice_view(n)))
+                .collect();
+            let id = format!("notices-{first}-{last}");
+            let outcome = match serde_json::to_vec(&events) {
+                Ok(body) => self.post(url, &id, notices::BATCH_TYPE, body).await,
+                Err(error) => Err(Failure::fatal(format!("the notices cannot be written: {error}"))),
+            };
+            push = match self.settle(&id, outcome, push.attempts, oldest) {
+                CallbackAttempt::Delivered => PushState {
+                    through: last,
+                    ..PushState::default()
+                },
+                CallbackAttempt::Retry {
+                    error,
+                    next_attempt_at,
+                } => PushState {
+                    attempts: push.attempts + 1,
+                    next_attempt_at: Some(next_attempt_at),
+                    error: Some(error),
+                    ..push
+                },
+                CallbackAttempt::GiveUp { error } => PushState {
+                    attempts: push.attempts + 1,
+                    next_attempt_at: None,
+                    error: Some(error),
+                    dead: true,
+                    ..push
+                },
+            };
+            if let Err(error) = exchange.set_push_state(held::PUSH, &push).await {
+                tracing::warn!(%error, "where pushing notices stands cannot be kept");
+                return;
+            }
+            if push.attempts > 0 {
+                return;
             }
         }
     }
@@ -191,12 +268,19 @@ impl Callbacks {
     async fn attempt(&self, callback: &StoredCallback) -> Result<(), Failure> {
         let body = notice::body(callback, &self.authority)
             .map_err(|error| Failure::fatal(format!("the notice cannot be written: {error}")))?;
-        self.post(&callback.url, &callback.id, body).await
+        self.post(&callback.url, &callback.id, notice::CONTENT_TYPE, body)
+            .await
     }
 
     /// One signed POST of `body` as notice `id` to `url`, checked against the allow-list first
     /// (it may have shrunk since the notice was scheduled).
-    async fn post(&self, url: &str, id: &str, body: Vec<u8>) -> Result<(), Failure> {
+    async fn post(
+        &self,
+        url: &str,
+        id: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) -> Result<(), Failure> {
         self.targets
             .check(url)
             .map_err(|refused| Failure::fatal(format!("the callback URL is refused: {refused}")))?;
@@ -207,7 +291,7 @@ impl Callbacks {
             .http()
             .post(url)
             .timeout(CALLBACK_TIMEOUT)
-            .header(http::header::CONTENT_TYPE, notice::CONTENT_TYPE)
+            .header(http::header::CONTENT_TYPE, content_type)
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)

@@ -131,6 +131,37 @@ impl NoticeEvent {
     }
 }
 
+/// A notice taken, as the subscriber's node pushes it to its case system: the provider's event
+/// (`id`, `source`, `type`, `time` as the provider sent them) with the notice as the feed shows
+/// it (`GET /v1/notices`) as `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseEvent {
+    pub specversion: &'static str,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub subject: String,
+    pub time: String,
+    pub datacontenttype: &'static str,
+    pub data: utbyte_api::subscriptions::NoticeView,
+}
+
+impl CaseEvent {
+    pub fn new(notice: utbyte_api::subscriptions::NoticeView) -> Self {
+        Self {
+            specversion: "1.0",
+            id: event_id(&notice.provider, notice.provider_seq),
+            source: crate::callback::notice::source(&notice.provider),
+            kind: NOTICE_TYPE,
+            subject: notice.subscription.clone(),
+            time: rfc3339(notice.changed_at),
+            datacontenttype: "application/json",
+            data: notice,
+        }
+    }
+}
+
 /// The id of notice `seq` of `provider`.
 pub fn event_id(provider: &str, seq: u64) -> String {
     format!("{provider}-{seq}")
