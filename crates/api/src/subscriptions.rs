@@ -145,7 +145,11 @@ pub struct PushView {
 pub struct SubscriptionListQuery {
     /// Only this unit's subscriptions: a unit id, printable text of at most 256 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub unit: Option<String>,
     /// The id of the last subscription of the page before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,7 +167,11 @@ pub struct SubscriptionListQuery {
 pub struct NoticeFeedQuery {
     /// Only notices of this unit's subscriptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(min_length = 1, max_length = 256, pattern = r"^[^\x00-\x1f\x7f-\x9f]+$")]
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
     pub unit: Option<String>,
     /// The `seq` of the last notice seen (0 or absent: from the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]

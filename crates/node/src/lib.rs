@@ -502,7 +502,9 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     ] {
         if let Some(url) = url {
             callbacks.check_target(url).map_err(|refused| {
-                NodeError::Config(config::ConfigFileError::Invalid(format!("{what}: {refused}")))
+                NodeError::Config(config::ConfigFileError::Invalid(format!(
+                    "{what}: {refused}"
+                )))
             })?;
         }
     }

@@ -178,7 +178,10 @@ impl Callbacks {
             return;
         }
         for _ in 0..PUSH_ROUNDS {
-            let notices = match exchange.received_after(None, push.through, PUSH_BATCH).await {
+            let notices = match exchange
+                .received_after(None, push.through, PUSH_BATCH)
+                .await
+            {
                 Ok(notices) if !notices.is_empty() => notices,
                 Ok(_) => return,
                 Err(error) => {
@@ -195,7 +198,9 @@ impl Callbacks {
             let id = format!("notices-{first}-{last}");
             let outcome = match serde_json::to_vec(&events) {
                 Ok(body) => self.post(url, &id, notices::BATCH_TYPE, body).await,
-                Err(error) => Err(Failure::fatal(format!("the notices cannot be written: {error}"))),
+                Err(error) => Err(Failure::fatal(format!(
+                    "the notices cannot be written: {error}"
+                ))),
             };
             push = match self.settle(&id, outcome, push.attempts, oldest) {
                 CallbackAttempt::Delivered => PushState {

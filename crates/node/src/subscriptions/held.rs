@@ -30,8 +30,8 @@ use utbyte_http::{Json, Path, Problem, Query, INVALID_QUERY};
 use utbyte_store::{HeldSubscription, PushState, StoredHeld, SubscriptionState};
 
 use super::grant::{
-    self, Cancelled, MoreSubjects, OpenedGrant, SubjectsAdded, SubscriptionRequest,
-    SUBJECTS_PATH, SUBSCRIPTIONS_PATH, SUBSCRIPTION_PATH,
+    self, Cancelled, MoreSubjects, OpenedGrant, SubjectsAdded, SubscriptionRequest, SUBJECTS_PATH,
+    SUBSCRIPTIONS_PATH, SUBSCRIPTION_PATH,
 };
 use crate::access::{Acting, Who};
 use crate::exchange::ask::{call, provider_refused};
@@ -126,7 +126,9 @@ pub(crate) async fn subscribe(
         || verdict.provider != member.authority
         || verdict.offering != asked.offering
     {
-        return Err(unreadable(&member.authority, "the verdict is for another subscription").into());
+        return Err(
+            unreadable(&member.authority, "the verdict is for another subscription").into(),
+        );
     }
     let ends = OffsetDateTime::parse(&verdict.ends, &Rfc3339)
         .map_err(|_| unreadable(&member.authority, "the verdict's end is not a time"))?;
@@ -276,7 +278,9 @@ pub(crate) async fn add_subjects(
     who.require(Duty::Request)?;
     let stored = held(&state, &who, &id).await?;
     if stored.state != SubscriptionState::Active {
-        return Err(problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled")));
+        return Err(
+            problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
+        );
     }
     let ctx = state.exchange_context()?;
     let member = member(&ctx, &stored.held.provider)?;

@@ -53,6 +53,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
             retry_max_seconds: 2,
             ..Default::default()
         },
+        subscriptions: Default::default(),
         issuer: issuer(),
         clients: vec![case_system()],
         access: Default::default(),

@@ -1,0 +1,323 @@
+//! Notices end to end: Malmö stad's case system subscribes through its own node at
+//! Försäkringskassan's, changes written to Försäkringskassan's register reach Malmö's notice
+//! feed once each and in order, every batch is recorded in both ledgers — the provider's
+//! `notice_sent` and the subscriber's `notice_received` naming it, with the same digest and
+//! the same subjects — and nothing arrives after the subscription is cancelled.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::scrape::scrape;
+use common::*;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utbyte_audit::{AuditLog, AuditRecord, EventKind, SubjectIdentifier};
+use utbyte_store::{Register, RegisterBatch};
+
+const AUTHORITIES: [&str; 2] = ["forsakringskassan", "malmo-stad"];
+
+fn subscribe(id: &str, subjects: &[String]) -> Value {
+    json!({
+        "subscription_id": id,
+        "officer": "malmo-h4711",
+        "unit": "malmo-ekonomiskt-bistand",
+        "role": "handlaggare",
+        "offering": "fk-formaner",
+        "events": ["utbetalning-andrad", "beslut-fattat"],
+        "purpose": "kontroll-ekonomiskt-bistand",
+        "legal_basis": "luffa",
+        "case_ref": "ASN-2026-004512",
+        "ends": (OffsetDateTime::now_utc() + time::Duration::days(90)).format(&Rfc3339).unwrap(),
+        "subjects": subjects,
+    })
+}
+
+fn amount(subject: &str, amount: u32) -> RegisterBatch {
+    let subject: utbyte_domain::SubjectId = subject.parse().unwrap();
+    let mut batch = RegisterBatch::new();
+    batch
+        .subject(subject, false)
+        .record("fk-formaner", subject, "belopp", json!(amount));
+    batch
+}
+
+/// Every record of `event` in `audit`'s ledger, by index.
+fn records(audit: &AuditLog, event: EventKind) -> BTreeMap<u64, AuditRecord> {
+    (0..audit.ledger().size())
+        .filter_map(|i| {
+            let record = AuditRecord::from_leaf(&audit.ledger().entry(i).unwrap()).unwrap();
+            (record.event == event).then_some((i, record))
+        })
+        .collect()
+}
+
+/// Reads Malmö's feed after `after` until `count` notices came, waiting at the node.
+async fn read_feed(malmo: std::net::SocketAddr, after: u64, count: usize) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut cursor = after;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < count && tokio::time::Instant::now() < deadline {
+        let page = call(
+            malmo,
+            "GET",
+            &format!("/v1/notices?after={cursor}&wait=5"),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(page.status, 200, "{:#}", page.body);
+        cursor = page.body["next"].as_u64().unwrap();
+        seen.extend(page.body["notices"].as_array().unwrap().iter().cloned());
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
+    let (_dir, federation) = federation(&AUTHORITIES).await;
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let covered: Vec<String> = open[..3].to_vec();
+
+    let asked = serde_json::to_vec(&subscribe("bidrag-2", &covered)).unwrap();
+    let made = call(malmo, "POST", "/v1/subscriptions", &[], Some(asked.clone())).await;
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    assert_eq!(made.body["status"], "active");
+    assert_eq!(made.body["provider"], "forsakringskassan");
+    assert_eq!(made.body["granted"], json!(["utbetalning-andrad"]));
+    assert_eq!(made.body["subjects"], 3);
+    let outcomes: BTreeMap<String, String> = made.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes["utbetalning-andrad"], "disclose");
+    assert_ne!(outcomes["beslut-fattat"], "disclose");
+    let decision = made.body["decision"]["index"].as_u64().unwrap();
+    let fk_audit = federation.node("forsakringskassan").unwrap().audit();
+    let decided = AuditRecord::from_leaf(&fk_audit.ledger().entry(decision).unwrap()).unwrap();
+    assert_eq!(decided.event, EventKind::SubscriptionDecision);
+
+    // The same request again is the same subscription.
+    let again = call(malmo, "POST", "/v1/subscriptions", &[], Some(asked)).await;
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    let listed = call(malmo, "GET", "/v1/subscriptions", &[], None).await;
+    assert_eq!(
+        listed.body.as_array().unwrap().len(),
+        1,
+        "{:#}",
+        listed.body
+    );
+
+    // Five changes to covered subjects, one to another.
+    let register = federation
+        .registers
+        .iter()
+        .find(|(a, _)| a == "forsakringskassan")
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    let written = [
+        (&covered[0], 1_001),
+        (&covered[1], 1_002),
+        (&open[20], 9),
+        (&covered[0], 1_003),
+        (&covered[2], 1_004),
+        (&covered[0], 1_005),
+    ];
+    for (subject, value) in written {
+        register.insert(&amount(subject, value)).await.unwrap();
+    }
+    let notices = read_feed(malmo, 0, 5).await;
+    let subjects: Vec<&str> = notices
+        .iter()
+        .map(|n| n["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            &covered[0],
+            &covered[1],
+            &covered[0],
+            &covered[2],
+            &covered[0]
+        ],
+        "each change once, in the order written"
+    );
+    for notice in &notices {
+        assert_eq!(notice["provider"], "forsakringskassan");
+        assert_eq!(notice["subscription"], "bidrag-2");
+        assert_eq!(notice["events"], json!(["utbetalning-andrad"]));
+        assert_eq!(notice["fields"], json!(["belopp"]));
+    }
+    let provider_seqs: Vec<u64> = notices
+        .iter()
+        .map(|n| n["provider_seq"].as_u64().unwrap())
+        .collect();
+    assert!(provider_seqs.windows(2).all(|w| w[0] < w[1]));
+    // Nothing more: the feed waits and comes back empty.
+    let last = notices.last().unwrap()["seq"].as_u64().unwrap();
+    let quiet = call(
+        malmo,
+        "GET",
+        &format!("/v1/notices?after={last}&wait=1"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(quiet.body["notices"], json!([]));
+    assert_eq!(quiet.body["next"], last);
+
+    // Both ledgers: every notice sent is recorded at Försäkringskassan, and each of those
+    // entries is named by one of Malmö's with the same digest and the same subjects.
+    let malmo_audit = federation.node("malmo-stad").unwrap().audit();
+    let sent = records(fk_audit, EventKind::NoticeSent);
+    let received = records(malmo_audit, EventKind::NoticeReceived);
+    let told: u32 = sent
+        .values()
+        .map(|r| r.notices.as_ref().unwrap().count)
+        .sum();
+    assert_eq!(told, 5, "{sent:?}");
+    assert_eq!(received.len(), sent.len());
+    for ours in received.values() {
+        let theirs = &sent[&ours.refers_to.unwrap()];
+        assert_eq!(ours.payload_sha256, theirs.payload_sha256);
+        assert_eq!(
+            ours.notices.as_ref().unwrap().first,
+            theirs.notices.as_ref().unwrap().first
+        );
+        assert_eq!(
+            ours.notices.as_ref().unwrap().last,
+            theirs.notices.as_ref().unwrap().last
+        );
+        assert_eq!(ours.subjects.len(), theirs.subjects.len());
+        assert_eq!(theirs.refers_to, Some(decision));
+        assert_eq!(theirs.actor.unit, "malmo-ekonomiskt-bistand");
+        assert_eq!(ours.actor.unit, "malmo-ekonomiskt-bistand");
+        assert_eq!(ours.why.as_ref().unwrap().case_ref, "ASN-2026-004512");
+    }
+    // The subject-access reports of both authorities show who was told about the person.
+    let person = SubjectIdentifier::new(&covered[0]).unwrap();
+    for (audit, event) in [
+        (fk_audit, EventKind::NoticeSent),
+        (malmo_audit, EventKind::NoticeReceived),
+    ] {
+        let about: Vec<EventKind> = audit
+            .records_about(&person)
+            .into_iter()
+            .map(|i| {
+                AuditRecord::from_leaf(&audit.ledger().entry(i).unwrap())
+                    .unwrap()
+                    .event
+            })
+            .collect();
+        assert!(about.contains(&event), "{about:?}");
+    }
+    let counted = scrape(federation.node("forsakringskassan").unwrap().local_addr).await;
+    assert_eq!(
+        counted.get(
+            "utbyte_subscription_deliveries_total",
+            &[("outcome", "sent")]
+        ),
+        5.0
+    );
+    let counted = scrape(malmo).await;
+    assert_eq!(
+        counted.get(
+            "utbyte_subscription_deliveries_total",
+            &[("outcome", "received")]
+        ),
+        5.0
+    );
+
+    // Another unit's feed does not hold Malmö's social services' notices.
+    let other = call(malmo, "GET", "/v1/notices?unit=malmo-annan", &[], None).await;
+    assert_eq!(other.body["notices"], json!([]));
+
+    // Cancelled at the provider and here: a change after it brings nothing.
+    let cancelled = call(malmo, "DELETE", "/v1/subscriptions/bidrag-2", &[], None).await;
+    assert_eq!(cancelled.status, 200, "{:#}", cancelled.body);
+    assert_eq!(cancelled.body["status"], "cancelled");
+    register.insert(&amount(&covered[1], 2_000)).await.unwrap();
+    let after = call(
+        malmo,
+        "GET",
+        &format!("/v1/notices?after={last}&wait=2"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(after.body["notices"], json!([]));
+    let more = call(
+        malmo,
+        "POST",
+        "/v1/subscriptions/bidrag-2/subjects",
+        &[],
+        Some(serde_json::to_vec(&json!({"subjects": [open[4].clone()]})).unwrap()),
+    )
+    .await;
+    assert_problem(&more, 404, "no-such-subscription");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_outside_what_is_allowed_is_refused_without_being_kept() {
+    let (_dir, federation) = federation(&AUTHORITIES).await;
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let post = |body: Value| async move {
+        call(
+            malmo,
+            "POST",
+            "/v1/subscriptions",
+            &[],
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
+    };
+    let mut bad_id = subscribe("a/b", &open[..1]);
+    assert_problem(&post(bad_id.clone()).await, 422, "invalid-request");
+    bad_id["subscription_id"] = json!("ok-id");
+    bad_id["offering"] = json!("no-such-offering");
+    assert_problem(&post(bad_id).await, 404, "unknown-offering");
+    assert_problem(&post(subscribe("none", &[])).await, 422, "invalid-request");
+    // The provider's refusal, passed on whole.
+    let mut unknown_event = subscribe("ev", &open[..1]);
+    unknown_event["events"] = json!(["ingen-sadan"]);
+    let refused = post(unknown_event).await;
+    assert_problem(&refused, 502, "provider-refused");
+    assert_eq!(
+        refused.body["provider_problem"]["type"],
+        "urn:utbyte:problem:invalid-request"
+    );
+    // Only decisions were asked for; none is granted under LUFFA: nothing is kept.
+    let mut decisions = subscribe("beslut", &open[..1]);
+    decisions["events"] = json!(["beslut-fattat"]);
+    let nothing = post(decisions).await;
+    assert_eq!(nothing.status, 200, "{:#}", nothing.body);
+    assert_eq!(nothing.body["status"], "refused");
+    assert_eq!(nothing.body["granted"], json!([]));
+    let listed = call(malmo, "GET", "/v1/subscriptions", &[], None).await;
+    assert_eq!(listed.body, json!([]));
+    for path in ["/v1/subscriptions/beslut", "/v1/subscriptions/%C3%A5"] {
+        assert_problem(
+            &call(malmo, "GET", path, &[], None).await,
+            404,
+            "no-such-subscription",
+        );
+    }
+    assert_problem(
+        &call(malmo, "GET", "/v1/notices?wait=31", &[], None).await,
+        422,
+        "invalid-request",
+    );
+}
