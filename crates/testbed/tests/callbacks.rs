@@ -431,3 +431,163 @@ async fn an_arriving_message_is_announced_signed_and_as_a_thin_cloudevent() {
     assert_eq!(case.received().len(), 1);
     federation.stop().await;
 }
+
+/// The notices of Malmö's subscription are pushed to its case system in order, as batches of
+/// CloudEvents signed per Standard Webhooks and read by the peer libraries; a case system that
+/// keeps failing stops the push (`dead`) until an administrator re-enables it, and then every
+/// notice arrives, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_are_pushed_in_order_as_signed_cloudevent_batches_and_resume_after_dead() {
+    let case = CaseSystem::start().await;
+    case.status.store(503, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
+    plan.callbacks = CallbacksConfig {
+        allow: vec![case.prefix()],
+        secret_file: Some(dir.path().join("callback.secret")),
+        max_attempts: 2,
+        backoff_base_seconds: 1,
+        backoff_cap_seconds: 1,
+        ..CallbacksConfig::default()
+    };
+    plan.subscriptions.webhook = Some(format!("{}notices", case.prefix()));
+    plan.agency_trust = Some(AgencyTrust::from_pem(case.ca_pem.as_bytes()).unwrap());
+    let federation = LoopbackFederation::start(plan).await.unwrap();
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let subscribe = serde_json::json!({
+        "subscription_id": "bidrag-push",
+        "officer": "malmo-h4711", "unit": "malmo-ekonomiskt-bistand", "role": "handlaggare",
+        "offering": "fk-formaner", "events": ["utbetalning-andrad"],
+        "purpose": "kontroll-ekonomiskt-bistand", "legal_basis": "luffa",
+        "case_ref": "ASN-2026-004513",
+        "ends": (time::OffsetDateTime::now_utc() + time::Duration::days(30))
+            .format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "subjects": [open[0].clone(), open[1].clone()],
+    });
+    let made = call(
+        malmo,
+        "POST",
+        "/v1/subscriptions",
+        &[],
+        Some(serde_json::to_vec(&subscribe).unwrap()),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    let register = federation
+        .registers
+        .iter()
+        .find(|(a, _)| a == "forsakringskassan")
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    let write = |subject: &str, amount: u32| {
+        let subject: utbyte_domain::SubjectId = subject.parse().unwrap();
+        let mut batch = utbyte_store::RegisterBatch::new();
+        batch.subject(subject, false).record(
+            "fk-formaner",
+            subject,
+            "belopp",
+            serde_json::json!(amount),
+        );
+        batch
+    };
+    use utbyte_store::Register as _;
+    for (i, subject) in [&open[0], &open[1], &open[0]].into_iter().enumerate() {
+        register
+            .insert(&write(subject, 500 + i as u32))
+            .await
+            .unwrap();
+    }
+
+    // Failing twice: given up, and said so to the administrator.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    let dead = loop {
+        let push = call(malmo, "GET", "/v1/notices/push", &[], None).await;
+        assert_eq!(push.status, 200, "{:#}", push.body);
+        if push.body["dead"] == true {
+            break push.body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never given up: {:#}",
+            push.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dead["through"], 0);
+    assert_eq!(dead["configured"], true);
+    let tried = case.received().len();
+    assert!(tried >= 2, "{tried}");
+
+    // Re-enabled with the case system answering: every notice, in order, once.
+    case.status.store(204, Ordering::SeqCst);
+    let enabled = call(malmo, "POST", "/v1/notices/push", &[], None).await;
+    assert_eq!(enabled.status, 200, "{:#}", enabled.body);
+    assert_eq!(enabled.body["dead"], false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let received = case.received();
+        let accepted: Vec<Recorded> = received[tried..].to_vec();
+        let events = if accepted.is_empty() {
+            Vec::new()
+        } else {
+            let secret = std::fs::read_to_string(dir.path().join("callback.secret")).unwrap();
+            verify(secret.trim(), &accepted).unwrap()
+        };
+        if events.len() >= 3 {
+            break (accepted, events);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} pushed",
+            events.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (requests, events) = delivered;
+    assert_eq!(
+        requests[0].headers["content-type"],
+        "application/cloudevents-batch+json"
+    );
+    let subjects: Vec<&str> = events
+        .iter()
+        .map(|e| e["data"]["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, [&open[0], &open[1], &open[0]]);
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "no notice twice");
+    for event in &events {
+        assert_eq!(event["specversion"], "1.0");
+        assert_eq!(event["type"], "se.utbyte.subscription.notice");
+        assert_eq!(event["source"], "urn:utbyte:node:forsakringskassan");
+        assert_eq!(event["subject"], "bidrag-push");
+        assert_eq!(event["data"]["fields"], serde_json::json!(["belopp"]));
+        // What changed, never to what: no member holds a value.
+        let members: std::collections::BTreeSet<&str> = event["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            members.into_iter().collect::<Vec<_>>(),
+            [
+                "changed_at",
+                "events",
+                "fields",
+                "offering",
+                "provider",
+                "provider_seq",
+                "received_at",
+                "seq",
+                "subject",
+                "subscription"
+            ]
+        );
+    }
+    let push = call(malmo, "GET", "/v1/notices/push", &[], None).await;
+    assert_eq!(push.body["attempts"], 0);
+    assert!(push.body["through"].as_u64().unwrap() >= 3);
+    federation.stop().await;
+}
