@@ -293,3 +293,70 @@ fn the_actors_client_and_vouch_are_texts_like_every_other() {
         );
     }
 }
+
+#[test]
+fn a_notice_record_names_its_notices_and_what_it_follows_from() {
+    let (sample, _) = sample_record(0, PROVIDER);
+    let sent = AuditRecord {
+        event: EventKind::NoticeSent,
+        notices: Some(utbyte_audit::NoticeBatch {
+            count: 3,
+            first: 10,
+            from: PROVIDER.into(),
+            last: 14,
+            subscription: "bostad-1".into(),
+            to: "forsakringskassan".into(),
+        }),
+        refers_to: Some(2),
+        ..sample.clone()
+    };
+    let leaf = sent.to_leaf().unwrap();
+    assert_eq!(AuditRecord::from_leaf(&leaf).unwrap(), sent);
+    let text = String::from_utf8(leaf).unwrap();
+    assert!(
+        text.contains(r#""notices":{"count":3,"first":10,"from":"Skatteverket","last":14,"subscription":"bostad-1","to":"forsakringskassan"},"offering""#),
+        "{text}"
+    );
+    let invalid = |record: AuditRecord| match record.to_leaf() {
+        Err(RecordError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    // A notice's event names its notices; no other event does.
+    assert_eq!(
+        invalid(AuditRecord {
+            notices: None,
+            ..sent.clone()
+        }),
+        "notices"
+    );
+    assert_eq!(
+        invalid(AuditRecord {
+            notices: sent.notices.clone(),
+            ..sample.clone()
+        }),
+        "notices"
+    );
+    assert_eq!(
+        invalid(AuditRecord {
+            refers_to: None,
+            ..sent.clone()
+        }),
+        "refers_to"
+    );
+    assert_eq!(
+        invalid(AuditRecord {
+            payload_sha256: None,
+            event: EventKind::NoticeReceived,
+            ..sent.clone()
+        }),
+        "payload_sha256"
+    );
+    // Withheld notices disclose nothing.
+    assert_eq!(
+        invalid(AuditRecord {
+            event: EventKind::NoticeWithheld,
+            ..sent
+        }),
+        "fields"
+    );
+}

@@ -6,7 +6,7 @@ use utbyte_audit::EventKind;
 
 /// Every event kind. The match below stops compiling when a kind is added: add it there and
 /// here, so this check cannot fall behind the code.
-const ALL: [EventKind; 11] = [
+const ALL: [EventKind; 14] = [
     EventKind::Disclosure,
     EventKind::Refusal,
     EventKind::ReviewRequest,
@@ -18,6 +18,9 @@ const ALL: [EventKind; 11] = [
     EventKind::MessageDelivered,
     EventKind::MessageAccepted,
     EventKind::SubscriptionDecision,
+    EventKind::NoticeSent,
+    EventKind::NoticeReceived,
+    EventKind::NoticeWithheld,
 ];
 
 #[allow(dead_code)]
@@ -33,7 +36,10 @@ fn listed(kind: EventKind) {
         | EventKind::MessageSent
         | EventKind::MessageDelivered
         | EventKind::MessageAccepted
-        | EventKind::SubscriptionDecision => {}
+        | EventKind::SubscriptionDecision
+        | EventKind::NoticeSent
+        | EventKind::NoticeReceived
+        | EventKind::NoticeWithheld => {}
     }
 }
 

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::load::{Pauses, REGISTER};
+use common::load::{person, Pauses, REGISTER};
 use common::{eventually, stop, Guide, Setup};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -26,23 +26,6 @@ use utbyte_store::{ExchangeStore, NewSubscription, Register, RegisterBatch, Regi
 const KILLS: usize = 20;
 const SUBJECTS: usize = 200;
 const OFFERING: &str = "fk-formaner";
-
-/// A distinct valid personnummer per `n` (below 900), born on 2 March 1975.
-fn person(n: usize) -> SubjectId {
-    let short = format!("750302{:03}", 100 + n);
-    let sum: u32 = short
-        .chars()
-        .filter_map(|c| c.to_digit(10))
-        .enumerate()
-        .map(|(i, d)| {
-            let p = if i % 2 == 0 { d * 2 } else { d };
-            p / 10 + p % 10
-        })
-        .sum();
-    format!("19{}-{}{}", &short[..6], &short[6..], (10 - sum % 10) % 10)
-        .parse()
-        .unwrap()
-}
 
 #[test]
 fn a_killed_provider_loses_no_change_and_queues_each_notice_once() {

@@ -82,31 +82,12 @@ fn args() -> Args {
 fn person(n: usize) -> SubjectId {
     let day = time::Date::from_calendar_date(1950, time::Month::January, 1).unwrap()
         + time::Duration::days((n / 900) as i64);
-    let short = format!(
-        "{:02}{:02}{:02}{:03}",
-        day.year() % 100,
-        u8::from(day.month()),
-        day.day(),
-        100 + n % 900
-    );
-    let sum: u32 = short
-        .chars()
-        .filter_map(|c| c.to_digit(10))
-        .enumerate()
-        .map(|(i, d)| {
-            let p = if i % 2 == 0 { d * 2 } else { d };
-            p / 10 + p % 10
-        })
-        .sum();
-    format!(
-        "{}{}-{}{}",
-        day.year() / 100,
-        &short[..6],
-        &short[6..],
-        (10 - sum % 10) % 10
+    let born =
+        utbyte_domain::CalendarDate::new(day.year() as u16, u8::from(day.month()), day.day())
+            .unwrap();
+    SubjectId::Personnummer(
+        utbyte_domain::Personnummer::from_parts(born, (100 + n % 900) as u16).unwrap(),
     )
-    .parse()
-    .unwrap()
 }
 
 /// A cheap deterministic sequence (xorshift), so every run writes the same changes.

@@ -359,3 +359,11 @@ pub fn receipts(own: &AuditDir, provider: &str) -> BTreeMap<u64, usize> {
     }
     receipts
 }
+
+/// A distinct valid personnummer per `n` (below 900), born on 2 March 1975.
+pub fn person(n: usize) -> utbyte_domain::SubjectId {
+    let born = utbyte_domain::CalendarDate::new(1975, 3, 2).unwrap();
+    utbyte_domain::SubjectId::Personnummer(
+        utbyte_domain::Personnummer::from_parts(born, 100 + n as u16).unwrap(),
+    )
+}

@@ -227,15 +227,8 @@ pub async fn store() -> ExchangeStore {
 /// A valid personnummer per `n` (below 302 400), born in 1980.
 pub fn person(n: u32) -> utbyte_domain::SubjectId {
     let (serial, day, month) = (n % 900, n / 900 % 28, n / (900 * 28));
-    let body = format!("80{:02}{:02}{:03}", month + 1, day + 1, serial + 100);
-    let sum: u32 = body
-        .chars()
-        .filter_map(|c| c.to_digit(10))
-        .enumerate()
-        .map(|(i, d)| {
-            let p = if i % 2 == 0 { d * 2 } else { d };
-            p / 10 + p % 10
-        })
-        .sum();
-    format!("19{body}{}", (10 - sum % 10) % 10).parse().unwrap()
+    let born = utbyte_domain::CalendarDate::new(1980, month as u8 + 1, day as u8 + 1).unwrap();
+    utbyte_domain::SubjectId::Personnummer(
+        utbyte_domain::Personnummer::from_parts(born, serial as u16 + 100).unwrap(),
+    )
 }
