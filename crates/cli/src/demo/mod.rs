@@ -7,6 +7,7 @@
 mod local;
 mod portal;
 mod scenario;
+mod subscriptions;
 
 use crate::example;
 use serde_json::{json, Value};
@@ -183,6 +184,13 @@ async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow:
         println!("\n  # {title}\n  {command}");
     }
     for (title, command) in write_file_example(&federation, dir, &token)? {
+        println!("\n  # {title}\n  {command}");
+    }
+    println!("\nSubscriptions (told when information changes: each notice decided again by the provider's rulebook and recorded in both ledgers; a generator changes Skatteverket's and Bolagsverket's registers every few seconds):");
+    let token_text = std::fs::read_to_string(&token)?;
+    for (title, command) in
+        subscriptions::start(&federation, &rulebook, dir, token_text.trim(), &bearer).await?
+    {
         println!("\n  # {title}\n  {command}");
     }
     println!(
