@@ -186,6 +186,21 @@ pub struct AuditStats {
     pub open_reviews: u64,
     /// `null` when no review was decided.
     pub review_turnaround: Option<TurnaroundView>,
+    /// Subscription notices by offering, event type and outcome.
+    #[serde(default)]
+    pub notices: Vec<NoticeCount>,
+}
+
+/// How many notices of one event type of an offering went one way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeCount {
+    pub offering: String,
+    pub event: String,
+    /// `sent` (told to a subscriber), `withheld` (held back at delivery) or `received` (taken
+    /// from a provider).
+    pub outcome: String,
+    pub notices: u64,
 }
 
 /// How this node's receipts stand against one provider's ledger.

@@ -15,6 +15,8 @@ pub const AUDIT_STATUS: &str = "/v1/audit/status";
 pub const AUDIT_VERIFY: &str = "/v1/audit/verify";
 pub const AUDIT_SUBJECT: &str = "/v1/audit/subject";
 pub const AUDIT_STATS: &str = "/v1/audit/stats";
+/// The subscriptions this node granted as a provider.
+pub const AUDIT_SUBSCRIPTIONS: &str = "/v1/audit/subscriptions";
 pub const AUDIT_RECONCILIATION: &str = "/v1/audit/reconciliation";
 pub const AUDIT_RECONCILIATION_FINDINGS: &str = "/v1/audit/reconciliation/findings";
 pub const MESSAGES: &str = "/v1/messages";

@@ -139,6 +139,34 @@ pub struct PushView {
     pub dead: bool,
 }
 
+/// A subscription this node granted as a provider: who subscribes to what, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantedView {
+    /// The subscriber's id of it.
+    pub id: String,
+    pub subscriber: String,
+    pub unit: String,
+    pub role: String,
+    pub offering: String,
+    /// The event types granted.
+    pub events: Vec<String>,
+    pub subjects: u64,
+    /// `active`, `ended` or `cancelled`.
+    pub status: SubscriptionStatus,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub case_ref: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub ends: OffsetDateTime,
+    /// The ledger entry recording the decision.
+    pub decision: u64,
+}
+
 /// Which subscriptions to list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -148,12 +148,14 @@ pub struct MessageRef {
 }
 
 /// Which notices of a subscription a record concerns: the provider's notices `first` through
-/// `last` (its own numbering), `count` of them, for subscription `subscription` (the
-/// subscriber's id) of `to`, told by `from`.
+/// `last` (its own numbering), `count` of them, each of the event types `events`, for
+/// subscription `subscription` (the subscriber's id) of `to`, told by `from`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeBatch {
     pub count: u32,
+    /// The event types every one of the notices is (sorted).
+    pub events: Vec<String>,
     pub first: u64,
     /// The providing authority.
     pub from: String,
@@ -356,6 +358,16 @@ impl AuditRecord {
             text("notices.from", &n.from)?;
             text("notices.to", &n.to)?;
             text("notices.subscription", &n.subscription)?;
+            count("notices.events", n.events.len())?;
+            if n.events.is_empty() || n.events.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(invalid(
+                    "notices.events",
+                    "at least one, sorted and without duplicates",
+                ));
+            }
+            for event in &n.events {
+                text("notices.events", event)?;
+            }
         }
         self.validate_event()
     }

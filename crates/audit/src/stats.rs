@@ -1,5 +1,6 @@
 //! Follow-up statistics (uppföljning): entries by event, field outcome, offering, provision and
-//! day, events per day, and how long reviews take. Computed from the records alone, so an
+//! day, events per day, how long reviews take, and subscription notices by offering, event type
+//! and outcome. Computed from the records alone, so an
 //! auditor can produce them from the published tiles. Days are Swedish calendar days
 //! (Europe/Stockholm): a record's time is UTC, but an officer's working day is not.
 
@@ -45,6 +46,10 @@ pub struct Stats {
     /// order. Only the first decision of a request counts, and none whose time precedes the
     /// request's (a clock set back).
     pub review_turnaround_seconds: Vec<u64>,
+    /// Subscription notices by offering, then event type, then outcome (`sent`, `withheld`,
+    /// `received`): how many notices the records name (one notice of two event types counts
+    /// under each).
+    pub notices: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
     /// Times (Unix seconds) of review requests not yet matched with a decision, by ledger index.
     open_reviews: BTreeMap<u64, i64>,
 }
@@ -107,6 +112,21 @@ impl Stats {
             .entry(event)
             .or_default() += 1;
         *self.by_day.entry(day).or_default() += 1;
+        if let (Some(batch), Some(offering)) = (&record.notices, &record.offering) {
+            let outcome = match record.event {
+                EventKind::NoticeSent => "sent",
+                EventKind::NoticeWithheld => "withheld",
+                _ => "received",
+            };
+            let by_event = self.notices.entry(offering.clone()).or_default();
+            for event in &batch.events {
+                *by_event
+                    .entry(event.clone())
+                    .or_default()
+                    .entry(outcome.to_owned())
+                    .or_default() += u64::from(batch.count);
+            }
+        }
         match record.event {
             EventKind::ReviewRequest => {
                 if let Some(t) = unix_seconds(&record.time) {
@@ -186,6 +206,7 @@ impl Serialize for Stats {
             review_turnaround_seconds: &'a [u64],
             open_reviews: u64,
             review_turnaround: Option<Turnaround>,
+            notices: &'a BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>,
         }
         View {
             entries: self.entries,
@@ -198,6 +219,7 @@ impl Serialize for Stats {
             review_turnaround_seconds: &self.review_turnaround_seconds,
             open_reviews: self.open_reviews(),
             review_turnaround: self.review_turnaround(),
+            notices: &self.notices,
         }
         .serialize(serializer)
     }

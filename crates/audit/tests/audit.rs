@@ -301,6 +301,7 @@ fn a_notice_record_names_its_notices_and_what_it_follows_from() {
         event: EventKind::NoticeSent,
         notices: Some(utbyte_audit::NoticeBatch {
             count: 3,
+            events: vec!["adress-andrad".into()],
             first: 10,
             from: PROVIDER.into(),
             last: 14,
@@ -314,7 +315,7 @@ fn a_notice_record_names_its_notices_and_what_it_follows_from() {
     assert_eq!(AuditRecord::from_leaf(&leaf).unwrap(), sent);
     let text = String::from_utf8(leaf).unwrap();
     assert!(
-        text.contains(r#""notices":{"count":3,"first":10,"from":"Skatteverket","last":14,"subscription":"bostad-1","to":"forsakringskassan"},"offering""#),
+        text.contains(r#""notices":{"count":3,"events":["adress-andrad"],"first":10,"from":"Skatteverket","last":14,"subscription":"bostad-1","to":"forsakringskassan"},"offering""#),
         "{text}"
     );
     let invalid = |record: AuditRecord| match record.to_leaf() {

@@ -261,6 +261,51 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
     .unwrap();
     assert_eq!(accepted["state"], "accepted", "{accepted:#}");
 
+    // The subscriptions as printed: notices arrive at Försäkringskassan from Skatteverket and at
+    // Kronofogden from Bolagsverket while the generator changes the registers; the list shows
+    // what Skatteverket granted; subscribing to more is granted in part.
+    let subscriptions: Vec<&str> = printed
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("curl ") && l.contains("/v1/notices"))
+        .collect();
+    assert_eq!(subscriptions.len(), 2, "{output}");
+    for (command, provider) in subscriptions.iter().zip(["skatteverket", "bolagsverket"]) {
+        let page = run(command);
+        let notices = page["notices"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page:#}"));
+        assert!(!notices.is_empty(), "no notice within 30 s: {page:#}");
+        assert_eq!(notices[0]["provider"], provider, "{page:#}");
+        assert!(
+            notices[0].get("values").is_none(),
+            "a notice is thin: {page:#}"
+        );
+    }
+    let listed = printed
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("curl ") && l.ends_with("/v1/subscriptions"))
+        .expect("a command listing the subscriptions");
+    let held = run(listed);
+    assert_eq!(held[0]["status"], "active", "{held:#}");
+    assert_eq!(
+        held[0]["granted"],
+        serde_json::json!(["adress-andrad", "avliden", "utvandrad"]),
+        "{held:#}"
+    );
+    let subscribe = printed
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("curl -s -X POST") && l.contains("/v1/subscriptions"))
+        .expect("a command subscribing to more");
+    let more = run(subscribe);
+    assert_eq!(
+        more["granted"],
+        serde_json::json!(["adress-andrad"]),
+        "{more:#}"
+    );
+
     // The 200 MB file as printed: uploaded and sent by `utbyte message send --attach`, then
     // fetched at Kronofogden, its SHA-256 checked, and the same bytes.
     let line = |start: &str| {

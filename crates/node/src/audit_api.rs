@@ -28,8 +28,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utbyte_api::access::Duty;
 use utbyte_api::audit::{
-    AuditStats, AuditStatus, CosignatureView, ReportActor, ReportEntryView, ReportProof,
-    SubjectAccessReport, SubjectQuery, TurnaroundBucketView, TurnaroundView, VerifyOutcome,
+    AuditStats, AuditStatus, CosignatureView, NoticeCount, ReportActor, ReportEntryView,
+    ReportProof, SubjectAccessReport, SubjectQuery, TurnaroundBucketView, TurnaroundView,
+    VerifyOutcome,
 };
 use utbyte_api::paths;
 use utbyte_audit::{
@@ -516,6 +517,20 @@ fn stats_view(dir: &AuditDir, stats: &Stats) -> AuditStats {
         review_turnaround_seconds: stats.review_turnaround_seconds.clone(),
         open_reviews: stats.open_reviews(),
         review_turnaround: stats.review_turnaround().map(turnaround_view),
+        notices: stats
+            .notices
+            .iter()
+            .flat_map(|(offering, events)| {
+                events.iter().flat_map(move |(event, outcomes)| {
+                    outcomes.iter().map(move |(outcome, notices)| NoticeCount {
+                        offering: offering.clone(),
+                        event: event.clone(),
+                        outcome: outcome.clone(),
+                        notices: *notices,
+                    })
+                })
+            })
+            .collect(),
     }
 }
 

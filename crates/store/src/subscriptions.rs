@@ -198,6 +198,14 @@ pub trait Subscriptions: Send + Sync {
     /// The subscription with this id.
     async fn subscription(&self, id: &str) -> Result<Option<StoredSubscription>, StoreError>;
 
+    /// At most `limit` subscriptions granted here, with ids after `after`, in id order (an id
+    /// is the subscriber's authority, `/`, its own id): who subscribes to what.
+    async fn subscriptions_granted(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredSubscription>, StoreError>;
+
     /// Cancels an active subscription: no notice is queued for it from now on. `false` when
     /// there is no active subscription with this id.
     async fn cancel_subscription(&self, id: &str) -> Result<bool, StoreError>;

@@ -49,6 +49,14 @@ on_both_engines! {
         let a = grant("sub-a", "forsakringskassan", &["adress-andrad"], 0, 1000);
         assert!(store.create_subscription(&a).await.unwrap());
         assert!(!store.create_subscription(&a).await.unwrap(), "the same grant again");
+        let b = grant("sub-b", "kronofogden", &["avliden"], 0, 1000);
+        store.create_subscription(&b).await.unwrap();
+        let listed = store.subscriptions_granted(None, 10).await.unwrap();
+        let ids: Vec<&str> = listed.iter().map(|s| s.subscription.id.as_str()).collect();
+        assert_eq!(ids, ["sub-a", "sub-b"]);
+        let after = store.subscriptions_granted(Some("sub-a"), 10).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].subscription, b);
         let mut other = a.clone();
         other.subscriber = "kronofogden".to_owned();
         let error = store.create_subscription(&other).await.unwrap_err();

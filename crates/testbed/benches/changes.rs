@@ -78,11 +78,6 @@ fn args() -> Args {
     args
 }
 
-
-/// A cheap deterministic sequence (xorshift), so every run writes the same changes.
-
-
-
 /// The provider's register, filled with every subject the run writes to (so every write is
 /// an update, whatever the number of pairs), and the rulebook.
 struct Provider {
@@ -307,7 +302,6 @@ async fn matching_alone(subscribed: &Subscribed, changes: usize) -> f64 {
     }
     started.elapsed().as_secs_f64() * 1e6 / changes as f64
 }
-
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

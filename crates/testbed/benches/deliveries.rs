@@ -104,7 +104,9 @@ impl Federation {
         let federation = LoopbackFederation::start(plan).await.unwrap();
         let malmo = federation.node(SUBSCRIBER).unwrap().local_addr;
         let client = reqwest::Client::new();
-        let covered: Vec<String> = (0..COVERED).map(|n| person(n).as_str().to_owned()).collect();
+        let covered: Vec<String> = (0..COVERED)
+            .map(|n| person(n).as_str().to_owned())
+            .collect();
         let started = Instant::now();
         for (i, chunk) in covered.chunks(5_000).enumerate() {
             let (path, body) = if i == 0 {
@@ -206,7 +208,11 @@ impl Federation {
         let mut latencies = Vec::with_capacity(notices);
         let deadline = Instant::now() + Duration::from_secs(600);
         while latencies.len() < notices {
-            assert!(Instant::now() < deadline, "{} of {notices} notices arrived", latencies.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} of {notices} notices arrived",
+                latencies.len()
+            );
             let taken = self
                 .received
                 .received_after(None, self.taken, 5_000)
@@ -301,12 +307,18 @@ async fn main() {
         jet.per_second,
     );
     row(
-        &format!("p50 ms change to notice held at {}/s / JetStream", args.rate),
+        &format!(
+            "p50 ms change to notice held at {}/s / JetStream",
+            args.rate
+        ),
         paced.p50_ms,
         jet_paced.p50_ms,
     );
     row(
-        &format!("p99 ms change to notice held at {}/s / JetStream", args.rate),
+        &format!(
+            "p99 ms change to notice held at {}/s / JetStream",
+            args.rate
+        ),
         paced.p99_ms,
         jet_paced.p99_ms,
     );

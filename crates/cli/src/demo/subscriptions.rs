@@ -171,7 +171,12 @@ async fn generate(
         draw ^= draw << 17;
         (draw % below.max(1) as u64) as usize
     };
-    let streets = ["Storgatan", "Kungsgatan", "Södra Förstadsgatan", "Järnvägsgatan"];
+    let streets = [
+        "Storgatan",
+        "Kungsgatan",
+        "Södra Förstadsgatan",
+        "Järnvägsgatan",
+    ];
     let towns = ["Malmö", "Lund", "Trelleborg", "Ystad"];
     let mut round = 0usize;
     loop {
@@ -191,15 +196,27 @@ async fn generate(
             );
             batch
                 .subject(person, false)
-                .record("skv-folkbokforing", person, "folkbokforingsadress", json!(address))
+                .record(
+                    "skv-folkbokforing",
+                    person,
+                    "folkbokforingsadress",
+                    json!(address),
+                )
                 .record("skv-folkbokforing", person, "flyttdatum", json!(today));
         }
-        if round % 10 == 0 {
+        if round.is_multiple_of(10) {
             if let Some(person) = persons.get(next(persons.len())).copied() {
-                let field = if round % 20 == 0 { "dodsdatum" } else { "utvandringsdatum" };
-                batch
-                    .subject(person, false)
-                    .record("skv-folkbokforing", person, field, json!(today));
+                let field = if round.is_multiple_of(20) {
+                    "dodsdatum"
+                } else {
+                    "utvandringsdatum"
+                };
+                batch.subject(person, false).record(
+                    "skv-folkbokforing",
+                    person,
+                    field,
+                    json!(today),
+                );
             }
         }
         if let Err(err) = skatteverket.insert(&batch).await {

@@ -201,20 +201,25 @@ async fn record(
     judge: &mut Judge<'_>,
     notices: &[Notice],
 ) -> Result<Vec<RecordedPart>, ExchangeError> {
+    // Runs of one subscription, one outcome and the same event types, each one ledger entry.
     let mut runs: Vec<(bool, Vec<&Notice>, Vec<NoticeData>)> = Vec::new();
     for notice in notices {
         let told = judge.told(notice).await;
-        let same = runs.last().is_some_and(|(was_told, run, _)| {
+        let data = told
+            .clone()
+            .unwrap_or_else(|| NoticeData::of(notice, local_id(notice)));
+        let same = runs.last().is_some_and(|(was_told, run, kept)| {
             *was_told == told.is_some()
                 && run.len() < PART
                 && run[0].subscription == notice.subscription
+                && kept[0].events == data.events
         });
         if !same {
             runs.push((told.is_some(), Vec::new(), Vec::new()));
         }
-        if let Some((_, run, data)) = runs.last_mut() {
+        if let Some((_, run, kept)) = runs.last_mut() {
             run.push(notice);
-            data.push(told.unwrap_or_else(|| NoticeData::of(notice, local_id(notice))));
+            kept.push(data);
         }
     }
     let mut parts = Vec::with_capacity(runs.len());
@@ -276,6 +281,7 @@ async fn record_part(
         message: None,
         notices: Some(NoticeBatch {
             count: run.len() as u32,
+            events: data[0].events.clone(),
             first: first.seq,
             from: state.authority.clone(),
             last: run[run.len() - 1].seq,

@@ -566,6 +566,83 @@ pub(crate) async fn cancel(
     Ok(Json(Cancelled { cancelled: true }))
 }
 
+/// The subscriptions this node granted: who subscribes to what, and why.
+#[utoipa::path(
+    operation_id = "audit_subscriptions",
+    get,
+    path = utbyte_api::paths::AUDIT_SUBSCRIPTIONS,
+    tag = "audit",
+    params(utbyte_api::subscriptions::SubscriptionListQuery),
+    responses(
+        (status = 200, description = "In id order (the subscriber, `/`, its id)", body = Vec<utbyte_api::subscriptions::GrantedView>),
+        (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `audit` duty", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` outside 1 to 500", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn granted(
+    State(state): State<Arc<NodeState>>,
+    who: crate::access::Who,
+    utbyte_http::Query(query): utbyte_http::Query<utbyte_api::subscriptions::SubscriptionListQuery>,
+) -> Result<Json<Vec<utbyte_api::subscriptions::GrantedView>>, Problem> {
+    use utbyte_api::subscriptions::{GrantedView, SubscriptionStatus};
+    who.require(utbyte_api::access::Duty::Audit)?;
+    if query.unit.is_some() {
+        return Err(utbyte_http::INVALID_QUERY
+            .with("this list is not by unit")
+            .with_extension("field", "unit"));
+    }
+    let limit = crate::paging::limit(query.limit)?;
+    let after = match query.after.as_deref() {
+        Some(after) if after.len() > 300 || after.chars().any(char::is_control) => {
+            return Err(utbyte_http::INVALID_QUERY
+                .with("`after` is a subscription id")
+                .with_extension("field", "after"))
+        }
+        after => after,
+    };
+    let now = OffsetDateTime::now_utc();
+    let granted = state
+        .exchange
+        .subscriptions_granted(after, limit)
+        .await
+        .map_err(ExchangeError::from)?;
+    let views = granted
+        .into_iter()
+        .filter_map(|held| {
+            let s = held.subscription;
+            let kept: Kept = serde_json::from_str(&s.request).ok()?;
+            let status = match held.state {
+                SubscriptionState::Cancelled => SubscriptionStatus::Cancelled,
+                SubscriptionState::Active if now >= s.ends_at => SubscriptionStatus::Ended,
+                SubscriptionState::Active => SubscriptionStatus::Active,
+            };
+            Some(GrantedView {
+                id: s
+                    .id
+                    .split_once('/')
+                    .map_or(s.id.as_str(), |(_, id)| id)
+                    .to_owned(),
+                subscriber: s.subscriber,
+                unit: kept.request.unit,
+                role: kept.request.role,
+                offering: s.offering,
+                events: s.events,
+                subjects: held.subjects,
+                status,
+                purpose: kept.request.purpose,
+                legal_basis: kept.request.legal_basis,
+                case_ref: kept.request.case_ref,
+                created_at: s.created_at,
+                ends: s.ends_at,
+                decision: s.decision_index,
+            })
+        })
+        .collect();
+    Ok(Json(views))
+}
+
 /// A subscription's id in this node's store: the subscriber's own id under its authority, so
 /// two subscribers' ids never meet. `None` for an id no subscription can have.
 fn store_id(subscriber: &str, id: &str) -> Option<String> {

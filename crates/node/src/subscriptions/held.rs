@@ -53,6 +53,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
         .route(paths::SUBSCRIPTION_SUBJECTS, post(add_subjects))
         .route(paths::NOTICES, get(feed))
         .route(paths::NOTICE_PUSH, get(push_state).post(re_enable))
+        .route(paths::AUDIT_SUBSCRIPTIONS, get(grant::granted))
 }
 
 /// Subscribes at the offering's provider.

@@ -195,7 +195,7 @@ mod tests {
             feed: "skv-folkbokforing".into(),
             change_seq: 9,
             offering: "skv-folkbokforing".into(),
-            subject: "199001012380".parse().unwrap(),
+            subject: "19121212-1212".parse().unwrap(),
             events: vec!["adress-andrad".into()],
             fields: vec!["adress".into()],
             changed_at: OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789)

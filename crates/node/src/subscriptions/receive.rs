@@ -202,8 +202,13 @@ async fn record(
     part: &[NoticeEvent],
 ) -> Result<utbyte_ledger::Receipt, ExchangeError> {
     let data: Vec<&NoticeData> = part.iter().map(|e| &e.data).collect();
-    if data.iter().any(|d| d.subscription != subscription.held.id) {
-        return Err(invalid("a part of the batch mixes subscriptions"));
+    if data
+        .iter()
+        .any(|d| d.subscription != subscription.held.id || d.events != data[0].events)
+    {
+        return Err(invalid(
+            "a part of the batch mixes subscriptions or event types",
+        ));
     }
     let fields: BTreeSet<&str> = data
         .iter()
@@ -231,6 +236,7 @@ async fn record(
         message: None,
         notices: Some(NoticeBatch {
             count: data.len() as u32,
+            events: data[0].events.clone(),
             first: data[0].seq,
             from: provider.to_owned(),
             last: data[data.len() - 1].seq,

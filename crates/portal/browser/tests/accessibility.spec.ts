@@ -146,6 +146,31 @@ test('audit overview with charts and verification', async ({ as, portalOf }) => 
   await expectAccessible(page, 'audit-verified');
 });
 
+test('an officer\'s subscriptions and the notices that arrive', async ({ as, portalOf }) => {
+  // The demo subscribes Försäkringskassan's housing-allowance unit (the officer's) at
+  // Skatteverket, and its generator changes Skatteverket's register every two seconds.
+  const fk = portalOf('forsakringskassan');
+  const page = await as('forsakringskassan', 'officer');
+  await page.goto(at(fk, '/portal/subscriptions'));
+  await expect(page.locator('#subscriptions tbody tr').first()).toContainText('skatteverket');
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator('#notices tbody tr').first()).toContainText('skatteverket');
+  }).toPass({ timeout: 30_000 });
+  await expectAccessible(page, 'subscriptions');
+});
+
+test('the provider\'s auditor sees who subscribes to what and the notices told', async ({ as, portalOf }) => {
+  const skv = portalOf('skatteverket');
+  const page = await as('skatteverket', 'auditor');
+  await expect(async () => {
+    await page.goto(at(skv, '/portal/audit'));
+    await expect(page.locator('#granted tbody tr').first()).toContainText('forsakringskassan');
+    await expect(page.locator('#notice-counts tbody tr').first()).toContainText('skv-folkbokforing');
+  }).toPass({ timeout: 30_000 });
+  await expectAccessible(page, 'audit-subscriptions');
+});
+
 test('audit subject report', async ({ as, fed, portalOf }) => {
   const fk = portalOf('forsakringskassan');
   const officer = await as('malmo-stad', 'officer');

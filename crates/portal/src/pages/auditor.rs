@@ -1,5 +1,6 @@
-//! The auditor: the ledger's status, one-click verification, the subject-access report, and
-//! the follow-up (uppföljning) as charts with their numbers.
+//! The auditor: the ledger's status, one-click verification, the subject-access report, the
+//! follow-up (uppföljning) as charts with their numbers, the notices of subscriptions by
+//! offering, event type and outcome, and who subscribes to what at this authority.
 
 use super::{event_label, render, render_status, respond, Chrome, FormData, PageError};
 use crate::charts;
@@ -34,6 +35,11 @@ struct AuditPage {
     charts: Vec<Chart>,
     turnaround_none: bool,
     reconciliation: ReconciliationView,
+    /// Per offering and event type: notices sent, withheld, received.
+    notices: Vec<(String, String, u64, u64, u64)>,
+    /// The subscriptions granted here: subscriber and unit, offering, event types, subjects,
+    /// purpose and legal basis, case, end, status.
+    granted: Vec<[String; 8]>,
 }
 
 impl AuditPage {
@@ -203,6 +209,42 @@ async fn audit_page(
     let reconciliation: ReconciliationView =
         signed.api(state).get(paths::AUDIT_RECONCILIATION).await?;
     let (charts, turnaround_none) = build_charts(signed, &stats);
+    let mut notices: Vec<(String, String, u64, u64, u64)> = Vec::new();
+    for count in &stats.notices {
+        if !notices
+            .last()
+            .is_some_and(|(o, e, ..)| *o == count.offering && *e == count.event)
+        {
+            notices.push((count.offering.clone(), count.event.clone(), 0, 0, 0));
+        }
+        if let Some(row) = notices.last_mut() {
+            match count.outcome.as_str() {
+                "sent" => row.2 += count.notices,
+                "withheld" => row.3 += count.notices,
+                _ => row.4 += count.notices,
+            }
+        }
+    }
+    let listed: Vec<utbyte_api::subscriptions::GrantedView> = signed
+        .api(state)
+        .get(&format!("{}?limit=100", paths::AUDIT_SUBSCRIPTIONS))
+        .await?;
+    let granted = listed
+        .into_iter()
+        .map(|g| {
+            [
+                format!("{} / {} ({})", g.subscriber, g.unit, g.role),
+                g.offering,
+                g.events.join(", "),
+                g.subjects.to_string(),
+                format!("{} — {}", g.purpose, g.legal_basis),
+                g.case_ref,
+                super::when(g.ends),
+                c.t.get(super::subscriptions::status_key(g.status))
+                    .to_owned(),
+            ]
+        })
+        .collect();
     Ok(AuditPage {
         c,
         status,
@@ -210,6 +252,8 @@ async fn audit_page(
         charts,
         turnaround_none,
         reconciliation,
+        notices,
+        granted,
     })
 }
 

@@ -8,6 +8,7 @@ mod officer;
 mod provider;
 mod reviewer;
 mod shown_time;
+mod subscriptions;
 mod uploads;
 
 pub(crate) use shown_time::{when, when_text};
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/requests/new", get(officer::new_request))
         .route("/requests/{key}", get(officer::request))
         .route("/messages", get(messages::list))
+        .route("/subscriptions", get(subscriptions::list))
         .route("/messages/new", get(messages::compose).post(messages::send))
         .route(
             "/messages/{sender}/{id}/attachments/{n}",
@@ -138,6 +140,11 @@ impl Chrome {
             ("/portal/offerings", "nav.offerings", Some(Role::Officer)),
             ("/portal/requests", "nav.requests", Some(Role::Officer)),
             ("/portal/messages", "nav.messages", Some(Role::Officer)),
+            (
+                "/portal/subscriptions",
+                "nav.subscriptions",
+                Some(Role::Officer),
+            ),
             ("/portal/review", "nav.review", Some(Role::Reviewer)),
             ("/portal/audit", "nav.audit", Some(Role::Auditor)),
             ("/portal/admin/users", "nav.users", Some(Role::Admin)),
@@ -169,6 +176,7 @@ fn section(path: &str) -> &str {
         "/portal/offerings",
         "/portal/requests",
         "/portal/messages",
+        "/portal/subscriptions",
         "/portal/review",
         "/portal/audit",
         "/portal/admin/users",

@@ -296,6 +296,33 @@ macro_rules! engine {
                     row.checked(u64::try_from(subjects).unwrap_or(0)).map(Some)
                 }
 
+                async fn subscriptions_granted(
+                    &self,
+                    after: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<StoredSubscription>, StoreError> {
+                    let sql = format!(
+                        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id > $1 \
+                         ORDER BY id LIMIT $2"
+                    );
+                    let rows = sqlx::query_as::<_, SubscriptionRow>(&sql)
+                        .bind(after.unwrap_or(""))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing subscriptions"))?;
+                    let mut granted = Vec::with_capacity(rows.len());
+                    for row in rows {
+                        let (subjects,): (i64,) = sqlx::query_as(COUNT_SUBJECTS)
+                            .bind(&row.id)
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(StoreError::exchange("counting a subscription's subjects"))?;
+                        granted.push(row.checked(u64::try_from(subjects).unwrap_or(0))?);
+                    }
+                    Ok(granted)
+                }
+
                 async fn cancel_subscription(&self, id: &str) -> Result<bool, StoreError> {
                     check_id("subscription id", id)?;
                     let id = id.to_owned();

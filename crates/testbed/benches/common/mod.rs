@@ -28,7 +28,7 @@ pub fn person(n: usize) -> SubjectId {
     )
 }
 
-/// A repeatable draw (xorshift64).
+/// A cheap deterministic sequence (xorshift64), so every run writes the same changes.
 pub struct Draw(pub u64);
 
 impl Draw {
