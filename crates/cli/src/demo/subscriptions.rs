@@ -83,7 +83,9 @@ pub async fn start(
             subjects: companies.clone(),
         },
     ];
-    let http = reqwest::Client::new();
+    // Plain http:// on loopback, through the client the nodes use (its TLS set up).
+    let agency = utbyte_node::AgencyClient::new(None)?;
+    let http = agency.http();
     let examples = dir.join("subscriptions");
     std::fs::create_dir_all(&examples)?;
     for demo in &demos {
@@ -96,7 +98,7 @@ pub async fn start(
             .send()
             .await?;
         let status = made.status();
-        let answer: Value = made.json().await.unwrap_or_default();
+        let answer: Value = serde_json::from_slice(&made.bytes().await?).unwrap_or_default();
         if !status.is_success() || answer["granted"] == json!([]) {
             anyhow::bail!(
                 "the demo's subscription for {} was not granted ({status}): {answer}",
