@@ -40,6 +40,16 @@ pub struct AddSubjects {
     pub subjects: Vec<String>,
 }
 
+/// A longer life for a subscription: decided again by the provider's rulebook in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Renew {
+    /// The new end: after now, at most 366 days ahead.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub ends: OffsetDateTime,
+}
+
 /// One event type as the provider decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -85,6 +85,47 @@ impl fmt::Debug for NewSubscription {
     }
 }
 
+/// A subscription decided again to run longer: what the provider's rulebook grants now.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Renewal {
+    pub id: String,
+    /// The event types granted now (not empty), sorted.
+    pub events: Vec<String>,
+    /// The new end.
+    pub ends_at: OffsetDateTime,
+    /// The ledger entry that recorded the new decision.
+    pub decision_index: u64,
+    /// What the provider keeps with it now (JSON).
+    pub request: String,
+}
+
+impl Renewal {
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        check_id("subscription id", &self.id)?;
+        if self.events.is_empty() {
+            return Err(StoreError::InvalidInput {
+                what: "event types",
+                reason: "none was granted".to_owned(),
+            });
+        }
+        for name in &self.events {
+            check_name("event type", name)?;
+        }
+        check_json("subscription request", &self.request)
+    }
+}
+
+impl fmt::Debug for Renewal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Renewal")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .field("ends_at", &self.ends_at)
+            .field("decision_index", &self.decision_index)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Whether a subscription still gets notices (until it ends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubscriptionState {
@@ -205,6 +246,11 @@ pub trait Subscriptions: Send + Sync {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<StoredSubscription>, StoreError>;
+
+    /// Renews an active subscription: from now on it is granted `renewal.events` until
+    /// `renewal.ends_at`, under the decision `renewal.decision_index`. `false` when there is no
+    /// active subscription with this id (or the end is not after its start).
+    async fn renew_subscription(&self, renewal: &Renewal) -> Result<bool, StoreError>;
 
     /// Cancels an active subscription: no notice is queued for it from now on. `false` when
     /// there is no active subscription with this id.
@@ -455,6 +501,16 @@ pub trait HeldSubscriptions: Send + Sync {
 
     /// The provider now covers `subjects` subjects under subscription `id`.
     async fn held_subjects(&self, id: &str, subjects: u64) -> Result<(), StoreError>;
+
+    /// A held subscription renewed at its provider: the event types granted now, the new end and
+    /// the provider's new verdict. `false` when none is active with this id.
+    async fn renew_held(
+        &self,
+        id: &str,
+        events: &[String],
+        ends_at: OffsetDateTime,
+        verdict: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Marks a held subscription cancelled; `false` when none was active.
     async fn end_held_subscription(&self, id: &str) -> Result<bool, StoreError>;

@@ -57,6 +57,21 @@ on_both_engines! {
         let after = store.subscriptions_granted(Some("sub-a"), 10).await.unwrap();
         assert_eq!(after.len(), 1);
         assert_eq!(after[0].subscription, b);
+        // Renewed: later, with the events the rulebook grants now; not once cancelled.
+        let renewal = utbyte_store::Renewal {
+            id: "sub-b".into(),
+            events: vec!["avliden".into()],
+            ends_at: at(5000),
+            decision_index: 9,
+            request: r#"{"renewed":true}"#.into(),
+        };
+        assert!(store.renew_subscription(&renewal).await.unwrap());
+        let renewed = store.subscription("sub-b").await.unwrap().unwrap();
+        assert_eq!(renewed.subscription.ends_at, at(5000));
+        assert_eq!(renewed.subscription.decision_index, 9);
+        assert_eq!(renewed.subscription.request, r#"{"renewed":true}"#);
+        assert!(store.cancel_subscription("sub-b").await.unwrap());
+        assert!(!store.renew_subscription(&renewal).await.unwrap(), "cancelled");
         let mut other = a.clone();
         other.subscriber = "kronofogden".to_owned();
         let error = store.create_subscription(&other).await.unwrap_err();
@@ -396,6 +411,21 @@ on_both_engines! {
             ids(store.held_subscriptions(None, Some("sub-b"), 10).await.unwrap()),
             ["sub-c"]
         );
+
+        // Renewed at the provider: the events granted now, a later end, the new verdict.
+        let longer = at(20_000);
+        assert!(store
+            .renew_held("sub-a", &["adress-andrad".to_owned()], longer, r#"{"signed":"again"}"#)
+            .await
+            .unwrap());
+        let renewed = store.held_subscription("sub-a").await.unwrap().unwrap();
+        assert_eq!(renewed.held.ends_at, longer);
+        assert_eq!(renewed.held.events, ["adress-andrad"]);
+        assert_eq!(renewed.held.verdict, r#"{"signed":"again"}"#);
+        assert!(!store
+            .renew_held("sub-x", &[], longer, "{}")
+            .await
+            .unwrap(), "none held with that id");
 
         store.held_subjects("sub-a", 50_000).await.unwrap();
         assert!(store.end_held_subscription("sub-a").await.unwrap());

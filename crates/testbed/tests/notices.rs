@@ -244,6 +244,43 @@ async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
     let other = call(malmo, "GET", "/v1/notices?unit=malmo-annan", &[], None).await;
     assert_eq!(other.body["notices"], json!([]));
 
+    // Renewed: decided again by Försäkringskassan's rulebook, recorded, a later end; an end
+    // beyond what is allowed is the provider's refusal, passed on.
+    let later = (OffsetDateTime::now_utc() + time::Duration::days(200))
+        .replace_nanosecond(0)
+        .unwrap();
+    let renew = |ends: OffsetDateTime| {
+        serde_json::to_vec(&json!({"ends": ends.format(&Rfc3339).unwrap()})).unwrap()
+    };
+    let renewed = call(
+        malmo,
+        "POST",
+        "/v1/subscriptions/bidrag-2/renew",
+        &[],
+        Some(renew(later)),
+    )
+    .await;
+    assert_eq!(renewed.status, 200, "{:#}", renewed.body);
+    assert_eq!(renewed.body["granted"], json!(["utbetalning-andrad"]));
+    assert_eq!(renewed.body["ends"], later.format(&Rfc3339).unwrap());
+    let again = renewed.body["decision"]["index"].as_u64().unwrap();
+    assert!(again > decision, "a new decision is recorded");
+    let redecided = AuditRecord::from_leaf(&fk_audit.ledger().entry(again).unwrap()).unwrap();
+    assert_eq!(redecided.event, EventKind::SubscriptionDecision);
+    let too_far = call(
+        malmo,
+        "POST",
+        "/v1/subscriptions/bidrag-2/renew",
+        &[],
+        Some(renew(OffsetDateTime::now_utc() + time::Duration::days(400))),
+    )
+    .await;
+    assert_problem(&too_far, 502, "provider-refused");
+    assert_eq!(
+        too_far.body["provider_problem"]["type"],
+        "urn:utbyte:problem:invalid-request"
+    );
+
     // Cancelled at the provider and here: a change after it brings nothing.
     let cancelled = call(malmo, "DELETE", "/v1/subscriptions/bidrag-2", &[], None).await;
     assert_eq!(cancelled.status, 200, "{:#}", cancelled.body);
@@ -267,6 +304,15 @@ async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
     )
     .await;
     assert_problem(&more, 404, "no-such-subscription");
+    let renew_cancelled = call(
+        malmo,
+        "POST",
+        "/v1/subscriptions/bidrag-2/renew",
+        &[],
+        Some(renew(later)),
+    )
+    .await;
+    assert_problem(&renew_cancelled, 404, "no-such-subscription");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! A provider's node deciding subscriptions: `POST /federation/v1/subscriptions` from a
-//! subscriber's node, subjects added to a granted subscription, and its cancellation.
+//! subscriber's node, subjects added to a granted subscription, its renewal (decided again) and
+//! its cancellation; and, for the provider's auditors, who subscribes to what.
 //!
 //! A subscription is a lawful, audited request: who (the subscriber's unit, role and officer, as
 //! its certificate and request say), which offering and event types, why (purpose, legal basis,
@@ -31,7 +32,7 @@ use utbyte_audit::EventKind;
 use utbyte_domain::SubjectId;
 use utbyte_federation::Jws;
 use utbyte_http::{Json, Path, Peer, Problem};
-use utbyte_store::{NewSubscription, StoreError, SubscriptionState};
+use utbyte_store::{NewSubscription, Renewal, StoreError, SubscriptionState};
 
 use crate::exchange::answer::{verdicts, REQUEST_WINDOW};
 use crate::exchange::{CheckedRequest, ExchangeError};
@@ -46,6 +47,8 @@ pub const SUBSCRIPTIONS_PATH: &str = "/federation/v1/subscriptions";
 pub const SUBSCRIPTION_PATH: &str = "/federation/v1/subscriptions/{id}";
 /// Where a subscriber adds subjects to a subscription it holds here.
 pub const SUBJECTS_PATH: &str = "/federation/v1/subscriptions/{id}/subjects";
+/// Where a subscriber renews a subscription it holds here.
+pub const RENEW_PATH: &str = "/federation/v1/subscriptions/{id}/renew";
 
 /// The JWS content type of a signed verdict on a subscription.
 pub const GRANT_TYPE: &str = "utbyte-subscription+json";
@@ -62,6 +65,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
         .route(SUBSCRIPTIONS_PATH, post(subscribe))
         .route(SUBSCRIPTION_PATH, delete(cancel))
         .route(SUBJECTS_PATH, post(add_subjects))
+        .route(RENEW_PATH, post(renew))
 }
 
 /// A subscription as a subscriber's node asks for it.
@@ -238,15 +242,7 @@ pub(crate) async fn subscribe(
         ))
         .into());
     }
-    let ends = OffsetDateTime::parse(&request.ends, &Rfc3339)
-        .map_err(|_| invalid("`ends` is not an RFC 3339 date-time"))?;
-    if ends <= now || ends > now + LONGEST {
-        return Err(invalid(format!(
-            "`ends` must be after now and at most {} days ahead",
-            LONGEST.whole_days()
-        ))
-        .into());
-    }
+    let ends = end(&request.ends, now)?;
     let subjects = subjects(&request.subjects, now)?;
     let Decided {
         checked,
@@ -271,28 +267,7 @@ pub(crate) async fn subscribe(
         rulebook_sha256: ctx.rulebook.hash().to_owned(),
         decided_at: now.format(&Rfc3339).unwrap_or_default(),
     };
-    let text = serde_json::to_string(&grant).map_err(internal)?;
-    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
-    let facts = ExchangeFacts {
-        actor: requester(checked.request()),
-        provider: &state.authority,
-        request: checked.request(),
-        rulebook_sha256: ctx.rulebook.hash(),
-    };
-    let record = facts.record(
-        EventKind::SubscriptionDecision,
-        &grant.fields,
-        Some(&sha256),
-        None,
-    );
-    let recorded = state.record(record, Vec::new()).await?;
-    let raw = RawValue::from_string(text).map_err(internal)?;
-    let payload = serde_json::to_vec(&PayloadOut {
-        grant: &raw,
-        receipt: &state.receipt(&recorded),
-    })
-    .map_err(internal)?;
-    let verdict = Jws::sign(&payload, GRANT_TYPE, &state.answer_key);
+    let (verdict, recorded) = sign(&state, &ctx, &checked, &grant).await?;
     if !granted.is_empty() {
         let kept = Kept {
             request_sha256,
@@ -326,6 +301,176 @@ pub(crate) async fn subscribe(
             .map_err(ExchangeError::from)?;
     }
     Ok(Json(verdict))
+}
+
+/// Records a decision on a subscription (`subscription_decision`, with the digest of the
+/// verdict) and signs the verdict, naming that ledger entry.
+async fn sign(
+    state: &NodeState,
+    ctx: &Exchange,
+    checked: &CheckedRequest,
+    grant: &SubscriptionGrant,
+) -> Result<(Jws, utbyte_ledger::Receipt), ExchangeError> {
+    let text = serde_json::to_string(grant).map_err(internal)?;
+    let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+    let facts = ExchangeFacts {
+        actor: requester(checked.request()),
+        provider: &state.authority,
+        request: checked.request(),
+        rulebook_sha256: ctx.rulebook.hash(),
+    };
+    let record = facts.record(
+        EventKind::SubscriptionDecision,
+        &grant.fields,
+        Some(&sha256),
+        None,
+    );
+    let recorded = state.record(record, Vec::new()).await?;
+    let raw = RawValue::from_string(text).map_err(internal)?;
+    let payload = serde_json::to_vec(&PayloadOut {
+        grant: &raw,
+        receipt: &state.receipt(&recorded),
+    })
+    .map_err(internal)?;
+    Ok((Jws::sign(&payload, GRANT_TYPE, &state.answer_key), recorded))
+}
+
+/// A renewal as a subscriber's node asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewRequest {
+    /// When the subscriber's node sent it (RFC 3339); refused outside the provider's window.
+    pub sent_at: String,
+    /// The new end (RFC 3339): after now, at most 366 days ahead.
+    pub ends: String,
+}
+
+/// Renews a subscription of the calling subscriber: decided again with the rulebook in force,
+/// recorded and signed like a new one. Only event types granted before can be granted again (a
+/// renewal never widens a subscription); when none is, the subscription keeps its end.
+#[utoipa::path(
+    operation_id = "federation_subscription_renew",
+    post,
+    path = RENEW_PATH,
+    tag = "federation",
+    request_body = RenewRequest,
+    params(("id" = String, Path, description = "The subscriber's subscription id")),
+    responses(
+        (status = 200, description = "Decided again: the signed verdict. Its `granted` may be empty (not renewed)", body = utbyte_federation::Jws),
+        (status = 400, description = "`sent_at` outside the window", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate is not a listed member's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The subscriber holds no active subscription with this id here", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An end outside what is allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn renew(
+    State(state): State<Arc<NodeState>>,
+    Extension(Peer(peer)): Extension<Peer>,
+    Path(id): Path<String>,
+    Json(asked): Json<RenewRequest>,
+) -> Result<Json<Jws>, Problem> {
+    let ctx = state.exchange_context()?;
+    let member = ctx.listed_member(&peer)?;
+    let stored = held_id(&member.authority, &id)?;
+    let no_such = || problems::NO_SUCH_SUBSCRIPTION.with(format!("no active subscription `{id}`"));
+    let held = state
+        .exchange
+        .subscription(&stored)
+        .await
+        .map_err(ExchangeError::from)?
+        .filter(|held| held.state == SubscriptionState::Active)
+        .ok_or_else(no_such)?;
+    let now = OffsetDateTime::now_utc();
+    let sent_at = OffsetDateTime::parse(&asked.sent_at, &Rfc3339).map_err(|_| {
+        ExchangeError::InvalidText {
+            field: "sent_at",
+            detail: "`sent_at` is not an RFC 3339 date-time".into(),
+        }
+    })?;
+    if (now - sent_at).abs() > REQUEST_WINDOW {
+        return Err(ExchangeError::Stale(format!(
+            "sent_at {} is more than {} minutes from this node's clock",
+            asked.sent_at,
+            REQUEST_WINDOW.whole_minutes()
+        ))
+        .into());
+    }
+    let ends = end(&asked.ends, now)?;
+    let kept: Kept = serde_json::from_str(&held.subscription.request)
+        .map_err(|e| ExchangeError::Internal(format!("a kept verdict is unreadable: {e}")))?;
+    let request = SubscriptionRequest {
+        sent_at: asked.sent_at.clone(),
+        ends: asked.ends.clone(),
+        ..kept.request.clone()
+    };
+    let Decided {
+        checked,
+        fields,
+        verdicts,
+        granted,
+    } = decide(&state, &ctx, &member.authority, &request, now)?;
+    let granted: Vec<String> = granted
+        .into_iter()
+        .filter(|event| held.subscription.events.contains(event))
+        .collect();
+    let grant = SubscriptionGrant {
+        subscription_id: request.subscription_id.clone(),
+        provider: state.authority.clone(),
+        subscriber: member.authority.clone(),
+        offering: request.offering.clone(),
+        granted: granted.clone(),
+        events: verdicts,
+        fields,
+        ends: if granted.is_empty() {
+            held.subscription.ends_at
+        } else {
+            ends
+        }
+        .format(&Rfc3339)
+        .unwrap_or_default(),
+        subjects: held.subjects,
+        rulebook_sha256: ctx.rulebook.hash().to_owned(),
+        decided_at: now.format(&Rfc3339).unwrap_or_default(),
+    };
+    let (verdict, recorded) = sign(&state, &ctx, &checked, &grant).await?;
+    if !granted.is_empty() {
+        let kept = Kept {
+            verdict: verdict.clone(),
+            request,
+            rulebook_sha256: ctx.rulebook.hash().to_owned(),
+            ..kept
+        };
+        let renewal = Renewal {
+            id: stored,
+            events: granted,
+            ends_at: ends,
+            decision_index: recorded.index,
+            request: serde_json::to_string(&kept).map_err(internal)?,
+        };
+        if !state
+            .exchange
+            .renew_subscription(&renewal)
+            .await
+            .map_err(ExchangeError::from)?
+        {
+            return Err(no_such());
+        }
+    }
+    Ok(Json(verdict))
+}
+
+/// An end as asked: after now, at most [`LONGEST`] ahead.
+fn end(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ExchangeError> {
+    let ends = OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|_| invalid("`ends` is not an RFC 3339 date-time"))?;
+    if ends <= now || ends > now + LONGEST {
+        return Err(invalid(format!(
+            "`ends` must be after now and at most {} days ahead",
+            LONGEST.whole_days()
+        )));
+    }
+    Ok(ends)
 }
 
 /// A subscription as the rulebook decided it.

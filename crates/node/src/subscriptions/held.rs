@@ -1,6 +1,6 @@
 //! The local API of subscriptions, the subscriber's side: officers and case systems subscribe at
 //! the offering's provider through their node, list and read what their node holds, add
-//! subjects, cancel, and follow the notices taken — a feed with a cursor and long-poll. An
+//! subjects, renew, cancel, and follow the notices taken — a feed with a cursor and long-poll. An
 //! administrator sees where pushing the notices to the case system's webhook stands and
 //! re-enables it after it was given up.
 //!
@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use utbyte_api::access::Duty;
 use utbyte_api::paths;
 use utbyte_api::subscriptions::{
-    AddSubjects, EventOutcome, NoticeFeedQuery, NoticePage, NoticeView, PushView, Subscribe,
+    AddSubjects, EventOutcome, NoticeFeedQuery, NoticePage, NoticeView, PushView, Renew, Subscribe,
     SubscriptionListQuery, SubscriptionStatus, SubscriptionView,
 };
 use utbyte_federation::{Jws, Member};
@@ -30,8 +30,8 @@ use utbyte_http::{Json, Path, Problem, Query, INVALID_QUERY};
 use utbyte_store::{HeldSubscription, PushState, StoredHeld, SubscriptionState};
 
 use super::grant::{
-    self, Cancelled, MoreSubjects, OpenedGrant, SubjectsAdded, SubscriptionRequest, SUBJECTS_PATH,
-    SUBSCRIPTIONS_PATH, SUBSCRIPTION_PATH,
+    self, Cancelled, MoreSubjects, OpenedGrant, RenewRequest, SubjectsAdded, SubscriptionRequest,
+    RENEW_PATH, SUBJECTS_PATH, SUBSCRIPTIONS_PATH, SUBSCRIPTION_PATH,
 };
 use crate::access::{Acting, Who};
 use crate::exchange::ask::{call, provider_refused};
@@ -51,6 +51,7 @@ pub(crate) fn routes() -> Router<Arc<NodeState>> {
         .route(paths::SUBSCRIPTIONS, post(subscribe).get(list))
         .route(paths::SUBSCRIPTION, get(show).delete(cancel))
         .route(paths::SUBSCRIPTION_SUBJECTS, post(add_subjects))
+        .route(paths::SUBSCRIPTION_RENEW, post(renew))
         .route(paths::NOTICES, get(feed))
         .route(paths::NOTICE_PUSH, get(push_state).post(re_enable))
         .route(paths::AUDIT_SUBSCRIPTIONS, get(grant::granted))
@@ -303,6 +304,73 @@ pub(crate) async fn add_subjects(
         .map_err(ExchangeError::from)?;
     let mut view = view(&stored);
     view.subjects = added.subjects;
+    Ok(Json(view))
+}
+
+/// Renews a subscription at its provider: decided again with its rulebook in force.
+#[utoipa::path(
+    operation_id = "subscriptions_renew",
+    post,
+    path = paths::SUBSCRIPTION_RENEW,
+    tag = "subscriptions",
+    request_body = Renew,
+    params(("id" = String, Path, description = "The subscription id")),
+    responses(
+        (status = 200, description = "Decided again: the subscription with what is granted now and its end (unchanged when nothing is granted any more)", body = SubscriptionView),
+        (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The client lacks the `request` duty or may not act for the subscription's unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No active subscription with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider refused (an end outside what is allowed) or could not be reached", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn renew(
+    State(state): State<Arc<NodeState>>,
+    who: Who,
+    Path(id): Path<String>,
+    Json(asked): Json<Renew>,
+) -> Result<Json<SubscriptionView>, Problem> {
+    who.require(Duty::Request)?;
+    let stored = held(&state, &who, &id).await?;
+    if stored.state != SubscriptionState::Active {
+        return Err(
+            problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
+        );
+    }
+    let ctx = state.exchange_context()?;
+    let member = member(&ctx, &stored.held.provider)?;
+    let body = serde_json::to_vec(&RenewRequest {
+        sent_at: rfc3339(OffsetDateTime::now_utc()),
+        ends: rfc3339(asked.ends),
+    })
+    .map_err(internal)?;
+    let path = RENEW_PATH.replace("{id}", &id);
+    let response = call(&state, &ctx, member, Method::POST, &path, Some(body)).await?;
+    if !response.status.is_success() {
+        return Err(provider_refused(&member.authority, response.status, &response.body).into());
+    }
+    let signed: Jws = serde_json::from_slice(&response.body)
+        .map_err(|_| unreadable(&member.authority, "the verdict is not a JWS"))?;
+    let opened = open(member, &signed)?;
+    let verdict = &opened.grant;
+    if verdict.subscription_id != id || verdict.subscriber != state.authority {
+        return Err(
+            unreadable(&member.authority, "the verdict is for another subscription").into(),
+        );
+    }
+    if !verdict.granted.is_empty() {
+        let ends = OffsetDateTime::parse(&verdict.ends, &Rfc3339)
+            .map_err(|_| unreadable(&member.authority, "the verdict's end is not a time"))?;
+        let kept = serde_json::to_string(&signed).map_err(internal)?;
+        state
+            .exchange
+            .renew_held(&id, &verdict.granted, ends, &kept)
+            .await
+            .map_err(ExchangeError::from)?;
+    }
+    let renewed = held(&state, &who, &id).await?;
+    let mut view = view(&renewed);
+    with_verdict(&mut view, &opened);
     Ok(Json(view))
 }
 

@@ -28,6 +28,10 @@ const COLUMNS: &str =
 
 const SUBJECTS: &str = "UPDATE held_subscriptions SET subjects = $2 WHERE id = $1";
 
+const RENEW: &str = "\
+UPDATE held_subscriptions SET events = $2, ends_at = $3, verdict = $4
+ WHERE id = $1 AND state = 'active' AND created_at < $3";
+
 const END: &str =
     "UPDATE held_subscriptions SET state = 'cancelled' WHERE id = $1 AND state = 'active'";
 
@@ -186,6 +190,37 @@ macro_rules! engine {
                                     "counting a held subscription's subjects",
                                 ))?;
                             Ok(())
+                        })
+                    })
+                    .await
+            }
+
+            async fn renew_held(
+                &self,
+                id: &str,
+                events: &[String],
+                ends_at: OffsetDateTime,
+                verdict: &str,
+            ) -> Result<bool, StoreError> {
+                check_id("subscription id", id)?;
+                crate::exchange::check_json("verdict", verdict)?;
+                for name in events {
+                    crate::register::check_name("event type", name)?;
+                }
+                let (id, events, verdict) = (id.to_owned(), json_list(events), verdict.to_owned());
+                let ends_at = ends_at.unix_timestamp();
+                self.writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            let done = sqlx::query(RENEW)
+                                .bind(&id)
+                                .bind(&events)
+                                .bind(ends_at)
+                                .bind(&verdict)
+                                .execute(&mut *connection)
+                                .await
+                                .map_err(StoreError::exchange("renewing a held subscription"))?;
+                            Ok(done.rows_affected() == 1)
                         })
                     })
                     .await

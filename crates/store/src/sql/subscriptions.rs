@@ -19,7 +19,7 @@ use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::subscriptions::{
     check_feed, check_subjects, ChangeToMatch, DeliveryCursor, NewSubscription, Notice,
-    NoticeDelivery, ReceivedNotice, RecordedPart, StoredSubscription, SubscriptionState,
+    NoticeDelivery, ReceivedNotice, RecordedPart, Renewal, StoredSubscription, SubscriptionState,
     Subscriptions,
 };
 use crate::StoreError;
@@ -38,6 +38,11 @@ ON CONFLICT (id) DO NOTHING";
 
 const CANCEL: &str =
     "UPDATE subscriptions SET state = 'cancelled' WHERE id = $1 AND state = 'active'";
+
+/// A renewal: the event types still granted, the new end, the decision and the request kept.
+const RENEW: &str = "\
+UPDATE subscriptions SET events = $2, ends_at = $3, decision_index = $4, request = $5
+ WHERE id = $1 AND state = 'active' AND created_at < $3";
 
 const ACTIVE_OFFERING: &str =
     "SELECT offering FROM subscriptions WHERE id = $1 AND state = 'active'";
@@ -321,6 +326,27 @@ macro_rules! engine {
                         granted.push(row.checked(u64::try_from(subjects).unwrap_or(0))?);
                     }
                     Ok(granted)
+                }
+
+                async fn renew_subscription(&self, renewal: &Renewal) -> Result<bool, StoreError> {
+                    renewal.check()?;
+                    let renewal = renewal.clone();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let done = sqlx::query(RENEW)
+                                    .bind(&renewal.id)
+                                    .bind(json_list(&renewal.events))
+                                    .bind(renewal.ends_at.unix_timestamp())
+                                    .bind(index(renewal.decision_index)?)
+                                    .bind(&renewal.request)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("renewing a subscription"))?;
+                                Ok(done.rows_affected() == 1)
+                            })
+                        })
+                        .await
                 }
 
                 async fn cancel_subscription(&self, id: &str) -> Result<bool, StoreError> {
