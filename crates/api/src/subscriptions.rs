@@ -199,6 +199,24 @@ pub struct SubscriptionListQuery {
     pub limit: Option<u32>,
 }
 
+/// Which granted subscriptions to list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GrantedListQuery {
+    /// The id (subscriber, `/`, its id) of the last subscription of the page before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(
+        min_length = 1,
+        max_length = 300,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$"
+    )]
+    pub after: Option<String>,
+    /// 1 to 500; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
 /// Which notices to read from the feed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -213,7 +231,7 @@ pub struct NoticeFeedQuery {
     pub unit: Option<String>,
     /// The `seq` of the last notice seen (0 or absent: from the first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     pub after: Option<u64>,
     /// 1 to 500; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -245,7 +245,7 @@ async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
     assert_eq!(other.body["notices"], json!([]));
 
     // Renewed: decided again by Försäkringskassan's rulebook, recorded, a later end; an end
-    // beyond what is allowed is the provider's refusal, passed on.
+    // beyond what is allowed is refused.
     let later = (OffsetDateTime::now_utc() + time::Duration::days(200))
         .replace_nanosecond(0)
         .unwrap();
@@ -275,14 +275,17 @@ async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
         Some(renew(OffsetDateTime::now_utc() + time::Duration::days(400))),
     )
     .await;
-    assert_problem(&too_far, 502, "provider-refused");
-    assert_eq!(
-        too_far.body["provider_problem"]["type"],
-        "urn:utbyte:problem:invalid-request"
-    );
+    assert_problem(&too_far, 422, "invalid-request");
 
     // Cancelled at the provider and here: a change after it brings nothing.
-    let cancelled = call(malmo, "DELETE", "/v1/subscriptions/bidrag-2", &[], None).await;
+    let cancelled = call(
+        malmo,
+        "POST",
+        "/v1/subscriptions/bidrag-2/cancel",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(cancelled.status, 200, "{:#}", cancelled.body);
     assert_eq!(cancelled.body["status"], "cancelled");
     register.insert(&amount(&covered[1], 2_000)).await.unwrap();
@@ -336,15 +339,18 @@ async fn a_subscription_outside_what_is_allowed_is_refused_without_being_kept() 
     bad_id["offering"] = json!("no-such-offering");
     assert_problem(&post(bad_id).await, 404, "unknown-offering");
     assert_problem(&post(subscribe("none", &[])).await, 422, "invalid-request");
-    // The provider's refusal, passed on whole.
+    // What any provider would refuse is refused before anything is asked.
     let mut unknown_event = subscribe("ev", &open[..1]);
     unknown_event["events"] = json!(["ingen-sadan"]);
-    let refused = post(unknown_event).await;
-    assert_problem(&refused, 502, "provider-refused");
-    assert_eq!(
-        refused.body["provider_problem"]["type"],
-        "urn:utbyte:problem:invalid-request"
-    );
+    assert_problem(&post(unknown_event).await, 422, "invalid-request");
+    let mut bad_subject = subscribe("bad", &open[..1]);
+    bad_subject["subjects"] = json!(["19121212-1213"]);
+    assert_problem(&post(bad_subject).await, 422, "invalid-subject");
+    let mut too_long = subscribe("long", &open[..1]);
+    too_long["ends"] = json!((OffsetDateTime::now_utc() + time::Duration::days(400))
+        .format(&Rfc3339)
+        .unwrap());
+    assert_problem(&post(too_long).await, 422, "invalid-request");
     // Only decisions were asked for; none is granted under LUFFA: nothing is kept.
     let mut decisions = subscribe("beslut", &open[..1]);
     decisions["events"] = json!(["beslut-fattat"]);

@@ -461,7 +461,7 @@ pub(crate) async fn renew(
 }
 
 /// An end as asked: after now, at most [`LONGEST`] ahead.
-fn end(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ExchangeError> {
+pub(crate) fn end(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ExchangeError> {
     let ends = OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|_| invalid("`ends` is not an RFC 3339 date-time"))?;
     if ends <= now || ends > now + LONGEST {
@@ -471,6 +471,89 @@ fn end(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, ExchangeError>
         )));
     }
     Ok(ends)
+}
+
+/// The event types `request` asks for, of `offering`; an unknown one, or none, is refused.
+fn asked_events<'a>(
+    offering: &'a utbyte_rules::vocabulary::Offering,
+    request: &SubscriptionRequest,
+) -> Result<Vec<&'a utbyte_rules::vocabulary::EventType>, ExchangeError> {
+    let asked: BTreeSet<&str> = request.events.iter().map(String::as_str).collect();
+    if asked.is_empty() {
+        return Err(invalid("`events` names no event type"));
+    }
+    asked
+        .into_iter()
+        .map(|name| {
+            offering
+                .events
+                .iter()
+                .find(|e| e.id == name)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "offering `{}` has no event type `{name}`",
+                        offering.id
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The subscription as the request for its event types' fields the rulebook decides. The
+/// decision does not depend on who is covered: it is made about the first subject, as a person
+/// without protected identity; whether a subject has protected identity is read again for
+/// every notice.
+fn as_exchange_request(
+    request: &SubscriptionRequest,
+    events: &[&utbyte_rules::vocabulary::EventType],
+) -> Result<ExchangeRequest, ExchangeError> {
+    let fields: BTreeSet<String> = events
+        .iter()
+        .flat_map(|e| e.fields.iter().cloned())
+        .collect();
+    Ok(ExchangeRequest {
+        request_id: request.subscription_id.clone(),
+        sent_at: request.sent_at.clone(),
+        unit: request.unit.clone(),
+        role: request.role.clone(),
+        officer: request.officer.clone(),
+        vouched_by: request.vouched_by.clone(),
+        offering: request.offering.clone(),
+        fields: fields.into_iter().collect(),
+        purpose: request.purpose.clone(),
+        legal_basis: request.legal_basis.clone(),
+        case_ref: request.case_ref.clone(),
+        operation: request.operation.clone(),
+        subject: request
+            .subjects
+            .first()
+            .cloned()
+            .ok_or_else(|| invalid("`subjects` names no subject"))?,
+    })
+}
+
+/// What a subscriber's node checks before it asks: what any provider would refuse whoever
+/// asked — the end, the subjects, event types the offering has, the texts.
+pub(crate) fn check_asked(
+    ctx: &Exchange,
+    subscriber: &str,
+    request: &SubscriptionRequest,
+    now: OffsetDateTime,
+) -> Result<(), ExchangeError> {
+    end(&request.ends, now)?;
+    subjects(&request.subjects, now)?;
+    let offering = ctx
+        .rulebook
+        .vocabulary
+        .offerings
+        .get(&request.offering)
+        .ok_or_else(|| {
+            ExchangeError::UnknownOffering(format!("no member publishes `{}`", request.offering))
+        })?;
+    let events = asked_events(offering, request)?;
+    CheckedRequest::from_peer(subscriber, &as_exchange_request(request, &events)?, now)
+        .map_err(ExchangeError::from)?;
+    Ok(())
 }
 
 /// A subscription as the rulebook decided it.
@@ -516,51 +599,8 @@ pub(crate) fn decide(
             offering.id
         )));
     }
-    let asked: BTreeSet<&str> = request.events.iter().map(String::as_str).collect();
-    if asked.is_empty() {
-        return Err(invalid("`events` names no event type"));
-    }
-    let mut events = Vec::new();
-    for name in &asked {
-        let event = offering
-            .events
-            .iter()
-            .find(|e| e.id == *name)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "offering `{}` has no event type `{name}`",
-                    offering.id
-                ))
-            })?;
-        events.push(event);
-    }
-    let fields: BTreeSet<String> = events
-        .iter()
-        .flat_map(|e| e.fields.iter().cloned())
-        .collect();
-
-    // The decision does not depend on who is covered: it is made as a request for the event
-    // types' fields about the first subject, as a person without protected identity. Whether a
-    // subject has protected identity is read again for every notice.
-    let as_request = ExchangeRequest {
-        request_id: request.subscription_id.clone(),
-        sent_at: request.sent_at.clone(),
-        unit: request.unit.clone(),
-        role: request.role.clone(),
-        officer: request.officer.clone(),
-        vouched_by: request.vouched_by.clone(),
-        offering: request.offering.clone(),
-        fields: fields.into_iter().collect(),
-        purpose: request.purpose.clone(),
-        legal_basis: request.legal_basis.clone(),
-        case_ref: request.case_ref.clone(),
-        operation: request.operation.clone(),
-        subject: request
-            .subjects
-            .first()
-            .cloned()
-            .ok_or_else(|| invalid("`subjects` names no subject"))?,
-    };
+    let events = asked_events(offering, request)?;
+    let as_request = as_exchange_request(request, &events)?;
     let checked =
         CheckedRequest::from_peer(subscriber, &as_request, now).map_err(ExchangeError::from)?;
     let decision = ctx
@@ -717,7 +757,7 @@ pub(crate) async fn cancel(
     get,
     path = utbyte_api::paths::AUDIT_SUBSCRIPTIONS,
     tag = "audit",
-    params(utbyte_api::subscriptions::SubscriptionListQuery),
+    params(utbyte_api::subscriptions::GrantedListQuery),
     responses(
         (status = 200, description = "In id order (the subscriber, `/`, its id)", body = Vec<utbyte_api::subscriptions::GrantedView>),
         (status = 400, description = "Bad query", body = Problem, content_type = "application/problem+json"),
@@ -729,18 +769,15 @@ pub(crate) async fn cancel(
 pub(crate) async fn granted(
     State(state): State<Arc<NodeState>>,
     who: crate::access::Who,
-    utbyte_http::Query(query): utbyte_http::Query<utbyte_api::subscriptions::SubscriptionListQuery>,
+    utbyte_http::Query(query): utbyte_http::Query<utbyte_api::subscriptions::GrantedListQuery>,
 ) -> Result<Json<Vec<utbyte_api::subscriptions::GrantedView>>, Problem> {
     use utbyte_api::subscriptions::{GrantedView, SubscriptionStatus};
     who.require(utbyte_api::access::Duty::Audit)?;
-    if query.unit.is_some() {
-        return Err(utbyte_http::INVALID_QUERY
-            .with("this list is not by unit")
-            .with_extension("field", "unit"));
-    }
     let limit = crate::paging::limit(query.limit)?;
     let after = match query.after.as_deref() {
-        Some(after) if after.len() > 300 || after.chars().any(char::is_control) => {
+        Some(after)
+            if after.is_empty() || after.len() > 300 || after.chars().any(char::is_control) =>
+        {
             return Err(utbyte_http::INVALID_QUERY
                 .with("`after` is a subscription id")
                 .with_extension("field", "after"))
@@ -808,7 +845,10 @@ fn held_id(subscriber: &str, id: &str) -> Result<String, Problem> {
 
 /// The subjects named, parsed: 1 to [`MAX_SUBJECTS_PER_CALL`], each valid. An error names the
 /// position, never the identifier.
-fn subjects(named: &[String], now: OffsetDateTime) -> Result<Vec<SubjectId>, ExchangeError> {
+pub(crate) fn subjects(
+    named: &[String],
+    now: OffsetDateTime,
+) -> Result<Vec<SubjectId>, ExchangeError> {
     if named.is_empty() || named.len() > MAX_SUBJECTS_PER_CALL {
         return Err(invalid(format!(
             "`subjects` names 1 to {MAX_SUBJECTS_PER_CALL} subjects; this names {}",

@@ -49,7 +49,8 @@ const LONGEST_WAIT: u32 = 30;
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
     Router::new()
         .route(paths::SUBSCRIPTIONS, post(subscribe).get(list))
-        .route(paths::SUBSCRIPTION, get(show).delete(cancel))
+        .route(paths::SUBSCRIPTION, get(show))
+        .route(paths::SUBSCRIPTION_CANCEL, post(cancel))
         .route(paths::SUBSCRIPTION_SUBJECTS, post(add_subjects))
         .route(paths::SUBSCRIPTION_RENEW, post(renew))
         .route(paths::NOTICES, get(feed))
@@ -89,10 +90,10 @@ pub(crate) async fn subscribe(
         )));
     }
     let ctx = state.exchange_context()?;
-    let member = provider_of(&ctx, &asked.offering)?;
+    let now = OffsetDateTime::now_utc();
     let request = SubscriptionRequest {
         subscription_id: asked.subscription_id.clone(),
-        sent_at: rfc3339(OffsetDateTime::now_utc()),
+        sent_at: rfc3339(now),
         unit: acting.unit.clone(),
         role: acting.role.clone(),
         officer: Some(acting.officer.clone()),
@@ -106,6 +107,9 @@ pub(crate) async fn subscribe(
         ends: rfc3339(asked.ends),
         subjects: asked.subjects.clone(),
     };
+    // What the provider would refuse whoever asked is refused here, with the same problems.
+    grant::check_asked(&ctx, &state.authority, &request, now)?;
+    let member = provider_of(&ctx, &asked.offering)?;
     let body = serde_json::to_vec(&request).map_err(internal)?;
     let response = call(
         &state,
@@ -267,7 +271,8 @@ pub(crate) async fn show(
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The client lacks the `request` duty or may not act for the subscription's unit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No active subscription with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider refused (an invalid subject, too many) or could not be reached", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid subject, none, or more than 5,000", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider refused or could not be reached", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -284,6 +289,7 @@ pub(crate) async fn add_subjects(
             problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
         );
     }
+    grant::subjects(&more.subjects, OffsetDateTime::now_utc())?;
     let ctx = state.exchange_context()?;
     let member = member(&ctx, &stored.held.provider)?;
     let body = serde_json::to_vec(&MoreSubjects {
@@ -320,7 +326,8 @@ pub(crate) async fn add_subjects(
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The client lacks the `request` duty or may not act for the subscription's unit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No active subscription with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "The provider refused (an end outside what is allowed) or could not be reached", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An end outside what is allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The provider refused or could not be reached", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No valid federation configuration", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -337,10 +344,12 @@ pub(crate) async fn renew(
             problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
         );
     }
+    let now = OffsetDateTime::now_utc();
+    grant::end(&rfc3339(asked.ends), now)?;
     let ctx = state.exchange_context()?;
     let member = member(&ctx, &stored.held.provider)?;
     let body = serde_json::to_vec(&RenewRequest {
-        sent_at: rfc3339(OffsetDateTime::now_utc()),
+        sent_at: rfc3339(now),
         ends: rfc3339(asked.ends),
     })
     .map_err(internal)?;
@@ -377,12 +386,12 @@ pub(crate) async fn renew(
 /// Cancels a subscription at its provider, then here.
 #[utoipa::path(
     operation_id = "subscriptions_cancel",
-    delete,
-    path = paths::SUBSCRIPTION,
+    post,
+    path = paths::SUBSCRIPTION_CANCEL,
     tag = "subscriptions",
     params(("id" = String, Path, description = "The subscription id")),
     responses(
-        (status = 200, description = "Cancelled (also when it was before)", body = SubscriptionView),
+        (status = 200, description = "Cancelled (also when it was before); it stays listed, as cancelled", body = SubscriptionView),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The client lacks the `request` duty or may not act for the subscription's unit", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No subscription with this id", body = Problem, content_type = "application/problem+json"),
@@ -453,6 +462,11 @@ pub(crate) async fn feed(
             .with_extension("field", "wait"));
     }
     let after = query.after.unwrap_or(0);
+    if i64::try_from(after).is_err() {
+        return Err(INVALID_QUERY
+            .with("`after` is a notice's `seq`")
+            .with_extension("field", "after"));
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait));
     loop {
         // Registered before reading, so a notice taken in between wakes this read.
