@@ -224,8 +224,15 @@ async fn record(
     }
     let mut parts = Vec::with_capacity(runs.len());
     for (told, run, data) in runs {
-        let subscription = judge.subscription(&run[0].subscription).await;
-        let index = record_part(state, ctx, subscription.as_deref(), told, &run, &data).await?;
+        // A subscription that cannot be read holds its notices back, and they are not recorded
+        // until it can: the record names the subscription's decision.
+        let held = judge
+            .subscription(&run[0].subscription)
+            .await
+            .ok_or_else(|| {
+                ExchangeError::Internal("a subscription cannot be read; delivery waits".into())
+            })?;
+        let index = record_part(state, ctx, &held, told, &run, &data).await?;
         parts.push(RecordedPart {
             first: run[0].seq,
             last: run[run.len() - 1].seq,
@@ -240,7 +247,7 @@ async fn record(
 async fn record_part(
     state: &NodeState,
     ctx: &Exchange,
-    held: Option<&Held>,
+    held: &Held,
     told: bool,
     run: &[&Notice],
     data: &[NoticeData],
@@ -255,13 +262,13 @@ async fn record_part(
     } else {
         Outcome::Refuse
     };
-    let request = held.map(|h| &h.kept.request);
+    let request = &held.kept.request;
     let record = AuditRecord {
         actor: Actor {
             authority: first.subscriber.clone(),
             client: None,
-            role: request.map_or_else(|| "node".into(), |r| r.role.clone()),
-            unit: request.map_or_else(|| "node".into(), |r| r.unit.clone()),
+            role: request.role.clone(),
+            unit: request.unit.clone(),
             vouch: None,
         },
         change: None,
@@ -291,16 +298,16 @@ async fn record_part(
         offering: Some(first.offering.clone()),
         payload_sha256: Some(part_digest(data)),
         provider: state.authority.clone(),
-        refers_to: Some(held.map_or(0, |h| h.stored.subscription.decision_index)),
+        refers_to: Some(held.stored.subscription.decision_index),
         rulebook_sha256: ctx.rulebook.hash().to_owned(),
         subjects: Vec::new(),
         time: utbyte_audit::record::now(),
         v: FORMAT_VERSION,
         why: Some(Basis {
-            case_ref: request.map_or_else(|| "-".into(), |r| r.case_ref.clone()),
-            legal_basis: request.map_or_else(|| "-".into(), |r| r.legal_basis.clone()),
-            operation_ref: request.and_then(|r| r.operation.clone()),
-            purpose: request.map_or_else(|| "-".into(), |r| r.purpose.clone()),
+            case_ref: request.case_ref.clone(),
+            legal_basis: request.legal_basis.clone(),
+            operation_ref: request.operation.clone(),
+            purpose: request.purpose.clone(),
         }),
     };
     let subjects = run
