@@ -281,6 +281,18 @@ mod tests {
             let detail = problem["detail"].as_str().unwrap_or_default();
             assert!(detail.starts_with("limit: "), "{limit}: {detail}");
         }
+        // Read exactly: a whole number past 2^52 written with a fraction is still that number.
+        for at in [
+            "3716276713443778.0",
+            "9007199254740991.0",
+            "4503599627370497.0",
+        ] {
+            let body = format!(
+                r#"{{"subject": "s", "limit": 5, "kind": "person", "nested": {{"at": {at}}}}}"#
+            );
+            let (status, _, problem) = answer("application/json", &body).await;
+            assert_eq!(status, 200, "{at}: {problem}");
+        }
         let (status, _, problem) =
             answer("application/json", r#"{"subject": "s", "limit": 1.0}"#).await;
         assert_eq!(status, 400);
