@@ -268,7 +268,9 @@ async fn tus_requests_that_break_the_protocol_get_problems() {
         None,
     )
     .await;
-    assert_problem(&path_name, 400, "invalid-header");
+    // In tus form, but not a file name: refused as what it says (422), not as malformed.
+    assert_problem(&path_name, 422, "invalid-request");
+    assert_eq!(path_name.body["header"], "Upload-Metadata");
     let nobody = call(
         ubm,
         "HEAD",

@@ -344,28 +344,37 @@ fn number_header(headers: &HeaderMap, name: &HeaderName, shown: &str) -> Result<
 }
 
 /// `Upload-Metadata`: comma-separated `key base64value` pairs; `filename` (or `name`) and
-/// `filetype` (or `type`) are read, the rest ignored.
+/// `filetype` (or `type`) are read, the rest ignored. A header not in that form is malformed
+/// (400); one in that form whose values are not UTF-8 text, a file name or a media type is
+/// refused as what it says (422), as the OpenAPI document's pattern can say the form only.
 fn metadata(headers: &HeaderMap) -> Result<(String, String), Problem> {
-    let invalid = |why: &str| {
+    let malformed = |why: &str| {
         problems::INVALID_HEADER
+            .with(format!("`Upload-Metadata` {why}"))
+            .with_extension("header", "Upload-Metadata")
+    };
+    let invalid = |why: &str| {
+        problems::INVALID_REQUEST
             .with(format!("`Upload-Metadata` {why}"))
             .with_extension("header", "Upload-Metadata")
     };
     let mut name = None;
     let mut media_type = None;
     if let Some(value) = headers.get(&UPLOAD_METADATA) {
-        let text = value.to_str().map_err(|_| invalid("is not ASCII"))?;
+        let text = value.to_str().map_err(|_| malformed("is not ASCII"))?;
+        if text.contains('\t') {
+            return Err(malformed(
+                "holds a tab; pairs are separated by spaces and commas",
+            ));
+        }
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once(' ').unwrap_or((pair, ""));
-            let value = base64::engine::general_purpose::STANDARD
+            let bytes = base64::engine::general_purpose::STANDARD
                 .decode(value.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    invalid(&format!(
-                        "holds a value of `{key}` that is not base64 of UTF-8 text"
-                    ))
-                })?;
+                .map_err(|_| malformed(&format!("holds a value of `{key}` that is not base64")))?;
+            let value = String::from_utf8(bytes).map_err(|_| {
+                invalid(&format!("holds a value of `{key}` that is not UTF-8 text"))
+            })?;
             match key {
                 "filename" | "name" => name = Some(value),
                 "filetype" | "type" => media_type = Some(value),
@@ -428,11 +437,12 @@ pub(crate) async fn capabilities(
     params(
         ("Tus-Resumable" = String, Header, pattern = "^1\\.0\\.0$", description = "`1.0.0`"),
         ("Upload-Length" = u64, Header, description = "The file's size in bytes"),
-        ("Upload-Metadata" = Option<String>, Header, description = "`filename` and `filetype`, base64"),
+        ("Upload-Metadata" = Option<String>, Header, pattern = r"^[ ,]*([!-+\--~]+( +([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?)? *(,[ ,]*|$))*$", description = "`filename` and `filetype`, base64 (tus: comma-separated `key value` pairs)"),
     ),
     responses(
         (status = 201, description = "Created; `Location` is where its bytes go"),
         (status = 400, description = "A tus header missing or malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`Upload-Metadata` in form, but a value is not UTF-8 text, a file name or a media type", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The client lacks the `request` duty", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Another tus version", body = Problem, content_type = "application/problem+json"),
