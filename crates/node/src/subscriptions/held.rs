@@ -111,19 +111,8 @@ pub(crate) async fn subscribe(
     grant::check_asked(&ctx, &state.authority, &request, now)?;
     let member = provider_of(&ctx, &asked.offering)?;
     let body = serde_json::to_vec(&request).map_err(internal)?;
-    let response = call(
-        &state,
-        &ctx,
-        member,
-        Method::POST,
-        SUBSCRIPTIONS_PATH,
-        Some(body),
-    )
-    .await?;
-    if !response.status.is_success() {
-        return Err(provider_refused(&member.authority, response.status, &response.body).into());
-    }
-    let signed: Jws = serde_json::from_slice(&response.body)
+    let answer = ask(&state, &ctx, member, SUBSCRIPTIONS_PATH, body).await?;
+    let signed: Jws = serde_json::from_slice(&answer)
         .map_err(|_| unreadable(&member.authority, "the verdict is not a JWS"))?;
     let opened = open(member, &signed)?;
     let verdict = &opened.grant;
@@ -283,12 +272,7 @@ pub(crate) async fn add_subjects(
     Json(more): Json<AddSubjects>,
 ) -> Result<Json<SubscriptionView>, Problem> {
     who.require(Duty::Request)?;
-    let stored = held(&state, &who, &id).await?;
-    if stored.state != SubscriptionState::Active {
-        return Err(
-            problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
-        );
-    }
+    let stored = active(&state, &who, &id).await?;
     grant::subjects(&more.subjects, OffsetDateTime::now_utc())?;
     let ctx = state.exchange_context()?;
     let member = member(&ctx, &stored.held.provider)?;
@@ -297,11 +281,8 @@ pub(crate) async fn add_subjects(
     })
     .map_err(internal)?;
     let path = SUBJECTS_PATH.replace("{id}", &id);
-    let response = call(&state, &ctx, member, Method::POST, &path, Some(body)).await?;
-    if !response.status.is_success() {
-        return Err(provider_refused(&member.authority, response.status, &response.body).into());
-    }
-    let added: SubjectsAdded = serde_json::from_slice(&response.body)
+    let answer = ask(&state, &ctx, member, &path, body).await?;
+    let added: SubjectsAdded = serde_json::from_slice(&answer)
         .map_err(|_| unreadable(&member.authority, "its answer is unreadable"))?;
     state
         .exchange
@@ -338,12 +319,7 @@ pub(crate) async fn renew(
     Json(asked): Json<Renew>,
 ) -> Result<Json<SubscriptionView>, Problem> {
     who.require(Duty::Request)?;
-    let stored = held(&state, &who, &id).await?;
-    if stored.state != SubscriptionState::Active {
-        return Err(
-            problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
-        );
-    }
+    let stored = active(&state, &who, &id).await?;
     let now = OffsetDateTime::now_utc();
     grant::end(&rfc3339(asked.ends), now)?;
     let ctx = state.exchange_context()?;
@@ -354,11 +330,8 @@ pub(crate) async fn renew(
     })
     .map_err(internal)?;
     let path = RENEW_PATH.replace("{id}", &id);
-    let response = call(&state, &ctx, member, Method::POST, &path, Some(body)).await?;
-    if !response.status.is_success() {
-        return Err(provider_refused(&member.authority, response.status, &response.body).into());
-    }
-    let signed: Jws = serde_json::from_slice(&response.body)
+    let answer = ask(&state, &ctx, member, &path, body).await?;
+    let signed: Jws = serde_json::from_slice(&answer)
         .map_err(|_| unreadable(&member.authority, "the verdict is not a JWS"))?;
     let opened = open(member, &signed)?;
     let verdict = &opened.grant;
@@ -560,6 +533,32 @@ fn push_view(state: &NodeState, push: &PushState) -> PushView {
         error: push.error.clone(),
         dead: push.dead,
     }
+}
+
+/// POSTs `body` to the provider's `path`: its answer's body, or its refusal passed on.
+async fn ask(
+    state: &NodeState,
+    ctx: &Exchange,
+    member: &Member,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<axum::body::Bytes, Problem> {
+    let response = call(state, ctx, member, Method::POST, path, Some(body)).await?;
+    if !response.status.is_success() {
+        return Err(provider_refused(&member.authority, response.status, &response.body).into());
+    }
+    Ok(response.body)
+}
+
+/// The active subscription `id`, if the caller may see its unit's.
+async fn active(state: &NodeState, who: &Who, id: &str) -> Result<StoredHeld, Problem> {
+    let stored = held(state, who, id).await?;
+    if stored.state != SubscriptionState::Active {
+        return Err(
+            problems::NO_SUCH_SUBSCRIPTION.with(format!("subscription `{id}` is cancelled"))
+        );
+    }
+    Ok(stored)
 }
 
 /// The subscription `id`, if the caller may see its unit's.
