@@ -3,6 +3,7 @@
 
 use crate::verdict::{Outcome, Receipt};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// A subscription a case system or officer asks its node to make at the offering's provider.
@@ -57,6 +58,10 @@ pub struct EventOutcome {
     pub event: String,
     /// `disclose`: granted.
     pub outcome: Outcome,
+    /// The fields whose values its notices carry (a pre-assessment lets them); empty: its
+    /// notices name the fields changed, without values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// Whether a subscription still brings notices.
@@ -102,7 +107,8 @@ pub struct SubscriptionView {
 }
 
 /// A notice this node took: that a subject changed at a provider — the event types and the
-/// fields changed, never values; read the values with an ordinary request.
+/// fields changed; values only where a pre-assessment lets the subscription's notices carry
+/// them, otherwise read with an ordinary request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoticeView {
@@ -116,6 +122,10 @@ pub struct NoticeView {
     pub subject: String,
     pub events: Vec<String>,
     pub fields: Vec<String>,
+    /// The values carried, of fields changed (absent for a thin notice).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = Object)]
+    pub values: BTreeMap<String, serde_json::Value>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub changed_at: OffsetDateTime,

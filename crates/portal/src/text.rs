@@ -177,7 +177,7 @@ pub(crate) const MESSAGES: &[(&str, &str, &str)] = &[
     ("subscriptions.ends", "Gäller till", "Ends"),
     ("subscriptions.subscriber", "Prenumerant", "Subscriber"),
     ("subscriptions.notices", "Underrättelser om ändringar", "Notices of changes"),
-    ("subscriptions.notices_hint", "En underrättelse säger vem och vad som ändrats, aldrig till vad. Hämta uppgifterna med en vanlig förfrågan.", "A notice says who and what changed, never to what. Fetch the information with an ordinary request."),
+    ("subscriptions.notices_hint", "En underrättelse säger vem och vad som ändrats. Till vad står bara med där en förhandsbedömning tillåter det; annars hämtas uppgifterna med en vanlig förfrågan.", "A notice says who and what changed. What it changed to is shown only where a pre-assessment allows it; otherwise fetch the information with an ordinary request."),
     ("subscriptions.notices_none", "Inga underrättelser har kommit.", "No notices have arrived."),
     ("subscriptions.changed", "Ändrat", "Changed"),
     ("subscriptions.subject", "Avser", "Subject"),

@@ -49,6 +49,11 @@ pub struct PreAssessment {
     pub approved_by_recipient: String,
     #[serde(with = "crate::dates")]
     pub approved_on: Date,
+    /// Whether a subscription's notices may carry the values of the fields this agreement
+    /// makes automatic (pattern D). Without it a notice names the fields changed and the
+    /// recipient asks for the values with an ordinary request.
+    #[serde(default)]
+    pub notice_values: bool,
 }
 
 #[derive(Debug, Deserialize)]

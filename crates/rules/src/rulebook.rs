@@ -269,6 +269,20 @@ impl Rulebook {
         &self.hash
     }
 
+    /// Whether a subscription's notices may carry `field`'s value: it was disclosed
+    /// automatically under a pre-assessment that lets notices carry values
+    /// ([`PreAssessment::notice_values`]).
+    pub fn notice_may_carry(&self, field: &crate::FieldDecision) -> bool {
+        field.outcome == crate::Outcome::Disclose
+            && field.determining.iter().any(|cited| {
+                cited.pre_assessment.as_deref().is_some_and(|id| {
+                    self.pre_assessments
+                        .iter()
+                        .any(|pa| pa.id == id && pa.notice_values)
+                })
+            })
+    }
+
     pub fn policy_count(&self) -> usize {
         self.policies.len()
     }

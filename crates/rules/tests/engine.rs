@@ -5,7 +5,7 @@
 mod fixture;
 
 use fixture::{load, request, rulebook, CITE, PLIKT};
-use utbyte_rules::{Class, Ground, Outcome, RequestError};
+use utbyte_rules::{Class, Ground, Outcome, RequestError, Rulebook};
 
 /// The decision of the first field of the fixture request for `f1`, after `change`.
 fn first_field(
@@ -456,6 +456,36 @@ fn a_pre_assessment_discloses_exactly_its_fields_within_its_validity() {
         rb.decide(&other_purpose).unwrap().fields[0].outcome,
         Outcome::Review
     );
+}
+
+#[test]
+fn notices_carry_values_only_under_a_pre_assessment_that_says_so() {
+    let general = grant(
+        "luffa",
+        "disclose",
+        "context.legal_basis == Provision::\"plikt\"",
+    );
+    let carried = |rulebook: &Rulebook| {
+        let decision = rulebook.decide(&request(&["f1", "f3"])).unwrap();
+        decision
+            .fields
+            .iter()
+            .map(|f| rulebook.notice_may_carry(f))
+            .collect::<Vec<_>>()
+    };
+    // Disclosed automatically, but not under an agreement that lets notices carry values.
+    assert_eq!(carried(&rulebook(&general, PA)), [false, false]);
+    // The agreement says so: its field may travel in notices; f3, disclosed only by the
+    // general grant, may not.
+    let says_so = format!("{PA}notice_values = true\n");
+    assert_eq!(carried(&rulebook(&general, &says_so)), [true, false]);
+    // Outside the agreement's validity nothing is carried, though f1 is still disclosed.
+    let rb = rulebook(&general, &says_so);
+    let mut late = request(&["f1"]);
+    late.time = time::macros::datetime!(2026-07-01 00:00 +02:00);
+    let decision = rb.decide(&late).unwrap();
+    assert_eq!(decision.fields[0].outcome, Outcome::Disclose);
+    assert!(!rb.notice_may_carry(&decision.fields[0]));
 }
 
 #[test]

@@ -86,6 +86,6 @@ pub use replay::{KeptAnswer, KeptStatus, KnownRequest, ReplayGuard};
 pub use sqlite::RegisterStore;
 pub use subscriptions::{
     ChangeToMatch, DeliveryCursor, HeldSubscription, HeldSubscriptions, NewSubscription, Notice,
-    NoticeDelivery, PushState, ReceivedNotice, RecordedPart, Renewal, StoredHeld,
+    NoticeDelivery, NoticeValues, PushState, ReceivedNotice, RecordedPart, Renewal, StoredHeld,
     StoredSubscription, SubscriptionState, Subscriptions, MAX_SUBJECTS_PER_CALL,
 };

@@ -91,6 +91,8 @@ pub struct Renewal {
     pub id: String,
     /// The event types granted now (not empty), sorted.
     pub events: Vec<String>,
+    /// The fields a notice may carry values of now, sorted.
+    pub fields: Vec<String>,
     /// The new end.
     pub ends_at: OffsetDateTime,
     /// The ledger entry that recorded the new decision.
@@ -111,6 +113,9 @@ impl Renewal {
         for name in &self.events {
             check_name("event type", name)?;
         }
+        for name in &self.fields {
+            check_name("field", name)?;
+        }
         check_json("subscription request", &self.request)
     }
 }
@@ -120,6 +125,7 @@ impl fmt::Debug for Renewal {
         f.debug_struct("Renewal")
             .field("id", &self.id)
             .field("events", &self.events)
+            .field("fields", &self.fields)
             .field("ends_at", &self.ends_at)
             .field("decision_index", &self.decision_index)
             .finish_non_exhaustive()
@@ -186,7 +192,8 @@ impl fmt::Debug for ChangeToMatch {
 }
 
 /// A notice queued for a subscriber: that `subject` changed in `offering` — the event types and
-/// field names, never values. `Debug` leaves the subject out.
+/// field names. Queued, it holds no values; taken by a subscriber, it holds the values it
+/// carried, where its subscription may carry values. `Debug` leaves the subject and values out.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Notice {
     /// Its place among this node's notices: increasing, so ordered per subject too.
@@ -209,7 +216,12 @@ pub struct Notice {
     pub fields: Vec<String>,
     /// When the register was written.
     pub changed_at: OffsetDateTime,
+    /// The values carried, of fields changed (empty: a thin notice).
+    pub values: NoticeValues,
 }
+
+/// The values a notice carries: field id → value.
+pub type NoticeValues = std::collections::BTreeMap<String, serde_json::Value>;
 
 impl fmt::Debug for Notice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -300,6 +312,8 @@ pub struct ReceivedNotice {
     pub events: Vec<String>,
     /// The fields changed.
     pub fields: Vec<String>,
+    /// The values it carried (empty: a thin notice).
+    pub values: NoticeValues,
     /// When the provider's register was written.
     pub changed_at: OffsetDateTime,
     /// When this node took it.
@@ -385,6 +399,13 @@ pub struct RecordedPart {
     pub index: u64,
     /// Recorded as sent (`true`) or withheld.
     pub told: bool,
+    /// The event types its notices told of, as recorded (the same for each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// The values its notices carried, as recorded, by notice; kept only until the
+    /// subscriber acknowledges them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub values: std::collections::BTreeMap<u64, NoticeValues>,
 }
 
 /// A subscription this node holds at a provider, as a subscriber.

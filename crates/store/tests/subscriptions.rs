@@ -61,6 +61,7 @@ on_both_engines! {
         let renewal = utbyte_store::Renewal {
             id: "sub-b".into(),
             events: vec!["avliden".into()],
+            fields: vec!["avregistreringsdatum".into()],
             ends_at: at(5000),
             decision_index: 9,
             request: r#"{"renewed":true}"#.into(),
@@ -70,6 +71,7 @@ on_both_engines! {
         assert_eq!(renewed.subscription.ends_at, at(5000));
         assert_eq!(renewed.subscription.decision_index, 9);
         assert_eq!(renewed.subscription.request, r#"{"renewed":true}"#);
+        assert_eq!(renewed.subscription.fields, ["avregistreringsdatum"]);
         assert!(store.cancel_subscription("sub-b").await.unwrap());
         assert!(!store.renew_subscription(&renewal).await.unwrap(), "cancelled");
         let mut other = a.clone();
@@ -274,7 +276,15 @@ on_both_engines! {
         assert_eq!(store.subscribers_owed(1).await.unwrap(), ["forsakringskassan"]);
 
         let fk = store.notices_after("forsakringskassan", 0, 10).await.unwrap();
-        let part = |first, last| RecordedPart { first, last, index: 40 + first, told: true };
+        // A part keeps what it told, values included, until the subscriber acknowledges it.
+        let part = |first: u64, last| RecordedPart {
+            first,
+            last,
+            index: 40 + first,
+            told: true,
+            events: vec!["adress-andrad".into()],
+            values: [(first, [("kommun".to_owned(), serde_json::json!("Malmö"))].into())].into(),
+        };
         let cursor = |delivered, recorded, parts: Vec<RecordedPart>| DeliveryCursor {
             delivered,
             recorded,
@@ -324,8 +334,20 @@ on_both_engines! {
             events: vec!["utbetalning-andrad".into()],
             fields: vec!["belopp".into()],
             changed_at: at(seq as i64),
+            values: if seq == 3 {
+                [("belopp".to_owned(), serde_json::json!(4711.5))].into()
+            } else {
+                Default::default()
+            },
         };
         assert_eq!(store.taken_through("forsakringskassan").await.unwrap(), 0);
+        // A value of a field the notice does not name is refused, and nothing is taken.
+        let mut stray = notice(1, 1);
+        stray.values.insert("adress".into(), serde_json::json!("Storgatan 1"));
+        assert!(matches!(
+            store.take_notices("forsakringskassan", &[stray], at(40)).await,
+            Err(StoreError::InvalidInput { .. })
+        ));
         let first = [notice(1, 1), notice(2, 2)];
         assert_eq!(store.take_notices("forsakringskassan", &first, at(50)).await.unwrap(), 2);
         // Delivered again (the provider did not hear the acknowledgement), with one more.
@@ -358,6 +380,9 @@ on_both_engines! {
         assert_eq!(taken[0].fields, ["belopp"]);
         assert_eq!(taken[0].changed_at, at(1));
         assert_eq!(taken[0].received_at, at(50));
+        // The values a notice carried are kept with it; a thin notice has none.
+        assert!(taken[0].values.is_empty());
+        assert_eq!(taken[2].values["belopp"], serde_json::json!(4711.5));
         assert_eq!(store.received_after(None, taken[1].seq, 1).await.unwrap(), taken[2..3]);
     }
 

@@ -159,6 +159,7 @@ async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
         assert_eq!(notice["subscription"], "bidrag-2");
         assert_eq!(notice["events"], json!(["utbetalning-andrad"]));
         assert_eq!(notice["fields"], json!(["belopp"]));
+        assert!(notice.get("values").is_none(), "thin: {notice:#}");
     }
     let provider_seqs: Vec<u64> = notices
         .iter()
@@ -372,4 +373,123 @@ async fn a_subscription_outside_what_is_allowed_is_refused_without_being_kept() 
         422,
         "invalid-request",
     );
+}
+
+/// Försäkringskassan's housing allowance follows Skatteverket's population register under a
+/// pre-assessment that lets notices carry values: a move arrives with the new address and
+/// date, of the fields the event type is made of only, paired in both ledgers with the
+/// values inside the digest; a subject with protected identity is told nothing of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_carry_the_values_a_pre_assessment_lets_them() {
+    let (_dir, federation) = federation(&["skatteverket", "forsakringskassan"]).await;
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let (moving, hiding) = (open[0].clone(), open[1].clone());
+    let asked = json!({
+        "subscription_id": "bostad-1",
+        "officer": "fk-handlaggare-1",
+        "unit": "fk-bostadsbidrag",
+        "role": "handlaggare",
+        "offering": "skv-folkbokforing",
+        "events": ["adress-andrad", "avliden"],
+        "purpose": "kontroll-bostadsbidrag",
+        "legal_basis": "luffa",
+        "case_ref": "FK-2026-0042",
+        "ends": (OffsetDateTime::now_utc() + time::Duration::days(30)).format(&Rfc3339).unwrap(),
+        "subjects": [moving, hiding],
+    });
+    let made = call(
+        fk,
+        "POST",
+        "/v1/subscriptions",
+        &[],
+        Some(serde_json::to_vec(&asked).unwrap()),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    let carried: BTreeMap<String, Value> = made.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap().to_owned(), e["values"].clone()))
+        .collect();
+    assert_eq!(
+        carried["adress-andrad"],
+        json!(["folkbokforingsadress", "sarskild-postadress", "flyttdatum"]),
+        "{:#}",
+        made.body
+    );
+    assert_eq!(carried["avliden"], json!(["dodsdatum"]));
+
+    let register = federation
+        .registers
+        .iter()
+        .find(|(a, _)| a == "skatteverket")
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    let write = |subject: &str, protected: bool, fields: &[(&str, Value)]| {
+        let subject: utbyte_domain::SubjectId = subject.parse().unwrap();
+        let mut batch = RegisterBatch::new();
+        batch.subject(subject, protected);
+        for (field, value) in fields {
+            batch.record("skv-folkbokforing", subject, *field, value.clone());
+        }
+        batch
+    };
+    // Protected identity from the start: the matcher passes the change over.
+    register
+        .insert(&write(&hiding, true, &[("dodsdatum", json!("2026-12-01"))]))
+        .await
+        .unwrap();
+    register
+        .insert(&write(
+            &moving,
+            false,
+            &[
+                ("folkbokforingsadress", json!("Storgatan 1, Malmö")),
+                ("flyttdatum", json!("2026-12-01")),
+                ("hushallsmedlemmar", json!(3)),
+            ],
+        ))
+        .await
+        .unwrap();
+    let notices = read_feed(fk, 0, 1).await;
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    let notice = &notices[0];
+    assert_eq!(notice["subject"], moving.as_str());
+    assert_eq!(notice["events"], json!(["adress-andrad"]));
+    // The household changed too, but it is no field of the event types granted.
+    assert_eq!(
+        notice["fields"],
+        json!(["flyttdatum", "folkbokforingsadress", "hushallsmedlemmar"])
+    );
+    assert_eq!(
+        notice["values"],
+        json!({"flyttdatum": "2026-12-01", "folkbokforingsadress": "Storgatan 1, Malmö"})
+    );
+    // Nothing arrives about the protected person.
+    let last = notice["seq"].as_u64().unwrap();
+    let quiet = call(
+        fk,
+        "GET",
+        &format!("/v1/notices?after={last}&wait=1"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(quiet.body["notices"], json!([]));
+
+    // The values are inside the digest both ledgers hold.
+    let skv_audit = federation.node("skatteverket").unwrap().audit();
+    let fk_audit = federation.node("forsakringskassan").unwrap().audit();
+    let sent = records(skv_audit, EventKind::NoticeSent);
+    let received = records(fk_audit, EventKind::NoticeReceived);
+    assert_eq!((sent.len(), received.len()), (1, 1));
+    let (ours, theirs) = (
+        received.values().next().unwrap(),
+        sent.values().next().unwrap(),
+    );
+    // The subscriber computed the digest again from what it received, values included.
+    assert_eq!(ours.payload_sha256, theirs.payload_sha256);
+    assert_eq!(ours.refers_to, Some(*sent.keys().next().unwrap()));
 }

@@ -149,7 +149,7 @@ async fn deliver_to(
             .iter()
             .filter(|n| (part.first..=part.last).contains(&n.seq))
         {
-            if let Some(data) = judge.told(notice).await {
+            if let Some(data) = as_recorded(&mut judge, part, notice).await {
                 events.push(NoticeEvent::new(&state.authority, data, part.index));
             }
         }
@@ -165,6 +165,23 @@ async fn deliver_to(
     state.metrics.notices("sent", events.len() as u64);
     state.metrics.notices("withheld", withheld as u64);
     Ok(full)
+}
+
+/// What `notice` tells as `part` recorded it: its event types and the values it carried.
+async fn as_recorded(
+    judge: &mut Judge<'_>,
+    part: &RecordedPart,
+    notice: &Notice,
+) -> Option<NoticeData> {
+    let mut data = NoticeData::of(notice, local_id(notice));
+    if part.events.is_empty() {
+        // Recorded by a node that did not keep the event types with the part: decided again.
+        data.events = judge.told(notice).await?.events;
+    } else {
+        data.events = part.events.clone();
+    }
+    data.values = part.values.get(&notice.seq).cloned().unwrap_or_default();
+    Some(data)
 }
 
 /// Sends a batch and checks the subscriber's acknowledgement of it.
@@ -204,7 +221,10 @@ async fn record(
     // Runs of one subscription, one outcome and the same event types, each one ledger entry.
     let mut runs: Vec<(bool, Vec<&Notice>, Vec<NoticeData>)> = Vec::new();
     for notice in notices {
-        let told = judge.told(notice).await;
+        let told = match judge.told(notice).await {
+            Some(data) => judge.with_values(notice, data).await?,
+            None => None,
+        };
         let data = told
             .clone()
             .unwrap_or_else(|| NoticeData::of(notice, local_id(notice)));
@@ -238,6 +258,16 @@ async fn record(
             last: run[run.len() - 1].seq,
             index,
             told,
+            events: if told {
+                data[0].events.clone()
+            } else {
+                Vec::new()
+            },
+            values: data
+                .iter()
+                .filter(|d| told && !d.values.is_empty())
+                .map(|d| (d.seq, d.values.clone()))
+                .collect(),
         });
     }
     Ok(parts)
@@ -332,6 +362,8 @@ struct Held {
     kept: Kept,
     /// The event types the rulebook in force grants it; empty: nothing is told.
     granted: BTreeSet<String>,
+    /// The fields whose values its notices carry under the rulebook in force.
+    values: BTreeSet<String>,
 }
 
 /// Decides, once per subscription and round, what may be told now.
@@ -369,6 +401,45 @@ impl<'a> Judge<'a> {
         Some(data)
     }
 
+    /// `data` with the values `notice` carries: the register's values now of the fields changed
+    /// that the subscription may carry. `None` when the subject has protected identity now:
+    /// then nothing of it is told.
+    async fn with_values(
+        &mut self,
+        notice: &Notice,
+        mut data: NoticeData,
+    ) -> Result<Option<NoticeData>, ExchangeError> {
+        let Some(held) = self.subscription(&notice.subscription).await else {
+            return Ok(None);
+        };
+        let carried: Vec<&str> = notice
+            .fields
+            .iter()
+            .filter(|f| held.values.contains(*f))
+            .map(String::as_str)
+            .collect();
+        if carried.is_empty() {
+            return Ok(Some(data));
+        }
+        let register = self.state.registers.get(&notice.offering).ok_or_else(|| {
+            ExchangeError::Register(format!("no register holds `{}`", notice.offering))
+        })?;
+        let read = |e: utbyte_store::StoreError| ExchangeError::Register(e.to_string());
+        if register
+            .protected_identity(&notice.subject)
+            .await
+            .map_err(read)?
+        {
+            return Ok(None);
+        }
+        let record = register
+            .fetch(&notice.offering, &notice.subject, &carried)
+            .await
+            .map_err(read)?;
+        data.values = record.map(|r| r.into_fields()).unwrap_or_default();
+        Ok(Some(data))
+    }
+
     /// The subscription `id`, decided again if the rulebook changed since it was granted;
     /// `None` when it cannot be read.
     async fn subscription(&mut self, id: &str) -> Option<Arc<Held>> {
@@ -392,10 +463,13 @@ impl<'a> Judge<'a> {
         let kept: Kept = serde_json::from_str(&stored.subscription.request).ok()?;
         let in_force =
             stored.state == SubscriptionState::Active && self.now < stored.subscription.ends_at;
-        let granted = if !in_force {
-            BTreeSet::new()
+        let (granted, values) = if !in_force {
+            (BTreeSet::new(), BTreeSet::new())
         } else if kept.rulebook_sha256 == self.ctx.rulebook.hash() {
-            stored.subscription.events.iter().cloned().collect()
+            (
+                stored.subscription.events.iter().cloned().collect(),
+                stored.subscription.fields.iter().cloned().collect(),
+            )
         } else {
             match grant::decide(
                 self.state,
@@ -404,14 +478,22 @@ impl<'a> Judge<'a> {
                 &kept.request,
                 self.now,
             ) {
-                Ok(decided) => decided
-                    .granted
-                    .into_iter()
-                    .filter(|e| stored.subscription.events.contains(e))
-                    .collect(),
+                // Never wider than granted: event types and carried fields granted before.
+                Ok(decided) => (
+                    decided
+                        .granted
+                        .into_iter()
+                        .filter(|e| stored.subscription.events.contains(e))
+                        .collect(),
+                    decided
+                        .values
+                        .into_iter()
+                        .filter(|f| stored.subscription.fields.contains(f))
+                        .collect(),
+                ),
                 Err(err) => {
                     tracing::info!(%err, "a subscription no longer holds under the rulebook in force");
-                    BTreeSet::new()
+                    (BTreeSet::new(), BTreeSet::new())
                 }
             }
         };
@@ -419,6 +501,7 @@ impl<'a> Judge<'a> {
             stored,
             kept,
             granted,
+            values,
         })
     }
 }

@@ -107,6 +107,10 @@ pub struct EventVerdict {
     pub outcome: Outcome,
     /// The fields the event type is made of.
     pub fields: Vec<String>,
+    /// Those of its fields whose values its notices carry, where a pre-assessment lets them;
+    /// empty: its notices name the fields changed, without values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// The provider's verdict on a subscription.
@@ -249,6 +253,7 @@ pub(crate) async fn subscribe(
         fields,
         verdicts,
         granted,
+        values,
     } = decide(&state, &ctx, &member.authority, &request, now)?;
     let grant = SubscriptionGrant {
         subscription_id: request.subscription_id.clone(),
@@ -283,7 +288,7 @@ pub(crate) async fn subscribe(
             subscriber: member.authority.clone(),
             offering: request.offering.clone(),
             events: granted,
-            fields: Vec::new(),
+            fields: values,
             request: serde_json::to_string(&kept).map_err(internal)?,
             decision_index: recorded.index,
             created_at: now,
@@ -407,13 +412,23 @@ pub(crate) async fn renew(
     let Decided {
         checked,
         fields,
-        verdicts,
+        mut verdicts,
         granted,
+        values,
     } = decide(&state, &ctx, &member.authority, &request, now)?;
+    // Never wider: the event types granted before, and values only of fields carried before.
     let granted: Vec<String> = granted
         .into_iter()
         .filter(|event| held.subscription.events.contains(event))
         .collect();
+    let values: Vec<String> = values
+        .into_iter()
+        .filter(|field| held.subscription.fields.contains(field))
+        .collect();
+    for verdict in &mut verdicts {
+        let kept = granted.contains(&verdict.event);
+        verdict.values.retain(|field| kept && values.contains(field));
+    }
     let grant = SubscriptionGrant {
         subscription_id: request.subscription_id.clone(),
         provider: state.authority.clone(),
@@ -444,6 +459,7 @@ pub(crate) async fn renew(
         let renewal = Renewal {
             id: stored,
             events: granted,
+            fields: values,
             ends_at: ends,
             decision_index: recorded.index,
             request: serde_json::to_string(&kept).map_err(internal)?,
@@ -564,6 +580,8 @@ pub(crate) struct Decided {
     pub verdicts: Vec<EventVerdict>,
     /// The event types granted.
     pub granted: Vec<String>,
+    /// The fields of the event types granted whose values notices carry, sorted.
+    pub values: Vec<String>,
 }
 
 /// Decides `request` from `subscriber` with the rulebook in force: an event type is granted
@@ -608,6 +626,12 @@ pub(crate) fn decide(
         .decide(checked.request())
         .map_err(ExchangeError::from)?;
     let fields = verdicts(&decision);
+    let carried: BTreeSet<&str> = decision
+        .fields
+        .iter()
+        .filter(|f| ctx.rulebook.notice_may_carry(f))
+        .map(|f| f.field.as_str())
+        .collect();
     let outcome_of = |field: &str| {
         fields
             .iter()
@@ -625,10 +649,21 @@ pub(crate) fn decide(
             } else {
                 Outcome::Review
             };
+            let values = if outcome == Outcome::Disclose {
+                event
+                    .fields
+                    .iter()
+                    .filter(|f| carried.contains(f.as_str()))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
             EventVerdict {
                 event: event.id.clone(),
                 outcome,
                 fields: event.fields.clone(),
+                values,
             }
         })
         .collect();
@@ -637,11 +672,18 @@ pub(crate) fn decide(
         .filter(|v| v.outcome == Outcome::Disclose)
         .map(|v| v.event.clone())
         .collect();
+    let values = verdicts
+        .iter()
+        .flat_map(|v| v.values.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     Ok(Decided {
         checked,
         fields,
         verdicts,
         granted,
+        values,
     })
 }
 

@@ -610,6 +610,7 @@ fn with_verdict(view: &mut SubscriptionView, opened: &OpenedGrant) {
         .map(|e| EventOutcome {
             event: e.event.clone(),
             outcome: e.outcome,
+            values: e.values.clone(),
         })
         .collect();
     view.decision = Some(opened.receipt.clone());
@@ -625,6 +626,7 @@ pub(crate) fn notice_view(notice: utbyte_store::ReceivedNotice) -> NoticeView {
         subject: notice.subject.as_str().to_owned(),
         events: notice.events,
         fields: notice.fields,
+        values: notice.values,
         changed_at: notice.changed_at,
         received_at: notice.received_at,
     }

@@ -2,7 +2,8 @@
 //! (`application/cloudevents-batch+json`, a JSON array) from the provider's node to the
 //! subscriber's, and from the subscriber's node to its case system.
 //!
-//! Thin: whom it is about, which event types, which fields changed, when — never a value. The
+//! Thin by default: whom it is about, which event types, which fields changed, when; values
+//! only of fields a pre-assessment lets the subscription's notices carry. The
 //! event's `id` is the provider and its notice number (the same on every delivery, so a
 //! receiver recognises a repeat), `source` the provider's node, `type`
 //! `se.utbyte.subscription.notice`, `time` when the register was written; the extension
@@ -17,7 +18,7 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utbyte_domain::SubjectId;
-use utbyte_store::Notice;
+use utbyte_store::{Notice, NoticeValues};
 
 /// The media type of a batch of structured-mode CloudEvents in JSON.
 pub const BATCH_TYPE: &str = "application/cloudevents-batch+json";
@@ -41,10 +42,16 @@ pub struct NoticeData {
     pub subject: String,
     /// The event types, of those granted.
     pub events: Vec<String>,
-    /// The fields changed: names, never values.
+    /// The fields changed.
     pub fields: Vec<String>,
     /// When the register was written (RFC 3339, milliseconds).
     pub changed_at: String,
+    /// Values of fields changed, as the register held them when the notice was recorded —
+    /// only those a pre-assessment lets the subscription's notices carry; absent for a thin
+    /// notice.
+    #[serde(default, skip_serializing_if = "NoticeValues::is_empty")]
+    #[schema(value_type = Object)]
+    pub values: NoticeValues,
 }
 
 /// A notice as a CloudEvent.
@@ -79,6 +86,7 @@ impl NoticeData {
             events: notice.events.clone(),
             fields: notice.fields.clone(),
             changed_at: rfc3339(notice.changed_at),
+            values: notice.values.clone(),
         }
     }
 
@@ -86,7 +94,10 @@ impl NoticeData {
     pub fn to_notice(&self, provider: &str) -> Option<Notice> {
         let subject: SubjectId = self.subject.parse().ok()?;
         let changed_at = OffsetDateTime::parse(&self.changed_at, &Rfc3339).ok()?;
-        if self.events.is_empty() || self.fields.is_empty() {
+        if self.events.is_empty()
+            || self.fields.is_empty()
+            || self.values.keys().any(|f| !self.fields.contains(f))
+        {
             return None;
         }
         Some(Notice {
@@ -100,6 +111,7 @@ impl NoticeData {
             events: self.events.clone(),
             fields: self.fields.clone(),
             changed_at,
+            values: self.values.clone(),
         })
     }
 }
@@ -200,6 +212,7 @@ mod tests {
             fields: vec!["adress".into()],
             changed_at: OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789)
                 .unwrap(),
+            values: NoticeValues::new(),
         }
     }
 
@@ -235,5 +248,25 @@ mod tests {
         assert_eq!(part_digest([&a, &b]), part_digest([&a, &b]));
         assert_ne!(part_digest([&a, &b]), part_digest([&b, &a]));
         assert_ne!(part_digest([&a]), part_digest([&a, &b]));
+        let mut valued = a.clone();
+        valued
+            .values
+            .insert("adress".into(), serde_json::json!("Storgatan 1"));
+        assert_ne!(part_digest([&a]), part_digest([&valued]));
+    }
+
+    #[test]
+    fn a_notice_carries_values_only_of_fields_it_names() {
+        let mut data = NoticeData::of(&notice(), "bostad-1");
+        assert!(!serde_json::to_value(&data).unwrap()["values"].is_object(), "thin");
+        data.values
+            .insert("adress".into(), serde_json::json!("Storgatan 1"));
+        let json = serde_json::to_value(&data).unwrap();
+        assert_eq!(json["values"]["adress"], "Storgatan 1");
+        let back = data.to_notice("skatteverket").unwrap();
+        assert_eq!(back.values["adress"], "Storgatan 1");
+        data.values
+            .insert("skyddad".into(), serde_json::json!(true));
+        assert!(data.to_notice("skatteverket").is_none());
     }
 }

@@ -112,7 +112,17 @@ pub(crate) async fn list(
                 provider: n.provider,
                 subject: n.subject,
                 events: n.events.join(", "),
-                fields: n.fields.join(", "),
+                fields: n
+                    .fields
+                    .iter()
+                    .map(|field| match n.values.get(field) {
+                        // A value the notice carried is shown beside its field.
+                        Some(serde_json::Value::String(text)) => format!("{field}: {text}"),
+                        Some(value) => format!("{field}: {value}"),
+                        None => field.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
             .collect();
         render(SubscriptionsPage {

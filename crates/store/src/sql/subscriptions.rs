@@ -19,7 +19,7 @@ use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::subscriptions::{
     check_feed, check_subjects, ChangeToMatch, DeliveryCursor, NewSubscription, Notice,
-    NoticeDelivery, ReceivedNotice, RecordedPart, Renewal, StoredSubscription, SubscriptionState,
+    NoticeDelivery, NoticeValues, ReceivedNotice, RecordedPart, Renewal, StoredSubscription, SubscriptionState,
     Subscriptions,
 };
 use crate::StoreError;
@@ -41,7 +41,8 @@ const CANCEL: &str =
 
 /// A renewal: the event types still granted, the new end, the decision and the request kept.
 const RENEW: &str = "\
-UPDATE subscriptions SET events = $2, ends_at = $3, decision_index = $4, request = $5
+UPDATE subscriptions SET events = $2, ends_at = $3, decision_index = $4, request = $5,
+       fields = $6
  WHERE id = $1 AND state = 'active' AND created_at < $3";
 
 const ACTIVE_OFFERING: &str =
@@ -130,8 +131,8 @@ SELECT DISTINCT n.subscriber FROM notices AS n
 
 const TAKE: &str = "\
 INSERT INTO received_notices (provider, provider_seq, subscription, offering, subject, events,
-                              fields, changed_at, received_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                              fields, changed_at, received_at, notice_values)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (provider, provider_seq) DO NOTHING";
 
 const TAKEN_THROUGH: &str =
@@ -140,7 +141,7 @@ const TAKEN_THROUGH: &str =
 /// The notices taken after $1, of the subscriptions unit $2 holds (every unit's when null).
 const RECEIVED_AFTER: &str = "\
 SELECT r.seq, r.provider, r.provider_seq, r.subscription, r.offering, r.subject, r.events,
-       r.fields, r.changed_at, r.received_at
+       r.fields, r.changed_at, r.received_at, r.notice_values
   FROM received_notices AS r
   LEFT JOIN held_subscriptions AS h ON h.id = r.subscription
  WHERE r.seq > $1 AND ($2 IS NULL OR h.unit = $2)
@@ -186,6 +187,7 @@ struct ReceivedRow {
     fields: String,
     changed_at: i64,
     received_at: i64,
+    notice_values: String,
 }
 
 macro_rules! engine {
@@ -340,6 +342,7 @@ macro_rules! engine {
                                     .bind(renewal.ends_at.unix_timestamp())
                                     .bind(index(renewal.decision_index)?)
                                     .bind(&renewal.request)
+                                    .bind(json_list(&renewal.fields))
                                     .execute(&mut *connection)
                                     .await
                                     .map_err(StoreError::exchange("renewing a subscription"))?;
@@ -523,6 +526,12 @@ macro_rules! engine {
                     for notice in notices {
                         check_id("subscription id", &notice.subscription)?;
                         crate::register::check_name("offering", &notice.offering)?;
+                        if notice.values.keys().any(|f| !notice.fields.contains(f)) {
+                            return Err(StoreError::InvalidInput {
+                                what: "notice values",
+                                reason: "a value of a field the notice does not name".into(),
+                            });
+                        }
                     }
                     let (provider, notices) = (provider.to_owned(), notices.to_vec());
                     let received_at = received_at.unix_timestamp();
@@ -547,6 +556,7 @@ macro_rules! engine {
                                         .bind(json_list(&notice.fields))
                                         .bind(millis(notice.changed_at))
                                         .bind(received_at)
+                                        .bind(values_json(&notice.values)?)
                                         .execute(&mut *connection)
                                         .await
                                         .map_err(StoreError::exchange("taking notices"))?
@@ -757,8 +767,17 @@ impl NoticeRow {
             fields: list(what, &self.fields)?,
             changed_at: from_millis(self.changed_at)
                 .ok_or_else(|| corrupt(what, "a time out of range"))?,
+            values: NoticeValues::new(),
         })
     }
+}
+
+/// A notice's values as stored (a JSON object).
+fn values_json(values: &NoticeValues) -> Result<String, StoreError> {
+    serde_json::to_string(values).map_err(|e| StoreError::InvalidInput {
+        what: "notice values",
+        reason: e.to_string(),
+    })
 }
 
 impl ReceivedRow {
@@ -777,6 +796,8 @@ impl ReceivedRow {
                 .map_err(|_| corrupt(what, "an invalid subject"))?,
             events: list(what, &self.events)?,
             fields: list(what, &self.fields)?,
+            values: serde_json::from_str(&self.notice_values)
+                .map_err(|_| corrupt(what, "unreadable values"))?,
             changed_at: from_millis(self.changed_at)
                 .ok_or_else(|| corrupt(what, "a time out of range"))?,
             received_at: time_of(self.received_at)
