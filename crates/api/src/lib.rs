@@ -14,6 +14,7 @@ pub mod offerings;
 pub mod paths;
 pub mod requests;
 pub mod reviews;
+pub mod search;
 pub mod subscriptions;
 pub mod verdict;
 

@@ -39,6 +39,8 @@ pub const SUBSCRIPTION: &str = "/v1/subscriptions/{id}";
 pub const SUBSCRIPTION_SUBJECTS: &str = "/v1/subscriptions/{id}/subjects";
 pub const SUBSCRIPTION_RENEW: &str = "/v1/subscriptions/{id}/renew";
 pub const SUBSCRIPTION_CANCEL: &str = "/v1/subscriptions/{id}/cancel";
+/// One question to every permitted source (federated search).
+pub const SEARCH: &str = "/v1/search";
 /// The feed of notices taken from providers: a cursor and long-poll.
 pub const NOTICES: &str = "/v1/notices";
 /// Where pushing notices to the case system's webhook stands; `POST` re-enables it.

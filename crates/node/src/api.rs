@@ -123,6 +123,7 @@ struct FederationApi;
         crate::subscriptions::held::push_state,
         crate::subscriptions::held::re_enable,
         crate::subscriptions::grant::granted,
+        crate::search::search,
         health::alive,
         health::ready,
         crate::metrics::scrape,
@@ -191,6 +192,10 @@ struct FederationApi;
         subscriptions::NoticePage,
         subscriptions::PushView,
         subscriptions::GrantedView,
+        utbyte_api::search::SearchRequest,
+        utbyte_api::search::SearchAnswer,
+        utbyte_api::search::SourceOutcome,
+        utbyte_api::search::SourceStatus,
         health_api::Health,
         health_api::HealthStatus,
         utbyte_api::FieldVerdict,
@@ -263,6 +268,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(callbacks_api::routes())
         .merge(crate::messages::local_routes())
         .merge(crate::subscriptions::local_routes())
+        .merge(crate::search::routes())
         .merge(health::routes())
         .merge(crate::metrics::routes())
         .route(utbyte_api::paths::OPENAPI, get(local_openapi))

@@ -41,6 +41,7 @@ mod reconcile;
 mod records;
 pub mod recovery;
 pub mod review;
+pub mod search;
 mod shared_ledger;
 mod state;
 pub mod subscriptions;

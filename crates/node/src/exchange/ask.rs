@@ -160,7 +160,7 @@ pub(super) async fn ask_provider(
 }
 
 /// Checks a case request and turns it into the request the provider will decide.
-pub(super) fn check_case(
+pub(crate) fn check_case(
     state: &NodeState,
     ctx: &Exchange,
     case: &CaseRequest,

@@ -17,7 +17,7 @@
 pub(crate) mod answer;
 pub(crate) mod apply;
 pub(crate) mod ask;
-mod checked;
+pub(crate) mod checked;
 mod error;
 pub(crate) mod recover;
 pub(crate) mod verify;

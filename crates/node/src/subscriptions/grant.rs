@@ -427,7 +427,9 @@ pub(crate) async fn renew(
         .collect();
     for verdict in &mut verdicts {
         let kept = granted.contains(&verdict.event);
-        verdict.values.retain(|field| kept && values.contains(field));
+        verdict
+            .values
+            .retain(|field| kept && values.contains(field));
     }
     let grant = SubscriptionGrant {
         subscription_id: request.subscription_id.clone(),

@@ -258,7 +258,10 @@ mod tests {
     #[test]
     fn a_notice_carries_values_only_of_fields_it_names() {
         let mut data = NoticeData::of(&notice(), "bostad-1");
-        assert!(!serde_json::to_value(&data).unwrap()["values"].is_object(), "thin");
+        assert!(
+            !serde_json::to_value(&data).unwrap()["values"].is_object(),
+            "thin"
+        );
         data.values
             .insert("adress".into(), serde_json::json!("Storgatan 1"));
         let json = serde_json::to_value(&data).unwrap();

@@ -19,8 +19,8 @@ use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::subscriptions::{
     check_feed, check_subjects, ChangeToMatch, DeliveryCursor, NewSubscription, Notice,
-    NoticeDelivery, NoticeValues, ReceivedNotice, RecordedPart, Renewal, StoredSubscription, SubscriptionState,
-    Subscriptions,
+    NoticeDelivery, NoticeValues, ReceivedNotice, RecordedPart, Renewal, StoredSubscription,
+    SubscriptionState, Subscriptions,
 };
 use crate::StoreError;
 
