@@ -146,6 +146,20 @@ test('audit overview with charts and verification', async ({ as, portalOf }) => 
   await expectAccessible(page, 'audit-verified');
 });
 
+test('search all sources, with the answers', async ({ as, fed, portalOf }) => {
+  const p = portalOf('malmo-stad');
+  const page = await as('malmo-stad', 'officer');
+  await page.goto(at(p, '/portal/search'));
+  await expectAccessible(page, 'search');
+  await page.locator('#subject').fill(fed.subjects.disclosure);
+  await page.locator('#legal_basis').selectOption('luffa');
+  await page.locator('#purpose').selectOption('kontroll-ekonomiskt-bistand');
+  await page.locator('#case_ref').fill('ASN-2026-SOK-2');
+  await submit(page, page.getByRole('button', { name: 'Sök', exact: true }));
+  await expect(page.locator('#source-fk-formaner')).toBeVisible();
+  await expectAccessible(page, 'search-answers');
+});
+
 test('an officer\'s subscriptions and the notices that arrive', async ({ as, portalOf }) => {
   // The demo subscribes Försäkringskassan's housing-allowance unit (the officer's) at
   // Skatteverket, and its generator changes Skatteverket's register every two seconds.

@@ -250,3 +250,28 @@ function display(value: unknown): string {
 function normalise(text: string): string {
   return text.replace(/[\s\u00a0"]/g, '');
 }
+
+test('one question to every source: each answers side by side, and each answer is a request of its own', async ({ as, fed, portalOf }) => {
+  const p = portalOf('malmo-stad');
+  const page = await as('malmo-stad', 'officer');
+  await page.goto(at(p, '/portal/search'));
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Sök i alla källor');
+  await page.locator('#subject').fill(fed.subjects.disclosure);
+  await page.locator('#legal_basis').selectOption('luffa');
+  await page.locator('#purpose').selectOption('kontroll-ekonomiskt-bistand');
+  await page.locator('#case_ref').fill('ASN-2026-SOK-1');
+  await submit(page, page.getByRole('button', { name: 'Sök', exact: true }));
+  // Försäkringskassan's benefits are disclosed under the pre-assessment, at once.
+  const benefits = page.locator('#source-fk-formaner');
+  await expect(benefits).toContainText('Besvarad');
+  await expect(benefits.locator('tbody tr').first()).toContainText('Lämnas ut');
+  // Every other source answered, went to review or was marked: none is left without a status.
+  const sources = page.locator('section.source');
+  expect(await sources.count()).toBeGreaterThan(1);
+  for (const source of await sources.all()) {
+    await expect(source.locator('.badge').first()).toBeVisible();
+  }
+  // The answer is kept as a request of its own.
+  await benefits.getByRole('link', { name: 'Förfrågan' }).click();
+  await expect(page.locator('#status')).toContainText('Besvarad');
+});

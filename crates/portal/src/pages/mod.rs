@@ -7,6 +7,7 @@ mod messages;
 mod officer;
 mod provider;
 mod reviewer;
+mod search;
 mod shown_time;
 mod subscriptions;
 mod uploads;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/requests/{key}", get(officer::request))
         .route("/messages", get(messages::list))
         .route("/subscriptions", get(subscriptions::list))
+        .route("/search", get(search::form).post(search::ask))
         .route("/messages/new", get(messages::compose).post(messages::send))
         .route(
             "/messages/{sender}/{id}/attachments/{n}",
@@ -138,6 +140,7 @@ impl Chrome {
         let mut items = vec![("/portal/", "nav.home", None)];
         items.extend([
             ("/portal/offerings", "nav.offerings", Some(Role::Officer)),
+            ("/portal/search", "nav.search", Some(Role::Officer)),
             ("/portal/requests", "nav.requests", Some(Role::Officer)),
             ("/portal/messages", "nav.messages", Some(Role::Officer)),
             (
@@ -174,6 +177,7 @@ fn section(path: &str) -> &str {
     }
     [
         "/portal/offerings",
+        "/portal/search",
         "/portal/requests",
         "/portal/messages",
         "/portal/subscriptions",
