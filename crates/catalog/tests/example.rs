@@ -81,7 +81,7 @@ fn luffa_is_a_legal_basis_of_fk_formaner_read_off_the_rulebook() {
         .iter()
         .any(|pa| pa.id == "fk-malmo-formaner-ekonomiskt-bistand"
             && pa.valid_from == "2025-07-01"
-            && pa.valid_until == "2026-12-31"));
+            && pa.valid_until == "2030-12-31"));
     assert_eq!(entry.provider.name, "Försäkringskassan");
     assert_eq!(entry.provider.orgnr, "202100-5521");
     assert_eq!(entry.secrecy, "osl-28-1");

@@ -146,6 +146,22 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
         "{refusal:#}"
     );
     assert!(refusal["values"].as_object().unwrap().is_empty());
+    // The search as printed: every source the rulebook permits within the joint operation,
+    // each with a status; at least one answered automatically.
+    let search = printed
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("curl ") && l.contains("/v1/search"))
+        .expect("a search command");
+    let found = run(search);
+    let sources = found["sources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{found:#}"));
+    assert!(sources.len() > 1, "{found:#}");
+    assert!(
+        sources.iter().any(|s| s["status"] == "answered"),
+        "{found:#}"
+    );
     // Run again, the same commands give the same answers (idempotency keys).
     assert_eq!(run(commands[0]), disclosure);
     // The catalog line works as printed too.
@@ -284,7 +300,9 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
             let fields = notices[0]["fields"].as_array().unwrap();
             assert!(!values.is_empty(), "{page:#}");
             assert!(
-                values.keys().all(|k| fields.iter().any(|f| f == k.as_str())),
+                values
+                    .keys()
+                    .all(|k| fields.iter().any(|f| f == k.as_str())),
                 "values only of fields changed: {page:#}"
             );
         } else {

@@ -450,7 +450,7 @@ mod tests {
                 "malmo-stad",
                 "malmo-ekonomiskt-bistand",
                 "handlaggare",
-                time::macros::date!(2027 - 06 - 01),
+                time::macros::date!(2031 - 06 - 01),
             )
             .iter()
             .any(|o| o.policy == automatic.policy));

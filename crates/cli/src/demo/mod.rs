@@ -237,6 +237,26 @@ pub fn luffa_case(subject: &str, fields: &[&str]) -> Value {
     })
 }
 
+/// A decided joint operation running today in which every one of `participants` takes part:
+/// the demo asks within one whatever the date.
+pub fn running_operation(rulebook: &Rulebook, participants: &[&str]) -> anyhow::Result<String> {
+    let today = utbyte_domain::legal_time::swedish_date(time::OffsetDateTime::now_utc());
+    rulebook
+        .vocabulary
+        .operations
+        .values()
+        .find(|o| {
+            o.decided
+                && o.starts <= today
+                && today <= o.ends
+                && participants
+                    .iter()
+                    .all(|p| o.participants.iter().any(|q| q == p))
+        })
+        .map(|o| o.id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no decided joint operation of {participants:?} runs today"))
+}
+
 /// The Police asking Skatteverket under SFS 2016:774 without naming a joint operation.
 pub fn police_case(subject: &str, operation: Option<&str>) -> Value {
     let mut case = json!({
@@ -294,6 +314,22 @@ fn write_examples(
         ("A refusal: the Police ask Skatteverket under SFS 2016:774 without a decided joint operation", "refusal", police, police_case(&earner, None)),
     ];
     let mut commands = Vec::new();
+    // One question to every source: the Police within a decided joint operation.
+    let operation = running_operation(rulebook, &["polismyndigheten", "skatteverket"])?;
+    let mut question = police_case(&earner, Some(&operation));
+    if let Some(fields) = question.as_object_mut() {
+        fields.remove("offering");
+        fields.remove("fields");
+    }
+    let file = requests.join("search.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&question)?)?;
+    commands.push((
+        "A search in every source: the Police ask once within a decided joint operation (SFS 2016:774); each source the rulebook permits answers, goes to review or is marked",
+        format!(
+            "curl -s -X POST http://{police}/v1/search {bearer} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-search' --data @{}",
+            file.display()
+        ),
+    ));
     for (title, name, addr, body) in examples {
         let file = requests.join(format!("{name}.json"));
         std::fs::write(&file, serde_json::to_vec_pretty(&body)?)?;

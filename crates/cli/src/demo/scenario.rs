@@ -46,6 +46,7 @@ async fn narrate(federation: &LoopbackFederation, token: &str) -> anyhow::Result
     let protected = pick("fk-formaner", "forman", true)?;
     let earner = pick("skv-inkomst", "lon", false)?;
     let debtor = pick("kfm-skulder", "skuldbelopp", false)?;
+    let operation = super::running_operation(&rulebook, &["polismyndigheten", "skatteverket"])?;
     let steps = [
         Step {
             story: "Malmö stad checks a claim for ekonomiskt bistånd against Försäkringskassan's payments (LUFFA). A pre-assessment covers the payment fields; health data is never covered.",
@@ -72,10 +73,10 @@ async fn narrate(federation: &LoopbackFederation, token: &str) -> anyhow::Result
             outcomes: &[("lon", "refuse"), ("arbetsgivare", "refuse"), ("f-skatt", "refuse")],
         },
         Step {
-            story: "The same request within the decided joint operation in region Syd, covered by a pre-assessment.",
+            story: "The same request within a decided joint operation running today, covered by a pre-assessment.",
             from: "polismyndigheten",
             key: "scenario-4",
-            case: police_case(&earner, Some("insats-syd-2026")),
+            case: police_case(&earner, Some(&operation)),
             status: 200,
             outcomes: &[("lon", "disclose"), ("arbetsgivare", "disclose"), ("f-skatt", "disclose")],
         },
