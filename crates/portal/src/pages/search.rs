@@ -52,8 +52,8 @@ struct Source {
 struct SearchPage {
     c: Chrome,
     key: String,
-    bases: Vec<(String, String)>,
-    purposes: Vec<(String, String)>,
+    bases: Choices,
+    purposes: Choices,
     entered: Entered,
     error: String,
     error_detail: String,
@@ -61,16 +61,15 @@ struct SearchPage {
     sources: Option<Vec<Source>>,
 }
 
+/// Ids with their titles, in the order first met.
+type Choices = Vec<(String, String)>;
+
 /// The legal bases and purposes the officer can claim for any offering of another authority.
-async fn choices(
-    state: &AppState,
-    signed: &Signed,
-) -> Result<(Vec<(String, String)>, Vec<(String, String)>), PageError> {
+async fn choices(state: &AppState, signed: &Signed) -> Result<(Choices, Choices), PageError> {
     let api = signed.api(state);
     let who = &signed.identity;
     let offerings: Vec<OfferingView> = api.get(paths::OFFERINGS).await?;
-    let (mut bases, mut purposes): (Vec<(String, String)>, Vec<(String, String)>) =
-        (Vec::new(), Vec::new());
+    let (mut bases, mut purposes): (Choices, Choices) = (Vec::new(), Vec::new());
     for offering in offerings.iter().filter(|o| !o.published_here) {
         let Ok(options) = api
             .get::<RequestOptions>(&format!(
