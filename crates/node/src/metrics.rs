@@ -121,6 +121,7 @@ pub(crate) struct Metrics {
     feed_changes: Family<FeedLabels, Counter>,
     feed_notices: Family<FeedLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
+    search_sources: Family<DeliveryLabels, Counter>,
     pub(crate) provider_decision: Histogram,
     pub(crate) consumer_request: Histogram,
     pub(crate) register_fetch: Histogram,
@@ -165,6 +166,7 @@ impl Metrics {
             feed_changes: Family::default(),
             feed_notices: Family::default(),
             deliveries: Family::default(),
+            search_sources: Family::default(),
             provider_decision: latency(),
             consumer_request: latency(),
             register_fetch: latency(),
@@ -237,6 +239,11 @@ impl Metrics {
             "subscription_deliveries",
             "Notices delivered to subscribers' nodes (`sent`), held back at delivery (`withheld`), and taken from providers (`received`)",
             m.deliveries.clone(),
+        );
+        registry.register(
+            "search_sources",
+            "Sources asked by federated searches, by how each ended: `answered`, `review`, `refused`, `failed`, `timed_out`",
+            m.search_sources.clone(),
         );
         registry.register_with_unit(
             "provider_decision",
@@ -359,6 +366,13 @@ impl Metrics {
             .get_or_create(&labels)
             .inc_by(changes as u64);
         self.feed_notices.get_or_create(&labels).inc_by(notices);
+    }
+
+    /// A source a federated search asked ended `outcome`.
+    pub(crate) fn search_source(&self, outcome: &'static str) {
+        self.search_sources
+            .get_or_create(&DeliveryLabels { outcome })
+            .inc();
     }
 
     /// `count` notices went `outcome`: sent, withheld or received.

@@ -173,6 +173,13 @@ pub(crate) async fn search(
                 }
             }
         }
+        state.metrics.search_source(match source.status {
+            SourceStatus::Answered => "answered",
+            SourceStatus::Review => "review",
+            SourceStatus::Refused => "refused",
+            SourceStatus::Failed => "failed",
+            SourceStatus::TimedOut => "timed_out",
+        });
         sources.push(source);
     }
     Ok(Json(SearchAnswer {

@@ -147,6 +147,12 @@ async fn one_question_reaches_every_permitted_source_and_a_silent_one_does_not_h
     for id in ["fk-formaner", "skv-folkbokforing", "skv-inkomst"] {
         assert!(by_offering(id)["elapsed_ms"].as_u64().unwrap() < 1500);
     }
+    let counted = common::scrape::scrape(malmo).await;
+    let sources_ended =
+        |outcome: &str| counted.get("utbyte_search_sources_total", &[("outcome", outcome)]);
+    assert_eq!(sources_ended("answered"), 1.0);
+    assert_eq!(sources_ended("review"), 2.0);
+    assert_eq!(sources_ended("timed_out"), 1.0);
 
     // Each is an ordinary exchange: kept under its key and recorded in Malmö's ledger.
     let mut receipts = Vec::new();
