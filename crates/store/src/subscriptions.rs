@@ -340,7 +340,9 @@ pub trait NoticeDelivery: Send + Sync {
     /// How far delivery to `subscriber` stands (zeros before the first notice).
     async fn delivery_cursor(&self, subscriber: &str) -> Result<DeliveryCursor, StoreError>;
 
-    /// `subscriber` acknowledged every notice through `through`. The cursor only moves forward.
+    /// `subscriber` acknowledged every notice through `through`: the cursor moves (only ever
+    /// forward) and those notices are forgotten — who changed when is kept no longer than it
+    /// takes to tell; the ledgers keep what was told.
     async fn notices_delivered(&self, subscriber: &str, through: u64) -> Result<(), StoreError>;
 
     /// Every notice to `subscriber` through `through` is recorded in the ledger (as sent or

@@ -303,6 +303,9 @@ on_both_engines! {
             store.delivery_cursor("forsakringskassan").await.unwrap(),
             cursor(fk[0].seq, fk[1].seq, parts.clone())
         );
+        // Acknowledged notices are forgotten; the rest, and another subscriber's, are kept.
+        assert_eq!(store.notices_after("forsakringskassan", 0, 10).await.unwrap(), fk[1..]);
+        assert_eq!(store.notices_after("kronofogden", 0, 10).await.unwrap().len(), 3);
         store.notices_delivered("forsakringskassan", fk[1].seq).await.unwrap();
         // An older acknowledgement or record arriving late does not move them back.
         store.notices_delivered("forsakringskassan", fk[0].seq).await.unwrap();

@@ -118,6 +118,9 @@ ON CONFLICT (subscriber) DO UPDATE SET through = excluded.through,
                     THEN '[]' ELSE notice_cursors.parts END
  WHERE notice_cursors.through < excluded.through";
 
+/// The notices to $1 through $2, acknowledged.
+const FORGET_DELIVERED: &str = "DELETE FROM notices WHERE subscriber = $1 AND seq <= $2";
+
 const RECORDED: &str = "\
 INSERT INTO notice_cursors (subscriber, through, recorded, parts) VALUES ($1, 0, $2, $3)
 ON CONFLICT (subscriber) DO UPDATE SET recorded = excluded.recorded, parts = excluded.parts
@@ -628,6 +631,16 @@ macro_rules! cursors {
                                 .execute(&mut *connection)
                                 .await
                                 .map_err(StoreError::exchange("advancing a delivery cursor"))?;
+                            if sql == DELIVERED {
+                                sqlx::query(FORGET_DELIVERED)
+                                    .bind(&subscriber)
+                                    .bind(through)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange(
+                                        "forgetting notices delivered",
+                                    ))?;
+                            }
                             Ok(())
                         })
                     })
