@@ -102,7 +102,9 @@ pub(crate) async fn search(
         vouched_by: Some(vouched_by.clone()),
     };
     let mut cases = Vec::new();
+    let mut checked_any = false;
     for offering in candidates(&state, &ctx) {
+        checked_any = true;
         let all = offering
             .categories
             .iter()
@@ -112,10 +114,11 @@ pub(crate) async fn search(
         // refused here, before anyone is asked.
         let checked = ask::check_case(&state, &ctx, &case(&offering.id, all), now)?;
         if let Some(fields) = worth_asking(&ctx, &checked)? {
-            cases.push(case(&offering.id, fields));
+            cases.push((offering.provider.clone(), case(&offering.id, fields)));
         }
     }
-    if cases.is_empty() {
+    if !checked_any {
+        // No offering to check the question against: the subject is checked on its own.
         asked
             .subject
             .parse::<utbyte_domain::SubjectId>()
@@ -128,15 +131,8 @@ pub(crate) async fn search(
     }
     let until = tokio::time::Instant::now() + Duration::from_millis(u64::from(deadline));
     let mut running = Vec::with_capacity(cases.len());
-    for case in cases {
+    for (provider, case) in cases {
         let request = format!("{key}~{}", case.offering);
-        let provider = ctx
-            .rulebook
-            .vocabulary
-            .offerings
-            .get(&case.offering)
-            .map(|o| o.provider.clone())
-            .unwrap_or_default();
         let offering = case.offering.clone();
         let (task_state, task_key) = (Arc::clone(&state), request.clone());
         // Its own task: a source past the deadline finishes its exchange, and it is kept.
