@@ -5,7 +5,8 @@
 //! configuration (SQLite files in its data directory, the embedded default, or one PostgreSQL
 //! database that several instances of the node share) and every caller sees the same contract.
 //! The contract is split by concern, one trait each, next to its types: [`OutgoingRequests`],
-//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`], [`Mailbox`], [`Subscriptions`], [`NoticeDelivery`] and [`HeldSubscriptions`] make up an
+//! [`ReplayGuard`], [`ReviewQueue`], [`CallbackSchedule`], [`ReconciliationLog`], [`Mailbox`],
+//! [`Subscriptions`], [`NoticeDelivery`], [`HeldSubscriptions`] and [`BulkExchanges`] make up an
 //! [`ExchangeEngine`]; [`Accounts`] an [`AccountEngine`]. [`Engine`] is what every engine does
 //! besides its concern. The handles dereference to the engine, so a call reads
 //! `store.begin_outgoing(&request)` whichever engine is behind it.
@@ -19,8 +20,8 @@ use async_trait::async_trait;
 use crate::postgres::{PgAccounts, PgExchange, Postgres};
 use crate::sqlite::{SqliteAccounts, SqliteExchange};
 use crate::{
-    Accounts, CallbackSchedule, HeldSubscriptions, Mailbox, NoticeDelivery, OutgoingRequests,
-    ReconciliationLog, ReplayGuard, ReviewQueue, StoreError, Subscriptions,
+    Accounts, BulkExchanges, CallbackSchedule, HeldSubscriptions, Mailbox, NoticeDelivery,
+    OutgoingRequests, ReconciliationLog, ReplayGuard, ReviewQueue, StoreError, Subscriptions,
 };
 
 /// What every engine does besides its concern.
@@ -45,6 +46,7 @@ pub trait ExchangeEngine:
     + Subscriptions
     + NoticeDelivery
     + HeldSubscriptions
+    + BulkExchanges
     + Engine
 {
 }
@@ -59,6 +61,7 @@ impl<T> ExchangeEngine for T where
         + Subscriptions
         + NoticeDelivery
         + HeldSubscriptions
+        + BulkExchanges
         + Engine
 {
 }

@@ -255,7 +255,7 @@ pub struct StoredReview {
 }
 
 /// Shows a JSON text's size, never its content.
-struct Redacted<'a>(&'a str);
+pub(crate) struct Redacted<'a>(pub(crate) &'a str);
 
 impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -362,8 +362,17 @@ pub(crate) fn check_url(what: &'static str, url: &str) -> Result<(), StoreError>
 
 /// A JSON text must parse and be at most [`MAX_JSON_BYTES`] long.
 pub(crate) fn check_json(what: &'static str, json: &str) -> Result<(), StoreError> {
-    if json.len() > MAX_JSON_BYTES {
-        return Err(too_long(what, json.len(), MAX_JSON_BYTES));
+    check_json_within(what, json, MAX_JSON_BYTES)
+}
+
+/// A JSON text must parse and be at most `limit` bytes long.
+pub(crate) fn check_json_within(
+    what: &'static str,
+    json: &str,
+    limit: usize,
+) -> Result<(), StoreError> {
+    if json.len() > limit {
+        return Err(too_long(what, json.len(), limit));
     }
     // The parser's message gives line and column, never the text.
     serde_json::from_str::<serde::de::IgnoredAny>(json).map_err(|error| {

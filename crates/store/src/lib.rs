@@ -22,15 +22,18 @@
 //!   change feed was matched and the notices matching queued ([`Subscriptions`]); and how far
 //!   each subscriber acknowledged its notices and, as a subscriber, the notices it took
 //!   ([`NoticeDelivery`]); and, as a subscriber, the subscriptions it holds at providers and
-//!   how far the notices taken were pushed to a case system ([`HeldSubscriptions`]).
+//!   how far the notices taken were pushed to a case system ([`HeldSubscriptions`]); and, as a
+//!   consumer, the bulk exchanges it asks of providers for its case systems, keyed by
+//!   idempotency key, with each part a provider answered, kept only at the offset the bulk
+//!   stands at, so a part fetched twice is kept once ([`BulkExchanges`]).
 //! - [`AccountStore`] — the portal's accounts (local ones with password hashes, and those the
 //!   agency's identity provider vouches for), portal roles, sign-in sessions (token hashes with
 //!   their CSRF tokens, absolute and idle expiry) and sign-ins under way at the identity
 //!   provider ([`Accounts`]).
 //!
 //! Each contract is a trait next to its types (`exchange`, `replay`, `callbacks`,
-//! `reconciliation`, `mailbox`, `accounts`, `register`); `engine` holds the handles and the traits that
-//! group them. The SQL is written once for both engines (`sql`); what differs — opening,
+//! `reconciliation`, `mailbox`, `subscriptions`, `bulk`, `accounts`, `register`); `engine` holds
+//! the handles and the traits that group them. The SQL is written once for both engines (`sql`); what differs — opening,
 //! settings, schemas, the way a write is committed — is in `sqlite` and `postgres`.
 //!
 //! The register layout is generic (one row per offering, subject and field; one row per subject
@@ -42,6 +45,7 @@
 //! of the exchange types shows the sizes of their JSON texts only.
 
 mod accounts;
+mod bulk;
 mod callbacks;
 mod engine;
 mod error;
@@ -59,6 +63,7 @@ mod subscriptions;
 pub use accounts::{
     Account, AccountProfile, Accounts, Failure, Session, SignInFlow, MAX_ACCOUNT_TEXT,
 };
+pub use bulk::{BulkBegun, BulkExchanges, BulkPart, NewBulk, StoredBulk, MAX_PART_ANSWER_BYTES};
 pub use callbacks::{
     CallbackAttempt, CallbackSchedule, CallbackState, StoredCallback, MAX_CALLBACK_ERROR_BYTES,
 };

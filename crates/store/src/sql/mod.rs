@@ -14,6 +14,7 @@
 //! committed (group commit on SQLite; a transaction per write on PostgreSQL).
 
 pub(crate) mod accounts;
+pub(crate) mod bulk;
 pub(crate) mod callbacks;
 pub(crate) mod exchange;
 pub(crate) mod held;
