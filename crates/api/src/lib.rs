@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod bulk;
 pub mod health;
 pub mod messages;
 pub mod offerings;

@@ -39,6 +39,11 @@ pub const SUBSCRIPTION: &str = "/v1/subscriptions/{id}";
 pub const SUBSCRIPTION_SUBJECTS: &str = "/v1/subscriptions/{id}/subjects";
 pub const SUBSCRIPTION_RENEW: &str = "/v1/subscriptions/{id}/renew";
 pub const SUBSCRIPTION_CANCEL: &str = "/v1/subscriptions/{id}/cancel";
+/// Bulk exchange: created under the case system's key, subjects uploaded, records read.
+pub const BULKS: &str = "/v1/bulk";
+pub const BULK: &str = "/v1/bulk/{key}";
+pub const BULK_SUBJECTS: &str = "/v1/bulk/{key}/subjects";
+pub const BULK_RECORDS: &str = "/v1/bulk/{key}/records";
 /// One question to every permitted source (federated search).
 pub const SEARCH: &str = "/v1/search";
 /// The feed of notices taken from providers: a cursor and long-poll.

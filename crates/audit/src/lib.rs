@@ -23,7 +23,7 @@ pub use error::AuditError;
 pub use log::{AuditLog, SharedLog};
 pub use reader::AuditDir;
 pub use record::{
-    Actor, AuditRecord, Basis, EventKind, FieldOutcome, MessageRef, NoticeBatch, Outcome,
+    Actor, AuditRecord, Basis, BulkRef, EventKind, FieldOutcome, MessageRef, NoticeBatch, Outcome,
     RecordError,
 };
 pub use report::{subject_report, Page, ReportEntry, SubjectReport};

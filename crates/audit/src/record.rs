@@ -166,11 +166,24 @@ pub struct NoticeBatch {
     pub to: String,
 }
 
+/// Which part of a bulk exchange a record concerns: the subjects `first` to `first + count - 1`
+/// of bulk `id` (the requesting node's id for it), in the order the requester sent them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRef {
+    pub count: u32,
+    pub first: u64,
+    pub id: String,
+}
+
 /// One audit record (one ledger leaf). Field order is the canonical key order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecord {
     pub actor: Actor,
+    /// The part of a bulk exchange, for an answer given in bulk and its receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<BulkRef>,
     /// For configuration changes: what changed, in one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<String>,
@@ -352,6 +365,25 @@ impl AuditRecord {
             text("message.to", &m.to)?;
             if let Some(unit) = &m.to_unit {
                 text("message.to_unit", unit)?;
+            }
+        }
+        if let Some(b) = &self.bulk {
+            text("bulk.id", &b.id)?;
+            if b.count == 0 || b.count as usize > MAX_ITEMS {
+                return Err(invalid("bulk.count", format!("1 to {MAX_ITEMS} subjects")));
+            }
+            let answer = matches!(
+                self.event,
+                EventKind::Disclosure
+                    | EventKind::Refusal
+                    | EventKind::ReviewRequest
+                    | EventKind::Receipt
+            );
+            if !answer {
+                return Err(invalid(
+                    "bulk",
+                    "only on an answer given in bulk and its receipt",
+                ));
             }
         }
         if let Some(n) = &self.notices {

@@ -87,6 +87,7 @@ pub fn sample_record(i: u64, provider: &str) -> (AuditRecord, Vec<SubjectIdentif
     );
     let mut record = AuditRecord {
         message: None,
+        bulk: None,
         notices: None,
         actor: Actor {
             authority: authority.into(),

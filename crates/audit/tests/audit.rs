@@ -299,6 +299,7 @@ fn a_notice_record_names_its_notices_and_what_it_follows_from() {
     let (sample, _) = sample_record(0, PROVIDER);
     let sent = AuditRecord {
         event: EventKind::NoticeSent,
+        bulk: None,
         notices: Some(utbyte_audit::NoticeBatch {
             count: 3,
             events: vec!["adress-andrad".into()],
@@ -359,5 +360,45 @@ fn a_notice_record_names_its_notices_and_what_it_follows_from() {
             ..sent
         }),
         "fields"
+    );
+}
+
+#[test]
+fn a_bulk_record_names_its_part_and_is_an_answer_or_its_receipt() {
+    let (sample, _) = sample_record(0, PROVIDER);
+    let part = AuditRecord {
+        bulk: Some(utbyte_audit::BulkRef {
+            count: 256,
+            first: 1024,
+            id: "0123456789abcdef0123456789abcdef".into(),
+        }),
+        ..sample.clone()
+    };
+    let leaf = part.to_leaf().unwrap();
+    assert_eq!(AuditRecord::from_leaf(&leaf).unwrap(), part);
+    let text = String::from_utf8(leaf).unwrap();
+    assert!(
+        text.contains(
+            r#""bulk":{"count":256,"first":1024,"id":"0123456789abcdef0123456789abcdef"},"event""#
+        ),
+        "{text}"
+    );
+    let invalid = |record: AuditRecord| match record.to_leaf() {
+        Err(RecordError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    for count in [0, 257] {
+        let mut wrong = part.clone();
+        if let Some(bulk) = &mut wrong.bulk {
+            bulk.count = count;
+        }
+        assert_eq!(invalid(wrong), "bulk.count", "{count}");
+    }
+    assert_eq!(
+        invalid(AuditRecord {
+            event: EventKind::SubscriptionDecision,
+            ..part
+        }),
+        "bulk"
     );
 }

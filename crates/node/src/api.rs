@@ -38,6 +38,7 @@ use utoipa::OpenApi;
         crate::subscriptions::grant::cancel,
         crate::subscriptions::grant::renew,
         crate::subscriptions::receive::take,
+        crate::bulk::part,
         federation_openapi
     ),
     components(schemas(
@@ -65,6 +66,11 @@ use utoipa::OpenApi;
         crate::subscriptions::notice::NoticeEvent,
         crate::subscriptions::notice::NoticeData,
         crate::subscriptions::receive::NoticesAck,
+        crate::bulk::protocol::BulkPartRequest,
+        crate::bulk::protocol::PartAnswer,
+        crate::bulk::protocol::PartDecision,
+        crate::bulk::protocol::PartRun,
+        crate::bulk::protocol::PartRecord,
         Problem
     ))
 )]
@@ -124,6 +130,10 @@ struct FederationApi;
         crate::subscriptions::held::re_enable,
         crate::subscriptions::grant::granted,
         crate::search::search,
+        crate::bulk::create,
+        crate::bulk::show,
+        crate::bulk::upload,
+        crate::bulk::records,
         health::alive,
         health::ready,
         crate::metrics::scrape,
@@ -196,6 +206,12 @@ struct FederationApi;
         utbyte_api::search::SearchAnswer,
         utbyte_api::search::SourceOutcome,
         utbyte_api::search::SourceStatus,
+        utbyte_api::bulk::BulkRequest,
+        utbyte_api::bulk::BulkView,
+        utbyte_api::bulk::SubjectsTaken,
+        utbyte_api::bulk::BulkRecord,
+        utbyte_api::bulk::BulkStatus,
+        crate::bulk::RecordFormat,
         health_api::Health,
         health_api::HealthStatus,
         utbyte_api::FieldVerdict,
@@ -254,6 +270,7 @@ pub(crate) fn federation_router(state: Arc<NodeState>) -> Router {
         .merge(crate::reconcile::federation_routes())
         .merge(crate::messages::federation_routes())
         .merge(crate::subscriptions::federation_routes())
+        .merge(crate::bulk::federation_routes())
         .route(utbyte_api::paths::OPENAPI, get(federation_openapi))
         .with_state(state)
 }
@@ -269,6 +286,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(crate::messages::local_routes())
         .merge(crate::subscriptions::local_routes())
         .merge(crate::search::routes())
+        .merge(crate::bulk::local_routes())
         .merge(health::routes())
         .merge(crate::metrics::routes())
         .route(utbyte_api::paths::OPENAPI, get(local_openapi))

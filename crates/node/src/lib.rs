@@ -21,6 +21,7 @@
 pub mod access;
 pub mod api;
 pub mod audit_api;
+mod bulk;
 pub mod callback;
 mod callbacks_api;
 mod catalog_proxy;
@@ -44,13 +45,18 @@ pub mod review;
 pub mod search;
 mod shared_ledger;
 mod state;
+mod streamed;
 pub mod subscriptions;
 mod sync;
 
 pub use callback::CallbacksConfig;
 /// Paths whose requests stream bodies of any size (tus uploads, on the local API and relayed by
 /// the portal): not held to the request time limit.
-pub const UNTIMED: &[&str] = &[utbyte_api::paths::UPLOADS, "/portal/uploads"];
+pub const UNTIMED: &[&str] = &[
+    utbyte_api::paths::UPLOADS,
+    "/portal/uploads",
+    utbyte_api::paths::BULKS,
+];
 pub use config::NodeConfig;
 pub use portal_site::{PortalSettings, PortalSite};
 pub use recovery::RecoveryConfig;

@@ -122,6 +122,7 @@ pub(crate) struct Metrics {
     feed_notices: Family<FeedLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     search_sources: Family<DeliveryLabels, Counter>,
+    bulk_subjects: Family<DeliveryLabels, Counter>,
     pub(crate) provider_decision: Histogram,
     pub(crate) consumer_request: Histogram,
     pub(crate) register_fetch: Histogram,
@@ -167,6 +168,7 @@ impl Metrics {
             feed_notices: Family::default(),
             deliveries: Family::default(),
             search_sources: Family::default(),
+            bulk_subjects: Family::default(),
             provider_decision: latency(),
             consumer_request: latency(),
             register_fetch: latency(),
@@ -244,6 +246,11 @@ impl Metrics {
             "search_sources",
             "Sources asked by federated searches, by how each ended: `answered`, `review`, `refused`, `failed`, `timed_out`",
             m.search_sources.clone(),
+        );
+        registry.register(
+            "bulk_subjects",
+            "Subjects of bulk exchanges a provider answered, by how: `answered`, `held` (for review, asked again on their own)",
+            m.bulk_subjects.clone(),
         );
         registry.register_with_unit(
             "provider_decision",
@@ -373,6 +380,15 @@ impl Metrics {
         self.search_sources
             .get_or_create(&DeliveryLabels { outcome })
             .inc();
+    }
+
+    /// `count` subjects of a bulk part were answered or held.
+    pub(crate) fn bulk_subjects(&self, outcome: &'static str, count: u64) {
+        if count > 0 {
+            self.bulk_subjects
+                .get_or_create(&DeliveryLabels { outcome })
+                .inc_by(count);
+        }
     }
 
     /// `count` notices went `outcome`: sent, withheld or received.

@@ -285,3 +285,10 @@ problem!(
     507,
     "The sender's files not yet whole would hold more than this node keeps for it"
 );
+problem!(NO_SUCH_BULK, "no-such-bulk", 404, "No bulk has that key");
+problem!(
+    BULK_OFFSET,
+    "bulk-offset",
+    409,
+    "The subjects do not start where the bulk stands; resume from its `subjects`"
+);

@@ -25,6 +25,7 @@ impl ExchangeFacts<'_> {
     ) -> AuditRecord {
         AuditRecord {
             message: None,
+            bulk: None,
             notices: None,
             actor: self.actor.clone(),
             change: None,
@@ -91,6 +92,7 @@ pub(crate) fn rulebook_activated(
 ) -> AuditRecord {
     AuditRecord {
         message: None,
+        bulk: None,
         notices: None,
         actor: Actor {
             authority: authority.to_owned(),

@@ -39,6 +39,6 @@ pub use notice::Notice;
 pub use paths::{DisclosurePath, RequestOption};
 pub use policy::{Citation, Class};
 pub use preassessment::PreAssessment;
-pub use request::{DisclosureRequest, RequestError, Subject, VouchedBy};
+pub use request::{subject_kind, subject_on, DisclosureRequest, RequestError, Subject, VouchedBy};
 pub use rulebook::Rulebook;
 pub use source::{LoadError, Problem};

@@ -115,7 +115,17 @@ impl RequestError {
 impl DisclosureRequest {
     /// Checks sizes and the subject identifier; returns the parsed subject.
     pub fn validate(&self) -> Result<SubjectId, RequestError> {
-        let texts: [(&'static str, &str); 8] = [
+        self.validate_asked()?;
+        check_text("subject.id", &self.subject.id)?;
+        let reference = legal_time::swedish_reference_date(self.time)?;
+        subject_at(&self.subject.id, reference)
+    }
+
+    /// What [`validate`](Self::validate) checks of everything but the subject: the texts and
+    /// the fields. A bulk request is checked so once, and each of its subjects with
+    /// [`subject_on`].
+    pub fn validate_asked(&self) -> Result<(), RequestError> {
+        let texts: [(&'static str, &str); 7] = [
             ("recipient", &self.recipient),
             ("unit", &self.unit),
             ("role", &self.role),
@@ -123,7 +133,6 @@ impl DisclosureRequest {
             ("purpose", &self.purpose),
             ("legal_basis", &self.legal_basis),
             ("case_ref", &self.case_ref),
-            ("subject.id", &self.subject.id),
         ];
         for (name, value) in texts
             .into_iter()
@@ -138,7 +147,7 @@ impl DisclosureRequest {
         {
             check_text(name, value)?;
         }
-        fields_and_subject(&self.fields, &self.subject.id, self.time)
+        check_fields(&self.fields)
     }
 
     /// The Swedish day of the request, as policies see it (`context.date`, YYYYMMDD); see
@@ -155,6 +164,13 @@ pub(crate) fn fields_and_subject(
     subject: &str,
     time: OffsetDateTime,
 ) -> Result<SubjectId, RequestError> {
+    check_fields(fields)?;
+    let reference = legal_time::swedish_reference_date(time)?;
+    subject_at(subject, reference)
+}
+
+/// Between one and [`MAX_FIELDS`] fields, each a valid text asked for once.
+fn check_fields(fields: &[String]) -> Result<(), RequestError> {
     if fields.is_empty() {
         return Err(RequestError::NoFields);
     }
@@ -171,8 +187,18 @@ pub(crate) fn fields_and_subject(
             return Err(RequestError::DuplicateField(field.clone()));
         }
     }
-    let reference = legal_time::swedish_reference_date(time)?;
-    subject_at(subject, reference)
+    Ok(())
+}
+
+/// The subject an identifier names in a request made on the Swedish day `reference` (see
+/// [`utbyte_domain::legal_time::swedish_reference_date`]), checked as
+/// [`DisclosureRequest::validate`] checks a request's subject.
+pub fn subject_on(
+    id: &str,
+    reference: utbyte_domain::CalendarDate,
+) -> Result<SubjectId, RequestError> {
+    check_text("subject.id", id)?;
+    subject_at(id, reference)
 }
 
 /// The subject an identifier names on the Swedish day `reference`: the century of a 10-digit

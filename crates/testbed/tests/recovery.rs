@@ -56,6 +56,7 @@ async fn an_answer_received_before_a_crash_is_kept_with_its_receipt_not_received
     // the answer: the request is still in flight in its exchange state.
     let receipt = AuditRecord {
         message: None,
+        bulk: None,
         notices: None,
         event: EventKind::Receipt,
         refers_to: Some(provider_index),

@@ -4,7 +4,7 @@
 
 use time::OffsetDateTime;
 use utbyte_api::requests::CaseRequest;
-use utbyte_domain::SubjectId;
+use utbyte_domain::{legal_time, CalendarDate, SubjectId};
 use utbyte_rules::{DisclosureRequest, RequestError, Subject};
 
 use crate::protocol::ExchangeRequest;
@@ -34,24 +34,7 @@ impl CheckedRequest {
         case: &CaseRequest,
         now: OffsetDateTime,
     ) -> Result<Self, RequestError> {
-        Self::check(DisclosureRequest {
-            recipient: recipient.to_owned(),
-            unit: case.unit.clone(),
-            role: case.role.clone(),
-            officer: Some(case.officer.clone()),
-            vouched_by: case.vouched_by.as_ref().map(super::rules_vouching),
-            offering: case.offering.clone(),
-            fields: case.fields.clone(),
-            purpose: case.purpose.clone(),
-            legal_basis: case.legal_basis.clone(),
-            case_ref: case.case_ref.clone(),
-            operation: case.operation.clone(),
-            subject: Subject {
-                id: case.subject.clone(),
-                protected_identity: false,
-            },
-            time: now,
-        })
+        Self::check(case_request(recipient, case, now))
     }
 
     /// Checks what the node of `recipient` asked this provider for, judged at `now`.
@@ -60,24 +43,7 @@ impl CheckedRequest {
         incoming: &ExchangeRequest,
         now: OffsetDateTime,
     ) -> Result<Self, RequestError> {
-        Self::check(DisclosureRequest {
-            recipient: recipient.to_owned(),
-            unit: incoming.unit.clone(),
-            role: incoming.role.clone(),
-            officer: incoming.officer.clone(),
-            vouched_by: incoming.vouched_by.as_ref().map(super::rules_vouching),
-            offering: incoming.offering.clone(),
-            fields: incoming.fields.clone(),
-            purpose: incoming.purpose.clone(),
-            legal_basis: incoming.legal_basis.clone(),
-            case_ref: incoming.case_ref.clone(),
-            operation: incoming.operation.clone(),
-            subject: Subject {
-                id: incoming.subject.clone(),
-                protected_identity: false,
-            },
-            time: now,
-        })
+        Self::check(peer_request(recipient, incoming, now))
     }
 
     /// The request, as the rulebook decides it.
@@ -95,6 +61,96 @@ impl CheckedRequest {
     pub fn with_protected_identity(mut self, protected: bool) -> Self {
         self.request.subject.protected_identity = protected;
         self
+    }
+}
+
+/// What a case system of `recipient` asked for at `now`, unchecked.
+pub(crate) fn case_request(
+    recipient: &str,
+    case: &CaseRequest,
+    now: OffsetDateTime,
+) -> DisclosureRequest {
+    DisclosureRequest {
+        recipient: recipient.to_owned(),
+        unit: case.unit.clone(),
+        role: case.role.clone(),
+        officer: Some(case.officer.clone()),
+        vouched_by: case.vouched_by.as_ref().map(super::rules_vouching),
+        offering: case.offering.clone(),
+        fields: case.fields.clone(),
+        purpose: case.purpose.clone(),
+        legal_basis: case.legal_basis.clone(),
+        case_ref: case.case_ref.clone(),
+        operation: case.operation.clone(),
+        subject: Subject {
+            id: case.subject.clone(),
+            protected_identity: false,
+        },
+        time: now,
+    }
+}
+
+/// What the node of `recipient` asked this provider for at `now`, unchecked.
+pub(crate) fn peer_request(
+    recipient: &str,
+    incoming: &ExchangeRequest,
+    now: OffsetDateTime,
+) -> DisclosureRequest {
+    DisclosureRequest {
+        recipient: recipient.to_owned(),
+        unit: incoming.unit.clone(),
+        role: incoming.role.clone(),
+        officer: incoming.officer.clone(),
+        vouched_by: incoming.vouched_by.as_ref().map(super::rules_vouching),
+        offering: incoming.offering.clone(),
+        fields: incoming.fields.clone(),
+        purpose: incoming.purpose.clone(),
+        legal_basis: incoming.legal_basis.clone(),
+        case_ref: incoming.case_ref.clone(),
+        operation: incoming.operation.clone(),
+        subject: Subject {
+            id: incoming.subject.clone(),
+            protected_identity: false,
+        },
+        time: now,
+    }
+}
+
+/// A request checked in everything but its subject: a bulk's, asked once for many subjects,
+/// each checked as it comes ([`subject`](Self::subject)) and decided as its own request
+/// ([`with_subject`](Self::with_subject)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedAsk {
+    request: DisclosureRequest,
+    /// The Swedish day the request is made on, which a 10-digit personnummer's century turns on.
+    reference: CalendarDate,
+}
+
+impl CheckedAsk {
+    /// Checks `request`'s texts and fields; its subject is not read.
+    pub fn check(mut request: DisclosureRequest) -> Result<Self, RequestError> {
+        request.validate_asked()?;
+        let reference = legal_time::swedish_reference_date(request.time)?;
+        request.subject.id.clear();
+        request.subject.protected_identity = false;
+        Ok(Self { request, reference })
+    }
+
+    /// The request, without a subject.
+    pub fn request(&self) -> &DisclosureRequest {
+        &self.request
+    }
+
+    /// The subject `id` names, checked as a single request's subject is.
+    pub fn subject(&self, id: &str) -> Result<SubjectId, RequestError> {
+        utbyte_rules::subject_on(id, self.reference)
+    }
+
+    /// The request for one checked subject.
+    pub fn with_subject(&self, subject: SubjectId) -> CheckedRequest {
+        let mut request = self.request.clone();
+        request.subject.id = subject.as_str().to_owned();
+        CheckedRequest { request, subject }
     }
 }
 

@@ -40,6 +40,11 @@ pub enum ExchangeError {
     NoSuchRequest { key: String },
     #[error("{0}")]
     NoSuchReview(String),
+    #[error("no bulk with key `{key}`")]
+    NoSuchBulk { key: String },
+    /// An upload of a bulk's subjects that does not start where the bulk stands.
+    #[error("{0}")]
+    BulkOffset(String),
     #[error("review `{ticket}` is already decided")]
     AlreadyDecided { ticket: String },
     #[error("{0}")]
@@ -129,6 +134,8 @@ impl From<ExchangeError> for Problem {
             E::InFlight { .. } => problems::IN_FLIGHT.with(detail),
             E::NoSuchRequest { .. } => problems::NO_SUCH_REQUEST.with(detail),
             E::NoSuchReview(_) => problems::NO_SUCH_REVIEW.with(detail),
+            E::NoSuchBulk { .. } => problems::NO_SUCH_BULK.with(detail),
+            E::BulkOffset(_) => problems::BULK_OFFSET.with(detail),
             E::AlreadyDecided { .. } => problems::ALREADY_DECIDED.with(detail),
             E::InvalidReview(_) => problems::INVALID_REVIEW.with(detail),
             E::CallbackNotAllowed(_) => problems::CALLBACK_NOT_ALLOWED

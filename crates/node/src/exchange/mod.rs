@@ -22,7 +22,7 @@ mod error;
 pub(crate) mod recover;
 pub(crate) mod verify;
 
-pub use checked::CheckedRequest;
+pub use checked::{CheckedAsk, CheckedRequest};
 pub use error::ExchangeError;
 pub use verify::AnswerRejected;
 

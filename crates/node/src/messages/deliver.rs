@@ -284,6 +284,7 @@ pub(super) async fn record_receipt(
         event,
         fields: Vec::new(),
         message: Some(message_ref(&envelope)),
+        bulk: None,
         notices: None,
         offering: None,
         payload_sha256: Some(payload.envelope_sha256.clone()),

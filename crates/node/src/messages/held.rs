@@ -200,6 +200,7 @@ pub(crate) async fn decide(
             event,
             fields: fields.iter().map(field_outcome).collect(),
             message: Some(message_ref(env)),
+            bulk: None,
             notices: None,
             offering: Some(entry.message.kind.clone()),
             payload_sha256: Some(digest),

@@ -450,6 +450,7 @@ pub(crate) async fn accept(
         event: EventKind::MessageAccepted,
         fields: Vec::new(),
         message: Some(message_ref(&envelope)),
+        bulk: None,
         notices: None,
         offering: None,
         payload_sha256: Some(digest.clone()),

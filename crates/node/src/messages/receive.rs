@@ -168,6 +168,7 @@ pub(crate) async fn deliver(
                     })
                     .collect(),
                 message: Some(message_ref(&envelope)),
+                bulk: None,
                 notices: None,
                 offering: None,
                 payload_sha256: Some(digest.clone()),

@@ -149,6 +149,7 @@ pub(crate) async fn send(
         event,
         fields: fields.iter().map(field_outcome).collect(),
         message: Some(message_ref(&envelope)),
+        bulk: None,
         notices: None,
         offering: match &envelope.kind {
             Kind::Notice { notice } => Some(notice.clone()),

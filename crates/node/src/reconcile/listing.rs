@@ -108,6 +108,7 @@ fn scan(
                 index,
                 record: AuditRecord {
                     message: None,
+                    bulk: None,
                     notices: None,
                     subjects: Vec::new(),
                     ..record
@@ -209,6 +210,7 @@ fn undelivered_record(
     }
     Ok(Found::New(Box::new(AuditRecord {
         message: None,
+        bulk: None,
         notices: None,
         event: EventKind::Undelivered,
         refers_to: Some(index),

@@ -414,6 +414,7 @@ impl PeerRound<'_> {
         }
         let ours = AuditRecord {
             message: None,
+            bulk: None,
             notices: None,
             event: EventKind::Undelivered,
             refers_to: Some(index),

@@ -316,6 +316,7 @@ async fn record_part(
             })
             .collect(),
         message: None,
+        bulk: None,
         notices: Some(NoticeBatch {
             count: run.len() as u32,
             events: data[0].events.clone(),

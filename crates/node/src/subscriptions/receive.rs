@@ -234,6 +234,7 @@ async fn record(
             })
             .collect(),
         message: None,
+        bulk: None,
         notices: Some(NoticeBatch {
             count: data.len() as u32,
             events: data[0].events.clone(),

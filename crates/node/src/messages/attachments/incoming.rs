@@ -546,7 +546,7 @@ pub(crate) async fn fetch(
             }
         }
     });
-    let mut response = Response::new(Body::new(ChannelBody(receiver)));
+    let mut response = Response::new(Body::new(crate::streamed::ChannelBody(receiver)));
     let headers = response.headers_mut();
     let media_type = HeaderValue::from_str(&attachment.media_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
@@ -582,21 +582,4 @@ fn percent(text: &str) -> String {
         }
     }
     out
-}
-
-/// A response body fed chunk by chunk from the reading task.
-struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, io::Error>>);
-
-impl axum::body::HttpBody for ChannelBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, io::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|next| next.map(|chunk| chunk.map(http_body::Frame::data)))
-    }
 }

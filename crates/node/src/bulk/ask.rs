@@ -1,0 +1,485 @@
+//! The requesting node's side of a bulk: kept under the case system's key, asked of the
+//! provider part by part as the subjects arrive, each part's signed answer verified, its
+//! receipts recorded and kept before the next part is asked.
+//!
+//! A part is taken only at the offset the bulk stands at, in one transaction with the bulk's
+//! counters: an upload resumed after a broken connection starts where the last part kept
+//! ended, so no subject is asked twice or skipped. A part the provider answered whose answer
+//! was not kept (the node stopped in between) is asked again under the same id when the upload
+//! resumes, and the provider gives the answer it kept, recorded once. Subjects the provider
+//! held for review are each asked on their own (`{key}~{n}`), so a reviewer there decides them
+//! as ordinary requests.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::task::JoinSet;
+use utbyte_api::access::VouchedBy;
+use utbyte_api::bulk::{BulkRecord, BulkRequest, BulkStatus, BulkView};
+use utbyte_api::requests::CaseRequest;
+use utbyte_api::Outcome;
+use utbyte_audit::{BulkRef, EventKind};
+use utbyte_domain::SubjectId;
+use utbyte_federation::{Jws, Member};
+use utbyte_store::{BulkBegun, BulkPart, NewBulk, StoredBulk};
+
+use super::protocol::{run_digest, BulkPartRequest, PartAnswer, BULK_ANSWER_TYPE, BULK_PATH};
+use crate::exchange::answer::{new_id, subject_identifier};
+use crate::exchange::ask::{call, provider_refused};
+use crate::exchange::checked::case_request;
+use crate::exchange::{AnswerRejected, CheckedAsk, ExchangeError};
+use crate::protocol::AnswerStatus;
+use crate::records::{requester, ExchangeFacts};
+use crate::state::{Exchange, NodeState};
+
+/// Subjects per part asked of the provider.
+pub(crate) const PART: usize = 1024;
+
+/// What the node keeps of a bulk: the case system's request and who vouched for the officer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Kept {
+    pub asked: BulkRequest,
+    pub vouched_by: VouchedBy,
+}
+
+impl Kept {
+    /// The request of one subject of the bulk, as a case system would have asked it.
+    pub(crate) fn case(&self, subject: &str) -> CaseRequest {
+        let asked = &self.asked;
+        CaseRequest {
+            subject: subject.to_owned(),
+            offering: asked.offering.clone(),
+            fields: asked.fields.clone(),
+            purpose: asked.purpose.clone(),
+            legal_basis: asked.legal_basis.clone(),
+            case_ref: asked.case_ref.clone(),
+            operation: asked.operation.clone(),
+            officer: asked.officer.clone(),
+            role: asked.role.clone(),
+            unit: asked.unit.clone(),
+            callback: None,
+            vouched_by: Some(self.vouched_by.clone()),
+        }
+    }
+
+    pub(crate) fn read(stored: &StoredBulk) -> Result<Self, ExchangeError> {
+        serde_json::from_str(&stored.bulk.request)
+            .map_err(|e| ExchangeError::Internal(format!("a kept bulk is unreadable: {e}")))
+    }
+
+    /// The request checked, as of `now`.
+    fn checked(&self, state: &NodeState, now: OffsetDateTime) -> Result<CheckedAsk, ExchangeError> {
+        Ok(CheckedAsk::check(case_request(
+            &state.authority,
+            &self.case(""),
+            now,
+        ))?)
+    }
+}
+
+/// Keeps a new bulk under `key` (or finds the same one kept before): whether it is new, and
+/// the bulk.
+pub(crate) async fn create(
+    state: &NodeState,
+    key: String,
+    client: &str,
+    kept: Kept,
+    now: OffsetDateTime,
+) -> Result<(bool, StoredBulk), ExchangeError> {
+    let ctx = state.exchange_context()?;
+    let checked = kept.checked(state, now)?;
+    let unit = &kept.asked.unit;
+    if ctx.rulebook.vocabulary.unit_authority.get(unit) != Some(&state.authority) {
+        return Err(ExchangeError::InvalidText {
+            field: "unit",
+            detail: format!("unit `{unit}` is not a unit of `{}`", state.authority),
+        });
+    }
+    let member = provider_of(state, &ctx, &kept.asked.offering)?;
+    no_reviewer_needed(&ctx, &checked)?;
+    let bulk = NewBulk {
+        key,
+        bulk_id: new_id()?,
+        client: Some(client.to_owned()),
+        provider: member.authority.clone(),
+        offering: kept.asked.offering.clone(),
+        unit: unit.clone(),
+        request: serde_json::to_string(&kept)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+        created_at: now,
+    };
+    match state.exchange.begin_bulk(&bulk).await? {
+        BulkBegun::New => Ok((
+            true,
+            StoredBulk {
+                bulk,
+                subjects: 0,
+                parts: 0,
+                answered: 0,
+                held: 0,
+            },
+        )),
+        BulkBegun::Existing(stored) => Ok((false, stored)),
+    }
+}
+
+/// One subject of each kind, none with protected identity: nothing of a subject but its kind
+/// and protection enters a decision, so these stand for every ordinary subject.
+const ORDINARY: [&str; 3] = ["19121212-1212", "19701063-2391", "556036-0793"];
+
+/// Refuses a bulk whose fields a reviewer would decide for an ordinary subject: a reviewer
+/// assesses one subject at a time, so such fields are asked subject by subject. (A subject whose
+/// identity is protected is held and asked on its own whatever the fields.)
+fn no_reviewer_needed(ctx: &Exchange, checked: &CheckedAsk) -> Result<(), ExchangeError> {
+    for id in ORDINARY {
+        let subject = checked
+            .subject(id)
+            .map_err(|e| ExchangeError::Internal(format!("an ordinary subject: {e}")))?;
+        let decision = ctx
+            .rulebook
+            .decide(checked.with_subject(subject).request())?;
+        let reviewed: Vec<&str> = decision
+            .fields
+            .iter()
+            .filter(|f| f.outcome == utbyte_rules::Outcome::Review)
+            .map(|f| f.field.as_str())
+            .collect();
+        if !reviewed.is_empty() {
+            return Err(ExchangeError::InvalidText {
+                field: "fields",
+                detail: format!(
+                    "a reviewer at the provider decides {} for each subject: ask for those subject by subject, and in bulk for the fields disclosed without review",
+                    reviewed.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The member whose node publishes `offering`.
+fn provider_of(state: &NodeState, ctx: &Exchange, offering: &str) -> Result<Member, ExchangeError> {
+    let provider = ctx
+        .rulebook
+        .vocabulary
+        .offerings
+        .get(offering)
+        .filter(|o| !o.notice && o.provider != state.authority)
+        .map(|o| o.provider.clone())
+        .ok_or_else(|| {
+            ExchangeError::UnknownOffering(format!(
+                "offering `{offering}` is not another member's in the federation's rulebook"
+            ))
+        })?;
+    ctx.config.member(&provider).cloned().ok_or_else(|| {
+        ExchangeError::UnknownOffering(format!(
+            "`{provider}`, which publishes `{offering}`, has no node in the federation"
+        ))
+    })
+}
+
+/// The bulk as the API shows it.
+pub(crate) fn view(stored: &StoredBulk) -> Result<BulkView, ExchangeError> {
+    let kept = Kept::read(stored)?;
+    Ok(BulkView {
+        key: stored.bulk.key.clone(),
+        provider: stored.bulk.provider.clone(),
+        offering: stored.bulk.offering.clone(),
+        fields: kept.asked.fields,
+        subjects: stored.subjects,
+        answered: stored.answered,
+        held: stored.held,
+        parts: stored.parts,
+    })
+}
+
+/// Checks one subject of the bulk as a request's subject is checked.
+pub(crate) struct SubjectCheck(CheckedAsk);
+
+impl SubjectCheck {
+    pub(crate) fn new(
+        state: &NodeState,
+        stored: &StoredBulk,
+        now: OffsetDateTime,
+    ) -> Result<Self, ExchangeError> {
+        Ok(Self(Kept::read(stored)?.checked(state, now)?))
+    }
+
+    pub(crate) fn subject(&self, id: &str) -> Result<SubjectId, utbyte_rules::RequestError> {
+        self.0.subject(id)
+    }
+}
+
+/// Asks the provider for `subjects`, the bulk's next part, and keeps the answer; returns the
+/// bulk as it stands after.
+pub(crate) async fn take(
+    state: &Arc<NodeState>,
+    stored: &StoredBulk,
+    subjects: &[SubjectId],
+    now: OffsetDateTime,
+) -> Result<(), ExchangeError> {
+    let ctx = state.exchange_context()?;
+    let kept = Kept::read(stored)?;
+    let member = ctx
+        .config
+        .member(&stored.bulk.provider)
+        .cloned()
+        .ok_or_else(|| {
+            ExchangeError::UnknownOffering(format!(
+                "`{}` has no node in the federation any more",
+                stored.bulk.provider
+            ))
+        })?;
+    let asked = &kept.asked;
+    let part = BulkPartRequest {
+        bulk_id: stored.bulk.bulk_id.clone(),
+        first: stored.subjects,
+        sent_at: now.format(&Rfc3339).unwrap_or_default(),
+        unit: asked.unit.clone(),
+        role: asked.role.clone(),
+        officer: Some(asked.officer.clone()),
+        vouched_by: Some(kept.vouched_by.clone()),
+        offering: asked.offering.clone(),
+        fields: asked.fields.clone(),
+        purpose: asked.purpose.clone(),
+        legal_basis: asked.legal_basis.clone(),
+        case_ref: asked.case_ref.clone(),
+        operation: asked.operation.clone(),
+        subjects: subjects.iter().map(|s| s.as_str().to_owned()).collect(),
+    };
+    let body = serde_json::to_vec(&part).map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let response = call(state, &ctx, &member, Method::POST, BULK_PATH, Some(body)).await?;
+    if response.status != StatusCode::OK {
+        return Err(provider_refused(
+            &member.authority,
+            response.status,
+            &response.body,
+        ));
+    }
+    let signed: Jws = serde_json::from_slice(&response.body).map_err(|e| {
+        AnswerRejected::Unreadable(format!("the provider's answer is not a JWS: {e}"))
+    })?;
+    let answer = verify(state, &member, &part, &signed)?;
+    let checked = kept.checked(state, now)?;
+    record_receipts(state, &ctx, &checked, &answer, subjects).await?;
+    let held: u32 = answer
+        .runs
+        .iter()
+        .filter(|r| answer.decisions[r.decision as usize].status == AnswerStatus::Review)
+        .map(|r| r.count)
+        .sum();
+    let count = subjects.len() as u32;
+    let kept_part = BulkPart {
+        first: part.first,
+        count,
+        answered: count - held,
+        held,
+        answer: serde_json::to_string(&signed)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+    };
+    if !state
+        .exchange
+        .add_bulk_part(&stored.bulk.key, &kept_part)
+        .await?
+    {
+        return Err(ExchangeError::BulkOffset(
+            "another upload to this bulk took these subjects first".into(),
+        ));
+    }
+    ask_held(state, stored, &kept, &answer, now).await;
+    Ok(())
+}
+
+/// Opens the signed part and checks it answers exactly what was asked: this bulk and part,
+/// from that provider to this node, every subject in order, each run's digest, and no value of
+/// a field its decision did not disclose.
+fn verify(
+    state: &NodeState,
+    member: &Member,
+    part: &BulkPartRequest,
+    signed: &Jws,
+) -> Result<PartAnswer, ExchangeError> {
+    let key = member
+        .answer_key()
+        .map_err(|e| AnswerRejected::ProviderKey(e.to_string()))?;
+    let payload = signed.verify(BULK_ANSWER_TYPE, &key).map_err(|e| {
+        AnswerRejected::Unreadable(format!("the part's signature is not valid: {e}"))
+    })?;
+    let answer: PartAnswer = serde_json::from_slice(&payload)
+        .map_err(|e| AnswerRejected::Unreadable(format!("the signed part is malformed: {e}")))?;
+    let mismatch = |what| ExchangeError::from(AnswerRejected::Mismatch(what));
+    let checks: [(&'static str, bool); 6] = [
+        ("bulk id", answer.bulk_id == part.bulk_id),
+        ("first subject", answer.first == part.first),
+        ("provider", answer.provider == member.authority),
+        ("recipient", answer.recipient == state.authority),
+        ("offering", answer.offering == part.offering),
+        ("subjects", {
+            answer.records.len() == part.subjects.len()
+                && answer
+                    .records
+                    .iter()
+                    .zip(&part.subjects)
+                    .all(|(r, s)| &r.subject == s)
+        }),
+    ];
+    if let Some((what, _)) = checks.iter().find(|(_, ok)| !ok) {
+        return Err(mismatch(what));
+    }
+    let mut next = answer.first;
+    for run in &answer.runs {
+        let decision = answer
+            .decisions
+            .get(run.decision as usize)
+            .ok_or_else(|| mismatch("runs"))?;
+        let start = (run.first - answer.first) as usize;
+        let end = start + run.count as usize;
+        if run.first != next || run.count == 0 || end > answer.records.len() {
+            return Err(mismatch("runs"));
+        }
+        let records = &answer.records[start..end];
+        if run_digest(&answer.bulk_id, run.first, decision, records)? != run.sha256 {
+            return Err(mismatch("run digest"));
+        }
+        let disclosed: BTreeSet<&str> = decision
+            .fields
+            .iter()
+            .filter(|v| v.outcome == Outcome::Disclose && decision.status == AnswerStatus::Answered)
+            .map(|v| v.field.as_str())
+            .collect();
+        if let Some(field) = records
+            .iter()
+            .flat_map(|r| r.values.keys())
+            .find(|f| !disclosed.contains(f.as_str()))
+        {
+            return Err(AnswerRejected::Undisclosed(field.clone()).into());
+        }
+        next += u64::from(run.count);
+    }
+    if next != answer.first + part.subjects.len() as u64 {
+        return Err(mismatch("runs"));
+    }
+    Ok(answer)
+}
+
+/// Records a receipt for each run, with the provider's entry and digest, all at once.
+async fn record_receipts(
+    state: &Arc<NodeState>,
+    ctx: &Exchange,
+    checked: &CheckedAsk,
+    answer: &PartAnswer,
+    subjects: &[SubjectId],
+) -> Result<(), ExchangeError> {
+    let request = checked.request();
+    let facts = ExchangeFacts {
+        actor: requester(request),
+        provider: &answer.provider,
+        request,
+        rulebook_sha256: &answer.rulebook_sha256,
+    };
+    let _ = ctx;
+    let mut appends = JoinSet::new();
+    for run in &answer.runs {
+        let decision = &answer.decisions[run.decision as usize];
+        let mut record = facts.record(
+            EventKind::Receipt,
+            &decision.fields,
+            Some(&run.sha256),
+            Some(run.receipt.index),
+        );
+        record.bulk = Some(BulkRef {
+            count: run.count,
+            first: run.first,
+            id: answer.bulk_id.clone(),
+        });
+        let start = (run.first - answer.first) as usize;
+        let committed = subjects[start..start + run.count as usize]
+            .iter()
+            .map(subject_identifier)
+            .collect::<Result<Vec<_>, _>>()?;
+        let task_state = Arc::clone(state);
+        appends.spawn(async move { task_state.record(record, committed).await });
+    }
+    while let Some(joined) = appends.join_next().await {
+        joined.map_err(|e| ExchangeError::Audit(format!("recording stopped: {e}")))??;
+    }
+    Ok(())
+}
+
+/// Asks each subject the provider held on its own, so its reviewers decide it as a request.
+/// A request that cannot be made now is made when the case system reads the record's
+/// `request` (it is asked under the same key).
+async fn ask_held(
+    state: &NodeState,
+    stored: &StoredBulk,
+    kept: &Kept,
+    answer: &PartAnswer,
+    now: OffsetDateTime,
+) {
+    for run in &answer.runs {
+        if answer.decisions[run.decision as usize].status != AnswerStatus::Review {
+            continue;
+        }
+        for n in run.first..run.first + u64::from(run.count) {
+            let record = &answer.records[(n - answer.first) as usize];
+            let key = held_key(&stored.bulk.key, n);
+            let case = kept.case(&record.subject);
+            if let Err(err) = crate::exchange::ask::submit(state, key, &case, now).await {
+                tracing::warn!(%err, bulk = %stored.bulk.bulk_id, n, "a held subject could not be asked on its own yet");
+            }
+        }
+    }
+}
+
+/// The key of a held subject's own request.
+pub(crate) fn held_key(bulk_key: &str, n: u64) -> String {
+    format!("{bulk_key}~{n}")
+}
+
+/// The records of one kept part from subject `from` on.
+pub(crate) fn records(
+    key: &str,
+    part: &BulkPart,
+    from: u64,
+) -> Result<Vec<BulkRecord>, ExchangeError> {
+    use base64::Engine;
+    let signed: Jws = serde_json::from_str(&part.answer)
+        .map_err(|e| ExchangeError::Internal(format!("a kept part is unreadable: {e}")))?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&signed.payload)
+        .map_err(|e| ExchangeError::Internal(format!("a kept part is unreadable: {e}")))?;
+    let answer: PartAnswer = serde_json::from_slice(&payload)
+        .map_err(|e| ExchangeError::Internal(format!("a kept part is unreadable: {e}")))?;
+    let mut out = Vec::new();
+    for run in &answer.runs {
+        let decision = &answer.decisions[run.decision as usize];
+        let outcomes: BTreeMap<String, Outcome> = decision
+            .fields
+            .iter()
+            .map(|v| (v.field.clone(), v.outcome))
+            .collect();
+        let held = decision.status == AnswerStatus::Review;
+        for n in run.first.max(from)..run.first + u64::from(run.count) {
+            let record = &answer.records[(n - answer.first) as usize];
+            out.push(BulkRecord {
+                n,
+                subject: record.subject.clone(),
+                status: if held {
+                    BulkStatus::Held
+                } else {
+                    BulkStatus::Answered
+                },
+                outcomes: outcomes.clone(),
+                values: record.values.clone(),
+                entry: run.receipt.index,
+                request: held.then(|| held_key(key, n)),
+            });
+        }
+    }
+    Ok(out)
+}

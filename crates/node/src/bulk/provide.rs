@@ -1,0 +1,392 @@
+//! The provider's side of a bulk: one part at a time, each answered as its subjects' own
+//! requests would be, at bulk speed.
+//!
+//! A part is checked as a request is — a listed member's certificate, `sent_at` within the
+//! window, its id (`{bulk_id}-{first}`) claimed against replay — and its texts and fields once.
+//! Each subject is checked as a request's subject; the register says whether it has protected
+//! identity; the rulebook decides once per kind of subject (person or organisation, protected
+//! or not), since nothing else of the subject enters a decision; only disclosed fields are
+//! read. Runs of up to 256 consecutive subjects decided alike are each recorded as one ledger
+//! entry before anything is sent, and the signed answer is kept under the part's id, so the
+//! same part asked again — a requesting node resuming after a broken connection — gets the same
+//! answer, with nothing decided, read or recorded again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::task::JoinSet;
+use utbyte_audit::BulkRef;
+use utbyte_domain::SubjectId;
+use utbyte_federation::Jws;
+use utbyte_pki::NodeIdentity;
+use utbyte_store::{KeptAnswer, KeptStatus, KnownRequest, Register};
+
+use super::protocol::{
+    part_request_id, run_digest, BulkPartRequest, PartAnswer, PartDecision, PartRecord, PartRun,
+    BULK_ANSWER_TYPE, MAX_PART,
+};
+use crate::exchange::answer::{subject_identifier, verdicts, REQUEST_WINDOW};
+use crate::exchange::checked::peer_request;
+use crate::exchange::{CheckedAsk, ExchangeError};
+use crate::protocol::{AnswerStatus, ExchangeRequest};
+use crate::records::{answer_event, requester, ExchangeFacts};
+use crate::state::NodeState;
+use utbyte_api::Outcome;
+
+/// Answers one part of `peer`'s bulk.
+pub(crate) async fn answer_part(
+    state: &Arc<NodeState>,
+    peer: &NodeIdentity,
+    incoming: BulkPartRequest,
+    now: OffsetDateTime,
+) -> Result<Jws, ExchangeError> {
+    let ctx = state.exchange_context()?;
+    let member = ctx.listed_member(peer)?.clone();
+    let sent_at = OffsetDateTime::parse(&incoming.sent_at, &Rfc3339).map_err(|_| {
+        ExchangeError::InvalidText {
+            field: "sent_at",
+            detail: "`sent_at` is not an RFC 3339 date-time".into(),
+        }
+    })?;
+    check_bulk_id(&incoming.bulk_id)?;
+    if incoming.subjects.is_empty() || incoming.subjects.len() > MAX_PART {
+        return Err(ExchangeError::InvalidText {
+            field: "subjects",
+            detail: format!("a part carries 1 to {MAX_PART} subjects"),
+        });
+    }
+    let request_id = part_request_id(&incoming.bulk_id, incoming.first);
+    let hash = part_hash(&incoming)?;
+    if (now - sent_at).abs() > REQUEST_WINDOW {
+        if let Some(again) = answer_again(state, &member.authority, &request_id, &hash).await? {
+            return Ok(again);
+        }
+        return Err(ExchangeError::Stale(format!(
+            "sent_at {} is more than {} minutes from this node's clock",
+            incoming.sent_at,
+            REQUEST_WINDOW.whole_minutes()
+        )));
+    }
+    let asked = CheckedAsk::check(peer_request(&member.authority, &as_request(&incoming), now))?;
+    let mut subjects = Vec::with_capacity(incoming.subjects.len());
+    for (n, id) in (incoming.first..).zip(&incoming.subjects) {
+        let subject = asked
+            .subject(id)
+            .map_err(|e| ExchangeError::InvalidSubject(format!("subject {n} of the bulk: {e}")))?;
+        subjects.push(subject);
+    }
+    let offering = asked.request().offering.clone();
+    let published = ctx
+        .rulebook
+        .vocabulary
+        .offerings
+        .get(&offering)
+        .is_some_and(|o| o.provider == state.authority);
+    let register = state
+        .registers
+        .get(&offering)
+        .filter(|_| published)
+        .cloned()
+        .ok_or_else(|| {
+            ExchangeError::OfferingNotHere(format!(
+                "`{}` does not publish offering `{offering}`",
+                state.authority
+            ))
+        })?;
+    let remembered = state.recovery.retention().max(REQUEST_WINDOW * 2);
+    let fresh = state
+        .exchange
+        .claim_request_id(&member.authority, &request_id, now, now - remembered)
+        .await?;
+    if !fresh {
+        if let Some(again) = answer_again(state, &member.authority, &request_id, &hash).await? {
+            return Ok(again);
+        }
+        return Err(ExchangeError::Replayed(format!(
+            "part {request_id} from `{}` has been received before with another body, or was never answered; nothing was decided or disclosed again",
+            member.authority
+        )));
+    }
+    let decided = decide(state, &ctx, &asked, register.as_ref(), &subjects).await?;
+    let mut answer = PartAnswer {
+        bulk_id: incoming.bulk_id.clone(),
+        first: incoming.first,
+        provider: state.authority.clone(),
+        recipient: member.authority.clone(),
+        offering,
+        rulebook_sha256: ctx.rulebook.hash().to_owned(),
+        decided_at: now.format(&Rfc3339).unwrap_or_default(),
+        decisions: decided.decisions,
+        runs: Vec::new(),
+        records: decided.records,
+    };
+    answer.runs = record_runs(state, &ctx, &asked, &answer, &subjects, &decided.of).await?;
+    let payload =
+        serde_json::to_vec(&answer).map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    let signed = Jws::sign(&payload, BULK_ANSWER_TYPE, &state.answer_key);
+    let kept = KeptAnswer {
+        request_hash: hash,
+        status: KeptStatus::Answered,
+        answer_json: serde_json::to_string(&signed)
+            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+    };
+    state
+        .exchange
+        .keep_answer(&member.authority, &request_id, &kept)
+        .await?;
+    let held = answer
+        .runs
+        .iter()
+        .filter(|r| answer.decisions[r.decision as usize].status == AnswerStatus::Review)
+        .map(|r| u64::from(r.count))
+        .sum::<u64>();
+    state
+        .metrics
+        .bulk_subjects("answered", subjects.len() as u64 - held);
+    state.metrics.bulk_subjects("held", held);
+    tracing::info!(
+        bulk = %answer.bulk_id,
+        first = answer.first,
+        subjects = subjects.len(),
+        held,
+        recipient = %answer.recipient,
+        offering = %answer.offering,
+        entries = answer.runs.len(),
+        "bulk part answered"
+    );
+    Ok(signed)
+}
+
+/// The part's request as one request of it would read, without a subject.
+fn as_request(incoming: &BulkPartRequest) -> ExchangeRequest {
+    ExchangeRequest {
+        request_id: part_request_id(&incoming.bulk_id, incoming.first),
+        sent_at: incoming.sent_at.clone(),
+        unit: incoming.unit.clone(),
+        role: incoming.role.clone(),
+        officer: incoming.officer.clone(),
+        vouched_by: incoming.vouched_by.clone(),
+        offering: incoming.offering.clone(),
+        fields: incoming.fields.clone(),
+        purpose: incoming.purpose.clone(),
+        legal_basis: incoming.legal_basis.clone(),
+        case_ref: incoming.case_ref.clone(),
+        operation: incoming.operation.clone(),
+        subject: String::new(),
+    }
+}
+
+/// What the subjects of a part were told, and which decision each got.
+struct Decided {
+    decisions: Vec<PartDecision>,
+    records: Vec<PartRecord>,
+    of: Vec<u32>,
+}
+
+/// Decides each subject: once per kind of subject with the rulebook, then the disclosed fields
+/// read for each subject answered.
+async fn decide(
+    state: &NodeState,
+    ctx: &crate::state::Exchange,
+    asked: &CheckedAsk,
+    register: &dyn Register,
+    subjects: &[SubjectId],
+) -> Result<Decided, ExchangeError> {
+    let read = |e: utbyte_store::StoreError| ExchangeError::Register(e.to_string());
+    let mut kinds: HashMap<(&'static str, bool), u32> = HashMap::new();
+    let mut decisions: Vec<PartDecision> = Vec::new();
+    // Per decision, the fields it discloses: the only ones read.
+    let mut disclosed: Vec<Vec<String>> = Vec::new();
+    let mut records = Vec::with_capacity(subjects.len());
+    let mut of = Vec::with_capacity(subjects.len());
+    let _timed = crate::metrics::Metrics::time(&state.metrics.register_fetch);
+    for subject in subjects {
+        let protected = register.protected_identity(subject).await.map_err(read)?;
+        let kind = (utbyte_rules::subject_kind(subject), protected);
+        let index = match kinds.get(&kind) {
+            Some(index) => *index,
+            None => {
+                let checked = asked
+                    .with_subject(*subject)
+                    .with_protected_identity(protected);
+                let decision = ctx.rulebook.decide(checked.request())?;
+                let status = if decision.overall() == utbyte_rules::Outcome::Review {
+                    AnswerStatus::Review
+                } else {
+                    AnswerStatus::Answered
+                };
+                let fields = verdicts(&decision);
+                disclosed.push(if status == AnswerStatus::Answered {
+                    fields
+                        .iter()
+                        .filter(|v| v.outcome == Outcome::Disclose)
+                        .map(|v| v.field.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                });
+                decisions.push(PartDecision { status, fields });
+                let index = (decisions.len() - 1) as u32;
+                kinds.insert(kind, index);
+                index
+            }
+        };
+        of.push(index);
+        let mut values = BTreeMap::new();
+        let fields: Vec<&str> = disclosed[index as usize]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        {
+            if !fields.is_empty() {
+                let record = register
+                    .fetch(&asked.request().offering, subject, &fields)
+                    .await
+                    .map_err(read)?;
+                // The register promises to return only what was asked; the node does not rely on it.
+                values = record
+                    .map(|r| r.into_fields())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|(field, _)| fields.contains(&field.as_str()))
+                    .collect();
+            }
+        }
+        records.push(PartRecord {
+            subject: subject.as_str().to_owned(),
+            values,
+        });
+    }
+    Ok(Decided {
+        decisions,
+        records,
+        of,
+    })
+}
+
+/// Records the part's runs — up to 256 consecutive subjects decided alike, each one ledger
+/// entry — all at once (the ledger commits them together), before the answer is signed.
+async fn record_runs(
+    state: &Arc<NodeState>,
+    ctx: &crate::state::Exchange,
+    asked: &CheckedAsk,
+    answer: &PartAnswer,
+    subjects: &[SubjectId],
+    of: &[u32],
+) -> Result<Vec<PartRun>, ExchangeError> {
+    let request = asked.request();
+    let facts = ExchangeFacts {
+        actor: requester(request),
+        provider: &state.authority,
+        request,
+        rulebook_sha256: ctx.rulebook.hash(),
+    };
+    let mut runs = Vec::new();
+    let mut appends = JoinSet::new();
+    let mut start = 0;
+    while start < of.len() {
+        let decision = of[start];
+        let mut end = start + 1;
+        while end < of.len() && of[end] == decision && end - start < RUN {
+            end += 1;
+        }
+        let first = answer.first + start as u64;
+        let count = (end - start) as u32;
+        let told = &answer.decisions[decision as usize];
+        let sha256 = run_digest(&answer.bulk_id, first, told, &answer.records[start..end])?;
+        let event = if told.status == AnswerStatus::Review {
+            utbyte_audit::EventKind::ReviewRequest
+        } else {
+            answer_event(&told.fields)
+        };
+        let mut record = facts.record(event, &told.fields, Some(&sha256), None);
+        record.bulk = Some(BulkRef {
+            count,
+            first,
+            id: answer.bulk_id.clone(),
+        });
+        let committed = subjects[start..end]
+            .iter()
+            .map(subject_identifier)
+            .collect::<Result<Vec<_>, _>>()?;
+        let task_state = Arc::clone(state);
+        appends.spawn(async move {
+            let receipt = task_state.record(record, committed).await?;
+            Ok::<_, ExchangeError>((first, receipt))
+        });
+        runs.push(PartRun {
+            first,
+            count,
+            decision,
+            sha256,
+            receipt: crate::protocol::Receipt {
+                ledger: String::new(),
+                index: 0,
+                tree_size: 0,
+                root: String::new(),
+            },
+        });
+        start = end;
+    }
+    let mut receipts = HashMap::new();
+    while let Some(joined) = appends.join_next().await {
+        let (first, receipt) =
+            joined.map_err(|e| ExchangeError::Audit(format!("recording stopped: {e}")))??;
+        receipts.insert(first, receipt);
+    }
+    for run in &mut runs {
+        let receipt = receipts
+            .get(&run.first)
+            .ok_or_else(|| ExchangeError::Audit("a run was not recorded".into()))?;
+        run.receipt = state.receipt(receipt);
+    }
+    Ok(runs)
+}
+
+/// The most subjects one ledger entry records (a record's limit of subjects).
+const RUN: usize = utbyte_audit::record::MAX_ITEMS;
+
+/// SHA-256 (hex) of a part without its `sent_at`: what makes a part asked again the same part.
+fn part_hash(incoming: &BulkPartRequest) -> Result<String, ExchangeError> {
+    let unsent = BulkPartRequest {
+        sent_at: String::new(),
+        ..incoming.clone()
+    };
+    let bytes = serde_json::to_vec(&unsent).map_err(|e| ExchangeError::Internal(e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(bytes)))
+}
+
+/// The answer kept for this very part, if it was answered.
+async fn answer_again(
+    state: &NodeState,
+    peer: &str,
+    request_id: &str,
+    hash: &str,
+) -> Result<Option<Jws>, ExchangeError> {
+    let Some(KnownRequest::Answered(kept)) = state.exchange.known_request(peer, request_id).await?
+    else {
+        return Ok(None);
+    };
+    if kept.request_hash != hash {
+        return Ok(None);
+    }
+    serde_json::from_str(&kept.answer_json)
+        .map(Some)
+        .map_err(|e| ExchangeError::Internal(format!("kept answer unreadable: {e}")))
+}
+
+/// A bulk id: 16 to 40 ASCII letters, digits or dashes (with the first subject's place it is a
+/// request id).
+fn check_bulk_id(id: &str) -> Result<(), ExchangeError> {
+    if (16..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(())
+    } else {
+        Err(ExchangeError::InvalidText {
+            field: "bulk_id",
+            detail: "`bulk_id` must be 16 to 40 ASCII letters, digits or dashes".into(),
+        })
+    }
+}
