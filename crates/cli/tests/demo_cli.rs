@@ -79,7 +79,15 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
     let base = free_base_port();
     let mut demo = Running(
         Command::new(env!("CARGO_BIN_EXE_utbyte"))
-            .args(["demo", "--base-port", &base.to_string(), "--dir", "state"])
+            .args([
+                "demo",
+                "--base-port",
+                &base.to_string(),
+                "--dir",
+                "state",
+                "--bulk-subjects",
+                "3000",
+            ])
             .current_dir(dir.path())
             .stdout(Stdio::piped())
             .spawn()
@@ -161,6 +169,38 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
     assert!(
         sources.iter().any(|s| s["status"] == "answered"),
         "{found:#}"
+    );
+    // The bulk as printed: made, its 3,000 payments uploaded and answered, the records read.
+    let bulk: Vec<&str> = printed
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("curl ") && l.contains("/v1/bulk"))
+        .collect();
+    assert_eq!(bulk.len(), 3, "{output}");
+    let made = run(bulk[0]);
+    assert_eq!(made["subjects"], 0, "{made:#}");
+    assert_eq!(made["provider"], "skatteverket");
+    let taken = run(bulk[1]);
+    assert_eq!(taken["bulk"]["subjects"], 3000, "{taken:#}");
+    assert_eq!(
+        taken["bulk"]["held"], 3,
+        "one protected recipient in a thousand: {taken:#}"
+    );
+    let out = Command::new("sh")
+        .args(["-c", bulk[2]])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let csv = text(&out.stdout);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 5, "{csv}");
+    assert!(
+        rows[0].starts_with("n,subject,status,entry,request,lon,arbetsgivare,inkomstperiod"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].starts_with("0,") && rows[1].contains(",answered,"),
+        "{csv}"
     );
     // Run again, the same commands give the same answers (idempotency keys).
     assert_eq!(run(commands[0]), disclosure);

@@ -55,6 +55,10 @@ pub struct DemoArgs {
     /// claims `name`, `unit`, `roles`, `officer_role`).
     #[arg(long, value_name = "URL")]
     oidc_issuer: Option<String>,
+    /// How many payments the printed bulk check sends (Utbetalningsmyndigheten against
+    /// Skatteverket's income register).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    bulk_subjects: u64,
 }
 
 /// The federation the demo runs in `dir`; its token issuer's key is kept in `dir/access`.
@@ -108,12 +112,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if args.scenario {
             scenario::run().await
         } else {
-            serve(&args.dir, args.base_port, args.oidc_issuer.as_deref()).await
+            serve(&args).await
         }
     })
 }
 
-async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn serve(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let (dir, base_port) = (args.dir.as_path(), args.base_port);
+    let oidc_issuer = args.oidc_issuer.as_deref();
     println!(
         "utbyte demo — starting a federation of {} authorities in {} …",
         AUTHORITIES.len(),
@@ -179,6 +185,12 @@ async fn serve(dir: &Path, base_port: u16, oidc_issuer: Option<&str>) -> anyhow:
         "\nThe review waits in Försäkringskassan's queue: curl -s {bearer} http://{}/v1/reviews",
         node_addr(&federation, "forsakringskassan")?
     );
+    println!("\nBulk (pattern B): Utbetalningsmyndigheten checks a month's payments against Skatteverket's income register in one exchange under LUFFA; each recipient is decided as their own request would be, recorded in runs of up to 256 in both ledgers; a recipient with protected identity is held for Skatteverket's reviewers:");
+    for (title, command) in
+        write_bulk_example(&federation, &rulebook, dir, &bearer, args.bulk_subjects)?
+    {
+        println!("\n  # {title}\n  {command}");
+    }
     println!("\nMessages between authorities (notices decided by the sender's rulebook, sealed end to end):");
     for (title, command) in write_message_examples(&federation, &rulebook, dir, &bearer)? {
         println!("\n  # {title}\n  {command}");
@@ -342,6 +354,74 @@ fn write_examples(
         ));
     }
     Ok(commands)
+}
+
+/// Writes the bulk payment check — the request and `count` payments' recipients, one a line —
+/// and returns the commands that make it, upload the recipients and read the records.
+fn write_bulk_example(
+    federation: &LoopbackFederation,
+    rulebook: &Rulebook,
+    dir: &Path,
+    bearer: &str,
+    count: u64,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    use std::io::Write;
+    let earners = subjects_with(rulebook, POPULATION, "skv-inkomst", "lon", false)?;
+    let protected = subjects_with(rulebook, POPULATION, "skv-inkomst", "lon", true)?;
+    if earners.is_empty() || protected.is_empty() {
+        anyhow::bail!("the synthetic population has no earners to pay");
+    }
+    let bulk = dir.join("bulk");
+    std::fs::create_dir_all(&bulk)?;
+    let request = bulk.join("payments-check.json");
+    std::fs::write(
+        &request,
+        serde_json::to_vec_pretty(&json!({
+            "offering": "skv-inkomst",
+            "fields": ["lon", "arbetsgivare", "inkomstperiod"],
+            "purpose": "kontroll-utbetalning",
+            "legal_basis": "luffa",
+            "case_ref": "UBM 2026/01311",
+            "officer": "ubm-kontrollant-3",
+            "role": "kontrollant",
+            "unit": "ubm-kontroll"
+        }))?,
+    )?;
+    // A month's payments: most recipients paid more than once, a few with protected identity.
+    let payments = bulk.join("payments.ndjson");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&payments)?);
+    for n in 0..count {
+        let subject = if n % 1000 == 500 {
+            &protected[(n / 1000) as usize % protected.len()]
+        } else {
+            &earners[n as usize % earners.len()]
+        };
+        writeln!(out, "\"{subject}\"")?;
+    }
+    out.flush()?;
+    let ubm = node_addr(federation, "utbetalningsmyndigheten")?;
+    Ok(vec![
+        (
+            "Make the bulk (offering, fields, purpose, legal basis, case — once)",
+            format!(
+                "curl -s -X POST http://{ubm}/v1/bulk {bearer} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-payments' --data @{}",
+                request.display()
+            ),
+        ),
+        (
+            "Upload the payments' recipients (NDJSON; a cut upload resumes with ?from= the bulk's `subjects`)",
+            format!(
+                "curl -s -X POST 'http://{ubm}/v1/bulk/demo-payments/subjects?from=0' {bearer} -H 'Content-Type: application/x-ndjson' -H 'Transfer-Encoding: chunked' --data-binary @{}",
+                payments.display()
+            ),
+        ),
+        (
+            "Read the records (CSV; NDJSON without format=)",
+            format!(
+                "curl -s {bearer} 'http://{ubm}/v1/bulk/demo-payments/records?format=csv' | head -5"
+            ),
+        ),
+    ])
 }
 
 /// A notice from `unit` of the sending authority to `to`, about `subject`.

@@ -411,9 +411,9 @@ async fn record_receipts(
     Ok(())
 }
 
-/// Asks each subject the provider held on its own, so its reviewers decide it as a request.
-/// A request that cannot be made now is made when the case system reads the record's
-/// `request` (it is asked under the same key).
+/// Asks each subject the provider held on its own, so its reviewers decide it as a request —
+/// once per subject, however often the bulk names it. A request that cannot be made now is
+/// made when the case system asks for it again under the record's `request` key.
 async fn ask_held(
     state: &NodeState,
     stored: &StoredBulk,
@@ -421,29 +421,38 @@ async fn ask_held(
     answer: &PartAnswer,
     now: OffsetDateTime,
 ) {
+    let mut asked = BTreeSet::new();
     for run in &answer.runs {
         if answer.decisions[run.decision as usize].status != AnswerStatus::Review {
             continue;
         }
         for n in run.first..run.first + u64::from(run.count) {
-            let record = &answer.records[(n - answer.first) as usize];
-            let key = held_key(&stored.bulk.key, n);
-            let case = kept.case(&record.subject);
-            if let Err(err) = crate::exchange::ask::submit(state, key, &case, now).await {
+            let subject = &answer.records[(n - answer.first) as usize].subject;
+            if !asked.insert(subject.as_str()) {
+                continue;
+            }
+            let key = held_key(&stored.bulk, subject);
+            if let Err(err) =
+                crate::exchange::ask::submit(state, key, &kept.case(subject), now).await
+            {
                 tracing::warn!(%err, bulk = %stored.bulk.bulk_id, n, "a held subject could not be asked on its own yet");
             }
         }
     }
 }
 
-/// The key of a held subject's own request.
-pub(crate) fn held_key(bulk_key: &str, n: u64) -> String {
-    format!("{bulk_key}~{n}")
+/// The key of a held subject's own request: the bulk's key and a digest of the subject under
+/// the bulk's id, the same wherever in the bulk the subject stands, and no identifier in a key
+/// that URLs and logs carry.
+pub(crate) fn held_key(bulk: &utbyte_store::NewBulk, subject: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}\n{subject}", bulk.bulk_id));
+    format!("{}~{}", bulk.key, &hex::encode(digest)[..20])
 }
 
 /// The records of one kept part from subject `from` on.
 pub(crate) fn records(
-    key: &str,
+    bulk: &utbyte_store::NewBulk,
     part: &BulkPart,
     from: u64,
 ) -> Result<Vec<BulkRecord>, ExchangeError> {
@@ -477,7 +486,7 @@ pub(crate) fn records(
                 outcomes: outcomes.clone(),
                 values: record.values.clone(),
                 entry: run.receipt.index,
-                request: held.then(|| held_key(key, n)),
+                request: held.then(|| held_key(bulk, &record.subject)),
             });
         }
     }

@@ -302,7 +302,7 @@ pub(crate) async fn records(
     };
     tokio::spawn(stream_records(
         state,
-        stored.bulk.key,
+        stored.bulk,
         query.from,
         stored.subjects,
         query.format,
@@ -320,7 +320,7 @@ pub(crate) async fn records(
 /// time.
 async fn stream_records(
     state: Arc<NodeState>,
-    key: String,
+    bulk: utbyte_store::NewBulk,
     mut from: u64,
     through: u64,
     format: RecordFormat,
@@ -332,7 +332,7 @@ async fn stream_records(
         let _ = sender.send(Ok(writer.header())).await;
     }
     while from < through {
-        let parts = match state.exchange.bulk_parts(&key, from, 4).await {
+        let parts = match state.exchange.bulk_parts(&bulk.key, from, 4).await {
             Ok(parts) if !parts.is_empty() => parts,
             Ok(_) => break,
             Err(err) => {
@@ -343,7 +343,7 @@ async fn stream_records(
             }
         };
         for part in parts {
-            let chunk = ask::records(&key, &part, from).and_then(|records| match &mut csv {
+            let chunk = ask::records(&bulk, &part, from).and_then(|records| match &mut csv {
                 Some(writer) => writer.write(&records),
                 None => ndjson(&records),
             });
