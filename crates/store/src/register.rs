@@ -49,6 +49,40 @@ pub trait Register: Send + Sync {
     /// lookup.
     fn protected_identity<'a>(&'a self, subject: &'a SubjectId) -> StoreFuture<'a, bool>;
 
+    /// [`protected_identity`](Self::protected_identity) of each of `subjects`, in order: what
+    /// a bulk exchange asks of a register, in as few reads as the engine can make it.
+    fn protected_identities<'a>(&'a self, subjects: &'a [SubjectId]) -> StoreFuture<'a, Vec<bool>> {
+        Box::pin(async move {
+            let mut flags = Vec::with_capacity(subjects.len());
+            for subject in subjects {
+                flags.push(self.protected_identity(subject).await?);
+            }
+            Ok(flags)
+        })
+    }
+
+    /// The requested `fields` of each of `subjects` in `offering`, in order, as
+    /// [`fetch`](Self::fetch) reads them, except that a subject the register holds nothing
+    /// about gets an empty record: a bulk exchange discloses nothing of it either way.
+    fn fetch_many<'a>(
+        &'a self,
+        offering: &'a str,
+        subjects: &'a [SubjectId],
+        fields: &'a [&'a str],
+    ) -> StoreFuture<'a, Vec<Record>> {
+        Box::pin(async move {
+            let mut records = Vec::with_capacity(subjects.len());
+            for subject in subjects {
+                records.push(
+                    self.fetch(offering, subject, fields)
+                        .await?
+                        .unwrap_or_default(),
+                );
+            }
+            Ok(records)
+        })
+    }
+
     /// Writes a batch in one transaction: all of it, or (on any error) none of it. Subjects
     /// already held get the batch's protected-identity flag; values already held are replaced.
     /// A register with a [`ChangeFeed`] records in the same transaction which values changed.

@@ -227,6 +227,48 @@ on_both_engines! {
     }
 
     #[tokio::test]
+    async fn many_subjects_read_at_once_read_as_one_at_a_time() {
+        let store = common::register().await;
+        let mut batch = RegisterBatch::new();
+        batch
+            .subject(tolvan(), true)
+            .subject(subject("19811228-9874"), false)
+            .record(OFFERING, tolvan(), "namn", json!("Tolvan"))
+            .record(OFFERING, tolvan(), "barn", json!(2))
+            .record(OFFERING, subject("19811228-9874"), "namn", json!("Nolla"))
+            .record("annat", subject("19811228-9874"), "namn", json!("annan"));
+        store.insert(&batch).await.unwrap();
+        // Repeats, a subject the register does not hold, and more than one read's worth.
+        let mut subjects = vec![
+            subject("19811228-9874"),
+            tolvan(),
+            subject("19701063-2391"),
+            tolvan(),
+        ];
+        subjects.extend(std::iter::repeat_n(subject("19811228-9874"), 1500));
+        let flags = store.protected_identities(&subjects).await.unwrap();
+        let records = store
+            .fetch_many(OFFERING, &subjects, &["namn", "okand"])
+            .await
+            .unwrap();
+        assert_eq!(flags.len(), subjects.len());
+        assert_eq!(records.len(), subjects.len());
+        for ((subject, flag), record) in subjects.iter().zip(&flags).zip(&records) {
+            assert_eq!(*flag, store.protected_identity(subject).await.unwrap());
+            let one = store
+                .fetch(OFFERING, subject, &["namn", "okand"])
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            assert_eq!(record, &one);
+        }
+        assert!(flags[1] && !flags[0]);
+        assert_eq!(records[1].field_ids().collect::<Vec<_>>(), ["namn"]);
+        assert_eq!(records[0].get("namn"), Some(&json!("Nolla")));
+        assert!(records[2].field_ids().next().is_none());
+    }
+
+    #[tokio::test]
     async fn protected_identity_is_per_person() {
         let store = common::register().await;
         let mut batch = RegisterBatch::new();

@@ -47,7 +47,8 @@ async fn upload(
     lines: &[String],
 ) -> (u16, Value) {
     let mut stream = send_lines(malmo, key, from, content_type, lines).await;
-    stream.write_all(b"0\r\n\r\n").await.unwrap();
+    // A node that refuses the upload at once answers without reading the body and closes.
+    let _ = stream.write_all(b"0\r\n\r\n").await;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await.unwrap();
     let text = String::from_utf8_lossy(&answer);
@@ -81,10 +82,13 @@ async fn send_lines(
     stream.write_all(head.as_bytes()).await.unwrap();
     for chunk in lines.chunks(100) {
         let text: String = chunk.iter().map(|l| format!("{l}\n")).collect();
-        stream
+        if stream
             .write_all(format!("{:x}\r\n{text}\r\n", text.len()).as_bytes())
             .await
-            .unwrap();
+            .is_err()
+        {
+            break; // answered already; the answer says why
+        }
     }
     stream
 }

@@ -186,8 +186,9 @@ struct Decided {
     of: Vec<u32>,
 }
 
-/// Decides each subject: once per kind of subject with the rulebook, then the disclosed fields
-/// read for each subject answered.
+/// Decides each subject: the register asked once for every subject's protected identity, the
+/// rulebook once per kind of subject, then the disclosed fields read for the subjects of each
+/// decision that discloses any, in as few reads as the register can make them.
 async fn decide(
     state: &NodeState,
     ctx: &crate::state::Exchange,
@@ -196,15 +197,15 @@ async fn decide(
     subjects: &[SubjectId],
 ) -> Result<Decided, ExchangeError> {
     let read = |e: utbyte_store::StoreError| ExchangeError::Register(e.to_string());
+    let _timed = crate::metrics::Metrics::time(&state.metrics.register_fetch);
+    let protected = register
+        .protected_identities(subjects)
+        .await
+        .map_err(read)?;
     let mut kinds: HashMap<(&'static str, bool), u32> = HashMap::new();
     let mut decisions: Vec<PartDecision> = Vec::new();
-    // Per decision, the fields it discloses: the only ones read.
-    let mut disclosed: Vec<Vec<String>> = Vec::new();
-    let mut records = Vec::with_capacity(subjects.len());
     let mut of = Vec::with_capacity(subjects.len());
-    let _timed = crate::metrics::Metrics::time(&state.metrics.register_fetch);
-    for subject in subjects {
-        let protected = register.protected_identity(subject).await.map_err(read)?;
+    for (subject, protected) in subjects.iter().zip(protected) {
         let kind = (utbyte_rules::subject_kind(subject), protected);
         let index = match kinds.get(&kind) {
             Some(index) => *index,
@@ -218,47 +219,53 @@ async fn decide(
                 } else {
                     AnswerStatus::Answered
                 };
-                let fields = verdicts(&decision);
-                disclosed.push(if status == AnswerStatus::Answered {
-                    fields
-                        .iter()
-                        .filter(|v| v.outcome == Outcome::Disclose)
-                        .map(|v| v.field.clone())
-                        .collect()
-                } else {
-                    Vec::new()
+                decisions.push(PartDecision {
+                    status,
+                    fields: verdicts(&decision),
                 });
-                decisions.push(PartDecision { status, fields });
                 let index = (decisions.len() - 1) as u32;
                 kinds.insert(kind, index);
                 index
             }
         };
         of.push(index);
-        let mut values = BTreeMap::new();
-        let fields: Vec<&str> = disclosed[index as usize]
-            .iter()
-            .map(String::as_str)
-            .collect();
-        {
-            if !fields.is_empty() {
-                let record = register
-                    .fetch(&asked.request().offering, subject, &fields)
-                    .await
-                    .map_err(read)?;
-                // The register promises to return only what was asked; the node does not rely on it.
-                values = record
-                    .map(|r| r.into_fields())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|(field, _)| fields.contains(&field.as_str()))
-                    .collect();
-            }
+    }
+    let mut records: Vec<PartRecord> = subjects
+        .iter()
+        .map(|s| PartRecord {
+            subject: s.as_str().to_owned(),
+            values: BTreeMap::new(),
+        })
+        .collect();
+    for (index, decision) in decisions.iter().enumerate() {
+        if decision.status != AnswerStatus::Answered {
+            continue;
         }
-        records.push(PartRecord {
-            subject: subject.as_str().to_owned(),
-            values,
-        });
+        let fields: Vec<&str> = decision
+            .fields
+            .iter()
+            .filter(|v| v.outcome == Outcome::Disclose)
+            .map(|v| v.field.as_str())
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let at: Vec<usize> = (0..subjects.len())
+            .filter(|n| of[*n] as usize == index)
+            .collect();
+        let these: Vec<SubjectId> = at.iter().map(|n| subjects[*n]).collect();
+        let read_back = register
+            .fetch_many(&asked.request().offering, &these, &fields)
+            .await
+            .map_err(read)?;
+        for (n, record) in at.into_iter().zip(read_back) {
+            // The register promises to return only what was asked; the node does not rely on it.
+            records[n].values = record
+                .into_fields()
+                .into_iter()
+                .filter(|(field, _)| fields.contains(&field.as_str()))
+                .collect();
+        }
     }
     Ok(Decided {
         decisions,

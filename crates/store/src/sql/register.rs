@@ -69,8 +69,26 @@ const FORGET_CHANGES: &str = "DELETE FROM changes WHERE seq <= $1";
 
 const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = $1";
 
+/// The protected-identity flags of many subjects, passed as one list.
+const SQLITE_PROTECTED_MANY: &str = "\
+SELECT subject, protected_identity FROM subjects WHERE subject IN (SELECT value FROM json_each($1))";
+const POSTGRES_PROTECTED_MANY: &str =
+    "SELECT subject, protected_identity FROM subjects WHERE subject = ANY($1)";
+
+/// The requested fields of many subjects in one offering, subjects and fields each one list.
+const SQLITE_FETCH_MANY: &str = "\
+SELECT subject, field, value FROM records
+ WHERE offering = $1 AND subject IN (SELECT value FROM json_each($2))
+   AND field IN (SELECT value FROM json_each($3))";
+const POSTGRES_FETCH_MANY: &str = "\
+SELECT subject, field, value FROM records
+ WHERE offering = $1 AND subject = ANY($2) AND field = ANY($3)";
+
+/// Subjects per statement of a many-subject read.
+const SUBJECTS_PER_READ: usize = 1000;
+
 macro_rules! engine {
-    ($engine:ty, $db:ty, $fetch:expr, $requested:expr, $foreign_key:expr, $lock:expr) => {
+    ($engine:ty, $db:ty, $fetch:expr, $protected_many:expr, $fetch_many:expr, $requested:expr, $foreign_key:expr, $lock:expr) => {
         const _: () = {
             impl Register for $engine {
                 fn fetch<'a>(
@@ -90,6 +108,65 @@ macro_rules! engine {
                             .await
                             .map_err(StoreError::database("reading a protected-identity flag"))?;
                         Ok(flag.is_some_and(|(protected,)| protected))
+                    })
+                }
+
+                fn protected_identities<'a>(
+                    &'a self,
+                    subjects: &'a [SubjectId],
+                ) -> StoreFuture<'a, Vec<bool>> {
+                    Box::pin(async move {
+                        let mut protected = std::collections::HashSet::new();
+                        for chunk in subjects.chunks(SUBJECTS_PER_READ) {
+                            let ids: Vec<&str> = chunk.iter().map(SubjectId::as_str).collect();
+                            let rows: Vec<(String, bool)> = sqlx::query_as($protected_many)
+                                .bind($requested(&ids))
+                                .fetch_all(&self.pool)
+                                .await
+                                .map_err(StoreError::database("reading protected-identity flags"))?;
+                            protected.extend(rows.into_iter().filter(|(_, p)| *p).map(|(s, _)| s));
+                        }
+                        Ok(subjects.iter().map(|s| protected.contains(s.as_str())).collect())
+                    })
+                }
+
+                fn fetch_many<'a>(
+                    &'a self,
+                    offering: &'a str,
+                    subjects: &'a [SubjectId],
+                    fields: &'a [&'a str],
+                ) -> StoreFuture<'a, Vec<Record>> {
+                    Box::pin(async move {
+                        check_name("offering", offering)?;
+                        for field in fields {
+                            check_name("field", field)?;
+                        }
+                        let mut held: std::collections::HashMap<String, BTreeMap<String, serde_json::Value>> =
+                            std::collections::HashMap::new();
+                        for chunk in subjects.chunks(SUBJECTS_PER_READ) {
+                            let ids: Vec<&str> = chunk.iter().map(SubjectId::as_str).collect();
+                            let rows: Vec<(String, String, String)> = sqlx::query_as($fetch_many)
+                                .bind(offering)
+                                .bind($requested(&ids))
+                                .bind($requested(fields))
+                                .fetch_all(&self.pool)
+                                .await
+                                .map_err(StoreError::database("fetching records"))?;
+                            for (subject, field, value) in rows {
+                                let parsed = serde_json::from_str(&value).map_err(|source| {
+                                    StoreError::CorruptValue {
+                                        offering: offering.to_owned(),
+                                        field: field.clone(),
+                                        source,
+                                    }
+                                })?;
+                                held.entry(subject).or_default().insert(field, parsed);
+                            }
+                        }
+                        Ok(subjects
+                            .iter()
+                            .map(|s| Record::new(held.get(s.as_str()).cloned().unwrap_or_default()))
+                            .collect())
                     })
                 }
 
@@ -325,6 +402,8 @@ engine!(
     RegisterStore,
     sqlx::Sqlite,
     SQLITE_FETCH,
+    SQLITE_PROTECTED_MANY,
+    SQLITE_FETCH_MANY,
     json_array,
     SQLITE_CONSTRAINT_FOREIGNKEY,
     None::<&str>
@@ -333,6 +412,8 @@ engine!(
     PgRegister,
     sqlx::Postgres,
     POSTGRES_FETCH,
+    POSTGRES_PROTECTED_MANY,
+    POSTGRES_FETCH_MANY,
     text_array,
     POSTGRES_FOREIGN_KEY_VIOLATION,
     POSTGRES_CHANGES_LOCK
