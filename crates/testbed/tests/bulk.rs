@@ -140,6 +140,63 @@ async fn text(malmo: SocketAddr, path: &str) -> (String, String) {
     (content_type, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
+/// The bulk's records as Parquet, read by pyarrow: its rows as JSON objects.
+async fn parquet_rows(malmo: SocketAddr, key: &str, from: u64) -> Vec<Value> {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let request = http::Request::get(format!(
+        "http://{malmo}/v1/bulk/{key}/records?from={from}&format=parquet"
+    ))
+    .header("authorization", format!("Bearer {}", case_system_token()))
+    .body(Empty::new())
+    .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/vnd.apache.parquet"
+    );
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("records.parquet");
+    std::fs::write(&file, &bytes).unwrap();
+    let read = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, pyarrow.parquet as pq\n\
+             t = pq.read_table(sys.argv[1])\n\
+             print(json.dumps({'schema': [f'{f.name}:{f.type}' for f in t.schema], 'rows': t.to_pylist()}))",
+        ])
+        .arg(&file)
+        .output()
+        .expect("python3 runs (the bulk test reads Parquet with pyarrow: pip install -r requirements.txt)");
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let table: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(
+        table["schema"],
+        json!([
+            "n:int64",
+            "subject:string",
+            "status:string",
+            "entry:int64",
+            "request:string",
+            "forman:string",
+            "belopp:string",
+            "period:string",
+            "forman:outcome:string",
+            "belopp:outcome:string",
+            "period:outcome:string"
+        ])
+    );
+    table["rows"].as_array().unwrap().clone()
+}
+
 /// The bulk's records from `from`, as NDJSON.
 async fn records(malmo: SocketAddr, key: &str, from: u64) -> Vec<Value> {
     let (content_type, text) = text(malmo, &format!("/v1/bulk/{key}/records?from={from}")).await;
@@ -315,6 +372,26 @@ async fn a_cut_upload_resumes_without_repeating_or_skipping_and_a_protected_subj
         bulk["count"].as_u64().unwrap().min(open.len() as u64),
         "a commitment per subject (the subjects cycle, so a run may repeat one)"
     );
+
+    // Parquet out, as an analyst's tool reads it: every record, the same values.
+    let rows = parquet_rows(malmo, "bulk-1", 1000).await;
+    assert_eq!(rows.len(), 1600);
+    for (row, record) in rows.iter().zip(&all[1000..]) {
+        assert_eq!(row["n"], record["n"]);
+        assert_eq!(row["subject"], record["subject"]);
+        assert_eq!(row["status"], record["status"]);
+        assert_eq!(row["entry"], record["entry"]);
+        assert_eq!(row["request"], record["request"]);
+        for field in fields {
+            let value = match &record["values"][field] {
+                Value::Null => Value::Null,
+                Value::String(text) => json!(text),
+                other => json!(other.to_string()),
+            };
+            assert_eq!(row[field], value, "{field} of {}", record["n"]);
+            assert_eq!(row[format!("{field}:outcome")], record["outcomes"][field]);
+        }
+    }
 
     // CSV out: a header and a row per subject.
     let (content_type, text) = text(malmo, "/v1/bulk/bulk-1/records?from=2598&format=csv").await;

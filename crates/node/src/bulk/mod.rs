@@ -10,6 +10,7 @@
 //! the audit is docs/audit-record.md, the whole in docs/bulk.md.
 
 pub(crate) mod ask;
+mod columns;
 pub(crate) mod protocol;
 pub(crate) mod provide;
 mod subjects;
@@ -156,7 +157,10 @@ pub(crate) struct UploadQuery {
     path = paths::BULK_SUBJECTS,
     tag = "consumer",
     params(("key" = String, Path, description = "The bulk's Idempotency-Key"), UploadQuery),
-    request_body(content = String, description = "One subject a line: NDJSON (`\"19121212-1212\"` or `{\"subject\": \"19121212-1212\"}`) or CSV whose first column is the subject (an optional header `subject`)", content_type = "application/x-ndjson"),
+    request_body(description = "One subject a line: NDJSON (`\"19121212-1212\"` or `{\"subject\": \"19121212-1212\"}`) or CSV whose first column is the subject (an optional header `subject`)", content(
+        (String = "application/x-ndjson"),
+        (String = "text/csv"),
+    )),
     responses(
         (status = 200, description = "Every subject taken and answered by the provider", body = SubjectsTaken),
         (status = 404, description = "No bulk of this client has that key", body = Problem, content_type = "application/problem+json"),
@@ -252,7 +256,7 @@ pub(crate) struct RecordsQuery {
     /// last record it has.
     #[serde(default)]
     pub from: u64,
-    /// `ndjson` (default) or `csv`.
+    /// `ndjson` (default), `csv`, or `parquet` (Apache Parquet, for analysts).
     #[serde(default)]
     pub format: RecordFormat,
 }
@@ -263,6 +267,7 @@ pub(crate) enum RecordFormat {
     #[default]
     Ndjson,
     Csv,
+    Parquet,
 }
 
 /// The bulk's records from `from` on, streamed, one subject a line.
@@ -273,7 +278,11 @@ pub(crate) enum RecordFormat {
     tag = "consumer",
     params(("key" = String, Path, description = "The bulk's Idempotency-Key"), RecordsQuery),
     responses(
-        (status = 200, description = "NDJSON of `BulkRecord`, or CSV: `n,subject,status,entry,request`, then each field's value and each field's outcome", body = BulkRecord, content_type = "application/x-ndjson"),
+        (status = 200, description = "NDJSON of `BulkRecord`; or CSV (`n,subject,status,entry,request`, then each field's value and each field's outcome) or Apache Parquet with the same columns", content(
+            (BulkRecord = "application/x-ndjson"),
+            (String = "text/csv"),
+            (String = "application/vnd.apache.parquet"),
+        )),
         (status = 404, description = "No bulk of this client has that key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`from` beyond the subjects taken", body = Problem, content_type = "application/problem+json"),
     )
@@ -299,6 +308,7 @@ pub(crate) async fn records(
     let content_type = match query.format {
         RecordFormat::Ndjson => "application/x-ndjson",
         RecordFormat::Csv => "text/csv; charset=utf-8",
+        RecordFormat::Parquet => "application/vnd.apache.parquet",
     };
     tokio::spawn(stream_records(
         state,
@@ -327,10 +337,23 @@ async fn stream_records(
     fields: Vec<String>,
     sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) {
-    let mut csv = (format == RecordFormat::Csv).then(|| subjects::CsvRecords::new(&fields));
-    if let Some(writer) = &mut csv {
-        let _ = sender.send(Ok(writer.header())).await;
-    }
+    let mut writer = match format {
+        RecordFormat::Ndjson => Writer::Ndjson,
+        RecordFormat::Csv => {
+            let csv = subjects::CsvRecords::new(&fields);
+            let _ = sender.send(Ok(csv.header())).await;
+            Writer::Csv(csv)
+        }
+        RecordFormat::Parquet => match columns::ParquetRecords::new(&fields) {
+            Ok(parquet) => Writer::Parquet(Box::new(parquet)),
+            Err(err) => {
+                let _ = sender
+                    .send(Err(std::io::Error::other(err.to_string())))
+                    .await;
+                return;
+            }
+        },
+    };
     while from < through {
         let parts = match state.exchange.bulk_parts(&bulk.key, from, 4).await {
             Ok(parts) if !parts.is_empty() => parts,
@@ -343,22 +366,40 @@ async fn stream_records(
             }
         };
         for part in parts {
-            let chunk = ask::records(&bulk, &part, from).and_then(|records| match &mut csv {
-                Some(writer) => writer.write(&records),
-                None => ndjson(&records),
+            let chunk = ask::records(&bulk, &part, from).and_then(|records| match &mut writer {
+                Writer::Ndjson => ndjson(&records),
+                Writer::Csv(csv) => csv.write(&records),
+                Writer::Parquet(parquet) => parquet.write(&records),
             });
-            let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
-            let failed = chunk.is_err();
-            if tokio::time::timeout(IDLE, sender.send(chunk))
-                .await
-                .is_err()
-                || failed
-            {
+            if !send(&sender, chunk).await {
                 return;
             }
             from = part.first + u64::from(part.count);
         }
     }
+    if let Writer::Parquet(parquet) = writer {
+        send(&sender, (*parquet).finish()).await;
+    }
+}
+
+/// How the records are written.
+enum Writer {
+    Ndjson,
+    Csv(subjects::CsvRecords),
+    Parquet(Box<columns::ParquetRecords>),
+}
+
+/// Sends a piece of the records; whether the reader is still there and the piece was whole.
+async fn send(
+    sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    chunk: Result<Bytes, ExchangeError>,
+) -> bool {
+    let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()));
+    let whole = chunk.is_ok();
+    matches!(
+        tokio::time::timeout(IDLE, sender.send(chunk)).await,
+        Ok(Ok(()))
+    ) && whole
 }
 
 fn ndjson(records: &[BulkRecord]) -> Result<Bytes, ExchangeError> {
