@@ -19,6 +19,12 @@ pub struct SearchRequest {
     pub purpose: String,
     /// The provision claimed.
     pub legal_basis: String,
+    /// Further provisions the officer claims, for sources the first does not reach: each source
+    /// is asked under the first of `legal_basis` and these under which it would disclose
+    /// something automatically, else the first under which a reviewer there may (at most 4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 4)]
+    pub also_legal_bases: Vec<String>,
     /// The case reference (diarienummer).
     pub case_ref: String,
     /// The joint operation (SFS 2016:774), when the search is made within one.
@@ -58,6 +64,8 @@ pub enum SourceStatus {
 pub struct SourceOutcome {
     pub offering: String,
     pub provider: String,
+    /// The provision this source was asked under.
+    pub legal_basis: String,
     pub status: SourceStatus,
     /// The key of the request made to this source (`GET /v1/requests/{key}`).
     pub request: String,

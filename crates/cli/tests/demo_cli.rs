@@ -44,8 +44,8 @@ impl Drop for Running {
 }
 
 /// A base port whose directory, node, local-API and portal ports are all free right now (the
-/// demo's layout: the directory at the base, then each authority's node at 1–9, its local API
-/// at 101–109 and its portal at 201–209).
+/// demo's layout: the directory at the base, then each member's node at 1–11, its local API
+/// at 101–111 and its portal at 201–211).
 ///
 /// The range lies below the ports the kernel hands out on its own (32768 and up on Linux):
 /// there, the other test's federation, which binds port 0, and every outgoing connection take
@@ -57,9 +57,9 @@ fn free_base_port() -> u16 {
     let start = (std::process::id() % u32::from(BASES)) as u16;
     for n in 0..BASES {
         let base = LOWEST + (start + n) % BASES * SPAN;
-        let ports: Vec<u16> = (0..=9)
-            .chain(101..=109)
-            .chain(201..=209)
+        let ports: Vec<u16> = (0..=11)
+            .chain(101..=111)
+            .chain(201..=211)
             .map(|o| base + o)
             .collect();
         let held: Vec<_> = ports
@@ -156,20 +156,43 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
     assert!(refusal["values"].as_object().unwrap().is_empty());
     // The search as printed: every source the rulebook permits within the joint operation,
     // each with a status; at least one answered automatically.
-    let search = printed
+    let searches: Vec<&str> = printed
         .iter()
         .map(|l| l.trim())
-        .find(|l| l.starts_with("curl ") && l.contains("/v1/search"))
-        .expect("a search command");
-    let found = run(search);
+        .filter(|l| l.starts_with("curl ") && l.contains("/v1/search"))
+        .collect();
+    assert_eq!(searches.len(), 2, "{output}");
+    let found = run(searches[0]);
     let sources = found["sources"]
         .as_array()
         .unwrap_or_else(|| panic!("{found:#}"));
-    assert!(sources.len() > 1, "{found:#}");
+    assert!(sources.len() > 2, "{found:#}");
     assert!(
-        sources.iter().any(|s| s["status"] == "answered"),
+        sources
+            .iter()
+            .any(|s| s["status"] == "answered" && s["legal_basis"] == "sfs-2016-774"),
         "{found:#}"
     );
+    // The bank, through the account system, under the further basis the Police claim.
+    let bank = |found: &serde_json::Value| -> serde_json::Value {
+        found["sources"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{found:#}"))
+            .iter()
+            .find(|s| s["provider"] == "exempelbanken")
+            .cloned()
+            .unwrap_or_else(|| panic!("no bank among the sources: {found:#}"))
+    };
+    let police_bank = bank(&found);
+    assert_eq!(
+        police_bank["legal_basis"], "sfs-2020-272",
+        "{police_bank:#}"
+    );
+    assert_eq!(police_bank["status"], "answered", "{police_bank:#}");
+    // Ekobrottsmyndigheten, a requesting node of its own, asks the bank in an investigation.
+    let ebm = bank(&run(searches[1]));
+    assert_eq!(ebm["status"], "answered", "{ebm:#}");
+    assert!(ebm["answer"]["values"]["konton"].is_array(), "{ebm:#}");
     // The bulk as printed: made, its 3,000 payments uploaded and answered, the records read.
     let bulk: Vec<&str> = printed
         .iter()

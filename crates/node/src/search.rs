@@ -36,6 +36,8 @@ use crate::state::{Exchange, NodeState};
 /// The longest search key: with `~` and an offering id a source's key stays within the 128
 /// characters a request key may have.
 pub const MAX_SEARCH_KEY: usize = 63;
+/// The most further legal bases a question may claim.
+const MAX_ALSO: usize = 4;
 /// The shortest deadline a question may set, in milliseconds.
 const MIN_DEADLINE_MS: u32 = 100;
 
@@ -87,12 +89,19 @@ pub(crate) async fn search(
         client: acting.client,
         vouch: acting.vouch,
     };
-    let case = |offering: &str, fields: Vec<String>| CaseRequest {
+    if asked.also_legal_bases.len() > MAX_ALSO {
+        return Err(problems::INVALID_REQUEST
+            .with(format!(
+                "`also_legal_bases` names at most {MAX_ALSO} provisions"
+            ))
+            .with_extension("field", "also_legal_bases"));
+    }
+    let case = |offering: &str, basis: &str, fields: Vec<String>| CaseRequest {
         subject: asked.subject.clone(),
         offering: offering.to_owned(),
         fields,
         purpose: asked.purpose.clone(),
-        legal_basis: asked.legal_basis.clone(),
+        legal_basis: basis.to_owned(),
         case_ref: asked.case_ref.clone(),
         operation: asked.operation.clone(),
         officer: asked.officer.clone(),
@@ -101,20 +110,37 @@ pub(crate) async fn search(
         callback: None,
         vouched_by: Some(vouched_by.clone()),
     };
+    let bases: Vec<&str> = std::iter::once(asked.legal_basis.as_str())
+        .chain(asked.also_legal_bases.iter().map(String::as_str))
+        .collect();
     let mut cases = Vec::new();
     let mut checked_any = false;
     for offering in candidates(&state, &ctx) {
         checked_any = true;
-        let all = offering
+        let all: Vec<String> = offering
             .categories
             .iter()
             .flat_map(|c| c.fields.iter().map(|f| f.id.clone()))
             .collect();
-        // What every source would refuse alike — the subject, the texts, the unit — is
-        // refused here, before anyone is asked.
-        let checked = ask::check_case(&state, &ctx, &case(&offering.id, all), now)?;
-        if let Some(fields) = worth_asking(&ctx, &checked)? {
-            cases.push((offering.provider.clone(), case(&offering.id, fields)));
+        // The first basis under which something would go automatically; else the first under
+        // which a reviewer may disclose.
+        let mut chosen: Option<(&str, Vec<String>)> = None;
+        for basis in &bases {
+            // What every source would refuse alike — the subject, the texts, the unit — is
+            // refused here, before anyone is asked.
+            let checked =
+                ask::check_case(&state, &ctx, &case(&offering.id, basis, all.clone()), now)?;
+            match worth_asking(&ctx, &checked)? {
+                Some((fields, true)) => {
+                    chosen = Some((basis, fields));
+                    break;
+                }
+                Some((fields, false)) if chosen.is_none() => chosen = Some((basis, fields)),
+                _ => {}
+            }
+        }
+        if let Some((basis, fields)) = chosen {
+            cases.push((offering.provider.clone(), case(&offering.id, basis, fields)));
         }
     }
     if !checked_any {
@@ -133,7 +159,7 @@ pub(crate) async fn search(
     let mut running = Vec::with_capacity(cases.len());
     for (provider, case) in cases {
         let request = format!("{key}~{}", case.offering);
-        let offering = case.offering.clone();
+        let (offering, legal_basis) = (case.offering.clone(), case.legal_basis.clone());
         let (task_state, task_key) = (Arc::clone(&state), request.clone());
         // Its own task: a source past the deadline finishes its exchange, and it is kept.
         let task = tokio::spawn(async move {
@@ -141,13 +167,14 @@ pub(crate) async fn search(
             let outcome = ask::submit(&task_state, task_key, &case, now).await;
             (outcome, started.elapsed())
         });
-        running.push((offering, provider, request, task));
+        running.push((offering, provider, legal_basis, request, task));
     }
     let mut sources = Vec::with_capacity(running.len());
-    for (offering, provider, request, task) in running {
+    for (offering, provider, legal_basis, request, task) in running {
         let mut source = SourceOutcome {
             offering,
             provider,
+            legal_basis,
             status: SourceStatus::TimedOut,
             request,
             answer: None,
@@ -218,13 +245,14 @@ fn candidates<'a>(
 }
 
 /// The fields to ask a source for, decided beforehand with the federation's rulebook (the
-/// provider decides again, knowing the subject): those it would disclose automatically; when
-/// none, those a reviewer there may disclose; `None` when it would refuse every field — then
-/// the source is not one this officer may ask with this legal basis and purpose.
+/// provider decides again, knowing the subject): those it would disclose automatically
+/// (`true`); when none, those a reviewer there may disclose (`false`); `None` when it would
+/// refuse every field — then the source is not one this officer may ask with this legal basis
+/// and purpose.
 fn worth_asking(
     ctx: &Exchange,
     checked: &crate::exchange::checked::CheckedRequest,
-) -> Result<Option<Vec<String>>, ExchangeError> {
+) -> Result<Option<(Vec<String>, bool)>, ExchangeError> {
     let decision = ctx.rulebook.decide(checked.request())?;
     let with = |outcome: utbyte_rules::Outcome| -> Vec<String> {
         decision
@@ -236,8 +264,8 @@ fn worth_asking(
     };
     let automatic = with(utbyte_rules::Outcome::Disclose);
     if !automatic.is_empty() {
-        return Ok(Some(automatic));
+        return Ok(Some((automatic, true)));
     }
     let reviewed = with(utbyte_rules::Outcome::Review);
-    Ok((!reviewed.is_empty()).then_some(reviewed))
+    Ok((!reviewed.is_empty()).then_some((reviewed, false)))
 }

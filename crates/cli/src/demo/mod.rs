@@ -1,4 +1,4 @@
-//! `utbyte demo` — a whole federation on this machine: the directory and nine authority nodes
+//! `utbyte demo` — a whole federation on this machine: the directory and eleven member nodes
 //! on loopback, certificates issued on first run, registers filled with a synthetic Sweden,
 //! the example rulebook shared. It prints what runs and three commands to try, and serves until
 //! interrupted. `utbyte demo --scenario` instead runs a narrated sequence of exchanges in a
@@ -20,7 +20,7 @@ use utbyte_testbed::access::{case_system, LocalIssuer, CASE_SYSTEM};
 use utbyte_testbed::loopback::{subjects_with, LoopbackFederation, Plan};
 
 /// The authorities of the demo, in the order their ports are given.
-pub const AUTHORITIES: [&str; 9] = [
+pub const AUTHORITIES: [&str; 11] = [
     "skatteverket",
     "forsakringskassan",
     "polismyndigheten",
@@ -30,6 +30,8 @@ pub const AUTHORITIES: [&str; 9] = [
     "malmo-stad",
     "kriminalvarden",
     "pensionsmyndigheten",
+    "ekobrottsmyndigheten",
+    "exempelbanken",
 ];
 
 /// The synthetic Sweden every register describes.
@@ -326,19 +328,42 @@ fn write_examples(
         ("A refusal: the Police ask Skatteverket under SFS 2016:774 without a decided joint operation", "refusal", police, police_case(&earner, None)),
     ];
     let mut commands = Vec::new();
-    // One question to every source: the Police within a decided joint operation.
+    // One question to every source: the Police within a decided joint operation, and the
+    // banks through the account system.
     let operation = running_operation(rulebook, &["polismyndigheten", "skatteverket"])?;
     let mut question = police_case(&earner, Some(&operation));
     if let Some(fields) = question.as_object_mut() {
         fields.remove("offering");
         fields.remove("fields");
+        fields.insert("also_legal_bases".into(), json!(["sfs-2020-272"]));
     }
     let file = requests.join("search.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&question)?)?;
     commands.push((
-        "A search in every source: the Police ask once within a decided joint operation (SFS 2016:774); each source the rulebook permits answers, goes to review or is marked",
+        "A search in every source: the Police ask once within a decided joint operation (SFS 2016:774), and the bank through the account and safe-deposit-box system (SFS 2020:272); each source the rulebook permits answers, goes to review or is marked",
         format!(
             "curl -s -X POST http://{police}/v1/search {bearer} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-search' --data @{}",
+            file.display()
+        ),
+    ));
+    let ebm = node_addr(federation, "ekobrottsmyndigheten")?;
+    let file = requests.join("search-ebm.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec_pretty(&json!({
+            "subject": earner,
+            "purpose": "forundersokning",
+            "legal_basis": "sfs-2020-272",
+            "case_ref": "EB-2026-4411",
+            "officer": "ebm-utredare-4",
+            "role": "utredare",
+            "unit": "ebm-utredning"
+        }))?,
+    )?;
+    commands.push((
+        "Ekobrottsmyndigheten searches a suspect in a preliminary investigation: the bank answers its accounts and safe-deposit boxes",
+        format!(
+            "curl -s -X POST http://{ebm}/v1/search {bearer} -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-search-ebm' --data @{}",
             file.display()
         ),
     ));

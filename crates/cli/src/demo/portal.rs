@@ -27,6 +27,7 @@ const ACCOUNTS: [(&str, &str, &str, &str); 4] = [
 fn officer_role(authority: &str) -> &'static str {
     match authority {
         "polismyndigheten" => "underrattelseanalytiker",
+        "ekobrottsmyndigheten" => "utredare",
         _ => "handlaggare",
     }
 }

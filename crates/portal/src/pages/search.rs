@@ -159,6 +159,7 @@ pub(crate) async fn ask(State(state): State<AppState>, signed: Signed, form: For
             subject: entered.subject.clone(),
             purpose: entered.purpose.clone(),
             legal_basis: entered.legal_basis.clone(),
+            also_legal_bases: Vec::new(),
             case_ref: entered.case_ref.clone(),
             operation: (!entered.operation.is_empty()).then(|| entered.operation.clone()),
             officer: who.username.clone(),

@@ -7,6 +7,7 @@
 //! company has no salary) is absent from its record; a field that applies but is empty in the
 //! register (no separate postal address) is JSON `null`.
 
+mod bank;
 mod enforcement;
 mod skatteverket;
 mod welfare;
@@ -32,6 +33,7 @@ pub const GENERATORS: &[(&str, &[&str])] = &[
     ),
     (welfare::MALMO_BISTAND, welfare::MALMO_BISTAND_FIELDS),
     (enforcement::PM_MISSTANKE, enforcement::PM_MISSTANKE_FIELDS),
+    (bank::BANK_KONTON, bank::BANK_KONTON_FIELDS),
 ];
 
 /// Whether the generator can fill `field` of `offering`.
@@ -89,6 +91,7 @@ pub(crate) fn subjects<'w>(world: &'w World, offering: &str) -> Vec<Subject<'w>>
         enforcement::KFM_SKULDER => holding(|p| p.facts.debt.is_some()),
         enforcement::PM_MISSTANKE => holding(|p| p.facts.suspicion.is_some()),
         enforcement::BV_FORETAG => world.companies.iter().map(Subject::Company).collect(),
+        bank::BANK_KONTON => holding(Person::is_adult),
         _ => Vec::new(),
     }
 }
@@ -117,6 +120,7 @@ pub(crate) fn value(
         (enforcement::BV_FORETAG, Subject::Company(company)) => {
             enforcement::foretag(world, company, field)
         }
+        (bank::BANK_KONTON, Subject::Person(person)) => bank::konton(person, field),
         _ => None,
     }
 }
