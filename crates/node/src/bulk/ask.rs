@@ -38,6 +38,8 @@ use crate::state::{Exchange, NodeState};
 
 /// Subjects per part asked of the provider.
 pub(crate) const PART: usize = 1024;
+/// The most subjects one ledger entry records.
+const RUN: usize = utbyte_audit::record::MAX_ITEMS;
 
 /// What the node keeps of a bulk: the case system's request and who vouched for the officer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,7 +273,7 @@ pub(crate) async fn take(
         .runs
         .iter()
         .filter(|r| answer.decisions[r.decision as usize].status == AnswerStatus::Review)
-        .map(|r| r.count)
+        .map(|r| r.members.len() as u32)
         .sum();
     let count = subjects.len() as u32;
     let kept_part = BulkPart {
@@ -331,19 +333,32 @@ fn verify(
     if let Some((what, _)) = checks.iter().find(|(_, ok)| !ok) {
         return Err(mismatch(what));
     }
-    let mut next = answer.first;
+    // Every subject of the part in exactly one run, each run's digest as sent, and no value
+    // of a field its decision did not disclose.
+    let mut seen = vec![false; answer.records.len()];
     for run in &answer.runs {
         let decision = answer
             .decisions
             .get(run.decision as usize)
             .ok_or_else(|| mismatch("runs"))?;
-        let start = (run.first - answer.first) as usize;
-        let end = start + run.count as usize;
-        if run.first != next || run.count == 0 || end > answer.records.len() {
+        let ascending = run.members.windows(2).all(|w| w[0] < w[1]);
+        if run.members.is_empty() || run.members.len() > RUN || !ascending {
             return Err(mismatch("runs"));
         }
-        let records = &answer.records[start..end];
-        if run_digest(&answer.bulk_id, run.first, decision, records)? != run.sha256 {
+        for m in &run.members {
+            match seen.get_mut(*m as usize) {
+                Some(taken) if !*taken => *taken = true,
+                _ => return Err(mismatch("runs")),
+            }
+        }
+        if run_digest(
+            &answer.bulk_id,
+            answer.first,
+            &run.members,
+            decision,
+            &answer.records,
+        )? != run.sha256
+        {
             return Err(mismatch("run digest"));
         }
         let disclosed: BTreeSet<&str> = decision
@@ -352,16 +367,16 @@ fn verify(
             .filter(|v| v.outcome == Outcome::Disclose && decision.status == AnswerStatus::Answered)
             .map(|v| v.field.as_str())
             .collect();
-        if let Some(field) = records
+        if let Some(field) = run
+            .members
             .iter()
-            .flat_map(|r| r.values.keys())
+            .flat_map(|m| answer.records[*m as usize].values.keys())
             .find(|f| !disclosed.contains(f.as_str()))
         {
             return Err(AnswerRejected::Undisclosed(field.clone()).into());
         }
-        next += u64::from(run.count);
     }
-    if next != answer.first + part.subjects.len() as u64 {
+    if seen.iter().any(|taken| !taken) {
         return Err(mismatch("runs"));
     }
     Ok(answer)
@@ -393,14 +408,14 @@ async fn record_receipts(
             Some(run.receipt.index),
         );
         record.bulk = Some(BulkRef {
-            count: run.count,
-            first: run.first,
+            count: run.members.len() as u32,
+            first: answer.first,
             id: answer.bulk_id.clone(),
         });
-        let start = (run.first - answer.first) as usize;
-        let committed = subjects[start..start + run.count as usize]
+        let committed = run
+            .members
             .iter()
-            .map(subject_identifier)
+            .map(|m| subject_identifier(&subjects[*m as usize]))
             .collect::<Result<Vec<_>, _>>()?;
         let task_state = Arc::clone(state);
         appends.spawn(async move { task_state.record(record, committed).await });
@@ -412,34 +427,47 @@ async fn record_receipts(
 }
 
 /// Asks each subject the provider held on its own, so its reviewers decide it as a request —
-/// once per subject, however often the bulk names it. A request that cannot be made now is
-/// made when the case system asks for it again under the record's `request` key.
+/// once per subject, however often the bulk names it, several at a time. A request that cannot
+/// be made now is logged; the record's `request` key names it for the case system to ask again.
 async fn ask_held(
-    state: &NodeState,
+    state: &Arc<NodeState>,
     stored: &StoredBulk,
     kept: &Kept,
     answer: &PartAnswer,
     now: OffsetDateTime,
 ) {
     let mut asked = BTreeSet::new();
+    let mut running = JoinSet::new();
     for run in &answer.runs {
         if answer.decisions[run.decision as usize].status != AnswerStatus::Review {
             continue;
         }
-        for n in run.first..run.first + u64::from(run.count) {
-            let subject = &answer.records[(n - answer.first) as usize].subject;
+        for m in &run.members {
+            let subject = &answer.records[*m as usize].subject;
             if !asked.insert(subject.as_str()) {
                 continue;
             }
-            let key = held_key(&stored.bulk, subject);
-            if let Err(err) =
-                crate::exchange::ask::submit(state, key, &kept.case(subject), now).await
-            {
-                tracing::warn!(%err, bulk = %stored.bulk.bulk_id, n, "a held subject could not be asked on its own yet");
+            if running.len() >= HELD_AT_ONCE {
+                let _ = running.join_next().await;
             }
+            let (state, key, case) = (
+                Arc::clone(state),
+                held_key(&stored.bulk, subject),
+                kept.case(subject),
+            );
+            let (bulk, n) = (stored.bulk.bulk_id.clone(), answer.first + u64::from(*m));
+            running.spawn(async move {
+                if let Err(err) = crate::exchange::ask::submit(&state, key, &case, now).await {
+                    tracing::warn!(%err, %bulk, n, "a held subject could not be asked on its own yet");
+                }
+            });
         }
     }
+    while running.join_next().await.is_some() {}
 }
+
+/// How many held subjects are asked at once.
+const HELD_AT_ONCE: usize = 16;
 
 /// The key of a held subject's own request: the bulk's key and a digest of the subject under
 /// the bulk's id, the same wherever in the bulk the subject stands, and no identifier in a key
@@ -464,31 +492,46 @@ pub(crate) fn records(
         .map_err(|e| ExchangeError::Internal(format!("a kept part is unreadable: {e}")))?;
     let answer: PartAnswer = serde_json::from_slice(&payload)
         .map_err(|e| ExchangeError::Internal(format!("a kept part is unreadable: {e}")))?;
-    let mut out = Vec::new();
-    for run in &answer.runs {
-        let decision = &answer.decisions[run.decision as usize];
-        let outcomes: BTreeMap<String, Outcome> = decision
-            .fields
-            .iter()
-            .map(|v| (v.field.clone(), v.outcome))
-            .collect();
-        let held = decision.status == AnswerStatus::Review;
-        for n in run.first.max(from)..run.first + u64::from(run.count) {
-            let record = &answer.records[(n - answer.first) as usize];
-            out.push(BulkRecord {
-                n,
-                subject: record.subject.clone(),
-                status: if held {
-                    BulkStatus::Held
-                } else {
-                    BulkStatus::Answered
-                },
-                outcomes: outcomes.clone(),
-                values: record.values.clone(),
-                entry: run.receipt.index,
-                request: held.then(|| held_key(bulk, &record.subject)),
-            });
+    // Each subject's run, by its place in the part.
+    let mut run_of = vec![0usize; answer.records.len()];
+    for (r, run) in answer.runs.iter().enumerate() {
+        for m in &run.members {
+            if let Some(slot) = run_of.get_mut(*m as usize) {
+                *slot = r;
+            }
         }
+    }
+    let outcomes: Vec<BTreeMap<String, Outcome>> = answer
+        .decisions
+        .iter()
+        .map(|d| {
+            d.fields
+                .iter()
+                .map(|v| (v.field.clone(), v.outcome))
+                .collect()
+        })
+        .collect();
+    let skip = from.saturating_sub(answer.first) as usize;
+    let mut out = Vec::with_capacity(answer.records.len().saturating_sub(skip));
+    for (m, record) in answer.records.iter().enumerate().skip(skip) {
+        let run = answer
+            .runs
+            .get(run_of[m])
+            .ok_or_else(|| ExchangeError::Internal("a kept part has no runs".into()))?;
+        let held = answer.decisions[run.decision as usize].status == AnswerStatus::Review;
+        out.push(BulkRecord {
+            n: answer.first + m as u64,
+            subject: record.subject.clone(),
+            status: if held {
+                BulkStatus::Held
+            } else {
+                BulkStatus::Answered
+            },
+            outcomes: outcomes[run.decision as usize].clone(),
+            values: record.values.clone(),
+            entry: run.receipt.index,
+            request: held.then(|| held_key(bulk, &record.subject)),
+        });
     }
     Ok(out)
 }

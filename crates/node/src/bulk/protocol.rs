@@ -2,8 +2,8 @@
 //! the provider's signed answer with a ledger entry per run of subjects.
 //!
 //! The answer is a JWS (content type `utbyte-bulk+json`) over the answer's JSON. A *run* is up
-//! to 256 consecutive subjects decided alike; the provider records each run as one ledger
-//! entry — an ordinary `disclosure`, `refusal` or `review_request` with a commitment per
+//! to 256 subjects of the part decided alike (named by their places in the part, in order);
+//! the provider records each run as one ledger entry — an ordinary `disclosure`, `refusal` or `review_request` with a commitment per
 //! subject and `bulk` naming the part — whose `payload_sha256` is the digest of the run as
 //! sent ([`run_digest`]). The requesting node recomputes it from the records it received and
 //! records its `receipt` with the same digest, so the two ledgers pair entry by entry.
@@ -63,13 +63,12 @@ pub struct PartDecision {
     pub fields: Vec<FieldVerdict>,
 }
 
-/// Consecutive subjects decided alike, recorded as one ledger entry.
+/// Subjects of a part decided alike, recorded as one ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartRun {
-    /// The run's first subject's place in the bulk.
-    pub first: u64,
-    pub count: u32,
+    /// The run's subjects: their places in the part (from 0), ascending; 1 to 256.
+    pub members: Vec<u32>,
     /// Which of the part's decisions it was.
     pub decision: u32,
     /// SHA-256 (hex) of the run as sent ([`run_digest`]).
@@ -110,21 +109,29 @@ pub struct PartAnswer {
 struct RunSent<'a> {
     bulk_id: &'a str,
     first: u64,
+    members: &'a [u32],
     decision: &'a PartDecision,
-    records: &'a [PartRecord],
+    records: Vec<&'a PartRecord>,
 }
 
-/// SHA-256 (hex) of a run as sent: the bulk, its first subject, how it was decided and its
-/// records, as compact JSON.
+/// SHA-256 (hex) of a run as sent: the bulk, the part's first subject, the run's members, how
+/// they were decided and their records, as compact JSON.
 pub fn run_digest(
     bulk_id: &str,
     first: u64,
+    members: &[u32],
     decision: &PartDecision,
     records: &[PartRecord],
 ) -> Result<String, ExchangeError> {
+    let records = members
+        .iter()
+        .map(|m| records.get(*m as usize))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ExchangeError::Internal("a run names a subject the part lacks".into()))?;
     let bytes = serde_json::to_vec(&RunSent {
         bulk_id,
         first,
+        members,
         decision,
         records,
     })

@@ -6,7 +6,7 @@
 //! Each subject is checked as a request's subject; the register says whether it has protected
 //! identity; the rulebook decides once per kind of subject (person or organisation, protected
 //! or not), since nothing else of the subject enters a decision; only disclosed fields are
-//! read. Runs of up to 256 consecutive subjects decided alike are each recorded as one ledger
+//! read. Runs of up to 256 of the part's subjects decided alike are each recorded as one ledger
 //! entry before anything is sent, and the signed answer is kept under the part's id, so the
 //! same part asked again — a requesting node resuming after a broken connection — gets the same
 //! answer, with nothing decided, read or recorded again.
@@ -141,7 +141,7 @@ pub(crate) async fn answer_part(
         .runs
         .iter()
         .filter(|r| answer.decisions[r.decision as usize].status == AnswerStatus::Review)
-        .map(|r| u64::from(r.count))
+        .map(|r| r.members.len() as u64)
         .sum::<u64>();
     state
         .metrics
@@ -274,8 +274,8 @@ async fn decide(
     })
 }
 
-/// Records the part's runs — up to 256 consecutive subjects decided alike, each one ledger
-/// entry — all at once (the ledger commits them together), before the answer is signed.
+/// Records the part's runs — up to 256 of its subjects decided alike, each one ledger entry —
+/// all at once (the ledger commits them together), before the answer is signed.
 async fn record_runs(
     state: &Arc<NodeState>,
     ctx: &crate::state::Exchange,
@@ -291,64 +291,66 @@ async fn record_runs(
         request,
         rulebook_sha256: ctx.rulebook.hash(),
     };
+    // The part's subjects grouped by how they were decided, in order, up to 256 a run.
+    let mut groups: Vec<Vec<u32>> = vec![Vec::new(); answer.decisions.len()];
+    for (n, decision) in of.iter().enumerate() {
+        groups[*decision as usize].push(n as u32);
+    }
     let mut runs = Vec::new();
     let mut appends = JoinSet::new();
-    let mut start = 0;
-    while start < of.len() {
-        let decision = of[start];
-        let mut end = start + 1;
-        while end < of.len() && of[end] == decision && end - start < RUN {
-            end += 1;
+    for (decision, members) in groups.iter().enumerate() {
+        for members in members.chunks(RUN) {
+            let told = &answer.decisions[decision];
+            let sha256 = run_digest(
+                &answer.bulk_id,
+                answer.first,
+                members,
+                told,
+                &answer.records,
+            )?;
+            let event = if told.status == AnswerStatus::Review {
+                utbyte_audit::EventKind::ReviewRequest
+            } else {
+                answer_event(&told.fields)
+            };
+            let mut record = facts.record(event, &told.fields, Some(&sha256), None);
+            record.bulk = Some(BulkRef {
+                count: members.len() as u32,
+                first: answer.first,
+                id: answer.bulk_id.clone(),
+            });
+            let committed = members
+                .iter()
+                .map(|m| subject_identifier(&subjects[*m as usize]))
+                .collect::<Result<Vec<_>, _>>()?;
+            let task_state = Arc::clone(state);
+            let at = runs.len();
+            appends.spawn(async move {
+                let receipt = task_state.record(record, committed).await?;
+                Ok::<_, ExchangeError>((at, receipt))
+            });
+            runs.push(PartRun {
+                members: members.to_vec(),
+                decision: decision as u32,
+                sha256,
+                receipt: crate::protocol::Receipt {
+                    ledger: String::new(),
+                    index: 0,
+                    tree_size: 0,
+                    root: String::new(),
+                },
+            });
         }
-        let first = answer.first + start as u64;
-        let count = (end - start) as u32;
-        let told = &answer.decisions[decision as usize];
-        let sha256 = run_digest(&answer.bulk_id, first, told, &answer.records[start..end])?;
-        let event = if told.status == AnswerStatus::Review {
-            utbyte_audit::EventKind::ReviewRequest
-        } else {
-            answer_event(&told.fields)
-        };
-        let mut record = facts.record(event, &told.fields, Some(&sha256), None);
-        record.bulk = Some(BulkRef {
-            count,
-            first,
-            id: answer.bulk_id.clone(),
-        });
-        let committed = subjects[start..end]
-            .iter()
-            .map(subject_identifier)
-            .collect::<Result<Vec<_>, _>>()?;
-        let task_state = Arc::clone(state);
-        appends.spawn(async move {
-            let receipt = task_state.record(record, committed).await?;
-            Ok::<_, ExchangeError>((first, receipt))
-        });
-        runs.push(PartRun {
-            first,
-            count,
-            decision,
-            sha256,
-            receipt: crate::protocol::Receipt {
-                ledger: String::new(),
-                index: 0,
-                tree_size: 0,
-                root: String::new(),
-            },
-        });
-        start = end;
     }
-    let mut receipts = HashMap::new();
+    let mut recorded = 0;
     while let Some(joined) = appends.join_next().await {
-        let (first, receipt) =
+        let (at, receipt) =
             joined.map_err(|e| ExchangeError::Audit(format!("recording stopped: {e}")))??;
-        receipts.insert(first, receipt);
+        runs[at].receipt = state.receipt(&receipt);
+        recorded += 1;
     }
-    for run in &mut runs {
-        let receipt = receipts
-            .get(&run.first)
-            .ok_or_else(|| ExchangeError::Audit("a run was not recorded".into()))?;
-        run.receipt = state.receipt(receipt);
+    if recorded != runs.len() {
+        return Err(ExchangeError::Audit("a run was not recorded".into()));
     }
     Ok(runs)
 }
