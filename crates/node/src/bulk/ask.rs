@@ -217,14 +217,21 @@ impl SubjectCheck {
     }
 }
 
-/// Asks the provider for `subjects`, the bulk's next part, and keeps the answer; returns the
-/// bulk as it stands after.
-pub(crate) async fn take(
+/// A part the provider answered, verified and its receipts recorded, not yet kept.
+pub(crate) struct Asked {
+    part: BulkPart,
+    answer: PartAnswer,
+}
+
+/// Asks the provider for `subjects`, the bulk's part from subject `first`: the signed answer
+/// verified and a receipt recorded per run. Kept by [`keep`], in order.
+pub(crate) async fn ask(
     state: &Arc<NodeState>,
     stored: &StoredBulk,
+    first: u64,
     subjects: &[SubjectId],
     now: OffsetDateTime,
-) -> Result<(), ExchangeError> {
+) -> Result<Asked, ExchangeError> {
     let ctx = state.exchange_context()?;
     let kept = Kept::read(stored)?;
     let member = ctx
@@ -240,7 +247,7 @@ pub(crate) async fn take(
     let asked = &kept.asked;
     let part = BulkPartRequest {
         bulk_id: stored.bulk.bulk_id.clone(),
-        first: stored.subjects,
+        first,
         sent_at: now.format(&Rfc3339).unwrap_or_default(),
         unit: asked.unit.clone(),
         role: asked.role.clone(),
@@ -276,24 +283,37 @@ pub(crate) async fn take(
         .map(|r| r.members.len() as u32)
         .sum();
     let count = subjects.len() as u32;
-    let kept_part = BulkPart {
-        first: part.first,
-        count,
-        answered: count - held,
-        held,
-        answer: serde_json::to_string(&signed)
-            .map_err(|e| ExchangeError::Internal(e.to_string()))?,
-    };
+    Ok(Asked {
+        part: BulkPart {
+            first,
+            count,
+            answered: count - held,
+            held,
+            answer: serde_json::to_string(&signed)
+                .map_err(|e| ExchangeError::Internal(e.to_string()))?,
+        },
+        answer,
+    })
+}
+
+/// Keeps a part asked, only where the bulk stands, then asks its held subjects on their own.
+pub(crate) async fn keep(
+    state: &Arc<NodeState>,
+    stored: &StoredBulk,
+    asked: Asked,
+    now: OffsetDateTime,
+) -> Result<(), ExchangeError> {
     if !state
         .exchange
-        .add_bulk_part(&stored.bulk.key, &kept_part)
+        .add_bulk_part(&stored.bulk.key, &asked.part)
         .await?
     {
         return Err(ExchangeError::BulkOffset(
             "another upload to this bulk took these subjects first".into(),
         ));
     }
-    ask_held(state, stored, &kept, &answer, now).await;
+    let kept = Kept::read(stored)?;
+    ask_held(state, stored, &kept, &asked.answer, now).await;
     Ok(())
 }
 

@@ -180,7 +180,7 @@ pub(crate) async fn upload(
 ) -> Result<Json<SubjectsTaken>, Problem> {
     who.require(Duty::Request)?;
     let format = subjects::Format::of(&headers)?;
-    let mut stored = own_bulk(&state, &who, &key).await?;
+    let stored = own_bulk(&state, &who, &key).await?;
     if query.from != stored.subjects {
         return Err(offset_problem(&stored));
     }
@@ -188,17 +188,35 @@ pub(crate) async fn upload(
     let check = ask::SubjectCheck::new(&state, &stored, now)?;
     let mut lines = subjects::Lines::new(body, format, IDLE);
     let mut part = Vec::with_capacity(ask::PART);
+    let mut next_first = stored.subjects;
+    // Two parts in flight: the next is asked of the provider while the one before is kept.
+    // Each part is its own task, chained to the one before, so it is kept only after it and
+    // only if it was; a part begun is finished even if the case system goes away meanwhile.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(2));
+    let mut last: Option<tokio::task::JoinHandle<Result<(), ExchangeError>>> = None;
     loop {
-        let next = lines.next().await?;
+        let next = lines.next().await;
+        let next = match next {
+            Ok(next) => next,
+            Err(problem) => {
+                settle(last).await?;
+                return Err(problem);
+            }
+        };
         if let Some((line, id)) = &next {
-            let subject = check.subject(id).map_err(|e| {
-                problems::INVALID_SUBJECT
-                    .with(format!(
-                        "line {line}: {e}; the subjects before it were taken"
-                    ))
-                    .with_extension("line", *line)
-            })?;
-            if stored.subjects + part.len() as u64 >= MAX_BULK_SUBJECTS {
+            let subject = match check.subject(id) {
+                Ok(subject) => subject,
+                Err(e) => {
+                    settle(last).await?;
+                    return Err(problems::INVALID_SUBJECT
+                        .with(format!(
+                            "line {line}: {e}; the subjects before it were taken"
+                        ))
+                        .with_extension("line", *line));
+                }
+            };
+            if next_first + part.len() as u64 >= MAX_BULK_SUBJECTS {
+                settle(last).await?;
                 return Err(problems::INVALID_REQUEST.with(format!(
                     "a bulk takes at most {MAX_BULK_SUBJECTS} subjects; the subjects before line {line} were taken"
                 )));
@@ -207,35 +225,60 @@ pub(crate) async fn upload(
         }
         let full = part.len() == ask::PART;
         if full || (next.is_none() && !part.is_empty()) {
-            // Its own task: a part begun is finished and kept even if the case system goes
-            // away meanwhile, so a resumed upload finds it taken rather than asked again.
+            if last.as_ref().is_some_and(|l| l.is_finished()) {
+                // A part that failed stops the upload before more is asked.
+                settle(last.take()).await?;
+            }
+            let permit = Arc::clone(&in_flight)
+                .acquire_owned()
+                .await
+                .map_err(|e| ExchangeError::Internal(e.to_string()))?;
             let (task_state, task_stored) = (Arc::clone(&state), stored.clone());
             let subjects = std::mem::take(&mut part);
-            let taken =
-                tokio::spawn(
-                    async move { ask::take(&task_state, &task_stored, &subjects, now).await },
-                )
-                .await
-                .map_err(|e| ExchangeError::Internal(format!("a part stopped: {e}")))?;
-            taken.map_err(|e| {
-                if matches!(e, ExchangeError::BulkOffset(_)) {
-                    offset_problem(&stored)
-                } else {
-                    e.into()
+            let (first, before) = (next_first, last.take());
+            next_first += subjects.len() as u64;
+            last = Some(tokio::spawn(async move {
+                let _permit = permit;
+                let asked = ask::ask(&task_state, &task_stored, first, &subjects, now).await;
+                if let Some(before) = before {
+                    before
+                        .await
+                        .map_err(|e| ExchangeError::Internal(format!("a part stopped: {e}")))??;
                 }
-            })?;
+                ask::keep(&task_state, &task_stored, asked?, now).await
+            }));
             part.reserve(ask::PART);
-            stored = own_bulk(&state, &who, &key).await?;
         }
         if next.is_none() {
             break;
         }
+    }
+    let settled = settle(last).await;
+    let stored = own_bulk(&state, &who, &key).await?;
+    if let Err(problem) = settled {
+        return Err(if problem.kind.ends_with("bulk-offset") {
+            offset_problem(&stored)
+        } else {
+            problem
+        });
     }
     Ok(Json(SubjectsTaken {
         from: query.from,
         taken: stored.subjects - query.from,
         bulk: ask::view(&stored)?,
     }))
+}
+
+/// Waits for the last part begun (and so for every part before it): its error, if any.
+async fn settle(
+    last: Option<tokio::task::JoinHandle<Result<(), ExchangeError>>>,
+) -> Result<(), Problem> {
+    let Some(last) = last else {
+        return Ok(());
+    };
+    last.await
+        .map_err(|e| ExchangeError::Internal(format!("a part stopped: {e}")))?
+        .map_err(Problem::from)
 }
 
 fn offset_problem(stored: &StoredBulk) -> Problem {
