@@ -66,33 +66,22 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        subjects: 1_000_000,
-        persons: 100_000,
-        requests: 20_000,
-        concurrency: 32,
-        unprotected: false,
+    let given = utbyte_testbed::options::Options::read(
+        &[
+            ("--subjects", 1_000_000),
+            ("--persons", 100_000),
+            ("--requests", 20_000),
+            ("--concurrency", 32),
+        ],
+        &["--unprotected"],
+    );
+    let args = Args {
+        subjects: given.number("--subjects"),
+        persons: given.number("--persons"),
+        requests: given.number("--requests"),
+        concurrency: given.number("--concurrency"),
+        unprotected: given.switch("--unprotected"),
     };
-    let mut given = std::env::args().skip(1);
-    while let Some(name) = given.next() {
-        let mut value = || -> usize {
-            given
-                .next()
-                .and_then(|v| v.replace('_', "").parse().ok())
-                .unwrap_or_else(|| panic!("{name} takes a whole number"))
-        };
-        match name.as_str() {
-            "--subjects" => args.subjects = value(),
-            "--persons" => args.persons = value(),
-            "--requests" => args.requests = value(),
-            "--concurrency" => args.concurrency = value(),
-            "--unprotected" => args.unprotected = true,
-            "--bench" => {}
-            other => panic!(
-                "unknown option {other}; use --subjects, --persons, --requests, --concurrency, --unprotected"
-            ),
-        }
-    }
     assert!(args.subjects > 0 && args.persons > 0 && args.concurrency > 0);
     args
 }

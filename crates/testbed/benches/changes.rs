@@ -54,28 +54,19 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        changes: 200_000,
-        pairs: 1_000_000,
-        rate: 20_000,
-    };
-    let mut given = std::env::args().skip(1);
-    while let Some(name) = given.next() {
-        let mut value = || -> usize {
-            given
-                .next()
-                .and_then(|v| v.replace('_', "").parse().ok())
-                .unwrap_or_else(|| panic!("{name} takes a number"))
-        };
-        match name.as_str() {
-            "--changes" => args.changes = value(),
-            "--pairs" => args.pairs = value(),
-            "--rate" => args.rate = value(),
-            "--bench" => {}
-            other => panic!("unknown option {other}; use --changes, --pairs, --rate"),
-        }
+    let given = utbyte_testbed::options::Options::read(
+        &[
+            ("--changes", 200_000),
+            ("--pairs", 1_000_000),
+            ("--rate", 20_000),
+        ],
+        &[],
+    );
+    Args {
+        changes: given.number("--changes"),
+        pairs: given.number("--pairs"),
+        rate: given.number("--rate"),
     }
-    args
 }
 
 /// The provider's register, filled with every subject the run writes to (so every write is

@@ -50,26 +50,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        notices: 100_000,
-        rate: 10_000,
-    };
-    let mut given = std::env::args().skip(1);
-    while let Some(name) = given.next() {
-        let mut value = || -> usize {
-            given
-                .next()
-                .and_then(|v| v.replace('_', "").parse().ok())
-                .unwrap_or_else(|| panic!("{name} takes a number"))
-        };
-        match name.as_str() {
-            "--notices" => args.notices = value(),
-            "--rate" => args.rate = value(),
-            "--bench" => {}
-            other => panic!("unknown option {other}; use --notices, --rate"),
-        }
+    let given =
+        utbyte_testbed::options::Options::read(&[("--notices", 100_000), ("--rate", 10_000)], &[]);
+    Args {
+        notices: given.number("--notices"),
+        rate: given.number("--rate"),
     }
-    args
 }
 
 /// The two nodes, Malmö subscribed, and a view of Malmö's notices.

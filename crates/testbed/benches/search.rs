@@ -64,25 +64,12 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        searches: 200,
-        warmup: 20,
+    let given =
+        utbyte_testbed::options::Options::read(&[("--searches", 200), ("--warmup", 20)], &[]);
+    let args = Args {
+        searches: given.number("--searches"),
+        warmup: given.number("--warmup"),
     };
-    let mut given = std::env::args().skip(1);
-    while let Some(name) = given.next() {
-        let mut value = || -> usize {
-            given
-                .next()
-                .and_then(|v| v.replace('_', "").parse().ok())
-                .unwrap_or_else(|| panic!("{name} takes a number"))
-        };
-        match name.as_str() {
-            "--searches" => args.searches = value(),
-            "--warmup" => args.warmup = value(),
-            "--bench" => {}
-            other => panic!("unknown option {other}; use --searches, --warmup"),
-        }
-    }
     assert!(args.searches > 0);
     args
 }

@@ -22,13 +22,13 @@ use utbyte_audit::BulkRef;
 use utbyte_domain::SubjectId;
 use utbyte_federation::Jws;
 use utbyte_pki::NodeIdentity;
-use utbyte_store::{KeptAnswer, KeptStatus, KnownRequest, Register};
+use utbyte_store::{KeptAnswer, KeptStatus, Register};
 
 use super::protocol::{
     part_request_id, run_digest, BulkPartRequest, PartAnswer, PartDecision, PartRecord, PartRun,
     BULK_ANSWER_TYPE, MAX_PART,
 };
-use crate::exchange::answer::{subject_identifier, verdicts, REQUEST_WINDOW};
+use crate::exchange::answer::{kept_answer, subject_identifier, verdicts, REQUEST_WINDOW};
 use crate::exchange::checked::peer_request;
 use crate::exchange::{CheckedAsk, ExchangeError};
 use crate::protocol::{AnswerStatus, ExchangeRequest};
@@ -375,16 +375,9 @@ async fn answer_again(
     request_id: &str,
     hash: &str,
 ) -> Result<Option<Jws>, ExchangeError> {
-    let Some(KnownRequest::Answered(kept)) = state.exchange.known_request(peer, request_id).await?
-    else {
-        return Ok(None);
-    };
-    if kept.request_hash != hash {
-        return Ok(None);
-    }
-    serde_json::from_str(&kept.answer_json)
-        .map(Some)
-        .map_err(|e| ExchangeError::Internal(format!("kept answer unreadable: {e}")))
+    Ok(kept_answer(state, peer, request_id, hash)
+        .await?
+        .map(|(_, signed)| signed))
 }
 
 /// A bulk id: 16 to 40 ASCII letters, digits or dashes (with the first subject's place it is a

@@ -253,6 +253,25 @@ async fn answer_again(
     request_id: &str,
     request_hash: &str,
 ) -> Result<Option<Answered>, ExchangeError> {
+    Ok(kept_answer(state, peer, request_id, request_hash)
+        .await?
+        .map(|(status, signed)| Answered {
+            status: match status {
+                KeptStatus::Answered => AnswerStatus::Answered,
+                KeptStatus::Review => AnswerStatus::Review,
+            },
+            signed,
+        }))
+}
+
+/// The signed answer kept for `request_id` from `peer` and its status, if the request with
+/// this hash was answered: what a request (or a bulk's part) asked again is given.
+pub(crate) async fn kept_answer(
+    state: &NodeState,
+    peer: &str,
+    request_id: &str,
+    request_hash: &str,
+) -> Result<Option<(KeptStatus, Jws)>, ExchangeError> {
     let Some(KnownRequest::Answered(kept)) = state.exchange.known_request(peer, request_id).await?
     else {
         return Ok(None);
@@ -262,11 +281,7 @@ async fn answer_again(
     }
     let signed: Jws = serde_json::from_str(&kept.answer_json)
         .map_err(|e| ExchangeError::Internal(format!("kept answer unreadable: {e}")))?;
-    let status = match kept.status {
-        KeptStatus::Answered => AnswerStatus::Answered,
-        KeptStatus::Review => AnswerStatus::Review,
-    };
-    Ok(Some(Answered { status, signed }))
+    Ok(Some((kept.status, signed)))
 }
 
 /// Keeps a signed answer with its request id before it is sent, so that every answer that

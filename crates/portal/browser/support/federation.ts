@@ -87,6 +87,8 @@ export const AUTHORITIES = [
   'malmo-stad',
   'kriminalvarden',
   'pensionsmyndigheten',
+  'ekobrottsmyndigheten',
+  'exempelbanken',
 ] as const;
 export type Authority = (typeof AUTHORITIES)[number];
 
