@@ -118,6 +118,50 @@ pub struct ReviewDecisionInput {
     pub fields: Vec<FieldReview>,
 }
 
+/// Longest list of reviews a batch decision may leave for one-by-one review.
+pub const MAX_EXCEPT: usize = 1000;
+
+/// A batch of pending reviews: requests alike in everything but their subject — the same
+/// requester, unit, role, officer, offering, fields, purpose, legal basis, case and operation,
+/// subjects of the same kind and protection, the same fields under review. A bulk's held
+/// subjects, or many requests of one case, reach the reviewer as one batch.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReviewBatchView {
+    pub batch: String,
+    /// Reviews of the batch still pending.
+    pub pending: u64,
+    /// When the oldest of them was received.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub oldest: OffsetDateTime,
+    /// The oldest pending review, with its decision support: all but the subject is the same
+    /// for every review of the batch.
+    pub first: ReviewView,
+}
+
+/// A reviewer's decision on every pending review of a batch but those excepted: every field
+/// under review, exactly once, as for one review.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchDecisionInput {
+    pub reviewer: Reviewer,
+    pub fields: Vec<FieldReview>,
+    /// Tickets of the batch left for a reviewer to decide one by one (at most 1,000).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
+}
+
+/// A batch decision accepted: the reviews it decides, each recorded and delivered as if decided
+/// on its own.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchDecided {
+    pub batch: String,
+    /// How many pending reviews the decision is being applied to.
+    pub deciding: u64,
+    /// How many pending reviews it leaves for one-by-one review.
+    pub excepted: u64,
+}
+
 /// Which reviews to list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

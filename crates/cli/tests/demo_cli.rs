@@ -225,6 +225,17 @@ fn the_federation_comes_up_and_its_three_printed_commands_work() {
         rows[1].starts_with("0,") && rows[1].contains(",answered,"),
         "{csv}"
     );
+    // The held recipients, each asked on its own, wait at Skatteverket as one batch.
+    let batches = printed
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("curl ") && l.contains("/v1/review-batches"))
+        .unwrap_or_else(|| panic!("no review batch command: {output}"));
+    let batches = run(batches);
+    assert_eq!(batches.as_array().map(Vec::len), Some(1), "{batches:#}");
+    assert_eq!(batches[0]["pending"], 3, "{batches:#}");
+    assert_eq!(batches[0]["first"]["offering"], "skv-inkomst");
+    assert_eq!(batches[0]["first"]["protected_identity"], true);
     // Run again, the same commands give the same answers (idempotency keys).
     assert_eq!(run(commands[0]), disclosure);
     // The catalog line works as printed too.

@@ -4,7 +4,7 @@ use crate::access::openapi::LocalAccess;
 use crate::state::NodeState;
 use crate::{
     audit_api, callbacks_api, catalog_proxy, consumer, health, offerings, protocol, provider,
-    review,
+    review, review_batch,
 };
 use axum::routing::get;
 use axum::Router;
@@ -95,6 +95,10 @@ struct FederationApi;
         review::list,
         review::show,
         review::decide,
+        review_batch::list,
+        review_batch::show,
+        review_batch::reviews,
+        review_batch::decide,
         audit_api::status,
         audit_api::verify,
         audit_api::subject,
@@ -161,6 +165,9 @@ struct FederationApi;
         reviews::ReviewDecisionInput,
         reviews::Reviewer,
         reviews::FieldReview,
+        reviews::ReviewBatchView,
+        reviews::BatchDecisionInput,
+        reviews::BatchDecided,
         audit::AuditStatus,
         audit::CosignatureView,
         audit::VerifyOutcome,
@@ -280,6 +287,7 @@ pub(crate) fn local_router(state: Arc<NodeState>) -> Router {
         .merge(offerings::routes())
         .merge(catalog_proxy::routes())
         .merge(review::routes())
+        .merge(review_batch::routes())
         .merge(audit_api::routes())
         .merge(crate::reconcile::local_routes())
         .merge(callbacks_api::routes())

@@ -42,6 +42,7 @@ mod reconcile;
 mod records;
 pub mod recovery;
 pub mod review;
+mod review_batch;
 pub mod search;
 mod shared_ledger;
 mod state;

@@ -151,6 +151,12 @@ problem!(
     "No review with that ticket"
 );
 problem!(
+    NO_SUCH_REVIEW_BATCH,
+    "review-batch-not-found",
+    404,
+    "No pending review in that batch"
+);
+problem!(
     ALREADY_DECIDED,
     "review-already-decided",
     409,

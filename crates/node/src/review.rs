@@ -226,7 +226,7 @@ fn case_of(review: &StoredReview) -> Result<ReviewCase, Problem> {
     apply::case_of(review).map_err(Problem::from)
 }
 
-fn earlier_exchanges(
+pub(crate) fn earlier_exchanges(
     state: &NodeState,
     case: &ReviewCase,
     own_index: u64,
@@ -280,7 +280,10 @@ fn earlier_exchanges(
     Ok(earlier)
 }
 
-fn view(review: &StoredReview, earlier: Vec<EarlierExchange>) -> Result<ReviewView, Problem> {
+pub(crate) fn view(
+    review: &StoredReview,
+    earlier: Vec<EarlierExchange>,
+) -> Result<ReviewView, Problem> {
     let case = case_of(review)?;
     let decision = match &review.review_json {
         Some(json) => {

@@ -205,6 +205,9 @@ pub struct NewReview {
     pub ledger_index: u64,
     /// When the review was queued.
     pub created_at: OffsetDateTime,
+    /// What the request shares with requests alike in everything but their subject (a digest):
+    /// reviews with the same batch may be decided as one.
+    pub batch: String,
 }
 
 /// A reviewer's decision, for [`decide_review`](crate::ExchangeStore::decide_review).
@@ -240,6 +243,9 @@ pub struct StoredReview {
     pub ledger_index: u64,
     /// When the review was queued (to the second).
     pub created_at: OffsetDateTime,
+    /// The batch of requests alike but for their subject, `None` for a review queued before
+    /// batches were kept.
+    pub batch: Option<String>,
     /// Where the review stands.
     pub state: ReviewState,
     /// Who decided.
@@ -318,6 +324,7 @@ impl fmt::Debug for NewReview {
             .field("decision_json", &Redacted(&self.decision_json))
             .field("ledger_index", &self.ledger_index)
             .field("created_at", &self.created_at)
+            .field("batch", &self.batch)
             .finish()
     }
 }
@@ -507,4 +514,31 @@ pub trait ReviewQueue: Send + Sync {
 
     /// Reviews still waiting for a reviewer.
     async fn pending_review_count(&self) -> Result<i64, StoreError>;
+
+    /// The batches with at least `min` reviews pending, at most `limit`, the one whose oldest
+    /// review has waited longest first.
+    async fn review_batches(&self, min: u32, limit: u32) -> Result<Vec<ReviewBatch>, StoreError>;
+
+    /// The batch `batch`, if it has a review pending.
+    async fn review_batch(&self, batch: &str) -> Result<Option<ReviewBatch>, StoreError>;
+
+    /// A page of at most `limit` pending reviews of `batch`, oldest first, starting after
+    /// `after` (from the start without one).
+    async fn batch_reviews(
+        &self,
+        batch: &str,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredReview>, StoreError>;
+}
+
+/// A batch of pending reviews: requests alike in everything but their subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewBatch {
+    /// The batch.
+    pub batch: String,
+    /// How many of its reviews are pending.
+    pub pending: u64,
+    /// When its oldest pending review was queued (to the second).
+    pub oldest: OffsetDateTime,
 }

@@ -71,8 +71,8 @@ pub use engine::{AccountEngine, AccountStore, Engine, ExchangeEngine, ExchangeSt
 pub use error::StoreError;
 pub use exchange::{
     Begun, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState, OutgoingUpdate,
-    ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing, StoredReview, MAX_ID_BYTES,
-    MAX_JSON_BYTES, MAX_URL_BYTES,
+    ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing, StoredReview,
+    MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
 };
 pub use mailbox::{
     InboxEntry, InboxState, Mailbox, NewIncomingMessage, NewOutgoingMessage, OutboxEntry,

@@ -139,6 +139,7 @@ on_both_engines! {
             (None, None)
         );
         assert_eq!(stored.decided_ledger_index, None);
+        assert_eq!(stored.batch.as_deref(), Some("b-alike"));
 
         let mut again = new_review("t1", 5);
         again.requester = "kronofogden".to_owned();
@@ -191,6 +192,68 @@ on_both_engines! {
         assert_eq!(first, ["t1", "t2"]);
         let last = store.reviews(ReviewState::Decided, 2, after).await.unwrap();
         assert_eq!(tickets(last), (vec!["t4".into()], None));
+    }
+
+    #[tokio::test]
+    async fn pending_reviews_are_grouped_by_batch_and_listed_batch_by_batch() {
+        let store = store().await;
+        let queued = [
+            ("a2", "alike", 2),
+            ("s1", "single", 1),
+            ("a1", "alike", 3),
+            ("o1", "other", 0),
+            ("a3", "alike", 5),
+            ("o2", "other", 4),
+        ];
+        for (ticket, batch, created) in queued {
+            let mut review = new_review(ticket, created);
+            review.batch = batch.to_owned();
+            store.enqueue_review(&review).await.unwrap();
+        }
+        store
+            .decide_review("o2", &decision("rev", 10))
+            .await
+            .unwrap();
+        // Batches by their oldest pending review; a decided review no longer counts.
+        let batches = store.review_batches(1, 10).await.unwrap();
+        let listed: Vec<(&str, u64, time::OffsetDateTime)> = batches
+            .iter()
+            .map(|b| (b.batch.as_str(), b.pending, b.oldest))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("other", 1, at(0)),
+                ("single", 1, at(1)),
+                ("alike", 3, at(2))
+            ]
+        );
+        let large = store.review_batches(2, 10).await.unwrap();
+        assert_eq!(large.len(), 1);
+        assert_eq!(large[0].batch, "alike");
+        assert_eq!(store.review_batches(1, 2).await.unwrap().len(), 2);
+        let alike = store.review_batch("alike").await.unwrap().unwrap();
+        assert_eq!((alike.pending, alike.oldest), (3, at(2)));
+        assert_eq!(store.review_batch("nothing").await.unwrap(), None);
+
+        // A batch's pending reviews in queue order, page by page; deciding one already passed
+        // does not shift the next page.
+        let first = store.batch_reviews("alike", 2, None).await.unwrap();
+        let tickets: Vec<&str> = first.items.iter().map(|r| r.ticket.as_str()).collect();
+        assert_eq!(tickets, ["a2", "a1"]);
+        store
+            .decide_review("a2", &decision("rev", 11))
+            .await
+            .unwrap();
+        let rest = store.batch_reviews("alike", 2, first.next).await.unwrap();
+        let tickets: Vec<&str> = rest.items.iter().map(|r| r.ticket.as_str()).collect();
+        assert_eq!((tickets, rest.next), (vec!["a3"], None));
+        assert!(store
+            .batch_reviews("nothing", 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! Bulk exchange end to end: Malmö asks Försäkringskassan about thousands of subjects in one
 //! request. A connection cut in the middle of the upload resumes where the bulk stands, with no
 //! subject asked twice or skipped; a subject with protected identity in the middle is held and
-//! asked on its own, for a reviewer there; every subject is in both ledgers' subject-access
+//! asked on its own, for a reviewer there, and the held subjects of a bulk reach the reviewer as
+//! one batch, decided once; every subject is in both ledgers' subject-access
 //! reports; and for any subjects and fields, a bulk answers exactly what the same subjects'
 //! own requests answer.
 
@@ -397,6 +398,210 @@ async fn a_cut_upload_resumes_without_repeating_or_skipping_and_a_protected_subj
     assert_eq!(rows.len(), 3, "{text}");
     assert!(rows[0].starts_with("n,subject,status,entry,request,forman,belopp,period"));
     assert!(rows[1].starts_with(&format!("2598,{},answered,", subjects[2598])));
+}
+
+/// The review batch at Försäkringskassan with `pending` reviews, waiting up to 10 s for the
+/// held subjects' own requests to be queued.
+async fn batch_with(fk: SocketAddr, pending: u64) -> Value {
+    for _ in 0..100 {
+        let listed = call(fk, "GET", "/v1/review-batches", &[], None).await;
+        assert_eq!(listed.status, 200, "{:#}", listed.body);
+        if let Some(batch) = listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["pending"] == pending)
+        {
+            return batch.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no review batch of {pending} at the provider");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulks_held_subjects_reach_the_reviewer_as_one_batch_decided_once() {
+    let (_dir, federation) = federation(&[MALMO, FK]).await;
+    let malmo = federation.node(MALMO).unwrap().local_addr;
+    let fk = federation.node(FK).unwrap().local_addr;
+    let (open, protected) = fk_subjects();
+    let held: Vec<String> = protected.iter().take(4).cloned().collect();
+    assert_eq!(
+        held.len(),
+        4,
+        "the synthetic population has protected subjects"
+    );
+    // 1,500 subjects; the four protected ones spread over both parts, the first twice.
+    let mut subjects: Vec<String> = open.iter().cycle().take(1500).cloned().collect();
+    for (i, subject) in held.iter().enumerate() {
+        subjects[100 + i * 350] = subject.clone();
+    }
+    subjects[1400] = held[0].clone();
+    let fields = ["forman", "belopp", "period"];
+    assert_eq!(create(malmo, "held-1", &fields).await.status, 201);
+    let lines: Vec<String> = subjects.iter().map(|s| json!(s).to_string()).collect();
+    let (status, taken) = upload(malmo, "held-1", 0, "application/x-ndjson", &lines).await;
+    assert_eq!(status, 200, "{taken:#}");
+    assert_eq!(taken["bulk"]["held"], 5);
+
+    // The reviewer sees one batch of four — a subject the bulk names twice is asked once —
+    // with the decision support of its oldest review.
+    let batch = batch_with(fk, 4).await;
+    let name = batch["batch"].as_str().unwrap().to_owned();
+    let first = &batch["first"];
+    assert_eq!(first["protected_identity"], true, "{batch:#}");
+    assert_eq!(first["requester"], MALMO);
+    assert_eq!(first["case_ref"], "ASN-2026-004512");
+    let under_review: Vec<String> = first["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"] == "review")
+        .map(|f| f["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(under_review.contains(&"forman".to_owned()), "{batch:#}");
+    let shown = call(fk, "GET", &format!("/v1/review-batches/{name}"), &[], None).await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    assert_eq!(shown.body["pending"], 4);
+    let page = call(
+        fk,
+        "GET",
+        &format!("/v1/review-batches/{name}/reviews?limit=3"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{:#}", page.body);
+    assert_eq!(page.body.as_array().unwrap().len(), 3);
+    assert!(page.link.is_some(), "a next page");
+
+    // Each held subject's own request at Malmö, by the ticket it is in review under.
+    let all = records(malmo, "held-1", 0).await;
+    let mut ticket_of = BTreeMap::new();
+    for record in all.iter().filter(|r| r["status"] == "held") {
+        let key = record["request"].as_str().unwrap().to_owned();
+        let own = call(malmo, "GET", &format!("/v1/requests/{key}"), &[], None).await;
+        assert_eq!(own.status, 202, "{:#}", own.body);
+        ticket_of.insert(key, own.body["ticket"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ticket_of.len(), 4);
+    let (kept_key, kept_ticket) = ticket_of.iter().next().unwrap();
+
+    // A decision is checked before anything is decided.
+    let decision = |fields: Vec<Value>, except: Vec<&str>| {
+        serde_json::to_vec(&json!({
+            "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
+            "fields": fields,
+            "except": except,
+        }))
+        .unwrap()
+    };
+    let reason = "Behovet av uppgiften väger tyngre än skyddsintresset för dessa personer.";
+    let decided: Vec<Value> = under_review
+        .iter()
+        .map(|f| {
+            let outcome = if f == "forman" { "disclose" } else { "refuse" };
+            json!({"field": f, "outcome": outcome, "reason": reason})
+        })
+        .collect();
+    let path = format!("/v1/review-batches/{name}/decision");
+    let unreasoned: Vec<Value> = under_review
+        .iter()
+        .map(|f| json!({"field": f, "outcome": "refuse", "reason": " "}))
+        .collect();
+    for (body, status, slug) in [
+        (decision(unreasoned, vec![]), 422, "invalid-review-decision"),
+        (
+            decision(decided[..1].to_vec(), vec![]),
+            422,
+            "invalid-review-decision",
+        ),
+        (
+            decision(decided.clone(), vec!["no-such-ticket"]),
+            422,
+            "invalid-review-decision",
+        ),
+    ] {
+        assert_problem(
+            &call(fk, "POST", &path, &[], Some(body)).await,
+            status,
+            slug,
+        );
+    }
+    for bad in ["0123456789abcdef0123456789abcdef", "x"] {
+        let path = format!("/v1/review-batches/{bad}/decision");
+        let body = decision(decided.clone(), vec![]);
+        assert_problem(
+            &call(fk, "POST", &path, &[], Some(body)).await,
+            404,
+            "review-batch-not-found",
+        );
+    }
+    assert_eq!(batch_with(fk, 4).await["batch"], name, "nothing decided");
+
+    // Decided once, but for one subject left for one-by-one review.
+    let fk_ledger = federation.node(FK).unwrap().audit();
+    let before = fk_ledger.ledger().size();
+    let accepted = call(
+        fk,
+        "POST",
+        &path,
+        &[],
+        Some(decision(decided.clone(), vec![kept_ticket])),
+    )
+    .await;
+    assert_eq!(accepted.status, 202, "{:#}", accepted.body);
+    assert_eq!(accepted.body["deciding"], 3);
+    assert_eq!(accepted.body["excepted"], 1);
+    for _ in 0..100 {
+        let shown = call(fk, "GET", &format!("/v1/review-batches/{name}"), &[], None).await;
+        if shown.body["pending"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let shown = call(fk, "GET", &format!("/v1/review-batches/{name}"), &[], None).await;
+    assert_eq!(shown.body["pending"], 1, "{:#}", shown.body);
+    assert_eq!(shown.body["first"]["ticket"], kept_ticket.as_str());
+    // A batch of one is an ordinary review, no longer listed as a batch.
+    let listed = call(fk, "GET", "/v1/review-batches", &[], None).await;
+    assert_eq!(listed.body, json!([]));
+    // Each decided review is its own decision in the ledger.
+    let decisions = (before..fk_ledger.ledger().size())
+        .filter(|i| {
+            let leaf = fk_ledger.ledger().entry(*i).unwrap();
+            let record: Value = serde_json::from_slice(&leaf).unwrap();
+            record["event"] == "review_decision"
+        })
+        .count();
+    assert_eq!(decisions, 3);
+
+    // Malmö gets each decided subject's answer as for a review decided on its own: the field
+    // disclosed, the others refused with the reviewer's reason; the excepted one still waits.
+    for (key, ticket) in &ticket_of {
+        if key == kept_key {
+            let own = call(malmo, "GET", &format!("/v1/requests/{key}"), &[], None).await;
+            assert_eq!(own.status, 202, "{:#}", own.body);
+            assert_eq!(own.body["ticket"], ticket.as_str());
+            continue;
+        }
+        wait_answered(malmo, key).await;
+        let own = call(malmo, "GET", &format!("/v1/requests/{key}"), &[], None).await;
+        assert_eq!(own.status, 200, "{:#}", own.body);
+        let values = own.body["values"].as_object().unwrap();
+        assert!(values.keys().all(|k| k == "forman"), "{:#}", own.body);
+        let refused = own.body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["outcome"] == "refuse" && f["reason"] == reason);
+        assert!(
+            refused.is_some() || under_review.len() == 1,
+            "{:#}",
+            own.body
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

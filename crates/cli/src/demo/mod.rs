@@ -425,6 +425,7 @@ fn write_bulk_example(
     }
     out.flush()?;
     let ubm = node_addr(federation, "utbetalningsmyndigheten")?;
+    let skv = node_addr(federation, "skatteverket")?;
     Ok(vec![
         (
             "Make the bulk (offering, fields, purpose, legal basis, case — once)",
@@ -445,6 +446,10 @@ fn write_bulk_example(
             format!(
                 "curl -s {bearer} 'http://{ubm}/v1/bulk/demo-payments/records?format=csv' | head -5"
             ),
+        ),
+        (
+            "The held recipients wait at Skatteverket as one batch, for a jurist to decide once (POST /v1/review-batches/{batch}/decision, or the reviewer's portal)",
+            format!("curl -s {bearer} http://{skv}/v1/review-batches"),
         ),
     ])
 }

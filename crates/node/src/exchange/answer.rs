@@ -181,6 +181,7 @@ pub(crate) async fn answer(
             request_id: incoming.request_id,
             fields: review_fields(&decision),
         };
+        let batch = crate::review_batch::batch_of(&member.authority, checked.subject(), &case);
         state
             .exchange
             .enqueue_review(&NewReview {
@@ -191,6 +192,7 @@ pub(crate) async fn answer(
                 decision_json: to_json(&answer.fields)?,
                 ledger_index: receipt.index,
                 created_at: now,
+                batch,
             })
             .await?;
         let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;

@@ -3,8 +3,8 @@
 
 import type { Page } from '@playwright/test';
 import { test, expect } from '../support/fixtures';
-import { at, localApi } from '../support/federation';
-import { expectRedirect, openFields, reloadUntil, screenshot, sendRequest, submit, ticketFor } from '../support/portal';
+import { at, caseRef, localApi } from '../support/federation';
+import { expectAccessible, expectRedirect, openFields, reloadUntil, screenshot, sendRequest, submit, ticketFor } from '../support/portal';
 
 const decide = (page: Page) => submit(page, page.getByRole('button', { name: 'Fatta beslut', exact: true }));
 
@@ -168,4 +168,65 @@ test('a decided ticket cannot be decided again', async ({ as, fed, portalOf }) =
   // Whatever the page says, the first decision stands.
   const review = await localApi(fk, `/v1/reviews/${ticket}`);
   expect(review.decision.map((d: any) => d.reason)).not.toContain('Men för den enskilde kan uteslutas.');
+});
+
+test('requests alike but for their subject reach the jurist as one batch, decided once but for those left out', async ({ as, fed, portalOf }) => {
+  const malmo = portalOf('malmo-stad');
+  const fk = portalOf('forsakringskassan');
+  const officer = await as('malmo-stad', 'officer');
+  // Three requests of one case, alike in everything the rulebook weighs.
+  const ref = caseRef();
+  for (let i = 0; i < 3; i++) {
+    await sendRequest(officer, malmo, { subject: fed.subjects.review, fields: ['forman', 'belopp'], caseRef: ref });
+  }
+  let batch: any;
+  await expect
+    .poll(
+      async () => {
+        const batches: any[] = await localApi(fk, '/v1/review-batches');
+        batch = batches.find((b) => b.first.case_ref === ref);
+        return batch?.pending;
+      },
+      { message: `a batch of three at Försäkringskassan for ${ref}`, timeout: 15_000 },
+    )
+    .toBe(3);
+
+  const jurist = await as('forsakringskassan', 'reviewer');
+  await jurist.goto(at(fk, '/portal/review'));
+  const batchHref = `a[href="/portal/review/batch/${batch.batch}"]`;
+  const link = jurist.locator(`#batches ${batchHref}`);
+  await expect(link).toHaveCount(1);
+  await expect(jurist.locator('#batches tbody tr').filter({ has: jurist.locator(batchHref) })).toContainText(ref);
+  await expectAccessible(jurist, 'the review queue with a batch');
+  await link.click();
+  await expect(jurist).toHaveURL(at(fk, `/portal/review/batch/${batch.batch}`));
+  await expect(jurist.locator('#batch-pending')).toContainText('3');
+  await expect(jurist.locator('#candidates')).toBeVisible();
+  const boxes = jurist.locator('#batch-requests input[name=except]');
+  await expect(boxes).toHaveCount(3);
+  await expectAccessible(jurist, 'a review batch');
+  await screenshot(jurist, 'review-batch');
+
+  // The last request is left for review on its own; the others are decided as one.
+  const left = (await boxes.last().getAttribute('value'))!;
+  await boxes.last().check();
+  const fields = await openFields(jurist);
+  expect(fields.length).toBeGreaterThan(0);
+  for (const field of fields) {
+    await jurist.locator(`input[name="outcome-${field}"][value=refuse]`).check();
+    await jurist.locator(`textarea[name="reason-${field}"]`).fill('Skyddade personuppgifter: uppgiften lämnas inte ut.');
+  }
+  const response = await submit(jurist, jurist.getByRole('button', { name: 'Fatta beslut för omgången', exact: true }));
+  expectRedirect(response, `deciding the batch: ${await jurist.getByRole('alert').allInnerTexts()}`);
+  await expect(jurist).toHaveURL(at(fk, '/portal/review'));
+
+  await expect
+    .poll(async () => (await localApi(fk, '/v1/reviews?state=decided&limit=500')).filter((r: any) => r.case_ref === ref).length, {
+      message: 'two reviews of the batch decided',
+      timeout: 15_000,
+    })
+    .toBe(2);
+  const tickets: string[] = (await localApi(fk, `/v1/review-batches/${batch.batch}/reviews`)).map((r: any) => r.ticket);
+  expect(tickets).toEqual([left]);
+  expect((await localApi(fk, `/v1/reviews/${left}`)).state).toBe('pending');
 });

@@ -61,6 +61,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/messages/{sender}/{id}/accept", post(messages::accept))
         .route("/review", get(reviewer::queue))
         .route(
+            "/review/batch/{batch}",
+            get(reviewer::show_batch).post(reviewer::decide_batch),
+        )
+        .route(
             "/review/{ticket}",
             get(reviewer::show).post(reviewer::decide),
         )

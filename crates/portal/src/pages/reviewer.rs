@@ -12,7 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use utbyte_api::paths;
 use utbyte_api::reviews::{
-    Candidate, FieldReview, ReviewDecisionInput, ReviewField, ReviewState, ReviewView, Reviewer,
+    BatchDecisionInput, Candidate, FieldReview, ReviewBatchView, ReviewDecisionInput, ReviewField,
+    ReviewState, ReviewView, Reviewer,
 };
 use utbyte_api::Outcome;
 
@@ -20,6 +21,8 @@ use utbyte_api::Outcome;
 #[template(path = "review_queue.html")]
 struct QueuePage {
     c: Chrome,
+    /// Batches of requests alike but for their subject, each decided once.
+    batches: Vec<ReviewBatchView>,
     pending: Vec<ReviewView>,
     decided: Vec<ReviewView>,
 }
@@ -46,8 +49,10 @@ pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Resp
             .api(&state)
             .get(&format!("{}?state=decided&limit=50", paths::REVIEWS))
             .await?;
+        let batches = signed.api(&state).get(paths::REVIEW_BATCHES).await?;
         render(QueuePage {
             c: c.clone(),
+            batches,
             pending,
             decided,
         })
@@ -56,7 +61,7 @@ pub(crate) async fn queue(State(state): State<AppState>, signed: Signed) -> Resp
     respond(c, result)
 }
 
-#[derive(Template)]
+#[derive(Template, Clone)]
 #[template(path = "review.html")]
 struct ReviewPage {
     c: Chrome,
@@ -66,7 +71,23 @@ struct ReviewPage {
     error: String,
     /// What the reviewer entered, per field: (outcome, reason).
     entered: Vec<(String, String, String)>,
+    /// When the page decides a batch: the batch, with `review` its oldest request.
+    batch: Option<BatchFacts>,
 }
+
+/// A batch of requests alike but for their subject, as its page shows it.
+#[derive(Clone)]
+struct BatchFacts {
+    name: String,
+    pending: u64,
+    /// The first of its pending requests, for choosing which to review on their own.
+    requests: Vec<ReviewView>,
+    /// What the reviewer left to review on their own, by ticket.
+    except: Vec<String>,
+}
+
+/// Requests of a batch its page lists.
+const BATCH_LISTED: u32 = 100;
 
 impl ReviewPage {
     fn decided(&self) -> bool {
@@ -75,6 +96,16 @@ impl ReviewPage {
 
     fn received(&self) -> String {
         super::when(self.review.received_at)
+    }
+
+    fn received_of(&self, review: &ReviewView) -> String {
+        super::when(review.received_at)
+    }
+
+    fn excepted(&self, ticket: &str) -> bool {
+        self.batch
+            .as_ref()
+            .is_some_and(|b| b.except.iter().any(|t| t == ticket))
     }
 
     fn at(&self, time: &str) -> String {
@@ -159,6 +190,57 @@ pub(crate) async fn show(
             review,
             error: String::new(),
             entered: Vec::new(),
+            batch: None,
+        })
+    }
+    .await;
+    respond(c, result)
+}
+
+/// A batch, its oldest request and the first of the others.
+async fn load_batch(
+    state: &AppState,
+    signed: &Signed,
+    batch: &str,
+) -> Result<(ReviewView, BatchFacts), PageError> {
+    let shown: ReviewBatchView = signed
+        .api(state)
+        .get(&paths::with(paths::REVIEW_BATCH, batch))
+        .await?;
+    let requests = signed
+        .api(state)
+        .get(&format!(
+            "{}?limit={BATCH_LISTED}",
+            paths::with(paths::REVIEW_BATCH_REVIEWS, batch)
+        ))
+        .await?;
+    Ok((
+        shown.first,
+        BatchFacts {
+            name: shown.batch,
+            pending: shown.pending,
+            requests,
+            except: Vec::new(),
+        },
+    ))
+}
+
+pub(crate) async fn show_batch(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(batch): Path<String>,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
+    let result = async {
+        signed.require(Role::Reviewer)?;
+        let (review, facts) = load_batch(&state, &signed, &batch).await?;
+        render(ReviewPage {
+            c: c.clone(),
+            open: open_fields(&review),
+            review,
+            error: String::new(),
+            entered: Vec::new(),
+            batch: Some(facts),
         })
     }
     .await;
@@ -176,85 +258,158 @@ pub(crate) async fn decide(
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Reviewer)?;
         let review = load(&state, &signed, &ticket).await?;
-        let open = open_fields(&review);
-        let entered: Vec<(String, String, String)> = open
-            .iter()
-            .map(|f| {
+        let page = ReviewPage {
+            c: c.clone(),
+            open: open_fields(&review),
+            review,
+            error: String::new(),
+            entered: Vec::new(),
+            batch: None,
+        };
+        let done = format!("/portal/review/{}", super::encode(&ticket));
+        submit(
+            &state,
+            &signed,
+            page,
+            &form,
+            |reviewer, fields| {
+                let decision = ReviewDecisionInput { reviewer, fields };
                 (
-                    f.field.clone(),
-                    form.one(&format!("outcome-{}", f.field)),
-                    form.one(&format!("reason-{}", f.field)),
+                    paths::with(paths::REVIEW_DECISION, &ticket),
+                    json(&decision),
                 )
-            })
-            .collect();
-        let t = c.t;
-        let again = |error: String, entered| {
-            render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ReviewPage {
-                    c: c.clone(),
-                    open: open.clone(),
-                    review: review.clone(),
-                    error,
-                    entered,
-                },
-            )
-        };
-        let mut fields = Vec::new();
-        for (field, outcome, reason) in &entered {
-            let outcome = match outcome.as_str() {
-                "disclose" => Outcome::Disclose,
-                "refuse" => Outcome::Refuse,
-                _ => return Ok(again(t.get("review.missing").to_owned(), entered.clone())),
-            };
-            if reason.is_empty() {
-                return Ok(again(t.get("review.missing").to_owned(), entered.clone()));
-            }
-            fields.push(FieldReview {
-                field: field.clone(),
-                outcome,
-                // A reason is one line of text in the signed answer and the ledger, which refuse
-                // control characters; the text area's line breaks (and tabs) become spaces.
-                reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
-            });
-        }
-        let who = &signed.identity;
-        let decision = ReviewDecisionInput {
-            reviewer: Reviewer {
-                officer: who.username.clone(),
-                unit: who.unit.clone(),
-                role: who.officer_role.clone(),
             },
-            fields,
-        };
-        match signed
-            .api(&state)
-            .post::<serde_json::Value, _>(
-                &paths::with(paths::REVIEW_DECISION, &ticket),
-                &decision,
-                &[],
-            )
-            .await
-        {
-            Ok(_) => Ok(
-                Redirect::to(&format!("/portal/review/{}", super::encode(&ticket))).into_response(),
-            ),
-            // The node's word that this reviewer may not decide it (another unit reviews the
-            // offering): access denied, not a form to correct.
-            Err(problem) if problem.status == StatusCode::FORBIDDEN => {
-                Err(PageError::Denied("review.not_yours"))
-            }
-            Err(problem)
-                if problem.status.is_client_error() && problem.status != StatusCode::NOT_FOUND =>
-            {
-                Ok(again(
-                    format!("{}: {}", problem.title, problem.detail),
-                    entered.clone(),
-                ))
-            }
-            Err(problem) => Err(problem.into()),
-        }
+            &done,
+        )
+        .await
     }
     .await;
     respond(c, result)
+}
+
+pub(crate) async fn decide_batch(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(batch): Path<String>,
+    form: FormData,
+) -> Response {
+    let c = Chrome::new(&state, &signed, "/portal/review", "review.title");
+    let result = async {
+        signed.check_csrf(&form.one("csrf"))?;
+        signed.require(Role::Reviewer)?;
+        let (review, mut facts) = load_batch(&state, &signed, &batch).await?;
+        facts.except = form.all("except");
+        let except = facts.except.clone();
+        let page = ReviewPage {
+            c: c.clone(),
+            open: open_fields(&review),
+            review,
+            error: String::new(),
+            entered: Vec::new(),
+            batch: Some(facts),
+        };
+        submit(
+            &state,
+            &signed,
+            page,
+            &form,
+            |reviewer, fields| {
+                let decision = BatchDecisionInput {
+                    reviewer,
+                    fields,
+                    except,
+                };
+                (
+                    paths::with(paths::REVIEW_BATCH_DECISION, &batch),
+                    json(&decision),
+                )
+            },
+            "/portal/review",
+        )
+        .await
+    }
+    .await;
+    respond(c, result)
+}
+
+fn json<T: serde::Serialize>(body: &T) -> serde_json::Value {
+    serde_json::to_value(body).unwrap_or_default()
+}
+
+/// Reads the decision entered on `page`'s form — an outcome and a reason per field under
+/// review — and posts it where `decision` says, then goes to `done`; a decision not complete,
+/// or one the node refuses, shows the page again with what was entered.
+async fn submit(
+    state: &AppState,
+    signed: &Signed,
+    page: ReviewPage,
+    form: &FormData,
+    decision: impl FnOnce(Reviewer, Vec<FieldReview>) -> (String, serde_json::Value),
+    done: &str,
+) -> Result<Response, PageError> {
+    let entered: Vec<(String, String, String)> = page
+        .open
+        .iter()
+        .map(|f| {
+            (
+                f.field.clone(),
+                form.one(&format!("outcome-{}", f.field)),
+                form.one(&format!("reason-{}", f.field)),
+            )
+        })
+        .collect();
+    let t = page.c.t;
+    let again = |error: String| {
+        render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ReviewPage {
+                error,
+                entered: entered.clone(),
+                ..page.clone()
+            },
+        )
+    };
+    let mut fields = Vec::new();
+    for (field, outcome, reason) in &entered {
+        let outcome = match outcome.as_str() {
+            "disclose" => Outcome::Disclose,
+            "refuse" => Outcome::Refuse,
+            _ => return Ok(again(t.get("review.missing").to_owned())),
+        };
+        if reason.is_empty() {
+            return Ok(again(t.get("review.missing").to_owned()));
+        }
+        fields.push(FieldReview {
+            field: field.clone(),
+            outcome,
+            // A reason is one line of text in the signed answer and the ledger, which refuse
+            // control characters; the text area's line breaks (and tabs) become spaces.
+            reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
+        });
+    }
+    let who = &signed.identity;
+    let reviewer = Reviewer {
+        officer: who.username.clone(),
+        unit: who.unit.clone(),
+        role: who.officer_role.clone(),
+    };
+    let (path, body) = decision(reviewer, fields);
+    match signed
+        .api(state)
+        .post::<serde_json::Value, _>(&path, &body, &[])
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(done).into_response()),
+        // The node's word that this reviewer may not decide it (another unit reviews the
+        // offering): access denied, not a form to correct.
+        Err(problem) if problem.status == StatusCode::FORBIDDEN => {
+            Err(PageError::Denied("review.not_yours"))
+        }
+        Err(problem)
+            if problem.status.is_client_error() && problem.status != StatusCode::NOT_FOUND =>
+        {
+            Ok(again(format!("{}: {}", problem.title, problem.detail)))
+        }
+        Err(problem) => Err(problem.into()),
+    }
 }

@@ -13,12 +13,14 @@ use crate::exchange::{check_id, check_index, check_json};
 use crate::page::{Cursor, Page};
 use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
-use crate::{NewReview, ReviewDecided, ReviewQueue, ReviewState, StoreError, StoredReview};
+use crate::{
+    NewReview, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoreError, StoredReview,
+};
 
 const ENQUEUE: &str = "\
 INSERT INTO reviews (ticket, requester, request_id, request_json, decision_json, ledger_index,
-                     created_at, state)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')
+                     created_at, state, batch)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)
 ON CONFLICT (ticket) DO NOTHING";
 
 const DECIDE: &str = "\
@@ -31,7 +33,22 @@ const EXISTS: &str = "SELECT 1 FROM reviews WHERE ticket = $1";
 
 const COLUMNS: &str = "ticket, requester, request_id, request_json, decision_json, ledger_index, \
                        created_at, state, reviewer, review_json, answer_json, \
-                       decided_ledger_index, decided_at, rowid";
+                       decided_ledger_index, decided_at, rowid, batch";
+
+const BATCHES: &str = "\
+SELECT batch, COUNT(*) AS pending, MIN(created_at) AS oldest
+  FROM reviews
+ WHERE state = 'pending' AND batch IS NOT NULL
+ GROUP BY batch
+HAVING COUNT(*) >= $1
+ ORDER BY MIN(created_at), batch
+ LIMIT $2";
+
+const BATCH: &str = "\
+SELECT batch, COUNT(*) AS pending, MIN(created_at) AS oldest
+  FROM reviews
+ WHERE state = 'pending' AND batch = $1
+ GROUP BY batch";
 
 /// A row as SQLite holds it; [`StoredReview`] once checked.
 #[derive(sqlx::FromRow)]
@@ -51,6 +68,14 @@ struct Row {
     decided_at: Option<i64>,
     /// Where the row stands in a listing, with `created_at` or `decided_at`.
     rowid: i64,
+    batch: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BatchRow {
+    batch: String,
+    pending: i64,
+    oldest: i64,
 }
 
 macro_rules! engine {
@@ -64,6 +89,7 @@ macro_rules! engine {
                     check_id("request id", &review.request_id)?;
                     check_json("request JSON", &review.request_json)?;
                     check_json("decision JSON", &review.decision_json)?;
+                    check_id("review batch", &review.batch)?;
                     let ledger_index = check_index("ledger index", review.ledger_index)?;
                     let review = review.clone();
                     self.writer
@@ -77,6 +103,7 @@ macro_rules! engine {
                                     .bind(&review.decision_json)
                                     .bind(ledger_index)
                                     .bind(review.created_at.unix_timestamp())
+                                    .bind(&review.batch)
                                     .execute(&mut *connection)
                                     .await
                                     .map_err(StoreError::exchange("queueing a review"))?
@@ -191,6 +218,62 @@ macro_rules! engine {
                         .await
                         .map_err(StoreError::exchange("counting pending reviews"))
                 }
+
+                async fn review_batches(
+                    &self,
+                    min: u32,
+                    limit: u32,
+                ) -> Result<Vec<ReviewBatch>, StoreError> {
+                    let rows = sqlx::query_as::<_, BatchRow>(BATCHES)
+                        .bind(i64::from(min.max(1)))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing review batches"))?;
+                    rows.into_iter().map(BatchRow::checked).collect()
+                }
+
+                async fn review_batch(
+                    &self,
+                    batch: &str,
+                ) -> Result<Option<ReviewBatch>, StoreError> {
+                    check_id("review batch", batch)?;
+                    sqlx::query_as::<_, BatchRow>(BATCH)
+                        .bind(batch)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading a review batch"))?
+                        .map(BatchRow::checked)
+                        .transpose()
+                }
+
+                async fn batch_reviews(
+                    &self,
+                    batch: &str,
+                    limit: u32,
+                    after: Option<Cursor>,
+                ) -> Result<Page<StoredReview>, StoreError> {
+                    check_id("review batch", batch)?;
+                    let sql = format!(
+                        "SELECT {COLUMNS} FROM reviews \
+                          WHERE state = 'pending' AND batch = $4 \
+                            AND ($2 IS NULL OR (created_at, rowid) > ($2, $3)) \
+                          ORDER BY created_at, rowid LIMIT $1"
+                    );
+                    let rows = sqlx::query_as::<_, Row>(&sql)
+                        .bind(i64::from(limit) + 1)
+                        .bind(after.map(|c| c.key))
+                        .bind(after.map(|c| c.row))
+                        .bind(batch)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing a review batch"))?;
+                    Page::of(rows, limit, |row| Cursor {
+                        key: row.created_at,
+                        row: row.rowid,
+                    })
+                    .try_map(Row::checked)
+                }
             }
         };
     };
@@ -212,12 +295,23 @@ impl Row {
             decision_json: self.decision_json,
             ledger_index: index(self.ledger_index)?,
             created_at: time(self.created_at)?,
+            batch: self.batch,
             state,
             reviewer: self.reviewer,
             review_json: self.review_json,
             answer_json: self.answer_json,
             decided_ledger_index: self.decided_ledger_index.map(index).transpose()?,
             decided_at: self.decided_at.map(time).transpose()?,
+        })
+    }
+}
+
+impl BatchRow {
+    fn checked(self) -> Result<ReviewBatch, StoreError> {
+        Ok(ReviewBatch {
+            pending: u64::try_from(self.pending).map_err(|_| corrupt("a negative count"))?,
+            oldest: time_of(self.oldest).ok_or_else(|| corrupt("a time out of range"))?,
+            batch: self.batch,
         })
     }
 }

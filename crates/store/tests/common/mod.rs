@@ -199,6 +199,7 @@ pub fn new_review(ticket: &str, seconds: i64) -> NewReview {
         decision_json: r#"{"outcome":"review"}"#.to_owned(),
         ledger_index: 7,
         created_at: at(seconds),
+        batch: "b-alike".to_owned(),
     }
 }
 
