@@ -7,17 +7,19 @@
 //! ended, so no subject is asked twice or skipped. A part the provider answered whose answer
 //! was not kept (the node stopped in between) is asked again under the same id when the upload
 //! resumes, and the provider gives the answer it kept, recorded once. Subjects the provider
-//! held for review are each asked on their own (`{key}~{n}`), so a reviewer there decides them
-//! as ordinary requests.
+//! held for review are each asked on their own ([`HeldAsks`]), while the next parts are asked,
+//! so a reviewer there decides them as ordinary requests — alike but for their subject, as one
+//! batch.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::task::JoinSet;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
 use utbyte_api::access::VouchedBy;
 use utbyte_api::bulk::{BulkRecord, BulkRequest, BulkStatus, BulkView};
 use utbyte_api::requests::CaseRequest;
@@ -296,12 +298,14 @@ pub(crate) async fn ask(
     })
 }
 
-/// Keeps a part asked, only where the bulk stands, then asks its held subjects on their own.
+/// Keeps a part asked, only where the bulk stands, then starts asking its held subjects on
+/// their own (`held`), while the next parts are asked.
 pub(crate) async fn keep(
     state: &Arc<NodeState>,
     stored: &StoredBulk,
     asked: Asked,
     now: OffsetDateTime,
+    held: &HeldAsks,
 ) -> Result<(), ExchangeError> {
     if !state
         .exchange
@@ -313,7 +317,7 @@ pub(crate) async fn keep(
         ));
     }
     let kept = Kept::read(stored)?;
-    ask_held(state, stored, &kept, &asked.answer, now).await;
+    held.start(state, stored, &kept, &asked.answer, now);
     Ok(())
 }
 
@@ -446,44 +450,77 @@ async fn record_receipts(
     Ok(())
 }
 
-/// Asks each subject the provider held on its own, so its reviewers decide it as a request —
-/// once per subject, however often the bulk names it, several at a time. A request that cannot
-/// be made now is logged; the record's `request` key names it for the case system to ask again.
-async fn ask_held(
-    state: &Arc<NodeState>,
-    stored: &StoredBulk,
-    kept: &Kept,
-    answer: &PartAnswer,
-    now: OffsetDateTime,
-) {
-    let mut asked = BTreeSet::new();
-    let mut running = JoinSet::new();
-    for run in &answer.runs {
-        if answer.decisions[run.decision as usize].status != AnswerStatus::Review {
-            continue;
-        }
-        for m in &run.members {
-            let subject = &answer.records[*m as usize].subject;
-            if !asked.insert(subject.as_str()) {
-                continue;
-            }
-            if running.len() >= HELD_AT_ONCE {
-                let _ = running.join_next().await;
-            }
-            let (state, key, case) = (
-                Arc::clone(state),
-                held_key(&stored.bulk, subject),
-                kept.case(subject),
-            );
-            let (bulk, n) = (stored.bulk.bulk_id.clone(), answer.first + u64::from(*m));
-            running.spawn(async move {
-                if let Err(err) = crate::exchange::ask::submit(&state, key, &case, now).await {
-                    tracing::warn!(%err, %bulk, n, "a held subject could not be asked on its own yet");
-                }
-            });
+/// The held subjects of one upload, each asked on its own so the provider's reviewers decide it
+/// as a request (and see the bulk's held subjects as one batch): while the next parts are
+/// asked, several at a time, once per subject however often the upload names it, all asked
+/// before the upload is answered. A request that cannot be made now is logged; the record's
+/// `request` key names it for the case system to ask again.
+pub(crate) struct HeldAsks {
+    at_once: Arc<Semaphore>,
+    /// The subjects started, and their tasks.
+    started: Mutex<(BTreeSet<String>, Vec<JoinHandle<()>>)>,
+}
+
+impl HeldAsks {
+    pub(crate) fn new() -> Self {
+        Self {
+            at_once: Arc::new(Semaphore::new(HELD_AT_ONCE)),
+            started: Mutex::new((BTreeSet::new(), Vec::new())),
         }
     }
-    while running.join_next().await.is_some() {}
+
+    /// Starts asking each subject `answer` held that this upload has not asked yet.
+    fn start(
+        &self,
+        state: &Arc<NodeState>,
+        stored: &StoredBulk,
+        kept: &Kept,
+        answer: &PartAnswer,
+        now: OffsetDateTime,
+    ) {
+        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
+        for run in &answer.runs {
+            if answer.decisions[run.decision as usize].status != AnswerStatus::Review {
+                continue;
+            }
+            for m in &run.members {
+                let subject = &answer.records[*m as usize].subject;
+                if !started.0.insert(subject.clone()) {
+                    continue;
+                }
+                let (state, key, case) = (
+                    Arc::clone(state),
+                    held_key(&stored.bulk, subject),
+                    kept.case(subject),
+                );
+                let (bulk, n) = (stored.bulk.bulk_id.clone(), answer.first + u64::from(*m));
+                let at_once = Arc::clone(&self.at_once);
+                started.1.push(tokio::spawn(async move {
+                    let Ok(_turn) = at_once.acquire_owned().await else {
+                        return;
+                    };
+                    if let Err(err) = crate::exchange::ask::submit(&state, key, &case, now).await {
+                        tracing::warn!(%err, %bulk, n, "a held subject could not be asked on its own yet");
+                    }
+                }));
+            }
+        }
+    }
+
+    /// Waits until every subject started has been asked.
+    pub(crate) async fn finish(&self) {
+        let tasks = std::mem::take(
+            &mut self
+                .started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .1,
+        );
+        for task in tasks {
+            // A task that panicked has logged why; the others are still waited for.
+            let _ = task.await;
+        }
+    }
 }
 
 /// How many held subjects are asked at once.

@@ -189,10 +189,11 @@ pub(crate) async fn upload(
     let mut lines = subjects::Lines::new(body, format, IDLE);
     let mut part = Vec::with_capacity(ask::PART);
     let mut next_first = stored.subjects;
-    // Two parts in flight: the next is asked of the provider while the one before is kept.
-    // Each part is its own task, chained to the one before, so it is kept only after it and
-    // only if it was; a part begun is finished even if the case system goes away meanwhile.
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(2));
+    // Up to four parts in flight: the next are asked of the provider while the one before is
+    // kept. Each part is its own task, chained to the one before, so it is kept only after it
+    // and only if it was; a part begun is finished even if the case system goes away meanwhile.
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT));
+    let held = Arc::new(ask::HeldAsks::new());
     let mut last: Option<tokio::task::JoinHandle<Result<(), ExchangeError>>> = None;
     loop {
         let next = lines.next().await;
@@ -233,7 +234,8 @@ pub(crate) async fn upload(
                 .acquire_owned()
                 .await
                 .map_err(|e| ExchangeError::Internal(e.to_string()))?;
-            let (task_state, task_stored) = (Arc::clone(&state), stored.clone());
+            let (task_state, task_stored, task_held) =
+                (Arc::clone(&state), stored.clone(), Arc::clone(&held));
             let subjects = std::mem::take(&mut part);
             let (first, before) = (next_first, last.take());
             next_first += subjects.len() as u64;
@@ -245,7 +247,7 @@ pub(crate) async fn upload(
                         .await
                         .map_err(|e| ExchangeError::Internal(format!("a part stopped: {e}")))??;
                 }
-                ask::keep(&task_state, &task_stored, asked?, now).await
+                ask::keep(&task_state, &task_stored, asked?, now, &task_held).await
             }));
             part.reserve(ask::PART);
         }
@@ -254,6 +256,7 @@ pub(crate) async fn upload(
         }
     }
     let settled = settle(last).await;
+    held.finish().await;
     let stored = own_bulk(&state, &who, &key).await?;
     if let Err(problem) = settled {
         return Err(if problem.kind.ends_with("bulk-offset") {
@@ -268,6 +271,10 @@ pub(crate) async fn upload(
         bulk: ask::view(&stored)?,
     }))
 }
+
+/// Parts of one upload asked of the provider at once: enough to keep both of its cores busy while
+/// one part is decided and another signed and recorded, at a few hundred kilobytes each.
+const PARTS_IN_FLIGHT: usize = 4;
 
 /// Waits for the last part begun (and so for every part before it): its error, if any.
 async fn settle(
