@@ -223,6 +223,8 @@ impl SubjectCheck {
 pub(crate) struct Asked {
     part: BulkPart,
     answer: PartAnswer,
+    /// The bulk's request, as read for the part.
+    kept: Kept,
 }
 
 /// Asks the provider for `subjects`, the bulk's part from subject `first`: the signed answer
@@ -295,6 +297,7 @@ pub(crate) async fn ask(
                 .map_err(|e| ExchangeError::Internal(e.to_string()))?,
         },
         answer,
+        kept,
     })
 }
 
@@ -316,8 +319,7 @@ pub(crate) async fn keep(
             "another upload to this bulk took these subjects first".into(),
         ));
     }
-    let kept = Kept::read(stored)?;
-    held.start(state, stored, &kept, &asked.answer, now);
+    held.start(state, stored, &asked.kept, &asked.answer, now);
     Ok(())
 }
 
