@@ -90,6 +90,18 @@ struct BatchFacts {
 const BATCH_LISTED: u32 = 100;
 
 impl ReviewPage {
+    /// The page of `review` (of `batch`, when it decides one), with nothing entered yet.
+    fn new(c: Chrome, review: ReviewView, batch: Option<BatchFacts>) -> Self {
+        Self {
+            c,
+            open: open_fields(&review),
+            review,
+            error: String::new(),
+            entered: Vec::new(),
+            batch,
+        }
+    }
+
     fn decided(&self) -> bool {
         self.review.state == ReviewState::Decided
     }
@@ -184,14 +196,7 @@ pub(crate) async fn show(
     let result = async {
         signed.require(Role::Reviewer)?;
         let review = load(&state, &signed, &ticket).await?;
-        render(ReviewPage {
-            c: c.clone(),
-            open: open_fields(&review),
-            review,
-            error: String::new(),
-            entered: Vec::new(),
-            batch: None,
-        })
+        render(ReviewPage::new(c.clone(), review, None))
     }
     .await;
     respond(c, result)
@@ -234,14 +239,7 @@ pub(crate) async fn show_batch(
     let result = async {
         signed.require(Role::Reviewer)?;
         let (review, facts) = load_batch(&state, &signed, &batch).await?;
-        render(ReviewPage {
-            c: c.clone(),
-            open: open_fields(&review),
-            review,
-            error: String::new(),
-            entered: Vec::new(),
-            batch: Some(facts),
-        })
+        render(ReviewPage::new(c.clone(), review, Some(facts)))
     }
     .await;
     respond(c, result)
@@ -258,14 +256,7 @@ pub(crate) async fn decide(
         signed.check_csrf(&form.one("csrf"))?;
         signed.require(Role::Reviewer)?;
         let review = load(&state, &signed, &ticket).await?;
-        let page = ReviewPage {
-            c: c.clone(),
-            open: open_fields(&review),
-            review,
-            error: String::new(),
-            entered: Vec::new(),
-            batch: None,
-        };
+        let page = ReviewPage::new(c.clone(), review, None);
         let done = format!("/portal/review/{}", super::encode(&ticket));
         submit(
             &state,
@@ -300,14 +291,7 @@ pub(crate) async fn decide_batch(
         let (review, mut facts) = load_batch(&state, &signed, &batch).await?;
         facts.except = form.all("except");
         let except = facts.except.clone();
-        let page = ReviewPage {
-            c: c.clone(),
-            open: open_fields(&review),
-            review,
-            error: String::new(),
-            entered: Vec::new(),
-            batch: Some(facts),
-        };
+        let page = ReviewPage::new(c.clone(), review, Some(facts));
         submit(
             &state,
             &signed,
