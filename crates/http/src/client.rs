@@ -160,19 +160,26 @@ impl FederationClient {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<FederationResponse, ClientError> {
-        self.send_with(endpoint, expected, method, path, body, HeaderMap::new())
-            .await
+        self.send_with(
+            endpoint,
+            expected,
+            method,
+            path,
+            body.map(Bytes::from),
+            HeaderMap::new(),
+        )
+        .await
     }
 
     /// [`send`](Self::send) with further request headers; a body is JSON unless `headers`
-    /// name its `Content-Type`.
+    /// name its `Content-Type`. The body is shared, not copied, so it can be sent again.
     pub async fn send_with(
         &self,
         endpoint: &str,
         expected: ExpectedPeer<'_>,
         method: Method,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<Bytes>,
         headers: HeaderMap,
     ) -> Result<FederationResponse, ClientError> {
         let timeout = self.timeout;
@@ -204,7 +211,7 @@ impl FederationClient {
         expected: ExpectedPeer<'_>,
         method: Method,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<Bytes>,
         headers: HeaderMap,
     ) -> Result<FederationResponse, ClientError> {
         let mut channel = self.channel(endpoint, expected).await?;
@@ -222,7 +229,7 @@ impl FederationClient {
             all.extend(headers);
         }
         let mut request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .body(Full::new(body.unwrap_or_default()))
             .map_err(|err| ClientError::Http {
                 endpoint: endpoint.to_owned(),
                 reason: err.to_string(),

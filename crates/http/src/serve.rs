@@ -156,6 +156,9 @@ async fn serve_tls_as(
             let io = TokioIo::new(tls);
             let served = if h2 {
                 let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .initial_connection_window_size(H2_CONNECTION_WINDOW)
+                    .initial_stream_window_size(H2_STREAM_WINDOW)
+                    .max_frame_size(H2_MAX_FRAME)
                     .serve_connection(io, service);
                 watcher.watch(connection).await
             } else {
@@ -169,6 +172,15 @@ async fn serve_tls_as(
     })
     .await
 }
+
+/// HTTP/2 flow control as the server offers it. A node takes a file from another in 1 MiB
+/// chunks, several at once on one connection; hyper's defaults (1 MiB for the whole
+/// connection, 16 KiB frames) would let one chunk move at a time, cut into 64 frames. These
+/// let the chunks in flight move together in fewer frames; what one connection may have
+/// waiting to be read stays bounded by the connection's window.
+const H2_CONNECTION_WINDOW: u32 = 8 << 20;
+const H2_STREAM_WINDOW: u32 = 2 << 20;
+const H2_MAX_FRAME: u32 = 256 << 10;
 
 /// `app` with `extensions` added to every request of one connection.
 fn with_extensions(

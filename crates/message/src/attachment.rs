@@ -172,13 +172,23 @@ impl AttachmentKey {
         last: bool,
         chunk: &mut Vec<u8>,
     ) -> Result<(), AttachmentError> {
-        let plain = self
-            .cipher
-            .open_in_place(nonce(index, last), Aad::from(AAD), chunk)
-            .map_err(|_| AttachmentError::Opening(index))?
-            .len();
+        let plain = self.open_in_place(index, last, chunk)?;
         chunk.truncate(plain);
         Ok(())
+    }
+
+    /// Opens chunk `index` in place in a slice holding exactly its sealed bytes; the plaintext
+    /// is the slice's first bytes, as many as returned.
+    pub fn open_in_place(
+        &self,
+        index: u64,
+        last: bool,
+        chunk: &mut [u8],
+    ) -> Result<usize, AttachmentError> {
+        self.cipher
+            .open_in_place(nonce(index, last), Aad::from(AAD), chunk)
+            .map(|plain| plain.len())
+            .map_err(|_| AttachmentError::Opening(index))
     }
 }
 

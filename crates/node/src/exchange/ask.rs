@@ -261,6 +261,7 @@ pub(crate) async fn call(
     path: &str,
     body: Option<Vec<u8>>,
 ) -> Result<FederationResponse, ExchangeError> {
+    let body = body.map(axum::body::Bytes::from);
     call_with(state, ctx, member, method, path, body, HeaderMap::new()).await
 }
 
@@ -271,7 +272,7 @@ pub(crate) async fn call_with(
     member: &Member,
     method: Method,
     path: &str,
-    body: Option<Vec<u8>>,
+    body: Option<axum::body::Bytes>,
     headers: HeaderMap,
 ) -> Result<FederationResponse, ExchangeError> {
     let fingerprints = member.current_certificates(&ctx.config.revoked);

@@ -9,15 +9,16 @@
 //! When the last chunk of a file has come, the SHA-256 of the whole plaintext must be the one
 //! the content declares. The message is taken in only when every file is whole.
 
+use super::direct::Arriving;
 use super::outgoing::CHUNK_PATH;
 use super::{
-    blocking, content_digest, create_private_dir, hold, open_private, read_chunk, read_json,
-    write_json, Attachments, Progress,
+    blocking, create_private_dir, digest_header, hold, open_private, read_chunk, read_json,
+    write_json, Attachments, Buffers, Progress,
 };
 use crate::problems;
 use crate::state::NodeState;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
@@ -31,10 +32,7 @@ use utbyte_message::attachment::{AttachmentKey, SEALED_CHUNK};
 use utbyte_message::{Content, Envelope, Parcel, Transfer};
 
 pub(crate) fn routes() -> Router<Arc<NodeState>> {
-    Router::new().route(
-        CHUNK_PATH,
-        put(chunk).layer(DefaultBodyLimit::max(SEALED_CHUNK + 1024)),
-    )
+    Router::new().route(CHUNK_PATH, put(chunk))
 }
 
 fn parcel_path(dir: &Path) -> PathBuf {
@@ -289,6 +287,22 @@ impl Turn {
         }
     }
 
+    /// [`progress`](Self::progress), read off the async threads only when it is not here.
+    async fn progress_now(self: &Arc<Self>, file: &Path) -> Result<Progress, Problem> {
+        let kept = self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match kept {
+            Some(progress) => Ok(progress),
+            None => {
+                let (turn, file) = (Arc::clone(self), file.to_path_buf());
+                blocking(move || turn.progress(&file)).await
+            }
+        }
+    }
+
     fn keep(&self, progress: Progress) {
         *self
             .progress
@@ -324,7 +338,7 @@ pub(crate) async fn chunk(
     Extension(Peer(peer)): Extension<Peer>,
     UrlPath((id, n, i)): UrlPath<(String, usize, u64)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<StatusCode, Problem> {
     let ctx = state.exchange_context()?;
     if ctx
@@ -374,64 +388,41 @@ pub(crate) async fn chunk(
         files,
     } = opened;
 
-    // First what needs no order: the chunk's size, digest and seal. A chunk is written at its
-    // place at once (its bytes are the same however often it comes); only its plaintext's
-    // hashing and the progress wait for the chunks before it.
-    let checked = {
-        let (dir, turn, progress_file, transfer, state_turns) = (
-            dir.clone(),
-            Arc::clone(&turn),
-            progress_file.clone(),
-            transfer.clone(),
-            Arc::clone(turns),
-        );
-        blocking(move || {
-            let progress = turn.progress(&progress_file)?;
-            let (held_now, whole) = (progress.chunks, progress.done.is_some());
-            if whole || i < held_now {
-                return Ok(Err(Taken::Kept));
-            }
-            if i >= transfer.chunks() {
-                return Ok(Err(Taken::Refused(format!(
-                    "file {n} has {} chunks",
-                    transfer.chunks()
-                ))));
-            }
-            if i >= held_now + 2 * super::outgoing::IN_FLIGHT {
-                return Ok(Err(Taken::Ahead(held(&state_turns, &dir, files)?.0)));
-            }
-            if body.len() != transfer.chunk_len(i) {
-                return Ok(Err(Taken::Refused(format!(
-                    "chunk {i} holds {} bytes where {} were expected",
-                    body.len(),
-                    transfer.chunk_len(i)
-                ))));
-            }
-            if content_digest(&body) != digest {
-                return Ok(Err(Taken::Refused(format!(
-                    "chunk {i} does not match its Content-Digest"
-                ))));
-            }
-            let last = i + 1 == transfer.chunks();
-            let mut plain = body.to_vec();
-            if key.open_chunk(i, last, &mut plain).is_err() {
-                return Ok(Err(Taken::Refused(format!(
-                    "chunk {i} does not open with its file's key"
-                ))));
-            }
-            {
-                use std::os::unix::fs::FileExt as _;
-                let data = open_private(&data_path(&dir, n))?;
-                data.write_all_at(&body, i * SEALED_CHUNK as u64)?;
-            }
-            Ok(Ok((plain, last)))
-        })
-        .await?
-    };
-    let (plain, last) = match checked {
-        Ok(checked) => checked,
-        Err(taken) => return answer(taken),
-    };
+    let buffers = Arc::clone(&state.attachments.buffers);
+    let (arriving, arrived_digest) = collect(&buffers, body, i).await?;
+
+    // First what needs no order: the chunk's place, size and digest (taken as it arrived).
+    // Its writing, opening and the hashing of its plaintext wait for the chunks before it.
+    let progress = turn.progress_now(&progress_file).await?;
+    let (held_now, whole) = (progress.chunks, progress.done.is_some());
+    if whole || i < held_now {
+        return answer(Taken::Kept);
+    }
+    if i >= transfer.chunks() {
+        return answer(Taken::Refused(format!(
+            "file {n} has {} chunks",
+            transfer.chunks()
+        )));
+    }
+    if i >= held_now + 2 * super::outgoing::IN_FLIGHT {
+        let (dir, state_turns) = (dir.clone(), Arc::clone(turns));
+        let held = blocking(move || held(&state_turns, &dir, files)).await?.0;
+        return answer(Taken::Ahead(held));
+    }
+    let len = arriving.chunk().len();
+    if len != transfer.chunk_len(i) {
+        return answer(Taken::Refused(format!(
+            "chunk {i} holds {len} bytes where {} were expected",
+            transfer.chunk_len(i)
+        )));
+    }
+    if arrived_digest != digest {
+        return answer(Taken::Refused(format!(
+            "chunk {i} does not match its Content-Digest"
+        )));
+    }
+    let mut arriving = arriving;
+    let last = i + 1 == transfer.chunks();
 
     // Then its turn: the chunks before it appended.
     let deadline = tokio::time::Instant::now() + TURN_WAIT;
@@ -440,8 +431,7 @@ pub(crate) async fn chunk(
         tokio::pin!(moved);
         moved.as_mut().enable();
         let (held_now, whole) = {
-            let (turn, progress_file) = (Arc::clone(&turn), progress_file.clone());
-            let progress = blocking(move || turn.progress(&progress_file)).await?;
+            let progress = turn.progress_now(&progress_file).await?;
             (progress.chunks, progress.done.is_some())
         };
         if whole || i < held_now {
@@ -476,9 +466,24 @@ pub(crate) async fn chunk(
             if i > progress.chunks {
                 return Ok((Taken::Ahead(held(&state_turns, &dir, files)?.0), false));
             }
-            let data = open_private(&data_path(&dir, n))?;
+            // Written at its place, then opened there: one that does not open is written
+            // over when it is sent again.
+            let path = data_path(&dir, n);
+            arriving.write(&path)?;
+            let data = open_private(&path)?;
             if last {
-                let whole = hex::encode(progress.sha256.finish(&plain));
+                data.set_len(transfer.sealed_size)?;
+            }
+            let Ok(opened) = key.open_in_place(i, last, arriving.chunk_mut()) else {
+                buffers.give(arriving.into_buffer());
+                return Ok((
+                    Taken::Refused(format!("chunk {i} does not open with its file's key")),
+                    false,
+                ));
+            };
+            let plain = &arriving.chunk()[..opened];
+            if last {
+                let whole = hex::encode(progress.sha256.finish(plain));
                 if whole != expected_sha {
                     data.set_len(0)?;
                     turn.keep(Progress::default());
@@ -492,7 +497,7 @@ pub(crate) async fn chunk(
                 }
                 progress.done = Some(whole);
             } else {
-                progress.sha256.update_blocks(&plain);
+                progress.sha256.update_blocks(plain);
             }
             progress.chunks = i + 1;
             if last || progress.chunks.is_multiple_of(SAVE_EVERY) {
@@ -501,12 +506,39 @@ pub(crate) async fn chunk(
             }
             let whole = progress.done.is_some();
             turn.keep(progress);
+            buffers.give(arriving.into_buffer());
             Ok((Taken::Kept, whole))
         })
         .await?
     };
     state.attachments.turns.moved(&progress_file, appended.1);
     answer(appended.0)
+}
+
+/// Reads chunk `index`'s body into a buffer of `buffers`, refusing one longer than a sealed
+/// chunk; with its `Content-Digest`, hashed as it arrives.
+async fn collect(
+    buffers: &Buffers,
+    mut body: Body,
+    index: u64,
+) -> Result<(Arriving, String), Problem> {
+    use http_body_util::BodyExt as _;
+    use sha2::Digest as _;
+    let mut arriving = Arriving::new(buffers.take(), index);
+    let mut hash = sha2::Sha256::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|_| problems::MALFORMED_BODY.with("the chunk's body was cut short"))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if !arriving.extend(&data) {
+            return Err(problems::BODY_TOO_LARGE
+                .with(format!("a chunk holds at most {SEALED_CHUNK} bytes")));
+        }
+        hash.update(&data);
+    }
+    Ok((arriving, digest_header(&hash.finalize())))
 }
 
 /// Streams file `n` of a received message to a case system: each chunk opened with the file's
@@ -528,20 +560,23 @@ pub(crate) async fn fetch(
     let path = data_path(&attachments.inbox(sender, &envelope.id), n);
     let file = blocking(move || std::fs::File::open(path)).await?;
     let transfer = transfer.clone();
+    let buffers = Arc::clone(&attachments.buffers);
     let (sender_tx, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(2);
     tokio::task::spawn_blocking(move || {
         for i in 0..transfer.chunks() {
             let last = i + 1 == transfer.chunks();
-            let chunk = read_chunk(&file, transfer.sealed_size, i).and_then(|mut chunk| {
-                key.open_chunk(i, last, &mut chunk)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-                Ok(chunk)
-            });
+            let mut chunk = buffers.take();
+            let chunk = read_chunk(&file, transfer.sealed_size, i, &mut chunk)
+                .and_then(|()| {
+                    key.open_chunk(i, last, &mut chunk)
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+                })
+                .map(|()| buffers.lend(chunk));
             let failed = chunk.is_err();
             if let Err(err) = &chunk {
                 tracing::error!(%err, chunk = i, "a received file cannot be read; its fetch is cut short");
             }
-            if sender_tx.blocking_send(chunk.map(Bytes::from)).is_err() || failed {
+            if sender_tx.blocking_send(chunk).is_err() || failed {
                 return;
             }
         }

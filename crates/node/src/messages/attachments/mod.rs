@@ -22,6 +22,7 @@
 //! directory per upload, per outgoing message and per incoming message, named by a digest of
 //! the message's id so no sender-chosen text reaches a path.
 
+mod direct;
 pub(crate) mod incoming;
 pub(crate) mod outgoing;
 pub(crate) mod upload;
@@ -34,7 +35,7 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use utbyte_http::Problem;
-use utbyte_message::attachment::Sha256State;
+use utbyte_message::attachment::{Sha256State, SEALED_CHUNK};
 
 /// How this node keeps and moves attachments.
 pub(crate) struct Attachments {
@@ -49,6 +50,8 @@ pub(crate) struct Attachments {
     pub upload_expiry: time::Duration,
     /// Chunks waiting for their turn to be appended, by file.
     turns: std::sync::Arc<incoming::Turns>,
+    /// Chunk buffers for reuse.
+    buffers: std::sync::Arc<Buffers>,
 }
 
 impl Attachments {
@@ -64,6 +67,7 @@ impl Attachments {
             incoming_quota: config.incoming_quota_mib.saturating_mul(MIB),
             upload_expiry: time::Duration::hours(i64::from(config.upload_expiry_hours.max(1))),
             turns: std::sync::Arc::default(),
+            buffers: std::sync::Arc::default(),
         }
     }
 
@@ -187,16 +191,74 @@ fn hold(path: &Path) -> io::Result<Option<Hold>> {
     }
 }
 
-/// Sealed chunk `index` of a file of `sealed_size` bytes.
-fn read_chunk(file: &File, sealed_size: u64, index: u64) -> io::Result<Vec<u8>> {
+/// Reads sealed chunk `index` of a file of `sealed_size` bytes into `chunk`.
+fn read_chunk(file: &File, sealed_size: u64, index: u64, chunk: &mut Vec<u8>) -> io::Result<()> {
     use std::os::unix::fs::FileExt as _;
     let transfer = utbyte_message::Transfer { sealed_size };
-    let mut chunk = vec![0u8; transfer.chunk_len(index)];
-    file.read_exact_at(
-        &mut chunk,
-        index * utbyte_message::attachment::SEALED_CHUNK as u64,
-    )?;
-    Ok(chunk)
+    chunk.clear();
+    chunk.resize(transfer.chunk_len(index), 0);
+    file.read_exact_at(chunk, index * SEALED_CHUNK as u64)
+}
+
+/// Chunk buffers kept for reuse. A file moves as a stream of 1 MiB chunks; a fresh buffer for
+/// each would be mapped and zeroed page by page (buffers this large are mapped, so that their
+/// memory goes back to the system when freed), which costs more than hashing the chunk. A
+/// few freed buffers are kept instead.
+#[derive(Default)]
+struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+
+/// Most free chunk buffers kept: as many as one file's chunks in flight at each end.
+const KEPT_BUFFERS: usize = 8;
+
+impl Buffers {
+    /// An empty buffer with room for a sealed chunk and what its direct write needs.
+    fn take(&self) -> Vec<u8> {
+        let kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        kept.unwrap_or_else(|| Vec::with_capacity(direct::CAPACITY))
+    }
+
+    fn give(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() < direct::CAPACITY {
+            return;
+        }
+        buffer.clear();
+        let mut kept = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() < KEPT_BUFFERS {
+            kept.push(buffer);
+        }
+    }
+
+    /// `buffer` as a body: shared without copying, back here once the last holder is done.
+    fn lend(self: &std::sync::Arc<Self>, buffer: Vec<u8>) -> axum::body::Bytes {
+        axum::body::Bytes::from_owner(Lent {
+            buffer,
+            buffers: std::sync::Arc::clone(self),
+        })
+    }
+}
+
+struct Lent {
+    buffer: Vec<u8>,
+    buffers: std::sync::Arc<Buffers>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buffer
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.buffers.give(std::mem::take(&mut self.buffer));
+    }
 }
 
 /// Runs file work off the async threads; a failure is the node's, answered 500 and logged.
@@ -218,9 +280,14 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 /// `Content-Digest` (RFC 9530) of one chunk: `sha-256=:…:`.
 fn content_digest(bytes: &[u8]) -> String {
+    digest_header(&Sha256::digest(bytes))
+}
+
+/// A SHA-256 as a `Content-Digest` value.
+fn digest_header(sha256: &[u8]) -> String {
     use base64::Engine as _;
     format!(
         "sha-256=:{}:",
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+        base64::engine::general_purpose::STANDARD.encode(sha256)
     )
 }

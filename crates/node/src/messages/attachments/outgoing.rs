@@ -205,11 +205,13 @@ pub(crate) async fn transfer(
             lanes.spawn(async move {
                 let mut i = from + lane;
                 while i < chunks {
-                    let reader = Arc::clone(&file);
+                    let (reader, buffers) =
+                        (Arc::clone(&file), Arc::clone(&state.attachments.buffers));
                     let (chunk, digest) = tokio::task::spawn_blocking(move || {
-                        let chunk = read_chunk(&reader, sealed_size, i)?;
+                        let mut chunk = buffers.take();
+                        read_chunk(&reader, sealed_size, i, &mut chunk)?;
                         let digest = content_digest(&chunk);
-                        Ok::<_, io::Error>((chunk, digest))
+                        Ok::<_, io::Error>((buffers.lend(chunk), digest))
                     })
                     .await
                     .map_err(|e| TransferError::Transient(e.to_string()))?
@@ -269,7 +271,7 @@ async fn send_chunk(
     id: &str,
     n: usize,
     i: u64,
-    chunk: Vec<u8>,
+    chunk: axum::body::Bytes,
     digest: &str,
 ) -> Result<(), TransferError> {
     let path = utbyte_api::paths::with(CHUNK_PATH, id)
