@@ -4,8 +4,9 @@
 //! A message with files arrives first on its own (`receive`): it is checked and opened as any
 //! message is, kept as `parcel.json` in its inbox directory, and answered
 //! `attachments-incomplete` with how many chunks of each file are held. Its chunks then arrive
-//! in order at [`CHUNK_PATH`](super::outgoing::CHUNK_PATH); each must match its
-//! `Content-Digest` and open with its file's key at its place, or it is refused and sent again.
+//! at [`CHUNK_PATH`](super::outgoing::CHUNK_PATH), a few at once; each must match its
+//! `Content-Digest` (hashed as it arrives) and, at its turn, open with its file's key at its
+//! place once written there, or it is refused and sent again.
 //! When the last chunk of a file has come, the SHA-256 of the whole plaintext must be the one
 //! the content declares. The message is taken in only when every file is whole.
 
@@ -173,11 +174,11 @@ enum Taken {
 const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Chunks that arrived before their predecessors were appended wait here for their turn: the
-/// sender keeps a few chunks of a file in flight, each is checked and opened as it comes, and
-/// they are appended in order. The progress of a file being appended is kept here too, and
-/// saved beside the file (after the chunks are made durable) every [`SAVE_EVERY`] chunks and
-/// at the end; a node that stops in between resumes from the last save, and the sender sends
-/// the chunks after it again.
+/// sender keeps a few chunks of a file in flight, each is checked against its digest as it
+/// comes, and they are written, opened and hashed in order. The progress of a file being
+/// appended is kept here too, and saved beside the file (after the chunks are made durable)
+/// every [`SAVE_EVERY`] chunks and at the end; a node that stops in between resumes from the
+/// last save, and the sender sends the chunks after it again.
 #[derive(Default)]
 pub(super) struct Turns(std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<Turn>>>);
 

@@ -14,7 +14,8 @@
 //!   `Content-Digest`, before the message itself.
 //! - `incoming` — the recipient: the message arrives first and is checked and opened (so a
 //!   kind the node does not take is refused before any byte of a file moves); each chunk is
-//!   checked against its digest, opened with the file's key and appended, the plaintext hashed;
+//!   checked against its digest as it arrives, then in order written at its place past the page
+//!   cache (`direct`), opened with the file's key and its plaintext hashed;
 //!   the message is taken in only when every file is whole and matches the SHA-256 the content
 //!   declares. The case system fetches a file as a stream, opened chunk by chunk.
 //!
