@@ -126,7 +126,6 @@ impl AttachmentKey {
 
     /// The key from its 16 bytes.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        // A 16-byte key is always an AES-128 key.
         let key = UnboundKey::new(&AES_128_GCM, &bytes)
             .unwrap_or_else(|_| unreachable!("16 bytes are an AES-128 key"));
         Self {

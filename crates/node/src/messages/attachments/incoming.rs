@@ -248,13 +248,7 @@ impl Turns {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let turn = turns.get(file)?;
-        let progress = turn
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        progress
+        turns.get(file)?.kept()
     }
 
     /// A chunk of `file` was appended (or the file is whole): whoever waits looks again.
@@ -275,14 +269,17 @@ impl Turns {
 }
 
 impl Turn {
-    /// The file's progress: as appended here, or as last saved.
-    fn progress(&self, file: &Path) -> io::Result<Progress> {
-        let kept = self
-            .progress
+    /// The file's progress as appended here, if it is.
+    fn kept(&self) -> Option<Progress> {
+        self.progress
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        match kept {
+            .clone()
+    }
+
+    /// The file's progress: as appended here, or as last saved.
+    fn progress(&self, file: &Path) -> io::Result<Progress> {
+        match self.kept() {
             Some(progress) => Ok(progress),
             None => Ok(read_json::<Progress>(file)?.unwrap_or_default()),
         }
@@ -290,12 +287,7 @@ impl Turn {
 
     /// [`progress`](Self::progress), read off the async threads only when it is not here.
     async fn progress_now(self: &Arc<Self>, file: &Path) -> Result<Progress, Problem> {
-        let kept = self
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        match kept {
+        match self.kept() {
             Some(progress) => Ok(progress),
             None => {
                 let (turn, file) = (Arc::clone(self), file.to_path_buf());
@@ -595,11 +587,7 @@ pub(crate) async fn fetch(
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     if let Ok(digest) = hex::decode(&attachment.sha256) {
-        let value = format!(
-            "sha-256=:{}:",
-            base64::engine::general_purpose::STANDARD.encode(digest)
-        );
-        if let Ok(value) = HeaderValue::from_str(&value) {
+        if let Ok(value) = HeaderValue::from_str(&digest_header(&digest)) {
             headers.insert("repr-digest", value);
         }
     }
