@@ -3,7 +3,7 @@
 //! [`crate::exchange::answer`]; these only read the request and write the answer.
 
 use crate::exchange::answer::{answer, Answered};
-use crate::exchange::ExchangeError;
+use crate::exchange::{to_the_end, ExchangeError};
 use crate::problems;
 use crate::protocol::{
     AnswerStatus, ExchangeRequest, Receipt, ReviewState, REQUESTS_PATH, REVIEW_PATH,
@@ -49,7 +49,8 @@ pub(crate) async fn exchange(
     Json(incoming): Json<ExchangeRequest>,
 ) -> Result<Response, Problem> {
     let Answered { status, signed } =
-        answer(&state, &peer, incoming, OffsetDateTime::now_utc()).await?;
+        to_the_end(async move { answer(&state, &peer, incoming, OffsetDateTime::now_utc()).await })
+            .await?;
     let status = match status {
         AnswerStatus::Answered => StatusCode::OK,
         AnswerStatus::Review => StatusCode::ACCEPTED,

@@ -96,6 +96,12 @@ pub trait ReplayGuard: Send + Sync {
         answer: &KeptAnswer,
     ) -> Result<(), StoreError>;
 
+    /// Forgets the claim of `request_id` from `peer` if no answer is kept for it: the request
+    /// was not decided (the register could not be read, or the rulebook is not loaded), so the
+    /// same request asked again under that id is decided afresh rather than refused as a replay.
+    /// `false` if there was no such claim, or an answer is kept (the claim stays).
+    async fn release_request_id(&self, peer: &str, request_id: &str) -> Result<bool, StoreError>;
+
     /// What the replay guard knows of `request_id` from `peer`: nothing (never claimed, or
     /// forgotten), claimed only, or claimed and answered.
     async fn known_request(

@@ -66,6 +66,35 @@ fn kept_answers_do_not_show_their_content_in_debug() {
 
 on_both_engines! {
     #[tokio::test]
+    async fn a_claim_never_answered_is_released_and_an_answered_one_is_not() {
+        let store = store().await;
+        for id in ["undecided", "answered"] {
+            assert!(store
+                .claim_request_id("fk", id, at(0), at(-60))
+                .await
+                .unwrap());
+        }
+        store.keep_answer("fk", "answered", &kept("h1")).await.unwrap();
+        assert!(store.release_request_id("fk", "undecided").await.unwrap());
+        assert!(!store.release_request_id("fk", "answered").await.unwrap());
+        assert!(!store.release_request_id("fk", "never-claimed").await.unwrap());
+        // Released: the same id is claimed afresh. Answered: still a replay, its answer kept.
+        assert_eq!(store.known_request("fk", "undecided").await.unwrap(), None);
+        assert!(store
+            .claim_request_id("fk", "undecided", at(1), at(-60))
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_request_id("fk", "answered", at(1), at(-60))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.known_request("fk", "answered").await.unwrap(),
+            Some(KnownRequest::Answered(kept("h1")))
+        );
+    }
+
+    #[tokio::test]
     async fn requests_in_flight_are_listed_oldest_first_and_only_those_begun_before() {
         let store = store().await;
         for (key, second) in [("k3", 30), ("k1", 10), ("k2", 20), ("k4", 40)] {

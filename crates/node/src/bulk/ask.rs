@@ -6,7 +6,8 @@
 //! counters: an upload resumed after a broken connection starts where the last part kept
 //! ended, so no subject is asked twice or skipped. A part the provider answered whose answer
 //! was not kept (the node stopped in between) is asked again under the same id when the upload
-//! resumes, and the provider gives the answer it kept, recorded once. Subjects the provider
+//! resumes, and the provider gives the answer it kept, recorded once: its receipts, recorded
+//! by the attempt that did not keep it, are found and not recorded again. Subjects the provider
 //! held for review are each asked on their own ([`HeldAsks`]), while the next parts are asked,
 //! so a reviewer there decides them as ordinary requests — alike but for their subject, as one
 //! batch.
@@ -24,14 +25,14 @@ use utbyte_api::access::VouchedBy;
 use utbyte_api::bulk::{BulkRecord, BulkRequest, BulkStatus, BulkView};
 use utbyte_api::requests::CaseRequest;
 use utbyte_api::Outcome;
-use utbyte_audit::{BulkRef, EventKind};
+use utbyte_audit::{AuditRecord, BulkRef, EventKind};
 use utbyte_domain::SubjectId;
 use utbyte_federation::{Jws, Member};
 use utbyte_store::{BulkBegun, BulkPart, NewBulk, StoredBulk};
 
 use super::protocol::{run_digest, BulkPartRequest, PartAnswer, BULK_ANSWER_TYPE, BULK_PATH};
-use crate::exchange::answer::{new_id, subject_identifier};
-use crate::exchange::ask::{call, provider_refused};
+use crate::exchange::answer::{new_id, subject_identifier, REQUEST_WINDOW};
+use crate::exchange::ask::{call, provider_refused, RECEIPT_ORDER_SLACK};
 use crate::exchange::checked::case_request;
 use crate::exchange::{AnswerRejected, CheckedAsk, ExchangeError};
 use crate::protocol::AnswerStatus;
@@ -228,13 +229,15 @@ pub(crate) struct Asked {
 }
 
 /// Asks the provider for `subjects`, the bulk's part from subject `first`: the signed answer
-/// verified and a receipt recorded per run. Kept by [`keep`], in order.
+/// verified and a receipt recorded per run. Kept by [`keep`], in order. A part that may have
+/// been asked and not kept before (`asked_before`) has its runs' receipts looked for first.
 pub(crate) async fn ask(
     state: &Arc<NodeState>,
     stored: &StoredBulk,
     first: u64,
     subjects: &[SubjectId],
     now: OffsetDateTime,
+    asked_before: bool,
 ) -> Result<Asked, ExchangeError> {
     let ctx = state.exchange_context()?;
     let kept = Kept::read(stored)?;
@@ -279,7 +282,12 @@ pub(crate) async fn ask(
     })?;
     let answer = verify(state, &member, &part, &signed)?;
     let checked = kept.checked(state, now)?;
-    record_receipts(state, &ctx, &checked, &answer, subjects).await?;
+    let recorded = if asked_before {
+        receipts_recorded(state, &answer, subjects).await?
+    } else {
+        BTreeSet::new()
+    };
+    record_receipts(state, &checked, &answer, subjects, &recorded).await?;
     let held: u32 = answer
         .runs
         .iter()
@@ -408,13 +416,67 @@ fn verify(
     Ok(answer)
 }
 
-/// Records a receipt for each run, with the provider's entry and digest, all at once.
+/// The runs of `answer` whose receipt this node has recorded already, by the provider's entry:
+/// an attempt that recorded them stopped before the part was kept (the node stopped, or a
+/// part before it failed), and the provider answered again with the answer it kept. Each run
+/// is looked for among the records about its first subject, newest first, back to the first
+/// timed before the provider can have decided the part.
+async fn receipts_recorded(
+    state: &Arc<NodeState>,
+    answer: &PartAnswer,
+    subjects: &[SubjectId],
+) -> Result<BTreeSet<u64>, ExchangeError> {
+    let decided = OffsetDateTime::parse(&answer.decided_at, &Rfc3339)
+        .map_err(|e| AnswerRejected::Unreadable(format!("the part's decision time: {e}")))?;
+    let since = decided - REQUEST_WINDOW - RECEIPT_ORDER_SLACK;
+    let runs = answer
+        .runs
+        .iter()
+        .map(|run| {
+            let first = subject_identifier(&subjects[run.members[0] as usize])?;
+            Ok((first, run.receipt.index, run.sha256.clone()))
+        })
+        .collect::<Result<Vec<_>, ExchangeError>>()?;
+    let (audit, provider) = (Arc::clone(&state.audit), answer.provider.clone());
+    let unreadable = |e: &dyn std::fmt::Display| ExchangeError::Audit(e.to_string());
+    tokio::task::spawn_blocking(move || {
+        // Another instance of this node may have recorded them: its records must be in this
+        // instance's replica and index first.
+        audit.settle().map_err(|e| unreadable(&e))?;
+        let mut recorded = BTreeSet::new();
+        for (first, provider_index, digest) in runs {
+            for index in audit.records_about(&first).into_iter().rev() {
+                let leaf = audit.ledger().entry(index).map_err(|e| unreadable(&e))?;
+                let record = AuditRecord::from_leaf(&leaf).map_err(|e| unreadable(&e))?;
+                let time =
+                    OffsetDateTime::parse(&record.time, &Rfc3339).map_err(|e| unreadable(&e))?;
+                if time < since {
+                    break;
+                }
+                if record.event == EventKind::Receipt
+                    && record.provider == provider
+                    && record.refers_to == Some(provider_index)
+                    && record.payload_sha256.as_deref() == Some(digest.as_str())
+                {
+                    recorded.insert(provider_index);
+                    break;
+                }
+            }
+        }
+        Ok(recorded)
+    })
+    .await
+    .map_err(|e| ExchangeError::Internal(e.to_string()))?
+}
+
+/// Records a receipt for each run, with the provider's entry and digest, all at once; but not
+/// for the runs `recorded` already (by the provider's entry).
 async fn record_receipts(
     state: &Arc<NodeState>,
-    ctx: &Exchange,
     checked: &CheckedAsk,
     answer: &PartAnswer,
     subjects: &[SubjectId],
+    recorded: &BTreeSet<u64>,
 ) -> Result<(), ExchangeError> {
     let request = checked.request();
     let facts = ExchangeFacts {
@@ -423,9 +485,12 @@ async fn record_receipts(
         request,
         rulebook_sha256: &answer.rulebook_sha256,
     };
-    let _ = ctx;
     let mut appends = JoinSet::new();
-    for run in &answer.runs {
+    for run in answer
+        .runs
+        .iter()
+        .filter(|run| !recorded.contains(&run.receipt.index))
+    {
         let decision = &answer.decisions[run.decision as usize];
         let mut record = facts.record(
             EventKind::Receipt,

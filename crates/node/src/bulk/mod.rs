@@ -15,6 +15,7 @@ pub(crate) mod protocol;
 pub(crate) mod provide;
 mod subjects;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,7 +193,12 @@ pub(crate) async fn upload(
     // Up to four parts in flight: the next are asked of the provider while the one before is
     // kept. Each part is its own task, chained to the one before, so it is kept only after it
     // and only if it was; a part begun is finished even if the case system goes away meanwhile.
+    // A part that fails stops the upload: no part is begun after the flag is seen, so at most
+    // the parts in flight with it were asked and not kept — and only those may have been asked
+    // before when an upload resumes where the last one stopped.
     let in_flight = Arc::new(tokio::sync::Semaphore::new(PARTS_IN_FLIGHT));
+    let failed = Arc::new(AtomicBool::new(false));
+    let asked_before_until = query.from + (PARTS_IN_FLIGHT * ask::PART) as u64;
     let held = Arc::new(ask::HeldAsks::new());
     let mut last: Option<tokio::task::JoinHandle<Result<(), ExchangeError>>> = None;
     loop {
@@ -226,28 +232,49 @@ pub(crate) async fn upload(
         }
         let full = part.len() == ask::PART;
         if full || (next.is_none() && !part.is_empty()) {
-            if last.as_ref().is_some_and(|l| l.is_finished()) {
-                // A part that failed stops the upload before more is asked.
-                settle(last.take()).await?;
-            }
             let permit = Arc::clone(&in_flight)
                 .acquire_owned()
                 .await
                 .map_err(|e| ExchangeError::Internal(e.to_string()))?;
-            let (task_state, task_stored, task_held) =
-                (Arc::clone(&state), stored.clone(), Arc::clone(&held));
+            if failed.load(Ordering::Acquire) || last.as_ref().is_some_and(|l| l.is_finished()) {
+                // The last part begun ends with the error of any part before it.
+                settle(last.take()).await?;
+            }
+            let (task_state, task_stored, task_held, task_failed) = (
+                Arc::clone(&state),
+                stored.clone(),
+                Arc::clone(&held),
+                Arc::clone(&failed),
+            );
             let subjects = std::mem::take(&mut part);
             let (first, before) = (next_first, last.take());
             next_first += subjects.len() as u64;
+            let asked_before = first < asked_before_until;
             last = Some(tokio::spawn(async move {
                 let _permit = permit;
-                let asked = ask::ask(&task_state, &task_stored, first, &subjects, now).await;
-                if let Some(before) = before {
-                    before
-                        .await
-                        .map_err(|e| ExchangeError::Internal(format!("a part stopped: {e}")))??;
+                let kept = async {
+                    let asked = ask::ask(
+                        &task_state,
+                        &task_stored,
+                        first,
+                        &subjects,
+                        now,
+                        asked_before,
+                    )
+                    .await;
+                    if let Some(before) = before {
+                        before.await.map_err(|e| {
+                            ExchangeError::Internal(format!("a part stopped: {e}"))
+                        })??;
+                    }
+                    ask::keep(&task_state, &task_stored, asked?, now, &task_held).await
                 }
-                ask::keep(&task_state, &task_stored, asked?, now, &task_held).await
+                .await;
+                if kept.is_err() {
+                    // Before the permit is given back, so the upload sees it when it takes one.
+                    task_failed.store(true, Ordering::Release);
+                }
+                kept
             }));
             part.reserve(ask::PART);
         }
@@ -513,7 +540,10 @@ pub(crate) async fn part(
     Extension(Peer(peer)): Extension<Peer>,
     Json(incoming): Json<BulkPartRequest>,
 ) -> Result<Json<utbyte_federation::Jws>, Problem> {
-    let signed = provide::answer_part(&state, &peer, incoming, OffsetDateTime::now_utc()).await?;
+    let signed = crate::exchange::to_the_end(async move {
+        provide::answer_part(&state, &peer, incoming, OffsetDateTime::now_utc()).await
+    })
+    .await?;
     Ok(Json(signed))
 }
 

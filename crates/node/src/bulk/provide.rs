@@ -28,7 +28,9 @@ use super::protocol::{
     part_request_id, run_digest, BulkPartRequest, PartAnswer, PartDecision, PartRecord, PartRun,
     BULK_ANSWER_TYPE, MAX_PART,
 };
-use crate::exchange::answer::{kept_answer, subject_identifier, verdicts, REQUEST_WINDOW};
+use crate::exchange::answer::{
+    kept_answer, subject_identifier, undecided, verdicts, REQUEST_WINDOW,
+};
 use crate::exchange::checked::peer_request;
 use crate::exchange::{CheckedAsk, ExchangeError};
 use crate::protocol::{AnswerStatus, ExchangeRequest};
@@ -110,7 +112,10 @@ pub(crate) async fn answer_part(
             member.authority
         )));
     }
-    let decided = decide(state, &ctx, &asked, register.as_ref(), &subjects).await?;
+    let decided = match decide(state, &ctx, &asked, register.as_ref(), &subjects).await {
+        Ok(decided) => decided,
+        Err(err) => return undecided(state, &member.authority, &request_id, err).await,
+    };
     let mut answer = PartAnswer {
         bulk_id: incoming.bulk_id.clone(),
         first: incoming.first,

@@ -141,7 +141,10 @@ pub(crate) async fn answer(
             incoming.request_id, member.authority
         )));
     }
-    let (checked, decision, verdicts, values) = decided?;
+    let (checked, decision, verdicts, values) = match decided {
+        Ok(decided) => decided,
+        Err(err) => return undecided(state, &member.authority, &incoming.request_id, err).await,
+    };
     let request = checked.request();
     let facts = ExchangeFacts {
         actor: requester(request),
@@ -420,6 +423,22 @@ pub(crate) fn review_fields(decision: &Decision) -> Vec<ReviewField> {
 }
 
 /// The subject as the ledger's subject index takes it.
+/// A request claimed but not decided (the register could not be read, the request is not one
+/// the rulebook can decide): its claim is released, so the same request asked again under its
+/// id — a recipient recovering, or the next try of a bulk's part — is decided afresh rather
+/// than refused as a replay. Nothing was recorded or sent.
+pub(crate) async fn undecided<T>(
+    state: &NodeState,
+    peer: &str,
+    request_id: &str,
+    err: ExchangeError,
+) -> Result<T, ExchangeError> {
+    if let Err(release) = state.exchange.release_request_id(peer, request_id).await {
+        tracing::warn!(%release, "the claim of a request not decided could not be released");
+    }
+    Err(err)
+}
+
 pub(crate) fn subject_identifier(subject: &SubjectId) -> Result<SubjectIdentifier, ExchangeError> {
     SubjectIdentifier::new(subject.as_str()).map_err(|e| ExchangeError::Internal(e.to_string()))
 }

@@ -415,7 +415,7 @@ pub(super) async fn record_and_keep(
 
 /// How much earlier than the exchange began its receipt may be timed: a record is timed when it
 /// is made, and records made at once are appended in batches, in any order.
-const RECEIPT_ORDER_SLACK: time::Duration = time::Duration::minutes(1);
+pub(crate) const RECEIPT_ORDER_SLACK: time::Duration = time::Duration::minutes(1);
 
 /// This node's receipt of `opened` from `provider`, if it recorded one for the exchange begun at
 /// `begun`: its index. Read from the newest entry back to the first timed before the answer

@@ -35,6 +35,18 @@ pub(crate) fn could_exist(id: &str, max: usize) -> bool {
     !id.is_empty() && id.len() <= max && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Runs a provider's answer to the end on its own task, and waits for it: once its request id
+/// is claimed, an answer is decided, recorded and kept even if the requesting node hangs up
+/// (its handler is dropped with the connection), so that node, asking again under the same id,
+/// gets the answer kept rather than a claimed id that was never answered.
+pub(crate) async fn to_the_end<T: Send + 'static>(
+    answering: impl std::future::Future<Output = Result<T, ExchangeError>> + Send + 'static,
+) -> Result<T, ExchangeError> {
+    tokio::spawn(answering)
+        .await
+        .map_err(|e| ExchangeError::Internal(format!("answering stopped: {e}")))?
+}
+
 /// A vouching as the rulebook's request and the audit trail carry it.
 pub(crate) fn rules_vouching(by: &utbyte_api::access::VouchedBy) -> utbyte_rules::VouchedBy {
     utbyte_rules::VouchedBy {

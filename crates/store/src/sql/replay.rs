@@ -26,6 +26,9 @@ const KEEP: &str = "\
 UPDATE seen_requests SET request_hash = $3, answer_status = $4, answer_json = $5
  WHERE peer = $1 AND request_id = $2 AND answer_json IS NULL";
 
+const RELEASE: &str = "\
+DELETE FROM seen_requests WHERE peer = $1 AND request_id = $2 AND answer_json IS NULL";
+
 const KNOWN: &str = "\
 SELECT request_hash, answer_status, answer_json FROM seen_requests
  WHERE peer = $1 AND request_id = $2";
@@ -102,6 +105,30 @@ macro_rules! engine {
                                         what: "kept answer",
                                     }),
                                 }
+                            })
+                        })
+                        .await
+                }
+
+                async fn release_request_id(
+                    &self,
+                    peer: &str,
+                    request_id: &str,
+                ) -> Result<bool, StoreError> {
+                    check_id("peer authority id", peer)?;
+                    check_id("request id", request_id)?;
+                    let (peer, request_id) = (peer.to_owned(), request_id.to_owned());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let released = sqlx::query(RELEASE)
+                                    .bind(&peer)
+                                    .bind(&request_id)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("releasing a request id"))?
+                                    .rows_affected();
+                                Ok(released == 1)
                             })
                         })
                         .await
