@@ -118,18 +118,17 @@ pub(crate) async fn list(
         .review_batches(2, MAX_BATCHES)
         .await
         .map_err(store_problem)?;
-    let mut views = Vec::with_capacity(batches.len());
-    for batch in batches {
-        // A batch decided meanwhile has no oldest review any more, and is left out.
-        if let Some(first) = oldest(&state, &batch.batch).await? {
-            views.push(ReviewBatchView {
+    let views = batches
+        .into_iter()
+        .map(|batch| {
+            Ok(ReviewBatchView {
                 pending: batch.pending,
-                oldest: batch.oldest,
-                first: review::view(&first, Vec::new())?,
+                oldest: batch.first.created_at,
+                first: review::view(&batch.first, Vec::new())?,
                 batch: batch.batch,
-            });
-        }
-    }
+            })
+        })
+        .collect::<Result<_, Problem>>()?;
     Ok(Json(views))
 }
 
@@ -152,22 +151,20 @@ pub(crate) async fn show(
 ) -> Result<Json<ReviewBatchView>, Problem> {
     who.require(Duty::Review)?;
     possible(&batch)?;
-    let first = oldest(&state, &batch)
-        .await?
-        .ok_or_else(|| no_batch(&batch))?;
     let pending = state
         .exchange
         .review_batch(&batch)
         .await
-        .map_err(store_problem)?;
-    let (count, since) = pending.map_or((1, first.created_at), |b| (b.pending, b.oldest));
-    let case = apply::case_of(&first).map_err(Problem::from)?;
+        .map_err(store_problem)?
+        .ok_or_else(|| no_batch(&batch))?;
+    let first = &pending.first;
+    let case = apply::case_of(first).map_err(Problem::from)?;
     let earlier = review::earlier_exchanges(&state, &case, first.ledger_index)?;
     Ok(Json(ReviewBatchView {
         batch,
-        pending: count,
-        oldest: since,
-        first: review::view(&first, earlier)?,
+        pending: pending.pending,
+        oldest: first.created_at,
+        first: review::view(first, earlier)?,
     }))
 }
 

@@ -516,10 +516,10 @@ pub trait ReviewQueue: Send + Sync {
     async fn pending_review_count(&self) -> Result<i64, StoreError>;
 
     /// The batches with at least `min` reviews pending, at most `limit`, the one whose oldest
-    /// review has waited longest first.
+    /// review has waited longest first; each with that review, read in the same query.
     async fn review_batches(&self, min: u32, limit: u32) -> Result<Vec<ReviewBatch>, StoreError>;
 
-    /// The batch `batch`, if it has a review pending.
+    /// The batch `batch`, with its oldest pending review, if it has one.
     async fn review_batch(&self, batch: &str) -> Result<Option<ReviewBatch>, StoreError>;
 
     /// A page of at most `limit` pending reviews of `batch`, oldest first, starting after
@@ -539,6 +539,6 @@ pub struct ReviewBatch {
     pub batch: String,
     /// How many of its reviews are pending.
     pub pending: u64,
-    /// When its oldest pending review was queued (to the second).
-    pub oldest: OffsetDateTime,
+    /// Its oldest pending review (the first queued; `created_at` says when).
+    pub first: StoredReview,
 }

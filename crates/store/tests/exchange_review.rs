@@ -218,7 +218,7 @@ on_both_engines! {
         let batches = store.review_batches(1, 10).await.unwrap();
         let listed: Vec<(&str, u64, time::OffsetDateTime)> = batches
             .iter()
-            .map(|b| (b.batch.as_str(), b.pending, b.oldest))
+            .map(|b| (b.batch.as_str(), b.pending, b.first.created_at))
             .collect();
         assert_eq!(
             listed,
@@ -228,12 +228,16 @@ on_both_engines! {
                 ("alike", 3, at(2))
             ]
         );
+        // Each with its oldest pending review, whole.
+        let firsts: Vec<&str> = batches.iter().map(|b| b.first.ticket.as_str()).collect();
+        assert_eq!(firsts, ["o1", "s1", "a2"]);
+        assert_eq!(batches[2].first, store.review("a2").await.unwrap().unwrap());
         let large = store.review_batches(2, 10).await.unwrap();
         assert_eq!(large.len(), 1);
         assert_eq!(large[0].batch, "alike");
         assert_eq!(store.review_batches(1, 2).await.unwrap().len(), 2);
         let alike = store.review_batch("alike").await.unwrap().unwrap();
-        assert_eq!((alike.pending, alike.oldest), (3, at(2)));
+        assert_eq!((alike.pending, alike.first.ticket.as_str()), (3, "a2"));
         assert_eq!(store.review_batch("nothing").await.unwrap(), None);
 
         // A batch's pending reviews in queue order, page by page; deciding one already passed

@@ -35,20 +35,33 @@ const COLUMNS: &str = "ticket, requester, request_id, request_json, decision_jso
                        created_at, state, reviewer, review_json, answer_json, \
                        decided_ledger_index, decided_at, rowid, batch";
 
-const BATCHES: &str = "\
-SELECT batch, COUNT(*) AS pending, MIN(created_at) AS oldest
-  FROM reviews
- WHERE state = 'pending' AND batch IS NOT NULL
- GROUP BY batch
-HAVING COUNT(*) >= $1
- ORDER BY MIN(created_at), batch
- LIMIT $2";
+/// Pending reviews of a batch, each with its batch's count and its place in the batch's queue
+/// (1: the oldest); `{filter}` narrows the batches.
+const BATCH_HEADS: &str = "\
+SELECT {COLUMNS}, pending FROM (
+    SELECT {COLUMNS},
+           COUNT(*) OVER (PARTITION BY batch) AS pending,
+           ROW_NUMBER() OVER (PARTITION BY batch ORDER BY created_at, rowid) AS place
+      FROM reviews
+     WHERE state = 'pending' AND {filter}
+) AS queued
+ WHERE place = 1";
 
-const BATCH: &str = "\
-SELECT batch, COUNT(*) AS pending, MIN(created_at) AS oldest
-  FROM reviews
- WHERE state = 'pending' AND batch = $1
- GROUP BY batch";
+/// The batch heads of batches with at least `min` pending reviews, the one whose oldest review
+/// has waited longest first.
+fn batches_sql() -> String {
+    let heads = BATCH_HEADS
+        .replace("{COLUMNS}", COLUMNS)
+        .replace("{filter}", "batch IS NOT NULL");
+    format!("{heads} AND pending >= $1 ORDER BY created_at, batch LIMIT $2")
+}
+
+/// The batch head of batch `$1`.
+fn batch_sql() -> String {
+    BATCH_HEADS
+        .replace("{COLUMNS}", COLUMNS)
+        .replace("{filter}", "batch = $1")
+}
 
 /// A row as SQLite holds it; [`StoredReview`] once checked.
 #[derive(sqlx::FromRow)]
@@ -71,11 +84,12 @@ struct Row {
     batch: Option<String>,
 }
 
+/// A batch's oldest pending review, with the batch's count.
 #[derive(sqlx::FromRow)]
 struct BatchRow {
-    batch: String,
+    #[sqlx(flatten)]
+    first: Row,
     pending: i64,
-    oldest: i64,
 }
 
 macro_rules! engine {
@@ -224,7 +238,7 @@ macro_rules! engine {
                     min: u32,
                     limit: u32,
                 ) -> Result<Vec<ReviewBatch>, StoreError> {
-                    let rows = sqlx::query_as::<_, BatchRow>(BATCHES)
+                    let rows = sqlx::query_as::<_, BatchRow>(&batches_sql())
                         .bind(i64::from(min.max(1)))
                         .bind(i64::from(limit))
                         .fetch_all(&self.pool)
@@ -238,7 +252,7 @@ macro_rules! engine {
                     batch: &str,
                 ) -> Result<Option<ReviewBatch>, StoreError> {
                     check_id("review batch", batch)?;
-                    sqlx::query_as::<_, BatchRow>(BATCH)
+                    sqlx::query_as::<_, BatchRow>(&batch_sql())
                         .bind(batch)
                         .fetch_optional(&self.pool)
                         .await
@@ -308,10 +322,11 @@ impl Row {
 
 impl BatchRow {
     fn checked(self) -> Result<ReviewBatch, StoreError> {
+        let first = self.first.checked()?;
         Ok(ReviewBatch {
+            batch: first.batch.clone().ok_or_else(|| corrupt("a batch without a name"))?,
             pending: u64::try_from(self.pending).map_err(|_| corrupt("a negative count"))?,
-            oldest: time_of(self.oldest).ok_or_else(|| corrupt("a time out of range"))?,
-            batch: self.batch,
+            first,
         })
     }
 }
