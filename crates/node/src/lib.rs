@@ -713,6 +713,8 @@ async fn background(
     // At once, not a poll interval later: exchanges an earlier run left in flight are driven to
     // an end as soon as the node is up.
     consumer::background_round(&state, &callbacks).await;
+    // Batch decisions an earlier run did not finish applying, beside the rounds.
+    tokio::spawn(review_batch::resume(Arc::clone(&state)));
     loop {
         tokio::select! {
             _ = stop.changed() => return,

@@ -7,8 +7,9 @@
 //! checked against that review before it is accepted, then applied to every review pending in
 //! the batch at that moment but those the reviewer left for one-by-one review, one at a time
 //! as a decision on the ticket would be (recorded, signed, delivered). Reviews queued after the
-//! decision are not decided by it. If the node stops midway, the reviews not yet decided stay
-//! pending in the batch, and the batch is decided again.
+//! decision are not decided by it. The decision is kept before it is accepted (with the place
+//! of the newest review it covers) and forgotten once applied to every review it covers: a node
+//! stopped midway applies the rest when it starts again.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use utbyte_api::access::{Duty, VouchedBy};
@@ -28,9 +29,10 @@ use utbyte_api::reviews::{
 };
 use utbyte_domain::SubjectId;
 use utbyte_http::{Json, Path, Problem, Query};
-use utbyte_store::{StoreError, StoredReview};
+use utbyte_store::{BatchDecision, StoreError, StoredReview};
 
 use crate::access::Who;
+use crate::exchange::answer::new_id;
 use crate::exchange::{apply, ExchangeError};
 use crate::paging::{self, Listed};
 use crate::problems;
@@ -252,18 +254,34 @@ pub(crate) async fn decide(
     let case = apply::case_of(&first).map_err(Problem::from)?;
     let acting = review::check_reviewer(&state, &who, &decision.reviewer, &case.request.offering)?;
     apply::verdicts(&case.fields, &decision).map_err(Problem::from)?;
-    let (tickets, excepted) = pending_tickets(&state, &batch, &input.except).await?;
-    let deciding = tickets.len() as u64;
-    let vouched = VouchedBy {
-        client: acting.client,
-        vouch: acting.vouch,
-    };
-    tokio::spawn(apply_to_each(
-        Arc::clone(&state),
-        tickets,
+    let except: BTreeSet<String> = input.except.into_iter().collect();
+    let (deciding, excepted) = pending_counts(&state, &batch, &except).await?;
+    let taken = Taken {
         decision,
-        vouched,
-    ));
+        vouched_by: VouchedBy {
+            client: acting.client,
+            vouch: acting.vouch,
+        },
+        except,
+    };
+    let kept = BatchDecision {
+        id: new_id().map_err(Problem::from)?,
+        batch: batch.clone(),
+        decision_json: serde_json::to_string(&taken)
+            .map_err(|e| problems::INTERNAL.with(e.to_string()))?,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    // Kept before it is answered: a node that stops while applying it applies the rest when
+    // it starts again.
+    if !state
+        .exchange
+        .begin_batch_decision(&kept)
+        .await
+        .map_err(store_problem)?
+    {
+        return Err(no_batch(&batch));
+    }
+    tokio::spawn(apply_to_each(Arc::clone(&state), kept));
     Ok((
         StatusCode::ACCEPTED,
         Json(BatchDecided {
@@ -274,16 +292,25 @@ pub(crate) async fn decide(
     ))
 }
 
-/// The batch's pending tickets but those excepted, and how many were excepted; an excepted
-/// ticket that is not pending in the batch is refused, so a typo leaves nothing decided.
-async fn pending_tickets(
+/// What a batch decision keeps: the decision, who vouched for the reviewer, and the reviews
+/// left for one-by-one review.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Taken {
+    decision: ReviewDecisionInput,
+    vouched_by: VouchedBy,
+    except: BTreeSet<String>,
+}
+
+/// How many of the batch's pending reviews a decision excepting `except` decides, and how many
+/// it excepts; an excepted ticket that is not pending in the batch is refused, so a typo
+/// leaves nothing decided.
+async fn pending_counts(
     state: &NodeState,
     batch: &str,
-    except: &[String],
-) -> Result<(Vec<String>, u64), Problem> {
-    let except: BTreeSet<&str> = except.iter().map(String::as_str).collect();
-    let mut tickets = Vec::new();
-    let mut found = 0u64;
+    except: &BTreeSet<String>,
+) -> Result<(u64, u64), Problem> {
+    let (mut deciding, mut found) = (0u64, 0u64);
     let mut after = None;
     loop {
         let page = state
@@ -292,10 +319,10 @@ async fn pending_tickets(
             .await
             .map_err(store_problem)?;
         for review in page.items {
-            if except.contains(review.ticket.as_str()) {
+            if except.contains(&review.ticket) {
                 found += 1;
             } else {
-                tickets.push(review.ticket);
+                deciding += 1;
             }
         }
         match page.next {
@@ -308,41 +335,79 @@ async fn pending_tickets(
             "`except` names a ticket that is not a pending review of this batch".into(),
         ));
     }
-    Ok((tickets, found))
+    Ok((deciding, found))
 }
 
-/// Decides each ticket as the batch decision says, one at a time, as a decision on the ticket
-/// would be. A ticket decided on its own meanwhile keeps that decision.
-async fn apply_to_each(
-    state: Arc<NodeState>,
-    tickets: Vec<String>,
-    decision: ReviewDecisionInput,
-    vouched: VouchedBy,
-) {
-    let mut decided = 0u64;
-    for ticket in &tickets {
-        match apply::decide(
-            &state,
-            ticket,
-            &decision,
-            &vouched,
-            OffsetDateTime::now_utc(),
-        )
-        .await
-        {
-            Ok(()) => decided += 1,
-            Err(ExchangeError::AlreadyDecided { .. }) => {}
-            Err(err) => {
-                // The review stays pending in its batch, for the batch to be decided again.
-                tracing::warn!(%err, "a review of a batch could not be decided");
+/// Applies the batch decisions a node stopped applying, at its start.
+pub(crate) async fn resume(state: Arc<NodeState>) {
+    match state.exchange.batch_decisions().await {
+        Ok(kept) => {
+            for decision in kept {
+                apply_to_each(Arc::clone(&state), decision).await;
             }
         }
+        Err(err) => tracing::warn!(%err, "the batch decisions left to apply could not be read"),
     }
-    tracing::info!(
-        decided,
-        of = tickets.len(),
-        "a batch decision has been applied"
-    );
+}
+
+/// Decides each review the batch decision covers but those it excepts, one at a time, as a
+/// decision on the ticket would be; a ticket decided on its own meanwhile keeps that decision.
+/// Once every one is decided, the decision is forgotten; if one could not be, the decision is
+/// kept and applied again when the node next starts.
+async fn apply_to_each(state: Arc<NodeState>, kept: BatchDecision) {
+    let taken: Taken = match serde_json::from_str(&kept.decision_json) {
+        Ok(taken) => taken,
+        Err(err) => {
+            tracing::warn!(%err, "a kept batch decision is unreadable");
+            return;
+        }
+    };
+    let (mut decided, mut failed) = (0u64, 0u64);
+    let mut after = None;
+    loop {
+        let page = match state
+            .exchange
+            .batch_decision_reviews(&kept.id, PAGE, after)
+            .await
+        {
+            Ok(page) => page,
+            Err(err) => {
+                tracing::warn!(%err, "a batch decision's reviews could not be read");
+                return;
+            }
+        };
+        for review in page.items {
+            if taken.except.contains(&review.ticket) {
+                continue;
+            }
+            match apply::decide(
+                &state,
+                &review.ticket,
+                &taken.decision,
+                &taken.vouched_by,
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            {
+                Ok(()) => decided += 1,
+                Err(ExchangeError::AlreadyDecided { .. }) => {}
+                Err(err) => {
+                    failed += 1;
+                    tracing::warn!(%err, "a review of a batch could not be decided");
+                }
+            }
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    if failed == 0 {
+        if let Err(err) = state.exchange.end_batch_decision(&kept.id).await {
+            tracing::warn!(%err, "an applied batch decision could not be forgotten");
+        }
+    }
+    tracing::info!(decided, failed, "a batch decision has been applied");
 }
 
 /// The batch's oldest pending review, if it has one.

@@ -530,6 +530,53 @@ pub trait ReviewQueue: Send + Sync {
         limit: u32,
         after: Option<Cursor>,
     ) -> Result<Page<StoredReview>, StoreError>;
+
+    /// Keeps a decision on a batch, covering the batch's reviews pending now: `false`, and
+    /// nothing kept, if it has none.
+    async fn begin_batch_decision(&self, decision: &BatchDecision) -> Result<bool, StoreError>;
+
+    /// The decisions on batches not yet applied to every review they cover, oldest first.
+    async fn batch_decisions(&self) -> Result<Vec<BatchDecision>, StoreError>;
+
+    /// A page of at most `limit` reviews decision `id` covers that are still pending, oldest
+    /// first, starting after `after`: its batch's pending reviews queued up to when it was
+    /// taken. Empty for a decision not kept.
+    async fn batch_decision_reviews(
+        &self,
+        id: &str,
+        limit: u32,
+        after: Option<Cursor>,
+    ) -> Result<Page<StoredReview>, StoreError>;
+
+    /// Forgets decision `id`, applied to every review it covers.
+    async fn end_batch_decision(&self, id: &str) -> Result<(), StoreError>;
+}
+
+/// A reviewer's decision on a review batch, as taken: kept until it has been applied to every
+/// review it covers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BatchDecision {
+    /// Chosen by the node.
+    pub id: String,
+    /// The batch decided.
+    pub batch: String,
+    /// The decision, who vouched for the reviewer and the reviews excepted, as the node wrote it.
+    pub decision_json: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for BatchDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchDecision")
+            .field("id", &self.id)
+            .field("batch", &self.batch)
+            .field(
+                "decision_json",
+                &format_args!("<{} bytes of JSON>", self.decision_json.len()),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// A batch of pending reviews: requests alike in everything but their subject.

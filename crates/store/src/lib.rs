@@ -70,9 +70,9 @@ pub use callbacks::{
 pub use engine::{AccountEngine, AccountStore, Engine, ExchangeEngine, ExchangeStore};
 pub use error::StoreError;
 pub use exchange::{
-    Begun, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState, OutgoingUpdate,
-    ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing, StoredReview,
-    MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
+    BatchDecision, Begun, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState,
+    OutgoingUpdate, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing,
+    StoredReview, MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
 };
 pub use mailbox::{
     InboxEntry, InboxState, Mailbox, NewIncomingMessage, NewOutgoingMessage, OutboxEntry,

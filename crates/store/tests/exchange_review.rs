@@ -6,7 +6,9 @@
 mod common;
 
 use common::*;
-use utbyte_store::{Begun, ExchangeStore, Page, ReviewState, StoreError, StoredReview};
+use utbyte_store::{
+    BatchDecision, Begun, ExchangeStore, Page, ReviewState, StoreError, StoredReview,
+};
 
 #[tokio::test]
 async fn a_file_backed_store_keeps_everything_across_reopening() {
@@ -192,6 +194,48 @@ on_both_engines! {
         assert_eq!(first, ["t1", "t2"]);
         let last = store.reviews(ReviewState::Decided, 2, after).await.unwrap();
         assert_eq!(tickets(last), (vec!["t4".into()], None));
+    }
+
+    #[tokio::test]
+    async fn a_batch_decision_covers_the_reviews_pending_when_taken_until_it_ends() {
+        let store = store().await;
+        let queue = |ticket: &'static str, batch: &'static str, created: i64| {
+            let mut review = new_review(ticket, created);
+            review.batch = batch.to_owned();
+            review
+        };
+        for (ticket, batch, created) in [("a1", "alike", 1), ("a2", "alike", 2), ("o1", "other", 2), ("a3", "alike", 2)] {
+            store.enqueue_review(&queue(ticket, batch, created)).await.unwrap();
+        }
+        let taken = BatchDecision {
+            id: "d1".into(),
+            batch: "alike".into(),
+            decision_json: r#"{"reviewer":"rev"}"#.into(),
+            created_at: at(3),
+        };
+        assert!(store.begin_batch_decision(&taken).await.unwrap());
+        // Queued after it, in the same second: not covered.
+        store.enqueue_review(&queue("a4", "alike", 2)).await.unwrap();
+        let tickets = |page: &Page<StoredReview>| -> Vec<String> {
+            page.items.iter().map(|r| r.ticket.clone()).collect()
+        };
+        let covered = store.batch_decision_reviews("d1", 10, None).await.unwrap();
+        assert_eq!((tickets(&covered), covered.next), (vec!["a1".into(), "a2".into(), "a3".into()], None));
+        // One decided on its own meanwhile is no longer there; page by page, nothing skipped.
+        store.decide_review("a2", &decision("rev", 4)).await.unwrap();
+        let first = store.batch_decision_reviews("d1", 1, None).await.unwrap();
+        assert_eq!(tickets(&first), ["a1"]);
+        let rest = store.batch_decision_reviews("d1", 1, first.next).await.unwrap();
+        assert_eq!((tickets(&rest), rest.next), (vec!["a3".into()], None));
+        // Kept until ended.
+        assert_eq!(store.batch_decisions().await.unwrap(), std::slice::from_ref(&taken));
+        store.end_batch_decision("d1").await.unwrap();
+        assert_eq!(store.batch_decisions().await.unwrap(), []);
+        assert!(store.batch_decision_reviews("d1", 10, None).await.unwrap().items.is_empty());
+        // A batch with nothing pending takes no decision.
+        let none = BatchDecision { id: "d2".into(), batch: "nothing".into(), ..taken };
+        assert!(!store.begin_batch_decision(&none).await.unwrap());
+        assert_eq!(store.batch_decisions().await.unwrap(), []);
     }
 
     #[tokio::test]

@@ -14,7 +14,8 @@ use crate::page::{Cursor, Page};
 use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::{
-    NewReview, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoreError, StoredReview,
+    BatchDecision, NewReview, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoreError,
+    StoredReview,
 };
 
 const ENQUEUE: &str = "\
@@ -61,6 +62,28 @@ fn batch_sql() -> String {
     BATCH_HEADS
         .replace("{COLUMNS}", COLUMNS)
         .replace("{filter}", "batch = $1")
+}
+
+/// A decision on a batch, covering the batch's newest pending review and every one before it.
+const BEGIN_BATCH_DECISION: &str = "\
+INSERT INTO batch_decisions (id, batch, decision_json, until_created_at, until_rowid, created_at)
+SELECT $1, $2, $3, created_at, rowid, $4
+  FROM reviews
+ WHERE state = 'pending' AND batch = $2
+ ORDER BY created_at DESC, rowid DESC
+ LIMIT 1";
+
+const BATCH_DECISIONS: &str = "\
+SELECT id, batch, decision_json, created_at FROM batch_decisions ORDER BY created_at, id";
+
+const END_BATCH_DECISION: &str = "DELETE FROM batch_decisions WHERE id = $1";
+
+#[derive(sqlx::FromRow)]
+struct DecisionRow {
+    id: String,
+    batch: String,
+    decision_json: String,
+    created_at: i64,
 }
 
 /// A row as SQLite holds it; [`StoredReview`] once checked.
@@ -288,6 +311,101 @@ macro_rules! engine {
                     })
                     .try_map(Row::checked)
                 }
+
+                async fn begin_batch_decision(
+                    &self,
+                    decision: &BatchDecision,
+                ) -> Result<bool, StoreError> {
+                    check_id("batch decision id", &decision.id)?;
+                    check_id("review batch", &decision.batch)?;
+                    check_json("batch decision JSON", &decision.decision_json)?;
+                    let decision = decision.clone();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let kept = sqlx::query(BEGIN_BATCH_DECISION)
+                                    .bind(&decision.id)
+                                    .bind(&decision.batch)
+                                    .bind(&decision.decision_json)
+                                    .bind(decision.created_at.unix_timestamp())
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("keeping a batch decision"))?
+                                    .rows_affected();
+                                Ok(kept == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn batch_decisions(&self) -> Result<Vec<BatchDecision>, StoreError> {
+                    let rows = sqlx::query_as::<_, DecisionRow>(BATCH_DECISIONS)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing batch decisions"))?;
+                    rows.into_iter()
+                        .map(|row| {
+                            Ok(BatchDecision {
+                                created_at: time_of(row.created_at)
+                                    .ok_or_else(|| corrupt("a time out of range"))?,
+                                id: row.id,
+                                batch: row.batch,
+                                decision_json: row.decision_json,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn batch_decision_reviews(
+                    &self,
+                    id: &str,
+                    limit: u32,
+                    after: Option<Cursor>,
+                ) -> Result<Page<StoredReview>, StoreError> {
+                    check_id("batch decision id", id)?;
+                    let columns = COLUMNS
+                        .split(", ")
+                        .map(|c| format!("r.{}", c.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!(
+                        "SELECT {columns} FROM reviews r JOIN batch_decisions d ON r.batch = d.batch \
+                          WHERE d.id = $4 AND r.state = 'pending' \
+                            AND (r.created_at, r.rowid) <= (d.until_created_at, d.until_rowid) \
+                            AND ($2 IS NULL OR (r.created_at, r.rowid) > ($2, $3)) \
+                          ORDER BY r.created_at, r.rowid LIMIT $1"
+                    );
+                    let rows = sqlx::query_as::<_, Row>(&sql)
+                        .bind(i64::from(limit) + 1)
+                        .bind(after.map(|c| c.key))
+                        .bind(after.map(|c| c.row))
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("listing a batch decision's reviews"))?;
+                    Page::of(rows, limit, |row| Cursor {
+                        key: row.created_at,
+                        row: row.rowid,
+                    })
+                    .try_map(Row::checked)
+                }
+
+                async fn end_batch_decision(&self, id: &str) -> Result<(), StoreError> {
+                    check_id("batch decision id", id)?;
+                    let id = id.to_owned();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                sqlx::query(END_BATCH_DECISION)
+                                    .bind(&id)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("ending a batch decision"))?;
+                                Ok(())
+                            })
+                        })
+                        .await
+                }
             }
         };
     };
@@ -324,7 +442,10 @@ impl BatchRow {
     fn checked(self) -> Result<ReviewBatch, StoreError> {
         let first = self.first.checked()?;
         Ok(ReviewBatch {
-            batch: first.batch.clone().ok_or_else(|| corrupt("a batch without a name"))?,
+            batch: first
+                .batch
+                .clone()
+                .ok_or_else(|| corrupt("a batch without a name"))?,
             pending: u64::try_from(self.pending).map_err(|_| corrupt("a negative count"))?,
             first,
         })

@@ -1,0 +1,201 @@
+//! A batch decision under SIGKILL: the deployment guide's two nodes as separate `utbyte node
+//! serve` processes. Malmö stad asks Försäkringskassan in one bulk about 300 subjects with
+//! protected identity; each is held for a reviewer there, all in one batch. The reviewer
+//! decides the batch once (`202`), and Försäkringskassan's node is killed while it applies the
+//! decision review by review. Afterwards:
+//!
+//! - when the node was killed, some of the batch's reviews were decided and some were not;
+//! - restarted, the node applies the rest on its own: every review of the batch is decided,
+//!   each by one `review_decision` entry in its ledger — but the one review the kill may have
+//!   caught between recording its decision and keeping it, which is decided (and recorded)
+//!   again, its first decision never having left — and the kept decision is forgotten;
+//! - the ledger verifies.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::load::{person, record, unverified, REGISTER};
+use common::{curl, eventually, stop, Call, Guide, Node, Setup};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use utbyte_audit::AuditDir;
+use utbyte_store::ExchangeStore;
+
+const HELD: usize = 300;
+const KEY: &str = "held-kill";
+
+/// The batch at Försäkringskassan with every held subject pending, once all are queued.
+fn full_batch(fk: &Node, root: &Path) -> Value {
+    let mut found = Value::Null;
+    eventually(Duration::from_secs(60), "the held subjects' batch", || {
+        let (status, batches) = fk.call(root, "GET", "/v1/review-batches");
+        assert_eq!(status, 200, "{batches:#}");
+        found = batches
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["pending"] == HELD as u64)
+            .cloned()
+            .unwrap_or(Value::Null);
+        !found.is_null()
+    });
+    found
+}
+
+/// How many reviews are pending in Försäkringskassan's store, read while its node is down.
+fn pending(root: &Path, guide: &Guide) -> i64 {
+    let path = root.join(guide.fk.dir).join("data").join("exchange.sqlite");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = ExchangeStore::open(&path).await.unwrap();
+        let pending = store.pending_review_count().await.unwrap();
+        store.close().await;
+        pending
+    })
+}
+
+#[test]
+fn a_batch_decision_cut_off_by_a_kill_is_applied_whole_after_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let mut register = REGISTER.to_owned();
+    for n in 0..HELD {
+        register.push_str(&format!(
+            "{}\n",
+            json!({"subject": person(n).to_string(), "protected_identity": true,
+                   "fields": {"forman": "bostadsbidrag", "belopp": 1000 + n}})
+        ));
+    }
+    let guide = Guide::set_up(
+        root,
+        &Setup {
+            register: &register,
+            malmo_duties: "\"request\"",
+            fk_duties: common::FK_DUTIES,
+            node_extra: "",
+        },
+    );
+    let (directory, _) = guide.start_directory();
+    let mut fk = guide.fk.start(root);
+    let malmo = guide.malmo.start(root);
+
+    // One bulk of the protected subjects: every one held, asked on its own, in one batch.
+    let bulk = json!({
+        "offering": "fk-formaner", "fields": ["forman", "belopp"],
+        "purpose": "kontroll-ekonomiskt-bistand", "legal_basis": "luffa",
+        "case_ref": "ASN-2026-HELD", "officer": "malmo-h4711",
+        "role": "handlaggare", "unit": "malmo-ekonomiskt-bistand"
+    });
+    let created = guide.malmo.calls(
+        root,
+        &[Call {
+            key: Some(KEY),
+            body: Some(&bulk),
+            ..Call::new("POST", "/v1/bulk")
+        }],
+    );
+    assert_eq!(created[0].0, 201, "{:#}", created[0].1);
+    let file = root.join("held.ndjson");
+    let lines: String = (0..HELD)
+        .map(|n| format!("{}\n", json!(person(n).to_string())))
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let mut args = guide.malmo.tls(root);
+    args.extend([
+        "-X".to_owned(),
+        "POST".to_owned(),
+        "-H".to_owned(),
+        "content-type: application/x-ndjson".to_owned(),
+        "--data-binary".to_owned(),
+        format!("@{}", file.display()),
+        guide.malmo.url(&format!("/v1/bulk/{KEY}/subjects?from=0")),
+    ]);
+    let (status, taken) = curl(&[args]).remove(0);
+    assert_eq!(status, 200, "{taken}");
+
+    // The reviewer decides the batch once; the node is killed while it applies the decision.
+    let batch = full_batch(&guide.fk, root);
+    let name = batch["batch"].as_str().unwrap().to_owned();
+    let reason = "Behovet av uppgiften väger tyngre än skyddsintresset för dessa personer.";
+    let fields: Vec<Value> = batch["first"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["outcome"] == "review")
+        .map(|f| json!({"field": f["field"], "outcome": "disclose", "reason": reason}))
+        .collect();
+    assert!(!fields.is_empty(), "{batch:#}");
+    let decision = json!({
+        "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
+        "fields": fields,
+        "except": [],
+    });
+    let accepted = guide.fk.calls(
+        root,
+        &[Call {
+            body: Some(&decision),
+            ..Call::new("POST", &format!("/v1/review-batches/{name}/decision"))
+        }],
+    );
+    assert_eq!(accepted[0].0, 202, "{:#}", accepted[0].1);
+    assert_eq!(accepted[0].1["deciding"], HELD as u64);
+    std::thread::sleep(Duration::from_millis(100));
+    fk.kill();
+    let left = pending(root, &guide);
+    assert!(
+        0 < left && left < HELD as i64,
+        "the kill landed while the decision was applied: {left} of {HELD} pending"
+    );
+
+    // Restarted, the node applies the rest on its own.
+    fk = guide.fk.start(root);
+    eventually(Duration::from_secs(120), "every review decided", || {
+        let (status, _) = guide
+            .fk
+            .call(root, "GET", &format!("/v1/review-batches/{name}"));
+        status == 404
+    });
+    for child in [malmo, fk, directory] {
+        stop(child);
+    }
+    assert_eq!(pending(root, &guide), 0);
+    let path = root.join(guide.fk.dir).join("data").join("exchange.sqlite");
+    let kept = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = ExchangeStore::open(&path).await.unwrap();
+        let kept = store.batch_decisions().await.unwrap();
+        store.close().await;
+        kept
+    });
+    assert!(
+        kept.is_empty(),
+        "the applied decision is forgotten: {kept:?}"
+    );
+
+    // Each review decided by exactly one entry of the ledger.
+    let ledger = AuditDir::open(&root.join(guide.fk.ledger()), None).unwrap();
+    let mut decisions: BTreeMap<u64, usize> = BTreeMap::new();
+    for index in 0..ledger.size() {
+        let entry = record(&ledger, index).unwrap();
+        if entry["event"] == "review_decision" {
+            *decisions
+                .entry(entry["refers_to"].as_u64().unwrap())
+                .or_default() += 1;
+        }
+    }
+    let unverified = unverified(root, &[(guide.fk.authority.to_owned(), guide.fk.ledger())]);
+    println!(
+        "batch decision kill test: reviews={HELD} pending_at_kill={left} decision_entries={}",
+        decisions.values().sum::<usize>()
+    );
+    assert_eq!(decisions.len(), HELD, "every review decided");
+    // Reviews are decided one at a time, so the kill caught at most one between its entry and
+    // its keeping.
+    let twice = decisions.values().filter(|n| **n == 2).count();
+    assert!(
+        twice <= 1 && decisions.values().all(|n| *n <= 2),
+        "reviews decided more than once: {decisions:?}"
+    );
+    assert!(unverified.is_empty(), "{unverified:?}");
+}
