@@ -102,6 +102,18 @@ pub trait ReplayGuard: Send + Sync {
     /// `false` if there was no such claim, or an answer is kept (the claim stays).
     async fn release_request_id(&self, peer: &str, request_id: &str) -> Result<bool, StoreError>;
 
+    /// Takes over the claim of `request_id` from `peer` if no answer is kept for it and it was
+    /// claimed before `claimed_before`: the node that claimed it stopped before answering. The
+    /// claim is renewed at `now`, so of two taking it over at once exactly one succeeds.
+    /// `false` if there is no such claim, an answer is kept, or the claim is recent.
+    async fn reclaim_request_id(
+        &self,
+        peer: &str,
+        request_id: &str,
+        claimed_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// What the replay guard knows of `request_id` from `peer`: nothing (never claimed, or
     /// forgotten), claimed only, or claimed and answered.
     async fn known_request(

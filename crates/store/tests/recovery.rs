@@ -95,6 +95,29 @@ on_both_engines! {
     }
 
     #[tokio::test]
+    async fn a_claim_left_unanswered_is_taken_over_once_it_is_old_enough() {
+        let store = store().await;
+        store
+            .claim_request_id("fk", "left", at(0), at(-60))
+            .await
+            .unwrap();
+        // Recent: its claimant may still be answering.
+        assert!(!store.reclaim_request_id("fk", "left", at(0), at(5)).await.unwrap());
+        // Old enough: taken over, and renewed, so a second taker-over finds it recent.
+        assert!(store.reclaim_request_id("fk", "left", at(1), at(10)).await.unwrap());
+        assert!(!store.reclaim_request_id("fk", "left", at(1), at(10)).await.unwrap());
+        assert!(store.reclaim_request_id("fk", "left", at(11), at(20)).await.unwrap());
+        // Answered, or never claimed: nothing to take over.
+        store.keep_answer("fk", "left", &kept("h1")).await.unwrap();
+        assert!(!store.reclaim_request_id("fk", "left", at(100), at(100)).await.unwrap());
+        assert!(!store.reclaim_request_id("fk", "none", at(100), at(100)).await.unwrap());
+        assert_eq!(
+            store.known_request("fk", "left").await.unwrap(),
+            Some(KnownRequest::Answered(kept("h1")))
+        );
+    }
+
+    #[tokio::test]
     async fn requests_in_flight_are_listed_oldest_first_and_only_those_begun_before() {
         let store = store().await;
         for (key, second) in [("k3", 30), ("k1", 10), ("k2", 20), ("k4", 40)] {

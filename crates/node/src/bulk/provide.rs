@@ -29,7 +29,7 @@ use super::protocol::{
     BULK_ANSWER_TYPE, MAX_PART,
 };
 use crate::exchange::answer::{
-    kept_answer, subject_identifier, undecided, verdicts, REQUEST_WINDOW,
+    abandoned, kept_answer, subject_identifier, undecided, verdicts, REQUEST_WINDOW,
 };
 use crate::exchange::checked::peer_request;
 use crate::exchange::{CheckedAsk, ExchangeError};
@@ -107,10 +107,12 @@ pub(crate) async fn answer_part(
         if let Some(again) = answer_again(state, &member.authority, &request_id, &hash).await? {
             return Ok(again);
         }
-        return Err(ExchangeError::Replayed(format!(
-            "part {request_id} from `{}` has been received before with another body, or was never answered; nothing was decided or disclosed again",
-            member.authority
-        )));
+        if !abandoned(state, &member.authority, &request_id, now).await? {
+            return Err(ExchangeError::Replayed(format!(
+                "part {request_id} from `{}` has been received before with another body, or is being answered; nothing was decided or disclosed again",
+                member.authority
+            )));
+        }
     }
     let decided = match decide(state, &ctx, &asked, register.as_ref(), &subjects).await {
         Ok(decided) => decided,

@@ -9,7 +9,10 @@
 //! before it is sent. The same request asked again under that id — a recipient recovering an
 //! exchange its crash interrupted — gets the same answer and status, even once its `sent_at`
 //! is outside the window; nothing is decided, read or recorded again. A known id with another
-//! body, or one never answered, is still a replay.
+//! body, or one being answered, is still a replay. A claim never answered is released when the
+//! request could not be decided, and taken over once it is older than `[recovery]
+//! grace_seconds` (its node stopped before answering): the same request asked again is then
+//! decided afresh.
 
 use super::{CheckedRequest, ExchangeError};
 use crate::metrics::Metrics;
@@ -136,10 +139,12 @@ pub(crate) async fn answer(
         {
             return Ok(again);
         }
-        return Err(ExchangeError::Replayed(format!(
-            "request id {} from `{}` has been received before with another body, or was never answered; nothing was decided or disclosed again",
-            incoming.request_id, member.authority
-        )));
+        if !abandoned(state, &member.authority, &incoming.request_id, now).await? {
+            return Err(ExchangeError::Replayed(format!(
+                "request id {} from `{}` has been received before with another body, or is being answered; nothing was decided or disclosed again",
+                incoming.request_id, member.authority
+            )));
+        }
     }
     let (checked, decision, verdicts, values) = match decided {
         Ok(decided) => decided,
@@ -423,6 +428,22 @@ pub(crate) fn review_fields(decision: &Decision) -> Vec<ReviewField> {
 }
 
 /// The subject as the ledger's subject index takes it.
+/// Whether a request id claimed before but never answered may be answered now: the node that
+/// claimed it stopped before answering (it was claimed longer ago than `[recovery]
+/// grace_seconds`, which outlasts any live answer), so the claim is taken over — by one
+/// taker-over only. What that node recorded before it stopped never left it.
+pub(crate) async fn abandoned(
+    state: &NodeState,
+    peer: &str,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> Result<bool, ExchangeError> {
+    Ok(state
+        .exchange
+        .reclaim_request_id(peer, request_id, now - state.recovery.grace(), now)
+        .await?)
+}
+
 /// A request claimed but not decided (the register could not be read, the request is not one
 /// the rulebook can decide): its claim is released, so the same request asked again under its
 /// id — a recipient recovering, or the next try of a bulk's part — is decided afresh rather

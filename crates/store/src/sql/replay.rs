@@ -29,6 +29,10 @@ UPDATE seen_requests SET request_hash = $3, answer_status = $4, answer_json = $5
 const RELEASE: &str = "\
 DELETE FROM seen_requests WHERE peer = $1 AND request_id = $2 AND answer_json IS NULL";
 
+const RECLAIM: &str = "\
+UPDATE seen_requests SET seen_at = $4
+ WHERE peer = $1 AND request_id = $2 AND answer_json IS NULL AND seen_at < $3";
+
 const KNOWN: &str = "\
 SELECT request_hash, answer_status, answer_json FROM seen_requests
  WHERE peer = $1 AND request_id = $2";
@@ -129,6 +133,34 @@ macro_rules! engine {
                                     .map_err(StoreError::exchange("releasing a request id"))?
                                     .rows_affected();
                                 Ok(released == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn reclaim_request_id(
+                    &self,
+                    peer: &str,
+                    request_id: &str,
+                    claimed_before: OffsetDateTime,
+                    now: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    check_id("peer authority id", peer)?;
+                    check_id("request id", request_id)?;
+                    let (peer, request_id) = (peer.to_owned(), request_id.to_owned());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let taken = sqlx::query(RECLAIM)
+                                    .bind(&peer)
+                                    .bind(&request_id)
+                                    .bind(claimed_before.unix_timestamp())
+                                    .bind(now.unix_timestamp())
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("taking over a request id"))?
+                                    .rows_affected();
+                                Ok(taken == 1)
                             })
                         })
                         .await
