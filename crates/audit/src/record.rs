@@ -581,9 +581,14 @@ pub(crate) fn unix_seconds(time: &str) -> Option<i64> {
 }
 
 pub fn now() -> String {
+    time_of(time::OffsetDateTime::now_utc())
+}
+
+/// `at` as a record's `time`: UTC, RFC 3339, to the second.
+pub fn time_of(at: time::OffsetDateTime) -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc()
+    at.to_offset(time::UtcOffset::UTC)
         .format(&format)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }

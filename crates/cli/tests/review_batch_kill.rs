@@ -6,9 +6,9 @@
 //!
 //! - when the node was killed, some of the batch's reviews were decided and some were not;
 //! - restarted, the node applies the rest on its own: every review of the batch is decided,
-//!   each by one `review_decision` entry in its ledger — but the one review the kill may have
-//!   caught between recording its decision and keeping it, which is decided (and recorded)
-//!   again, its first decision never having left — and the kept decision is forgotten;
+//!   each by exactly one `review_decision` entry in its ledger — a review the kill caught
+//!   between recording its decision and keeping it is signed with the entry recorded — and the
+//!   kept decision is forgotten;
 //! - the ledger verifies.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,7 +16,7 @@
 mod common;
 
 use common::load::{person, record, unverified, REGISTER};
-use common::{curl, eventually, stop, Call, Guide, Node, Setup};
+use common::{assert_paired, curl, eventually, stop, Call, Guide, Node, Setup};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -157,6 +157,33 @@ fn a_batch_decision_cut_off_by_a_kill_is_applied_whole_after_restart() {
             .call(root, "GET", &format!("/v1/review-batches/{name}"));
         status == 404
     });
+    // Malmö fetches every decided answer of its held subjects' requests.
+    let mut args = guide.malmo.tls(root);
+    args.push(guide.malmo.url(&format!("/v1/bulk/{KEY}/records?from=0")));
+    let (status, text) = curl(&[args]).remove(0);
+    assert_eq!(status, 200, "{text}");
+    let asked: Vec<Call> = text
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .map(|record| {
+            Call::new(
+                "GET",
+                &format!("/v1/requests/{}", record["request"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(asked.len(), HELD);
+    eventually(
+        Duration::from_secs(60),
+        "Malmö to have every answer",
+        || {
+            guide
+                .malmo
+                .calls(root, &asked)
+                .iter()
+                .all(|(status, answer)| *status == 200 && answer["status"] == "answered")
+        },
+    );
     for child in [malmo, fk, directory] {
         stop(child);
     }
@@ -175,27 +202,47 @@ fn a_batch_decision_cut_off_by_a_kill_is_applied_whole_after_restart() {
 
     // Each review decided by exactly one entry of the ledger.
     let ledger = AuditDir::open(&root.join(guide.fk.ledger()), None).unwrap();
-    let mut decisions: BTreeMap<u64, usize> = BTreeMap::new();
+    let mut decisions: BTreeMap<u64, Vec<(u64, Value)>> = BTreeMap::new();
     for index in 0..ledger.size() {
         let entry = record(&ledger, index).unwrap();
         if entry["event"] == "review_decision" {
-            *decisions
-                .entry(entry["refers_to"].as_u64().unwrap())
-                .or_default() += 1;
+            let review = entry["refers_to"].as_u64().unwrap();
+            decisions.entry(review).or_default().push((index, entry));
         }
     }
-    let unverified = unverified(root, &[(guide.fk.authority.to_owned(), guide.fk.ledger())]);
+    // And Malmö recorded the receipt of each, once, with the digest of the entry it pairs with.
+    let own = AuditDir::open(&root.join(guide.malmo.ledger()), None).unwrap();
+    let mut received: BTreeMap<u64, Vec<Value>> = BTreeMap::new();
+    for index in 0..own.size() {
+        let entry = record(&own, index).unwrap();
+        if entry["event"] == "receipt" && entry["provider"] == guide.fk.authority {
+            let of = entry["refers_to"].as_u64().unwrap();
+            received.entry(of).or_default().push(entry);
+        }
+    }
+    let log = std::fs::read_to_string(root.join(guide.fk.dir).join("node.log")).unwrap();
+    let kept_with_entry = log
+        .matches("a review decision recorded before its node stopped")
+        .count();
     println!(
-        "batch decision kill test: reviews={HELD} pending_at_kill={left} decision_entries={}",
-        decisions.values().sum::<usize>()
+        "batch decision kill test: reviews={HELD} pending_at_kill={left} decision_entries={} kept_with_earlier_entry={kept_with_entry}",
+        decisions.values().map(Vec::len).sum::<usize>()
     );
     assert_eq!(decisions.len(), HELD, "every review decided");
-    // Reviews are decided one at a time, so the kill caught at most one between its entry and
-    // its keeping.
-    let twice = decisions.values().filter(|n| **n == 2).count();
-    assert!(
-        twice <= 1 && decisions.values().all(|n| *n <= 2),
-        "reviews decided more than once: {decisions:?}"
+    for (review, entries) in &decisions {
+        assert_eq!(entries.len(), 1, "review {review} decided more than once");
+        let (index, provided) = &entries[0];
+        let receipts = received.get(index).map_or(&[][..], Vec::as_slice);
+        assert_eq!(
+            receipts.len(),
+            1,
+            "receipts of entry {index}: {receipts:#?}"
+        );
+        assert_paired(provided, &receipts[0], *index);
+    }
+    let unverified = unverified(
+        root,
+        &[&guide.fk, &guide.malmo].map(|node| (node.authority.to_owned(), node.ledger())),
     );
     assert!(unverified.is_empty(), "{unverified:?}");
 }

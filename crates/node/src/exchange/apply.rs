@@ -8,12 +8,11 @@ use crate::protocol::{Answer, AnswerStatus, FieldVerdict};
 use crate::records::ExchangeFacts;
 use crate::review::ReviewCase;
 use crate::state::NodeState;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utbyte_api::access::VouchedBy;
 use utbyte_api::reviews::{ReviewDecisionInput, ReviewField, MAX_REASON};
 use utbyte_api::Outcome;
-use utbyte_audit::{Actor, EventKind};
+use utbyte_audit::{Actor, AuditRecord, EventKind};
 use utbyte_rules::request::MAX_TEXT;
 use utbyte_store::{ReviewDecided, ReviewState as QueueState, StoredReview};
 
@@ -50,7 +49,14 @@ pub(crate) async fn decide(
     let register = state.registers.get(&case.request.offering).ok_or_else(|| {
         ExchangeError::OfferingNotHere("the offering is no longer served by this node".into())
     })?;
-    let answer = Answer {
+    // A decision recorded by an earlier attempt that stopped before keeping it: its answer is
+    // made again as it was (timed as recorded) and, if it is the same, signed with that entry
+    // rather than recorded twice.
+    let earlier = recorded_decision(state, subject, &review)?;
+    let decided_at = earlier
+        .as_ref()
+        .map_or_else(|| utbyte_audit::record::time_of(now), |e| e.time.clone());
+    let mut answer = Answer {
         request_id: case.request_id.clone(),
         provider: state.authority.clone(),
         recipient: case.request.recipient.clone(),
@@ -61,9 +67,15 @@ pub(crate) async fn decide(
         values: disclosed_values(register.as_ref(), &checked, &verdicts).await?,
         fields: verdicts,
         rulebook_sha256: ctx.rulebook.hash().to_owned(),
-        decided_at: now.format(&Rfc3339).unwrap_or_default(),
+        decided_at,
     };
-    let sealed = crate::protocol::SealedAnswer::new(&answer)?;
+    let mut sealed = crate::protocol::SealedAnswer::new(&answer)?;
+    let same = earlier.filter(|e| e.payload_sha256.as_deref() == Some(sealed.sha256.as_str()));
+    if same.is_none() && answer.decided_at != utbyte_audit::record::time_of(now) {
+        // Not the answer recorded before (another decision, or the register changed): a new one.
+        answer.decided_at = utbyte_audit::record::time_of(now);
+        sealed = crate::protocol::SealedAnswer::new(&answer)?;
+    }
     let facts = ExchangeFacts {
         actor: Actor {
             authority: state.authority.clone(),
@@ -76,16 +88,35 @@ pub(crate) async fn decide(
         request: &case.request,
         rulebook_sha256: ctx.rulebook.hash(),
     };
-    let record = facts.record(
-        EventKind::ReviewDecision,
-        &answer.fields,
-        Some(&sealed.sha256),
-        Some(review.ledger_index),
-    );
-    let receipt = state
-        .record(record, vec![subject_identifier(subject)?])
-        .await?;
-    crate::observe::reviewed(&answer, receipt.index);
+    let receipt = match same {
+        Some(recorded) => {
+            tracing::info!(
+                entry = recorded.index,
+                "a review decision recorded before its node stopped is kept with that entry"
+            );
+            let (tree_size, root) = state.audit.ledger().head();
+            utbyte_ledger::Receipt {
+                index: recorded.index,
+                tree_size,
+                root,
+            }
+        }
+        None => {
+            let mut record = facts.record(
+                EventKind::ReviewDecision,
+                &answer.fields,
+                Some(&sealed.sha256),
+                Some(review.ledger_index),
+            );
+            // Timed as the answer is, so an answer cut off before it was kept can be made again.
+            record.time = answer.decided_at.clone();
+            let receipt = state
+                .record(record, vec![subject_identifier(subject)?])
+                .await?;
+            crate::observe::reviewed(&answer, receipt.index);
+            receipt
+        }
+    };
     let signed = sealed.sign(&state.receipt(&receipt), &state.answer_key)?;
     let decided = ReviewDecided {
         reviewer: input.reviewer.officer.clone(),
@@ -98,6 +129,52 @@ pub(crate) async fn decide(
     };
     state.exchange.decide_review(ticket, &decided).await?;
     Ok(())
+}
+
+/// A `review_decision` entry of this ledger for a review.
+struct Recorded {
+    index: u64,
+    time: String,
+    payload_sha256: Option<String>,
+}
+
+/// The `review_decision` entry of this ledger for `review`, if one was recorded: found among the
+/// records about its subject, newest first, back to when the review was queued.
+fn recorded_decision(
+    state: &NodeState,
+    subject: &utbyte_domain::SubjectId,
+    review: &StoredReview,
+) -> Result<Option<Recorded>, ExchangeError> {
+    let unreadable = |e: &dyn std::fmt::Display| ExchangeError::Audit(e.to_string());
+    // Records made at once are appended in batches, in any order: a little before the review.
+    let queued = utbyte_audit::record::time_of(review.created_at - super::ask::RECEIPT_ORDER_SLACK);
+    for index in state
+        .audit
+        .records_about(&subject_identifier(subject)?)
+        .into_iter()
+        .rev()
+    {
+        let leaf = state
+            .audit
+            .ledger()
+            .entry(index)
+            .map_err(|e| unreadable(&e))?;
+        let record = AuditRecord::from_leaf(&leaf).map_err(|e| unreadable(&e))?;
+        // Times of one format compare as text.
+        if record.time < queued {
+            break;
+        }
+        if record.event == EventKind::ReviewDecision
+            && record.refers_to == Some(review.ledger_index)
+        {
+            return Ok(Some(Recorded {
+                index,
+                time: record.time,
+                payload_sha256: record.payload_sha256,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Checks every text of the decision — the reviewer and each field and reason — before anything
