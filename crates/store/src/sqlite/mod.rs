@@ -323,7 +323,7 @@ mod tests {
         let store = SqliteExchange::open(&dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 12);
+        assert_eq!(store.schema_version().await.unwrap(), 13);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
@@ -331,6 +331,7 @@ mod tests {
         assert_eq!(
             tables(&store.pool).await,
             [
+                "batch_decisions",
                 "bulk_parts",
                 "bulks",
                 "callbacks",
@@ -356,7 +357,7 @@ mod tests {
         let store = SqliteExchange::open(&dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 12);
+        assert_eq!(store.schema_version().await.unwrap(), 13);
     }
 
     /// Migration 0003 rebuilds `outgoing` (and `callbacks`, which refers to it): a database
@@ -387,7 +388,7 @@ mod tests {
         pool.close().await;
 
         let store = SqliteExchange::open(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 12);
+        assert_eq!(store.schema_version().await.unwrap(), 13);
         let k1 = store.outgoing("k1").await.unwrap().unwrap();
         assert_eq!(k1.state, crate::OutgoingState::Answered);
         assert_eq!(k1.failure_json, None);
