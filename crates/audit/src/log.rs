@@ -190,6 +190,30 @@ impl AuditLog {
             .lookup(&subject.commitment(self.ledger.commitment_key()))
     }
 
+    /// The newest record about `subject` that `wanted` picks, with its index: read from the
+    /// newest record about it back to the first timed before `since` (a record's `time`, to the
+    /// second). Finds what an earlier attempt at the same work recorded before it stopped.
+    pub fn newest_about(
+        &self,
+        subject: &SubjectIdentifier,
+        since: &str,
+        mut wanted: impl FnMut(&AuditRecord) -> bool,
+    ) -> Result<Option<(u64, AuditRecord)>, AuditError> {
+        for index in self.records_about(subject).into_iter().rev() {
+            let leaf = self.ledger.entry(index)?;
+            let record = AuditRecord::from_leaf(&leaf)
+                .map_err(|source| AuditError::Leaf { index, source })?;
+            // Times of one format compare as text.
+            if record.time.as_str() < since {
+                break;
+            }
+            if wanted(&record) {
+                return Ok(Some((index, record)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The underlying ledger (for checkpoints and proofs).
     pub fn ledger(&self) -> &Ledger {
         &self.ledger

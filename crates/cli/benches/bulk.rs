@@ -471,23 +471,7 @@ fn main() {
         args.subjects,
         body_bytes as f64 / 1e6
     );
-    let asked = json!({
-        "officer": "malmo-h4711", "role": "handlaggare", "unit": "malmo-ekonomiskt-bistand",
-        "offering": OFFERING, "fields": FIELDS,
-        "purpose": "kontroll-ekonomiskt-bistand", "legal_basis": "luffa",
-        "case_ref": "ASN-2026-004512",
-    });
-    let (status, created) = asker
-        .calls(
-            root,
-            &[common::Call {
-                key: Some(BULK_KEY),
-                body: Some(&asked),
-                ..common::Call::new("POST", "/v1/bulk")
-            }],
-        )
-        .remove(0);
-    assert_eq!(status, 201, "{created:#}");
+    common::load::create_bulk(asker, root, BULK_KEY, &FIELDS, "ASN-2026-004512");
     let mut upload = curl_args(root, asker);
     upload.extend([
         "--http1.1".into(),

@@ -18,9 +18,12 @@
 
 mod common;
 
-use common::load::{person, receipts, record, unverified, Pauses, RECOVERY, REGISTER};
-use common::{curl, eventually, stop, Call, Guide, Node, Setup};
-use serde_json::{json, Value};
+use common::load::{
+    bulk_records, create_bulk, person, receipts, record, unverified, upload_subjects, Pauses,
+    RECOVERY, REGISTER,
+};
+use common::{eventually, stop, Guide, Node, Setup};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -43,28 +46,10 @@ fn standing(malmo: &Node, root: &Path) -> u64 {
     view["subjects"].as_u64().unwrap()
 }
 
-/// Uploads the subjects from `from` to the end, as NDJSON: the status (0 when the node died
-/// under it) and the answer.
+/// Uploads the subjects from `from` to the end: the status (0 when the node died under it) and
+/// the answer.
 fn upload(malmo: &Node, root: &Path, from: u64) -> (u16, String) {
-    let file = root.join(format!("subjects-{from}.ndjson"));
-    let lines: String = (from..SUBJECTS)
-        .map(|n| format!("{}\n", json!(subject(n))))
-        .collect();
-    std::fs::write(&file, lines).unwrap();
-    let mut args = malmo.tls(root);
-    args.extend([
-        "-X".to_owned(),
-        "POST".to_owned(),
-        "-H".to_owned(),
-        "content-type: application/x-ndjson".to_owned(),
-        // Sent at once, not after waiting for a `100 Continue`.
-        "-H".to_owned(),
-        "expect:".to_owned(),
-        "--data-binary".to_owned(),
-        format!("@{}", file.display()),
-        malmo.url(&format!("/v1/bulk/{KEY}/subjects?from={from}")),
-    ]);
-    curl(&[args]).remove(0)
+    upload_subjects(malmo, root, KEY, from, (from..SUBJECTS).map(subject))
 }
 
 #[test]
@@ -85,21 +70,13 @@ fn killed_nodes_resume_a_bulk_and_record_each_receipt_once() {
         (&guide.malmo, guide.malmo.start(root)),
         (&guide.fk, guide.fk.start(root)),
     ];
-    let bulk = json!({
-        "offering": "fk-formaner", "fields": ["forman", "belopp"],
-        "purpose": "kontroll-ekonomiskt-bistand", "legal_basis": "luffa",
-        "case_ref": "ASN-2026-BULK", "officer": "malmo-h4711",
-        "role": "handlaggare", "unit": "malmo-ekonomiskt-bistand"
-    });
-    let created = guide.malmo.calls(
+    create_bulk(
+        &guide.malmo,
         root,
-        &[Call {
-            key: Some(KEY),
-            body: Some(&bulk),
-            ..Call::new("POST", "/v1/bulk")
-        }],
+        KEY,
+        &["forman", "belopp"],
+        "ASN-2026-BULK",
     );
-    assert_eq!(created[0].0, 201, "{:#}", created[0].1);
 
     // Each round: the upload resumed where the bulk stands, a node killed under it.
     let mut pauses = Pauses::new();
@@ -137,14 +114,7 @@ fn killed_nodes_resume_a_bulk_and_record_each_receipt_once() {
     });
 
     // Every subject's record once, in the order sent.
-    let mut args = guide.malmo.tls(root);
-    args.push(guide.malmo.url(&format!("/v1/bulk/{KEY}/records?from=0")));
-    let (status, text) = curl(&[args]).remove(0);
-    assert_eq!(status, 200, "{text}");
-    let records: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = bulk_records(&guide.malmo, root, KEY);
     assert_eq!(records.len() as u64, SUBJECTS);
     for (n, record) in records.iter().enumerate() {
         assert_eq!(record["n"], n as u64);

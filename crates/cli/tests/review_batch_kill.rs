@@ -15,8 +15,10 @@
 
 mod common;
 
-use common::load::{person, record, unverified, REGISTER};
-use common::{assert_paired, curl, eventually, stop, Call, Guide, Node, Setup};
+use common::load::{
+    bulk_records, create_bulk, person, record, unverified, upload_subjects, REGISTER,
+};
+use common::{assert_paired, eventually, stop, Call, Guide, Node, Setup};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -82,37 +84,20 @@ fn a_batch_decision_cut_off_by_a_kill_is_applied_whole_after_restart() {
     let malmo = guide.malmo.start(root);
 
     // One bulk of the protected subjects: every one held, asked on its own, in one batch.
-    let bulk = json!({
-        "offering": "fk-formaner", "fields": ["forman", "belopp"],
-        "purpose": "kontroll-ekonomiskt-bistand", "legal_basis": "luffa",
-        "case_ref": "ASN-2026-HELD", "officer": "malmo-h4711",
-        "role": "handlaggare", "unit": "malmo-ekonomiskt-bistand"
-    });
-    let created = guide.malmo.calls(
+    create_bulk(
+        &guide.malmo,
         root,
-        &[Call {
-            key: Some(KEY),
-            body: Some(&bulk),
-            ..Call::new("POST", "/v1/bulk")
-        }],
+        KEY,
+        &["forman", "belopp"],
+        "ASN-2026-HELD",
     );
-    assert_eq!(created[0].0, 201, "{:#}", created[0].1);
-    let file = root.join("held.ndjson");
-    let lines: String = (0..HELD)
-        .map(|n| format!("{}\n", json!(person(n).to_string())))
-        .collect();
-    std::fs::write(&file, lines).unwrap();
-    let mut args = guide.malmo.tls(root);
-    args.extend([
-        "-X".to_owned(),
-        "POST".to_owned(),
-        "-H".to_owned(),
-        "content-type: application/x-ndjson".to_owned(),
-        "--data-binary".to_owned(),
-        format!("@{}", file.display()),
-        guide.malmo.url(&format!("/v1/bulk/{KEY}/subjects?from=0")),
-    ]);
-    let (status, taken) = curl(&[args]).remove(0);
+    let (status, taken) = upload_subjects(
+        &guide.malmo,
+        root,
+        KEY,
+        0,
+        (0..HELD).map(|n| person(n).to_string()),
+    );
     assert_eq!(status, 200, "{taken}");
 
     // The reviewer decides the batch once; the node is killed while it applies the decision.
@@ -158,13 +143,8 @@ fn a_batch_decision_cut_off_by_a_kill_is_applied_whole_after_restart() {
         status == 404
     });
     // Malmö fetches every decided answer of its held subjects' requests.
-    let mut args = guide.malmo.tls(root);
-    args.push(guide.malmo.url(&format!("/v1/bulk/{KEY}/records?from=0")));
-    let (status, text) = curl(&[args]).remove(0);
-    assert_eq!(status, 200, "{text}");
-    let asked: Vec<Call> = text
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+    let asked: Vec<Call> = bulk_records(&guide.malmo, root, KEY)
+        .iter()
         .map(|record| {
             Call::new(
                 "GET",

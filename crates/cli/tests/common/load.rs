@@ -367,3 +367,63 @@ pub fn person(n: usize) -> utbyte_domain::SubjectId {
         utbyte_domain::Personnummer::from_parts(born, 100 + n as u16).unwrap(),
     )
 }
+
+/// Malmö stad's case system keeps a bulk under `key` (`201`): `fields` of `fk-formaner`, under
+/// LUFFA, for case `case_ref`.
+pub fn create_bulk(malmo: &Node, root: &Path, key: &str, fields: &[&str], case_ref: &str) {
+    let bulk = json!({
+        "offering": "fk-formaner", "fields": fields,
+        "purpose": "kontroll-ekonomiskt-bistand", "legal_basis": "luffa",
+        "case_ref": case_ref, "officer": "malmo-h4711",
+        "role": "handlaggare", "unit": "malmo-ekonomiskt-bistand"
+    });
+    let (status, created) = malmo
+        .calls(
+            root,
+            &[Call {
+                key: Some(key),
+                body: Some(&bulk),
+                ..Call::new("POST", "/v1/bulk")
+            }],
+        )
+        .remove(0);
+    assert_eq!(status, 201, "{created:#}");
+}
+
+/// Uploads `subjects` to bulk `key` from place `from`, as NDJSON sent at once (not after waiting
+/// for a `100 Continue`): the status (0 when the node died under it) and the answer.
+pub fn upload_subjects(
+    malmo: &Node,
+    root: &Path,
+    key: &str,
+    from: u64,
+    subjects: impl Iterator<Item = String>,
+) -> (u16, String) {
+    let file = root.join(format!("{key}-{from}.ndjson"));
+    let lines: String = subjects.map(|s| format!("{}\n", json!(s))).collect();
+    std::fs::write(&file, lines).unwrap();
+    let mut args = malmo.tls(root);
+    args.extend([
+        "-X".to_owned(),
+        "POST".to_owned(),
+        "-H".to_owned(),
+        "content-type: application/x-ndjson".to_owned(),
+        "-H".to_owned(),
+        "expect:".to_owned(),
+        "--data-binary".to_owned(),
+        format!("@{}", file.display()),
+        malmo.url(&format!("/v1/bulk/{key}/subjects?from={from}")),
+    ]);
+    super::curl(&[args]).remove(0)
+}
+
+/// Every record of bulk `key`, read back as NDJSON.
+pub fn bulk_records(malmo: &Node, root: &Path, key: &str) -> Vec<Value> {
+    let mut args = malmo.tls(root);
+    args.push(malmo.url(&format!("/v1/bulk/{key}/records?from=0")));
+    let (status, text) = super::curl(&[args]).remove(0);
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}

@@ -25,7 +25,7 @@ use utbyte_api::access::VouchedBy;
 use utbyte_api::bulk::{BulkRecord, BulkRequest, BulkStatus, BulkView};
 use utbyte_api::requests::CaseRequest;
 use utbyte_api::Outcome;
-use utbyte_audit::{AuditRecord, BulkRef, EventKind};
+use utbyte_audit::{BulkRef, EventKind};
 use utbyte_domain::SubjectId;
 use utbyte_federation::{Jws, Member};
 use utbyte_store::{BulkBegun, BulkPart, NewBulk, StoredBulk};
@@ -428,7 +428,7 @@ async fn receipts_recorded(
 ) -> Result<BTreeSet<u64>, ExchangeError> {
     let decided = OffsetDateTime::parse(&answer.decided_at, &Rfc3339)
         .map_err(|e| AnswerRejected::Unreadable(format!("the part's decision time: {e}")))?;
-    let since = decided - REQUEST_WINDOW - RECEIPT_ORDER_SLACK;
+    let since = utbyte_audit::record::time_of(decided - REQUEST_WINDOW - RECEIPT_ORDER_SLACK);
     let runs = answer
         .runs
         .iter()
@@ -445,22 +445,16 @@ async fn receipts_recorded(
         audit.settle().map_err(|e| unreadable(&e))?;
         let mut recorded = BTreeSet::new();
         for (first, provider_index, digest) in runs {
-            for index in audit.records_about(&first).into_iter().rev() {
-                let leaf = audit.ledger().entry(index).map_err(|e| unreadable(&e))?;
-                let record = AuditRecord::from_leaf(&leaf).map_err(|e| unreadable(&e))?;
-                let time =
-                    OffsetDateTime::parse(&record.time, &Rfc3339).map_err(|e| unreadable(&e))?;
-                if time < since {
-                    break;
-                }
-                if record.event == EventKind::Receipt
-                    && record.provider == provider
-                    && record.refers_to == Some(provider_index)
-                    && record.payload_sha256.as_deref() == Some(digest.as_str())
-                {
-                    recorded.insert(provider_index);
-                    break;
-                }
+            let found = audit
+                .newest_about(&first, &since, |record| {
+                    record.event == EventKind::Receipt
+                        && record.provider == provider
+                        && record.refers_to == Some(provider_index)
+                        && record.payload_sha256.as_deref() == Some(digest.as_str())
+                })
+                .map_err(|e| unreadable(&e))?;
+            if found.is_some() {
+                recorded.insert(provider_index);
             }
         }
         Ok(recorded)

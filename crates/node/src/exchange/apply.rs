@@ -53,9 +53,10 @@ pub(crate) async fn decide(
     // made again as it was (timed as recorded) and, if it is the same, signed with that entry
     // rather than recorded twice.
     let earlier = recorded_decision(state, subject, &review)?;
-    let decided_at = earlier
-        .as_ref()
-        .map_or_else(|| utbyte_audit::record::time_of(now), |e| e.time.clone());
+    let decided_at = earlier.as_ref().map_or_else(
+        || utbyte_audit::record::time_of(now),
+        |(_, e)| e.time.clone(),
+    );
     let mut answer = Answer {
         request_id: case.request_id.clone(),
         provider: state.authority.clone(),
@@ -70,7 +71,7 @@ pub(crate) async fn decide(
         decided_at,
     };
     let mut sealed = crate::protocol::SealedAnswer::new(&answer)?;
-    let same = earlier.filter(|e| e.payload_sha256.as_deref() == Some(sealed.sha256.as_str()));
+    let same = earlier.filter(|(_, e)| e.payload_sha256.as_deref() == Some(sealed.sha256.as_str()));
     if same.is_none() && answer.decided_at != utbyte_audit::record::time_of(now) {
         // Not the answer recorded before (another decision, or the register changed): a new one.
         answer.decided_at = utbyte_audit::record::time_of(now);
@@ -89,14 +90,14 @@ pub(crate) async fn decide(
         rulebook_sha256: ctx.rulebook.hash(),
     };
     let receipt = match same {
-        Some(recorded) => {
+        Some((index, _)) => {
             tracing::info!(
-                entry = recorded.index,
+                entry = index,
                 "a review decision recorded before its node stopped is kept with that entry"
             );
             let (tree_size, root) = state.audit.ledger().head();
             utbyte_ledger::Receipt {
-                index: recorded.index,
+                index,
                 tree_size,
                 root,
             }
@@ -131,50 +132,22 @@ pub(crate) async fn decide(
     Ok(())
 }
 
-/// A `review_decision` entry of this ledger for a review.
-struct Recorded {
-    index: u64,
-    time: String,
-    payload_sha256: Option<String>,
-}
-
-/// The `review_decision` entry of this ledger for `review`, if one was recorded: found among the
-/// records about its subject, newest first, back to when the review was queued.
+/// The `review_decision` entry of this ledger for `review`, with its index, if one was
+/// recorded: found among the records about its subject back to when the review was queued.
 fn recorded_decision(
     state: &NodeState,
     subject: &utbyte_domain::SubjectId,
     review: &StoredReview,
-) -> Result<Option<Recorded>, ExchangeError> {
-    let unreadable = |e: &dyn std::fmt::Display| ExchangeError::Audit(e.to_string());
+) -> Result<Option<(u64, AuditRecord)>, ExchangeError> {
     // Records made at once are appended in batches, in any order: a little before the review.
     let queued = utbyte_audit::record::time_of(review.created_at - super::ask::RECEIPT_ORDER_SLACK);
-    for index in state
+    state
         .audit
-        .records_about(&subject_identifier(subject)?)
-        .into_iter()
-        .rev()
-    {
-        let leaf = state
-            .audit
-            .ledger()
-            .entry(index)
-            .map_err(|e| unreadable(&e))?;
-        let record = AuditRecord::from_leaf(&leaf).map_err(|e| unreadable(&e))?;
-        // Times of one format compare as text.
-        if record.time < queued {
-            break;
-        }
-        if record.event == EventKind::ReviewDecision
-            && record.refers_to == Some(review.ledger_index)
-        {
-            return Ok(Some(Recorded {
-                index,
-                time: record.time,
-                payload_sha256: record.payload_sha256,
-            }));
-        }
-    }
-    Ok(None)
+        .newest_about(&subject_identifier(subject)?, &queued, |record| {
+            record.event == EventKind::ReviewDecision
+                && record.refers_to == Some(review.ledger_index)
+        })
+        .map_err(|e| ExchangeError::Audit(e.to_string()))
 }
 
 /// Checks every text of the decision — the reviewer and each field and reason — before anything
