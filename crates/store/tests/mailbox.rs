@@ -118,6 +118,81 @@ async fn whole_inbox(store: &ExchangeStore, unit: Option<&str>, limit: u32) -> V
     panic!("the inbox listing never ended: {ids:?}");
 }
 
+/// Posts (one changing statement each, without a savepoint) and outgoing requests (under a
+/// savepoint each) land in shared batches; the failing ones of either kind undo nothing of the
+/// others, and everything acknowledged is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_writes_with_and_without_savepoints_undo_no_other_in_their_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exchange.db");
+    let store = ExchangeStore::open(&path).await.unwrap();
+    store
+        .post_message(&outgoing("m-taken", "k-taken", "u", 0))
+        .await
+        .unwrap();
+    store.begin_outgoing(&request("r-taken", 0)).await.unwrap();
+    let writes: Vec<_> = (0..300)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                match (i % 3, i % 10 == 0) {
+                    // The taken message id under another key: refused.
+                    (0, true) => store
+                        .post_message(&outgoing("m-taken", &format!("k-{i}"), "u", 1))
+                        .await
+                        .map(|_| false),
+                    (0, false) => store
+                        .post_message(&outgoing(&format!("m-{i}"), &format!("k-{i}"), "u", 1))
+                        .await
+                        .map(|posted| matches!(posted, Posted::New)),
+                    // The taken key with another request: refused.
+                    (_, true) => {
+                        let mut sent = request("r-taken", 0);
+                        sent.request_hash = format!("{:064x}", 1000 + i);
+                        store.begin_outgoing(&sent).await.map(|_| false)
+                    }
+                    (_, false) => store
+                        .begin_outgoing(&request(&format!("r-{i}"), 0))
+                        .await
+                        .map(|_| true),
+                }
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for (i, write) in writes.into_iter().enumerate() {
+        match write.await.unwrap() {
+            Ok(true) => assert_ne!(i % 10, 0, "write {i}"),
+            Err(StoreError::Duplicate { .. } | StoreError::IdempotencyConflict) => {
+                assert_eq!(i % 10, 0, "write {i}");
+                refused += 1;
+            }
+            other => panic!("write {i}: {other:?}"),
+        }
+    }
+    assert_eq!(refused, 30);
+    store.close().await;
+    let store = ExchangeStore::open(&path).await.unwrap();
+    for i in (0..300).filter(|i| i % 10 != 0) {
+        if i % 3 == 0 {
+            let posted = store.outgoing_message(&format!("m-{i}")).await.unwrap();
+            assert!(posted.is_some(), "m-{i}");
+        } else {
+            assert!(
+                store.outgoing(&format!("r-{i}")).await.unwrap().is_some(),
+                "r-{i}"
+            );
+        }
+    }
+    let taken = store
+        .outgoing_by_key("arende", "k-taken")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.message.message_id, "m-taken");
+    store.close().await;
+}
+
 on_both_engines! {
     #[tokio::test]
     async fn a_posted_message_reads_back_as_posted_pending_due_at_once_or_held_never() {

@@ -1,11 +1,15 @@
-//! The delivery rounds: messages due in the outbox go to their recipients, accepted receipts
+//! The delivery pipeline: messages due in the outbox go to their recipients, accepted receipts
 //! due in the inbox go back to their senders.
 //!
-//! Each round claims what is due (so other instances of the node skip it until the claim
-//! ends), sends each, and settles it: delivered with the recipient's verified receipt recorded
-//! in this ledger, or due again after a backoff that doubles from `retry_first` up to
-//! `retry_max`, or failed once the message's time is up. A recipient that refuses the message
-//! outright (4xx) fails it at once with the recipient's reason: sending again would not help.
+//! Up to `IN_FLIGHT` deliveries and returns run at once, each on its own task. Work is claimed a
+//! batch at a time (so other instances of the node skip it until the claim ends) whenever a
+//! batch's worth of room is free or nothing is in flight, not in rounds that wait for their
+//! slowest member: a recipient that is slow or unreachable holds only its own messages' places,
+//! never the others'. Each delivery is settled on its own: delivered with the recipient's
+//! verified receipt recorded in this ledger, or due again after a backoff that doubles from
+//! `retry_first` up to `retry_max`, or failed once the message's time is up. A recipient that
+//! refuses the message outright (4xx) fails it at once with the recipient's reason: sending
+//! again would not help.
 
 use super::attachments::outgoing::TransferError;
 use super::receipt::{KeptReceipt, ReceiptPayload};
@@ -19,62 +23,83 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, EventKind};
 use utbyte_ledger::Receipt as LedgerReceipt;
 use utbyte_message::{Envelope, Parcel};
 use utbyte_store::{InboxEntry, OutboxEntry};
 
-/// How many messages one round claims.
+/// How many messages (and how many accepted receipts) one claim takes.
 const BATCH: u32 = 64;
+/// The most deliveries and returns in flight at once: enough to keep both cores busy while each
+/// waits on the network and on two ledgers' commits.
+const IN_FLIGHT: usize = 4 * BATCH as usize;
 /// How long a claim lasts: longer than one delivery can take (a delivery moving files extends
 /// it as it goes).
 pub(super) const CLAIM: time::Duration = time::Duration::seconds(60);
 /// How often expired uploads are looked for.
 const SWEEP: Duration = Duration::from_secs(60);
-/// How often the outbox is looked at when nothing wakes the rounds.
+/// How often the outbox is looked at when nothing wakes the pipeline.
 const IDLE: Duration = Duration::from_secs(1);
 
-/// Runs delivery rounds until `stop`.
+/// Runs the delivery pipeline until `stop`; what is in flight then is finished first.
 pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
     let mut swept = std::time::Instant::now();
+    let mut flying = JoinSet::new();
     loop {
         if swept.elapsed() > SWEEP {
             swept = std::time::Instant::now();
-            let sweeper = Arc::clone(&state);
-            let now = OffsetDateTime::now_utc();
-            let removed = tokio::task::spawn_blocking(move || {
-                super::attachments::upload::sweep(&sweeper.attachments, now)
-            })
-            .await;
-            match removed {
-                Ok(Ok(0)) => {}
-                Ok(Ok(removed)) => tracing::info!(removed, "expired uploads removed"),
-                Ok(Err(err)) => tracing::warn!(%err, "expired uploads cannot be removed"),
-                Err(err) => tracing::warn!(%err, "the upload sweep stopped"),
-            }
+            sweep(&state).await;
         }
-        let busy = round(&state).await;
-        if busy {
+        while flying.try_join_next().is_some() {}
+        let room = IN_FLIGHT - flying.len();
+        // Claim a whole batch at a time, or whatever there is when the pipeline is empty.
+        let more = if room >= BATCH as usize || flying.is_empty() {
+            claim(&state, &mut flying, room).await
+        } else {
+            false
+        };
+        if more {
             continue;
         }
         tokio::select! {
-            _ = stop.changed() => return,
+            _ = stop.changed() => break,
             _ = state.messages.wake.notified() => {}
+            Some(_) = flying.join_next(), if !flying.is_empty() => {}
             _ = tokio::time::sleep(IDLE) => {}
         }
     }
+    while flying.join_next().await.is_some() {}
 }
 
-/// One round; whether it found work (a full batch means more may be due).
-async fn round(state: &Arc<NodeState>) -> bool {
+/// Removes expired uploads.
+async fn sweep(state: &Arc<NodeState>) {
+    let sweeper = Arc::clone(state);
+    let now = OffsetDateTime::now_utc();
+    let removed = tokio::task::spawn_blocking(move || {
+        super::attachments::upload::sweep(&sweeper.attachments, now)
+    })
+    .await;
+    match removed {
+        Ok(Ok(0)) => {}
+        Ok(Ok(removed)) => tracing::info!(removed, "expired uploads removed"),
+        Ok(Err(err)) => tracing::warn!(%err, "expired uploads cannot be removed"),
+        Err(err) => tracing::warn!(%err, "the upload sweep stopped"),
+    }
+}
+
+/// Claims what is due, up to `room` (a batch of each kind at most), and starts each on
+/// `flying`; whether a full batch was claimed (more may be due).
+async fn claim(state: &Arc<NodeState>, flying: &mut JoinSet<()>, room: usize) -> bool {
     let now = OffsetDateTime::now_utc();
     let Ok(ctx) = state.exchange_context() else {
         return false;
     };
+    let limit = BATCH.min(u32::try_from(room).unwrap_or(BATCH));
     let due = match state
         .exchange
-        .claim_due_messages(now, now + CLAIM, BATCH)
+        .claim_due_messages(now, now + CLAIM, limit)
         .await
     {
         Ok(due) => due,
@@ -83,25 +108,28 @@ async fn round(state: &Arc<NodeState>) -> bool {
             return false;
         }
     };
-    let returns = state
-        .exchange
-        .claim_due_returns(now, now + CLAIM, BATCH)
-        .await
-        .unwrap_or_else(|err| {
-            tracing::warn!(%err, "cannot claim accepted receipts to return");
-            Vec::new()
-        });
+    let limit = limit.min(u32::try_from(room - due.len()).unwrap_or(0));
+    let returns = if limit == 0 {
+        Vec::new()
+    } else {
+        state
+            .exchange
+            .claim_due_returns(now, now + CLAIM, limit)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(%err, "cannot claim accepted receipts to return");
+                Vec::new()
+            })
+    };
     let full = due.len() as u32 == BATCH || returns.len() as u32 == BATCH;
-    let mut tasks = tokio::task::JoinSet::new();
     for entry in due {
         let (state, ctx) = (Arc::clone(state), ctx.clone());
-        tasks.spawn(async move { deliver_one(&state, &ctx, entry).await });
+        flying.spawn(async move { deliver_one(&state, &ctx, entry).await });
     }
     for entry in returns {
         let (state, ctx) = (Arc::clone(state), ctx.clone());
-        tasks.spawn(async move { return_one(&state, &ctx, entry).await });
+        flying.spawn(async move { return_one(&state, &ctx, entry).await });
     }
-    while tasks.join_next().await.is_some() {}
     full
 }
 

@@ -200,6 +200,16 @@ impl Writer {
             .map_err(failed("committing a write"))?;
         Ok(value)
     }
+
+    /// [`Writer::write`]: on PostgreSQL every write is a transaction of its own, which a failed
+    /// statement aborts, so work of one changing statement needs nothing less.
+    pub(crate) async fn write_one<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> Step<'c, T> + Send + 'static,
+    {
+        self.write(work).await
+    }
 }
 
 /// How long a new connection may take.

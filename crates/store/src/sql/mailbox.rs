@@ -7,6 +7,9 @@
 //! one claims it, and a claim left unsettled by a node that stopped is taken over once stale.
 //! Claims of due work (deliveries, accepted receipts to return) move the row's next time past
 //! the claim, as the callback schedule does.
+//!
+//! Every write here changes the database with one statement at most (an insert that may change
+//! nothing, then reads; or one update), so each goes through the writer's `write_one`.
 
 use time::OffsetDateTime;
 
@@ -226,7 +229,7 @@ macro_rules! engine {
                     check_outgoing(message)?;
                     let m = message.clone();
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let created = m.created_at.unix_timestamp();
                                 let due = (m.state == OutboxState::Pending).then_some(created);
@@ -318,7 +321,7 @@ macro_rules! engine {
                     let sql = format!("{CLAIM_OUT} RETURNING {OUT_COLUMNS}");
                     let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let rows = sqlx::query_as::<_, OutRow>(&sql)
                                     .bind(now)
@@ -425,7 +428,7 @@ macro_rules! engine {
                     let (id, envelope, sealed) =
                         (message_id.to_owned(), envelope.to_owned(), sealed.to_vec());
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let changed = sqlx::query(RELEASE)
                                     .bind(&id)
@@ -496,7 +499,7 @@ macro_rules! engine {
                     let m = message.clone();
                     let (now, stale) = (now.unix_timestamp(), stale_before.unix_timestamp());
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let inserted = sqlx::query(TAKE_IN)
                                     .bind(&m.sender)
@@ -725,7 +728,7 @@ macro_rules! engine {
                     let sql = format!("{statement} RETURNING {IN_COLUMNS}");
                     let (now, until) = (now.unix_timestamp(), claimed_until.unix_timestamp());
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let rows = sqlx::query_as::<_, InRow>(&sql)
                                     .bind(now)
@@ -752,7 +755,7 @@ macro_rules! engine {
                 ) -> Result<bool, StoreError> {
                     let id = message_id.to_owned();
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let mut query = sqlx::query(statement).bind(&id).bind(&text);
                                 if let Some(next) = next {
@@ -787,7 +790,7 @@ macro_rules! engine {
                         + 'static,
                 {
                     self.writer
-                        .write(move |connection| {
+                        .write_one(move |connection| {
                             Box::pin(async move {
                                 let query = sqlx::query(statement).bind(&sender).bind(&message_id);
                                 let changed = bind(query)

@@ -1,8 +1,14 @@
 //! Group commit for the exchange state: every write of the SQLite exchange state
 //! goes through one writer task, which runs the writes waiting at that moment in one
-//! transaction — each under its own savepoint, so one write's failure does not undo another's —
-//! and commits them with one sync to disk. A write's result is handed back only after that
-//! commit, so nothing is acknowledged before it is durable.
+//! transaction — so that one write's failure does not undo another's, each runs under a
+//! savepoint of its own or, when it changes the database with one statement at most
+//! ([`Writer::write_one`]), relies on SQLite undoing a failed statement by itself — and commits
+//! them with one sync to disk. A write's result is handed back only after that commit, so
+//! nothing is acknowledged before it is durable.
+//!
+//! A savepoint is not free: it is a round trip to the connection's thread, and SQLite copies
+//! each page the write then changes to a statement journal. The writes of messages' and
+//! requests' hot paths change one row each, and skip it.
 //!
 //! Without it, each write is its own transaction and its own sync, and the writes of concurrent
 //! exchanges queue for SQLite's single write lock one sync at a time; that, not computing,
@@ -25,14 +31,20 @@ const MAX_BATCH: usize = 512;
 /// Hands a write's outcome back once its batch has committed (or failed to).
 type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
 
-/// One write, run on the writer's connection inside the batch's transaction: whether it
+/// One write's work, run on the writer's connection inside the batch's transaction: whether it
 /// succeeded, and how to deliver its result.
-type Job = Box<
+type Work = Box<
     dyn for<'c> FnOnce(
             &'c mut SqliteConnection,
         ) -> Pin<Box<dyn Future<Output = (bool, Deliver)> + Send + 'c>>
         + Send,
 >;
+
+/// One write and whether it needs a savepoint of its own.
+struct Job {
+    work: Work,
+    savepoint: bool,
+}
 
 /// The handle writes are sent through; cheap to clone.
 #[derive(Clone)]
@@ -48,14 +60,34 @@ impl Writer {
         Self { jobs }
     }
 
-    /// Runs `work` in the next batch and returns its result once the batch is durable.
+    /// Runs `work` in the next batch and returns its result once the batch is durable; if it
+    /// fails, nothing it wrote stays.
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> Step<'c, T> + Send + 'static,
     {
+        self.submit(work, true).await
+    }
+
+    /// [`Writer::write`] for work that changes the database with one statement at most (any
+    /// reads before or after it are free): it runs without a savepoint, since a failed
+    /// statement leaves nothing behind. Work with two changing statements must use `write`.
+    pub(crate) async fn write_one<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Step<'c, T> + Send + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    async fn submit<T, F>(&self, work: F, savepoint: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Step<'c, T> + Send + 'static,
+    {
         let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move |connection| {
+        let work: Work = Box::new(move |connection| {
             Box::pin(async move {
                 let outcome = work(connection).await;
                 let ok = outcome.is_ok();
@@ -69,7 +101,9 @@ impl Writer {
                 (ok, deliver)
             })
         });
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.jobs
+            .send(Job { work, savepoint })
+            .map_err(|_| stopped())?;
         result.await.map_err(|_| stopped())?
     }
 }
@@ -121,21 +155,30 @@ fn commit_batch(
 async fn commit_batch_inner(connection: &mut PoolConnection<Sqlite>, jobs: Vec<Job>) {
     let connection: &mut SqliteConnection = connection;
     let mut deliveries = Vec::with_capacity(jobs.len());
-    let mut outcome = exec(connection, "BEGIN IMMEDIATE").await;
+    // `alive` spans the batch: releasing and opening it again fails only if SQLite has rolled
+    // the whole transaction back by itself (it may, on a full disk or an I/O error), which a
+    // write without a savepoint would not otherwise notice. The savepoints of single writes
+    // are not released: each opens inside the last, and `alive` or the commit releases them
+    // all, which saves a round trip per write.
+    let mut outcome = exec(connection, "BEGIN IMMEDIATE; SAVEPOINT alive").await;
     let mut jobs = jobs.into_iter();
     while outcome.is_ok() {
         let Some(job) = jobs.next() else { break };
-        outcome = exec(connection, "SAVEPOINT write").await;
-        if outcome.is_err() {
-            break;
+        if job.savepoint {
+            outcome = exec(connection, "SAVEPOINT write").await;
+            if outcome.is_err() {
+                break;
+            }
         }
-        let (ok, deliver) = job(connection).await;
+        let (ok, deliver) = (job.work)(connection).await;
         deliveries.push(deliver);
         if !ok {
-            outcome = exec(connection, "ROLLBACK TO write").await;
-        }
-        if outcome.is_ok() {
-            outcome = exec(connection, "RELEASE write").await;
+            outcome = if job.savepoint {
+                // To the innermost `write`: the one opened just before this job.
+                exec(connection, "ROLLBACK TO write").await
+            } else {
+                exec(connection, "RELEASE alive; SAVEPOINT alive").await
+            };
         }
     }
     outcome = match outcome {
@@ -152,7 +195,8 @@ async fn commit_batch_inner(connection: &mut PoolConnection<Sqlite>, jobs: Vec<J
     }
 }
 
-/// One statement without results, boxed for the same reason as [`commit_batch`].
+/// Statements without parameters or results, in one round trip; boxed for the same reason as
+/// [`commit_batch`].
 fn exec<'c>(
     connection: &'c mut SqliteConnection,
     sql: &'static str,

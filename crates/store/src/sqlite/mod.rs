@@ -186,8 +186,11 @@ async fn open_file(
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal);
+    // A connection is a handle in this process, not a link that can drop: sqlx's check before
+    // each use would cost one more hand-off to the connection's thread per query.
     let pool = SqlitePoolOptions::new()
         .max_connections(connections)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Open {
@@ -226,6 +229,7 @@ async fn open_memory(
     let pool = SqlitePoolOptions::new()
         .min_connections(1)
         .max_connections(1)
+        .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None)
         .connect_with(options)
@@ -270,6 +274,7 @@ fn connect_options() -> SqliteConnectOptions {
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT)
         .synchronous(SqliteSynchronous::Full)
+        .pragma("temp_store", "memory")
 }
 
 #[cfg(test)]

@@ -285,11 +285,14 @@ async fn run(options: &Options, nginx_binary: &Path) -> Result<(), BoxError> {
         );
         println!(
             "\n{} letters from {} clients: sends acknowledged within {:.1} s, the last accepted \
-             receipt recorded at {:.1} s",
+             receipt recorded at {:.1} s; {:.2} ms of processor time a message (both nodes and \
+             the clients, on {} cores)",
             run.messages,
             options.concurrency,
             run.sending.as_secs_f64(),
-            run.took.as_secs_f64()
+            run.took.as_secs_f64(),
+            run.cpu * 1000.0 / run.messages as f64,
+            std::thread::available_parallelism().map_or(1, usize::from),
         );
     }
     if report.runs.iter().all(|(_, run)| run.audited) {

@@ -33,6 +33,8 @@ pub struct MessageRun {
     pub took: Duration,
     /// From the first send to the last send acknowledged.
     pub sending: Duration,
+    /// Processor time this process (both nodes and the clients) used meanwhile, in seconds.
+    pub cpu: f64,
 }
 
 impl MessageRun {
@@ -112,6 +114,7 @@ pub async fn measure(
         .pool_max_idle_per_host(concurrency)
         .build_http();
     let before = settled(consumer).await?;
+    let cpu_before = cpu_seconds()?;
     let started = Instant::now();
 
     let next = Arc::new(AtomicU64::new(0));
@@ -167,7 +170,27 @@ pub async fn measure(
         messages,
         took: started.elapsed(),
         sending,
+        cpu: cpu_seconds()? - cpu_before,
     })
+}
+
+/// Processor time this process has used, user and system, in seconds.
+fn cpu_seconds() -> Result<f64, BoxError> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The fields after the command, which may hold spaces, in parentheses.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')').ok_or("/proc/self/stat is unreadable")? + 2..)
+        .unwrap_or_default()
+        .split(' ')
+        .collect();
+    let ticks = |i: usize| -> Result<f64, BoxError> {
+        Ok(fields
+            .get(i)
+            .ok_or("/proc/self/stat is unreadable")?
+            .parse::<f64>()?)
+    };
+    // utime and stime, in USER_HZ: 100 a second on every architecture Linux runs on.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// Försäkringskassan's case system: lists what its unit's inbox holds not yet taken (newest
