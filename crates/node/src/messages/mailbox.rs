@@ -475,13 +475,21 @@ pub(crate) async fn accept(
     }
     .sign(&state)?;
     let by = format!("{}/{}", acting.unit, acting.client);
-    state
+    let accepted_now = state
         .exchange
         .accept_incoming(&sender, &id, &by, &signed, now)
         .await
         .map_err(ExchangeError::from)?;
     state.messages.wake.notify_one();
-    let entry = held(&state, &who, &sender, &id).await?;
+    let entry = if accepted_now {
+        let mut entry = entry;
+        entry.state = InboxState::Accepted;
+        entry.accepted_by = Some(by);
+        entry
+    } else {
+        // Another call accepted it meanwhile: show its acceptance.
+        held(&state, &who, &sender, &id).await?
+    };
     Ok(Json(received_view(&entry, None)?))
 }
 

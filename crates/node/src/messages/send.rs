@@ -229,12 +229,25 @@ pub(crate) async fn send(
     match state.exchange.post_message(&posted).await? {
         Posted::New => {
             state.messages.wake.notify_one();
-            let entry = state
-                .exchange
-                .outgoing_message(&posted.message_id)
-                .await?
-                .ok_or_else(|| ExchangeError::Internal("a posted message is gone".into()))?;
-            Ok((super::sent_view(&entry, fields)?, true))
+            // As posted: what the outbox shows until the first attempt.
+            let sent = SentMessage {
+                id: posted.message_id,
+                state: match posted.state {
+                    OutboxState::Held => MessageState::Held,
+                    _ => MessageState::Pending,
+                },
+                from_unit: posted.sender_unit,
+                to: message.to.clone(),
+                kind: message.kind.clone(),
+                fields,
+                decision_index: posted.decision_index,
+                attempts: 0,
+                last_error: None,
+                created_at: posted.created_at,
+                delivered: None,
+                accepted: None,
+            };
+            Ok((sent, true))
         }
         // A retry of the same request that raced this one: the first is the message.
         Posted::Existing(earlier) => Ok((super::sent_view(&earlier, Vec::new())?, false)),

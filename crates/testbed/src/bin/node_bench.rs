@@ -31,20 +31,18 @@
 //! means the anchor or goal is met; on the two floor rows it is utbyte's rate over the floor's.
 //!
 //! What bounds the embedded default (measured with `perf record -g` on this benchmark, 2
-//! cores): throughput levels off at about 1,150 answers/s whatever the concurrency (16 clients:
-//! 780/s at 20 ms p50; 64: 1,045/s at 61 ms; 128: 1,150/s at 111 ms) while the cores are only
-//! two-thirds busy and no thread is saturated — a single-server stage with about 0.9 ms of
-//! service time per answer. That stage is each node's exchange-state writer: one task that runs
-//! every write's statements (with a savepoint around each write) one at a time, and each
-//! statement is a round trip to sqlx's SQLite worker thread (a channel send and a futex wake;
-//! scheduling and futex wake-ups are a quarter of all samples). The fsyncs themselves are fast
-//! (0.2 ms). Running a batch's statements on the connection's own thread, without a hand-off
-//! per statement (and without a savepoint per write: a write fails only before it writes,
-//! except on a database error), is what lifts that ceiling. The next bound is the processor:
-//! at 1,045 answers/s the two cores are two-thirds busy, about 1.2 ms of CPU per answer for
-//! both nodes and the clients together (TLS, the ES256 access token verified per call, two
-//! Ed25519 signatures and their checks, JSON, allocation), which caps the default near
-//! 1,600/s on 2 cores; 5,000/s needs that cost cut to about 0.4 ms.
+//! cores): throughput levels off near 1,150 answers/s whatever the concurrency, a single-server
+//! stage with about 0.9 ms of service time per answer. That stage is each node's exchange-state
+//! writer: one task that runs every write's statements one at a time, each statement a round
+//! trip to sqlx's SQLite worker thread (a channel send and a futex wake; scheduling and futex
+//! wake-ups are a quarter of all samples). The fsyncs themselves are fast (0.2 ms). Writes of
+//! one changing statement skip their savepoint (a round trip and a copy of each page they
+//! touch), which lifted the small messages by a fifth; running a batch's statements on the
+//! connection's own thread, without a hand-off per statement, is what lifts the ceiling
+//! further. The next bound is the processor: about 1.2 ms of CPU per answer for both nodes and
+//! the clients together (TLS, the ES256 access token verified per call, two Ed25519 signatures
+//! and their checks, JSON, allocation), which caps the default near 1,600/s on 2 cores;
+//! 5,000/s needs that cost cut to about 0.4 ms.
 
 // A binary's root resolves modules beside itself, not in a directory of its name.
 #[path = "node_bench/clients.rs"]
