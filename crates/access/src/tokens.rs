@@ -10,13 +10,22 @@
 //! again (at most once per `refetch` interval, so a flood of made-up `kid`s cannot make the
 //! node hammer the identity provider); the signature; then the claims — `exp`, `nbf`, `iss`,
 //! `aud` and `sub` are required and checked, with a minute of leeway for clock skew.
+//!
+//! A case system presents one access token on every call until it expires, so an access token
+//! once verified is remembered (by its SHA-256, up to [`REMEMBERED_TOKENS`] of them) with the key
+//! that verified it: presented again, it is taken without checking its signature again for as
+//! long as it has not expired and the key set still holds that key. Only the signature check is
+//! skipped — the token's every other property is fixed by its bytes — and a token that differs
+//! by one byte is verified afresh.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
@@ -25,6 +34,9 @@ pub const LEEWAY_SECONDS: u64 = 60;
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// How often the key set may be fetched again because a token named an unknown key.
 pub const DEFAULT_REFETCH: Duration = Duration::from_secs(30);
+/// The most access tokens remembered as verified; more live tokens than that are verified
+/// each time, as before any was remembered.
+pub const REMEMBERED_TOKENS: usize = 4096;
 
 /// The algorithms a token may be signed with.
 const ASYMMETRIC: [Algorithm; 9] = [
@@ -177,6 +189,44 @@ struct Cached {
     fetched: Option<Instant>,
 }
 
+/// An access token verified before: its claims, the key that verified it and when it expires.
+struct Remembered {
+    verified: Verified,
+    key: Jwk,
+    kid: Option<String>,
+    expires: u64,
+}
+
+impl Remembered {
+    /// Whether it is still within its lifetime at `now` (seconds since the epoch), with the
+    /// leeway its first check allowed.
+    fn alive_at(&self, now: u64) -> bool {
+        now <= self.expires.saturating_add(LEEWAY_SECONDS)
+    }
+}
+
+/// Access tokens verified before, by the SHA-256 of their text.
+#[derive(Default)]
+struct Memory(HashMap<[u8; 32], Remembered>);
+
+impl Memory {
+    fn recall(&self, digest: &[u8; 32], now: u64) -> Option<&Remembered> {
+        self.0.get(digest).filter(|r| r.alive_at(now))
+    }
+
+    /// Remembers a token; when full, the expired ones are forgotten first, and if none had
+    /// expired, all of them.
+    fn remember(&mut self, digest: [u8; 32], remembered: Remembered, now: u64) {
+        if self.0.len() >= REMEMBERED_TOKENS {
+            self.0.retain(|_, r| r.alive_at(now));
+            if self.0.len() >= REMEMBERED_TOKENS {
+                self.0.clear();
+            }
+        }
+        self.0.insert(digest, remembered);
+    }
+}
+
 /// Verifies tokens of one kind from one issuer for one audience.
 pub struct TokenVerifier {
     issuer: String,
@@ -187,6 +237,8 @@ pub struct TokenVerifier {
     cached: RwLock<Cached>,
     /// One fetch at a time; the others wait for it and use its result.
     fetching: tokio::sync::Mutex<()>,
+    /// Access tokens verified before (none for assertions, which are used once).
+    remembered: Mutex<Memory>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -213,6 +265,7 @@ impl TokenVerifier {
                 fetched: None,
             }),
             fetching: tokio::sync::Mutex::new(()),
+            remembered: Mutex::new(Memory::default()),
         }
     }
 
@@ -249,6 +302,25 @@ impl TokenVerifier {
         }
     }
 
+    /// Whether the key set still holds `key` under `kid`.
+    fn publishes(&self, kid: Option<&str>, key: &Jwk) -> bool {
+        let Ok(cached) = self.cached.read() else {
+            return false;
+        };
+        match kid {
+            Some(kid) => cached.set.find(kid) == Some(key),
+            None => cached.set.keys.len() == 1 && cached.set.keys.first() == Some(key),
+        }
+    }
+
+    /// An access token verified before, still alive, whose key is still published.
+    fn recall(&self, digest: &[u8; 32], now: u64) -> Option<Verified> {
+        let memory = self.remembered.lock().ok()?;
+        let remembered = memory.recall(digest, now)?;
+        self.publishes(remembered.kid.as_deref(), &remembered.key)
+            .then(|| remembered.verified.clone())
+    }
+
     fn may_refetch(&self) -> bool {
         self.cached
             .read()
@@ -277,6 +349,13 @@ impl TokenVerifier {
     pub async fn verify(&self, token: &str) -> Result<Verified, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = crate::issuer::now();
+        if self.kind == TokenKind::Access {
+            if let Some(verified) = self.recall(&digest, now) {
+                return Ok(verified);
+            }
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
@@ -334,6 +413,74 @@ impl TokenVerifier {
                 claim: "sub".into(),
             })?
             .to_owned();
-        Ok(Verified { subject, claims })
+        let verified = Verified { subject, claims };
+        if let (TokenKind::Access, Some(expires)) = (self.kind, verified.number("exp")) {
+            if let Ok(mut memory) = self.remembered.lock() {
+                let remembered = Remembered {
+                    verified: verified.clone(),
+                    key: jwk,
+                    kid: header.kid,
+                    expires,
+                };
+                memory.remember(digest, remembered, now);
+            }
+        }
+        Ok(verified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn remembered(expires: u64) -> Remembered {
+        Remembered {
+            verified: Verified {
+                subject: "arende".into(),
+                claims: Map::new(),
+            },
+            key: serde_json::from_value(serde_json::json!({
+                "kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"
+            }))
+            .unwrap(),
+            kid: Some("k1".into()),
+            expires,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_is_forgotten_once_expired_with_the_same_leeway() {
+        let mut memory = Memory::default();
+        memory.remember([1; 32], remembered(1_000), 900);
+        assert!(memory.recall(&[1; 32], 1_000 + LEEWAY_SECONDS).is_some());
+        assert!(memory.recall(&[1; 32], 1_001 + LEEWAY_SECONDS).is_none());
+        assert!(memory.recall(&[2; 32], 900).is_none());
+    }
+
+    #[test]
+    fn a_full_memory_forgets_the_expired_first_and_stays_bounded() {
+        let mut memory = Memory::default();
+        let key = |i: usize| {
+            let mut digest = [0; 32];
+            digest[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            digest
+        };
+        // Half expired by 10,000, half alive.
+        for i in 0..REMEMBERED_TOKENS {
+            let expires = if i % 2 == 0 { 5_000 } else { 20_000 };
+            memory.remember(key(i), remembered(expires), 1_000);
+        }
+        memory.remember(key(REMEMBERED_TOKENS), remembered(20_000), 10_000);
+        assert_eq!(memory.0.len(), REMEMBERED_TOKENS / 2 + 1);
+        assert!(memory.recall(&key(1), 10_000).is_some());
+        // Every one alive: all are forgotten rather than the memory growing.
+        let mut memory = Memory::default();
+        for i in 0..=REMEMBERED_TOKENS {
+            memory.remember(key(i), remembered(20_000), 1_000);
+        }
+        assert_eq!(memory.0.len(), 1);
+        assert!(memory.recall(&key(REMEMBERED_TOKENS), 1_000).is_some());
     }
 }

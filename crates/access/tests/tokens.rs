@@ -154,6 +154,36 @@ async fn a_rotated_key_is_fetched_again_and_a_removed_one_stops_working() {
 }
 
 #[tokio::test]
+async fn a_token_verified_before_is_taken_again_but_one_altered_byte_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    let idp = issuer("k1");
+    write_jwks(&jwks, &[&idp]);
+    let tokens = verifier(&jwks, TokenKind::Access);
+    let token = idp.access_token("arende", AUDIENCE, 300).unwrap();
+    let first = tokens.verify(&token).await.unwrap();
+    let again = tokens.verify(&token).await.unwrap();
+    assert_eq!(again.claims, first.claims);
+    // The same claims under a signature with one bit flipped: verified afresh, and refused.
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 1;
+    let altered = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    assert_eq!(
+        tokens.verify(&altered).await.unwrap_err(),
+        TokenError::Forged
+    );
+    // The same claims signed by a key the issuer does not publish under the same name.
+    let impostor = issuer("k1");
+    let forged = impostor.access_token("arende", AUDIENCE, 300).unwrap();
+    assert_eq!(
+        tokens.verify(&forged).await.unwrap_err(),
+        TokenError::Forged
+    );
+    tokens.verify(&token).await.unwrap();
+}
+
+#[tokio::test]
 async fn unknown_keys_do_not_make_the_node_fetch_the_key_set_on_every_token() {
     let dir = tempfile::tempdir().unwrap();
     let jwks = dir.path().join("jwks.json");
