@@ -159,25 +159,62 @@ impl AuditLog {
     /// the record is validated and appended, and the call returns once it is durable.
     pub fn record(
         &self,
-        mut record: AuditRecord,
+        record: AuditRecord,
         subjects: &[SubjectIdentifier],
     ) -> Result<Receipt, AuditError> {
-        let key = self.ledger.commitment_key();
-        record.subjects = subjects.iter().map(|s| s.commitment(key)).collect();
-        record.subjects.sort();
-        record.subjects.dedup();
-        let leaf = record.to_leaf()?;
+        let (leaf, record) = self.leaf(record, Some(subjects))?;
         self.append(&leaf, &record)
     }
 
     /// Records `record` with the commitments it already carries, which must have been made with
     /// this ledger's commitment key (they come from an earlier record of the same ledger): the
     /// record of what happened later to an exchange about the same subjects.
-    pub fn record_committed(&self, mut record: AuditRecord) -> Result<Receipt, AuditError> {
+    pub fn record_committed(&self, record: AuditRecord) -> Result<Receipt, AuditError> {
+        let (leaf, record) = self.leaf(record, None)?;
+        self.append(&leaf, &record)
+    }
+
+    /// Whether this ledger replicates a log shared by several writers, whose appends block
+    /// the calling thread: then only [`AuditLog::record`] and [`AuditLog::record_committed`]
+    /// write it.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// [`AuditLog::record`] (with `subjects`) or [`AuditLog::record_committed`] (without) for
+    /// a ledger of its own, waiting for the durable append without holding a thread: the
+    /// ledger's writer thread wakes the caller. A shared ledger refuses it ([`AuditLog::is_shared`]).
+    pub async fn record_async(
+        &self,
+        record: AuditRecord,
+        subjects: Option<&[SubjectIdentifier]>,
+    ) -> Result<Receipt, AuditError> {
+        if self.is_shared() {
+            return Err(AuditError::Shared(
+                "a replica of a shared log is written through `record`".into(),
+            ));
+        }
+        let (leaf, record) = self.leaf(record, subjects)?;
+        let receipt = self.ledger.append_async(&leaf)?.await?;
+        self.index().add(receipt.index, &record)?;
+        Ok(receipt)
+    }
+
+    /// The leaf of `record`, its subjects' identifiers (if given) replaced by commitments, and
+    /// the record as it is in the leaf.
+    fn leaf(
+        &self,
+        mut record: AuditRecord,
+        subjects: Option<&[SubjectIdentifier]>,
+    ) -> Result<(Vec<u8>, AuditRecord), AuditError> {
+        if let Some(subjects) = subjects {
+            let key = self.ledger.commitment_key();
+            record.subjects = subjects.iter().map(|s| s.commitment(key)).collect();
+        }
         record.subjects.sort();
         record.subjects.dedup();
         let leaf = record.to_leaf()?;
-        self.append(&leaf, &record)
+        Ok((leaf, record))
     }
 
     fn index(&self) -> MutexGuard<'_, SubjectIndex> {

@@ -65,7 +65,7 @@ pub use checkpoint::{
 pub use commitment::{Commitment, CommitmentKey};
 pub use error::LedgerError;
 pub use hash::{leaf_hash, Hash};
-pub use ledger::{read_bundle_entry, Ledger, LedgerOptions, Recovery};
+pub use ledger::{read_bundle_entry, Appending, Ledger, LedgerOptions, Recovery};
 pub use note::{Note, NoteError, SignerKey, VerifierKey};
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
 pub use witness::{Witness, WitnessError};

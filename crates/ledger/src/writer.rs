@@ -24,6 +24,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// Proof that an entry is durable: where it is and the first tree that contains it.
@@ -37,26 +38,51 @@ pub struct Receipt {
     pub root: Hash,
 }
 
-/// Where an appender waits for its acknowledgement.
+/// Where an appender waits for its acknowledgement: blocking on the condition variable, or as
+/// a future woken by the writer thread.
 #[derive(Default)]
 pub(crate) struct Slot {
-    done: Mutex<Option<Result<Receipt, String>>>,
+    done: Mutex<Filled>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct Filled {
+    result: Option<Result<Receipt, String>>,
+    waker: Option<Waker>,
 }
 
 impl Slot {
     fn fill(&self, result: Result<Receipt, String>) {
-        *lock(&self.done) = Some(result);
+        let waker = {
+            let mut done = lock(&self.done);
+            done.result = Some(result);
+            done.waker.take()
+        };
         self.ready.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     pub(crate) fn wait(&self) -> Result<Receipt, LedgerError> {
         let mut done = lock(&self.done);
         loop {
-            if let Some(result) = done.take() {
+            if let Some(result) = done.result.take() {
                 return result.map_err(LedgerError::Failed);
             }
             done = self.ready.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    pub(crate) fn poll_filled(&self, cx: &mut Context<'_>) -> Poll<Result<Receipt, LedgerError>> {
+        let mut done = lock(&self.done);
+        match done.result.take() {
+            Some(result) => Poll::Ready(result.map_err(LedgerError::Failed)),
+            None => {
+                done.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
         }
     }
 }

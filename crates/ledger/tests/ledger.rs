@@ -79,6 +79,50 @@ fn appended_entries_are_provable_across_reopen() {
     verify_dir(dir.path(), &VerifyOptions::default()).unwrap();
 }
 
+/// Appends awaited as futures share the group commits of blocking ones, each woken with its own
+/// entry's receipt once durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_awaited_without_a_thread_get_their_own_receipts_once_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(
+        Ledger::create(
+            dir.path(),
+            "test.utbyte.invalid/a",
+            LedgerOptions::default(),
+        )
+        .unwrap(),
+    );
+    let blocking = {
+        let ledger = ledger.clone();
+        tokio::task::spawn_blocking(move || fill(&ledger, 2, 100))
+    };
+    let tasks: Vec<_> = (0..300u64)
+        .map(|i| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let data = format!("awaited {i}").into_bytes();
+                let receipt = ledger.append_async(&data).unwrap().await.unwrap();
+                (data, receipt)
+            })
+        })
+        .collect();
+    let mut indices = std::collections::BTreeSet::new();
+    for task in tasks {
+        let (data, receipt) = task.await.unwrap();
+        // Visible and in the tree its receipt names, at the index it names.
+        assert_eq!(ledger.entry(receipt.index).unwrap(), data);
+        assert!(receipt.index < receipt.tree_size);
+        assert_eq!(ledger.root_at(receipt.tree_size).unwrap(), receipt.root);
+        assert!(indices.insert(receipt.index));
+    }
+    blocking.await.unwrap();
+    assert_eq!(ledger.size(), 500);
+    let ledger = Arc::try_unwrap(ledger).unwrap();
+    ledger.close().unwrap();
+    let report = verify_dir(dir.path(), &VerifyOptions::default()).unwrap();
+    assert_eq!(report.log_size, 500);
+}
+
 #[test]
 fn second_writer_is_refused_and_oversized_entries_rejected() {
     let dir = tempfile::tempdir().unwrap();

@@ -239,14 +239,18 @@ impl NodeState {
         record: AuditRecord,
         subjects: Option<Vec<SubjectIdentifier>>,
     ) -> Result<LedgerReceipt, ExchangeError> {
-        let audit = Arc::clone(&self.audit);
         let (started, event, offering) = (Instant::now(), record.event, record.offering.clone());
-        let receipt = tokio::task::spawn_blocking(move || match subjects {
-            Some(subjects) => audit.record(record, &subjects),
-            None => audit.record_committed(record),
-        })
-        .await
-        .map_err(|e| ExchangeError::Audit(e.to_string()))?
+        let receipt = if self.audit.is_shared() {
+            let audit = Arc::clone(&self.audit);
+            tokio::task::spawn_blocking(move || match subjects {
+                Some(subjects) => audit.record(record, &subjects),
+                None => audit.record_committed(record),
+            })
+            .await
+            .map_err(|e| ExchangeError::Audit(e.to_string()))?
+        } else {
+            self.audit.record_async(record, subjects.as_deref()).await
+        }
         .map_err(|e| ExchangeError::Audit(e.to_string()))?;
         self.metrics.recorded(event, offering.as_deref(), started);
         Ok(receipt)

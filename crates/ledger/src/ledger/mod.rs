@@ -66,9 +66,34 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+/// An entry queued by [`Ledger::append_async`]; resolves to its receipt once durable.
+pub struct Appending(Arc<Slot>);
+
+impl std::future::Future for Appending {
+    type Output = Result<crate::Receipt, LedgerError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.0.poll_filled(cx)
+    }
+}
+
 impl Ledger {
     /// Appends `entry` and returns once it is durable (fsynced) and visible to readers.
     pub fn append(&self, entry: &[u8]) -> Result<crate::Receipt, LedgerError> {
+        self.enqueue(entry)?.wait()
+    }
+
+    /// Queues `entry` for appending without waiting: the returned future resolves once it is
+    /// durable and visible, without holding a thread meanwhile. Dropped before then, the entry
+    /// is appended all the same.
+    pub fn append_async(&self, entry: &[u8]) -> Result<Appending, LedgerError> {
+        self.enqueue(entry).map(Appending)
+    }
+
+    fn enqueue(&self, entry: &[u8]) -> Result<Arc<Slot>, LedgerError> {
         if entry.len() > MAX_ENTRY {
             return Err(LedgerError::EntryTooLarge {
                 len: entry.len(),
@@ -93,7 +118,7 @@ impl Ledger {
             });
         }
         self.shared.wake.notify_one();
-        slot.wait()
+        Ok(slot)
     }
 
     /// Appends `entries` as the entries from index `first` on and returns once they are durable,
