@@ -150,7 +150,9 @@ async fn deliver_one(state: &Arc<NodeState>, ctx: &Exchange, entry: OutboxEntry)
         Ok(kept) => match kept.to_json() {
             Ok(json) => {
                 let settled = state.exchange.message_delivered(&id, &json, now).await;
-                if settled.is_ok() {
+                let with_files = Envelope::from_json(&entry.message.envelope)
+                    .map_or(true, |envelope| !envelope.attachments.is_empty());
+                if settled.is_ok() && with_files {
                     // The recipient holds the files now.
                     super::attachments::outgoing::forget(
                         &state.attachments,
