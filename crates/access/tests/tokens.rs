@@ -32,17 +32,24 @@ fn verifier(path: &Path, kind: TokenKind) -> TokenVerifier {
         .with_refetch(Duration::ZERO)
 }
 
+/// An issuer `k1` publishing its key in a JWKS file, and an access-token verifier trusting it
+/// (the directory holding the file lives as long as the first value).
+fn one_issuer() -> (tempfile::TempDir, Issuer, TokenVerifier) {
+    let dir = tempfile::tempdir().unwrap();
+    let jwks = dir.path().join("jwks.json");
+    let idp = issuer("k1");
+    write_jwks(&jwks, &[&idp]);
+    let tokens = verifier(&jwks, TokenKind::Access);
+    (dir, idp, tokens)
+}
+
 fn claims(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
 }
 
 #[tokio::test]
 async fn a_good_access_token_names_its_client() {
-    let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    let idp = issuer("k1");
-    write_jwks(&jwks, &[&idp]);
-    let tokens = verifier(&jwks, TokenKind::Access);
+    let (_dir, idp, tokens) = one_issuer();
     let token = idp.access_token("arende", AUDIENCE, 300).unwrap();
     let verified = tokens.verify(&token).await.unwrap();
     assert_eq!(verified.subject, "arende");
@@ -51,11 +58,7 @@ async fn a_good_access_token_names_its_client() {
 
 #[tokio::test]
 async fn every_bad_token_is_refused_with_its_own_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    let idp = issuer("k1");
-    write_jwks(&jwks, &[&idp]);
-    let tokens = verifier(&jwks, TokenKind::Access);
+    let (_dir, idp, tokens) = one_issuer();
     let sign = |extra: Value| {
         let mut c = claims(json!({"sub": "arende", "aud": AUDIENCE, "exp": now() + 300}));
         for (k, v) in claims(extra) {
@@ -155,11 +158,7 @@ async fn a_rotated_key_is_fetched_again_and_a_removed_one_stops_working() {
 
 #[tokio::test]
 async fn a_token_verified_before_is_taken_again_but_one_altered_byte_is_not() {
-    let dir = tempfile::tempdir().unwrap();
-    let jwks = dir.path().join("jwks.json");
-    let idp = issuer("k1");
-    write_jwks(&jwks, &[&idp]);
-    let tokens = verifier(&jwks, TokenKind::Access);
+    let (_dir, idp, tokens) = one_issuer();
     let token = idp.access_token("arende", AUDIENCE, 300).unwrap();
     let first = tokens.verify(&token).await.unwrap();
     let again = tokens.verify(&token).await.unwrap();

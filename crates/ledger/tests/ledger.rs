@@ -27,17 +27,15 @@ fn fill(ledger: &Arc<Ledger>, threads: u64, per_thread: u64) {
     }
 }
 
+/// A new ledger in `dir`, to be appended to from several threads or tasks.
+fn shared_ledger(dir: &std::path::Path) -> Arc<Ledger> {
+    Arc::new(Ledger::create(dir, "test.utbyte.invalid/a", LedgerOptions::default()).unwrap())
+}
+
 #[test]
 fn appended_entries_are_provable_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(
-        Ledger::create(
-            dir.path(),
-            "test.utbyte.invalid/a",
-            LedgerOptions::default(),
-        )
-        .unwrap(),
-    );
+    let ledger = shared_ledger(dir.path());
     fill(&ledger, 8, 70); // 560 entries: two full level-0 tiles and bundles, one partial
     assert_eq!(ledger.size(), 560);
     let note = ledger.checkpoint().unwrap();
@@ -84,14 +82,7 @@ fn appended_entries_are_provable_across_reopen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_awaited_without_a_thread_get_their_own_receipts_once_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(
-        Ledger::create(
-            dir.path(),
-            "test.utbyte.invalid/a",
-            LedgerOptions::default(),
-        )
-        .unwrap(),
-    );
+    let ledger = shared_ledger(dir.path());
     let blocking = {
         let ledger = ledger.clone();
         tokio::task::spawn_blocking(move || fill(&ledger, 2, 100))
