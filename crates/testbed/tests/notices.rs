@@ -493,3 +493,120 @@ async fn notices_carry_the_values_a_pre_assessment_lets_them() {
     assert_eq!(ours.payload_sha256, theirs.payload_sha256);
     assert_eq!(ours.refers_to, Some(*sent.keys().next().unwrap()));
 }
+
+/// A subscription to Bolagsverket's board changes, for `subscriber` as its case system asks.
+fn board_subscription(subscriber: &str, company: &str) -> Value {
+    let ends = OffsetDateTime::now_utc() + time::Duration::days(90);
+    let (officer, unit, role, purpose) = match subscriber {
+        "kronofogden" => (
+            "kfm-handlaggare-1",
+            "kfm-utsokning",
+            "handlaggare",
+            "indrivning",
+        ),
+        _ => (
+            "malmo-h4711",
+            "malmo-ekonomiskt-bistand",
+            "handlaggare",
+            "kontroll-ekonomiskt-bistand",
+        ),
+    };
+    json!({
+        "subscription_id": format!("styrelse-{subscriber}"),
+        "officer": officer,
+        "unit": unit,
+        "role": role,
+        "offering": "bv-foretag",
+        "events": ["styrelse-andrad"],
+        "purpose": purpose,
+        "legal_basis": "tf-2-1",
+        "case_ref": "2026/12-7710",
+        "ends": ends.format(&Rfc3339).unwrap(),
+        "subjects": [company],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_does_not_answer_holds_up_no_other_subscribers_notices() {
+    let dir = tempfile::tempdir().unwrap();
+    // Kronofogden's published address takes connections and never answers: a delivery to it
+    // waits the whole peer timeout (10 s here).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let authorities = ["bolagsverket", "kronofogden", "malmo-stad"];
+    let mut plan = plan(dir.path().join("f"), &authorities);
+    plan.endpoints.insert(
+        "kronofogden".to_owned(),
+        format!("https://{}", silent.local_addr().unwrap()),
+    );
+    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
+        .await
+        .unwrap();
+    let rulebook = utbyte_rules::Rulebook::load_dir(&rulebook_dir()).unwrap();
+    let companies = utbyte_testbed::loopback::subjects_with(
+        &rulebook,
+        POPULATION,
+        "bv-foretag",
+        "ledamoter",
+        false,
+    )
+    .unwrap();
+    let (theirs, ours) = (&companies[0], &companies[1]);
+    for (subscriber, company) in [("kronofogden", theirs), ("malmo-stad", ours)] {
+        let addr = federation.node(subscriber).unwrap().local_addr;
+        let body = serde_json::to_vec(&board_subscription(subscriber, company)).unwrap();
+        let made = call(addr, "POST", "/v1/subscriptions", &[], Some(body)).await;
+        assert_eq!(made.status, 201, "{subscriber}: {:#}", made.body);
+        assert_eq!(
+            made.body["granted"],
+            json!(["styrelse-andrad"]),
+            "{subscriber}"
+        );
+    }
+    let register = federation
+        .registers
+        .iter()
+        .find(|(a, _)| a == "bolagsverket")
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    let board = |company: &str, members: &str| {
+        let subject: utbyte_domain::SubjectId = company.parse().unwrap();
+        let mut batch = RegisterBatch::new();
+        batch
+            .subject(subject, false)
+            .record("bv-foretag", subject, "ledamoter", json!(members));
+        batch
+    };
+
+    // Kronofogden's notice goes out first, and its delivery hangs.
+    register.insert(&board(theirs, "Anna Ek")).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let _held = loop {
+        match silent.accept() {
+            Ok((held, _)) => break held,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "Kronofogden was never called"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(err) => panic!("{err}"),
+        }
+    };
+    let hanging = std::time::Instant::now();
+
+    // Malmö's notice, queued while that delivery waits, reaches Malmö well within the
+    // timeout the other delivery is waiting out.
+    register.insert(&board(ours, "Bo Al")).await.unwrap();
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let notices = read_feed(malmo, 0, 1).await;
+    let waited = hanging.elapsed();
+    assert_eq!(notices.len(), 1, "{notices:#?}");
+    assert_eq!(notices[0]["subject"], ours.as_str());
+    assert_eq!(notices[0]["provider"], "bolagsverket");
+    assert!(
+        waited < Duration::from_secs(6),
+        "Malmö's notice came {waited:?} after Kronofogden's delivery started hanging"
+    );
+}

@@ -1,7 +1,8 @@
 //! Calling case systems back when a request they asked about is decided.
 //!
 //! When a request with a callback URL is answered, the exchange store schedules a notice in the
-//! same write. Each background round, [`Callbacks::deliver_due`] sends every notice that is due:
+//! same write. Each background round, [`Callbacks::deliver_due`] sends every notice that is due,
+//! [`AT_ONCE`] at a time:
 //! a thin CloudEvent ([`notice`]) signed per Standard Webhooks ([`signing`]), POSTed through the
 //! node's agency client (`https://` verified against the agency CA only, no proxy, no
 //! redirects) whose resolver refuses link-local and metadata addresses ([`target`]). A 2xx
@@ -23,6 +24,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::{self, StreamExt as _};
 use time::OffsetDateTime;
 use utbyte_adapters::{describe, AgencyClient, AgencyTrust};
 use utbyte_store::{
@@ -40,6 +42,9 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many due notices one round sends at most.
 const ROUND: u32 = 100;
+/// How many of a round's notices are in flight at once: a case system slow to answer holds one
+/// place for at most [`CALLBACK_TIMEOUT`], not every other notice of the round behind it.
+const AT_ONCE: usize = 16;
 
 /// How many notices one push to the subscriptions' webhook carries, and how many pushes one
 /// round makes at most.
@@ -101,22 +106,24 @@ impl Callbacks {
                 return;
             }
         };
-        for callback in due {
-            let outcome = self.attempt(&callback).await;
-            let now = OffsetDateTime::now_utc();
-            let attempt = self.settle(
-                &callback.id,
-                outcome,
-                callback.attempts,
-                callback.created_at,
-            );
-            if let Err(error) = exchange
-                .record_callback_attempt(&callback.id, &attempt, now)
-                .await
-            {
-                tracing::warn!(callback = %callback.id, %error, "callback attempt not recorded");
-            }
-        }
+        stream::iter(due)
+            .for_each_concurrent(AT_ONCE, |callback| async move {
+                let outcome = self.attempt(&callback).await;
+                let now = OffsetDateTime::now_utc();
+                let attempt = self.settle(
+                    &callback.id,
+                    outcome,
+                    callback.attempts,
+                    callback.created_at,
+                );
+                if let Err(error) = exchange
+                    .record_callback_attempt(&callback.id, &attempt, now)
+                    .await
+                {
+                    tracing::warn!(callback = %callback.id, %error, "callback attempt not recorded");
+                }
+            })
+            .await;
     }
 
     /// Whether `url` may be called back now (the allow-list).
@@ -141,22 +148,28 @@ impl Callbacks {
                 return;
             }
         };
-        for entry in due {
-            let id = notice::arrival_id(&entry.message.sender, &entry.message.message_id);
-            let outcome = match notice::arrival_body(&entry, &self.authority) {
-                Ok(body) => self.post(url, &id, notice::CONTENT_TYPE, body).await,
-                Err(error) => Err(Failure::fatal(format!(
-                    "the announcement cannot be written: {error}"
-                ))),
-            };
-            let attempt = self.settle(&id, outcome, entry.announce_attempts, entry.received_at);
-            if let Err(error) = exchange
-                .announcement_attempted(&entry.message.sender, &entry.message.message_id, &attempt)
-                .await
-            {
-                tracing::warn!(callback = %id, %error, "announcement attempt not recorded");
-            }
-        }
+        stream::iter(due)
+            .for_each_concurrent(AT_ONCE, |entry| async move {
+                let id = notice::arrival_id(&entry.message.sender, &entry.message.message_id);
+                let outcome = match notice::arrival_body(&entry, &self.authority) {
+                    Ok(body) => self.post(url, &id, notice::CONTENT_TYPE, body).await,
+                    Err(error) => Err(Failure::fatal(format!(
+                        "the announcement cannot be written: {error}"
+                    ))),
+                };
+                let attempt = self.settle(&id, outcome, entry.announce_attempts, entry.received_at);
+                if let Err(error) = exchange
+                    .announcement_attempted(
+                        &entry.message.sender,
+                        &entry.message.message_id,
+                        &attempt,
+                    )
+                    .await
+                {
+                    tracing::warn!(callback = %id, %error, "announcement attempt not recorded");
+                }
+            })
+            .await;
     }
 
     /// Pushes the notices taken from providers that the case system has not accepted yet to

@@ -1,7 +1,7 @@
 //! Delivering notices to subscribers' nodes, at least once, in order, each recorded once.
 //!
-//! Each round takes the subscribers owed notices and, for each, the notices after its
-//! acknowledged cursor (at most [`MAX_BATCH`]). The notices are decided again first: a
+//! Each subscriber owed notices is served on its own task, a batch at a time: the notices after
+//! its acknowledged cursor (at most [`MAX_BATCH`]). The notices are decided again first: a
 //! subscription cancelled or ended since they were queued, or an event type the rulebook now in
 //! force no longer grants, holds them back. Then they are recorded — one ledger entry per run
 //! of notices of one subscription with one outcome, at most 256 (a record's subjects), as
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use axum::http::Method;
 use time::OffsetDateTime;
 use tokio::sync::watch;
+use tokio::task::{JoinError, JoinSet};
 use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, Basis, EventKind, FieldOutcome, NoticeBatch, Outcome};
 use utbyte_store::{Notice, RecordedPart, StoredSubscription, SubscriptionState};
@@ -37,79 +38,113 @@ use crate::state::{Exchange, NodeState};
 
 /// The most notices one ledger entry records (a record's limit of subjects).
 const PART: usize = utbyte_audit::record::MAX_ITEMS;
-/// How many subscribers one round serves.
+/// How many subscribers are looked for at once besides those being served.
 const SUBSCRIBERS: u32 = 64;
-/// How long the rounds rest when nothing is owed and nothing wakes them.
+/// How long delivery rests when nothing is owed and nothing wakes it.
 const IDLE: Duration = Duration::from_millis(250);
 /// The first and the longest wait before a subscriber that failed is tried again.
 const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(60);
 
-/// Runs delivery rounds until `stop`.
+/// Runs delivery until `stop`, each subscriber owed notices served on its own task: one whose
+/// node is slow or does not answer holds only its own notices, never the others'. A subscriber
+/// served is looked at again as soon as its batch is settled, so a full batch is followed at
+/// once by the next. What is in flight at `stop` is finished first.
 pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
-    let mut waiting: HashMap<String, (u32, Instant)> = HashMap::new();
+    let mut serving = Serving::default();
+    let mut idle = tokio::time::interval(IDLE);
+    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut look = true;
     loop {
-        let busy = if state.leading.load(std::sync::atomic::Ordering::Relaxed) {
-            round(&state, &mut waiting).await
-        } else {
-            false
+        if look && state.leading.load(std::sync::atomic::Ordering::Relaxed) {
+            serving.start(&state).await;
+        }
+        // Looked for again when a batch was full, notices were queued, or a while passed.
+        look = tokio::select! {
+            Some(settled) = serving.tasks.join_next_with_id() => serving.settle(settled),
+            _ = stop.changed() => break,
+            _ = state.notices.queued.notified() => true,
+            _ = idle.tick() => true,
         };
-        if busy && !*stop.borrow() {
-            continue;
-        }
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = state.notices.queued.notified() => {}
-            _ = tokio::time::sleep(IDLE) => {}
-        }
+    }
+    while let Some(settled) = serving.tasks.join_next_with_id().await {
+        serving.settle(settled);
     }
 }
 
-/// One round; whether some subscriber got a full batch (more may be owed).
-async fn round(state: &Arc<NodeState>, waiting: &mut HashMap<String, (u32, Instant)>) -> bool {
-    let Ok(ctx) = state.exchange_context() else {
-        return false;
-    };
-    let owed = match state.exchange.subscribers_owed(SUBSCRIBERS).await {
-        Ok(owed) => owed,
-        Err(err) => {
-            tracing::warn!(%err, "cannot read which subscribers are owed notices");
-            return false;
+type Delivered = Result<bool, ExchangeError>;
+
+/// The subscribers being served, and those waiting after a failure.
+#[derive(Default)]
+struct Serving {
+    tasks: JoinSet<Delivered>,
+    /// Who each task serves.
+    serving: HashMap<tokio::task::Id, String>,
+    /// By subscriber: failures in a row, and when to try again.
+    waiting: HashMap<String, (u32, Instant)>,
+}
+
+impl Serving {
+    /// Starts a task for each subscriber owed notices that is neither served nor waiting.
+    async fn start(&mut self, state: &Arc<NodeState>) {
+        let Ok(ctx) = state.exchange_context() else {
+            return;
+        };
+        let looked_for = SUBSCRIBERS.saturating_add(self.serving.len() as u32);
+        let owed = match state.exchange.subscribers_owed(looked_for).await {
+            Ok(owed) => owed,
+            Err(err) => {
+                tracing::warn!(%err, "cannot read which subscribers are owed notices");
+                return;
+            }
+        };
+        let now = Instant::now();
+        for subscriber in owed {
+            let busy = self.serving.values().any(|s| *s == subscriber);
+            if busy
+                || self
+                    .waiting
+                    .get(&subscriber)
+                    .is_some_and(|(_, at)| *at > now)
+            {
+                continue;
+            }
+            let (state, ctx, to) = (Arc::clone(state), ctx.clone(), subscriber.clone());
+            let task = self
+                .tasks
+                .spawn(async move { deliver_to(&state, &ctx, &to).await });
+            self.serving.insert(task.id(), subscriber);
         }
-    };
-    let now = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for subscriber in owed {
-        if waiting.get(&subscriber).is_some_and(|(_, at)| *at > now) {
-            continue;
-        }
-        let (state, ctx) = (Arc::clone(state), ctx.clone());
-        tasks.spawn(async move {
-            let outcome = deliver_to(&state, &ctx, &subscriber).await;
-            (subscriber, outcome)
-        });
     }
-    let mut full = false;
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((subscriber, outcome)) = joined else {
-            continue;
+
+    /// Takes a task's outcome; whether its batch was full (more may be owed). A failure (or a
+    /// task that ended without an outcome) waits before its subscriber is tried again, doubling
+    /// from [`RETRY_FIRST`] up to [`RETRY_MAX`].
+    fn settle(&mut self, settled: Result<(tokio::task::Id, Delivered), JoinError>) -> bool {
+        let (id, outcome) = match settled {
+            Ok((id, outcome)) => (id, outcome.map_err(|err| err.to_string())),
+            Err(err) => (err.id(), Err(err.to_string())),
+        };
+        let Some(subscriber) = self.serving.remove(&id) else {
+            return false;
         };
         match outcome {
-            Ok(more) => {
-                waiting.remove(&subscriber);
-                full |= more;
+            Ok(full) => {
+                self.waiting.remove(&subscriber);
+                full
             }
             Err(err) => {
-                let failures = waiting.get(&subscriber).map_or(0, |(n, _)| *n) + 1;
+                let failures = self.waiting.get(&subscriber).map_or(0, |(n, _)| *n) + 1;
                 let wait = RETRY_FIRST
                     .saturating_mul(1 << (failures - 1).min(10))
                     .min(RETRY_MAX);
                 tracing::info!(%subscriber, %err, failures, "notices not delivered; trying again later");
-                waiting.insert(subscriber, (failures, Instant::now() + wait));
+                self.waiting
+                    .insert(subscriber, (failures, Instant::now() + wait));
+                false
             }
         }
     }
-    full
 }
 
 /// Delivers the next batch owed to `subscriber`; whether the batch was full.
