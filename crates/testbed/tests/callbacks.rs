@@ -140,16 +140,17 @@ impl CaseSystem {
     }
 }
 
-/// Malmö and Försäkringskassan, Malmö's node allowed to call `case` back, with its secret in
-/// `dir/callback.secret`.
+/// Malmö and Försäkringskassan, Malmö's node allowed to call `case` back (and what
+/// `callbacks` allows besides), with its secret in `dir/callback.secret`.
 async fn federation_calling(
     case: &CaseSystem,
     dir: &std::path::Path,
     callbacks: CallbacksConfig,
 ) -> LoopbackFederation {
     let mut plan = plan(dir.join("f"), &MALMO_FK);
+    let allow = [vec![case.prefix()], callbacks.allow.clone()].concat();
     plan.callbacks = CallbacksConfig {
-        allow: vec![case.prefix()],
+        allow,
         secret_file: Some(dir.join("callback.secret")),
         ..callbacks
     };
@@ -367,6 +368,79 @@ async fn a_failing_target_is_retried_with_backoff_ends_dead_and_a_replay_deliver
     assert_problem(&again, 409, "callback-not-dead");
     let unknown = call(malmo, "POST", "/v1/callbacks/nope/replay", &[], None).await;
     assert_problem(&unknown, 404, "callback-not-found");
+    federation.stop().await;
+}
+
+/// Waits until `silent` is called, keeps the connection open and unanswered in `held`, and
+/// says when.
+async fn dialled(
+    silent: &std::net::TcpListener,
+    held: &mut Vec<std::net::TcpStream>,
+) -> tokio::time::Instant {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match silent.accept() {
+            Ok((stream, _)) => {
+                held.push(stream);
+                return tokio::time::Instant::now();
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(tokio::time::Instant::now() < deadline, "never called");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(err) => panic!("{err}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_system_that_does_not_answer_does_not_hold_up_the_notices_beside_it() {
+    let case = CaseSystem::start().await;
+    // Another case system's URL: it takes the connection and never answers, so each notice to
+    // it waits out the 5 s a case system is given.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
+    let silent_prefix = format!(
+        "https://localhost:{}/hooks/",
+        silent.local_addr().unwrap().port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let also = CallbacksConfig {
+        allow: vec![silent_prefix.clone()],
+        ..CallbacksConfig::default()
+    };
+    let federation = federation_calling(&case, dir.path(), also).await;
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    let (open, _) = fk_subjects();
+    let ask = |key: &'static str, callback: String| {
+        let mut request = luffa_case(&open[0], &["forman"]);
+        request["callback"] = Value::from(callback);
+        async move { assert_eq!(submit(malmo, key, &request).await.status, 200) }
+    };
+    let mut held = Vec::new();
+
+    // A first notice to the silent URL holds its round; two more are decided meanwhile, the
+    // silent one first, so the next round takes both, in that order.
+    ask("cb-silent-1", format!("{silent_prefix}1")).await;
+    dialled(&silent, &mut held).await;
+    ask("cb-silent-2", format!("{silent_prefix}2")).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ask("cb-beside", format!("{}beside", case.prefix())).await;
+    assert!(
+        case.received().is_empty(),
+        "the round still waits on the first"
+    );
+
+    // When that round takes the two, the one beside is not posted after the silent one.
+    let second_round = dialled(&silent, &mut held).await;
+    let received = case.wait_for(1, Duration::from_secs(20)).await;
+    let waited = second_round.elapsed();
+    assert_eq!(received.len(), 1);
+    assert!(
+        waited < Duration::from_secs(3),
+        "the notice beside came {waited:?} after the silent one was posted"
+    );
+    drop(held);
     federation.stop().await;
 }
 
