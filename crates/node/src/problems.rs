@@ -163,6 +163,12 @@ problem!(
     "The review has already been decided"
 );
 problem!(
+    BEING_DECIDED,
+    "review-being-decided",
+    409,
+    "Another decision on the review is being recorded"
+);
+problem!(
     INVALID_REVIEW,
     "invalid-review-decision",
     422,

@@ -3,7 +3,7 @@
 //! is audited and then delivered to the requesting node.
 
 use crate::access::Who;
-use crate::exchange::{apply, could_exist};
+use crate::exchange::{apply, could_exist, ExchangeError};
 use crate::paging::{self, Listed};
 use crate::problems;
 use crate::records::requester;
@@ -24,7 +24,44 @@ use utbyte_api::reviews::{
 use utbyte_audit::SubjectIdentifier;
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_rules::DisclosureRequest;
-use utbyte_store::{ReviewState as QueueState, StoreError, StoredReview, MAX_ID_BYTES};
+use utbyte_store::{Deciding, ReviewState as QueueState, StoreError, StoredReview, MAX_ID_BYTES};
+
+/// How long a decider holds its claim on what it decides: far longer than recording a
+/// decision takes, and short enough that a reviewer whose instance stopped midway can decide
+/// again soon.
+const DECIDING: time::Duration = time::Duration::minutes(2);
+
+/// Records a reviewer's decision on `what` with `record`, as the only decider of it among this
+/// node's instances: each instance decides one thing at a time, and the store's claim keeps two
+/// instances from recording two decisions on one review (each would otherwise find it pending,
+/// record its decision in the ledger and sign an answer before one of them is refused).
+/// [`ExchangeError::BeingDecided`] while another instance holds the claim.
+pub(crate) async fn one_decider<T, E: From<ExchangeError>>(
+    state: &NodeState,
+    what: Deciding<'_>,
+    record: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let holder = crate::exchange::answer::new_id()?;
+    let now = OffsetDateTime::now_utc();
+    let taken = state
+        .exchange
+        .claim_deciding(what, &holder, now, now + DECIDING)
+        .await
+        .map_err(ExchangeError::from)?;
+    if !taken {
+        let (Deciding::Review(key) | Deciding::HeldNotice(key)) = what;
+        return Err(ExchangeError::BeingDecided {
+            ticket: key.to_owned(),
+        }
+        .into());
+    }
+    let recorded = record.await;
+    if let Err(err) = state.exchange.release_deciding(what, &holder).await {
+        // The claim lapses on its own.
+        tracing::warn!(%err, "a claim on a decision could not be given up");
+    }
+    recorded
+}
 
 /// What the queue keeps about a request under review.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,7 +155,7 @@ pub(crate) async fn show(
     responses(
         (status = 200, description = "Decided and recorded; the review as it now stands", body = ReviewView),
         (status = 404, description = "No such review", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided (`review-already-decided`), or another decision on it is being recorded at another instance of this node (`review-being-decided`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The decision does not cover exactly the fields under review, or lacks a reason", body = Problem, content_type = "application/problem+json"),
     )
 )]

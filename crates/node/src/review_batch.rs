@@ -390,7 +390,9 @@ async fn apply_to_each(state: Arc<NodeState>, kept: BatchDecision) {
             .await
             {
                 Ok(()) => decided += 1,
-                Err(ExchangeError::AlreadyDecided { .. }) => {}
+                // Decided, or being decided at another instance (which may be applying this
+                // very decision, resumed there too).
+                Err(ExchangeError::AlreadyDecided { .. } | ExchangeError::BeingDecided { .. }) => {}
                 Err(err) => {
                     failed += 1;
                     tracing::warn!(%err, "a review of a batch could not be decided");

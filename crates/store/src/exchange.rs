@@ -550,6 +550,40 @@ pub trait ReviewQueue: Send + Sync {
 
     /// Forgets decision `id`, applied to every review it covers.
     async fn end_batch_decision(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Claims the deciding of `what` for `holder` until `until`: `false`, and nothing changed,
+    /// while another holder's claim runs past `now`. Instances of one node share a database, so
+    /// of two reviewers deciding one review at two instances exactly one records a decision; a
+    /// claim whose holder stopped lapses at `until`.
+    async fn claim_deciding(
+        &self,
+        what: Deciding<'_>,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up `holder`'s claim on deciding `what`; nothing if another holds it now.
+    async fn release_deciding(&self, what: Deciding<'_>, holder: &str) -> Result<(), StoreError>;
+}
+
+/// What a reviewer decides, claimed while their decision is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deciding<'a> {
+    /// A request routed to review, by ticket.
+    Review(&'a str),
+    /// A notice the sender's rulebook held for review, by message id.
+    HeldNotice(&'a str),
+}
+
+impl Deciding<'_> {
+    /// The kind and key a claim is stored under.
+    pub(crate) fn parts(self) -> (&'static str, String) {
+        match self {
+            Self::Review(ticket) => ("review", ticket.to_owned()),
+            Self::HeldNotice(id) => ("held", id.to_owned()),
+        }
+    }
 }
 
 /// A reviewer's decision on a review batch, as taken: kept until it has been applied to every

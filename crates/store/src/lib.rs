@@ -70,7 +70,7 @@ pub use callbacks::{
 pub use engine::{AccountEngine, AccountStore, Engine, ExchangeEngine, ExchangeStore};
 pub use error::StoreError;
 pub use exchange::{
-    BatchDecision, Begun, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState,
+    BatchDecision, Begun, Deciding, NewReview, OutgoingRequest, OutgoingRequests, OutgoingState,
     OutgoingUpdate, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoredOutgoing,
     StoredReview, MAX_ID_BYTES, MAX_JSON_BYTES, MAX_URL_BYTES,
 };

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use utbyte_store::{
-    BatchDecision, Begun, ExchangeStore, Page, ReviewState, StoreError, StoredReview,
+    BatchDecision, Begun, Deciding, ExchangeStore, Page, ReviewState, StoreError, StoredReview,
 };
 
 #[tokio::test]
@@ -370,6 +370,64 @@ on_both_engines! {
                 Some(decision(winners[0], 1).review_json)
             );
         }
+        for store in stores {
+            store.close().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_instances_claiming_one_decision_at_once_one_holds_it_until_it_ends_or_lapses() {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = common::instances(&dir, 2).await;
+        for round in 0..25 {
+            let ticket = format!("t{round}");
+            let claims: Vec<_> = ["a", "b"]
+                .into_iter()
+                .enumerate()
+                .map(|(i, holder)| {
+                    let (store, ticket) = (stores[i].clone(), ticket.clone());
+                    tokio::spawn(async move {
+                        let taken = store
+                            .claim_deciding(Deciding::Review(&ticket), holder, at(0), at(120))
+                            .await
+                            .unwrap();
+                        (holder, taken)
+                    })
+                })
+                .collect();
+            let mut holders = Vec::new();
+            for claim in claims {
+                if let (holder, true) = claim.await.unwrap() {
+                    holders.push(holder);
+                }
+            }
+            assert_eq!(holders.len(), 1, "round {round}: {holders:?}");
+        }
+        let (store, review) = (&stores[0], Deciding::Review("t0"));
+        let holder = if store.claim_deciding(review, "a", at(1), at(121)).await.unwrap() {
+            "a"
+        } else {
+            "b"
+        };
+        let other = if holder == "a" { "b" } else { "a" };
+        // The same key for another kind of decision is another claim.
+        assert!(store
+            .claim_deciding(Deciding::HeldNotice("t0"), other, at(1), at(121))
+            .await
+            .unwrap());
+        // Giving up a claim one does not hold changes nothing.
+        store.release_deciding(review, other).await.unwrap();
+        assert!(!store.claim_deciding(review, other, at(60), at(180)).await.unwrap());
+        // Given up, it is free; not given up, it lapses when it ends.
+        store.release_deciding(review, holder).await.unwrap();
+        assert!(store.claim_deciding(review, other, at(60), at(180)).await.unwrap());
+        assert!(!store.claim_deciding(review, holder, at(179), at(300)).await.unwrap());
+        assert!(store.claim_deciding(review, holder, at(180), at(300)).await.unwrap());
+        let error = store
+            .claim_deciding(review, holder, at(300), at(300))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::InvalidInput { .. }), "{error}");
         for store in stores {
             store.close().await;
         }

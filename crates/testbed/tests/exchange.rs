@@ -300,6 +300,68 @@ async fn a_request_without_legal_basis_is_refused_and_the_refusal_recorded() {
     federation.stop().await;
 }
 
+/// Two instances of the provider on one database, each sent the same reviewer's decision on
+/// the same review at once, several times over: one decision stands and is recorded once in the
+/// ledger; every other attempt is told the review is decided or being decided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_decided_at_two_instances_at_once_is_recorded_once() {
+    const TICKETS: usize = 6;
+    const AT_ONCE: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
+    plan.postgres = Some(scratch_postgres());
+    plan.instances = 2;
+    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
+        .await
+        .unwrap();
+    let malmo = federation.node("malmo-stad").unwrap().local_addr;
+    // Both instances listen here; each call's own connection reaches either.
+    let fk = federation.node("forsakringskassan").unwrap().local_addr;
+    let (_, protected) = fk_subjects();
+    let case = luffa_case(&protected[0], &["forman"]);
+    for n in 0..TICKETS {
+        let answer = submit(malmo, &format!("twice-{n}"), &case).await;
+        assert_eq!(answer.status, 202, "{:#}", answer.body);
+        let ticket = answer.body["ticket"].as_str().unwrap().to_owned();
+        let decision = serde_json::to_vec(&json!({
+            "reviewer": {"officer": "fk-jurist-1", "unit": "fk-kontroll", "role": "jurist"},
+            "fields": [{"field": "forman", "outcome": "disclose",
+                        "reason": "Behovet väger tyngre än skyddsintresset."}]
+        }))
+        .unwrap();
+        let path = format!("/v1/reviews/{ticket}/decision");
+        let attempts = (0..AT_ONCE).map(|_| {
+            let (path, decision) = (path.clone(), decision.clone());
+            async move { call(fk, "POST", &path, &[], Some(decision)).await }
+        });
+        let answered = futures_join_all(attempts).await;
+        let decided = answered.iter().filter(|a| a.status == 200).count();
+        assert_eq!(decided, 1, "ticket {n}");
+        for refused in answered.iter().filter(|a| a.status != 200) {
+            assert_eq!(refused.status, 409, "{:#}", refused.body);
+            let kind = refused.body["type"].as_str().unwrap();
+            assert!(
+                kind.ends_with("review-already-decided") || kind.ends_with("review-being-decided"),
+                "{kind}"
+            );
+        }
+    }
+    for instance in federation.instances("forsakringskassan") {
+        let audit = instance.audit_log();
+        let size = tokio::task::spawn_blocking(move || audit.settle())
+            .await
+            .unwrap()
+            .unwrap();
+        let ledger = instance.audit().ledger();
+        let decisions = (0..size)
+            .map(|i| AuditRecord::from_leaf(&ledger.entry(i).unwrap()).unwrap())
+            .filter(|record| record.event == EventKind::ReviewDecision)
+            .count();
+        assert_eq!(decisions, TICKETS);
+    }
+    federation.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_describes_itself_in_openapi_3_1() {
     let (_dir, federation) = federation(&MALMO_FK).await;

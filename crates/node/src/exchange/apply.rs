@@ -14,11 +14,12 @@ use utbyte_api::reviews::{ReviewDecisionInput, ReviewField, MAX_REASON};
 use utbyte_api::Outcome;
 use utbyte_audit::{Actor, AuditRecord, EventKind};
 use utbyte_rules::request::MAX_TEXT;
-use utbyte_store::{ReviewDecided, ReviewState as QueueState, StoredReview};
+use utbyte_store::{Deciding, ReviewDecided, ReviewState as QueueState, StoredReview};
 
 /// Decides review `ticket` as `input` says: every field under review disclosed or refused with
 /// a reason. The decision is recorded in the ledger, then signed and kept for the requesting
-/// node to fetch. One decision at a time, so a ticket is never decided (and audited) twice.
+/// node to fetch. One decision at a time, and one decider of the ticket among the node's
+/// instances, so a ticket is never decided (and audited) twice.
 pub(crate) async fn decide(
     state: &NodeState,
     ticket: &str,
@@ -28,6 +29,22 @@ pub(crate) async fn decide(
 ) -> Result<(), ExchangeError> {
     check_texts(input)?;
     let _one_at_a_time = state.review_lock.lock().await;
+    crate::review::one_decider(
+        state,
+        Deciding::Review(ticket),
+        record_decision(state, ticket, input, vouched, now),
+    )
+    .await
+}
+
+/// Decides the review, read once the claim on deciding it is held, unless it is decided.
+async fn record_decision(
+    state: &NodeState,
+    ticket: &str,
+    input: &ReviewDecisionInput,
+    vouched: &VouchedBy,
+    now: OffsetDateTime,
+) -> Result<(), ExchangeError> {
     let ctx = state.exchange_context()?;
     let review = state
         .exchange

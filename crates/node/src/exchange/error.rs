@@ -47,6 +47,9 @@ pub enum ExchangeError {
     BulkOffset(String),
     #[error("review `{ticket}` is already decided")]
     AlreadyDecided { ticket: String },
+    /// Another reviewer's decision on the same review is being recorded, at another instance.
+    #[error("another decision on `{ticket}` is being recorded now; it stands if it is recorded")]
+    BeingDecided { ticket: String },
     #[error("{0}")]
     InvalidReview(String),
     #[error("`callback` cannot be used: {0}")]
@@ -137,6 +140,7 @@ impl From<ExchangeError> for Problem {
             E::NoSuchBulk { .. } => problems::NO_SUCH_BULK.with(detail),
             E::BulkOffset(_) => problems::BULK_OFFSET.with(detail),
             E::AlreadyDecided { .. } => problems::ALREADY_DECIDED.with(detail),
+            E::BeingDecided { .. } => problems::BEING_DECIDED.with(detail),
             E::InvalidReview(_) => problems::INVALID_REVIEW.with(detail),
             E::CallbackNotAllowed(_) => problems::CALLBACK_NOT_ALLOWED
                 .with(detail)

@@ -31,7 +31,7 @@ use utbyte_audit::record::FORMAT_VERSION;
 use utbyte_audit::{Actor, AuditRecord, Basis, EventKind};
 use utbyte_http::{Json, Path, Problem, Query};
 use utbyte_message::{Content, Envelope, RecipientKey};
-use utbyte_store::{OutboxEntry, OutboxState};
+use utbyte_store::{Deciding, OutboxEntry, OutboxState};
 
 /// What a held notice keeps for the reviewer, sealed for this node's own key.
 #[derive(Serialize, Deserialize)]
@@ -139,7 +139,7 @@ pub(crate) async fn list(
         (status = 401, description = "No valid credential", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The client lacks the `review` duty, or the reviewer may not decide this kind", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No notice held under this id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Decided already", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Decided already (`review-already-decided`), or another decision on it is being recorded at another instance of this node (`review-being-decided`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field under review left undecided, one not under review decided, or a missing reason", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -150,20 +150,46 @@ pub(crate) async fn decide(
     Json(input): Json<ReviewDecisionInput>,
 ) -> Result<Json<SentMessage>, Problem> {
     who.require(Duty::Review)?;
-    let no_such = || problems::NO_SUCH_MESSAGE.with(format!("no notice `{id}` held for review"));
     let _one_at_a_time = state.review_lock.lock().await;
+    // Read before the claim, so that an id no notice has is answered as not found.
+    held_entry(&state, &id).await?;
+    crate::review::one_decider(
+        &state,
+        Deciding::HeldNotice(&id),
+        record_decision(&state, &who, &id, input),
+    )
+    .await
+}
+
+/// The notice held under `id`, still held.
+async fn held_entry(state: &NodeState, id: &str) -> Result<OutboxEntry, Problem> {
+    let no_such = || problems::NO_SUCH_MESSAGE.with(format!("no notice `{id}` held for review"));
     let entry = state
         .exchange
-        .outgoing_message(&id)
+        .outgoing_message(id)
         .await
         .map_err(|_| no_such())?
         .ok_or_else(no_such)?;
     if entry.state != OutboxState::Held {
-        return Err(ExchangeError::AlreadyDecided { ticket: id }.into());
+        return Err(ExchangeError::AlreadyDecided {
+            ticket: id.to_owned(),
+        }
+        .into());
     }
-    let acting = crate::review::check_reviewer(&state, &who, &input.reviewer, &entry.message.kind)?;
+    Ok(entry)
+}
+
+/// Decides the held notice, read once the claim on deciding it is held, unless it is decided.
+async fn record_decision(
+    state: &NodeState,
+    who: &Who,
+    id: &str,
+    input: ReviewDecisionInput,
+) -> Result<Json<SentMessage>, Problem> {
+    let entry = held_entry(state, id).await?;
+    let acting = crate::review::check_reviewer(state, who, &input.reviewer, &entry.message.kind)?;
     check_texts(&input)?;
-    let held = open_held(&state, &entry)?;
+    let held = open_held(state, &entry)?;
     let decided = verdicts(&held.fields, &input)?;
     let ctx = state.exchange_context()?;
     let envelope = Envelope::from_json(&entry.message.envelope)
@@ -233,7 +259,7 @@ pub(crate) async fn decide(
     if disclosed.is_empty() {
         state
             .exchange
-            .refuse_held(&id, "every field was refused at review", now)
+            .refuse_held(id, "every field was refused at review", now)
             .await
             .map_err(ExchangeError::from)?;
     } else {
@@ -278,16 +304,18 @@ pub(crate) async fn decide(
             .await?;
         state
             .exchange
-            .release_held(&id, &outgoing_json, &sealed, now)
+            .release_held(id, &outgoing_json, &sealed, now)
             .await
             .map_err(ExchangeError::from)?;
         state.messages.wake.notify_one();
     }
     let entry = state
         .exchange
-        .outgoing_message(&id)
+        .outgoing_message(id)
         .await
         .map_err(ExchangeError::from)?
-        .ok_or_else(no_such)?;
+        .ok_or_else(|| {
+            problems::NO_SUCH_MESSAGE.with(format!("no notice `{id}` held for review"))
+        })?;
     Ok(Json(sent_view(&entry, decided)?))
 }

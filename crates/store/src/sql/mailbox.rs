@@ -13,7 +13,7 @@
 
 use time::OffsetDateTime;
 
-use super::time_of;
+use super::{check_claim, time_of};
 use async_trait::async_trait;
 
 use crate::exchange::{check_id, check_json, check_text};
@@ -829,16 +829,6 @@ macro_rules! engine {
 
 engine!(SqliteExchange, sqlx::Sqlite);
 engine!(PgExchange, sqlx::Postgres);
-
-fn check_claim(now: OffsetDateTime, until: OffsetDateTime) -> Result<(), StoreError> {
-    if until <= now {
-        return Err(StoreError::InvalidInput {
-            what: "claim",
-            reason: "a claim must end after it begins".into(),
-        });
-    }
-    Ok(())
-}
 
 fn corrupt(reason: &str) -> StoreError {
     StoreError::CorruptRow {

@@ -25,6 +25,20 @@ pub(crate) mod replay;
 pub(crate) mod review;
 pub(crate) mod subscriptions;
 
+/// Refuses a claim that ends before it begins.
+pub(crate) fn check_claim(
+    now: time::OffsetDateTime,
+    until: time::OffsetDateTime,
+) -> Result<(), crate::StoreError> {
+    if until <= now {
+        return Err(crate::StoreError::InvalidInput {
+            what: "claim",
+            reason: "a claim must end after it begins".into(),
+        });
+    }
+    Ok(())
+}
+
 /// A stored time: whole unix seconds, read back in UTC.
 pub(crate) fn time_of(seconds: i64) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(seconds).ok()

@@ -4,18 +4,21 @@
 //! Deciding a review is one conditional `UPDATE` (`WHERE state = 'pending'`): SQLite runs one
 //! writer at a time, and PostgreSQL re-checks the condition on the row it locked, so of two
 //! reviewers deciding the same ticket at once exactly one changes the row, and the other sees it
-//! decided.
+//! decided. A decision is recorded in the ledger and signed before that `UPDATE`, so the node
+//! first claims the deciding (`decision_claims`, one row per review or held notice): of
+//! instances deciding the same thing at once, exactly one takes the claim.
 
-use super::time_of;
+use super::{check_claim, time_of};
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 use crate::exchange::{check_id, check_index, check_json};
 use crate::page::{Cursor, Page};
 use crate::postgres::PgExchange;
 use crate::sqlite::SqliteExchange;
 use crate::{
-    BatchDecision, NewReview, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState, StoreError,
-    StoredReview,
+    BatchDecision, Deciding, NewReview, ReviewBatch, ReviewDecided, ReviewQueue, ReviewState,
+    StoreError, StoredReview,
 };
 
 const ENQUEUE: &str = "\
@@ -77,6 +80,15 @@ const BATCH_DECISIONS: &str = "\
 SELECT id, batch, decision_json, created_at FROM batch_decisions ORDER BY created_at, id";
 
 const END_BATCH_DECISION: &str = "DELETE FROM batch_decisions WHERE id = $1";
+
+/// Takes the claim on deciding `($1, $2)` for `$3` until `$5`, unless another's runs past `$4`.
+const CLAIM_DECIDING: &str = "\
+INSERT INTO decision_claims (what, key, holder, claimed_until) VALUES ($1, $2, $3, $5)
+ON CONFLICT (what, key) DO UPDATE SET holder = excluded.holder, claimed_until = excluded.claimed_until
+ WHERE decision_claims.claimed_until <= $4 OR decision_claims.holder = excluded.holder";
+
+const RELEASE_DECIDING: &str = "\
+DELETE FROM decision_claims WHERE what = $1 AND key = $2 AND holder = $3";
 
 #[derive(sqlx::FromRow)]
 struct DecisionRow {
@@ -401,6 +413,61 @@ macro_rules! engine {
                                     .execute(&mut *connection)
                                     .await
                                     .map_err(StoreError::exchange("ending a batch decision"))?;
+                                Ok(())
+                            })
+                        })
+                        .await
+                }
+
+                async fn claim_deciding(
+                    &self,
+                    what: Deciding<'_>,
+                    holder: &str,
+                    now: OffsetDateTime,
+                    until: OffsetDateTime,
+                ) -> Result<bool, StoreError> {
+                    check_claim(now, until)?;
+                    let (what, key) = what.parts();
+                    check_id("decided key", &key)?;
+                    check_id("decider", holder)?;
+                    let holder = holder.to_owned();
+                    let (now, until) = (now.unix_timestamp(), until.unix_timestamp());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let taken = sqlx::query(CLAIM_DECIDING)
+                                    .bind(what)
+                                    .bind(&key)
+                                    .bind(&holder)
+                                    .bind(now)
+                                    .bind(until)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("claiming a decision"))?
+                                    .rows_affected();
+                                Ok(taken == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn release_deciding(
+                    &self,
+                    what: Deciding<'_>,
+                    holder: &str,
+                ) -> Result<(), StoreError> {
+                    let (what, key) = what.parts();
+                    let holder = holder.to_owned();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                sqlx::query(RELEASE_DECIDING)
+                                    .bind(what)
+                                    .bind(&key)
+                                    .bind(&holder)
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("releasing a decision"))?;
                                 Ok(())
                             })
                         })

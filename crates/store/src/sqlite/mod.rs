@@ -328,7 +328,7 @@ mod tests {
         let store = SqliteExchange::open(&dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 13);
+        assert_eq!(store.schema_version().await.unwrap(), 14);
         assert_eq!(pragma(&store.pool, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.pool, "foreign_keys").await, "1");
         assert_eq!(pragma(&store.pool, "busy_timeout").await, "5000");
@@ -341,6 +341,7 @@ mod tests {
                 "bulks",
                 "callbacks",
                 "change_cursors",
+                "decision_claims",
                 "held_subscriptions",
                 "inbox",
                 "notice_cursors",
@@ -362,7 +363,7 @@ mod tests {
         let store = SqliteExchange::open(&dir.path().join("exchange.db"))
             .await
             .unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 13);
+        assert_eq!(store.schema_version().await.unwrap(), 14);
     }
 
     /// Migration 0003 rebuilds `outgoing` (and `callbacks`, which refers to it): a database
@@ -393,7 +394,7 @@ mod tests {
         pool.close().await;
 
         let store = SqliteExchange::open(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 13);
+        assert_eq!(store.schema_version().await.unwrap(), 14);
         let k1 = store.outgoing("k1").await.unwrap().unwrap();
         assert_eq!(k1.state, crate::OutgoingState::Answered);
         assert_eq!(k1.failure_json, None);
