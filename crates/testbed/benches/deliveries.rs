@@ -134,12 +134,7 @@ impl Federation {
             "   Malmö subscribed to {COVERED} subjects in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let register = federation
-            .registers
-            .iter()
-            .find(|(a, _)| a == PROVIDER)
-            .map(|(_, r)| Arc::clone(r))
-            .unwrap();
+        let register = federation.register(PROVIDER).unwrap();
         let received = ExchangeStore::open(
             federation
                 .dir

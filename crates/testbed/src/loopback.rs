@@ -173,8 +173,8 @@ pub struct LoopbackFederation {
     pub publisher: Arc<Publisher>,
     pub ca: FederationCa,
     pub dir: PathBuf,
-    /// The registers, by authority (shared with the nodes).
-    pub registers: Vec<(String, Arc<RegisterStore>)>,
+    /// The registers, by authority (shared with the nodes); see [`Self::register`].
+    registers: Vec<(String, Arc<RegisterStore>)>,
     directory_key: ed25519_dalek::VerifyingKey,
     stop_directory: watch::Sender<bool>,
     directory_task: tokio::task::JoinHandle<()>,
@@ -449,6 +449,14 @@ impl LoopbackFederation {
     /// The node of `authority`.
     pub fn node(&self, authority: &str) -> Option<&RunningNode> {
         self.nodes.iter().find(|n| n.authority == authority)
+    }
+
+    /// `authority`'s register, shared with its node.
+    pub fn register(&self, authority: &str) -> Option<Arc<RegisterStore>> {
+        self.registers
+            .iter()
+            .find(|(a, _)| a == authority)
+            .map(|(_, register)| Arc::clone(register))
     }
 
     /// Every instance of `authority`'s node.

@@ -548,12 +548,7 @@ async fn notices_are_pushed_in_order_as_signed_cloudevent_batches_and_resume_aft
     )
     .await;
     assert_eq!(made.status, 201, "{:#}", made.body);
-    let register = federation
-        .registers
-        .iter()
-        .find(|(a, _)| a == "forsakringskassan")
-        .map(|(_, r)| r.clone())
-        .unwrap();
+    let register = federation.register("forsakringskassan").unwrap();
     let write = |subject: &str, amount: u32| {
         let subject: utbyte_domain::SubjectId = subject.parse().unwrap();
         let mut batch = utbyte_store::RegisterBatch::new();

@@ -43,13 +43,7 @@ fn no_field_outside_the_decision_ever_leaves_the_provider() {
         .unwrap();
     let (_dir, federation) = runtime.block_on(federation(&["forsakringskassan", "malmo-stad"]));
     let malmo = federation.node("malmo-stad").unwrap().local_addr;
-    let register = federation
-        .registers
-        .iter()
-        .find(|(a, _)| a == "forsakringskassan")
-        .unwrap()
-        .1
-        .clone();
+    let register = federation.register("forsakringskassan").unwrap();
     let (open, protected) = fk_subjects();
     let subjects: Vec<String> = open
         .iter()

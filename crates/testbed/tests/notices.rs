@@ -121,12 +121,7 @@ async fn changes_reach_the_subscriber_once_in_order_recorded_in_both_ledgers() {
     );
 
     // Five changes to covered subjects, one to another.
-    let register = federation
-        .registers
-        .iter()
-        .find(|(a, _)| a == "forsakringskassan")
-        .map(|(_, r)| r.clone())
-        .unwrap();
+    let register = federation.register("forsakringskassan").unwrap();
     let written = [
         (&covered[0], 1_001),
         (&covered[1], 1_002),
@@ -421,12 +416,7 @@ async fn notices_carry_the_values_a_pre_assessment_lets_them() {
     );
     assert_eq!(carried["avliden"], json!(["dodsdatum"]));
 
-    let register = federation
-        .registers
-        .iter()
-        .find(|(a, _)| a == "skatteverket")
-        .map(|(_, r)| r.clone())
-        .unwrap();
+    let register = federation.register("skatteverket").unwrap();
     let write = |subject: &str, protected: bool, fields: &[(&str, Value)]| {
         let subject: utbyte_domain::SubjectId = subject.parse().unwrap();
         let mut batch = RegisterBatch::new();
@@ -563,12 +553,7 @@ async fn a_subscriber_that_does_not_answer_holds_up_no_other_subscribers_notices
             "{subscriber}"
         );
     }
-    let register = federation
-        .registers
-        .iter()
-        .find(|(a, _)| a == "bolagsverket")
-        .map(|(_, r)| r.clone())
-        .unwrap();
+    let register = federation.register("bolagsverket").unwrap();
     let board = |company: &str, members: &str| {
         let subject: utbyte_domain::SubjectId = company.parse().unwrap();
         let mut batch = RegisterBatch::new();

@@ -126,12 +126,7 @@ async fn a_subscription_is_decided_recorded_and_kept_and_its_changes_become_noti
     );
 
     // A change to a covered subject becomes a notice for Malmö; one to another subject does not.
-    let register = federation
-        .registers
-        .iter()
-        .find(|(a, _)| a == "forsakringskassan")
-        .map(|(_, r)| r.clone())
-        .unwrap();
+    let register = federation.register("forsakringskassan").unwrap();
     let write = |subject: &str, amount: u32| {
         let subject: utbyte_domain::SubjectId = subject.parse().unwrap();
         let mut batch = RegisterBatch::new();

@@ -108,10 +108,7 @@ pub async fn start(
     }
     let registers = |authority: &str| {
         federation
-            .registers
-            .iter()
-            .find(|(a, _)| a == authority)
-            .map(|(_, r)| Arc::clone(r))
+            .register(authority)
             .ok_or_else(|| anyhow::anyhow!("no register for {authority}"))
     };
     tokio::spawn(generate(

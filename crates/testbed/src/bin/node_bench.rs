@@ -451,10 +451,7 @@ async fn measure_floors(
     let names: Arc<Vec<String>> = Arc::new(subjects.iter().map(|(s, _)| s.clone()).collect());
     let ids: Arc<Vec<SubjectId>> = Arc::new(subjects.iter().map(|(_, id)| *id).collect());
     let register = federation
-        .registers
-        .iter()
-        .find(|(authority, _)| authority == PROVIDER)
-        .map(|(_, register)| Arc::clone(register))
+        .register(PROVIDER)
         .ok_or("the federation holds no register for the provider")?;
     // 2. The register directly.
     let workers = (0..options.concurrency)
