@@ -551,6 +551,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     state.messages = messages::Messages::new(vec![message_key(&setup.data_dir)?], &setup.messages);
     state.attachments = messages::attachments::Attachments::new(&setup.data_dir, &setup.messages);
     state.notices.webhook = setup.subscriptions.webhook.clone();
+    state.notices.feed_retention = setup.subscriptions.feed_retention();
     state
         .attachments
         .create_dirs()

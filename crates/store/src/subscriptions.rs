@@ -370,6 +370,17 @@ pub trait NoticeDelivery: Send + Sync {
     /// The highest provider `seq` taken from `provider` (0 before the first).
     async fn taken_through(&self, provider: &str) -> Result<u64, StoreError>;
 
+    /// Forgets at most `limit` of the notices taken before `before`, oldest first, through this
+    /// node's `seq` `through` (those after it are still to be pushed to the case system); each
+    /// provider's newest notice is kept, so that what was taken from it is still known. Returns
+    /// how many were forgotten.
+    async fn forget_received_notices(
+        &self,
+        before: OffsetDateTime,
+        through: u64,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// At most `limit` notices taken after `after` (this node's `seq`), oldest first: those of
     /// the subscriptions `unit` holds, or every one when `None`.
     async fn received_after(

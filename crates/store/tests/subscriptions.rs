@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use utbyte_domain::SubjectId;
 use utbyte_store::{
-    ChangeToMatch, DeliveryCursor, HeldSubscription, NewSubscription, Notice, PushState,
-    RecordedPart, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
+    ChangeToMatch, DeliveryCursor, ExchangeStore, HeldSubscription, NewSubscription, Notice,
+    PushState, RecordedPart, StoreError, SubscriptionState, MAX_SUBJECTS_PER_CALL,
 };
 
 const OFFERING: &str = "skv-folkbokforing";
@@ -387,6 +387,57 @@ on_both_engines! {
         assert!(taken[0].values.is_empty());
         assert_eq!(taken[2].values["belopp"], serde_json::json!(4711.5));
         assert_eq!(store.received_after(None, taken[1].seq, 1).await.unwrap(), taken[2..3]);
+    }
+
+    #[tokio::test]
+    async fn notices_taken_long_ago_are_forgotten_but_each_providers_newest_and_those_not_pushed() {
+        let store = store().await;
+        let notice = |seq: u64| Notice {
+            seq,
+            subscription: "bidrag-1".into(),
+            subscriber: "malmo-stad".into(),
+            feed: "fk-formaner".into(),
+            change_seq: seq,
+            offering: "fk-formaner".into(),
+            subject: person(seq as u32),
+            events: vec!["utbetalning-andrad".into()],
+            fields: vec!["belopp".into()],
+            changed_at: at(seq as i64),
+            values: Default::default(),
+        };
+        // Försäkringskassan's 1–5 taken at 10, 20 … 50; Skatteverket's 1 at 15.
+        for seq in 1..=5 {
+            store
+                .take_notices("forsakringskassan", &[notice(seq)], at(seq as i64 * 10))
+                .await
+                .unwrap();
+            if seq == 1 {
+                store.take_notices("skatteverket", &[notice(1)], at(15)).await.unwrap();
+            }
+        }
+        let left = |store: ExchangeStore| async move {
+            store
+                .received_after(None, 0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|n| (n.provider.chars().next().unwrap(), n.provider_seq))
+                .collect::<Vec<_>>()
+        };
+        // Taken before 35, at most two at once: the oldest two.
+        assert_eq!(store.forget_received_notices(at(35), u64::MAX, 2).await.unwrap(), 2);
+        assert_eq!(left(store.clone()).await, [('s', 1), ('f', 3), ('f', 4), ('f', 5)]);
+        // Skatteverket's only notice is its newest; one after this node's seq 4 is kept (not
+        // pushed yet).
+        let through = store.received_after(None, 0, 100).await.unwrap()[1].seq;
+        assert_eq!(store.forget_received_notices(at(100), through, 10).await.unwrap(), 1);
+        assert_eq!(left(store.clone()).await, [('s', 1), ('f', 4), ('f', 5)]);
+        assert_eq!(store.forget_received_notices(at(100), u64::MAX, 10).await.unwrap(), 1);
+        assert_eq!(left(store.clone()).await, [('s', 1), ('f', 5)]);
+        assert_eq!(store.forget_received_notices(at(100), u64::MAX, 10).await.unwrap(), 0);
+        // What was taken is still known: the same notice again is not taken twice.
+        assert_eq!(store.taken_through("forsakringskassan").await.unwrap(), 5);
+        assert_eq!(store.take_notices("forsakringskassan", &[notice(5)], at(60)).await.unwrap(), 0);
     }
 
     #[tokio::test]

@@ -141,6 +141,15 @@ ON CONFLICT (provider, provider_seq) DO NOTHING";
 const TAKEN_THROUGH: &str =
     "SELECT COALESCE(MAX(provider_seq), 0) FROM received_notices WHERE provider = $1";
 
+/// The oldest notices taken before $1, through $2, at most $3, but each provider's newest.
+const FORGET_RECEIVED: &str = "\
+DELETE FROM received_notices WHERE seq IN (
+    SELECT r.seq FROM received_notices AS r
+     WHERE r.received_at < $1 AND r.seq <= $2
+       AND r.provider_seq < (SELECT MAX(m.provider_seq) FROM received_notices AS m
+                              WHERE m.provider = r.provider)
+     ORDER BY r.seq LIMIT $3)";
+
 /// The notices taken after $1, of the subscriptions unit $2 holds (every unit's when null).
 const RECEIVED_AFTER: &str = "\
 SELECT r.seq, r.provider, r.provider_seq, r.subscription, r.offering, r.subject, r.events,
@@ -579,6 +588,31 @@ macro_rules! engine {
                         .await
                         .map_err(StoreError::exchange("reading the notices taken"))?;
                     Ok(u64::try_from(through).unwrap_or(0))
+                }
+
+                async fn forget_received_notices(
+                    &self,
+                    before: OffsetDateTime,
+                    through: u64,
+                    limit: u32,
+                ) -> Result<u64, StoreError> {
+                    let before = before.unix_timestamp();
+                    let through = i64::try_from(through).unwrap_or(i64::MAX);
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let forgotten = sqlx::query(FORGET_RECEIVED)
+                                    .bind(before)
+                                    .bind(through)
+                                    .bind(i64::from(limit))
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("forgetting notices taken"))?
+                                    .rows_affected();
+                                Ok(forgotten)
+                            })
+                        })
+                        .await
                 }
 
                 async fn received_after(
