@@ -47,7 +47,10 @@
 //!
 //! [subscriptions]                          # optional: push the notices taken to a case system
 //! webhook = "https://case.fk.example/callbacks/notices"   # under `[callbacks] allow`
-//! feed_retention_days = 30                 # notices taken are forgotten after this
+//!
+//! [retention]                              # all optional; see `retention`
+//! requests_days = 30
+//! notices_days = 30
 //!
 //! [recovery]                               # all optional; see `recovery`
 //! grace_seconds = 60
@@ -135,11 +138,13 @@ pub struct NodeConfig {
     /// Where the notices of this node's subscriptions are pushed.
     #[serde(default)]
     pub subscriptions: SubscriptionsConfig,
+    /// How long what the node holds about people is kept.
+    #[serde(default)]
+    pub retention: crate::RetentionConfig,
 }
 
-/// Where the notices of this node's subscriptions go, and how long they are held
-/// (`[subscriptions]`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Where the notices of this node's subscriptions go (`[subscriptions]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionsConfig {
     /// The case system's webhook the notices taken are pushed to, in batches of signed
@@ -147,30 +152,6 @@ pub struct SubscriptionsConfig {
     /// systems read the feed (`GET /v1/notices`).
     #[serde(default)]
     pub webhook: Option<String>,
-    /// How many days the feed holds a notice taken before forgetting it (default 30; at least
-    /// 1). A notice not yet pushed to the webhook is held until it is.
-    #[serde(default = "default_feed_retention_days")]
-    pub feed_retention_days: u32,
-}
-
-impl Default for SubscriptionsConfig {
-    fn default() -> Self {
-        Self {
-            webhook: None,
-            feed_retention_days: default_feed_retention_days(),
-        }
-    }
-}
-
-impl SubscriptionsConfig {
-    /// How long the feed holds a notice taken.
-    pub fn feed_retention(&self) -> time::Duration {
-        time::Duration::days(i64::from(self.feed_retention_days))
-    }
-}
-
-fn default_feed_retention_days() -> u32 {
-    30
 }
 
 /// How messages are delivered and which this node takes (`[messages]`).
@@ -428,9 +409,9 @@ impl NodeConfig {
         if self.refresh_seconds == 0 || self.review_poll_seconds == 0 {
             return invalid("refresh_seconds and review_poll_seconds must be at least 1".into());
         }
-        if self.subscriptions.feed_retention_days == 0 {
-            return invalid("subscriptions: feed_retention_days must be at least 1".into());
-        }
+        self.retention
+            .validate()
+            .map_err(ConfigFileError::Invalid)?;
         if !self.directory.endpoint.starts_with("https://") {
             return invalid(format!(
                 "directory endpoint `{}` must be https://",
@@ -573,10 +554,7 @@ plain_http = true
             config.callbacks,
             crate::callback::CallbacksConfig::default()
         );
-        assert_eq!(
-            config.subscriptions.feed_retention(),
-            time::Duration::days(30)
-        );
+        assert_eq!(config.retention, crate::RetentionConfig::default());
     }
 
     #[test]
@@ -702,8 +680,8 @@ subject = \"pnr\"\n\
                 "neither client_ca nor",
             ),
             (
-                "[subscriptions]\nfeed_retention_days = 0\n",
-                "feed_retention_days must be at least 1",
+                "[retention]\nnotices_days = 0\n",
+                "retention: requests_days and notices_days must be at least 1",
             ),
         ] {
             let err = parse(extra).unwrap_err().to_string();

@@ -41,6 +41,7 @@ mod provider;
 mod reconcile;
 mod records;
 pub mod recovery;
+pub mod retention;
 pub mod review;
 mod review_batch;
 pub mod search;
@@ -61,6 +62,7 @@ pub const UNTIMED: &[&str] = &[
 pub use config::NodeConfig;
 pub use portal_site::{PortalSettings, PortalSite};
 pub use recovery::RecoveryConfig;
+pub use retention::RetentionConfig;
 pub use state::{NodeState, Registers};
 pub use utbyte_adapters::{AgencyClient, AgencyTrust};
 
@@ -157,6 +159,8 @@ pub struct NodeSetup {
     pub messages: config::MessagesConfig,
     /// Where the notices of this node's subscriptions are pushed.
     pub subscriptions: config::SubscriptionsConfig,
+    /// How long what the node holds about people is kept.
+    pub retention: RetentionConfig,
     /// Who may call the local listener, and whether it speaks TLS.
     pub access: access::LocalAccess,
     /// Per offering, the units whose reviewers decide its reviews (absent: any unit).
@@ -241,6 +245,7 @@ impl NodeSetup {
             recovery: config.recovery,
             messages: config.messages.clone(),
             subscriptions: config.subscriptions.clone(),
+            retention: config.retention,
             access: access::LocalAccess::from_config(
                 &config.access,
                 config.local_listen,
@@ -393,6 +398,18 @@ impl RunningNode {
     /// Pulls the federation configuration now (the background loop does it periodically).
     pub async fn refresh(&self) -> Result<u64, String> {
         sync::refresh(&self.state, &self.directory).await
+    }
+
+    /// Forgets now, as of `now`, what is held past its retention (the leading instance does it
+    /// once an hour); returns how many ended requests and notices taken were forgotten.
+    pub async fn forget_past_retention(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<(u64, u64), String> {
+        retention::forget(&self.state, now)
+            .await
+            .map(|forgotten| (forgotten.requests, forgotten.notices))
+            .map_err(|err| err.to_string())
     }
 
     /// This node's audit ledger.
@@ -551,7 +568,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     state.messages = messages::Messages::new(vec![message_key(&setup.data_dir)?], &setup.messages);
     state.attachments = messages::attachments::Attachments::new(&setup.data_dir, &setup.messages);
     state.notices.webhook = setup.subscriptions.webhook.clone();
-    state.notices.feed_retention = setup.subscriptions.feed_retention();
+    state.retention = setup.retention;
     state
         .attachments
         .create_dirs()
@@ -668,6 +685,7 @@ pub async fn start(setup: NodeSetup, listeners: Listeners) -> Result<RunningNode
     }
     tasks.spawn(messages::run(Arc::clone(&state), watcher.clone()));
     tasks.spawn(subscriptions::run(Arc::clone(&state), watcher.clone()));
+    tasks.spawn(retention::run(Arc::clone(&state), watcher.clone()));
     tasks.spawn(background(
         Arc::clone(&state),
         callbacks,

@@ -91,6 +91,8 @@ pub struct NodeState {
     pub(crate) attachments: crate::messages::attachments::Attachments,
     /// Subscriptions: the wake-ups of delivery and of the notice feed, and the webhook.
     pub(crate) notices: crate::subscriptions::Notices,
+    /// How long what the node holds about people is kept (`[retention]`).
+    pub(crate) retention: crate::RetentionConfig,
     /// One ledger verification at a time: it reads the whole ledger, and a second run at once
     /// would only take another core.
     pub(crate) verifying: Arc<tokio::sync::Semaphore>,
@@ -156,6 +158,7 @@ impl NodeState {
                 &crate::config::MessagesConfig::default(),
             ),
             notices: crate::subscriptions::Notices::default(),
+            retention: crate::RetentionConfig::default(),
             gate,
             review_units,
         }

@@ -473,6 +473,16 @@ pub trait OutgoingRequests: Send + Sync {
     /// Up to `limit` requests in review, oldest request first: the node polls their providers.
     async fn outgoing_in_review(&self, limit: u32) -> Result<Vec<StoredOutgoing>, StoreError>;
 
+    /// Forgets at most `limit` requests that ended (answered or failed) before `before`, the
+    /// oldest made first, with their callbacks' schedule; one whose callback is still to be
+    /// delivered is kept. A retry under a forgotten key is a new request. Returns how many were
+    /// forgotten.
+    async fn forget_ended_outgoing(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// A page of at most `limit` requests, newest first, starting after `after` (from the start
     /// without one): all of them, or only those made for `officer`, and only those `client`
     /// made (with those no client is recorded for).

@@ -362,4 +362,63 @@ on_both_engines! {
             store.close().await;
         }
     }
+
+    #[tokio::test]
+    async fn requests_ended_long_ago_are_forgotten_with_their_callbacks_but_not_one_still_owed() {
+        let store = store().await;
+        // Made at 0: answered at 10 with its callback delivered, answered at 20 without one,
+        // answered at 30 with its callback still to deliver, failed at 40, in review, in flight.
+        answer(&store, "delivered", 10, true).await;
+        let id = store.callback_for("delivered").await.unwrap().unwrap().id;
+        store
+            .record_callback_attempt(&id, &CallbackAttempt::Delivered, at(11))
+            .await
+            .unwrap();
+        answer(&store, "no-callback", 20, false).await;
+        answer(&store, "owed", 30, true).await;
+        store.begin_outgoing(&request("failed", 0)).await.unwrap();
+        store
+            .fail_outgoing("failed", r#"{"type":"x"}"#, at(40))
+            .await
+            .unwrap();
+        store.begin_outgoing(&request("reviewed", 0)).await.unwrap();
+        store
+            .complete_outgoing("reviewed", &in_review("t1", 5))
+            .await
+            .unwrap();
+        store.begin_outgoing(&request("flying", 0)).await.unwrap();
+        let held = |store: ExchangeStore| async move {
+            let mut keys = Vec::new();
+            for key in ["delivered", "no-callback", "owed", "failed", "reviewed", "flying"] {
+                if store.outgoing(key).await.unwrap().is_some() {
+                    keys.push(key);
+                }
+            }
+            keys
+        };
+        // Ended before 25, at most one at a time.
+        assert_eq!(store.forget_ended_outgoing(at(25), 1).await.unwrap(), 1);
+        assert_eq!(store.forget_ended_outgoing(at(25), 1).await.unwrap(), 1);
+        assert_eq!(store.forget_ended_outgoing(at(25), 1).await.unwrap(), 0);
+        assert_eq!(
+            held(store.clone()).await,
+            ["owed", "failed", "reviewed", "flying"]
+        );
+        assert!(store.callback_for("delivered").await.unwrap().is_none());
+        // Later: the failed one goes; the one whose callback is owed stays until delivered.
+        assert_eq!(store.forget_ended_outgoing(at(100), 10).await.unwrap(), 1);
+        assert_eq!(held(store.clone()).await, ["owed", "reviewed", "flying"]);
+        let id = store.callback_for("owed").await.unwrap().unwrap().id;
+        store
+            .record_callback_attempt(&id, &give_up(), at(50))
+            .await
+            .unwrap();
+        assert_eq!(store.forget_ended_outgoing(at(100), 10).await.unwrap(), 1);
+        assert_eq!(held(store.clone()).await, ["reviewed", "flying"]);
+        // A retry under a forgotten key is a new request.
+        assert!(matches!(
+            store.begin_outgoing(&request("delivered", 200)).await.unwrap(),
+            utbyte_store::Begun::Started
+        ));
+    }
 }

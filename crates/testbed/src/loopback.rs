@@ -69,6 +69,8 @@ pub struct Plan {
     pub messages: utbyte_node::config::MessagesConfig,
     /// Where every node pushes the notices of its subscriptions (none by default).
     pub subscriptions: utbyte_node::config::SubscriptionsConfig,
+    /// How long each node keeps what it holds about people.
+    pub retention: utbyte_node::RetentionConfig,
     /// Signs the access tokens and officer assertions every node accepts.
     pub issuer: Arc<LocalIssuer>,
     /// The clients every node's local API admits (see [`crate::access::case_system`]).
@@ -120,6 +122,7 @@ impl Plan {
                 ..Default::default()
             },
             subscriptions: Default::default(),
+            retention: Default::default(),
             issuer: Arc::new(LocalIssuer::generate()?),
             clients: vec![crate::access::case_system()],
             access: Default::default(),
@@ -411,6 +414,7 @@ impl LoopbackFederation {
                 recovery: plan.recovery,
                 messages: plan.messages.clone(),
                 subscriptions: plan.subscriptions.clone(),
+                retention: plan.retention,
                 access,
                 review_units: plan.review_units.clone(),
                 postgres: plan

@@ -300,6 +300,48 @@ async fn a_request_without_legal_basis_is_refused_and_the_refusal_recorded() {
     federation.stop().await;
 }
 
+/// The requesting node holds an ended request — its answer, with the values disclosed — for
+/// `[retention] requests_days`, then forgets it: the case system can no longer fetch it, and
+/// the same key again is a new exchange. The ledgers keep both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_is_held_for_its_retention_and_then_forgotten() {
+    let (_dir, federation) = federation(&MALMO_FK).await;
+    let node = federation.node("malmo-stad").unwrap();
+    let malmo = node.local_addr;
+    let (open, _) = fk_subjects();
+    let case = luffa_case(&open[0], &["forman"]);
+    let first = submit(malmo, "kept-1", &case).await;
+    assert_eq!(first.status, 200, "{:#}", first.body);
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(
+        node.forget_past_retention(now + time::Duration::days(29))
+            .await
+            .unwrap(),
+        (0, 0)
+    );
+    let fetched = call(malmo, "GET", "/v1/requests/kept-1", &[], None).await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body["values"], first.body["values"]);
+    assert_eq!(
+        node.forget_past_retention(now + time::Duration::days(31))
+            .await
+            .unwrap(),
+        (1, 0)
+    );
+    let gone = call(malmo, "GET", "/v1/requests/kept-1", &[], None).await;
+    assert_problem(&gone, 404, "request-not-found");
+    let again = submit(malmo, "kept-1", &case).await;
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    // A new exchange, recorded anew.
+    assert_ne!(
+        again.body["receipt"]["index"],
+        first.body["receipt"]["index"]
+    );
+    assert!(again.body["receipt"]["index"].is_u64());
+    assert_eq!(again.body["values"], first.body["values"]);
+    federation.stop().await;
+}
+
 /// Two instances of the provider on one database, each sent the same reviewer's decision on
 /// the same review at once, several times over: one decision stands and is recorded once in the
 /// ledger; every other attempt is told the review is decided or being decided.

@@ -83,6 +83,7 @@ pub fn plan(dir: PathBuf, base_port: u16) -> anyhow::Result<Plan> {
         recovery: utbyte_node::RecoveryConfig::default(),
         messages: Default::default(),
         subscriptions: Default::default(),
+        retention: Default::default(),
         issuer: std::sync::Arc::new(issuer),
         clients: vec![case_system()],
         access: Default::default(),

@@ -15,11 +15,10 @@
 //! The subscriber's side: `receive` takes the batches (`/federation/v1/notices`), records and
 //! keeps each notice once; `held` is the local API through which officers and case systems
 //! subscribe, list, add subjects, cancel, and follow the notices taken (a feed with a cursor
-//! and long-poll), which the node also pushes to a case system's webhook (`callback`);
-//! `forget` clears the feed of notices held longer than its retention.
+//! and long-poll), which the node also pushes to a case system's webhook (`callback`). How long
+//! the feed holds a notice is `retention`'s.
 
 pub mod deliver;
-pub mod forget;
 pub mod grant;
 pub mod held;
 pub mod matcher;
@@ -34,7 +33,7 @@ use tokio::sync::{watch, Notify};
 use crate::state::NodeState;
 
 /// What the subscription loops and handlers share: wake-ups, and where notices are pushed.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Notices {
     /// Notices were queued for delivery.
     pub queued: Notify,
@@ -42,31 +41,16 @@ pub(crate) struct Notices {
     pub taken: Notify,
     /// The case system's webhook the notices taken are pushed to (`[subscriptions] webhook`).
     pub webhook: Option<String>,
-    /// How long the feed holds a notice taken (`[subscriptions] feed_retention_days`).
-    pub feed_retention: time::Duration,
 }
 
-impl Default for Notices {
-    fn default() -> Self {
-        Self {
-            queued: Notify::new(),
-            taken: Notify::new(),
-            webhook: None,
-            feed_retention: crate::config::SubscriptionsConfig::default().feed_retention(),
-        }
-    }
-}
-
-/// Runs the matcher, delivery and the feed's forgetting until `stop`.
+/// Runs the matcher and delivery until `stop`.
 pub(crate) async fn run(state: Arc<NodeState>, stop: watch::Receiver<bool>) {
     let feeds = matcher::feeds(&state.registers);
     let delivery = deliver::run(Arc::clone(&state), stop.clone());
-    let forgetting = forget::run(Arc::clone(&state), stop.clone());
     if feeds.is_empty() {
-        tokio::join!(delivery, forgetting);
-        return;
+        return delivery.await;
     }
-    tokio::join!(matcher::run(state, feeds, stop), delivery, forgetting);
+    tokio::join!(matcher::run(state, feeds, stop), delivery);
 }
 
 pub(crate) fn federation_routes() -> Router<Arc<NodeState>> {

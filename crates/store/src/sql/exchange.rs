@@ -46,6 +46,22 @@ UPDATE outgoing SET state = 'failed', failure_json = $2, updated_at = $3
 
 const ABANDON: &str = "DELETE FROM outgoing WHERE key = $1 AND state = 'in_flight'";
 
+/// The requests forgotten by [`FORGET_ENDED`] and their callbacks: the oldest made of those that
+/// ended before $1 and have no callback to deliver, at most $2, in an order both statements of
+/// one transaction see alike.
+const ENDED: &str = "\
+SELECT o.key FROM outgoing AS o
+ WHERE o.created_at < $1 AND o.updated_at < $1 AND o.state IN ('answered', 'failed')
+   AND NOT EXISTS (SELECT 1 FROM callbacks AS c WHERE c.key = o.key AND c.state = 'pending')
+ ORDER BY o.created_at, o.key LIMIT $2";
+
+fn forget_ended_sql() -> [String; 2] {
+    [
+        format!("DELETE FROM callbacks WHERE key IN ({ENDED})"),
+        format!("DELETE FROM outgoing WHERE key IN ({ENDED})"),
+    ]
+}
+
 /// A row as SQLite holds it; [`StoredOutgoing`] once checked.
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -225,6 +241,34 @@ macro_rules! engine {
                                     .map_err(StoreError::exchange("abandoning an outgoing request"))?
                                     .rows_affected();
                                 Ok(deleted == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn forget_ended_outgoing(
+                    &self,
+                    before: OffsetDateTime,
+                    limit: u32,
+                ) -> Result<u64, StoreError> {
+                    let before = before.unix_timestamp();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let [callbacks, requests] = forget_ended_sql();
+                                let mut forgotten = 0;
+                                for sql in [callbacks, requests] {
+                                    forgotten = sqlx::query(&sql)
+                                        .bind(before)
+                                        .bind(i64::from(limit))
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange(
+                                            "forgetting ended requests",
+                                        ))?
+                                        .rows_affected();
+                                }
+                                Ok(forgotten)
                             })
                         })
                         .await

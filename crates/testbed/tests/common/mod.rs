@@ -54,6 +54,7 @@ pub fn plan(dir: PathBuf, authorities: &[&str]) -> Plan {
             ..Default::default()
         },
         subscriptions: Default::default(),
+        retention: Default::default(),
         issuer: issuer(),
         clients: vec![case_system()],
         access: Default::default(),

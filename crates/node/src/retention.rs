@@ -1,0 +1,144 @@
+//! How long the node holds what it holds about people (`[retention]`).
+//!
+//! The node carries disclosures; the authorities' case systems keep them as records, and the
+//! ledgers keep what was exchanged (digests and commitments, never values). What the node holds
+//! for a case system to fetch is therefore forgotten once the case system has had time to:
+//!
+//! ```toml
+//! [retention]
+//! requests_days = 30   # a request that ended (answered or failed): its answer with the
+//!                      # values disclosed, and its callbacks; a retry of its key is a new request
+//! notices_days = 30    # a notice taken from a provider, in the feed
+//! ```
+//!
+//! The leading instance looks once an hour (and at start), a batch at a time. A request whose
+//! callback is still to be delivered is kept, as is a notice not yet pushed to the case
+//! system's webhook and the newest notice taken from each provider (so that a batch the provider
+//! sends again is still recognised). The provider's kept answers have their own period,
+//! `[recovery] answer_retention_hours`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use utbyte_store::StoreError;
+
+use crate::state::NodeState;
+
+/// How often the node looks for what to forget.
+const EVERY: Duration = Duration::from_secs(3600);
+/// Rows forgotten per write.
+const BATCH: u32 = 1000;
+
+/// `[retention]`: days each kind of holding is kept (each at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    #[serde(default = "default_days")]
+    pub requests_days: u32,
+    #[serde(default = "default_days")]
+    pub notices_days: u32,
+}
+
+fn default_days() -> u32 {
+    30
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            requests_days: default_days(),
+            notices_days: default_days(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.requests_days == 0 || self.notices_days == 0 {
+            return Err("retention: requests_days and notices_days must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn period(days: u32) -> time::Duration {
+        time::Duration::days(i64::from(days))
+    }
+}
+
+/// What one look forgot.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Forgotten {
+    pub requests: u64,
+    pub notices: u64,
+}
+
+/// Forgets what is held past its period, every [`EVERY`] on the leading instance, until `stop`.
+pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => {
+                if state.leading.load(Ordering::Relaxed) {
+                    match forget(&state, OffsetDateTime::now_utc()).await {
+                        Ok(Forgotten { requests: 0, notices: 0 }) => {}
+                        Ok(Forgotten { requests, notices }) => {
+                            tracing::info!(requests, notices, "held past their retention; forgotten");
+                        }
+                        Err(err) => tracing::warn!(%err, "what is held past its retention could not be forgotten"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Forgets, as of `now`, every ended request and every notice taken held past its period.
+pub(crate) async fn forget(
+    state: &NodeState,
+    now: OffsetDateTime,
+) -> Result<Forgotten, StoreError> {
+    let retention = state.retention;
+    let requests_before = now - RetentionConfig::period(retention.requests_days);
+    let requests =
+        in_batches(|| state.exchange.forget_ended_outgoing(requests_before, BATCH)).await?;
+    let notices_before = now - RetentionConfig::period(retention.notices_days);
+    // Not past what the webhook has accepted, when notices are pushed.
+    let through = match state.notices.webhook {
+        Some(_) => {
+            state
+                .exchange
+                .push_state(crate::subscriptions::held::PUSH)
+                .await?
+                .through
+        }
+        None => u64::MAX,
+    };
+    let notices = in_batches(|| {
+        state
+            .exchange
+            .forget_received_notices(notices_before, through, BATCH)
+    })
+    .await?;
+    Ok(Forgotten { requests, notices })
+}
+
+/// Runs `batch` until it forgets fewer than a batch; returns how many it forgot in all.
+async fn in_batches<F, Fut>(mut batch: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let mut forgotten = 0;
+    loop {
+        let now_forgotten = batch().await?;
+        forgotten += now_forgotten;
+        if now_forgotten < u64::from(BATCH) {
+            return Ok(forgotten);
+        }
+    }
+}
