@@ -51,6 +51,7 @@
 //! [retention]                              # all optional; see `retention`
 //! requests_days = 30
 //! notices_days = 30
+//! messages_days = 30
 //!
 //! [recovery]                               # all optional; see `recovery`
 //! grace_seconds = 60
@@ -681,7 +682,7 @@ subject = \"pnr\"\n\
             ),
             (
                 "[retention]\nnotices_days = 0\n",
-                "retention: requests_days and notices_days must be at least 1",
+                "retention: requests_days, notices_days and messages_days must be at least 1",
             ),
         ] {
             let err = parse(extra).unwrap_err().to_string();

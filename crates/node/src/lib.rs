@@ -401,14 +401,15 @@ impl RunningNode {
     }
 
     /// Forgets now, as of `now`, what is held past its retention (the leading instance does it
-    /// once an hour); returns how many ended requests and notices taken were forgotten.
+    /// once an hour); returns how many ended requests, notices taken and messages received were
+    /// forgotten.
     pub async fn forget_past_retention(
         &self,
         now: time::OffsetDateTime,
-    ) -> Result<(u64, u64), String> {
+    ) -> Result<(u64, u64, u64), String> {
         retention::forget(&self.state, now)
             .await
-            .map(|forgotten| (forgotten.requests, forgotten.notices))
+            .map(|forgotten| (forgotten.requests, forgotten.notices, forgotten.messages))
             .map_err(|err| err.to_string())
     }
 

@@ -9,12 +9,15 @@
 //! requests_days = 30   # a request that ended (answered or failed): its answer with the
 //!                      # values disclosed, and its callbacks; a retry of its key is a new request
 //! notices_days = 30    # a notice taken from a provider, in the feed
+//! messages_days = 30   # a message received, with its attachments, counted from its arrival
 //! ```
 //!
 //! The leading instance looks once an hour (and at start), a batch at a time. A request whose
 //! callback is still to be delivered is kept, as is a notice not yet pushed to the case
 //! system's webhook and the newest notice taken from each provider (so that a batch the provider
-//! sends again is still recognised). The provider's kept answers have their own period,
+//! sends again is still recognised), and a message until its case system accepted it, the
+//! accepted receipt is back at the sender and its arrival is no longer being announced. A
+//! message's files go before its row, so a stop between leaves the row to be forgotten again. The provider's kept answers have their own period,
 //! `[recovery] answer_retention_hours`.
 
 use std::sync::atomic::Ordering;
@@ -41,6 +44,8 @@ pub struct RetentionConfig {
     pub requests_days: u32,
     #[serde(default = "default_days")]
     pub notices_days: u32,
+    #[serde(default = "default_days")]
+    pub messages_days: u32,
 }
 
 fn default_days() -> u32 {
@@ -52,14 +57,18 @@ impl Default for RetentionConfig {
         Self {
             requests_days: default_days(),
             notices_days: default_days(),
+            messages_days: default_days(),
         }
     }
 }
 
 impl RetentionConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.requests_days == 0 || self.notices_days == 0 {
-            return Err("retention: requests_days and notices_days must be at least 1".into());
+        if self.requests_days == 0 || self.notices_days == 0 || self.messages_days == 0 {
+            return Err(
+                "retention: requests_days, notices_days and messages_days must be at least 1"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -74,6 +83,7 @@ impl RetentionConfig {
 pub(crate) struct Forgotten {
     pub requests: u64,
     pub notices: u64,
+    pub messages: u64,
 }
 
 /// Forgets what is held past its period, every [`EVERY`] on the leading instance, until `stop`.
@@ -85,9 +95,9 @@ pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) 
             _ = tick.tick() => {
                 if state.leading.load(Ordering::Relaxed) {
                     match forget(&state, OffsetDateTime::now_utc()).await {
-                        Ok(Forgotten { requests: 0, notices: 0 }) => {}
-                        Ok(Forgotten { requests, notices }) => {
-                            tracing::info!(requests, notices, "held past their retention; forgotten");
+                        Ok(Forgotten { requests: 0, notices: 0, messages: 0 }) => {}
+                        Ok(Forgotten { requests, notices, messages }) => {
+                            tracing::info!(requests, notices, messages, "held past their retention; forgotten");
                         }
                         Err(err) => tracing::warn!(%err, "what is held past its retention could not be forgotten"),
                     }
@@ -97,7 +107,8 @@ pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) 
     }
 }
 
-/// Forgets, as of `now`, every ended request and every notice taken held past its period.
+/// Forgets, as of `now`, every ended request, notice taken and message received held past its
+/// period.
 pub(crate) async fn forget(
     state: &NodeState,
     now: OffsetDateTime,
@@ -124,7 +135,33 @@ pub(crate) async fn forget(
             .forget_received_notices(notices_before, through, BATCH)
     })
     .await?;
-    Ok(Forgotten { requests, notices })
+    let messages_before = now - RetentionConfig::period(retention.messages_days);
+    let messages = forget_messages(state, messages_before).await?;
+    Ok(Forgotten {
+        requests,
+        notices,
+        messages,
+    })
+}
+
+/// Forgets the messages received before `before` that are done with: files first, then rows.
+async fn forget_messages(state: &NodeState, before: OffsetDateTime) -> Result<u64, StoreError> {
+    let mut forgotten = 0;
+    loop {
+        let past = state.exchange.inbox_past(before, BATCH).await?;
+        let mut removed = Vec::with_capacity(past.len());
+        for (sender, message_id) in &past {
+            match state.attachments.forget_incoming(sender, message_id).await {
+                Ok(()) => removed.push((sender.clone(), message_id.clone())),
+                // Kept, and tried again next time.
+                Err(err) => tracing::warn!(%err, "a received message's files cannot be removed"),
+            }
+        }
+        forgotten += state.exchange.forget_inbox(before, &removed).await?;
+        if past.len() < BATCH as usize || removed.is_empty() {
+            return Ok(forgotten);
+        }
+    }
 }
 
 /// Runs `batch` until it forgets fewer than a batch; returns how many it forgot in all.

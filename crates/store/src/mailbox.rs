@@ -396,4 +396,21 @@ pub trait Mailbox: Send + Sync {
         message_id: &str,
         again_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError>;
+
+    /// Up to `limit` messages that arrived before `before` and are done with here, oldest
+    /// first, as (sender, message id): accepted by the case system, the accepted receipt back
+    /// at the sender, the arrival not still being announced.
+    async fn inbox_past(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Forgets the messages named, each only if it still is as [`Self::inbox_past`] found it
+    /// for `before`; returns how many were forgotten.
+    async fn forget_inbox(
+        &self,
+        before: OffsetDateTime,
+        messages: &[(String, String)],
+    ) -> Result<u64, StoreError>;
 }

@@ -1384,4 +1384,48 @@ on_both_engines! {
             Err(StoreError::InvalidInput { .. })
         ));
     }
+
+    #[tokio::test]
+    async fn a_message_is_forgotten_only_once_accepted_its_receipt_returned_and_announced() {
+        let store = store().await;
+        for (id, seconds) in [("m-1", 10), ("m-2", 11), ("m-3", 12)] {
+            receive(&store, &incoming("skatteverket", id, None), seconds).await;
+        }
+        // m-4's arrival is still to be announced to the case system.
+        let announced = incoming("skatteverket", "m-4", None);
+        store.take_in(&announced, at(13), at(0)).await.unwrap();
+        store
+            .keep_delivered_receipt("skatteverket", "m-4", DELIVERED_RECEIPT, Some(at(500)))
+            .await
+            .unwrap();
+        for id in ["m-1", "m-2", "m-4"] {
+            assert!(store
+                .accept_incoming("skatteverket", id, "enhet-1/arende", ACCEPTED_RECEIPT, at(20))
+                .await
+                .unwrap());
+        }
+        for id in ["m-1", "m-4"] {
+            store.receipt_returned("skatteverket", id, None).await.unwrap();
+        }
+        let done = |ids: &[&str]| -> Vec<(String, String)> {
+            ids.iter().map(|id| ("skatteverket".to_owned(), (*id).to_owned())).collect()
+        };
+        // m-2's receipt is not back at the sender, m-3 is not accepted, m-4 is being announced.
+        assert_eq!(store.inbox_past(at(100), 10).await.unwrap(), done(&["m-1"]));
+        assert!(store.inbox_past(at(10), 10).await.unwrap().is_empty(), "arrived later");
+        assert_eq!(
+            store.forget_inbox(at(100), &done(&["m-1", "m-2", "m-3", "m-4"])).await.unwrap(),
+            1
+        );
+        assert!(store.incoming_message("skatteverket", "m-1").await.unwrap().is_none());
+        for id in ["m-2", "m-3", "m-4"] {
+            assert!(store.incoming_message("skatteverket", id).await.unwrap().is_some(), "{id}");
+        }
+        store.receipt_returned("skatteverket", "m-2", None).await.unwrap();
+        assert_eq!(store.inbox_past(at(100), 10).await.unwrap(), done(&["m-2"]));
+        assert_eq!(store.inbox_past(at(11), 10).await.unwrap(), done(&[]));
+        // Taken in again, a forgotten message is a new arrival.
+        let again = incoming("skatteverket", "m-1", None);
+        assert_eq!(store.take_in(&again, at(200), at(140)).await.unwrap(), TakenIn::Claimed);
+    }
 }

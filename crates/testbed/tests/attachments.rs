@@ -202,6 +202,36 @@ async fn a_file_uploaded_over_a_broken_line_travels_sealed_and_arrives_whole() {
         .contains("filename*=UTF-8''F%C3%B6rh%C3%B6r%202026-03-02.pdf"));
     let (status, _, _) = fetch(fk, &format!("/v1/messages/inbox/{UBM}/{id}/attachments/1")).await;
     assert_eq!(status, 404, "there is one file");
+
+    // Taken by the case system and receipted back: past its retention, the file goes too.
+    let taker = json!({"officer": "handlaggare-9", "unit": "fk-kontroll", "role": "handlaggare"});
+    let accept = call(
+        fk,
+        "POST",
+        &format!("/v1/messages/inbox/{UBM}/{id}/accept"),
+        &[],
+        Some(serde_json::to_vec(&taker).unwrap()),
+    )
+    .await;
+    assert_eq!(accept.status, 200, "{:#}", accept.body);
+    until("the accepted receipt back at the sender", async || {
+        let out = call(ubm, "GET", &format!("/v1/messages/outbox/{id}"), &[], None).await;
+        out.body["state"] == "accepted"
+    })
+    .await;
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(31);
+    let forgotten = federation
+        .node(FK)
+        .unwrap()
+        .forget_past_retention(later)
+        .await;
+    assert_eq!(forgotten.unwrap(), (0, 0, 1));
+    assert_eq!(
+        files_under(&nodes.join(FK).join("attachments")),
+        Vec::<PathBuf>::new()
+    );
+    let (status, _, _) = fetch(fk, &format!("/v1/messages/inbox/{UBM}/{id}/attachments/0")).await;
+    assert_eq!(status, 404);
 }
 
 /// No 64-byte stretch of `plain`, taken at several places, is in any of `files`.

@@ -257,6 +257,25 @@ async fn a_notice_is_decided_sealed_delivered_once_and_receipted_in_both_ledgers
         .find(|f| f.field == from.refused)
         .unwrap();
     assert_eq!(refused.outcome, utbyte_audit::Outcome::Refuse);
+
+    // Accepted, its receipt back at the sender: held for `[retention] messages_days` from its
+    // arrival, then forgotten; the ledgers keep it.
+    let recipient_node = federation.node(FK).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for (days, forgotten) in [(29, 0), (31, 1)] {
+        let at = now + time::Duration::days(days);
+        let done = recipient_node.forget_past_retention(at).await.unwrap();
+        assert_eq!(done, (0, 0, forgotten), "day {days}");
+    }
+    assert_problem(
+        &call(fk, "GET", &path, &[], None).await,
+        404,
+        "no-such-message",
+    );
+    assert_eq!(
+        of(&records(&federation, FK), EventKind::MessageAccepted).len(),
+        1
+    );
     federation.stop().await;
 }
 

@@ -217,6 +217,22 @@ fn check_error(error: &str) -> Result<(), StoreError> {
     check_text("delivery error", error, 512)
 }
 
+/// Inbox rows done with: accepted, the accepted receipt returned, not being announced; that
+/// arrived before $1.
+const DONE_WITH: &str = "state = 'accepted' AND received_at < $1 AND return_at IS NULL \
+                         AND (announce_state IS NULL OR announce_state <> 'pending')";
+
+fn inbox_past_sql() -> String {
+    format!(
+        "SELECT sender, message_id FROM inbox WHERE {DONE_WITH} \
+         ORDER BY received_at, sender, message_id LIMIT $2"
+    )
+}
+
+fn forget_inbox_sql() -> String {
+    format!("DELETE FROM inbox WHERE {DONE_WITH} AND sender = $2 AND message_id = $3")
+}
+
 macro_rules! engine {
     ($engine:ty, $db:ty) => {
         const _: () = {
@@ -710,6 +726,46 @@ macro_rules! engine {
                     })
                     .await
                     .map(|_| ())
+                }
+
+                async fn inbox_past(
+                    &self,
+                    before: OffsetDateTime,
+                    limit: u32,
+                ) -> Result<Vec<(String, String)>, StoreError> {
+                    sqlx::query_as(&inbox_past_sql())
+                        .bind(before.unix_timestamp())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::exchange("reading the messages done with"))
+                }
+
+                async fn forget_inbox(
+                    &self,
+                    before: OffsetDateTime,
+                    messages: &[(String, String)],
+                ) -> Result<u64, StoreError> {
+                    let (before, messages) = (before.unix_timestamp(), messages.to_vec());
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let sql = forget_inbox_sql();
+                                let mut forgotten = 0;
+                                for (sender, message_id) in &messages {
+                                    forgotten += sqlx::query(&sql)
+                                        .bind(before)
+                                        .bind(sender)
+                                        .bind(message_id)
+                                        .execute(&mut *connection)
+                                        .await
+                                        .map_err(StoreError::exchange("forgetting a message"))?
+                                        .rows_affected();
+                                }
+                                Ok(forgotten)
+                            })
+                        })
+                        .await
                 }
             }
 

@@ -93,6 +93,17 @@ impl Attachments {
             .join(dir_name(message_id))
     }
 
+    /// Removes the files of a message from `sender` (none is fine).
+    pub(crate) async fn forget_incoming(&self, sender: &str, message_id: &str) -> io::Result<()> {
+        let dir = self.inbox(sender, message_id);
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
     /// Creates the directories, readable by this node's user only.
     pub(crate) fn create_dirs(&self) -> io::Result<()> {
         for dir in [
