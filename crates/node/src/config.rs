@@ -52,6 +52,7 @@
 //! requests_days = 30
 //! notices_days = 30
 //! messages_days = 30
+//! reviews_days = 30
 //!
 //! [recovery]                               # all optional; see `recovery`
 //! grace_seconds = 60
@@ -682,7 +683,7 @@ subject = \"pnr\"\n\
             ),
             (
                 "[retention]\nnotices_days = 0\n",
-                "retention: requests_days, notices_days and messages_days must be at least 1",
+                "retention: each period (`…_days`) must be at least 1",
             ),
         ] {
             let err = parse(extra).unwrap_err().to_string();

@@ -401,15 +401,13 @@ impl RunningNode {
     }
 
     /// Forgets now, as of `now`, what is held past its retention (the leading instance does it
-    /// once an hour); returns how many ended requests, notices taken and messages received were
-    /// forgotten.
+    /// once an hour); returns what was forgotten.
     pub async fn forget_past_retention(
         &self,
         now: time::OffsetDateTime,
-    ) -> Result<(u64, u64, u64), String> {
+    ) -> Result<retention::Forgotten, String> {
         retention::forget(&self.state, now)
             .await
-            .map(|forgotten| (forgotten.requests, forgotten.notices, forgotten.messages))
             .map_err(|err| err.to_string())
     }
 

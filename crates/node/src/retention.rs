@@ -2,23 +2,28 @@
 //!
 //! The node carries disclosures; the authorities' case systems keep them as records, and the
 //! ledgers keep what was exchanged (digests and commitments, never values). What the node holds
-//! for a case system to fetch is therefore forgotten once the case system has had time to:
+//! for a case system to fetch, or for a requester to collect, is therefore forgotten once they
+//! have had time to:
 //!
 //! ```toml
 //! [retention]
 //! requests_days = 30   # a request that ended (answered or failed): its answer with the
-//!                      # values disclosed, and its callbacks; a retry of its key is a new request
+//!                      # values disclosed, and its callbacks; a retry of its key is a new
+//!                      # request. A bulk, with its parts, counted from when it was made.
 //! notices_days = 30    # a notice taken from a provider, in the feed
 //! messages_days = 30   # a message received, with its attachments, counted from its arrival
+//! reviews_days = 30    # as provider: a decided review (the request and the answer signed for
+//!                      # it), counted from its decision
 //! ```
 //!
 //! The leading instance looks once an hour (and at start), a batch at a time. A request whose
 //! callback is still to be delivered is kept, as is a notice not yet pushed to the case
 //! system's webhook and the newest notice taken from each provider (so that a batch the provider
-//! sends again is still recognised), and a message until its case system accepted it, the
-//! accepted receipt is back at the sender and its arrival is no longer being announced. A
-//! message's files go before its row, so a stop between leaves the row to be forgotten again. The provider's kept answers have their own period,
-//! `[recovery] answer_retention_hours`.
+//! sends again is still recognised), a message until its case system accepted it, the accepted
+//! receipt is back at the sender and its arrival is no longer being announced, and a review
+//! until it is decided. A message's files go before its row, so a stop between leaves the row to
+//! be forgotten again. The provider's kept answers have their own period, `[recovery]
+//! answer_retention_hours`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -46,6 +51,8 @@ pub struct RetentionConfig {
     pub notices_days: u32,
     #[serde(default = "default_days")]
     pub messages_days: u32,
+    #[serde(default = "default_days")]
+    pub reviews_days: u32,
 }
 
 fn default_days() -> u32 {
@@ -58,17 +65,21 @@ impl Default for RetentionConfig {
             requests_days: default_days(),
             notices_days: default_days(),
             messages_days: default_days(),
+            reviews_days: default_days(),
         }
     }
 }
 
 impl RetentionConfig {
     pub fn validate(&self) -> Result<(), String> {
-        if self.requests_days == 0 || self.notices_days == 0 || self.messages_days == 0 {
-            return Err(
-                "retention: requests_days, notices_days and messages_days must be at least 1"
-                    .into(),
-            );
+        let days = [
+            self.requests_days,
+            self.notices_days,
+            self.messages_days,
+            self.reviews_days,
+        ];
+        if days.contains(&0) {
+            return Err("retention: each period (`…_days`) must be at least 1".into());
         }
         Ok(())
     }
@@ -78,12 +89,14 @@ impl RetentionConfig {
     }
 }
 
-/// What one look forgot.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Forgotten {
+/// What one look forgot, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Forgotten {
     pub requests: u64,
+    pub bulks: u64,
     pub notices: u64,
     pub messages: u64,
+    pub reviews: u64,
 }
 
 /// Forgets what is held past its period, every [`EVERY`] on the leading instance, until `stop`.
@@ -95,10 +108,11 @@ pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) 
             _ = tick.tick() => {
                 if state.leading.load(Ordering::Relaxed) {
                     match forget(&state, OffsetDateTime::now_utc()).await {
-                        Ok(Forgotten { requests: 0, notices: 0, messages: 0 }) => {}
-                        Ok(Forgotten { requests, notices, messages }) => {
-                            tracing::info!(requests, notices, messages, "held past their retention; forgotten");
-                        }
+                        Ok(forgotten) if forgotten == Forgotten::default() => {}
+                        Ok(Forgotten { requests, bulks, notices, messages, reviews }) => tracing::info!(
+                            requests, bulks, notices, messages, reviews,
+                            "held past their retention; forgotten"
+                        ),
                         Err(err) => tracing::warn!(%err, "what is held past its retention could not be forgotten"),
                     }
                 }
@@ -107,40 +121,39 @@ pub(crate) async fn run(state: Arc<NodeState>, mut stop: watch::Receiver<bool>) 
     }
 }
 
-/// Forgets, as of `now`, every ended request, notice taken and message received held past its
-/// period.
+/// Forgets, as of `now`, everything held past its period.
 pub(crate) async fn forget(
     state: &NodeState,
     now: OffsetDateTime,
 ) -> Result<Forgotten, StoreError> {
     let retention = state.retention;
-    let requests_before = now - RetentionConfig::period(retention.requests_days);
-    let requests =
-        in_batches(|| state.exchange.forget_ended_outgoing(requests_before, BATCH)).await?;
-    let notices_before = now - RetentionConfig::period(retention.notices_days);
+    let before = |days| now - RetentionConfig::period(days);
+    let exchange = &state.exchange;
+    let requests_before = before(retention.requests_days);
+    let requests = in_batches(|| exchange.forget_ended_outgoing(requests_before, BATCH)).await?;
+    let bulks = in_batches(|| exchange.forget_bulks(requests_before, BATCH)).await?;
     // Not past what the webhook has accepted, when notices are pushed.
     let through = match state.notices.webhook {
         Some(_) => {
-            state
-                .exchange
+            exchange
                 .push_state(crate::subscriptions::held::PUSH)
                 .await?
                 .through
         }
         None => u64::MAX,
     };
-    let notices = in_batches(|| {
-        state
-            .exchange
-            .forget_received_notices(notices_before, through, BATCH)
-    })
-    .await?;
-    let messages_before = now - RetentionConfig::period(retention.messages_days);
-    let messages = forget_messages(state, messages_before).await?;
+    let notices_before = before(retention.notices_days);
+    let notices =
+        in_batches(|| exchange.forget_received_notices(notices_before, through, BATCH)).await?;
+    let messages = forget_messages(state, before(retention.messages_days)).await?;
+    let reviews_before = before(retention.reviews_days);
+    let reviews = in_batches(|| exchange.forget_decided_reviews(reviews_before, BATCH)).await?;
     Ok(Forgotten {
         requests,
+        bulks,
         notices,
         messages,
+        reviews,
     })
 }
 

@@ -188,4 +188,8 @@ pub trait BulkExchanges: Send + Sync {
         from: u64,
         limit: u32,
     ) -> Result<Vec<BulkPart>, StoreError>;
+
+    /// Forgets at most `limit` bulks made before `before`, the oldest first, with their parts;
+    /// returns how many. A bulk asked again under a forgotten key is a new bulk.
+    async fn forget_bulks(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }

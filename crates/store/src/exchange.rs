@@ -573,6 +573,14 @@ pub trait ReviewQueue: Send + Sync {
         until: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
+    /// Forgets at most `limit` reviews decided before `before`, the earliest decided first;
+    /// returns how many. Pending reviews are never forgotten.
+    async fn forget_decided_reviews(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     /// Gives up `holder`'s claim on deciding `what`; nothing if another holds it now.
     async fn release_deciding(&self, what: Deciding<'_>, holder: &str) -> Result<(), StoreError>;
 }

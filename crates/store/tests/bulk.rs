@@ -253,6 +253,27 @@ on_both_engines! {
     }
 
     #[tokio::test]
+    async fn bulks_made_long_ago_are_forgotten_with_their_parts_oldest_first() {
+        let store = store().await;
+        for (key, seconds) in [("old-1", 0), ("old-2", 10), ("new", 100)] {
+            let mut made = bulk(key);
+            made.created_at = at(seconds);
+            store.begin_bulk(&made).await.unwrap();
+            assert!(store.add_bulk_part(key, &part(0, 2, 0)).await.unwrap());
+        }
+        assert_eq!(store.forget_bulks(at(50), 1).await.unwrap(), 1);
+        assert_eq!(store.bulk("old-1").await.unwrap(), None);
+        assert!(store.bulk_parts("old-1", 0, 10).await.unwrap().is_empty());
+        assert_eq!(store.forget_bulks(at(50), 10).await.unwrap(), 1);
+        assert_eq!(store.bulk("old-2").await.unwrap(), None);
+        assert_eq!(store.forget_bulks(at(50), 10).await.unwrap(), 0);
+        assert_eq!(kept(&store, "new").await.subjects, 2);
+        assert_eq!(firsts(&store.bulk_parts("new", 0, 10).await.unwrap()), [0]);
+        // Asked again under a forgotten key, it is a new bulk.
+        assert!(matches!(store.begin_bulk(&bulk("old-1")).await.unwrap(), BulkBegun::New));
+    }
+
+    #[tokio::test]
     async fn of_two_instances_offering_one_part_one_takes_it() {
         let dir = tempfile::tempdir().unwrap();
         let stores = instances(&dir, 2).await;

@@ -375,6 +375,25 @@ on_both_engines! {
         }
     }
 
+    #[tokio::test]
+    async fn reviews_decided_long_ago_are_forgotten_and_pending_ones_never() {
+        let store = store().await;
+        for ticket in ["t1", "t2", "t3", "t4"] {
+            store.enqueue_review(&new_review(ticket, 0)).await.unwrap();
+        }
+        store.decide_review("t1", &decision("anna", 10)).await.unwrap();
+        store.decide_review("t2", &decision("anna", 20)).await.unwrap();
+        store.decide_review("t3", &decision("anna", 100)).await.unwrap();
+        assert_eq!(store.forget_decided_reviews(at(50), 1).await.unwrap(), 1);
+        assert_eq!(store.review("t1").await.unwrap(), None);
+        assert_eq!(store.forget_decided_reviews(at(50), 10).await.unwrap(), 1);
+        assert_eq!(store.forget_decided_reviews(at(1000), 10).await.unwrap(), 1);
+        assert_eq!(store.review("t3").await.unwrap(), None);
+        let pending = store.review("t4").await.unwrap().unwrap();
+        assert_eq!(pending.state, ReviewState::Pending);
+        assert_eq!(store.pending_review_count().await.unwrap(), 1);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn of_instances_claiming_one_decision_at_once_one_holds_it_until_it_ends_or_lapses() {
         let dir = tempfile::tempdir().unwrap();

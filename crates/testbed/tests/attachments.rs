@@ -225,7 +225,13 @@ async fn a_file_uploaded_over_a_broken_line_travels_sealed_and_arrives_whole() {
         .unwrap()
         .forget_past_retention(later)
         .await;
-    assert_eq!(forgotten.unwrap(), (0, 0, 1));
+    assert_eq!(
+        forgotten.unwrap(),
+        utbyte_node::retention::Forgotten {
+            messages: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!(
         files_under(&nodes.join(FK).join("attachments")),
         Vec::<PathBuf>::new()

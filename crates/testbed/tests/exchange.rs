@@ -317,7 +317,7 @@ async fn an_answer_is_held_for_its_retention_and_then_forgotten() {
         node.forget_past_retention(now + time::Duration::days(29))
             .await
             .unwrap(),
-        (0, 0, 0)
+        utbyte_node::retention::Forgotten::default()
     );
     let fetched = call(malmo, "GET", "/v1/requests/kept-1", &[], None).await;
     assert_eq!(fetched.status, 200);
@@ -326,7 +326,10 @@ async fn an_answer_is_held_for_its_retention_and_then_forgotten() {
         node.forget_past_retention(now + time::Duration::days(31))
             .await
             .unwrap(),
-        (1, 0, 0)
+        utbyte_node::retention::Forgotten {
+            requests: 1,
+            ..Default::default()
+        }
     );
     let gone = call(malmo, "GET", "/v1/requests/kept-1", &[], None).await;
     assert_problem(&gone, 404, "request-not-found");

@@ -40,6 +40,11 @@ VALUES ($1, $2, $3, $4, $5, $6)";
 
 const STANDS: &str = "SELECT subjects FROM bulks WHERE key = $1";
 
+/// The oldest bulks made before $1, at most $2; their parts go with them (`ON DELETE CASCADE`).
+const FORGET: &str = "\
+DELETE FROM bulks WHERE key IN (
+    SELECT key FROM bulks WHERE created_at < $1 ORDER BY created_at, key LIMIT $2)";
+
 /// The parts holding subjects at or after `$2`. Parts do not overlap, so the part holding `$2`
 /// is the last to start at or before it: the lower bound on `first` only spares the scan of
 /// the key's index the parts before that one, which the condition on the end would drop anyway.
@@ -116,6 +121,28 @@ macro_rules! engine {
     ($engine:ty) => {
         #[async_trait]
         impl BulkExchanges for $engine {
+            async fn forget_bulks(
+                &self,
+                before: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<u64, StoreError> {
+                let before = before.unix_timestamp();
+                self.writer
+                    .write(move |connection| {
+                        Box::pin(async move {
+                            let forgotten = sqlx::query(FORGET)
+                                .bind(before)
+                                .bind(i64::from(limit))
+                                .execute(&mut *connection)
+                                .await
+                                .map_err(StoreError::exchange("forgetting bulks"))?
+                                .rows_affected();
+                            Ok(forgotten)
+                        })
+                    })
+                    .await
+            }
+
             async fn begin_bulk(&self, bulk: &NewBulk) -> Result<BulkBegun, StoreError> {
                 bulk.check()?;
                 // The insert and the read run in one write, so the bulk read is the one the key

@@ -87,6 +87,12 @@ INSERT INTO decision_claims (what, key, holder, claimed_until) VALUES ($1, $2, $
 ON CONFLICT (what, key) DO UPDATE SET holder = excluded.holder, claimed_until = excluded.claimed_until
  WHERE decision_claims.claimed_until <= $4 OR decision_claims.holder = excluded.holder";
 
+/// The earliest decided of the reviews decided before $1, at most $2.
+const FORGET_DECIDED: &str = "\
+DELETE FROM reviews WHERE ticket IN (
+    SELECT ticket FROM reviews WHERE state = 'decided' AND decided_at < $1
+     ORDER BY decided_at, ticket LIMIT $2)";
+
 const RELEASE_DECIDING: &str = "\
 DELETE FROM decision_claims WHERE what = $1 AND key = $2 AND holder = $3";
 
@@ -446,6 +452,28 @@ macro_rules! engine {
                                     .map_err(StoreError::exchange("claiming a decision"))?
                                     .rows_affected();
                                 Ok(taken == 1)
+                            })
+                        })
+                        .await
+                }
+
+                async fn forget_decided_reviews(
+                    &self,
+                    before: OffsetDateTime,
+                    limit: u32,
+                ) -> Result<u64, StoreError> {
+                    let before = before.unix_timestamp();
+                    self.writer
+                        .write(move |connection| {
+                            Box::pin(async move {
+                                let forgotten = sqlx::query(FORGET_DECIDED)
+                                    .bind(before)
+                                    .bind(i64::from(limit))
+                                    .execute(&mut *connection)
+                                    .await
+                                    .map_err(StoreError::exchange("forgetting decided reviews"))?
+                                    .rows_affected();
+                                Ok(forgotten)
                             })
                         })
                         .await
