@@ -43,6 +43,15 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Atomically replaces `dir/rel` with `bytes`.
 pub fn write_atomic(dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), LedgerError> {
     let target = dir.join(rel);
+    // A ledger whose directory was removed (a node's data deleted while its last writes were
+    // still being published) writes nothing rather than make the directory anew.
+    if !dir.is_dir() {
+        return Err(LedgerError::Io {
+            action: "writing into",
+            path: dir.to_owned(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+    }
     if let Some(parent) = target.parent() {
         create_dir_all(parent)?;
     }

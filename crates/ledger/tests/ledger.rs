@@ -32,6 +32,22 @@ fn shared_ledger(dir: &std::path::Path) -> Arc<Ledger> {
     Arc::new(Ledger::create(dir, "test.utbyte.invalid/a", LedgerOptions::default()).unwrap())
 }
 
+/// A ledger whose directory is removed while it is open (a node's data deleted under it) does
+/// not make the directory anew when it publishes its last tiles and checkpoint on closing.
+#[test]
+fn a_ledger_whose_directory_was_removed_does_not_make_it_again() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("audit");
+    let ledger = shared_ledger(&dir);
+    fill(&ledger, 2, 150);
+    std::fs::remove_dir_all(&dir).unwrap();
+    fill(&ledger, 1, 10);
+    let ledger = Arc::try_unwrap(ledger).unwrap();
+    // What it could not publish is its own failure; the directory stays gone.
+    let _ = ledger.close();
+    assert!(!dir.exists(), "the ledger made {} again", dir.display());
+}
+
 #[test]
 fn appended_entries_are_provable_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
