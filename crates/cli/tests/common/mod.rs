@@ -19,12 +19,29 @@ use std::time::{Duration, Instant};
 /// The directory's configuration, relative to the guide's working directory.
 pub const DIRECTORY_CONFIG: &str = "directory/directory.toml";
 
+/// A port nothing listens on, for a process about to be started to listen on.
+///
+/// Taken below the range the kernel gives outgoing connections their ports from
+/// (`ip_local_port_range`, 32768 and up by default): a port the kernel chose for a listener
+/// is free when it is chosen, but a node started a moment later may find that a connection
+/// made meanwhile (by any process on the host) was given it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static TRIED: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_from = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, span) = (10_000, ephemeral_from.saturating_sub(10_000).max(1));
+    // Test binaries run one after another and some at once: each starts elsewhere.
+    let start = std::process::id().wrapping_mul(7919);
+    loop {
+        let port = low + start.wrapping_add(TRIED.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(port).expect("a port below the ephemeral range");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The example rulebook.
