@@ -27,9 +27,9 @@ use utbyte_rules::DisclosureRequest;
 use utbyte_store::{Deciding, ReviewState as QueueState, StoreError, StoredReview, MAX_ID_BYTES};
 
 /// How long a decider holds its claim on what it decides: far longer than recording a
-/// decision takes, and short enough that a reviewer whose instance stopped midway can decide
-/// again soon.
-const DECIDING: time::Duration = time::Duration::minutes(2);
+/// decision takes (a read of the register, a ledger append, a signature), and short enough that
+/// a decision cut off by a stop is taken up again soon.
+pub(crate) const DECIDING: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Records a reviewer's decision on `what` with `record`, as the only decider of it among this
 /// node's instances: each instance decides one thing at a time, and the store's claim keeps two

@@ -9,7 +9,8 @@
 //! as a decision on the ticket would be (recorded, signed, delivered). Reviews queued after the
 //! decision are not decided by it. The decision is kept before it is accepted (with the place
 //! of the newest review it covers) and forgotten once applied to every review it covers: a node
-//! stopped midway applies the rest when it starts again.
+//! stopped midway applies the rest when it starts again, the review it was cut off in once the
+//! claim on deciding it (`review::one_decider`) has lapsed.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -363,6 +364,10 @@ async fn apply_to_each(state: Arc<NodeState>, kept: BatchDecision) {
         }
     };
     let (mut decided, mut failed) = (0u64, 0u64);
+    // Tickets another decider holds: this instance's own decision cut off by a stop (its claim
+    // lapses), or another instance's, which may be applying this very decision, resumed there
+    // too. Tried again until the claims lapse; decided meanwhile, they are done.
+    let mut busy = Vec::new();
     let mut after = None;
     loop {
         let page = match state
@@ -380,23 +385,11 @@ async fn apply_to_each(state: Arc<NodeState>, kept: BatchDecision) {
             if taken.except.contains(&review.ticket) {
                 continue;
             }
-            match apply::decide(
-                &state,
-                &review.ticket,
-                &taken.decision,
-                &taken.vouched_by,
-                OffsetDateTime::now_utc(),
-            )
-            .await
-            {
-                Ok(()) => decided += 1,
-                // Decided, or being decided at another instance (which may be applying this
-                // very decision, resumed there too).
-                Err(ExchangeError::AlreadyDecided { .. } | ExchangeError::BeingDecided { .. }) => {}
-                Err(err) => {
-                    failed += 1;
-                    tracing::warn!(%err, "a review of a batch could not be decided");
-                }
+            match decide_one(&state, &taken, &review.ticket).await {
+                Applied::Decided => decided += 1,
+                Applied::Done => {}
+                Applied::Busy => busy.push(review.ticket),
+                Applied::Failed => failed += 1,
             }
         }
         match page.next {
@@ -404,12 +397,55 @@ async fn apply_to_each(state: Arc<NodeState>, kept: BatchDecision) {
             None => break,
         }
     }
+    let give_up = tokio::time::Instant::now() + review::DECIDING + BUSY_RETRY * 5;
+    while !busy.is_empty() && tokio::time::Instant::now() < give_up {
+        tokio::time::sleep(BUSY_RETRY).await;
+        let mut still = Vec::new();
+        for ticket in busy {
+            match decide_one(&state, &taken, &ticket).await {
+                Applied::Decided => decided += 1,
+                Applied::Done => {}
+                Applied::Busy => still.push(ticket),
+                Applied::Failed => failed += 1,
+            }
+        }
+        busy = still;
+    }
+    // Held longer than any claim lasts: kept, and applied again at the next start.
+    failed += busy.len() as u64;
     if failed == 0 {
         if let Err(err) = state.exchange.end_batch_decision(&kept.id).await {
             tracing::warn!(%err, "an applied batch decision could not be forgotten");
         }
     }
     tracing::info!(decided, failed, "a batch decision has been applied");
+}
+
+/// How often tickets another decider holds are tried again.
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What became of one ticket of a batch decision.
+enum Applied {
+    Decided,
+    /// Decided already (on its own, or by another instance applying this decision).
+    Done,
+    /// Another decider holds it.
+    Busy,
+    Failed,
+}
+
+/// Decides `ticket` as the batch decision says.
+async fn decide_one(state: &NodeState, taken: &Taken, ticket: &str) -> Applied {
+    let now = OffsetDateTime::now_utc();
+    match apply::decide(state, ticket, &taken.decision, &taken.vouched_by, now).await {
+        Ok(()) => Applied::Decided,
+        Err(ExchangeError::AlreadyDecided { .. }) => Applied::Done,
+        Err(ExchangeError::BeingDecided { .. }) => Applied::Busy,
+        Err(err) => {
+            tracing::warn!(%err, "a review of a batch could not be decided");
+            Applied::Failed
+        }
+    }
 }
 
 /// The batch's oldest pending review, if it has one.
