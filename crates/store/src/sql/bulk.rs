@@ -126,21 +126,13 @@ macro_rules! engine {
                 before: time::OffsetDateTime,
                 limit: u32,
             ) -> Result<u64, StoreError> {
-                let before = before.unix_timestamp();
-                self.writer
-                    .write(move |connection| {
-                        Box::pin(async move {
-                            let forgotten = sqlx::query(FORGET)
-                                .bind(before)
-                                .bind(i64::from(limit))
-                                .execute(&mut *connection)
-                                .await
-                                .map_err(StoreError::exchange("forgetting bulks"))?
-                                .rows_affected();
-                            Ok(forgotten)
-                        })
-                    })
-                    .await
+                super::forget_before!(
+                    self,
+                    "forgetting bulks",
+                    before,
+                    limit,
+                    vec![FORGET.to_owned()]
+                )
             }
 
             async fn begin_bulk(&self, bulk: &NewBulk) -> Result<BulkBegun, StoreError> {

@@ -251,27 +251,7 @@ macro_rules! engine {
                     before: OffsetDateTime,
                     limit: u32,
                 ) -> Result<u64, StoreError> {
-                    let before = before.unix_timestamp();
-                    self.writer
-                        .write(move |connection| {
-                            Box::pin(async move {
-                                let [callbacks, requests] = forget_ended_sql();
-                                let mut forgotten = 0;
-                                for sql in [callbacks, requests] {
-                                    forgotten = sqlx::query(&sql)
-                                        .bind(before)
-                                        .bind(i64::from(limit))
-                                        .execute(&mut *connection)
-                                        .await
-                                        .map_err(StoreError::exchange(
-                                            "forgetting ended requests",
-                                        ))?
-                                        .rows_affected();
-                                }
-                                Ok(forgotten)
-                            })
-                        })
-                        .await
+                    super::forget_before!(self, "forgetting ended requests", before, limit, forget_ended_sql().into())
                 }
 
                 async fn outgoing(&self, key: &str) -> Result<Option<StoredOutgoing>, StoreError> {

@@ -25,6 +25,35 @@ pub(crate) mod replay;
 pub(crate) mod review;
 pub(crate) mod subscriptions;
 
+/// Forgets what is held past its time: runs `statements` in one write, each with `$1` the unix
+/// time `before` and `$2` `limit`, and gives the last one's count of rows (the earlier ones
+/// clear what refers to those rows).
+macro_rules! forget_before {
+    ($store:expr, $what:literal, $before:expr, $limit:expr, $statements:expr) => {{
+        let (before, limit) = ($before.unix_timestamp(), i64::from($limit));
+        let statements: Vec<String> = $statements;
+        $store
+            .writer
+            .write(move |connection| {
+                Box::pin(async move {
+                    let mut forgotten = 0;
+                    for sql in &statements {
+                        forgotten = sqlx::query(sql)
+                            .bind(before)
+                            .bind(limit)
+                            .execute(&mut *connection)
+                            .await
+                            .map_err(crate::StoreError::exchange($what))?
+                            .rows_affected();
+                    }
+                    Ok(forgotten)
+                })
+            })
+            .await
+    }};
+}
+pub(crate) use forget_before;
+
 /// Refuses a claim that ends before it begins.
 pub(crate) fn check_claim(
     now: time::OffsetDateTime,

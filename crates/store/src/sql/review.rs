@@ -462,21 +462,8 @@ macro_rules! engine {
                     before: OffsetDateTime,
                     limit: u32,
                 ) -> Result<u64, StoreError> {
-                    let before = before.unix_timestamp();
-                    self.writer
-                        .write(move |connection| {
-                            Box::pin(async move {
-                                let forgotten = sqlx::query(FORGET_DECIDED)
-                                    .bind(before)
-                                    .bind(i64::from(limit))
-                                    .execute(&mut *connection)
-                                    .await
-                                    .map_err(StoreError::exchange("forgetting decided reviews"))?
-                                    .rows_affected();
-                                Ok(forgotten)
-                            })
-                        })
-                        .await
+                    let statements = vec![FORGET_DECIDED.to_owned()];
+                    super::forget_before!(self, "forgetting decided reviews", before, limit, statements)
                 }
 
                 async fn release_deciding(
