@@ -27,6 +27,26 @@ fn count_receipts(
         .count()
 }
 
+/// Malmö stad and Försäkringskassan, two instances of each on one PostgreSQL database; one such
+/// federation at a time (two at once would open more connections than the test server takes),
+/// held while the guard lives.
+async fn two_instances_on_postgres() -> (
+    tokio::sync::MutexGuard<'static, ()>,
+    tempfile::TempDir,
+    utbyte_testbed::loopback::LoopbackFederation,
+) {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let guard = ONE_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
+    plan.postgres = Some(scratch_postgres());
+    plan.instances = 2;
+    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
+        .await
+        .unwrap();
+    (guard, dir, federation)
+}
+
 /// Awaits every future, concurrently.
 async fn futures_join_all<F: std::future::Future + Send + 'static>(
     futures: impl Iterator<Item = F>,
@@ -352,13 +372,7 @@ async fn an_answer_is_held_for_its_retention_and_then_forgotten() {
 async fn a_review_decided_at_two_instances_at_once_is_recorded_once() {
     const TICKETS: usize = 6;
     const AT_ONCE: usize = 4;
-    let dir = tempfile::tempdir().unwrap();
-    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
-    plan.postgres = Some(scratch_postgres());
-    plan.instances = 2;
-    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
-        .await
-        .unwrap();
+    let (_one_at_a_time, _dir, federation) = two_instances_on_postgres().await;
     let malmo = federation.node("malmo-stad").unwrap().local_addr;
     // Both instances listen here; each call's own connection reaches either.
     let fk = federation.node("forsakringskassan").unwrap().local_addr;
@@ -440,13 +454,7 @@ async fn every_api_describes_itself_in_openapi_3_1() {
 /// both ledgers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_of_each_node_answer_for_each_other() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut plan = plan(dir.path().join("f"), &MALMO_FK);
-    plan.postgres = Some(scratch_postgres());
-    plan.instances = 2;
-    let federation = utbyte_testbed::loopback::LoopbackFederation::start(plan)
-        .await
-        .unwrap();
+    let (_one_at_a_time, _dir, federation) = two_instances_on_postgres().await;
     assert_eq!(federation.instances("malmo-stad").count(), 2);
     let malmo = federation.node("malmo-stad").unwrap().local_addr;
     let (open, _) = fk_subjects();
