@@ -370,3 +370,52 @@ async fn a_damaged_chunk_is_sent_again_and_a_cut_line_resumes_where_it_broke() {
     assert_eq!(status, 200);
     assert!(fetched == file, "the file arrives whole and unaltered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_chunk_travels_with_the_digest_kept_as_it_was_sealed_and_a_wrong_one_is_mended() {
+    /// A sealed chunk: 1 MiB of the file and its 16-byte tag.
+    const SEALED: usize = (1 << 20) + 16;
+    let (dir, federation) = federation_on(Engine::Sqlite, &[UBM, FK]).await;
+    let ubm = federation.node(UBM).unwrap().local_addr;
+    let fk = federation.node(FK).unwrap().local_addr;
+    let file = noise(3 * (1 << 20) + 777, 5);
+    let path = dir.path().join("kontoutdrag.bin");
+    std::fs::write(&path, &file).unwrap();
+    // Cut once and resumed: what was written after the last save is cut off the digests too.
+    let report = tus_upload(ubm, &path, "kontoutdrag.bin", "application/octet-stream");
+    let upload = report["url"].as_str().unwrap().rsplit('/').next().unwrap();
+
+    let kept = dir
+        .path()
+        .join("f/nodes")
+        .join(UBM)
+        .join("attachments/uploads")
+        .join(upload);
+    let sealed = std::fs::read(kept.join("data")).unwrap();
+    let digests = std::fs::read(kept.join("digests")).unwrap();
+    let chunks: Vec<&[u8]> = sealed.chunks(SEALED).collect();
+    assert_eq!(chunks.len(), 4);
+    assert_eq!(
+        digests.len(),
+        32 * chunks.len(),
+        "one SHA-256 per sealed chunk"
+    );
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(
+            &digests[32 * i..32 * (i + 1)],
+            Sha256::digest(chunk).as_slice(),
+            "the digest kept of chunk {i} is its sealed bytes' SHA-256"
+        );
+    }
+
+    // A digest spoilt on disk: the recipient refuses the chunk, and the sender sends it again
+    // with the digest of the chunk itself.
+    let mut spoilt = digests.clone();
+    spoilt[32..64].fill(0);
+    std::fs::write(kept.join("digests"), &spoilt).unwrap();
+    let id = send_until_delivered(ubm, upload).await;
+    let (status, _, fetched) =
+        fetch(fk, &format!("/v1/messages/inbox/{UBM}/{id}/attachments/0")).await;
+    assert_eq!(status, 200);
+    assert!(fetched == file, "the file arrives whole and unaltered");
+}

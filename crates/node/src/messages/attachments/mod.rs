@@ -291,6 +291,24 @@ pub(super) async fn blocking<T: Send + 'static>(
 }
 
 /// `Content-Digest` (RFC 9530) of one chunk: `sha-256=:…:`.
+/// The file beside an upload's `data` (and, once sent, the outbox file's) that holds each sealed
+/// chunk's SHA-256, written as the chunk was sealed.
+const DIGESTS: &str = "digests";
+/// Bytes of one chunk's SHA-256 in [`DIGESTS`].
+const DIGEST_LEN: u64 = 32;
+
+/// The `Content-Digest` of sealed chunk `index`, as `digests` kept it when the chunk was sealed;
+/// `None` if it holds no digest of that chunk.
+fn kept_digest(digests: &File, index: u64) -> io::Result<Option<String>> {
+    use std::os::unix::fs::FileExt as _;
+    let mut sha256 = [0u8; DIGEST_LEN as usize];
+    match digests.read_exact_at(&mut sha256, index * DIGEST_LEN) {
+        Ok(()) => Ok(Some(digest_header(&sha256))),
+        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 fn content_digest(bytes: &[u8]) -> String {
     digest_header(&Sha256::digest(bytes))
 }

@@ -2,7 +2,9 @@
 //! recipient before the message itself.
 
 use super::upload::{Files, Upload};
-use super::{content_digest, create_private_dir, hold, read_chunk, Attachments, Hold};
+use super::{
+    content_digest, create_private_dir, hold, kept_digest, read_chunk, Attachments, Hold, DIGESTS,
+};
 use crate::access::Acting;
 use crate::exchange::ask::call_with;
 use crate::exchange::ExchangeError;
@@ -189,28 +191,47 @@ pub(crate) async fn transfer(
         .outbox(&entry.message.client, &entry.message.idempotency_key);
     for (n, transfer) in envelope.attachments.iter().enumerate() {
         let from = held.get(n).copied().unwrap_or(0);
-        let path = dir.join(n.to_string()).join("data");
-        let file = tokio::task::spawn_blocking(move || std::fs::File::open(path))
-            .await
-            .map_err(|e| transient(&e))?
-            .map_err(|e| transient(&format!("the outbox's file {n} cannot be read: {e}")))?;
-        let file = Arc::new(file);
+        let file_dir = dir.join(n.to_string());
+        let (file, digests) = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(file_dir.join("data"))?;
+            // Kept as the chunks were sealed; a file without them has each hashed as it is sent.
+            let digests = match std::fs::File::open(file_dir.join(DIGESTS)) {
+                Ok(digests) => Some(digests),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+                Err(err) => return Err(err),
+            };
+            Ok::<_, io::Error>((Arc::new(file), digests.map(Arc::new)))
+        })
+        .await
+        .map_err(|e| transient(&e))?
+        .map_err(|e| transient(&format!("the outbox's file {n} cannot be read: {e}")))?;
         // Each lane sends every IN_FLIGHT-th chunk; the recipient takes them in order.
         let mut lanes = tokio::task::JoinSet::new();
         for lane in 0..IN_FLIGHT {
             let (state, ctx, member) = (Arc::clone(state), ctx.clone(), member.clone());
-            let (file, id, sealed_size) =
-                (Arc::clone(&file), envelope.id.clone(), transfer.sealed_size);
+            let (file, digests, id, sealed_size) = (
+                Arc::clone(&file),
+                digests.clone(),
+                envelope.id.clone(),
+                transfer.sealed_size,
+            );
             let chunks = transfer.chunks();
             lanes.spawn(async move {
                 let mut i = from + lane;
                 while i < chunks {
-                    let (reader, buffers) =
-                        (Arc::clone(&file), Arc::clone(&state.attachments.buffers));
+                    let (reader, digests, buffers) = (
+                        Arc::clone(&file),
+                        digests.clone(),
+                        Arc::clone(&state.attachments.buffers),
+                    );
                     let (chunk, digest) = tokio::task::spawn_blocking(move || {
                         let mut chunk = buffers.take();
                         read_chunk(&reader, sealed_size, i, &mut chunk)?;
-                        let digest = content_digest(&chunk);
+                        let kept = match &digests {
+                            Some(digests) => kept_digest(digests, i)?,
+                            None => None,
+                        };
+                        let digest = kept.unwrap_or_else(|| content_digest(&chunk));
                         Ok::<_, io::Error>((buffers.lend(chunk), digest))
                     })
                     .await
@@ -278,6 +299,7 @@ async fn send_chunk(
         .replace("{n}", &n.to_string())
         .replace("{i}", &i.to_string());
     let mut refused = 0;
+    let mut digest = digest.to_owned();
     loop {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -286,7 +308,7 @@ async fn send_chunk(
         );
         headers.insert(
             CONTENT_DIGEST,
-            HeaderValue::from_str(digest).map_err(|e| TransferError::Transient(e.to_string()))?,
+            HeaderValue::from_str(&digest).map_err(|e| TransferError::Transient(e.to_string()))?,
         );
         let response = call_with(
             state,
@@ -310,6 +332,8 @@ async fn send_chunk(
             // Damaged on the way: the same bytes again, a few times.
             StatusCode::UNPROCESSABLE_ENTITY if refused < RESENDS => {
                 refused += 1;
+                // The digest kept when the chunk was sealed is checked against the chunk itself.
+                digest = content_digest(&chunk);
                 tracing::warn!(
                     chunk = i,
                     file = n,

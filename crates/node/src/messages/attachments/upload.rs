@@ -3,15 +3,17 @@
 //!
 //! An upload is a directory: `upload.json` (owner, declared length, name, media type, the file's
 //! key sealed for this node's own message key, expiry), `data` (the sealed chunks written so
-//! far, each exactly as it will travel) and `progress.json` (how many chunks, the SHA-256 state
-//! of their plaintext, and the unfinished last chunk sealed for the node's own key). A request
+//! far, each exactly as it will travel), `digests` (each sealed chunk's SHA-256, 32 bytes a
+//! chunk: the `Content-Digest` it travels with, computed once as it is sealed rather than at
+//! every sending) and `progress.json` (how many chunks, the SHA-256 state of their plaintext,
+//! and the unfinished last chunk sealed for the node's own key). A request
 //! appends to what the last saved; the offset it reports is what was saved, so a client resumes
 //! exactly there after a cut or a node restart. One request writes an upload at a time (a lock
 //! on `upload.json`, which other instances sharing the directory respect too).
 
 use super::{
     blocking, create_private_dir, hold, open_private, read_json, write_json, Attachments, Hold,
-    Progress,
+    Progress, DIGESTS, DIGEST_LEN,
 };
 use crate::access::Who;
 use crate::problems;
@@ -117,6 +119,9 @@ impl Files {
     pub(super) fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
+    pub(super) fn digests(&self) -> PathBuf {
+        self.dir.join(DIGESTS)
+    }
     pub(super) fn progress(&self) -> PathBuf {
         self.dir.join("progress.json")
     }
@@ -145,10 +150,13 @@ struct Writer {
     key: AttachmentKey,
     own: utbyte_message::RecipientKey,
     data: File,
+    digests: File,
     chunks: u64,
     sha256: Sha256State,
     /// Plaintext after the last whole chunk.
     buffer: Vec<u8>,
+    /// Where each whole chunk is sealed.
+    sealing: Vec<u8>,
     done: Option<String>,
     _hold: Hold,
 }
@@ -181,6 +189,7 @@ impl Writer {
             .public()
             .clone();
         let data = open_private(&files.data())?;
+        let digests = open_private(&files.digests())?;
         let buffer = match &progress.tail {
             Some(sealed) if progress.done.is_none() => {
                 let sealed = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -193,6 +202,7 @@ impl Writer {
         };
         if progress.done.is_none() {
             data.set_len(progress.chunks * attachment::SEALED_CHUNK as u64)?;
+            digests.set_len(progress.chunks * DIGEST_LEN)?;
         }
         Ok(Self {
             upload,
@@ -200,9 +210,11 @@ impl Writer {
             key,
             own,
             data,
+            digests,
             chunks: progress.chunks,
             sha256: progress.sha256,
             buffer,
+            sealing: Vec::with_capacity(attachment::SEALED_CHUNK),
             done: progress.done,
             _hold: hold,
         })
@@ -223,12 +235,31 @@ impl Writer {
     /// Seals and writes every whole chunk in the buffer but the file's last.
     fn write_whole_chunks(&mut self) -> io::Result<()> {
         while self.buffer.len() >= CHUNK && !self.is_last(self.chunks) {
-            let rest = self.buffer.split_off(CHUNK);
-            let mut chunk = std::mem::replace(&mut self.buffer, rest);
-            self.sha256.update_blocks(&chunk);
-            self.key.seal_chunk(self.chunks, false, &mut chunk);
-            write_at(&self.data, self.chunks, &chunk)?;
+            // Copied out to be sealed in a buffer kept for the next chunk: splitting the chunk
+            // off the buffer would leave the rest to grow again to a chunk, fresh page by page.
+            let mut chunk = std::mem::take(&mut self.sealing);
+            chunk.clear();
+            chunk.extend_from_slice(&self.buffer[..CHUNK]);
+            // The plaintext is hashed for the whole file on a thread of its own while its copy
+            // is sealed, hashed and written: the two hashes are most of an upload's work.
+            let (plain, sha256) = (&self.buffer[..CHUNK], &mut self.sha256);
+            let sealed = Sealed {
+                key: &self.key,
+                data: &self.data,
+                digests: &self.digests,
+            };
+            let written = std::thread::scope(|scope| {
+                let hashing = scope.spawn(|| sha256.update_blocks(plain));
+                let written = sealed.write(self.chunks, false, &mut chunk);
+                if let Err(panicked) = hashing.join() {
+                    std::panic::resume_unwind(panicked);
+                }
+                written
+            });
+            self.sealing = chunk;
+            written?;
             self.chunks += 1;
+            self.buffer.drain(..CHUNK);
             if self.chunks.is_multiple_of(SAVE_EVERY) {
                 self.save_progress(Vec::new())?;
             }
@@ -242,8 +273,7 @@ impl Writer {
         if self.done.is_none() && self.offset() == self.upload.length {
             let mut last = std::mem::take(&mut self.buffer);
             let digest = self.sha256.finish(&last);
-            self.key.seal_chunk(self.chunks, true, &mut last);
-            write_at(&self.data, self.chunks, &last)?;
+            self.sealed().write(self.chunks, true, &mut last)?;
             self.chunks += 1;
             self.done = Some(hex::encode(digest));
         }
@@ -252,9 +282,19 @@ impl Writer {
         Ok(self.offset())
     }
 
-    /// Makes the chunks durable, then records them (and `tail`, sealed) as saved.
+    fn sealed(&self) -> Sealed<'_> {
+        Sealed {
+            key: &self.key,
+            data: &self.data,
+            digests: &self.digests,
+        }
+    }
+
+    /// Makes the chunks and their digests durable, then records them (and `tail`, sealed) as
+    /// saved.
     fn save_progress(&mut self, tail: Vec<u8>) -> io::Result<()> {
         self.data.sync_data()?;
+        self.digests.sync_data()?;
         let sealed_tail = if tail.is_empty() {
             None
         } else {
@@ -277,9 +317,24 @@ impl Writer {
     }
 }
 
-fn write_at(file: &File, index: u64, chunk: &[u8]) -> io::Result<()> {
-    use std::os::unix::fs::FileExt as _;
-    file.write_all_at(chunk, index * attachment::SEALED_CHUNK as u64)
+/// Where an upload's chunks are sealed and written.
+struct Sealed<'a> {
+    key: &'a AttachmentKey,
+    data: &'a File,
+    digests: &'a File,
+}
+
+impl Sealed<'_> {
+    /// Seals `chunk` as chunk `index` (the file's last if `last`) and writes it and its digest.
+    fn write(&self, index: u64, last: bool, chunk: &mut Vec<u8>) -> io::Result<()> {
+        use sha2::Digest as _;
+        use std::os::unix::fs::FileExt as _;
+        self.key.seal_chunk(index, last, chunk);
+        self.data
+            .write_all_at(chunk, index * attachment::SEALED_CHUNK as u64)?;
+        self.digests
+            .write_all_at(&sha2::Sha256::digest(&chunk), index * DIGEST_LEN)
+    }
 }
 
 /// The headers every tus answer carries.
