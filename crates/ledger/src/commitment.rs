@@ -56,7 +56,7 @@ pub struct Commitment(pub [u8; 32]);
 impl Commitment {
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// Parses 64 lower-case hex digits.

@@ -42,7 +42,7 @@ impl Hash {
 
     /// Lower-case hex, for humans and logs.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// The raw bytes.

@@ -57,14 +57,10 @@ pub fn create(dir: &Path, origin: &str) -> Result<NodeSecrets, LedgerError> {
         &format!("{}\n", log.to_text()),
         0o600,
     )?;
-    let hex: String = commitment
-        .to_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let encoded = hex::encode(commitment.to_bytes());
     write_new(
         &private.join(COMMITMENT_KEY_FILE),
-        &format!("{hex}\n"),
+        &format!("{encoded}\n"),
         0o600,
     )?;
     sync_dir(&private)?;

@@ -69,11 +69,12 @@ const FORGET_CHANGES: &str = "DELETE FROM changes WHERE seq <= $1";
 
 const PROTECTED_IDENTITY: &str = "SELECT protected_identity FROM subjects WHERE subject = $1";
 
-/// The protected-identity flags of many subjects, passed as one list.
+/// Those of many subjects, passed as one list, who have protected identity (a few in a hundred:
+/// the rest are not sent back at all).
 const SQLITE_PROTECTED_MANY: &str = "\
-SELECT subject, protected_identity FROM subjects WHERE subject IN (SELECT value FROM json_each($1))";
+SELECT subject FROM subjects WHERE protected_identity AND subject IN (SELECT value FROM json_each($1))";
 const POSTGRES_PROTECTED_MANY: &str =
-    "SELECT subject, protected_identity FROM subjects WHERE subject = ANY($1)";
+    "SELECT subject FROM subjects WHERE protected_identity AND subject = ANY($1)";
 
 /// The requested fields of many subjects in one offering, subjects and fields each one list.
 const SQLITE_FETCH_MANY: &str = "\
@@ -119,12 +120,12 @@ macro_rules! engine {
                         let mut protected = std::collections::HashSet::new();
                         for chunk in subjects.chunks(SUBJECTS_PER_READ) {
                             let ids: Vec<&str> = chunk.iter().map(SubjectId::as_str).collect();
-                            let rows: Vec<(String, bool)> = sqlx::query_as($protected_many)
+                            let rows: Vec<(String,)> = sqlx::query_as($protected_many)
                                 .bind($requested(&ids))
                                 .fetch_all(&self.pool)
                                 .await
                                 .map_err(StoreError::database("reading protected-identity flags"))?;
-                            protected.extend(rows.into_iter().filter(|(_, p)| *p).map(|(s, _)| s));
+                            protected.extend(rows.into_iter().map(|(s,)| s));
                         }
                         Ok(subjects.iter().map(|s| protected.contains(s.as_str())).collect())
                     })
