@@ -38,6 +38,21 @@ fn tus_upload(local: SocketAddr, file: &Path, name: &str, media_type: &str) -> V
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// Writes `file` under `dir` as `name` and uploads it to `local` with [`tus_upload`]: the
+/// upload's id.
+fn upload(local: SocketAddr, dir: &Path, name: &str, file: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, file).unwrap();
+    let report = tus_upload(local, &path, name, "application/octet-stream");
+    report["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// A GET whose answer is kept as bytes, with its headers.
 async fn fetch(addr: SocketAddr, path: &str) -> (u16, http::HeaderMap, Vec<u8>) {
     use http_body_util::{BodyExt, Empty};
@@ -344,11 +359,8 @@ async fn a_damaged_chunk_is_sent_again_and_a_cut_line_resumes_where_it_broke() {
     let ubm = federation.node(UBM).unwrap().local_addr;
     let fk = federation.node(FK).unwrap().local_addr;
     let file = noise(16 * (1 << 20) + 5, 11);
-    let path = dir.path().join("register.bin");
-    std::fs::write(&path, &file).unwrap();
-    let report = tus_upload(ubm, &path, "register.bin", "application/octet-stream");
-    let upload = report["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    let id = send_until_delivered(ubm, upload).await;
+    let upload = upload(ubm, dir.path(), "register.bin", &file);
+    let id = send_until_delivered(ubm, &upload).await;
 
     assert_eq!(
         line.passed(2),
@@ -379,18 +391,15 @@ async fn each_chunk_travels_with_the_digest_kept_as_it_was_sealed_and_a_wrong_on
     let ubm = federation.node(UBM).unwrap().local_addr;
     let fk = federation.node(FK).unwrap().local_addr;
     let file = noise(3 * (1 << 20) + 777, 5);
-    let path = dir.path().join("kontoutdrag.bin");
-    std::fs::write(&path, &file).unwrap();
     // Cut once and resumed: what was written after the last save is cut off the digests too.
-    let report = tus_upload(ubm, &path, "kontoutdrag.bin", "application/octet-stream");
-    let upload = report["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let upload = upload(ubm, dir.path(), "kontoutdrag.bin", &file);
 
     let kept = dir
         .path()
         .join("f/nodes")
         .join(UBM)
         .join("attachments/uploads")
-        .join(upload);
+        .join(&upload);
     let sealed = std::fs::read(kept.join("data")).unwrap();
     let digests = std::fs::read(kept.join("digests")).unwrap();
     let chunks: Vec<&[u8]> = sealed.chunks(SEALED).collect();
@@ -413,7 +422,7 @@ async fn each_chunk_travels_with_the_digest_kept_as_it_was_sealed_and_a_wrong_on
     let mut spoilt = digests.clone();
     spoilt[32..64].fill(0);
     std::fs::write(kept.join("digests"), &spoilt).unwrap();
-    let id = send_until_delivered(ubm, upload).await;
+    let id = send_until_delivered(ubm, &upload).await;
     let (status, _, fetched) =
         fetch(fk, &format!("/v1/messages/inbox/{UBM}/{id}/attachments/0")).await;
     assert_eq!(status, 200);

@@ -242,12 +242,7 @@ impl Writer {
             chunk.extend_from_slice(&self.buffer[..CHUNK]);
             // The plaintext is hashed for the whole file on a thread of its own while its copy
             // is sealed, hashed and written: the two hashes are most of an upload's work.
-            let (plain, sha256) = (&self.buffer[..CHUNK], &mut self.sha256);
-            let sealed = Sealed {
-                key: &self.key,
-                data: &self.data,
-                digests: &self.digests,
-            };
+            let (plain, mut sha256, sealed) = (&self.buffer[..CHUNK], self.sha256, self.sealed());
             let written = std::thread::scope(|scope| {
                 let hashing = scope.spawn(|| sha256.update_blocks(plain));
                 let written = sealed.write(self.chunks, false, &mut chunk);
@@ -258,6 +253,7 @@ impl Writer {
             });
             self.sealing = chunk;
             written?;
+            self.sha256 = sha256;
             self.chunks += 1;
             self.buffer.drain(..CHUNK);
             if self.chunks.is_multiple_of(SAVE_EVERY) {
